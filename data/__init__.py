@@ -1,0 +1,1 @@
+"""Bundled real market data (EUR/USD hourly), shipped inside the wheel as tradebot.bundled."""

@@ -1,0 +1,1 @@
+"""The .tbs grammar, shipped inside the wheel as tradebot.grammar."""

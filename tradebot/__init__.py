@@ -1,0 +1,4 @@
+"""TradeBot: a strategy language (.tbs) compiled to vectorized Polars, with backtests,
+optimization sweeps, Bybit data collection, a REPL and paper trading."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,66 @@
+"""The `tradebot` command: one argparse tree, one subcommand module per area.
+
+Each module in COMMAND_MODULES exposes `add_commands(subparsers)`, registering subcommands whose
+parser defaults carry `handler(args, config) -> int`. Errors the user can fix (`UserError`) are
+printed without a traceback and turn into their exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from ..config import load_config
+from ..errors import UserError
+
+COMMAND_MODULES = (
+    "tradebot.cli.run",
+    "tradebot.cli.data",
+)
+
+log = logging.getLogger("tradebot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tradebot",
+        description="Write trading strategies in .tbs, backtest, optimize and collect data.",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"tradebot {__version__}")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    noise.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_commands(subparsers)
+    return parser
+
+
+def configure_logging(*, verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args, load_config()) or 0)
+    except UserError as err:
+        print(err.render(color=sys.stderr.isatty()), file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

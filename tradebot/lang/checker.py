@@ -1,0 +1,377 @@
+"""AST → checked program: every definition, param, setting and rule validated, all errors at once.
+
+The result (`CheckedProgram`) holds resolved settings, the params' values and declared domains,
+the named series and the four signal conditions as IR — what the compiler and the reference
+evaluator consume. Definitions may appear in any order; cycles are reported.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from . import ast, ir
+from .ast import Span
+from .builtins import REGISTRY
+from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
+from .resolve import INVALID, Resolver, Scope, is_invalid
+from .settings import SETTINGS
+from .types import BOOL_CONST, NUMBER_CONST, Kind
+
+SIGNALS = ("enter_long", "exit_long", "enter_short", "exit_short")
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """A declared param: its default, the value in use, and the domain the optimizer may search."""
+
+    name: str
+    default: float
+    value: float
+    is_int: bool
+    is_percent: bool
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    choices: tuple[float, ...] | None = None
+    span: Span = field(default=ast.NOWHERE, compare=False, repr=False)
+
+    def domain_text(self) -> str:
+        if self.choices is not None:
+            return "[" + ", ".join(_fmt(c, self.is_int) for c in self.choices) + "]"
+        if self.low is None:
+            return "(no range)"
+        step = f" step {_fmt(self.step, self.is_int)}" if self.step is not None else ""
+        return f"{_fmt(self.low, self.is_int)}..{_fmt(self.high, self.is_int)}{step}"
+
+    def admits(self, value: float) -> bool:
+        if self.is_int and float(value) != int(value):
+            return False
+        if self.choices is not None:
+            return value in self.choices
+        if self.low is not None and not (self.low <= value <= self.high):  # type: ignore[operator]
+            return False
+        return True
+
+
+def _fmt(value: float | None, is_int: bool) -> str:
+    if value is None:
+        return "?"
+    return str(int(value)) if is_int else f"{value:g}"
+
+
+@dataclass(frozen=True)
+class CheckedProgram:
+    """A script that passed every check, ready to compile."""
+
+    name: str | None
+    settings: Mapping[str, Any]
+    params: tuple[ParamInfo, ...]
+    series: Mapping[str, ir.Node]  # named definitions, in source order
+    signals: Mapping[str, ir.Node]  # enter_long, exit_long, enter_short, exit_short (bool)
+    warnings: tuple[Diagnostic, ...]
+    source: str
+    filename: str
+    program: ast.Program = field(compare=False, repr=False)
+
+    @property
+    def param_values(self) -> dict[str, float]:
+        return {p.name: (int(p.value) if p.is_int else p.value) for p in self.params}
+
+
+class OverrideError(Exception):
+    """A `--set name=value` that does not fit the script (the CLI turns it into a usage error)."""
+
+
+def check(program: ast.Program, *, source: str, filename: str,
+          overrides: Mapping[str, float] | None = None) -> CheckedProgram:
+    """Check a parsed script; raise ScriptDiagnostics listing every error."""
+    checker = _Checker(program, source, filename, dict(overrides or {}))
+    return checker.run()
+
+
+class _Checker:
+    def __init__(self, program: ast.Program, source: str, filename: str, overrides: dict[str, float]):
+        self.program, self.source, self.filename = program, source, filename
+        self.overrides = overrides
+        self.errors: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+        self.resolver = Resolver(self.errors)
+        self.definitions: dict[str, ast.Statement] = {}
+        self.functions: dict[str, ast.FuncDef] = {}
+        self.params: dict[str, ParamInfo] = {}
+        self.resolved: dict[str, ir.Node] = {}
+        self.resolving: list[str] = []
+
+    # ------------------------------------------------------------ driver
+    def run(self) -> CheckedProgram:
+        statements = self.program.statements
+        self._collect_definitions(statements)
+        name = self._strategy_name(statements)
+        settings = self._settings([s for s in statements if isinstance(s, ast.Setting)])
+        for decl in statements:
+            if isinstance(decl, ast.ParamDecl):
+                self._param(decl)
+        self._apply_overrides()
+        series = {s.name: self._definition_value(s.name, s.name_span)
+                  for s in statements if isinstance(s, ast.Assign)}
+        signals = self._rules([s for s in statements if isinstance(s, ast.Rule)])
+        self._unused_function_bodies()
+        if self.errors:
+            raise ScriptDiagnostics(self.errors, self.source, self.filename)
+        return CheckedProgram(name, settings, tuple(self.params.values()),
+                              {k: v for k, v in series.items() if not is_invalid(v)}, signals,
+                              tuple(self.warnings), self.source, self.filename, self.program)
+
+    def scope(self) -> Scope:
+        return Scope(self._lookup, self.functions, self._known_names, {})
+
+    def _known_names(self) -> list[str]:
+        return [*self.definitions, *REGISTRY]
+
+    # ------------------------------------------------------------ definitions
+    def _collect_definitions(self, statements: tuple[ast.Statement, ...]) -> None:
+        for stmt in statements:
+            if not isinstance(stmt, (ast.Assign, ast.ParamDecl, ast.FuncDef)):
+                continue
+            name, span = stmt.name, stmt.name_span
+            if name in REGISTRY:
+                kind = "series" if REGISTRY[name].is_series else "function"
+                self._error(f"`{name}` is a built-in {kind}; a definition cannot replace it", span,
+                            f"choose another name, such as `my_{name}`")
+            elif isinstance(stmt, ast.Assign) and name in SETTINGS:
+                self._error(f"`{name}` is a setting, not a variable", stmt.span,
+                            f"write it without `=`: `{SETTINGS[name].example}`")
+            elif name in self.definitions:
+                self._error(f"`{name}` is already defined on line {self.definitions[name].span.line}",
+                            span, "each name is defined once; rename one of them")
+            else:
+                self.definitions[name] = stmt
+                if isinstance(stmt, ast.FuncDef):
+                    self.functions[name] = stmt
+                    self._check_function_params(stmt)
+
+    def _check_function_params(self, func: ast.FuncDef) -> None:
+        seen: set[str] = set()
+        for param in func.params:
+            if param.id in seen:
+                self._error(f"parameter `{param.id}` appears twice in `{func.name}`", param.span)
+            seen.add(param.id)
+
+    def _lookup(self, name: str, span: Span) -> ir.Node | None:
+        stmt = self.definitions.get(name)
+        if stmt is None or isinstance(stmt, ast.FuncDef):
+            return None
+        return self._definition_value(name, span)
+
+    def _definition_value(self, name: str, span: Span) -> ir.Node:
+        if name in self.resolved:
+            return self.resolved[name]
+        stmt = self.definitions.get(name)
+        if isinstance(stmt, ast.ParamDecl):
+            info = self.params.get(name)
+            if info is None:
+                return INVALID
+            return ir.Const(int(info.value) if info.is_int else info.value, NUMBER_CONST, stmt.name_span)
+        if not isinstance(stmt, ast.Assign):
+            return INVALID
+        if name in self.resolving:
+            chain = " → ".join([*self.resolving[self.resolving.index(name):], name])
+            self._error(f"circular definition: {chain}", span,
+                        "a series cannot depend on itself; use history (`x[1]`) of an input instead")
+            return INVALID
+        self.resolving.append(name)
+        value = self.resolver.resolve(stmt.value, self.scope())
+        self.resolving.pop()
+        self.resolved[name] = value
+        return value
+
+    # ------------------------------------------------------------ strategy, settings
+    def _strategy_name(self, statements: tuple[ast.Statement, ...]) -> str | None:
+        decls = [s for s in statements if isinstance(s, ast.StrategyDecl)]
+        for extra in decls[1:]:
+            self._error("the strategy is named twice", extra.span,
+                        f"it is already named on line {decls[0].span.line}")
+        return decls[0].name if decls else None
+
+    def _settings(self, settings: list[ast.Setting]) -> dict[str, Any]:
+        values = {name: spec.default for name, spec in SETTINGS.items()}
+        seen: dict[str, Span] = {}
+        for setting in settings:
+            spec = SETTINGS.get(setting.name)
+            if spec is None:
+                self._unknown_setting(setting)
+                continue
+            if setting.name in seen:
+                self._error(f"`{setting.name}` is set twice", setting.span,
+                            f"it is already set on line {seen[setting.name].line}")
+                continue
+            seen[setting.name] = setting.span
+            value = self._setting_value(spec, setting)
+            if value is not None:
+                values[setting.name] = value
+        return values
+
+    def _unknown_setting(self, setting: ast.Setting) -> None:
+        hint = did_you_mean(setting.name, SETTINGS)
+        if hint is None and setting.name in self.definitions | REGISTRY.keys():
+            hint = f"to define a series write `{setting.name} = ...`"
+        self._error(f"unknown setting `{setting.name}`", setting.name_span,
+                    hint or "settings are: " + ", ".join(SETTINGS))
+
+    def _setting_value(self, spec, setting: ast.Setting) -> Any:
+        value = self.resolver.resolve(setting.value, self.scope())
+        if is_invalid(value):
+            return None
+        if not isinstance(value, ir.Const):
+            self._error(f"`{spec.name}` must be a constant", setting.value.span, f"for example `{spec.example}`")
+            return None
+        if spec.kind == "string":
+            if value.type.kind is not Kind.STRING:
+                self._error(f"`{spec.name}` takes a quoted string", setting.value.span, f"for example `{spec.example}`")
+                return None
+            return value.value
+        if value.type.kind is not Kind.NUMBER:
+            self._error(f"`{spec.name}` takes a number", setting.value.span, f"for example `{spec.example}`")
+            return None
+        if spec.kind == "percent" and not self._is_percent(setting.value):
+            self._error(f"`{spec.name}` is a percentage", setting.value.span,
+                        f"write the % sign, for example `{spec.example}`")
+            return None
+        return self._in_bounds(spec, float(value.value), setting.value.span)  # type: ignore[arg-type]
+
+    def _in_bounds(self, spec, number: float, span: Span) -> float | None:
+        shown = (lambda v: f"{v * 100:g}%") if spec.kind == "percent" else (lambda v: f"{v:g}")
+        if spec.minimum is not None and number < spec.minimum:
+            low = "more than 0" if spec.minimum > 0 and spec.minimum < 1e-6 else f"at least {shown(spec.minimum)}"
+            self._error(f"`{spec.name}` must be {low}, got {shown(number)}", span)
+            return None
+        if spec.maximum is not None and number > spec.maximum:
+            self._error(f"`{spec.name}` must be at most {shown(spec.maximum)}, got {shown(number)}", span,
+                        "is the % sign where you meant it?")
+            return None
+        return number
+
+    def _is_percent(self, node: ast.Expr) -> bool:
+        if isinstance(node, ast.Percent):
+            return True
+        if isinstance(node, ast.Name) and node.id in self.params:
+            return self.params[node.id].is_percent
+        return any(self._is_percent(c) for c in ast.children(node))  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ params
+    def _param(self, decl: ast.ParamDecl) -> None:
+        if self.definitions.get(decl.name) is not decl:
+            return  # a duplicate, already reported
+        default, is_int, is_percent = self._literal(decl.default)
+        if default is None:
+            return
+        info = ParamInfo(decl.name, default, default, is_int, is_percent, span=decl.span)
+        domain = decl.domain
+        if isinstance(domain, ast.ParamRange):
+            info = self._param_range(decl, info, domain)
+        elif isinstance(domain, ast.ParamChoices):
+            info = self._param_choices(decl, info, domain)
+        if info is not None:
+            self.params[decl.name] = info
+
+    def _literal(self, node: ast.Expr) -> tuple[float | None, bool, bool]:
+        """A param's default or bound: a plain (possibly negative) number or percentage."""
+        sign = 1.0
+        if isinstance(node, ast.Unary) and node.op == "neg":
+            sign, node = -1.0, node.operand
+        if isinstance(node, ast.Number):
+            return sign * node.value, node.is_int, False
+        if isinstance(node, ast.Percent):
+            return sign * node.value, False, True
+        self._error("a param's default, bounds and choices are plain numbers", node.span,
+                    "for example `param length = 14 in 5..30 step 1`")
+        return None, False, False
+
+    def _param_range(self, decl: ast.ParamDecl, info: ParamInfo, domain: ast.ParamRange) -> ParamInfo | None:
+        low, low_int, _ = self._literal(domain.low)
+        high, high_int, _ = self._literal(domain.high)
+        step, step_int = (None, True) if domain.step is None else self._literal(domain.step)[:2]
+        if low is None or high is None or (domain.step is not None and step is None):
+            return None
+        is_int = info.is_int and low_int and high_int and step_int
+        if low > high:
+            self._error(f"the range of `{decl.name}` is empty: {low:g} > {high:g}", domain.span,
+                        "write the lower bound first")
+            return None
+        if step is not None and step <= 0:
+            self._error(f"the step of `{decl.name}` must be positive, got {step:g}", domain.step.span)
+            return None
+        info = ParamInfo(decl.name, info.default, info.value, is_int, info.is_percent, low, high, step,
+                         span=decl.span)
+        if not info.admits(info.default):
+            self._error(f"the default {_fmt(info.default, is_int)} of `{decl.name}` is outside its range "
+                        f"{info.domain_text()}", decl.default.span,
+                        "a plain run uses the default, so it must be one of the values searched")
+            return None
+        return info
+
+    def _param_choices(self, decl: ast.ParamDecl, info: ParamInfo, domain: ast.ParamChoices) -> ParamInfo | None:
+        values = [self._literal(v) for v in domain.values]
+        if any(v[0] is None for v in values):
+            return None
+        is_int = info.is_int and all(v[1] for v in values)
+        choices = tuple(v[0] for v in values)
+        info = ParamInfo(decl.name, info.default, info.value, is_int, info.is_percent, choices=choices, span=decl.span)
+        if not info.admits(info.default):
+            self._error(f"the default {_fmt(info.default, is_int)} of `{decl.name}` is not one of its choices "
+                        f"{info.domain_text()}", decl.default.span)
+            return None
+        return info
+
+    def _apply_overrides(self) -> None:
+        for name, value in self.overrides.items():
+            info = self.params.get(name)
+            if info is None:
+                hint = did_you_mean(name, self.params)
+                known = ", ".join(self.params) or "none"
+                raise OverrideError(f"--set {name}: the script has no param `{name}`"
+                                    + (f"; {hint}" if hint else f" (its params: {known})"))
+            if not info.admits(value):
+                kind = "a whole number in " if info.is_int else ""
+                raise OverrideError(f"--set {name}={value:g}: `{name}` takes {kind}{info.domain_text()} "
+                                    f"(declared on line {info.span.line})")
+            self.params[name] = ParamInfo(info.name, info.default, float(value), info.is_int, info.is_percent,
+                                          info.low, info.high, info.step, info.choices, info.span)
+
+    # ------------------------------------------------------------ rules
+    def _rules(self, rules: list[ast.Rule]) -> dict[str, ir.Node]:
+        signals: dict[str, ir.Node] = {}
+        for rule in rules:
+            cond = self.resolver.resolve(rule.cond, self.scope())
+            if is_invalid(cond):
+                continue
+            if cond.type.kind is not Kind.BOOL:
+                self._error(f"a rule's condition must be true or false, got a {cond.type.describe()}",
+                            rule.cond.span, "compare it, for example `close > sma(close, 20)`")
+                continue
+            key = f"{rule.action}_{rule.side}"
+            # Several rules for the same action and side: any of them triggers it.
+            signals[key] = cond if key not in signals else ir.Op("or", (signals[key], cond), cond.type.as_series())
+        for key in SIGNALS:
+            signals.setdefault(key, ir.Const(False, BOOL_CONST))
+        if not any(isinstance(r, ast.Rule) and r.action == "enter" for r in rules) and not self.errors:
+            self.warnings.append(Diagnostic("the script has no `enter` rule, so it never trades",
+                                            self.program.span, "add one, e.g. `enter long when ...`",
+                                            severity="warning"))
+        return signals
+
+    def _unused_function_bodies(self) -> None:
+        """A function never called is still checked for unknown names."""
+        for func in self.functions.values():
+            local = {p.id for p in func.params}
+            for node in ast.walk(func.body):
+                name, span = ((node.id, node.span) if isinstance(node, ast.Name)
+                              else (node.func, node.func_span) if isinstance(node, ast.Call) else (None, None))
+                if name is None or name in local or name in self.definitions or name in REGISTRY:
+                    continue
+                self.resolver.error(f"unknown name `{name}`", span,
+                                    did_you_mean(name, [*local, *self._known_names()]))
+
+    def _error(self, message: str, span: Span, hint: str | None = None) -> None:
+        self.resolver.error(message, span, hint)
+

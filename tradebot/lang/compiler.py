@@ -1,0 +1,210 @@
+"""Checked IR → a Polars plan: layers of `with_columns`, then the requested outputs.
+
+Every builtin call and every subexpression used more than once becomes its own column, computed
+once however often the script writes it (nodes compare by structure, so `rsi(close, 14)` written
+in three rules is one column). A node's layer is one more than the deepest column it reads, so each
+layer's columns run in parallel. Only Polars expressions — no per-row Python.
+
+Missing values: indicators are missing during warm-up and missing propagates through arithmetic
+and comparisons; `and`/`or` follow three-valued logic; division by zero and non-real results are
+missing; a rule whose condition is missing does not fire (docs/language.md, "Missing values").
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import polars as pl
+
+from . import ir
+from .builtins import REGISTRY
+from .checker import SIGNALS, CheckedProgram
+from .types import Kind
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A compiled set of outputs: run it on bars with `evaluate`."""
+
+    layers: tuple[tuple[pl.Expr, ...], ...]
+    outputs: Mapping[str, pl.Expr]
+
+    def lazy(self, bars: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+        frame = bars.lazy()
+        for layer in self.layers:
+            frame = frame.with_columns(layer)
+        return frame.select(*(expr.alias(name) for name, expr in self.outputs.items()))
+
+    def evaluate(self, bars: pl.DataFrame) -> pl.DataFrame:
+        """One column per output, one row per bar."""
+        return self.lazy(bars).collect()
+
+
+def compile_program(checked: CheckedProgram, *, series: Iterable[str] = (), signals: bool = True) -> Plan:
+    """The plan for the four signals (missing → false) and any named series asked for."""
+    outputs: dict[str, ir.Node] = {name: checked.series[name] for name in series}
+    if signals:
+        outputs.update({name: checked.signals[name] for name in SIGNALS})
+    plan = compile_nodes(outputs)
+    if not signals:
+        return plan
+    finished = {name: (expr.fill_null(False) if name in SIGNALS else expr) for name, expr in plan.outputs.items()}
+    return Plan(plan.layers, finished)
+
+
+def compile_nodes(outputs: Mapping[str, ir.Node]) -> Plan:
+    return _Lowering(outputs).plan()
+
+
+class _Lowering:
+    def __init__(self, outputs: Mapping[str, ir.Node]) -> None:
+        self.outputs = outputs
+        self.uses: Counter[ir.Node] = Counter()
+        for node in outputs.values():
+            self._count(node)
+        self.columns: dict[ir.Node, tuple[str, int]] = {}  # node -> (column, layer)
+        self.layers: list[list[pl.Expr]] = []
+
+    def _count(self, node: ir.Node) -> None:
+        self.uses[node] += 1
+        if self.uses[node] == 1:  # count each distinct subtree's children once
+            for child in ir.children(node):
+                self._count(child)
+
+    def _materialize(self, node: ir.Node) -> bool:
+        if isinstance(node, ir.Const) or (isinstance(node, ir.Call) and not node.args
+                                          and REGISTRY[node.name].is_series):
+            return False
+        return isinstance(node, ir.Call) or self.uses[node] > 1
+
+    def plan(self) -> Plan:
+        outputs = {name: self.expr(node)[0] for name, node in self.outputs.items()}
+        return Plan(tuple(tuple(layer) for layer in self.layers if layer), outputs)
+
+    def expr(self, node: ir.Node) -> tuple[pl.Expr, int]:
+        """The expression for `node` and the layer whose columns it reads."""
+        if node in self.columns:
+            column, layer = self.columns[node]
+            return pl.col(column), layer
+        expr, depth = self._lower(node)
+        if not self._materialize(node):
+            return expr, depth
+        column = f"__n{len(self.columns)}"
+        while len(self.layers) <= depth:
+            self.layers.append([])
+        self.layers[depth].append(expr.alias(column))
+        self.columns[node] = (column, depth + 1)
+        return pl.col(column), depth + 1
+
+    def _lower(self, node: ir.Node) -> tuple[pl.Expr, int]:
+        if isinstance(node, ir.Const):
+            return _literal(node), 0
+        if isinstance(node, ir.Call):
+            return self._call(node)
+        if isinstance(node, ir.FieldOf):
+            target, depth = self._call_outputs(node.target)
+            return target[node.name], depth
+        if isinstance(node, ir.Op):
+            args = [self.expr(a) for a in node.args]
+            depth = max((d for _, d in args), default=0)
+            exprs = [e for e, _ in args]
+            if node.op in _WINDOWED:
+                # A literal is one value, not a column: shifting or rolling it would give null.
+                exprs = [_broadcast(e) if isinstance(a, ir.Const) else e for e, a in zip(exprs, node.args)]
+            return lower_op(node, exprs), depth
+        raise TypeError(f"cannot compile {type(node).__name__}")
+
+    def _arguments(self, node: ir.Call) -> tuple[list[object], int]:
+        builtin = REGISTRY[node.name]
+        values: list[object] = []
+        depth = 0
+        for spec, arg in zip(builtin.params, node.args):
+            if spec.kind.is_constant:
+                values.append(arg.value)  # type: ignore[union-attr]
+                continue
+            expr, d = self.expr(arg)
+            values.append(expr)
+            depth = max(depth, d)
+        return values, depth
+
+    def _call(self, node: ir.Call) -> tuple[pl.Expr, int]:
+        if node.type.kind is Kind.RECORD:
+            raise TypeError("a multi-output call is only compiled through one of its fields")
+        values, depth = self._arguments(node)
+        return REGISTRY[node.name].lower(*values), depth
+
+    def _call_outputs(self, node: ir.Call) -> tuple[dict[str, pl.Expr], int]:
+        """A multi-output builtin: every field is one column, computed together."""
+        if node in self.columns:
+            prefix, layer = self.columns[node]
+            return {f: pl.col(f"{prefix}_{f}") for f in node.type.fields}, layer
+        values, depth = self._arguments(node)
+        fields = REGISTRY[node.name].lower(*values)
+        prefix = f"__n{len(self.columns)}"
+        while len(self.layers) <= depth:
+            self.layers.append([])
+        self.layers[depth].extend(expr.alias(f"{prefix}_{f}") for f, expr in fields.items())
+        self.columns[node] = (prefix, depth + 1)
+        return {f: pl.col(f"{prefix}_{f}") for f in fields}, depth + 1
+
+
+_WINDOWED = ("crosses_above", "crosses_below", "history", "held_for", "held_within")
+
+
+def _broadcast(literal: pl.Expr) -> pl.Expr:
+    return pl.repeat(literal, pl.len())
+
+
+def _literal(node: ir.Const) -> pl.Expr:
+    if node.type.kind is Kind.BOOL:
+        return pl.lit(bool(node.value), dtype=pl.Boolean)
+    if node.type.kind is Kind.STRING:
+        return pl.lit(str(node.value))
+    return pl.lit(float(node.value), dtype=pl.Float64)  # type: ignore[arg-type]
+
+
+def lower_op(node: ir.Op, args: list[pl.Expr]) -> pl.Expr:
+    """One operator in Polars, with the language's missing-value rules."""
+    op = node.op
+    if op in _BINARY:
+        return _BINARY[op](*args)
+    if op == "neg":
+        return -args[0]
+    if op == "not":
+        return ~args[0]
+    if op == "if":
+        cond, then, other = args
+        return pl.when(cond.is_null()).then(None).when(cond).then(then).otherwise(other)
+    if op == "crosses_above":
+        a, b = args
+        return (a > b) & (a.shift(1) <= b.shift(1))
+    if op == "crosses_below":
+        a, b = args
+        return (a < b) & (a.shift(1) >= b.shift(1))
+    if op == "history":
+        return args[0].shift(node.param)
+    if op in ("held_for", "held_within"):
+        # Missing if any bar in the window is missing; else all (for) / any (within) are true.
+        as_number = args[0].cast(pl.Float64)
+        window = as_number.rolling_min(node.param) if op == "held_for" else as_number.rolling_max(node.param)
+        return window == 1.0
+    raise ValueError(f"unknown operator {op}")
+
+
+_BINARY = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: pl.when(b != 0).then(a / b),
+    "^": lambda a, b: a.pow(b).fill_nan(None),
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "and": lambda a, b: a & b,
+    "or": lambda a, b: a | b,
+}
+

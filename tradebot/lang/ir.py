@@ -1,0 +1,92 @@
+"""The checked, resolved form of a script's expressions — what the compiler and the reference
+evaluator both consume.
+
+The checker produces it from the AST: names resolved, user functions expanded, params replaced by
+their values, constants folded. Nodes compare and hash by structure (spans excluded), which is how
+the compiler computes a shared subexpression once however many times it is written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .ast import NOWHERE, Span
+from .types import Type
+
+
+def _span() -> Span:
+    return field(default=NOWHERE, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Const:
+    """A compile-time constant (number, bool or string)."""
+
+    value: float | bool | str
+    type: Type
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Op:
+    """An operator on series: arithmetic, comparison, logic, if/else, crosses, history, streaks.
+
+    `op` is one of OPERATORS; `param` carries a constant operand (the bar count of `history`,
+    `held_for`, `held_within`).
+    """
+
+    op: str
+    args: tuple[Node, ...]
+    type: Type
+    param: int | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Call:
+    """A builtin applied to arguments (constants arrive as Const nodes, in parameter order)."""
+
+    name: str
+    args: tuple[Node, ...]
+    type: Type
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class FieldOf:
+    """One named output of a multi-output builtin call."""
+
+    target: Call
+    name: str
+    type: Type
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Resample:
+    """`expr @ timeframe`: evaluated on higher-timeframe bars, visible after they close."""
+
+    expr: Node
+    timeframe: str
+    type: Type
+    span: Span = _span()
+
+
+Node = Union[Const, Op, Call, FieldOf, Resample]
+
+ARITHMETIC = ("+", "-", "*", "/", "^")
+COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+OPERATORS = ARITHMETIC + COMPARISONS + (
+    "neg", "not", "and", "or", "if", "crosses_above", "crosses_below",
+    "history", "held_for", "held_within",
+)
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, (Op, Call)):
+        return node.args
+    if isinstance(node, FieldOf):
+        return (node.target,)
+    if isinstance(node, Resample):
+        return (node.expr,)
+    return ()

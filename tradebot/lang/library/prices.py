@@ -1,0 +1,37 @@
+"""The built-in price series: open high low close volume and the usual averages of them."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from ..builtins import Builtin
+from ..types import NUMBER_SERIES
+
+CATEGORY = "price"
+
+
+def _price(name: str, doc: str, lower, reference) -> Builtin:
+    return Builtin(name, (), NUMBER_SERIES, lower, reference, doc, f"{name}[1]", CATEGORY, is_series=True)
+
+
+def _column(name: str) -> Builtin:
+    return _price(name, f"The bar's {name}.", lambda: pl.col(name), lambda bars: np.asarray(bars[name], float))
+
+
+BUILTINS = (
+    _column("open"),
+    _column("high"),
+    _column("low"),
+    _column("close"),
+    _column("volume"),
+    _price("hl2", "The bar's midpoint, (high + low) / 2.",
+           lambda: (pl.col("high") + pl.col("low")) / 2,
+           lambda b: (np.asarray(b["high"]) + np.asarray(b["low"])) / 2),
+    _price("hlc3", "The typical price, (high + low + close) / 3.",
+           lambda: (pl.col("high") + pl.col("low") + pl.col("close")) / 3,
+           lambda b: (np.asarray(b["high"]) + np.asarray(b["low"]) + np.asarray(b["close"])) / 3),
+    _price("ohlc4", "The average of open, high, low and close.",
+           lambda: (pl.col("open") + pl.col("high") + pl.col("low") + pl.col("close")) / 4,
+           lambda b: (np.asarray(b["open"]) + np.asarray(b["high"]) + np.asarray(b["low"])
+                      + np.asarray(b["close"])) / 4),
+)

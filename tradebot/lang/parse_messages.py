@@ -1,0 +1,104 @@
+"""Friendly wording for syntax errors.
+
+FRIENDLY_EXAMPLES maps a message to known-bad inputs; Lark's `match_examples` finds the parser
+state an error happened in and, when it matches one of these inputs' states, uses the message
+(the technique of Lark's own examples). `describe_*` turn token names into words a trader reads.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from lark import Token
+
+FRIENDLY_EXAMPLES: dict[str, list[str]] = {
+    "a rule reads `enter long when <condition>`: add `when` before the condition": [
+        "enter long close > open",
+        "exit short r < 30",
+        "enter long if close > open",
+    ],
+    "say which side the rule is for: `enter long when …` or `enter short when …`": [
+        "enter when close > open",
+        "exit when close > open",
+        "enter buy when close > open",
+    ],
+    "a param reads `param name = default in low..high [step s]` or `in [a, b, c]`": [
+        "param length 14",
+        "param length = 14 in 5",
+        "param length = 14 in 5 to 30",
+        "param length = 14 5..30",
+        "param length = 14 in [5 10]",
+    ],
+    "`if` needs both branches: `if cond then a else b`": [
+        "x = if close > open then 1",
+        "x = if close > open 1 else 2",
+    ],
+    "a function definition reads `def name(a, b) = expression`": [
+        "def band(src, n) sma(src, n)",
+        "def band src, n = sma(src, n)",
+        "def band(src n) = sma(src, n)",
+    ],
+    "the expression stops after an operator: something is missing on its right": [
+        "x = close +",
+        "x = close *",
+        "x = close >",
+        "x = close > open and",
+        "x = close > open or",
+    ],
+    "arguments are separated by commas: `f(a, b)`": [
+        "x = sma(close 20)",
+        "x = rsi(close, 14 2)",
+    ],
+    "`crosses` needs a direction: `a crosses above b` or `a crosses below b`": [
+        "enter long when r crosses 30",
+        "enter long when r crosses over 30",
+    ],
+    "history takes a bar count in brackets: `close[1]` is the previous close": [
+        "x = close[]",
+    ],
+    "`=` assigns; compare with `==`": [
+        "enter long when close = open",
+    ],
+}
+
+_WORDS = {
+    "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "COMMA": "`,`", "EQUAL": "`=`",
+    "DOT": "`.`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`", "CIRCUMFLEX": "`^`",
+    "__ANON_0": "`..`", "AT": "`@`", "NAME": "a name", "NUMBER": "a number", "PERCENT": "a percentage",
+    "STRING": "a string", "TIMEFRAME": "a timeframe such as `4h`", "COMP_OP": "a comparison",
+    "ADD_OP": "`+` or `-`", "MUL_OP": "`*` or `/`", "_NL": "the end of the line", "$END": "the end of the script",
+}
+
+
+def describe_token_type(name: str) -> str:
+    if name in _WORDS:
+        return _WORDS[name]
+    if name.isupper() and name.isalpha():
+        return f"`{name.lower()}`"
+    return name
+
+
+def describe_token(token: Token) -> str:
+    if token.type == "_NL":
+        return "end of line"
+    if token.type == "$END":
+        return "end of the script"
+    kind = describe_token_type(token.type)
+    text = str(token)
+    return f"`{text}`" if kind.startswith("`") or token.type in {"NAME", "NUMBER"} else f"{kind} `{text}`"
+
+
+# Tokens that continue an expression; listed as one phrase so the useful alternatives stand out.
+_OPERATORS = {"COMP_OP", "ADD_OP", "MUL_OP", "CIRCUMFLEX", "AND", "OR", "CROSSES", "FOR", "WITHIN",
+              "LPAR", "LSQB", "DOT", "AT"}
+
+
+def describe_expected(expected: Iterable[str]) -> str:
+    expected = set(expected)
+    words = sorted({describe_token_type(e) for e in expected - _OPERATORS})
+    if expected & _OPERATORS and words:
+        words.append("an operator")
+    if not words:
+        return "check the statement's syntax in docs/language.md"
+    if len(words) > 8:
+        return "the statement is incomplete or has an extra word here"
+    return "expected " + ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]

@@ -1,0 +1,275 @@
+"""Source → AST: Lark's tree transformed into frozen dataclasses, syntax errors into diagnostics.
+
+Syntax errors are collected across the whole script: when the full parse fails, each top-level
+statement is parsed on its own (blanked copies of the source keep every line and column) so one
+typo does not hide the next.
+"""
+from __future__ import annotations
+
+import re
+from lark import Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .ast import Span
+from .diagnostics import Diagnostic, ScriptDiagnostics
+from .grammar import KEYWORDS, get_parser
+from .parse_messages import FRIENDLY_EXAMPLES, describe_expected, describe_token
+
+
+def span_of(item: Token | Tree | object) -> Span:
+    meta = item if isinstance(item, Token) else getattr(item, "meta", item)
+    return Span(meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos, meta.end_pos)
+
+
+class ReservedWordError(Exception):
+    def __init__(self, token: Token) -> None:
+        self.token = token
+
+
+def _ident(token: Token) -> str:
+    if str(token) in KEYWORDS:
+        raise ReservedWordError(token)
+    return str(token)
+
+
+def _number(text: str) -> ast.Number:
+    clean = text.replace("_", "")
+    is_int = re.fullmatch(r"\d+", clean) is not None
+    return ast.Number(float(int(clean)) if is_int else float(clean), is_int)
+
+
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), text[1:-1])
+
+
+@v_args(meta=True, inline=True)
+class ToAst(Transformer):
+    """Lark tree → ast dataclasses, with each node's span from Lark's positions."""
+
+    def start(self, meta, *statements):
+        return ast.Program(tuple(s for s in statements if s is not None), span_of(meta) if statements else ast.NOWHERE)
+
+    # ---- statements
+    def strategy_decl(self, meta, name):
+        return ast.StrategyDecl(_unquote(name), span_of(meta))
+
+    def setting(self, meta, name, value):
+        return ast.Setting(_ident(name), value, span_of(meta), span_of(name))
+
+    def param_decl(self, meta, name, default, domain):
+        return ast.ParamDecl(_ident(name), default, domain, span_of(meta), span_of(name))
+
+    def param_range(self, meta, low, high, step):
+        return ast.ParamRange(low, high, step, span_of(meta))
+
+    def param_choices(self, meta, *values):
+        return ast.ParamChoices(tuple(values), span_of(meta))
+
+    def assignment(self, meta, name, value):
+        return ast.Assign(_ident(name), value, span_of(meta), span_of(name))
+
+    def funcdef(self, meta, name, *rest):
+        *params, body = rest
+        names = tuple(ast.Name(_ident(p), span_of(p)) for p in params if p is not None)
+        return ast.FuncDef(_ident(name), names, body, span_of(meta), span_of(name))
+
+    def rule(self, meta, action, side, cond):
+        return ast.Rule(action, side, cond, span_of(meta))
+
+    def action(self, meta, token):
+        return str(token)
+
+    side = action
+    cross_dir = action
+
+    # ---- expressions
+    def if_else(self, meta, cond, then, otherwise):
+        return ast.IfElse(cond, then, otherwise, span_of(meta))
+
+    def or_(self, meta, left, right):
+        return ast.Binary("or", left, right, span_of(meta))
+
+    def and_(self, meta, left, right):
+        return ast.Binary("and", left, right, span_of(meta))
+
+    def not_(self, meta, operand):
+        return ast.Unary("not", operand, span_of(meta))
+
+    def held_for(self, meta, cond, bars):
+        return ast.Streak("for", cond, bars, span_of(meta))
+
+    def held_within(self, meta, cond, bars):
+        return ast.Streak("within", cond, bars, span_of(meta))
+
+    def compare(self, meta, left, op, right):
+        return ast.Binary(str(op), left, right, span_of(meta))
+
+    def crosses(self, meta, left, direction, right):
+        return ast.Crosses(direction, left, right, span_of(meta))
+
+    def binary(self, meta, left, op, right):
+        return ast.Binary(str(op), left, right, span_of(meta))
+
+    def neg(self, meta, operand):
+        return ast.Unary("neg", operand, span_of(meta))
+
+    def pow(self, meta, base, exponent):
+        return ast.Binary("^", base, exponent, span_of(meta))
+
+    def call(self, meta, callee, arguments):
+        if not isinstance(callee, ast.Name):
+            raise _NotCallable(callee)
+        args = tuple(arguments) if arguments is not None else ()
+        return ast.Call(callee.id, args, span_of(meta), callee.span)
+
+    def arguments(self, meta, *args):
+        return tuple(a if isinstance(a, ast.Arg) else ast.Arg(None, a, a.span) for a in args)
+
+    def named_arg(self, meta, name, value):
+        return ast.Arg(_ident(name), value, span_of(meta))
+
+    def history(self, meta, target, offset):
+        return ast.History(target, offset, span_of(meta))
+
+    def field(self, meta, target, name):
+        return ast.Field(target, str(name), span_of(meta))
+
+    def at_timeframe(self, meta, expr, timeframe):
+        return ast.AtTimeframe(expr, str(timeframe), span_of(meta))
+
+    def number(self, meta, token):
+        n = _number(str(token))
+        return ast.Number(n.value, n.is_int, span_of(token))
+
+    def percent(self, meta, token):
+        return ast.Percent(float(str(token)[:-1].replace("_", "")) / 100.0, str(token), span_of(token))
+
+    def string(self, meta, token):
+        return ast.String(_unquote(str(token)), span_of(token))
+
+    def true(self, meta):
+        return ast.Bool(True, span_of(meta))
+
+    def false(self, meta):
+        return ast.Bool(False, span_of(meta))
+
+    def name(self, meta, token):
+        return ast.Name(_ident(token), span_of(token))
+
+
+class _NotCallable(Exception):
+    def __init__(self, node: object) -> None:
+        self.node = node
+
+
+# ------------------------------------------------------------------ errors
+
+
+def _point(source: str, line: int, column: int, width: int = 1) -> Span:
+    offsets = [0]
+    for text in source.splitlines(keepends=True):
+        offsets.append(offsets[-1] + len(text))
+    start = offsets[min(line - 1, len(offsets) - 1)] + column - 1
+    return Span(line, column, line, column + width, start, start + width)
+
+
+def _end_of_input(source: str) -> Span:
+    lines = source.splitlines() or [""]
+    return _point(source, len(lines), len(lines[-1]) + 1)
+
+
+def _parse_script(text: str) -> Tree:
+    return get_parser().parse(text, start="start")
+
+
+def syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
+    """A friendly diagnostic for one Lark syntax error."""
+    if isinstance(error, UnexpectedCharacters):
+        span = _point(source, error.line, error.column)
+        message = f"unexpected character `{source[error.pos_in_stream]}`"
+        return Diagnostic(message, span, "remove it, or put text in double quotes to make a string")
+    friendly = error.match_examples(_parse_script, FRIENDLY_EXAMPLES, use_accepts=True)
+    if isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        span = _end_of_input(source)
+        message = "the script ends in the middle of a statement"
+        hint = friendly or describe_expected(error.expected)
+    else:
+        token = error.token
+        span = _point(source, token.line, token.column, max(1, len(str(token).split("\n")[0])))
+        message = f"unexpected {describe_token(token)}"
+        hint = friendly or describe_expected(error.expected)
+    return Diagnostic(message, span, hint)
+
+
+def _statement_chunks(source: str) -> list[tuple[int, int]]:
+    """Character ranges of top-level statements (a line starting at column 1 begins one)."""
+    starts = [m.start() for m in re.finditer(r"(?m)^(?=[^\s#])", source)]
+    return [(s, e) for s, e in zip(starts, starts[1:] + [len(source)])]
+
+
+def _blank_outside(source: str, start: int, end: int) -> str:
+    keep_lines = lambda text: re.sub(r"[^\n]", " ", text)  # noqa: E731 - tiny local helper
+    return keep_lines(source[:start]) + source[start:end] + keep_lines(source[end:])
+
+
+def _transform(tree: Tree) -> ast.Program:
+    try:
+        return ToAst().transform(tree)
+    except VisitError as err:
+        raise err.orig_exc from None
+
+
+def _tree_diagnostic(exc: Exception) -> Diagnostic:
+    if isinstance(exc, ReservedWordError):
+        word = str(exc.token)
+        return Diagnostic(f"`{word}` is a reserved word and cannot be used as a name",
+                          span_of(exc.token), f"choose another name, such as `{word}_`")
+    node = exc.node  # _NotCallable
+    return Diagnostic("only a function name can be called", node.span,
+                      "write the function's name before the parentheses, as in `sma(close, 20)`")
+
+
+def parse_program(source: str, filename: str = "<script>") -> ast.Program:
+    """Parse a whole script; raise ScriptDiagnostics with every syntax error found."""
+    try:
+        return _transform(get_parser().parse(source, start="start"))
+    except UnexpectedInput:
+        pass
+    except (ReservedWordError, _NotCallable) as exc:
+        raise ScriptDiagnostics([_tree_diagnostic(exc)], source, filename) from None
+    diagnostics = _collect_statement_errors(source)
+    raise ScriptDiagnostics(diagnostics, source, filename) from None
+
+
+def _collect_statement_errors(source: str) -> list[Diagnostic]:
+    diagnostics: list[Diagnostic] = []
+    for start, end in _statement_chunks(source) or [(0, len(source))]:
+        piece = _blank_outside(source, start, end)
+        try:
+            _transform(get_parser().parse(piece, start="start"))
+        except UnexpectedInput as err:
+            diagnostics.append(syntax_diagnostic(err, piece))
+        except (ReservedWordError, _NotCallable) as exc:
+            diagnostics.append(_tree_diagnostic(exc))
+    if not diagnostics:  # the statements parse alone but not together (should not happen)
+        try:
+            get_parser().parse(source, start="start")
+        except UnexpectedInput as err:
+            diagnostics.append(syntax_diagnostic(err, source))
+    return diagnostics
+
+
+def parse_expression(text: str, filename: str = "<expr>") -> ast.Expr:
+    """Parse one expression (used by `tradebot eval` and the REPL)."""
+    try:
+        return _transform(get_parser().parse(text, start="expr"))
+    except UnexpectedInput as err:
+        raise ScriptDiagnostics([syntax_diagnostic(err, text)], text, filename) from None
+    except (ReservedWordError, _NotCallable) as exc:
+        raise ScriptDiagnostics([_tree_diagnostic(exc)], text, filename) from None

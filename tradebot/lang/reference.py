@@ -1,0 +1,149 @@
+"""A naive reference evaluator: the IR interpreted bar by bar in plain Python/numpy.
+
+It shares nothing with the compiler but the IR and the registry's `reference` functions (naive
+loops, independent of the Polars lowerings), and is the oracle the compiler is tested against.
+Values are float arrays; NaN is missing; conditions are 1.0 / 0.0 / NaN.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+
+from . import ir
+from .builtins import REGISTRY
+from .types import Kind
+
+NAN = float("nan")
+
+
+def evaluate(node: ir.Node, bars: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The value of `node` on every bar."""
+    return _Evaluator(bars).value(node)
+
+
+class _Evaluator:
+    def __init__(self, bars: Mapping[str, np.ndarray]) -> None:
+        self.bars = {k: np.asarray(v, dtype=float) for k, v in bars.items() if k != "timestamp"}
+        self.n = len(self.bars["close"])
+
+    def value(self, node: ir.Node):
+        if isinstance(node, ir.Const):
+            return np.full(self.n, float(node.value))  # type: ignore[arg-type]
+        if isinstance(node, ir.Call):
+            return self.call(node)
+        if isinstance(node, ir.FieldOf):
+            return np.asarray(self.call(node.target)[node.name], dtype=float)
+        if isinstance(node, ir.Op):
+            return self.op(node)
+        raise TypeError(f"cannot evaluate {type(node).__name__}")
+
+    def call(self, node: ir.Call):
+        builtin = REGISTRY[node.name]
+        if builtin.is_series:
+            return builtin.reference(self.bars)
+        args = [arg.value if spec.kind.is_constant else self.value(arg)  # type: ignore[union-attr]
+                for spec, arg in zip(builtin.params, node.args)]
+        result = builtin.reference(*args)
+        if isinstance(result, dict):
+            return result
+        return np.asarray(result, dtype=float)
+
+    def op(self, node: ir.Op) -> np.ndarray:
+        args = [self.value(a) for a in node.args]
+        fn = _BAR_OPS.get(node.op)
+        if fn is not None:
+            return np.array([fn(*(a[t] for a in args)) for t in range(self.n)], dtype=float)
+        x = args[0]
+        if node.op == "history":
+            return np.array([x[t - node.param] if t >= node.param else NAN for t in range(self.n)])
+        if node.op in ("held_for", "held_within"):
+            return self.streak(node.op, x, node.param)
+        if node.op in ("crosses_above", "crosses_below"):
+            return self.crosses(node.op, *args)
+        raise ValueError(node.op)
+
+    def streak(self, op: str, x: np.ndarray, n: int) -> np.ndarray:
+        out = np.full(self.n, NAN)
+        for t in range(n - 1, self.n):
+            window = x[t - n + 1: t + 1]
+            if not np.isnan(window).any():
+                out[t] = float(all(window == 1.0) if op == "held_for" else any(window == 1.0))
+        return out
+
+    def crosses(self, op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        now, before = ("<", ">=") if op == "crosses_below" else (">", "<=")
+        out = np.full(self.n, NAN)
+        for t in range(self.n):
+            previous = _compare(before, a[t - 1], b[t - 1]) if t > 0 else NAN
+            out[t] = _and(_compare(now, a[t], b[t]), previous)
+        return out
+
+
+def _missing(*values: float) -> bool:
+    return any(math.isnan(v) for v in values)
+
+
+def _compare(op: str, a: float, b: float) -> float:
+    if _missing(a, b):
+        return NAN
+    return float({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[op])
+
+
+def _and(a: float, b: float) -> float:  # three-valued: false wins over missing
+    if a == 0.0 or b == 0.0:
+        return 0.0
+    return NAN if _missing(a, b) else 1.0
+
+
+def _or(a: float, b: float) -> float:  # three-valued: true wins over missing
+    if a == 1.0 or b == 1.0:
+        return 1.0
+    return NAN if _missing(a, b) else 0.0
+
+
+def _div(a: float, b: float) -> float:
+    return NAN if _missing(a, b) or b == 0 else a / b
+
+
+def _pow(a: float, b: float) -> float:
+    if _missing(a, b):
+        return NAN
+    try:
+        result = a ** b
+    except (ZeroDivisionError, OverflowError):
+        return NAN if a == 0 else math.inf
+    return NAN if isinstance(result, complex) else float(result)
+
+
+def _if(c: float, a: float, b: float) -> float:
+    return NAN if math.isnan(c) else (a if c == 1.0 else b)
+
+
+def _arith(fn):
+    return lambda a, b: NAN if _missing(a, b) else fn(a, b)
+
+
+_BAR_OPS = {
+    "+": _arith(lambda a, b: a + b),
+    "-": _arith(lambda a, b: a - b),
+    "*": _arith(lambda a, b: a * b),
+    "/": _div,
+    "^": _pow,
+    **{op: (lambda o: lambda a, b: _compare(o, a, b))(op) for op in ir.COMPARISONS},
+    "and": _and,
+    "or": _or,
+    "neg": lambda a: -a,
+    "not": lambda a: NAN if math.isnan(a) else 1.0 - a,
+    "if": _if,
+}
+
+
+def as_condition(values: np.ndarray) -> np.ndarray:
+    """A rule's signal: missing counts as false."""
+    return np.nan_to_num(values, nan=0.0) == 1.0
+
+
+def is_condition(node: ir.Node) -> bool:
+    return node.type.kind is Kind.BOOL

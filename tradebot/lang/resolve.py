@@ -1,0 +1,384 @@
+"""Expressions → typed IR: names resolved, user functions expanded, constants folded, types checked.
+
+Errors are collected, not raised: an erroneous subexpression becomes INVALID, which absorbs further
+errors about itself so one mistake yields one message.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+
+from . import ast, ir
+from .ast import Span
+from .builtins import REGISTRY, Builtin, ParamSpec, PriceDefault
+from .diagnostics import Diagnostic, did_you_mean
+from .types import BOOL_CONST, BOOL_SERIES, NUMBER_CONST, NUMBER_SERIES, STRING_CONST, ArgKind, Kind, Type
+
+INVALID = ir.Const(float("nan"), Type(Kind.NUMBER, False, ("<invalid>",)))
+_ARITH_FOLD: Mapping[str, Callable[[float, float], float]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b, "^": lambda a, b: a ** b,
+}
+_COMPARE_FOLD: Mapping[str, Callable[[object, object], bool]] = {
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+}
+
+
+def is_invalid(node: ir.Node) -> bool:
+    return node is INVALID or node == INVALID
+
+
+def const(value: object, type_: Type, span: Span) -> ir.Const:
+    return ir.Const(value, type_, span)  # type: ignore[arg-type]
+
+
+@dataclass
+class Scope:
+    """What names mean while resolving: script definitions plus a user function's arguments."""
+
+    lookup_definition: Callable[[str, Span], ir.Node | None]
+    functions: Mapping[str, ast.FuncDef]
+    known_names: Callable[[], list[str]]
+    locals: Mapping[str, ir.Node]
+    stack: tuple[str, ...] = ()  # user functions being expanded (recursion detection)
+
+
+class Resolver:
+    """Resolves expressions in a scope; `diagnostics` collects every problem found."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        self._seen: set[tuple[str, int]] = set()
+
+    def error(self, message: str, span: Span, hint: str | None = None, notes: tuple[str, ...] = ()) -> ir.Const:
+        key = (message, span.start)
+        if key not in self._seen:  # an expanded function reports a body error once, not per call
+            self._seen.add(key)
+            self.diagnostics.append(Diagnostic(message, span, hint, notes=notes))
+        return INVALID
+
+    # ------------------------------------------------------------ dispatch
+    def resolve(self, node: ast.Expr, scope: Scope) -> ir.Node:
+        method = getattr(self, "_" + type(node).__name__.lower())
+        return method(node, scope)
+
+    def _number(self, node: ast.Number, scope: Scope) -> ir.Node:
+        return const(int(node.value) if node.is_int else node.value, NUMBER_CONST, node.span)
+
+    def _percent(self, node: ast.Percent, scope: Scope) -> ir.Node:
+        return const(node.value, NUMBER_CONST, node.span)
+
+    def _string(self, node: ast.String, scope: Scope) -> ir.Node:
+        return const(node.value, STRING_CONST, node.span)
+
+    def _bool(self, node: ast.Bool, scope: Scope) -> ir.Node:
+        return const(node.value, BOOL_CONST, node.span)
+
+    def _name(self, node: ast.Name, scope: Scope) -> ir.Node:
+        if node.id in scope.locals:
+            return scope.locals[node.id]
+        found = scope.lookup_definition(node.id, node.span)
+        if found is not None:
+            return found
+        builtin = REGISTRY.get(node.id)
+        if builtin is not None and builtin.is_series:
+            return ir.Call(node.id, (), builtin.returns, node.span)
+        if builtin is not None:
+            return self.error(f"`{node.id}` is a function, not a value", node.span,
+                              f"call it, for example `{builtin.example}`")
+        if node.id in scope.functions:
+            return self.error(f"`{node.id}` is a function, not a value", node.span,
+                              f"call it with its arguments: `{node.id}(...)`")
+        return self.error(f"unknown name `{node.id}`", node.span,
+                          did_you_mean(node.id, [*scope.known_names(), *scope.locals]))
+
+    # ------------------------------------------------------------ operators
+    def _unary(self, node: ast.Unary, scope: Scope) -> ir.Node:
+        operand = self.resolve(node.operand, scope)
+        if is_invalid(operand):
+            return INVALID
+        if node.op == "neg":
+            if not self._expect(operand, Kind.NUMBER, "`-`", node.operand.span):
+                return INVALID
+            if isinstance(operand, ir.Const):
+                return const(-operand.value, NUMBER_CONST, node.span)  # type: ignore[operator]
+            return ir.Op("neg", (operand,), NUMBER_SERIES, span=node.span)
+        if not self._expect(operand, Kind.BOOL, "`not`", node.operand.span):
+            return INVALID
+        if isinstance(operand, ir.Const):
+            return const(not operand.value, BOOL_CONST, node.span)
+        return ir.Op("not", (operand,), BOOL_SERIES, span=node.span)
+
+    def _binary(self, node: ast.Binary, scope: Scope) -> ir.Node:
+        left, right = self.resolve(node.left, scope), self.resolve(node.right, scope)
+        if is_invalid(left) or is_invalid(right):
+            return INVALID
+        if node.op in ("and", "or"):
+            want, result = Kind.BOOL, Kind.BOOL
+        elif node.op in ir.COMPARISONS:
+            want, result = (left.type.kind if left.type.kind is Kind.BOOL and node.op in ("==", "!=")
+                            else Kind.NUMBER), Kind.BOOL
+        else:
+            want, result = Kind.NUMBER, Kind.NUMBER
+        ok_left = self._expect(left, want, f"`{node.op}`", node.left.span)
+        ok_right = self._expect(right, want, f"`{node.op}`", node.right.span)
+        if not (ok_left and ok_right):
+            return INVALID
+        if isinstance(left, ir.Const) and isinstance(right, ir.Const):
+            return self._fold_binary(node, left.value, right.value, result)
+        return ir.Op(node.op, (left, right), Type(result, True), span=node.span)
+
+    def _fold_binary(self, node: ast.Binary, a: object, b: object, result: Kind) -> ir.Node:
+        if node.op == "and":
+            return const(bool(a and b), BOOL_CONST, node.span)
+        if node.op == "or":
+            return const(bool(a or b), BOOL_CONST, node.span)
+        if node.op in _COMPARE_FOLD:
+            return const(_COMPARE_FOLD[node.op](a, b), BOOL_CONST, node.span)
+        if node.op == "/" and b == 0:
+            return self.error("division by zero", node.span, "the right-hand side is a constant 0")
+        try:
+            value = _ARITH_FOLD[node.op](a, b)  # type: ignore[arg-type]
+        except (OverflowError, ZeroDivisionError, ValueError) as exc:
+            return self.error(f"cannot compute this constant: {exc}", node.span)
+        if isinstance(value, complex):
+            return self.error("this constant is not a real number", node.span)
+        return const(value, NUMBER_CONST, node.span)
+
+    def _crosses(self, node: ast.Crosses, scope: Scope) -> ir.Node:
+        left, right = self.resolve(node.left, scope), self.resolve(node.right, scope)
+        if is_invalid(left) or is_invalid(right):
+            return INVALID
+        what = f"`crosses {node.direction}`"
+        if not (self._expect(left, Kind.NUMBER, what, node.left.span)
+                and self._expect(right, Kind.NUMBER, what, node.right.span)):
+            return INVALID
+        return ir.Op(f"crosses_{node.direction}", (left, right), BOOL_SERIES, span=node.span)
+
+    def _ifelse(self, node: ast.IfElse, scope: Scope) -> ir.Node:
+        cond = self.resolve(node.cond, scope)
+        then, other = self.resolve(node.then, scope), self.resolve(node.otherwise, scope)
+        if any(is_invalid(x) for x in (cond, then, other)):
+            return INVALID
+        if not self._expect(cond, Kind.BOOL, "`if`", node.cond.span):
+            return INVALID
+        kind = then.type.kind
+        if kind not in (Kind.NUMBER, Kind.BOOL) or other.type.kind is not kind:
+            return self.error("both branches of `if` must be numbers, or both conditions", node.span,
+                              f"`then` gives {then.type.describe()}, `else` gives {other.type.describe()}")
+        if isinstance(cond, ir.Const):
+            return then if cond.value else other
+        return ir.Op("if", (cond, then, other), Type(kind, True), span=node.span)
+
+    def _history(self, node: ast.History, scope: Scope) -> ir.Node:
+        target, offset = self.resolve(node.target, scope), self.resolve(node.offset, scope)
+        if is_invalid(target) or is_invalid(offset):
+            return INVALID
+        bars = self.constant_int(offset, node.offset.span, "a history offset", minimum=None)
+        if bars is None:
+            return INVALID
+        if bars < 0:
+            return self.error(f"`[{bars}]` would read a future bar", node.offset.span,
+                              "history only looks back: `x[1]` is the previous bar; a negative "
+                              "offset is not allowed (no lookahead)")
+        if target.type.kind is Kind.RECORD:
+            return self._record_misuse(target, node.target.span)
+        if bars == 0 or isinstance(target, ir.Const):
+            return target
+        return ir.Op("history", (target,), target.type.as_series(), param=bars, span=node.span)
+
+    def _streak(self, node: ast.Streak, scope: Scope) -> ir.Node:
+        cond, bars_node = self.resolve(node.cond, scope), self.resolve(node.bars, scope)
+        if is_invalid(cond) or is_invalid(bars_node):
+            return INVALID
+        if not self._expect(cond, Kind.BOOL, f"`{node.kind} … bars`", node.cond.span):
+            return INVALID
+        bars = self.constant_int(bars_node, node.bars.span, "a bar count", minimum=1)
+        if bars is None:
+            return INVALID
+        op = "held_for" if node.kind == "for" else "held_within"
+        return ir.Op(op, (cond,), BOOL_SERIES, param=bars, span=node.span)
+
+    def _field(self, node: ast.Field, scope: Scope) -> ir.Node:
+        target = self.resolve(node.target, scope)
+        if is_invalid(target):
+            return INVALID
+        if target.type.kind is not Kind.RECORD or not isinstance(target, ir.Call):
+            return self.error(f"a {target.type.describe()} has no field `{node.name}`", node.span,
+                              "fields belong to multi-output indicators, e.g. `macd(close).signal`")
+        if node.name not in target.type.fields:
+            return self.error(f"`{target.name}` has no field `{node.name}`", node.span,
+                              did_you_mean(node.name, target.type.fields)
+                              or "its fields are " + ", ".join(target.type.fields))
+        return ir.FieldOf(target, node.name, NUMBER_SERIES, node.span)
+
+    def _attimeframe(self, node: ast.AtTimeframe, scope: Scope) -> ir.Node:
+        self.resolve(node.expr, scope)
+        return self.error("multi-timeframe `@` is not available in this version", node.span,
+                          "compute on the data's own timeframe for now")
+
+    # ------------------------------------------------------------ calls
+    def _call(self, node: ast.Call, scope: Scope) -> ir.Node:
+        if node.func in scope.functions and node.func not in scope.locals:
+            return self._expand(scope.functions[node.func], node, scope)
+        builtin = REGISTRY.get(node.func)
+        if builtin is None or builtin.is_series:
+            if builtin is not None or scope.lookup_definition(node.func, node.func_span) is not None:
+                return self.error(f"`{node.func}` is a series, not a function", node.func_span,
+                                  f"use it without parentheses, or `{node.func}[1]` for the previous bar")
+            names = [n for n, b in REGISTRY.items() if not b.is_series] + list(scope.functions)
+            return self.error(f"unknown function `{node.func}`", node.func_span, did_you_mean(node.func, names))
+        args = self._bind_builtin(builtin, node, scope)
+        if args is None:
+            return INVALID
+        if builtin.elementwise and all(isinstance(a, ir.Const) for a in args):
+            return self._fold_call(builtin, args, node.span)
+        return ir.Call(builtin.name, tuple(args), builtin.returns, node.span)
+
+    def _fold_call(self, builtin: Builtin, args: list[ir.Node], span: Span) -> ir.Node:
+        value = float(np.asarray(builtin.reference(*[a.value for a in args])))  # type: ignore[union-attr]
+        if not np.isfinite(value):
+            return self.error(f"`{builtin.name}(...)` of these constants is not a real number", span)
+        return const(value, NUMBER_CONST, span)
+
+    def _bind_builtin(self, builtin: Builtin, node: ast.Call, scope: Scope) -> list[ir.Node] | None:
+        bound = self._match_arguments(node, [p.name for p in builtin.params], builtin.signature())
+        if bound is None:
+            return None
+        out: list[ir.Node] = []
+        ok = True
+        for spec in builtin.params:
+            arg = bound.get(spec.name)
+            if arg is None:
+                if spec.required:
+                    self.error(f"`{builtin.name}` needs its `{spec.name}` argument", node.span,
+                               f"its signature is {builtin.signature()}")
+                    ok = False
+                    continue
+                out.append(self._default(spec, node.span))
+                continue
+            value = self._check_argument(builtin, spec, self.resolve(arg.value, scope), arg.value.span)
+            ok = ok and not is_invalid(value)
+            out.append(value)
+        return out if ok else None
+
+    def _default(self, spec: ParamSpec, span: Span) -> ir.Node:
+        if isinstance(spec.default, PriceDefault):
+            return ir.Call(spec.default.series, (), NUMBER_SERIES, span)
+        kind = STRING_CONST if isinstance(spec.default, str) else NUMBER_CONST
+        return const(spec.default, kind, span)
+
+    def _match_arguments(self, node: ast.Call, names: list[str], signature: str) -> dict[str, ast.Arg] | None:
+        bound: dict[str, ast.Arg] = {}
+        ok, seen_named = True, False
+        for index, arg in enumerate(node.args):
+            if arg.name is None:
+                if seen_named:
+                    self.error("a positional argument cannot follow a named one", arg.span,
+                               "put positional arguments first")
+                    ok = False
+                elif index >= len(names):
+                    self.error(f"`{node.func}` takes at most {len(names)} argument"
+                               f"{'s' if len(names) != 1 else ''}, got {len(node.args)}", arg.span,
+                               f"its signature is {signature}")
+                    return None
+                else:
+                    bound[names[index]] = arg
+                continue
+            seen_named = True
+            if arg.name not in names:
+                self.error(f"`{node.func}` has no argument `{arg.name}`", arg.span,
+                           did_you_mean(arg.name, names) or f"its signature is {signature}")
+                ok = False
+            elif arg.name in bound:
+                self.error(f"argument `{arg.name}` is given twice", arg.span)
+                ok = False
+            else:
+                bound[arg.name] = arg
+        return bound if ok else None
+
+    def _check_argument(self, builtin: Builtin, spec: ParamSpec, value: ir.Node, span: Span) -> ir.Node:
+        if is_invalid(value):
+            return INVALID
+        what = f"argument `{spec.name}` of `{builtin.name}`"
+        if value.type.kind is Kind.RECORD:
+            return self._record_misuse(value, span)
+        if spec.kind is ArgKind.SERIES:
+            return value if self._expect(value, Kind.NUMBER, what, span) else INVALID
+        if spec.kind is ArgKind.BOOL_SERIES:
+            return value if self._expect(value, Kind.BOOL, what, span) else INVALID
+        if spec.kind is ArgKind.STRING:
+            if not isinstance(value, ir.Const) or value.type.kind is not Kind.STRING:
+                return self.error(f"{what} must be a string", span, f'for example "{spec.default}"')
+            return value
+        if spec.kind is ArgKind.NUMBER:
+            number = self.constant_number(value, span, what)
+            if number is not None and spec.minimum is not None and number < spec.minimum:
+                return self.error(f"{what} must be at least {spec.minimum:g}, got {number:g}", span)
+            return INVALID if number is None else value
+        integer = self.constant_int(value, span, what, minimum=spec.minimum)
+        return INVALID if integer is None else const(integer, NUMBER_CONST, span)
+
+    def _expand(self, func: ast.FuncDef, node: ast.Call, scope: Scope) -> ir.Node:
+        if func.name in scope.stack:
+            chain = " → ".join([*scope.stack[scope.stack.index(func.name):], func.name])
+            return self.error(f"`{func.name}` calls itself ({chain})", node.func_span,
+                              "user functions are expanded where they are called, so they cannot recurse")
+        names = [p.id for p in func.params]
+        signature = f"{func.name}({', '.join(names)})"
+        bound = self._match_arguments(node, names, signature)
+        if bound is None:
+            return INVALID
+        missing = [n for n in names if n not in bound]
+        if missing:
+            return self.error(f"`{func.name}` needs {len(names)} argument{'s' if len(names) != 1 else ''}, "
+                              f"missing {', '.join(f'`{m}`' for m in missing)}", node.span,
+                              f"it is defined as {signature} on line {func.span.line}")
+        values = {name: self.resolve(arg.value, scope) for name, arg in bound.items()}
+        if any(is_invalid(v) for v in values.values()):
+            return INVALID
+        inner = Scope(scope.lookup_definition, scope.functions, scope.known_names, values,
+                      (*scope.stack, func.name))
+        return self.resolve(func.body, inner)
+
+    # ------------------------------------------------------------ helpers
+    def _expect(self, node: ir.Node, kind: Kind, what: str, span: Span) -> bool:
+        if node.type.kind is Kind.RECORD:
+            self._record_misuse(node, span)
+            return False
+        if node.type.kind is kind:
+            return True
+        wanted = {Kind.NUMBER: "a number", Kind.BOOL: "a condition (true/false)", Kind.STRING: "a string"}[kind]
+        hint = ("compare it to get a condition, e.g. `close > open`" if kind is Kind.BOOL
+                else "conditions and numbers do not mix; use `if c then 1 else 0` to turn one into a number"
+                if node.type.kind is Kind.BOOL else None)
+        self.error(f"{what} needs {wanted}, got a {node.type.describe()}", span, hint)
+        return False
+
+    def _record_misuse(self, node: ir.Node, span: Span) -> ir.Const:
+        fields = node.type.fields
+        name = node.name if isinstance(node, ir.Call) else "this indicator"
+        return self.error(f"`{name}` gives several series ({', '.join(fields)}); pick one", span,
+                          f"for example `.{fields[0]}`")
+
+    def constant_number(self, node: ir.Node, span: Span, what: str) -> float | None:
+        if not isinstance(node, ir.Const) or node.type.kind is not Kind.NUMBER:
+            self.error(f"{what} must be a constant number, got a {node.type.describe()}", span,
+                       "use a number or a param: it must be known before the run")
+            return None
+        return node.value  # type: ignore[return-value]
+
+    def constant_int(self, node: ir.Node, span: Span, what: str, *, minimum: float | None) -> int | None:
+        number = self.constant_number(node, span, what)
+        if number is None:
+            return None
+        if float(number) != int(number):
+            self.error(f"{what} must be a whole number, got {number:g}", span)
+            return None
+        if minimum is not None and number < minimum:
+            self.error(f"{what} must be at least {minimum:g}, got {int(number)}", span)
+            return None
+        return int(number)

@@ -363,13 +363,16 @@ class _Checker:
     def _unused_function_bodies(self) -> None:
         """A function never called is still checked for unknown names."""
         for func in self.functions.values():
+            if func.name in self.resolver.expanded:
+                continue  # checked in full where it was called
             local = {p.id for p in func.params}
             for node in ast.walk(func.body):
                 name, span = ((node.id, node.span) if isinstance(node, ast.Name)
                               else (node.func, node.func_span) if isinstance(node, ast.Call) else (None, None))
                 if name is None or name in local or name in self.definitions or name in REGISTRY:
                     continue
-                self.resolver.error(f"unknown name `{name}`", span,
+                kind = "function" if isinstance(node, ast.Call) else "name"
+                self.resolver.error(f"unknown {kind} `{name}`", span,
                                     did_you_mean(name, [*local, *self._known_names()]))
 
     def _error(self, message: str, span: Span, hint: str | None = None) -> None:

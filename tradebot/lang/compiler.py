@@ -38,7 +38,10 @@ class Plan:
 
     def evaluate(self, bars: pl.DataFrame) -> pl.DataFrame:
         """One column per output, one row per bar."""
-        return self.lazy(bars).collect()
+        # The in-memory engine: Polars 2.1's streaming engine fails ("zip node received non-equal
+        # length inputs") on a literal compared with a shifted column under a rolling window,
+        # found by tests/lang/test_compiler_reference.py. Bars fit in memory anyway.
+        return self.lazy(bars).collect(engine="in-memory")
 
 
 def compile_program(checked: CheckedProgram, *, series: Iterable[str] = (), signals: bool = True) -> Plan:
@@ -79,8 +82,12 @@ class _Lowering:
         return isinstance(node, ir.Call) or self.uses[node] > 1
 
     def plan(self) -> Plan:
-        outputs = {name: self.expr(node)[0] for name, node in self.outputs.items()}
+        outputs = {name: self._output(node) for name, node in self.outputs.items()}
         return Plan(tuple(tuple(layer) for layer in self.layers if layer), outputs)
+
+    def _output(self, node: ir.Node) -> pl.Expr:
+        expr = self.expr(node)[0]
+        return _broadcast(expr) if isinstance(node, ir.Const) else expr
 
     def expr(self, node: ir.Node) -> tuple[pl.Expr, int]:
         """The expression for `node` and the layer whose columns it reads."""
@@ -124,7 +131,8 @@ class _Lowering:
                 values.append(arg.value)  # type: ignore[union-attr]
                 continue
             expr, d = self.expr(arg)
-            values.append(expr)
+            # A builtin windows over its series arguments; a bare literal is one value, not a series.
+            values.append(_broadcast(expr) if isinstance(arg, ir.Const) else expr)
             depth = max(depth, d)
         return values, depth
 

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from lark import Token
 
-FRIENDLY_EXAMPLES: dict[str, list[str]] = {
+_EXAMPLES: dict[str, list[str]] = {
     "a rule reads `enter long when <condition>`: add `when` before the condition": [
         "enter long close > open",
         "exit short r < 30",
@@ -55,9 +55,21 @@ FRIENDLY_EXAMPLES: dict[str, list[str]] = {
     "history takes a bar count in brackets: `close[1]` is the previous close": [
         "x = close[]",
     ],
+    "a statement is a definition (`x = ...`), a rule (`enter long when ...`), a `param` or a setting": [
+        "close > open",
+        "x >= 1",
+        "x + 1",
+    ],
     "`=` assigns; compare with `==`": [
         "enter long when close = open",
     ],
+}
+
+# Lark matches an error to an example by parser state, stack depth included: a statement after
+# blank lines or other statements sits one level deeper, so every example also appears there.
+FRIENDLY_EXAMPLES: dict[str, list[str]] = {
+    message: [*examples, *("\n" + e for e in examples), *("x = 1\n" + e for e in examples)]
+    for message, examples in _EXAMPLES.items()
 }
 
 _WORDS = {
@@ -82,9 +94,7 @@ def describe_token(token: Token) -> str:
         return "end of line"
     if token.type == "$END":
         return "end of the script"
-    kind = describe_token_type(token.type)
-    text = str(token)
-    return f"`{text}`" if kind.startswith("`") or token.type in {"NAME", "NUMBER"} else f"{kind} `{text}`"
+    return f"`{token}`"
 
 
 # Tokens that continue an expression; listed as one phrase so the useful alternatives stand out.

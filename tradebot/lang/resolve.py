@@ -52,6 +52,7 @@ class Resolver:
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
         self._seen: set[tuple[str, int]] = set()
+        self.expanded: set[str] = set()  # user functions called at least once
 
     def error(self, message: str, span: Span, hint: str | None = None, notes: tuple[str, ...] = ()) -> ir.Const:
         key = (message, span.start)
@@ -181,7 +182,7 @@ class Resolver:
         if bars is None:
             return INVALID
         if bars < 0:
-            return self.error(f"`[{bars}]` would read a future bar", node.offset.span,
+            return self.error(f"history offset {bars} would read a future bar", node.offset.span,
                               "history only looks back: `x[1]` is the previous bar; a negative "
                               "offset is not allowed (no lookahead)")
         if target.type.kind is Kind.RECORD:
@@ -327,6 +328,7 @@ class Resolver:
             chain = " → ".join([*scope.stack[scope.stack.index(func.name):], func.name])
             return self.error(f"`{func.name}` calls itself ({chain})", node.func_span,
                               "user functions are expanded where they are called, so they cannot recurse")
+        self.expanded.add(func.name)
         names = [p.id for p in func.params]
         signature = f"{func.name}({', '.join(names)})"
         bound = self._match_arguments(node, names, signature)

@@ -32,9 +32,9 @@ SETTINGS: Mapping[str, SettingSpec] = {
         SettingSpec("capital", "number", 10_000.0, "Starting equity, in the quote currency.",
                     "capital 10_000", minimum=1e-9),
         SettingSpec("fee", "percent", 0.0, "Fee per side, as a percentage of the order's notional.",
-                    "fee 0.05%", minimum=0.0, maximum=0.5),
+                    "fee 0.05%", minimum=0.0, maximum=0.05),
         SettingSpec("slippage", "percent", 0.0,
                     "Price slippage per fill, as a percentage: buys fill higher, sells lower.",
-                    "slippage 0.01%", minimum=0.0, maximum=0.5),
+                    "slippage 0.01%", minimum=0.0, maximum=0.05),
     )
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..builtins import ParamSpec, indicator, number, series
+from ..builtins import ParamSpec, indicator, series
 from ..types import ArgKind
 
 CATEGORY = "math"
@@ -74,7 +74,8 @@ BUILTINS = (
     _elementwise("sign", (series("x"),), lambda x: x.sign().cast(pl.Float64),
                  lambda x: np.sign(_np(x)),
                  "-1, 0 or 1 by the sign of x.", "sign(close - close[1])"),
-    _elementwise("nz", (series("x"), number("replacement", 0.0, "the value used where x is missing")),
+    _elementwise("nz", (series("x"), ParamSpec("replacement", ArgKind.SERIES, 0.0,
+                                                "the value (or series) used where x is missing")),
                  lambda x, replacement: x.fill_null(replacement), _ref_nz,
                  "x, with missing values (such as indicator warm-up) replaced.", "nz(close[1], open)"),
 )

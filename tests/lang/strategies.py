@@ -1,0 +1,92 @@
+"""Hypothesis strategies: random OHLCV bars and random well-typed .tbs expressions.
+
+Expressions are generated from the builtin registry itself, so every builtin with a reference
+implementation is exercised against the compiler without listing it here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+from hypothesis import strategies as st
+
+from tradebot.lang.builtins import REGISTRY, Builtin
+from tradebot.lang.types import ArgKind, Kind
+
+PRICE_SERIES = ("open", "high", "low", "close", "volume", "hl2", "hlc3", "ohlc4")
+CALLABLE = tuple(b for b in REGISTRY.values() if not b.is_series and b.returns.kind in (Kind.NUMBER, Kind.RECORD))
+
+
+@st.composite
+def ohlcv(draw, min_bars: int = 2, max_bars: int = 60) -> pl.DataFrame:
+    """Random but valid bars on a 1/8 price grid (exact in binary floating point)."""
+    n = draw(st.integers(min_bars, max_bars))
+    steps = draw(st.lists(st.integers(-16, 16), min_size=n, max_size=n))
+    close = 100.0 + np.cumsum(steps) / 8.0
+    open_ = np.concatenate([[100.0], close[:-1]]) + np.array(draw(st.lists(st.integers(-4, 4), min_size=n, max_size=n))) / 8.0
+    wick_up = np.array(draw(st.lists(st.integers(0, 8), min_size=n, max_size=n))) / 8.0
+    wick_down = np.array(draw(st.lists(st.integers(0, 8), min_size=n, max_size=n))) / 8.0
+    volume = np.array(draw(st.lists(st.integers(0, 5000), min_size=n, max_size=n)), dtype=float)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    return pl.DataFrame({
+        "timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(n)]).cast(pl.Datetime("ms", "UTC")),
+        "open": open_, "high": np.maximum(open_, close) + wick_up, "low": np.minimum(open_, close) - wick_down,
+        "close": close, "volume": volume,
+    })
+
+
+def _constant(spec) -> st.SearchStrategy[str]:
+    low = int(spec.minimum) if spec.minimum is not None else 0
+    if spec.kind is ArgKind.LENGTH:
+        return st.integers(max(low, 1), 6).map(str)
+    if spec.kind is ArgKind.INT:
+        return st.integers(low, low + 4).map(str)
+    return st.sampled_from(["0.5", "1", "2", "2.5"])
+
+
+def _call(builtin: Builtin, number: st.SearchStrategy[str], condition: st.SearchStrategy[str]):
+    parts = []
+    for spec in builtin.params:
+        if spec.kind is ArgKind.SERIES:
+            parts.append(number)
+        elif spec.kind is ArgKind.BOOL_SERIES:
+            parts.append(condition)
+        elif spec.kind is ArgKind.STRING:
+            parts.append(st.just(f'"{spec.default}"'))
+        else:
+            parts.append(_constant(spec))
+    field = st.sampled_from(builtin.fields).map(lambda f: "." + f) if builtin.fields else st.just("")
+    return st.tuples(st.tuples(*parts), field).map(lambda a: f"{builtin.name}({', '.join(a[0])}){a[1]}")
+
+
+def expressions() -> tuple[st.SearchStrategy[str], st.SearchStrategy[str]]:
+    """(number expression, condition expression) strategies, mutually recursive."""
+    leaf_number = st.one_of(st.sampled_from(PRICE_SERIES), st.sampled_from(["1", "0.5", "100", "2"]))
+
+    def extend_number(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        cond = condition_from(inner)
+        return st.one_of(
+            st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            inner.map(lambda x: f"-({x})"),
+            st.tuples(inner, st.integers(0, 3)).map(lambda t: f"({t[0]})[{t[1]}]"),
+            st.tuples(cond, inner, inner).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})"),
+            st.sampled_from(CALLABLE).flatmap(lambda b: _call(b, inner, cond)),
+        )
+
+    def condition_from(number: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        compare = st.tuples(number, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), number).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})")
+        cross = st.tuples(number, st.sampled_from(["above", "below"]), number).map(
+            lambda t: f"({t[0]} crosses {t[1]} {t[2]})")
+        base = st.one_of(compare, cross, st.sampled_from(["true", "false"]))
+        return st.recursive(base, lambda c: st.one_of(
+            st.tuples(c, st.sampled_from(["and", "or"]), c).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            c.map(lambda x: f"(not {x})"),
+            st.tuples(c, st.sampled_from(["for", "within"]), st.integers(1, 4)).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]} bars)"),
+            st.tuples(c, st.integers(1, 3)).map(lambda t: f"({t[0]})[{t[1]}]"),
+        ), max_leaves=3)
+
+    number = st.recursive(leaf_number, extend_number, max_leaves=6)
+    return number, condition_from(number)

@@ -1,0 +1,89 @@
+"""The compiler against the naive reference evaluator, and causality (no lookahead), on random
+scripts and random bars (Hypothesis)."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tradebot.lang import reference
+from tradebot.lang.checker import SIGNALS
+from tradebot.lang.compiler import compile_nodes
+from tradebot.pipeline import compile_source, evaluate_signals
+
+from .strategies import expressions, ohlcv
+
+NUMBER, CONDITION = expressions()
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def bars_dict(bars: pl.DataFrame) -> dict[str, np.ndarray]:
+    return {c: bars[c].to_numpy() for c in ("open", "high", "low", "close", "volume")}
+
+
+def as_float(series: pl.Series) -> np.ndarray:
+    return series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def assert_same(compiled: np.ndarray, expected: np.ndarray, text: str) -> None:
+    missing = np.isnan(expected)
+    assert (np.isnan(compiled) == missing).all(), f"missing values differ for {text}:\n{compiled}\n{expected}"
+    np.testing.assert_allclose(compiled[~missing], expected[~missing], rtol=1e-9, atol=1e-9, err_msg=text)
+
+
+def script_for(number: str, condition: str) -> str:
+    return f"x = {number}\nc = {condition}\nenter long when c\nexit long when not c\n"
+
+
+@SETTINGS
+@given(number=NUMBER, condition=CONDITION, bars=ohlcv())
+def test_compiled_series_equal_reference(number: str, condition: str, bars: pl.DataFrame) -> None:
+    strategy = compile_source(script_for(number, condition), "gen.tbs")
+    nodes = dict(strategy.checked.series)
+    frame = compile_nodes(nodes).evaluate(bars)
+    for name, node in nodes.items():
+        expected = reference.evaluate(node, bars_dict(bars))
+        assert_same(as_float(frame[name]), expected, f"{name} = {number if name == 'x' else condition}")
+
+
+@SETTINGS
+@given(condition=CONDITION, bars=ohlcv())
+def test_compiled_signals_equal_reference(condition: str, bars: pl.DataFrame) -> None:
+    strategy = compile_source(f"enter long when {condition}\nexit short when not ({condition})\n", "gen.tbs")
+    signals = evaluate_signals(strategy, bars)
+    for name in SIGNALS:
+        expected = reference.as_condition(reference.evaluate(strategy.checked.signals[name], bars_dict(bars)))
+        assert (getattr(signals, name) == expected).all(), f"{name} differs for {condition}"
+
+
+@SETTINGS
+@given(condition=CONDITION, bars=ohlcv(min_bars=3), data=st.data())
+def test_signals_never_change_when_bars_are_appended(condition: str, bars: pl.DataFrame, data) -> None:
+    """No lookahead: signals computed on the first t bars equal the first t of all bars."""
+    strategy = compile_source(f"enter long when {condition}\nexit long when not ({condition})\n", "gen.tbs")
+    t = data.draw(st.integers(1, bars.height - 1), label="t")
+    full, prefix = evaluate_signals(strategy, bars), evaluate_signals(strategy, bars.head(t))
+    for name in SIGNALS:
+        assert (getattr(prefix, name) == getattr(full, name)[:t]).all(), f"{name} changed at t={t}: {condition}"
+
+
+def test_shared_subexpressions_are_computed_once() -> None:
+    strategy = compile_source(
+        "r = rsi(close, 14)\nenter long when rsi(close, 14) < 30 and r > 10\nexit long when rsi(close, 14) > 70\n",
+        "shared.tbs", series=["r"])
+    columns = [expr.meta.output_name() for layer in strategy.plan.layers for expr in layer]
+    assert len(columns) == 1, columns  # one rsi column, used by `r` and both rules
+
+
+def test_missing_values_never_fire_a_rule() -> None:
+    frame = pl.DataFrame({
+        "timestamp": pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1, 9), "1h",
+                                       eager=True, time_zone="UTC").cast(pl.Datetime("ms", "UTC")),
+        "open": [1.0] * 10, "high": [2.0] * 10, "low": [0.5] * 10,
+        "close": [1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10], "volume": [1.0] * 10,
+    })
+    strategy = compile_source("enter long when not (sma(close, 5) > 100)\n", "warmup.tbs")
+    signals = evaluate_signals(strategy, frame)
+    assert not signals.enter_long[:4].any()  # warm-up: sma missing → condition missing → no entry
+    assert signals.enter_long[4:].all()

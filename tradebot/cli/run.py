@@ -1,0 +1,74 @@
+"""`tradebot run` (backtest a script) and `tradebot check` (report every error, run nothing)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..config import Config
+from ..errors import UserError
+from ..lang.diagnostics import render_one
+from ..pipeline import Strategy, backtest, data_path, load_bars, load_strategy, parse_overrides
+from ..runtime.report import format_summary, result_to_dict, write_outputs
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser("run", help="backtest a .tbs script",
+                                description="Backtest a .tbs script and print its results.")
+    run.add_argument("script", type=Path, help="the .tbs file")
+    run.add_argument("--data", metavar="FILE", help="OHLCV CSV to run on (overrides the script's `data`)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a param's default (repeatable), e.g. --set fast=12")
+    run.add_argument("--json", action="store_true", help="print one JSON document instead of the summary")
+    run.add_argument("--out", type=Path, metavar="DIR", help="also write trades.csv, equity.csv, result.json")
+    run.add_argument("--trades", type=int, default=10, metavar="N", help="how many last trades to show (10)")
+    run.set_defaults(handler=run_command)
+
+    chk = subparsers.add_parser("check", help="check scripts for errors without running them",
+                                description="Parse and check .tbs scripts; print every error at once.")
+    chk.add_argument("scripts", type=Path, nargs="+", help=".tbs files")
+    chk.set_defaults(handler=check_command)
+
+
+def print_warnings(strategy: Strategy) -> None:
+    checked = strategy.checked
+    for warning in checked.warnings:
+        print(render_one(warning, checked.source, checked.filename), file=sys.stderr)
+
+
+def run_command(args: argparse.Namespace, config: Config) -> int:
+    strategy = load_strategy(args.script, overrides=parse_overrides(args.overrides))
+    print_warnings(strategy)
+    source = data_path(strategy, flag=args.data, config=config)
+    bars = load_bars(source)
+    result = backtest(strategy, bars)
+    settings = {"strategy": strategy.title, "script": str(args.script), "data": str(source),
+                "bars": bars.height, "from": str(bars["timestamp"][0]), "to": str(bars["timestamp"][-1])}
+    params = strategy.checked.param_values
+    if args.out:
+        paths = write_outputs(result, args.out, settings=settings, params=params)
+        print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+    if args.json:
+        document = result_to_dict(result, settings=settings, params=params)
+        print(json.dumps(document, indent=2, allow_nan=False))
+    else:
+        print(format_summary(result, title=strategy.title, settings=settings, params=params,
+                             last_trades=args.trades), end="")
+    return 0
+
+
+def check_command(args: argparse.Namespace, config: Config) -> int:
+    worst = 0
+    for path in args.scripts:
+        try:
+            strategy = load_strategy(path)
+        except UserError as err:
+            print(err.render(), file=sys.stderr)
+            worst = max(worst, err.exit_code)
+            continue
+        print_warnings(strategy)
+        checked = strategy.checked
+        rules = sum(1 for s in checked.program.statements if type(s).__name__ == "Rule")
+        print(f"{path}: ok ({len(checked.params)} params, {len(checked.series)} series, {rules} rules)")
+    return worst

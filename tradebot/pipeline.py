@@ -1,0 +1,125 @@
+"""The application pipeline shared by `tradebot run`, `check`, `eval`, the REPL and the optimizer:
+
+    script file → source → AST → checked program → Polars plan      (tradebot.lang)
+    data file   → validated bars                                    (tradebot.data)
+    plan + bars → signals → engine → result                         (tradebot.runtime)
+
+Each stage only consumes the previous one's output; nothing here reaches back upstream.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import polars as pl
+
+from .config import Config
+from .data.loader import load_ohlcv
+from .errors import UsageError, UserError
+from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check
+from .lang.compiler import Plan, compile_program
+from .lang.parser import parse_program
+from .runtime.engine import BacktestResult, run_backtest
+from .runtime.execution import ExecutionConfig
+from .runtime.signals import Signals
+
+log = logging.getLogger(__name__)
+
+BUNDLED_DATA = "EURUSD_1h.csv"
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A compiled script: what it says (checked) and how to compute it (plan)."""
+
+    checked: CheckedProgram
+    plan: Plan
+    path: Path | None
+
+    @property
+    def title(self) -> str:
+        return self.checked.name or (self.path.stem if self.path else "strategy")
+
+    def execution(self) -> ExecutionConfig:
+        s = self.checked.settings
+        return ExecutionConfig(capital=s["capital"], fee=s["fee"], slippage=s["slippage"])
+
+
+def read_script(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such script") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the script: {exc}") from None
+
+
+def compile_source(source: str, filename: str, *, overrides: Mapping[str, float] | None = None,
+                   series: Iterable[str] = (), path: Path | None = None) -> Strategy:
+    """Parse, check and compile a script's text (ScriptDiagnostics on any error)."""
+    program = parse_program(source, filename)
+    try:
+        checked = check(program, source=source, filename=filename, overrides=overrides)
+    except OverrideError as exc:
+        raise UsageError(str(exc)) from None
+    plan = compile_program(checked, series=series)
+    return Strategy(checked, plan, path)
+
+
+def load_strategy(path: Path, *, overrides: Mapping[str, float] | None = None,
+                  series: Iterable[str] = ()) -> Strategy:
+    return compile_source(read_script(path), str(path), overrides=overrides, series=series, path=path)
+
+
+def bundled_data_path() -> Path:
+    """The EUR/USD hourly sample shipped with tradebot (inside the wheel, or the repo's data/)."""
+    return Path(str(resources.files("tradebot.bundled").joinpath(BUNDLED_DATA)))
+
+
+def data_path(strategy: Strategy | None, *, flag: str | None, config: Config) -> Path:
+    """Which data to run on: --data, else the script's `data` line (relative to the script),
+    else `[run] data` in tradebot.toml / TRADEBOT_RUN_DATA, else the bundled data set."""
+    if flag:
+        return Path(flag)
+    declared = strategy.checked.settings.get("data") if strategy else None
+    if declared:
+        base = strategy.path.parent if strategy and strategy.path else Path.cwd()
+        return base / declared
+    configured = config.get("run", "data")
+    return Path(configured) if configured else bundled_data_path()
+
+
+def load_bars(path: Path) -> pl.DataFrame:
+    log.debug("loading %s", path)
+    return load_ohlcv(path)
+
+
+def evaluate_signals(strategy: Strategy, bars: pl.DataFrame) -> Signals:
+    frame = strategy.plan.evaluate(bars)
+    return Signals(**{name: frame[name].to_numpy() for name in SIGNALS})
+
+
+def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:
+    """Run the strategy's signals through the engine."""
+    if bars.height < 2:
+        raise UserError("the data has fewer than 2 bars: nothing can be traded")
+    return run_backtest(bars, evaluate_signals(strategy, bars), strategy.execution())
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, float]:
+    """`--set name=value` flags → {name: value}; values are numbers or percentages (`2%`)."""
+    overrides: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name or not text:
+            raise UsageError(f"--set {pair}: expected NAME=VALUE, for example --set length=20")
+        try:
+            value = float(text[:-1].replace("_", "")) / 100 if text.endswith("%") else float(text.replace("_", ""))
+        except ValueError:
+            raise UsageError(f"--set {pair}: `{text}` is not a number") from None
+        overrides[name] = value
+    return overrides

@@ -1,0 +1,156 @@
+"""Backtest entry point: bars and signals in, trades, equity curve and metrics out.
+
+`run_backtest` checks the input contract, hands plain numpy arrays to the compiled kernel
+(`kernel.simulate`), and turns the kernel's arrays into the result's Polars frames. The execution
+rules themselves (next-open fills, sizing, precedence, end of data) live in the kernel and are
+documented in docs/execution.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from .execution import ExecutionConfig
+from .metrics import bars_per_year, compute_metrics, drawdown
+from .signals import Signals
+
+PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+TRADE_SCHEMA = {
+    "side": pl.String,
+    "entry_time": pl.Datetime("ms", "UTC"),
+    "entry_price": pl.Float64,
+    "exit_time": pl.Datetime("ms", "UTC"),
+    "exit_price": pl.Float64,
+    "qty": pl.Float64,
+    "fees": pl.Float64,
+    "pnl": pl.Float64,
+    "return_pct": pl.Float64,
+    "bars_held": pl.Int64,
+    "exit_reason": pl.String,
+    "entry_bar": pl.Int64,
+    "exit_bar": pl.Int64,
+}
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Everything a backtest produced.
+
+    trades:  one row per closed trade, in closing order (columns as in `TRADE_SCHEMA`).
+    equity:  one row per bar: timestamp, equity (marked at the close), position (signed quantity
+             after the bar's fills), drawdown (equity / running peak - 1, a fraction <= 0).
+    metrics: {"all": {...}, "long": {...}, "short": {...}} from `metrics.compute_metrics`.
+    """
+
+    trades: pl.DataFrame
+    equity: pl.DataFrame
+    metrics: dict[str, dict[str, Any]]
+    config: ExecutionConfig
+    bars_per_year: float
+
+
+def run_backtest(bars: pl.DataFrame, signals: Signals,
+                 config: ExecutionConfig | None = None) -> BacktestResult:
+    """Simulate `signals` on `bars` under `config` (default: ExecutionConfig())."""
+    config = ExecutionConfig() if config is None else config
+    _check_inputs(bars, signals)
+    open_, close = (_kernel_array(bars[name].to_numpy(), np.float64) for name in ("open", "close"))
+    flags = (_kernel_array(array, np.bool_) for array in signals.arrays())
+    records, equity, position = _kernel().simulate(open_, close, *flags, config.capital,
+                                                   config.fee, config.slippage)
+    timestamps = bars["timestamp"]
+    trades = trades_frame(records, timestamps)
+    equity_frame = equity_curve(timestamps, equity, position)
+    per_year = bars_per_year(timestamps)
+    metrics = compute_metrics(trades, equity_frame, capital=config.capital,
+                              bars_per_year=per_year, close=close)
+    return BacktestResult(trades=trades, equity=equity_frame, metrics=metrics,
+                          config=config, bars_per_year=per_year)
+
+
+def trades_frame(records: np.ndarray, timestamps: pl.Series) -> pl.DataFrame:
+    """The kernel's trade matrix as a DataFrame with names, times, P&L and returns."""
+    kn = _kernel()
+    side, qty = records[:, kn.T_SIDE], records[:, kn.T_QTY]
+    entry_price, exit_price = records[:, kn.T_ENTRY_PRICE], records[:, kn.T_EXIT_PRICE]
+    fees = records[:, kn.T_ENTRY_FEE] + records[:, kn.T_EXIT_FEE]
+    # Net P&L of a round trip: the signed price move times quantity, less both fees
+    # (equal to the change in cash from entry to exit; docs/execution.md "Result frames").
+    pnl = side * qty * (exit_price - entry_price) - fees
+    entry_bar = records[:, kn.T_ENTRY_BAR].astype(np.int64)
+    exit_bar = records[:, kn.T_EXIT_BAR].astype(np.int64)
+    columns = {
+        "side": _labels(side, {1: "long", -1: "short"}),
+        "entry_time": timestamps.gather(entry_bar),
+        "entry_price": entry_price,
+        "exit_time": timestamps.gather(exit_bar),
+        "exit_price": exit_price,
+        "qty": qty,
+        "fees": fees,
+        "pnl": pnl,
+        # Net return on the entry notional, in percent.
+        "return_pct": 100.0 * pnl / (qty * entry_price),
+        "bars_held": exit_bar - entry_bar,
+        "exit_reason": _labels(records[:, kn.T_REASON], dict(enumerate(kn.EXIT_REASONS))),
+        "entry_bar": entry_bar,
+        "exit_bar": exit_bar,
+    }
+    return pl.DataFrame(columns, schema=TRADE_SCHEMA)
+
+
+def equity_curve(timestamps: pl.Series, equity: np.ndarray, position: np.ndarray) -> pl.DataFrame:
+    """Per-bar equity, position and drawdown from the running peak (a fraction, <= 0)."""
+    return pl.DataFrame({"timestamp": timestamps, "equity": equity,
+                         "position": position, "drawdown": drawdown(equity)})
+
+
+def _labels(codes: np.ndarray, names: dict[int, str]) -> pl.Series:
+    """Integer codes from the kernel as their names (polars maps them without Python strings)."""
+    return pl.Series(codes.astype(np.int64)).replace_strict(names, return_dtype=pl.String)
+
+
+def _kernel() -> ModuleType:
+    """The compiled kernel module, imported on first use.
+
+    Importing numba costs 0.1-0.3 s; deferring it keeps `import tradebot.runtime` cheap for
+    commands that never backtest (e.g. `tradebot check`). numba then loads the compiled kernel
+    from its on-disk cache.
+    """
+    from . import kernel
+
+    return kernel
+
+
+def _check_inputs(bars: pl.DataFrame, signals: Signals) -> None:
+    """Reject inputs that break the runtime's contract (a bug in the caller, not user data)."""
+    missing = [name for name in ("timestamp", *PRICE_COLUMNS) if name not in bars.columns]
+    if missing:
+        raise ValueError(f"bars lack the column(s) {', '.join(missing)}")
+    if bars.height == 0:
+        raise ValueError("cannot backtest zero bars")
+    if len(signals) != bars.height:
+        raise ValueError(f"{len(signals)} signal values for {bars.height} bars")
+    if not isinstance(bars.schema["timestamp"], pl.Datetime):
+        raise TypeError(f"bars.timestamp must be a Datetime column, got {bars.schema['timestamp']}")
+    if not np.all(np.diff(bars["timestamp"].dt.epoch("ms").to_numpy()) > 0):
+        raise ValueError("bars.timestamp must be strictly increasing")
+    for name in ("open", "close"):
+        values = bars[name].to_numpy()
+        if not np.all(np.isfinite(values) & (values > 0)):
+            raise ValueError(f"bars.{name} must be finite and positive on every bar")
+
+
+def _kernel_array(values: np.ndarray, dtype: type) -> np.ndarray:
+    """A read-only, C-contiguous view (a copy only when dtype or layout differ).
+
+    The kernel never writes its inputs; making every input read-only gives numba the same
+    argument types on every call, hence one cached compilation (a writable and a read-only array
+    are different types to numba).
+    """
+    array = np.ascontiguousarray(values, dtype=dtype).view()
+    array.flags.writeable = False
+    return array

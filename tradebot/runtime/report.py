@@ -1,0 +1,216 @@
+"""Presenting a backtest: a terminal summary, a JSON-ready dict, and files on disk.
+
+- `format_summary` - settings, params, a metrics table (all / long / short columns) and the
+  last trades, as plain text for the terminal.
+- `result_to_dict` - the same content as plain JSON values: no NaN or inf anywhere (an infinite
+  ratio becomes null and `notes` says why), times as ISO 8601 UTC strings.
+- `write_outputs` - trades.csv, equity.csv and result.json in one directory.
+
+`METRIC_ROWS` is the one list of metrics shown, in display order, with their labels and units;
+docs/execution.md defines each of them (a test checks that every key is documented).
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from .engine import BacktestResult
+
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"  # polars format: fractional seconds only when non-zero
+
+# (metric key, label, unit). Units: money, pct, ratio, count, number, bars, days.
+METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("start_equity", "Start equity", "money"),
+    ("final_equity", "Final equity", "money"),
+    ("total_return_pct", "Total return", "pct"),
+    ("annualized_return_pct", "Annualized return", "pct"),
+    ("cagr_pct", "CAGR", "pct"),
+    ("volatility_pct", "Volatility (ann.)", "pct"),
+    ("sharpe", "Sharpe", "ratio"),
+    ("sortino", "Sortino", "ratio"),
+    ("calmar", "Calmar", "ratio"),
+    ("max_drawdown_pct", "Max drawdown", "pct"),
+    ("max_drawdown_bars", "Max drawdown duration", "bars"),
+    ("max_drawdown_days", "Max drawdown duration (time)", "days"),
+    ("buy_and_hold_return_pct", "Buy & hold return", "pct"),
+    ("exposure_pct", "Exposure", "pct"),
+    ("trades", "Trades", "count"),
+    ("win_rate_pct", "Win rate", "pct"),
+    ("profit_factor", "Profit factor", "ratio"),
+    ("expectancy", "Expectancy (per trade)", "money"),
+    ("sqn", "SQN", "ratio"),
+    ("net_pnl", "Net P&L", "money"),
+    ("avg_trade_pct", "Average trade", "pct"),
+    ("best_trade_pct", "Best trade", "pct"),
+    ("worst_trade_pct", "Worst trade", "pct"),
+    ("avg_bars_held", "Average bars held", "bars"),
+    ("fees_paid", "Fees paid", "money"),
+    ("bars", "Bars", "count"),
+    ("bars_per_year", "Bars per year", "number"),
+)
+COLUMNS = ("all", "long", "short")
+TRADE_COLUMNS = ("side", "entry_time", "entry_price", "exit_time", "exit_price", "qty", "fees",
+                 "pnl", "return_pct", "bars_held", "exit_reason")
+NULL_MEANS = "null stands for +infinity (a zero denominator: no losing trade, no down bar or no drawdown)"
+
+
+def format_summary(result: BacktestResult, *, title: str, settings: Mapping[str, Any],
+                   params: Mapping[str, Any], last_trades: int = 10) -> str:
+    """A readable multi-line summary of `result` for the terminal."""
+    sections = [
+        _underlined(title),
+        _key_values("Settings", merged_settings(result, settings)),
+        _key_values("Params", params) if params else "Params: none",
+        _metrics_table(result.metrics),
+        _trades_table(result.trades, last=last_trades),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def result_to_dict(result: BacktestResult, *, settings: Mapping[str, Any],
+                   params: Mapping[str, Any]) -> dict[str, Any]:
+    """The result as JSON-ready values: settings, params, metrics, trades and notes."""
+    document = {
+        "settings": merged_settings(result, settings),
+        "params": dict(params),
+        "metrics": result.metrics,
+        "trades": trade_records(result.trades),
+    }
+    notes = [f"{path}: {NULL_MEANS}" for path in _infinite_paths(document["metrics"], "metrics")]
+    return {**json_safe(document), "notes": notes}
+
+
+def write_outputs(result: BacktestResult, out_dir: Path, *, settings: Mapping[str, Any],
+                  params: Mapping[str, Any]) -> dict[str, Path]:
+    """Write trades.csv, equity.csv and result.json into `out_dir` (created if missing)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / name for name in ("trades.csv", "equity.csv", "result.json")}
+    result.trades.write_csv(paths["trades.csv"], datetime_format=ISO_FORMAT)
+    result.equity.write_csv(paths["equity.csv"], datetime_format=ISO_FORMAT)
+    document = result_to_dict(result, settings=settings, params=params)
+    # allow_nan=False: a NaN or inf that slipped past json_safe fails loudly instead of writing
+    # a file that strict JSON parsers reject.
+    text = json.dumps(document, indent=2, allow_nan=False)
+    paths["result.json"].write_text(text + "\n", encoding="utf-8")
+    return paths
+
+
+def merged_settings(result: BacktestResult, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The execution config the run used, overridden/extended by the caller's settings."""
+    return {**result.config.as_dict(), **settings}
+
+
+def trade_records(trades: pl.DataFrame) -> list[dict[str, Any]]:
+    """Trades as a list of dicts with ISO 8601 times."""
+    times = [pl.col(name).dt.to_string(ISO_FORMAT) for name in ("entry_time", "exit_time")]
+    return trades.select(TRADE_COLUMNS).with_columns(times).to_dicts()
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None and numpy/paths/times made plain."""
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _infinite_paths(value: Any, path: str) -> list[str]:
+    """Dotted paths of the infinite floats inside nested dicts (they become JSON null)."""
+    if isinstance(value, Mapping):
+        return [p for key, item in value.items() for p in _infinite_paths(item, f"{path}.{key}")]
+    if isinstance(value, float) and math.isinf(value):
+        return [path]
+    return []
+
+
+def _underlined(title: str) -> str:
+    return f"{title}\n{'=' * len(title)}"
+
+
+def _key_values(heading: str, values: Mapping[str, Any]) -> str:
+    width = max(len(str(key)) for key in values)
+    lines = [f"  {str(key):<{width}}  {_plain(value)}" for key, value in values.items()]
+    return "\n".join([f"{heading}:", *lines])
+
+
+def _metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    header = ["Metric", *(name.capitalize() for name in COLUMNS)]
+    rows = [[label, *(_metric_cell(metrics[column].get(key), unit) for column in COLUMNS)]
+            for key, label, unit in METRIC_ROWS]
+    return _table(header, rows, right_from=1)
+
+
+def _trades_table(trades: pl.DataFrame, *, last: int) -> str:
+    if trades.height == 0:
+        return "Trades: none"
+    shown = trades.tail(last)
+    header = ["Side", "Entry time", "Entry", "Exit time", "Exit", "Qty", "P&L", "Return",
+              "Bars", "Reason"]
+    rows = [[row["side"], _time(row["entry_time"]), _number(row["entry_price"], 5),
+             _time(row["exit_time"]), _number(row["exit_price"], 5), _number(row["qty"], 4),
+             _number(row["pnl"], 2), _metric_cell(row["return_pct"], "pct"),
+             str(row["bars_held"]), row["exit_reason"]]
+            for row in shown.iter_rows(named=True)]
+    title = f"Last {shown.height} of {trades.height} trades:"
+    return title + "\n" + _table(header, rows, right_from=2)
+
+
+def _table(header: list[str], rows: list[list[str]], *, right_from: int) -> str:
+    """Columns padded to their widest cell; columns from `right_from` on are right-aligned."""
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+
+    def render(line: list[str]) -> str:
+        cells = [cell.rjust(width) if i >= right_from else cell.ljust(width)
+                 for i, (cell, width) in enumerate(zip(line, widths))]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([render(header), rule, *(render(row) for row in rows)])
+
+
+def _metric_cell(value: Any, unit: str) -> str:
+    """One table cell; blank when the metric does not exist for that column."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "inf" if value > 0 else "-inf"
+    if unit == "pct":
+        return f"{value:,.2f} %"
+    if unit == "money":
+        return _number(value, 2)
+    if unit == "count":
+        return f"{value:,}"
+    if unit == "number":
+        return f"{value:,.1f}"
+    if unit in ("bars", "days"):
+        return f"{value:,.1f} {unit}" if isinstance(value, float) else f"{value:,} {unit}"
+    return f"{value:,.3f}"
+
+
+def _number(value: float, decimals: int) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def _time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def _plain(value: Any) -> str:
+    return f"{value:,.10g}" if isinstance(value, float) else str(value)

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import polars as pl
 
@@ -20,7 +20,8 @@ from .config import Config
 from .data.loader import load_ohlcv
 from .errors import UsageError, UserError
 from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check
-from .lang.compiler import Plan, compile_program
+from .lang import ir
+from .lang.compiler import Plan, compile_nodes, compile_program
 from .lang.parser import parse_program
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import ExecutionConfig
@@ -44,8 +45,35 @@ class Strategy:
         return self.checked.name or (self.path.stem if self.path else "strategy")
 
     def execution(self) -> ExecutionConfig:
-        s = self.checked.settings
-        return ExecutionConfig(capital=s["capital"], fee=s["fee"], slippage=s["slippage"])
+        return execution_config(self.checked)
+
+
+def execution_config(checked: CheckedProgram) -> ExecutionConfig:
+    """The engine's configuration from a script's settings."""
+    s = checked.settings
+    return ExecutionConfig(capital=s["capital"], fee=s["fee"], slippage=s["slippage"])
+
+
+def engine_nodes(checked: CheckedProgram) -> dict[str, ir.Node]:
+    """Everything the engine reads per bar, as IR by name: the four signals (risk rules add
+    their price levels here). The optimizer compiles many programs' engine nodes into one plan."""
+    return {name: checked.signals[name] for name in SIGNALS}
+
+
+def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
+    """One plan computing the engine inputs of several programs (outputs prefixed `i.`): an
+    indicator the programs share is computed once (the compiler dedupes equal IR)."""
+    return compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
+                          for name, node in engine_nodes(checked).items()})
+
+
+def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.DataFrame, *,
+                        prefix: str = "") -> BacktestResult:
+    """Run the engine on inputs already computed by a plan (`frame` columns `prefix + name`)."""
+    if bars.height < 2:
+        raise UserError("the data has fewer than 2 bars: nothing can be traded")
+    signals = Signals(**{name: frame[prefix + name].fill_null(False).to_numpy() for name in SIGNALS})
+    return run_backtest(bars, signals, execution_config(checked))
 
 
 def read_script(path: Path) -> str:
@@ -103,10 +131,8 @@ def evaluate_signals(strategy: Strategy, bars: pl.DataFrame) -> Signals:
 
 
 def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:
-    """Run the strategy's signals through the engine."""
-    if bars.height < 2:
-        raise UserError("the data has fewer than 2 bars: nothing can be traded")
-    return run_backtest(bars, evaluate_signals(strategy, bars), strategy.execution())
+    """Run the strategy on bars: evaluate its plan, then the engine."""
+    return backtest_from_frame(strategy.checked, bars, strategy.plan.evaluate(bars))
 
 
 def parse_overrides(pairs: Iterable[str]) -> dict[str, float]:

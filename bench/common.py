@@ -1,0 +1,60 @@
+"""Shared helpers for the benchmarks: synthetic bars, timing, markdown tables."""
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+
+def synthetic_bars(n: int, *, seed: int = 7) -> pl.DataFrame:
+    """A geometric random walk of hourly OHLCV bars (valid: high/low bracket open/close)."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
+    open_ = np.concatenate([[100.0], close[:-1]]) * np.exp(rng.normal(0, 0.0005, n))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.001, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.001, n)))
+    start = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    timestamps = pl.datetime_range(start, start + dt.timedelta(hours=n - 1), "1h", eager=True,
+                                   time_zone="UTC").cast(pl.Datetime("ms", "UTC"))
+    return pl.DataFrame({"timestamp": timestamps, "open": open_, "high": high, "low": low,
+                         "close": close, "volume": rng.integers(1, 10_000, n).astype(float)})
+
+
+def best_of(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:
+    """The fastest of `repeat` timed calls after `warmup` untimed ones (seconds)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def median_wall(fn: Callable[[], object], *, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    def cell(v: object) -> str:
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_csv(bars: pl.DataFrame, path: Path) -> Path:
+    bars.write_csv(path, datetime_format="%Y-%m-%dT%H:%M:%SZ")
+    return path

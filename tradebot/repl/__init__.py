@@ -1,0 +1,1 @@
+"""`tradebot repl`: interactive exploration of .tbs expressions and strategies (prompt_toolkit)."""

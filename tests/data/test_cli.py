@@ -1,0 +1,117 @@
+"""The commands as a user runs them, against the fake: fetch, stream, data check, data repair."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bybit_testkit import NOW_MS
+from fake_bybit import FakeBybit, WsFault
+from tradebot.cli import main
+from tradebot.data.integrity import check_file
+from tradebot.data.loader import load_ohlcv
+from tradebot.data.settings import KEYS
+
+REPO = Path(__file__).resolve().parents[2]
+FAST = {"TRADEBOT_BYBIT_RETRY_BASE": "0.005", "TRADEBOT_BYBIT_RETRY_CAP": "0.05",
+        "TRADEBOT_BYBIT_BAN_PAUSE": "0.2", "TRADEBOT_BYBIT_RATE": "1000",
+        "TRADEBOT_BYBIT_PING_INTERVAL": "0.05", "TRADEBOT_BYBIT_DEAD_AFTER": "0.3",
+        "TRADEBOT_BYBIT_RECONNECT_BASE": "0.02", "TRADEBOT_BYBIT_RECONNECT_CAP": "0.1",
+        "TRADEBOT_BYBIT_TIMEOUT": "2"}
+
+
+@pytest.fixture(autouse=True)
+def fast_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray tradebot.toml; relative store paths land here
+    for name, value in FAST.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_fetch_three_symbols_then_check_clean(fake: FakeBybit, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    fake.config.rest_faults.extend(["10006", "500", "403", "10016"])
+    code = main(["fetch", "BTCUSDT", "ETHUSDT", "solusdt", "--interval", "15m", "--since", "30d",
+                 "--rest-url", fake.rest_url])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert out.out.count("+2879 candles") == 3  # 30 days of 15m, the open candle dropped
+    assert "windows" in out.err                    # progress with ETA on stderr
+    store = tmp_path / "data" / "bybit" / "linear"
+    assert main(["data", "check", str(store)]) == 0
+    assert load_ohlcv(store / "SOLUSDT" / "15m.csv").height == 2879
+
+
+def test_fetch_env_url_and_store_flag(fake: FakeBybit, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEBOT_BYBIT_REST_URL", fake.rest_url)
+    assert main(["fetch", "BTCUSDT", "--interval", "1d", "--since", "2024-01-01", "--category",
+                 "spot", "--store", "elsewhere", "--no-progress"]) == 0
+    assert load_ohlcv(tmp_path / "elsewhere" / "spot" / "BTCUSDT" / "1d.csv").height == 60
+
+
+def test_repair_cli_after_damage(fake: FakeBybit, tmp_path: Path) -> None:
+    assert main(["fetch", "BTCUSDT", "--interval", "1h", "--since", "20d", "--rest-url",
+                 fake.rest_url, "--no-progress"]) == 0
+    path = tmp_path / "data" / "bybit" / "linear" / "BTCUSDT" / "1h.csv"
+    lines = path.read_text().splitlines(True)
+    path.write_text("".join(lines[:50] + lines[60:] + lines[100:102]) + "2024-02-2")
+    assert main(["data", "check", str(path)]) == 1
+    assert main(["data", "repair", str(path), "--rest-url", fake.rest_url]) == 0
+    assert check_file(path).clean
+
+
+def test_stream_cli_survives_a_drop(make_fake: Any, tmp_path: Path) -> None:
+    fake = make_fake(speed=600.0)
+    fake.config.ws_faults.append(WsFault(drop_after=5))
+    code = main(["stream", "BTCUSDT", "--interval", "1m", "--since", "20m", "--duration", "1.5",
+                 "--rest-url", fake.rest_url, "--ws-url", fake.ws_url])
+    assert code == 0
+    path = tmp_path / "data" / "bybit" / "linear" / "BTCUSDT" / "1m.csv"
+    frame = load_ohlcv(path)
+    assert frame.height >= 25 and check_file(path).clean
+    # A second run resumes where the store ends: still one file without gaps or duplicates.
+    assert main(["stream", "BTCUSDT", "--interval", "1m", "--duration", "0.6",
+                 "--rest-url", fake.rest_url, "--ws-url", fake.ws_url]) == 0
+    assert load_ohlcv(path).height > frame.height and check_file(path).clean
+
+
+@pytest.mark.parametrize(("argv", "code", "words"), [
+    (["fetch", "BTCUSDT", "--interval", "1hr", "--since", "1d"], 2, "did you mean '1h'"),
+    (["fetch", "BTCUSDT", "--interval", "1h", "--since", "yesterday"], 2, "--since"),
+    (["fetch", "NOPEUSDT", "--interval", "1h", "--since", "1d"], 2, "does not list NOPEUSDT"),
+    (["data", "check", "missing.csv"], 3, "file not found"),
+])
+def test_user_errors_have_no_traceback(fake: FakeBybit, argv: list[str], code: int, words: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*argv, *(["--rest-url", fake.rest_url] if argv[0] == "fetch" else [])]) == code
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_unreachable_rest_exits_4(capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEBOT_BYBIT_MAX_ATTEMPTS", "2")
+    assert main(["fetch", "BTCUSDT", "--interval", "1h", "--since", "1d",
+                 "--rest-url", "http://127.0.0.1:9"]) == 4
+    assert "network error" in capsys.readouterr().err
+
+
+def test_installed_command_runs(fake: FakeBybit, tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("tradebot")
+    if not exe.exists():
+        pytest.skip("console script not installed")
+    done = subprocess.run([str(exe), "fetch", "ETHUSDT", "--interval", "4h", "--since",
+                           "2024-02-20", "--rest-url", fake.rest_url], capture_output=True,
+                          text=True, timeout=60, env={**FAST, "PATH": ""}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "ETHUSDT" in done.stdout and (NOW_MS > 0)
+
+
+def test_docs_list_every_config_key() -> None:
+    docs = (REPO / "docs" / "data.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(\w+)` \|", docs, flags=re.MULTILINE))
+    assert documented == {k.name for k in KEYS}

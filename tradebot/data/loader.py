@@ -1,0 +1,203 @@
+"""Read an OHLCV CSV file into the canonical frame (see `schema.py`), or say exactly what is wrong.
+
+Accepted input:
+- a header row naming `timestamp, open, high, low, close, volume` in any case and any order; other
+  columns are ignored;
+- timestamps either ISO-8601 (`2024-01-01T00:00:00Z`, `+02:00` offsets, naive = UTC, a space instead of
+  `T`, fractional seconds, or a bare date `2024-01-01`) or epoch integers. Epoch unit rule: if the
+  largest absolute value in the column is at least 10**11 the column is milliseconds, otherwise
+  seconds (10**11 s is the year 5138; 10**11 ms is March 1973, so real data is never ambiguous);
+- blank lines at the end of the file.
+
+Every rejection is a `DataError` naming the file, the 1-based line (the header is line 1) and the
+field. The fast path is polars' CSV reader plus vectorized checks; the slow work of finding the bad
+line happens only after something has already failed.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import DataError
+from .schema import OHLCV_COLUMNS, TIMESTAMP_DTYPE, VALUE_COLUMNS, empty_ohlcv, validate_ohlcv
+
+FIRST_DATA_LINE = 2
+EPOCH_MS_THRESHOLD = 10**11
+_EPOCH_PATTERN = r"^-?\d+$"
+# chrono's %#z accepts `Z`, `+hh`, `+hhmm` and `+hh:mm`; a naive time gets a `Z` appended first.
+_ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
+_HAS_OFFSET = r"(?i)(z|[+-]\d\d(:?\d\d)?)$"
+# The common spellings parse ~5x faster with an exact format than with the general one above.
+_FAST_FORMATS = (
+    (r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", "%Y-%m-%dT%H:%M:%SZ"),
+    (r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", "%Y-%m-%dT%H:%M:%S"),
+    (r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", "%Y-%m-%d %H:%M:%S"),
+)
+
+
+def load_ohlcv(path: str | Path, *, allow_empty: bool = False) -> pl.DataFrame:
+    """Load and validate an OHLCV CSV; the result has the canonical schema and order.
+
+    A file with a header but no rows is an error unless `allow_empty` (the store uses that).
+    """
+    path = Path(path)
+    frame = parse_ohlcv_bytes(read_bytes(path), path)
+    if frame.height == 0 and not allow_empty:
+        raise DataError(path, "file has a header but no data rows")
+    return validate_ohlcv(frame, path, first_line=FIRST_DATA_LINE)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole file, or a DataError a user can act on."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a directory, not a CSV file") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read file: {exc.strerror}") from None
+
+
+def parse_ohlcv_bytes(data: bytes, path: str | Path) -> pl.DataFrame:
+    """CSV bytes -> canonical columns and dtypes, WITHOUT the order/OHLC checks of validate_ohlcv.
+
+    Raises DataError for what cannot be typed at all (empty input, missing columns, a value that
+    is not a number or a time). The integrity checker uses this to report every problem at once.
+    """
+    raw = _read_raw(data, Path(path))
+    if raw.height == 0:
+        return empty_ohlcv()
+    return raw.select(
+        _parse_timestamps(raw["timestamp"], Path(path)).alias("timestamp"),
+        *(_parse_numbers(raw[name], Path(path)).alias(name) for name in VALUE_COLUMNS),
+    )
+
+
+def _read_raw(data: bytes, path: Path) -> pl.DataFrame:
+    """The six columns, renamed to lower case: prices already Float64 when the file is clean,
+    strings otherwise (so the bad value can be located); trailing blank lines dropped."""
+    header = _read_header(data, path)
+    wanted = {name.strip().lower(): name for name in reversed(header)}  # first spelling wins
+    missing = [name for name in OHLCV_COLUMNS if name not in wanted]
+    if missing:
+        raise DataError(path, f"missing column(s): {', '.join(missing)}", row=1,
+                        hint=f"found columns: {', '.join(header)}; expected "
+                             f"{', '.join(OHLCV_COLUMNS)} (any case, any order)")
+    columns = [wanted[n] for n in OHLCV_COLUMNS]
+    typed = {wanted["timestamp"]: pl.String, **{wanted[n]: pl.Float64 for n in VALUE_COLUMNS}}
+    try:
+        raw = pl.read_csv(data, columns=columns, schema_overrides=typed)
+    except pl.exceptions.ComputeError:
+        # Some value is not a number (or a line is ragged): re-read as text to find out where.
+        try:
+            raw = pl.read_csv(data, columns=columns, infer_schema=False)
+        except pl.exceptions.ComputeError as exc:
+            raise _locate_ragged_line(data, path, len(header)) or DataError(
+                path, f"malformed CSV: {exc}") from None
+    raw = raw.rename({wanted[n]: n for n in OHLCV_COLUMNS})
+    return _drop_trailing_blank_rows(raw)
+
+
+def _read_header(data: bytes, path: Path) -> list[str]:
+    first = data.split(b"\n", 1)[0]
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(path, "not a UTF-8 text file", row=1) from None
+    if not text.strip():
+        raise DataError(path, "file is empty", hint="expected a header line: "
+                        + ",".join(OHLCV_COLUMNS))
+    return next(csv.reader([text.rstrip("\r")]))
+
+
+def _locate_ragged_line(data: bytes, path: Path, width: int) -> DataError | None:
+    """After polars refused the file: find the first line with more fields than the header."""
+    lines = data.decode("utf-8-sig", errors="replace").splitlines()
+    for line_no, fields in enumerate(csv.reader(lines), start=1):
+        if len(fields) > width:
+            return DataError(path, f"line has {len(fields)} fields but the header has {width}",
+                             row=line_no)
+    return None
+
+
+def _drop_trailing_blank_rows(raw: pl.DataFrame) -> pl.DataFrame:
+    filled = raw.select(pl.any_horizontal(pl.all().is_not_null()).alias("filled"))["filled"]
+    if filled.len() == 0 or filled[-1]:
+        return raw
+    last_filled = filled.len() - 1 - int(filled.reverse().arg_max() or 0)
+    return raw.head(last_filled + 1 if filled.any() else 0)
+
+
+def _parse_numbers(column: pl.Series, path: Path) -> pl.Series:
+    if column.dtype == pl.Float64:
+        return column
+    values = column.str.strip_chars().cast(pl.Float64, strict=False)
+    _raise_unparsed(column, values, path, expected="a number")
+    return values
+
+
+def _parse_timestamps(column: pl.Series, path: Path) -> pl.Series:
+    first = column.drop_nulls().head(1).str.strip_chars()
+    if first.len() and first.str.contains(_EPOCH_PATTERN).all():
+        stamps = _parse_epoch(column.str.strip_chars())
+        expected = "an epoch integer like the first row"
+    else:
+        stamps = _parse_iso(column)
+        expected = "an ISO-8601 time like the first row (e.g. 2024-01-01T00:00:00Z)"
+    _raise_unparsed(column, stamps, path, expected=expected)
+    return stamps
+
+
+def _parse_epoch(text: pl.Series) -> pl.Series:
+    numbers = text.cast(pl.Int64, strict=False)
+    biggest = numbers.abs().max()
+    unit = "ms" if biggest is not None and int(biggest) >= EPOCH_MS_THRESHOLD else "s"
+    return pl.select(pl.from_epoch(numbers, time_unit=unit).dt.replace_time_zone("UTC")
+                     .cast(TIMESTAMP_DTYPE)).to_series()
+
+
+def _parse_iso(text: pl.Series) -> pl.Series:
+    """Parse with the one format the first value suggests (fast); normalise only what is left."""
+    stamps = text.str.strptime(TIMESTAMP_DTYPE, _guess_format(text), strict=False)
+    if stamps.null_count() > text.null_count():
+        stamps = stamps.fill_null(_parse_iso_general(text))
+    return stamps
+
+
+def _guess_format(text: pl.Series) -> str:
+    first = text.drop_nulls().head(1)
+    for pattern, fmt in _FAST_FORMATS:
+        if first.str.contains(pattern).all():
+            return fmt
+    return _ISO_FORMATS[0]
+
+
+def _parse_iso_general(text: pl.Series) -> pl.Series:
+    """Any accepted ISO-8601 spelling: dates get midnight, naive times get `Z`, then parse."""
+    text = text.str.strip_chars()
+    normal = (
+        pl.when(text.str.len_chars() == 10).then(text + "T00:00:00").otherwise(text)
+        .str.replace(" ", "T", literal=True)
+    )
+    normal = pl.when(normal.str.contains(_HAS_OFFSET)).then(normal).otherwise(normal + "Z")
+    normalised = pl.select(normal.alias("t")).to_series()
+    stamps = normalised.str.strptime(TIMESTAMP_DTYPE, _ISO_FORMATS[0], strict=False)
+    if stamps.null_count() > text.null_count():
+        # Rare: minute precision (`2024-01-01T10:30Z`); only then pay for the second format.
+        fallback = normalised.str.strptime(TIMESTAMP_DTYPE, _ISO_FORMATS[1], strict=False)
+        stamps = stamps.fill_null(fallback)
+    return stamps
+
+
+def _raise_unparsed(raw: pl.Series, parsed: pl.Series, path: Path, *, expected: str) -> None:
+    """Raise for the first value that was present in the file but did not parse."""
+    if parsed.null_count() == raw.null_count():
+        return
+    bad = (parsed.is_null() & raw.is_not_null()).arg_max()
+    index = int(bad or 0)
+    raise DataError(path, f"cannot parse {raw[index]!r} as {expected}",
+                    row=index + FIRST_DATA_LINE, field=raw.name)
+

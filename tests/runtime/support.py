@@ -18,8 +18,9 @@ START_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 
 
 def make_bars(opens: Sequence[float], closes: Sequence[float], *,
+              highs: Sequence[float] | None = None, lows: Sequence[float] | None = None,
               times_ms: Sequence[int] | None = None) -> pl.DataFrame:
-    """Hourly bars (unless `times_ms` is given) with high/low enclosing open and close."""
+    """Hourly bars (unless `times_ms` is given); high/low enclose open and close unless given."""
     opens = np.asarray(opens, dtype=np.float64)
     closes = np.asarray(closes, dtype=np.float64)
     if times_ms is None:
@@ -27,8 +28,8 @@ def make_bars(opens: Sequence[float], closes: Sequence[float], *,
     return pl.DataFrame({
         "timestamp": pl.Series(np.asarray(times_ms, dtype=np.int64)).cast(pl.Datetime("ms", "UTC")),
         "open": opens,
-        "high": np.maximum(opens, closes),
-        "low": np.minimum(opens, closes),
+        "high": np.maximum(opens, closes) if highs is None else np.asarray(highs, dtype=np.float64),
+        "low": np.minimum(opens, closes) if lows is None else np.asarray(lows, dtype=np.float64),
         "close": closes,
         "volume": np.ones(len(opens)),
     })

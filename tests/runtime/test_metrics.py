@@ -30,7 +30,7 @@ def trades_of(rows: list[tuple[str, float, float, int, float]]) -> pl.DataFrame:
                   "entry_time": datetime(2024, 1, 1, tzinfo=timezone.utc),
                   "exit_time": datetime(2024, 1, 1, tzinfo=timezone.utc),
                   "entry_price": 1.0, "exit_price": 1.0, "qty": 1.0, "exit_reason": "signal",
-                  "entry_bar": 0, "exit_bar": held}
+                  "entry_bar": 0, "exit_bar": held, "ambiguous": False}
         for name in TRADE_SCHEMA:
             columns[name].append(values[name])
     return pl.DataFrame(columns, schema=TRADE_SCHEMA)

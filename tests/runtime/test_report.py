@@ -54,7 +54,7 @@ def test_json_document_is_strict_json_with_notes_for_infinities(winning_long):
     first = parsed["trades"][0]
     assert first["entry_time"] == "2024-01-01T01:00:00Z" and first["side"] == "long"
     assert set(first) == {"side", "entry_time", "entry_price", "exit_time", "exit_price", "qty",
-                          "fees", "pnl", "return_pct", "bars_held", "exit_reason"}
+                          "fees", "pnl", "return_pct", "bars_held", "exit_reason", "ambiguous"}
 
 
 def test_write_outputs(tmp_path, winning_long):

@@ -1,32 +1,39 @@
-"""The compiled per-bar loop: signals in, fills and trades out.
+"""The compiled per-bar loop: signals and risk levels in, fills and trades out.
 
 Position and cash are path dependent (each entry is sized from the equity the previous trades
-left), so the simulation is a loop; it runs in numba's nopython mode with an on-disk cache
-(`cache=True`), never bar by bar in Python. Everything it needs arrives as plain numpy arrays and
-float scalars, and everything it produces leaves as arrays; `engine.py` builds the DataFrames.
+left, a trailing stop follows the best price seen), so the simulation is a loop; it runs in
+numba's nopython mode with an on-disk cache (`cache=True`), never bar by bar in Python. Everything
+it needs arrives as numpy arrays and scalars packed by `engine.py`, and everything it produces
+leaves as arrays; `engine.py` builds the DataFrames.
 
-The loop is a small state machine. Its state is a `Book` (cash and the open position) and the
-`Order` decided at the previous close. Each bar goes through the same phases, in this order:
+State: a `Book` (cash, side, number of open lots, their total quantity), the open lots (rows of
+a matrix, one `Lot` each: pyramiding opens several), the market `Order` decided at the previous
+close and the standing entry order (`Pending`: market, limit or stop). Each bar runs these phases:
 
-1. open     - fill the order decided at the previous close at this bar's open: first its exit,
-               then its entry (`_execute`);
-2. intrabar - empty for now: issue 4 adds stops, targets and trailing exits here, tested against
-               high/low, with the fill policy choosing the order of touches;
-3. close    - on the last bar, close any open position at this close ("end_of_data": there is no
-               next open to fill at); then mark the book (equity and position arrays);
-4. decide   - turn this bar's signals into the order for the next open (`decide`). On the last
-               bar that order is never filled, which is how a last-bar signal is ignored.
+1. open     - the pending exit (signal or reversal) fills at the open, then time exits, then the
+               standing entry order if it triggers: at the open (a market order, or a limit/stop
+               the open gapped through) or inside the bar at its level (`entry_trigger`);
+2. intrabar - every lot is tested against its stop (fixed, break-even or trailing) and target
+               (`lot_exit`): a gap through a level fills at the open; when the bar reaches both
+               levels, or a level the fill may have preceded, the fill policy decides
+               (`choose_exit`) and the trade is marked ambiguous; survivors see the bar's best
+               price (`see_price`: trailing peak, break-even);
+3. close    - on the last bar, close every lot at this close ("end_of_data"); mark the book;
+4. decide   - this bar's signals give the exit for the next open (`decide`) and the standing
+               entry order (`next_pending`). On the last bar it is never filled.
 
-Every transition is a pure function of its arguments (`decide`, `fill_price`, `entry_quantity`,
-`open_position`, `close_position`, `mark`). Only `_record` (a closed trade's row) and `simulate`
-(the per-bar equity and position) write to the output arrays.
+Every transition is a pure function of its arguments (`decide`, `next_pending`, `entry_trigger`,
+`size_lot`, `new_lot`, `lot_exit`, `choose_exit`, `stop_level`, `see_price`, `fill_price`,
+`mark`). Only the `_record`/`_store` helpers and `simulate` write to arrays. docs/execution.md
+states every rule with worked examples.
 
-Why the helpers live in this one module: numba's cache checks only the timestamp of the file that
-defines the cached function. Helpers imported from another module would be inlined into the
-cached `simulate`, and editing them would leave a stale compiled kernel on disk.
+Why everything lives in this one module: numba's cache checks only the timestamp of the file that
+defines the cached function. Helpers or constants imported from another module would be inlined
+into the cached `simulate`, and editing them would leave a stale compiled kernel on disk.
 """
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -37,16 +44,20 @@ FLAT = 0
 LONG = 1
 SHORT = -1
 
-# Exit reasons, stored as small integers in the trade records. The code is the index into
-# EXIT_REASONS. Issue 4 appends "stop", "target", "trailing" and "time"; codes never change meaning.
+# Exit reasons, stored as small integers in the trade records: the code is the index into
+# EXIT_REASONS. Codes are appended, never renumbered.
 NO_EXIT = -1
 EXIT_SIGNAL = 0
 EXIT_REVERSAL = 1
 EXIT_END_OF_DATA = 2
-EXIT_REASONS = ("signal", "reversal", "end_of_data")
+EXIT_STOP = 3
+EXIT_TARGET = 4
+EXIT_TRAILING = 5
+EXIT_TIME = 6
+EXIT_REASONS = ("signal", "reversal", "end_of_data", "stop", "target", "trailing", "time")
 
-# Columns of the trade record matrix returned by `simulate` (all float64: bar numbers stay exact
-# far beyond any realistic bar count, and one matrix keeps the record writing in one place).
+# Columns of the trade record matrix (all float64: bar numbers stay exact far beyond any
+# realistic bar count, and one matrix keeps the record writing in one place).
 T_SIDE = 0
 T_ENTRY_BAR = 1
 T_EXIT_BAR = 2
@@ -56,153 +67,556 @@ T_QTY = 5
 T_ENTRY_FEE = 6
 T_EXIT_FEE = 7
 T_REASON = 8
-TRADE_FIELDS = 9
+T_AMBIGUOUS = 9
+TRADE_FIELDS = 10
 
-# The whole account: free cash and at most one open position (no pyramiding).
-# `qty` is the absolute quantity; the signed position is side * qty.
-Book = namedtuple("Book", ("cash", "side", "qty", "entry_bar", "entry_price", "entry_fee"))
+# Risk level slots: `levels[side_index * R_KINDS + kind]` (long = 0, short = 1) is a per-bar array
+# (or a length-1 array for a constant) read on the signal bar; `modes[...]` says how to read it.
+R_STOP = 0
+R_TARGET = 1
+R_TRAIL = 2
+R_BREAK_EVEN = 3
+R_ENTRY = 4
+R_KINDS = 5
+R_SLOTS = 2 * R_KINDS
 
-# What to do at the next open: close the position (for `exit_reason`, NO_EXIT for none), then
-# open `entry_side` (FLAT for none). Issue 4 adds the order type and limit/stop price here.
+# Level modes (R_STOP .. R_BREAK_EVEN): absent, a fraction of the entry fill, a price distance
+# from the entry fill (or from the best price, for a trailing stop), an absolute price.
+M_NONE = 0
+M_PERCENT = 1
+M_DISTANCE = 2
+M_PRICE = 3
+
+# Entry order kinds (the mode of the R_ENTRY slot, whose level is the order's price).
+O_MARKET = 0
+O_LIMIT = 1
+O_STOP = 2
+
+# Fill policies for bars whose order of touches is unknown.
+F_PESSIMISTIC = 0
+F_OPTIMISTIC = 1
+F_OPEN_PROXIMITY = 2
+
+# Sizing modes.
+S_EQUITY = 0
+S_UNITS = 1
+S_CASH = 2
+S_RISK = 3
+
+# How a lot was filled on its entry bar: at the open (everything after it is known to follow),
+# or inside the bar on the way down to its level (the low followed the fill, the high may not
+# have) or on the way up (the high followed, the low may not have).
+AT_OPEN = 0
+FALLING = 1
+RISING = 2
+
+# Which exit `choose_exit` picks.
+CHOSE_NONE = 0
+CHOSE_STOP = 1
+CHOSE_TARGET = 2
+
+# Indices of the scalar vectors `simulate` receives (engine.kernel_config builds them).
+C_CAPITAL, C_FEE, C_FEE_FIXED, C_SLIPPAGE, C_SLIPPAGE_PRICE, C_SPREAD, C_SPREAD_PRICE = range(7)
+C_SIZE, C_MIN_QTY, C_QTY_STEP, C_LEVERAGE = range(7, 11)
+C_FIELDS = 11
+I_SIZING, I_POLICY, I_PYRAMIDING, I_TIME_LONG, I_TIME_SHORT, I_EXPIRE_LONG, I_EXPIRE_SHORT = range(7)
+I_FIELDS = 7
+
+NEVER = np.iinfo(np.int64).max  # the last bar of an entry order without expiry
+
+# The account: free cash, the side held, how many lots are open and their total quantity.
+Book = namedtuple("Book", ("cash", "side", "lots", "qty"))
+
+# One open entry (a trade until it closes). `stop` is the fixed stop (moved to the entry price by
+# break-even); the trailing level is derived from `best`, the best price seen since the fill.
+Lot = namedtuple("Lot", ("entry_bar", "entry_price", "qty", "entry_fee", "stop", "target",
+                         "trail_pct", "trail_dist", "best", "be_trigger", "how", "ambiguous"))
+LOT_FIELDS = 12
+
+# The exit for the next open (NO_EXIT for none) and the side a surviving entry signal asks for.
 Order = namedtuple("Order", ("exit_reason", "entry_side"))
 
+# The standing entry order: its side (FLAT for none), kind, price, the bar whose close placed it
+# (risk levels are read there) and the last bar it may fill on.
+Pending = namedtuple("Pending", ("side", "kind", "level", "signal_bar", "last_bar"))
 
-@njit(cache=True)
+# Fill costs: fraction per fill of the notional, fixed per fill; price moves for market-type
+# fills (slippage and half the spread) and for limit-type fills (half the spread only).
+Costs = namedtuple("Costs", ("fee", "fee_fixed", "market_frac", "market_abs", "limit_frac",
+                             "limit_abs"))
+
+
+@njit(cache=True, inline="always")
 def flat_book(cash):
     """A book with no position."""
-    return Book(cash, FLAT, 0.0, -1, 0.0, 0.0)
+    return Book(cash, FLAT, 0, 0.0)
 
 
-@njit(cache=True)
-def decide(side, enter_long, exit_long, enter_short, exit_short):
-    """The order for the next open, from the held side and one bar's four signals.
+@njit(cache=True, inline="always")
+def no_pending():
+    return Pending(FLAT, O_MARKET, np.nan, -1, -1)
+
+
+@njit(cache=True, inline="always")
+def _at(values, bar):
+    """A risk input on `bar`: per-bar arrays are indexed, a length-1 array is a constant."""
+    return values[bar] if values.shape[0] > 1 else values[0]
+
+
+@njit(cache=True, inline="always")
+def _slot(side, kind):
+    return (0 if side == LONG else 1) * R_KINDS + kind
+
+
+# ------------------------------------------------------------------ decide
+
+
+@njit(cache=True, inline="always")
+def decide(side, can_add, enter_long, exit_long, enter_short, exit_short):
+    """The exit for the next open and the side of a new entry, from one bar's four signals.
 
     Precedence (docs/execution.md, "Precedence"): an entry is void when the exit of its own
     direction fires on the same bar, or when the opposite entry fires too (the two cancel). An
-    entry in the held direction is ignored (no pyramiding); an entry against it is a reversal.
+    entry in the held direction adds a lot only if `can_add` (pyramiding room); an entry
+    against it is a reversal.
     """
     want_long = enter_long and not exit_long and not enter_short
     want_short = enter_short and not exit_short and not enter_long
     if side == LONG:
-        return _order_from_position(exit_long, want_short, SHORT)
+        return _order_from_position(exit_long, want_short, SHORT, want_long and can_add, LONG)
     if side == SHORT:
-        return _order_from_position(exit_short, want_long, LONG)
+        return _order_from_position(exit_short, want_long, LONG, want_short and can_add, SHORT)
     # Flat: at most one of the two survives the rules above.
     return Order(NO_EXIT, LONG if want_long else (SHORT if want_short else FLAT))
 
 
-@njit(cache=True)
-def _order_from_position(exit_held, want_opposite, opposite):
-    """The order while holding a position: its exit signal, a reversal, or nothing."""
+@njit(cache=True, inline="always")
+def _order_from_position(exit_held, want_opposite, opposite, add, held):
+    """The order while holding a position: its exit signal, a reversal, an added lot, or nothing."""
     entry = opposite if want_opposite else FLAT
     if exit_held:
         # The exit rule fired: that is the reason even when an opposite entry follows it.
         return Order(EXIT_SIGNAL, entry)
     if want_opposite:
         return Order(EXIT_REVERSAL, entry)
-    return Order(NO_EXIT, FLAT)
+    return Order(NO_EXIT, held if add else FLAT)
 
 
-@njit(cache=True)
-def fill_price(price, direction, slippage):
-    """Price paid for a buy (direction +1) or received for a sell (-1): slippage hurts both."""
-    return price * (1.0 + direction * slippage)
+@njit(cache=True, inline="always")
+def next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short):
+    """The entry order standing after `bar`'s close.
 
-
-@njit(cache=True)
-def entry_quantity(equity, price, fee):
-    """All-in sizing: the quantity whose cost plus entry fee equals the equity.
-
-    qty * price * (1 + fee) = equity, so a long entry leaves cash at ~0.
+    A new entry (`order.entry_side`, of `kind` at `level`) replaces any standing one; a market
+    order lives for the next open only, a limit/stop order for `expire` bars (0: until filled
+    or replaced), and a missing price places nothing. A standing order is cancelled by its
+    side's exit signal and dies after its last bar.
     """
-    return equity / (price * (1.0 + fee))
+    side = order.entry_side
+    if side != FLAT:
+        if kind == O_MARKET:
+            return Pending(side, O_MARKET, np.nan, bar, bar + 1)
+        if not (level > 0.0):
+            return no_pending()
+        return Pending(side, kind, level, bar, bar + expire if expire > 0 else NEVER)
+    if (pending.side == LONG and exit_long) or (pending.side == SHORT and exit_short):
+        return no_pending()
+    if pending.last_bar <= bar:
+        return no_pending()
+    return pending
 
 
-@njit(cache=True)
-def open_position(book, side, bar, price, fee, slippage):
-    """Enter `side` at reference `price` (an open) with all the (flat) book's cash.
+# ------------------------------------------------------------------ prices and sizes
 
-    A long pays qty * fill + fee; a short is credited qty * fill - fee (the sale's proceeds).
-    With no positive equity left nothing can be sized, and the book stays flat.
+
+@njit(cache=True, inline="always")
+def fill_price(price, direction, frac, absolute):
+    """Price paid for a buy (direction +1) or received for a sell (-1): costs hurt both."""
+    return price * (1.0 + direction * frac) + direction * absolute
+
+
+@njit(cache=True, inline="always")
+def entry_trigger(pending, open_, high, low):
+    """(reference price, how) if the standing order fills on this bar, else (nan, -1).
+
+    Market: at the open. Limit (buy at or below, sell at or above) and stop (buy at or above,
+    sell at or below): at the open when the open is already past the price, else at the price
+    when the bar reaches it.
     """
-    if book.cash <= 0.0:
-        return book
-    fill = fill_price(price, side, slippage)
-    qty = entry_quantity(book.cash, fill, fee)
-    entry_fee = fee * qty * fill
-    cash = book.cash - side * qty * fill - entry_fee
-    return Book(cash, side, qty, bar, fill, entry_fee)
+    side, level = pending.side, pending.level
+    if pending.kind == O_MARKET:
+        return open_, AT_OPEN
+    if pending.kind == O_LIMIT:
+        if side * open_ <= side * level:
+            return open_, AT_OPEN
+        if side == LONG and low <= level:
+            return level, FALLING
+        if side == SHORT and high >= level:
+            return level, RISING
+        return np.nan, -1
+    if side * open_ >= side * level:
+        return open_, AT_OPEN
+    if side == LONG and high >= level:
+        return level, RISING
+    if side == SHORT and low <= level:
+        return level, FALLING
+    return np.nan, -1
 
 
-@njit(cache=True)
-def close_position(book, price, fee, slippage):
-    """Close the open position at reference `price`: (flat book, exit fill, exit fee).
+@njit(cache=True, inline="always")
+def size_lot(equity, held_notional, fill, stop, costs, sizing, size, leverage, min_qty, qty_step):
+    """The quantity of a new lot filled at `fill`; 0.0 when nothing can be bought.
 
-    Closing a long sells (direction -1), closing a short buys (+1).
+    Requested: a fraction `size` of the equity spent (fees included), `size` units, `size` cash
+    spent, or the quantity whose loss at `stop` is the fraction `size` of the equity. Capped so
+    the gross position stays within `leverage` times the equity; then rounded down to the
+    quantity step and refused below the minimum quantity.
     """
-    fill = fill_price(price, -book.side, slippage)
-    exit_fee = fee * book.qty * fill
-    cash = book.cash + book.side * book.qty * fill - exit_fee
-    return flat_book(cash), fill, exit_fee
+    unit_cost = fill * (1.0 + costs.fee)
+    if sizing == S_EQUITY:
+        want = (size * equity - costs.fee_fixed) / unit_cost
+    elif sizing == S_UNITS:
+        want = size
+    elif sizing == S_CASH:
+        want = (size - costs.fee_fixed) / unit_cost
+    else:
+        distance = abs(fill - stop)
+        want = size * equity / distance if distance > 0.0 else 0.0
+    cap = (leverage * equity - held_notional - costs.fee_fixed) / unit_cost
+    qty = want if want < cap else cap
+    if qty_step > 0.0:
+        qty = math.floor(qty / qty_step + 1e-9) * qty_step
+    if not (qty > 0.0) or qty < min_qty:
+        return 0.0
+    return qty
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _level(mode, value, fill, direction):
+    """A stop (direction -1) or target (+1) price for a long fill; shorts pass -direction."""
+    if mode == M_PERCENT:
+        return fill * (1.0 + direction * value)
+    if mode == M_DISTANCE:
+        return fill + direction * value
+    if mode == M_PRICE:
+        return value
+    return np.nan
+
+
+@njit(cache=True, inline="always")
+def _usable(mode, value):
+    """A declared level must be a positive number on the signal bar (missing: no entry)."""
+    return mode == M_NONE or value > 0.0
+
+
+@njit(cache=True, inline="always")
+def new_lot(side, bar, fill, qty, fee, how, modes, values):
+    """A lot just filled, its levels fixed from `values` (read on the signal bar)."""
+    base = 0 if side == LONG else R_KINDS
+    stop = _level(modes[base + R_STOP], values[R_STOP], fill, -side)
+    target = _level(modes[base + R_TARGET], values[R_TARGET], fill, side)
+    trail_mode = modes[base + R_TRAIL]
+    trail_pct = values[R_TRAIL] if trail_mode == M_PERCENT else np.nan
+    trail_dist = values[R_TRAIL] if trail_mode == M_DISTANCE else np.nan
+    be_trigger = _level(modes[base + R_BREAK_EVEN], values[R_BREAK_EVEN], fill, side)
+    return Lot(bar, fill, qty, fee, stop, target, trail_pct, trail_dist, fill, be_trigger, how,
+               False)
+
+
+# ------------------------------------------------------------------ exits
+
+
+@njit(cache=True, inline="always")
+def stop_level(lot, side):
+    """(price, reason) of the lot's effective stop: the tighter of the fixed and trailing stops."""
+    trail = np.nan
+    if lot.trail_pct == lot.trail_pct:
+        trail = lot.best * (1.0 - side * lot.trail_pct)
+    elif lot.trail_dist == lot.trail_dist:
+        trail = lot.best - side * lot.trail_dist
+    fixed = lot.stop
+    if trail == trail and (fixed != fixed or side * trail > side * fixed):
+        return trail, EXIT_TRAILING
+    return fixed, EXIT_STOP
+
+
+@njit(cache=True, inline="always")
+def see_price(lot, side, price):
+    """The lot after trading at `price`: best price, and break-even once its trigger is reached."""
+    best = max(lot.best, price) if side == LONG else min(lot.best, price)
+    stop, trigger = lot.stop, lot.be_trigger
+    if trigger == trigger and side * best >= side * trigger:
+        entry = lot.entry_price
+        stop = entry if stop != stop else (max(stop, entry) if side == LONG else min(stop, entry))
+        trigger = np.nan
+    return Lot(lot.entry_bar, lot.entry_price, lot.qty, lot.entry_fee, stop, lot.target,
+               lot.trail_pct, lot.trail_dist, best, trigger, lot.how, lot.ambiguous)
+
+
+@njit(cache=True, inline="always")
+def _mark_ambiguous(lot):
+    return Lot(lot.entry_bar, lot.entry_price, lot.qty, lot.entry_fee, lot.stop, lot.target,
+               lot.trail_pct, lot.trail_dist, lot.best, lot.be_trigger, lot.how, True)
+
+
+@njit(cache=True, inline="always")
+def choose_exit(policy, hit_stop, stop_sure, hit_target, target_sure, stop_gap, target_gap):
+    """(which level fills, ambiguous) for one bar.
+
+    A touch is *sure* when the extreme that made it is known to follow the fill. The bar is
+    ambiguous when it reaches both levels or makes a touch that is not sure. Pessimistic: the
+    stop first, an unsure target not at all; optimistic: the target first, an unsure stop not at
+    all; open_proximity: of two sure touches the level nearer the open (`*_gap`), else as
+    pessimistic.
+    """
+    ambiguous = (hit_stop and hit_target) or (hit_stop and not stop_sure) or (
+        hit_target and not target_sure)
+    if policy == F_OPTIMISTIC:
+        if hit_target:
+            return CHOSE_TARGET, ambiguous
+        return (CHOSE_STOP if hit_stop and stop_sure else CHOSE_NONE), ambiguous
+    if (policy == F_OPEN_PROXIMITY and hit_stop and hit_target and stop_sure and target_sure
+            and target_gap < stop_gap):
+        return CHOSE_TARGET, ambiguous
+    if hit_stop:
+        return CHOSE_STOP, ambiguous
+    return (CHOSE_TARGET if hit_target and target_sure else CHOSE_NONE), ambiguous
+
+
+@njit(cache=True, inline="always")
+def lot_exit(lot, side, bar, open_, high, low, close, policy):
+    """(lot, reference price, reason, ambiguous) of one lot over one bar; NO_EXIT if it survives.
+
+    Held from the open: a gap through the stop, else through the target, fills at the open;
+    the open then counts as a traded price (trailing peak, break-even). Inside the bar the stop
+    and target fill at their level. A lot that survives sees the bar's best price - the
+    favourable extreme if it surely followed the fill, else the close - for the next bar.
+    """
+    how = lot.how if lot.entry_bar == bar else AT_OPEN
+    if how == AT_OPEN:
+        stop, reason = stop_level(lot, side)
+        if side * open_ <= side * stop:
+            return lot, open_, reason, False
+        if side * open_ >= side * lot.target:
+            return lot, open_, EXIT_TARGET, False
+        lot = see_price(lot, side, open_)
+    stop, reason = stop_level(lot, side)
+    adverse, favourable = (low, high) if side == LONG else (high, low)
+    hit_stop = side * adverse <= side * stop
+    hit_target = side * favourable >= side * lot.target
+    adverse_sure = how == AT_OPEN or how == (FALLING if side == LONG else RISING)
+    favourable_sure = how == AT_OPEN or how == (RISING if side == LONG else FALLING)
+    which, ambiguous = choose_exit(policy, hit_stop, adverse_sure, hit_target, favourable_sure,
+                                   abs(open_ - stop), abs(lot.target - open_))
+    if which == CHOSE_STOP:
+        return lot, stop, reason, ambiguous
+    if which == CHOSE_TARGET:
+        return lot, lot.target, EXIT_TARGET, ambiguous
+    lot = see_price(lot, side, favourable if favourable_sure else close)
+    return (_mark_ambiguous(lot) if ambiguous else lot), np.nan, NO_EXIT, ambiguous
+
+
+@njit(cache=True, inline="always")
 def mark(book, price):
     """Equity marked to market: cash plus the signed position valued at `price`."""
     return book.cash + book.side * book.qty * price
 
 
-@njit(cache=True)
-def _record(trades, k, book, exit_bar, exit_fill, exit_fee, reason):
-    """Write the trade that `book` held and that just closed into row `k`."""
-    trades[k, T_SIDE] = book.side
-    trades[k, T_ENTRY_BAR] = book.entry_bar
-    trades[k, T_EXIT_BAR] = exit_bar
-    trades[k, T_ENTRY_PRICE] = book.entry_price
-    trades[k, T_EXIT_PRICE] = exit_fill
-    trades[k, T_QTY] = book.qty
-    trades[k, T_ENTRY_FEE] = book.entry_fee
-    trades[k, T_EXIT_FEE] = exit_fee
-    trades[k, T_REASON] = reason
+# ------------------------------------------------------------------ array writers
 
 
-@njit(cache=True)
-def _execute(book, order, trades, k, bar, price, fee, slippage):
-    """Fill `order` at reference `price` of `bar`: exit first, then entry. Returns (book, k)."""
-    if order.exit_reason != NO_EXIT and book.side != FLAT:
-        held = book
-        book, exit_fill, exit_fee = close_position(held, price, fee, slippage)
-        _record(trades, k, held, bar, exit_fill, exit_fee, order.exit_reason)
+@njit(cache=True, inline="always")
+def _read_lot(lots, i):
+    r = lots[i]
+    return Lot(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], int(r[10]),
+               r[11] > 0.0)
+
+
+@njit(cache=True, inline="always")
+def _store(lots, i, lot):
+    r = lots[i]
+    r[0], r[1], r[2], r[3], r[4], r[5] = (lot.entry_bar, lot.entry_price, lot.qty, lot.entry_fee,
+                                          lot.stop, lot.target)
+    r[6], r[7], r[8], r[9], r[10] = lot.trail_pct, lot.trail_dist, lot.best, lot.be_trigger, lot.how
+    r[11] = 1.0 if lot.ambiguous else 0.0
+
+
+@njit(cache=True, inline="always")
+def _record(trades, k, side, lot, exit_bar, exit_fill, exit_fee, reason, ambiguous):
+    """Write the lot that just closed into row `k` of the trade records."""
+    row = trades[k]
+    row[T_SIDE], row[T_ENTRY_BAR], row[T_EXIT_BAR] = side, lot.entry_bar, exit_bar
+    row[T_ENTRY_PRICE], row[T_EXIT_PRICE], row[T_QTY] = lot.entry_price, exit_fill, lot.qty
+    row[T_ENTRY_FEE], row[T_EXIT_FEE], row[T_REASON] = lot.entry_fee, exit_fee, reason
+    row[T_AMBIGUOUS] = 1.0 if (ambiguous or lot.ambiguous) else 0.0
+
+
+@njit(cache=True, inline="always")
+def _close_lot(book, lot, trades, k, bar, price, reason, ambiguous, frac, absolute, costs):
+    """Sell (long) or buy back (short) one lot at reference `price`; returns the new book."""
+    fill = fill_price(price, -book.side, frac, absolute)
+    fee = costs.fee * lot.qty * fill + costs.fee_fixed
+    _record(trades, k, book.side, lot, bar, fill, fee, reason, ambiguous)
+    cash = book.cash + book.side * lot.qty * fill - fee
+    if book.lots == 1:
+        return flat_book(cash)
+    return Book(cash, book.side, book.lots - 1, book.qty - lot.qty)
+
+
+@njit(cache=True, inline="always")
+def _close_all(book, lots, trades, k, bar, price, reason, costs):
+    """Close every lot at a market price (signal, reversal, end of data); returns (book, k)."""
+    for i in range(book.lots):
+        book = _close_lot(book, _read_lot(lots, i), trades, k, bar, price, reason, False,
+                          costs.market_frac, costs.market_abs, costs)
         k += 1
-    if order.entry_side != FLAT and book.side == FLAT:
-        book = open_position(book, order.entry_side, bar, price, fee, slippage)
     return book, k
 
 
 @njit(cache=True)
-def simulate(open_, close, enter_long, exit_long, enter_short, exit_short,
-             capital, fee, slippage):
+def _time_exits(book, lots, trades, k, bar, price, limit, costs):
+    """Close the lots held `limit` bars or more at this open (reason "time")."""
+    kept = 0
+    for i in range(book.lots):
+        lot = _read_lot(lots, i)
+        if bar - lot.entry_bar >= limit:
+            book = _close_lot(book, lot, trades, k, bar, price, EXIT_TIME, False,
+                              costs.market_frac, costs.market_abs, costs)
+            k += 1
+        else:
+            _store(lots, kept, lot)
+            kept += 1
+    return book, k
+
+
+@njit(cache=True, inline="always")
+def _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs):
+    """Test every lot against its stop and target on this bar; survivors keep their order.
+    Returns (book, k)."""
+    kept = 0
+    for i in range(book.lots):
+        lot, price, reason, ambiguous = lot_exit(_read_lot(lots, i), book.side, bar, o, h, l, c,
+                                                 policy)
+        if reason == NO_EXIT:
+            if kept == i:  # in place: only what a bar can change (the hot path, every bar)
+                row = lots[i]
+                row[4], row[8], row[9] = lot.stop, lot.best, lot.be_trigger
+                row[11] = 1.0 if lot.ambiguous else 0.0
+            else:
+                _store(lots, kept, lot)
+            kept += 1
+        elif reason == EXIT_TARGET:  # a limit order: no slippage
+            book = _close_lot(book, lot, trades, k, bar, price, reason, ambiguous,
+                              costs.limit_frac, costs.limit_abs, costs)
+            k += 1
+        else:
+            book = _close_lot(book, lot, trades, k, bar, price, reason, ambiguous,
+                              costs.market_frac, costs.market_abs, costs)
+            k += 1
+    return book, k
+
+
+@njit(cache=True)
+def _enter(book, lots, pending, bar, o, h, l, levels, modes, floats, sizing, costs):
+    """Fill the standing entry order if it triggers on this bar; returns (book, filled-or-void)."""
+    ref, how = entry_trigger(pending, o, h, l)
+    if how < 0:
+        return book, False
+    side, signal = pending.side, pending.signal_bar
+    base = _slot(side, 0)
+    values = (_at(levels[base + R_STOP], signal), _at(levels[base + R_TARGET], signal),
+              _at(levels[base + R_TRAIL], signal), _at(levels[base + R_BREAK_EVEN], signal))
+    for kind in range(R_ENTRY):
+        if not _usable(modes[base + kind], values[kind]):
+            return book, True  # a declared level is missing on the signal bar: no trade
+    limit_like = pending.kind == O_LIMIT
+    fill = fill_price(ref, side, costs.limit_frac if limit_like else costs.market_frac,
+                      costs.limit_abs if limit_like else costs.market_abs)
+    equity = book.cash + book.side * book.qty * ref
+    stop = _level(modes[base + R_STOP], values[R_STOP], fill, -side)
+    qty = size_lot(equity, book.qty * ref, fill, stop, costs, sizing, floats[C_SIZE],
+                   floats[C_LEVERAGE], floats[C_MIN_QTY], floats[C_QTY_STEP])
+    if qty == 0.0:
+        return book, True
+    fee = costs.fee * qty * fill + costs.fee_fixed
+    _store(lots, book.lots, new_lot(side, bar, fill, qty, fee, how, modes, values))
+    return Book(book.cash - side * qty * fill - fee, side, book.lots + 1, book.qty + qty), True
+
+
+@njit(cache=True, inline="always")
+def _placed(pending, order, bar, levels, modes, ints, exit_long, exit_short):
+    """`next_pending` with the new order's kind, price and expiry read from the settings."""
+    side = order.entry_side
+    slot = _slot(side if side != FLAT else LONG, R_ENTRY)
+    kind = modes[slot] if side != FLAT else O_MARKET
+    level = _at(levels[slot], bar) if kind != O_MARKET else np.nan
+    expire = ints[I_EXPIRE_LONG] if side == LONG else ints[I_EXPIRE_SHORT]
+    return next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short)
+
+
+@njit(cache=True, inline="always")
+def _costs(floats):
+    half_spread, half_spread_price = floats[C_SPREAD] / 2.0, floats[C_SPREAD_PRICE] / 2.0
+    return Costs(floats[C_FEE], floats[C_FEE_FIXED], floats[C_SLIPPAGE] + half_spread,
+                 floats[C_SLIPPAGE_PRICE] + half_spread_price, half_spread, half_spread_price)
+
+
+@njit(cache=True)
+def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
+             levels, modes, ints, floats):
     """Run the state machine over all bars.
 
-    Returns (trades, equity, position): `trades` is a (k, TRADE_FIELDS) matrix of closed trades
-    in closing order; `equity` and `position` hold each bar's marked equity and signed quantity
-    after that bar's fills.
+    `levels` is a tuple of R_SLOTS float arrays (per bar, or length 1 for a constant), `modes`
+    their int modes, `ints`/`floats` the scalar settings (I_* / C_* indices). Returns (trades,
+    equity, position, drawdown): `trades` is a (k, TRADE_FIELDS) matrix of closed trades in
+    closing order; `equity` and `position` hold each bar's marked equity and signed quantity
+    after its fills; `drawdown` is equity / running peak - 1 (-1 where the peak is <= 0), kept
+    here because the loop has the running peak for free (metrics.drawdown is the same formula).
     """
     n = open_.shape[0]
-    # A bar closes at most one trade, except the last (a reversal at its open, then the
-    # end-of-data close), so n + 1 rows always suffice.
+    costs = _costs(floats)
+    policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
+    checks_exits = np.zeros(2, dtype=np.bool_)
+    for side_index in range(2):
+        for kind in range(R_ENTRY):
+            checks_exits[side_index] |= modes[side_index * R_KINDS + kind] != M_NONE
+    # Each trade has its own entry and a bar fills at most one entry: n rows always suffice.
     trades = np.empty((n + 1, TRADE_FIELDS))
+    lots = np.empty((max_lots, LOT_FIELDS))
     equity = np.empty(n)
     position = np.empty(n)
-    book = flat_book(capital)
+    drawdown = np.empty(n)
+    peak = -np.inf
+    book = flat_book(floats[C_CAPITAL])
     order = Order(NO_EXIT, FLAT)
+    pending = no_pending()
     k = 0
     for t in range(n):
-        book, k = _execute(book, order, trades, k, t, open_[t], fee, slippage)
-        if t == n - 1:
-            book, k = _execute(book, Order(EXIT_END_OF_DATA, FLAT), trades, k, t, close[t],
-                               fee, slippage)
-        equity[t] = mark(book, close[t])
+        o, h, l, c = open_[t], high[t], low[t], close[t]
+        # 1. open
+        if order.exit_reason != NO_EXIT and book.side != FLAT:
+            book, k = _close_all(book, lots, trades, k, t, o, order.exit_reason, costs)
+        if book.side != FLAT:
+            limit = ints[I_TIME_LONG] if book.side == LONG else ints[I_TIME_SHORT]
+            if limit > 0:
+                book, k = _time_exits(book, lots, trades, k, t, o, limit, costs)
+        if pending.side != FLAT and book.side != -pending.side and book.lots < max_lots:
+            book, done = _enter(book, lots, pending, t, o, h, l, levels, modes, floats, sizing,
+                                costs)
+            if done:
+                pending = no_pending()
+        # 2. intrabar
+        if book.side != FLAT and checks_exits[0 if book.side == LONG else 1]:
+            book, k = _intrabar(book, lots, trades, k, t, o, h, l, c, policy, costs)
+        # 3. close
+        if t == n - 1 and book.side != FLAT:
+            book, k = _close_all(book, lots, trades, k, t, c, EXIT_END_OF_DATA, costs)
+        equity[t] = value = mark(book, c)
         position[t] = book.side * book.qty
-        order = decide(book.side, enter_long[t], exit_long[t], enter_short[t], exit_short[t])
-    return trades[:k].copy(), equity, position
+        peak = max(peak, value)
+        drawdown[t] = value / peak - 1.0 if peak > 0.0 else -1.0
+        # 4. decide
+        order = decide(book.side, book.lots < max_lots, enter_long[t], exit_long[t],
+                       enter_short[t], exit_short[t])
+        if order.entry_side != FLAT or pending.side != FLAT:
+            pending = _placed(pending, order, t, levels, modes, ints, exit_long[t], exit_short[t])
+    return trades[:k].copy(), equity, position, drawdown

@@ -75,7 +75,7 @@ def equity_metrics(equity: np.ndarray, timestamps: pl.Series, *, capital: float,
     mean, std = _mean(returns), _std(returns)
     downside = math.sqrt(_mean(np.minimum(returns, 0.0) ** 2))
     max_dd = float(np.min(drawdowns)) if len(equity) else 0.0
-    bars_underwater, days_underwater = drawdown_durations(equity, timestamps)
+    bars_underwater, days_underwater = drawdown_durations(equity, timestamps, drawdowns=drawdowns)
     root = math.sqrt(bars_per_year)
     return {
         "start_equity": float(capital),
@@ -99,6 +99,7 @@ def trade_metrics(trades: pl.DataFrame, *, exposed: np.ndarray) -> dict[str, Any
     """Statistics over a list of closed trades; `exposed` marks bars with a position held."""
     pnl = trades["pnl"].to_numpy()
     returns = trades["return_pct"].to_numpy()
+    ambiguous = trades["ambiguous"].to_numpy().astype(bool)
     gross_profit = float(pnl[pnl > 0].sum())
     gross_loss = float(-pnl[pnl < 0].sum())
     count = len(pnl)
@@ -115,12 +116,18 @@ def trade_metrics(trades: pl.DataFrame, *, exposed: np.ndarray) -> dict[str, Any
         "avg_bars_held": _mean(trades["bars_held"].to_numpy()),
         "fees_paid": float(trades["fees"].sum()),
         "exposure_pct": _pct(np.count_nonzero(exposed) / len(exposed)) if len(exposed) else 0.0,
+        # How fragile the result is: trades whose exit depended on the unknown order of touches
+        # inside a bar (decided by the fill policy), and their net P&L.
+        "ambiguous_trades": int(np.count_nonzero(ambiguous)),
+        "ambiguous_pnl": float(pnl[ambiguous].sum()),
     }
 
 
 def bar_returns(equity: np.ndarray) -> np.ndarray:
     """r_t = E_t / E_{t-1} - 1 for t >= 1; 0 where E_{t-1} <= 0 (after ruin nothing compounds)."""
     previous, current = equity[:-1], equity[1:]
+    if len(previous) == 0 or previous.min() > 0:  # the usual case: one division, no masks
+        return current / previous - 1.0
     out = np.zeros(len(current))
     np.divide(current, previous, out=out, where=previous > 0)
     return np.where(previous > 0, out - 1.0, 0.0)
@@ -134,22 +141,27 @@ def drawdown(equity: np.ndarray) -> np.ndarray:
     return ratio - 1.0
 
 
-def drawdown_durations(equity: np.ndarray, timestamps: pl.Series) -> tuple[int, float]:
-    """Longest stretch under water, in bars and in days.
+def drawdown_durations(equity: np.ndarray, timestamps: pl.Series, *,
+                       drawdowns: np.ndarray | None = None) -> tuple[int, float]:
+    """Longest stretch under water, in bars and in days (`drawdowns`: `drawdown(equity)` when the
+    caller already has it).
 
     A stretch runs from the bar of a peak to the first bar back at or above it (or to the last
     bar if equity never recovers): peak at bar p, recovery at bar r gives r - p bars.
     """
     if len(equity) < 2:
         return 0, 0.0
-    at_peak = equity >= np.maximum.accumulate(equity)
-    index = np.arange(len(equity))
-    last_peak = np.maximum.accumulate(np.where(at_peak, index, 0))
-    # Bar t ends (part of) a stretch when bar t - 1 was under water; its peak is last_peak[t - 1].
-    underwater = ~at_peak[:-1]
-    if not underwater.any():
+    # Under water: below the running peak. The peak starts at the (positive) capital, so this
+    # is exactly `drawdown < 0`.
+    under = (drawdown(equity) if drawdowns is None else drawdowns) < 0.0
+    if not under.any():
         return 0, 0.0
-    ends, starts = index[1:][underwater], last_peak[:-1][underwater]
+    # Runs of under-water bars p+1 .. r-1: p is the peak before a run, r the recovery after it.
+    edges = np.diff(under.view(np.int8))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1) + 1
+    if under[-1]:
+        ends = np.append(ends, len(equity) - 1)  # never recovered: the stretch runs to the end
     ms = timestamps.dt.epoch("ms").to_numpy()
     days = (ms[ends] - ms[starts]) / 86_400_000.0
     return int((ends - starts).max()), float(days.max())

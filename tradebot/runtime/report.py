@@ -52,12 +52,15 @@ METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
     ("worst_trade_pct", "Worst trade", "pct"),
     ("avg_bars_held", "Average bars held", "bars"),
     ("fees_paid", "Fees paid", "money"),
+    ("ambiguous_trades", "Ambiguous trades", "count"),
+    ("ambiguous_pnl", "P&L of ambiguous trades", "money"),
     ("bars", "Bars", "count"),
     ("bars_per_year", "Bars per year", "number"),
 )
 COLUMNS = ("all", "long", "short")
 TRADE_COLUMNS = ("side", "entry_time", "entry_price", "exit_time", "exit_price", "qty", "fees",
-                 "pnl", "return_pct", "bars_held", "exit_reason")
+                 "pnl", "return_pct", "bars_held", "exit_reason", "ambiguous")
+AMBIGUOUS_NOTE = "* decided by the fill policy: the bar's order of touches is unknown"
 NULL_MEANS = "null stands for +infinity (a zero denominator: no losing trade, no down bar or no drawdown)"
 
 
@@ -166,10 +169,11 @@ def _trades_table(trades: pl.DataFrame, *, last: int) -> str:
     rows = [[row["side"], _time(row["entry_time"]), _number(row["entry_price"], 5),
              _time(row["exit_time"]), _number(row["exit_price"], 5), _number(row["qty"], 4),
              _number(row["pnl"], 2), _metric_cell(row["return_pct"], "pct"),
-             str(row["bars_held"]), row["exit_reason"]]
+             str(row["bars_held"]), row["exit_reason"] + ("*" if row["ambiguous"] else "")]
             for row in shown.iter_rows(named=True)]
     title = f"Last {shown.height} of {trades.height} trades:"
-    return title + "\n" + _table(header, rows, right_from=2)
+    note = "\n" + AMBIGUOUS_NOTE if shown["ambiguous"].any() else ""
+    return title + "\n" + _table(header, rows, right_from=2) + note
 
 
 def _table(header: list[str], rows: list[list[str]], *, right_from: int) -> str:

@@ -1,0 +1,115 @@
+"""`tradebot run --optimize` end to end: the report, its files and manifest, the confirmation of
+huge grids, and Ctrl-C."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from tradebot.cli import main
+from tradebot.errors import UsageError
+
+from .conftest import REPO, RSI, write_script
+
+OPTIMIZE = "optimize maximize sharpe min_trades 5 where lower + 30 < upper"
+
+
+def test_optimize_prints_the_report_and_writes_its_files(small_csv, tmp_path, capsys) -> None:
+    script = write_script(tmp_path, RSI, OPTIMIZE)
+    out = tmp_path / "out"
+    assert main(["run", str(script), "--data", str(small_csv), "--optimize", "--out", str(out), "--top", "5"]) == 0
+    report = capsys.readouterr().out
+    for needle in ("Optimize RSI: maximize sharpe by grid", "24 of 24 trials", "Top 5 of", "Best params:",
+                   "deflated Sharpe ratio", "parameter stability", "costs x2"):
+        assert needle in report
+    trials = pl.read_csv(out / "trials.csv")
+    assert trials.height == 24 and {"param.length", "sharpe", "objective", "status"} <= set(trials.columns)
+    best = json.loads((out / "best.json").read_text())
+    ranked = trials.filter(pl.col("status") == "ok").sort("objective", descending=True)
+    assert best["params"] == {"length": int(ranked["param.length"][0]), "lower": int(ranked["param.lower"][0]),
+                              "upper": int(ranked["param.upper"][0])}
+    assert best["metrics"]["sharpe"] == ranked["sharpe"][0]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["script"]["sha256"] == hashlib.sha256(script.read_bytes()).hexdigest()
+    assert manifest["data"]["sha256"] == hashlib.sha256(small_csv.read_bytes()).hexdigest()
+    assert manifest["search"]["method"] == "grid" and manifest["best_params"] == best["params"]
+    assert (out / "report.txt").read_text() == report
+    assert (out / "stability.svg").read_text().startswith("<svg")
+
+
+def test_flags_override_the_statement(small_csv, tmp_path, capsys) -> None:
+    script = write_script(tmp_path, RSI, OPTIMIZE)
+    args = ["run", str(script), "--data", str(small_csv), "--optimize", "--method", "random", "--trials", "7",
+            "--seed", "4", "--top", "3"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "by random" in first and "7 of 7 trials" in first and "seed 4" in first
+    assert main(args) == 0
+    second = capsys.readouterr().out
+    strip = lambda text: [line for line in text.splitlines() if "trials in" not in line]  # noqa: E731
+    assert strip(first) == strip(second)  # seeded: the same sample, the same report
+    assert main(["run", str(script), "--data", str(small_csv), "--optimize", "--trials", "3"]) == 2
+    assert "--trials is for --method random or bayes" in capsys.readouterr().err
+
+
+HUGE = """param a = 1 in 1..100
+param b = 1 in 1..100
+param c = 1 in 1..101
+enter long when close > open * (1 + (a + b + c) / 1000000)
+"""
+
+
+class _Input(io.StringIO):
+    def __init__(self, text: str, tty: bool) -> None:
+        super().__init__(text)
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_a_huge_grid_asks_first_and_refuses_without_a_terminal(small_csv, tmp_path, capsys) -> None:
+    from tradebot.optimize.command import confirm, prepare
+    from tradebot.optimize.batch import Window
+    from tradebot.optimize.search import sweep_candidates
+    from tradebot.cli import build_parser
+    from tradebot.config import load_config
+
+    script = write_script(tmp_path, HUGE, "optimize maximize sharpe")
+    args = build_parser().parse_args(["run", str(script), "--data", str(small_csv), "--optimize"])
+    setup = prepare(args, load_config())
+    candidates = sweep_candidates(setup.space, setup.options)
+    window = Window(0, 300)
+    assert len(candidates) == 1_010_000
+    with pytest.raises(UsageError, match=r"refusing to run 1,010,000 combinations, about \S+ with 1 job"
+                                         r" without confirmation: pass --yes"):
+        confirm(setup, candidates, window, yes=False, stdin=_Input("", tty=False))
+    asked = io.StringIO()
+    confirm(setup, candidates, window, yes=False, stdin=_Input("y\n", tty=True), stderr=asked)
+    assert asked.getvalue().startswith("Run 1,010,000 combinations, about ")
+    with pytest.raises(UsageError, match="cancelled"):
+        confirm(setup, candidates, window, yes=False, stdin=_Input("n\n", tty=True), stderr=io.StringIO())
+    confirm(setup, candidates, window, yes=True, stdin=_Input("", tty=False))  # --yes: no question
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT to a child process (POSIX)")
+def test_ctrl_c_stops_cleanly_and_reports_the_best_so_far(tmp_path) -> None:
+    body = RSI.replace("in 6..18 step 4", "in 4..40").replace("in 20..40 step 10", "in 10..40 step 2")
+    script = write_script(tmp_path, body, "optimize maximize sharpe")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "tradebot", "run", str(script), "--optimize", "--jobs", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first_progress = proc.stderr.readline()  # the first batch is done: interrupt mid-sweep
+    assert "trials | best sharpe" in first_progress
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: the results below cover the trials finished so far" in out
+    assert "Best params:" in out and "Traceback" not in err

@@ -1,0 +1,118 @@
+"""Shared studies: two processes on one SQLite study split a grid with no duplicate and no gap;
+an interrupted study resumes where it stopped; claims are atomic leases."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tradebot.optimize.batch import Evaluator, EvaluatorSpec, Objective, Window
+from tradebot.optimize.parallel import Workers
+from tradebot.optimize.search import SearchOptions, run_search
+from tradebot.optimize.space import Space
+from tradebot.optimize.study import ATTR, Claims, open_storage, storage_url
+from tradebot.pipeline import load_bars
+
+from .conftest import REPO, RSI, write_script
+
+OPTIMIZE = "optimize maximize sharpe where lower + 30 < upper"
+FEASIBLE = 24  # 4 lengths x (3 x 3 pairs less the 3 with lower + 30 >= upper)
+
+
+def study_trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in optuna.load_study(study_name=name, storage=url).get_trials() if ATTR in t.user_attrs]
+
+
+def test_storage_urls_default_to_sqlite_files() -> None:
+    assert storage_url("studies.db") == "sqlite:///studies.db"
+    assert storage_url("postgresql://u@db/x") == "postgresql://u@db/x"
+
+
+def test_two_processes_share_one_sqlite_grid_without_duplicates(small_csv, tmp_path) -> None:
+    script = write_script(tmp_path, RSI, OPTIMIZE)
+    url = storage_url(str(tmp_path / "studies.db"))
+    command = [sys.executable, "-m", "tradebot", "run", str(script), "--data", str(small_csv), "--optimize",
+               "--storage", url, "--study", "shared"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    trials = study_trials(url, "shared")
+    positions = [t.user_attrs[ATTR]["trial"] for t in trials]
+    points = [tuple(sorted(t.params.items())) for t in trials]
+    assert sorted(positions) == list(range(FEASIBLE))
+    assert len(set(points)) == FEASIBLE
+    assert all(p["lower"] + 30 < p["upper"] for p in (t.params for t in trials))
+    for out, _ in outputs:  # each process reports the whole study, not only its share
+        assert f"of {FEASIBLE} ranked trials" in out
+
+
+class _StopAfter:
+    """A progress stand-in that presses Ctrl-C after `batches` batches."""
+
+    def __init__(self, batches: int) -> None:
+        self.left = batches
+
+    def update(self, finished: int, best: float | None) -> None:
+        self.left -= 1
+        if self.left == 0:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("method, trials", [("grid", None), ("bayes", 10)])
+def test_an_interrupted_study_resumes_where_it_stopped(small_csv, tmp_path, method, trials) -> None:
+    script = write_script(tmp_path, RSI, OPTIMIZE)
+    evaluator = Evaluator(EvaluatorSpec(script.read_text(), str(script), load_bars(small_csv), Objective("sharpe")))
+    space = Space(evaluator.base)
+    url = storage_url(str(tmp_path / "resume.db"))
+    options = SearchOptions(method, trials, seed=3, storage=url, study="resume", fingerprint="f")
+    window = Window(0, evaluator.bars.height)
+    with Workers(evaluator, jobs=1) as workers:
+        first = run_search(evaluator, space, options, window, workers=workers, progress=_StopAfter(2))
+        assert first.interrupted and 0 < first.trials.height < (trials or FEASIBLE)
+        second = run_search(evaluator, space, options, window, workers=workers)
+    assert not second.interrupted
+    expected = trials or FEASIBLE
+    assert second.trials.height == expected
+    assert sorted(second.trials["trial"].to_list()) == sorted(set(second.trials["trial"].to_list()))
+    assert first.trials.equals(second.trials.head(first.trials.height))  # finished work is kept, not redone
+    if method == "grid":
+        with Workers(evaluator, jobs=1) as workers:
+            fresh = run_search(evaluator, space, SearchOptions("grid", None), window, workers=workers)
+        assert fresh.trials.select(["trial", "sharpe"]).equals(second.trials.select(["trial", "sharpe"]))
+
+
+def test_a_study_refuses_another_search(small_csv, tmp_path) -> None:
+    from tradebot.errors import UsageError
+
+    script = write_script(tmp_path, RSI, OPTIMIZE)
+    evaluator = Evaluator(EvaluatorSpec(script.read_text(), str(script), load_bars(small_csv), Objective("sharpe")))
+    url = storage_url(str(tmp_path / "s.db"))
+    with Workers(evaluator, jobs=1) as workers:
+        run_search(evaluator, Space(evaluator.base), SearchOptions("random", 2, storage=url, study="s",
+                                                                   fingerprint="one"),
+                   Window(0, 300), workers=workers)
+        with pytest.raises(UsageError, match="another script, data set or search"):
+            run_search(evaluator, Space(evaluator.base), SearchOptions("random", 2, storage=url, study="s",
+                                                                       fingerprint="two"),
+                       Window(0, 300), workers=workers)
+
+
+def test_claims_are_exclusive_until_their_lease_runs_out(tmp_path: Path) -> None:
+    storage = open_storage(storage_url(str(tmp_path / "claims.db")))
+    alive = Claims(storage, "s")
+    other = Claims(storage, "s")
+    assert alive.claim(0) and not other.claim(0)
+    assert Claims(storage, "another study").claim(0)  # claims are per study
+    dead = Claims(storage, "s", lease=-1.0)  # an owner whose lease has already run out
+    assert dead.claim(1) and other.claim(1)
+    other.finish(1)
+    assert not Claims(storage, "s", lease=-1.0).claim(1)  # a finished block is never retaken
+    assert other.settled() == ({1}, {0})
+    alive.release([0])
+    assert other.claim(0)

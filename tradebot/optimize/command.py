@@ -1,0 +1,151 @@
+"""`tradebot run SCRIPT --optimize`: the script's `optimize` statement, overridden by flags, run
+as a sweep (with validation if the statement asks for it), then reported.
+
+The flags are declared in flags.py (importing this module loads Optuna; `tradebot run` without
+--optimize never does).
+Exit codes: 0 done, 2 bad script or flags, 130 interrupted (the best so far is still reported).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TextIO
+
+from ..config import Config
+from ..errors import UsageError
+from ..lang.diagnostics import render_one
+from ..lang.optimize_check import DEFAULT_TRIALS, OptimizeSpec
+from ..pipeline import compile_source, data_path, load_bars, read_script
+from .flags import CONFIRM_ABOVE, DEFAULT_TOP
+from .batch import DEFAULT_MEMORY_MB, Evaluator, EvaluatorSpec, Objective, Window
+from .parallel import Workers
+from .progress import Progress, format_duration
+from .report import RunInfo, format_report, sha256_file, write_files
+from .review import Review, review
+from .search import SearchOptions, SearchResult, estimate_seconds, run_search, sweep_candidates
+from .space import Candidates, Space
+from .validate import Fold, run_validation
+
+INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything a sweep needs, resolved from the script and the flags."""
+
+    evaluator: Evaluator
+    space: Space
+    spec: OptimizeSpec
+    options: SearchOptions
+    info: RunInfo
+
+
+def optimize_command(args: argparse.Namespace, config: Config) -> int:
+    if args.overrides:
+        raise UsageError("--set fixes a param for a plain run; to optimize with a param fixed, narrow its "
+                         "range in the script (`param fast = 10 in 10..10`)")
+    top = args.top or DEFAULT_TOP
+    setup = prepare(args, config)
+    window = Window(0, setup.evaluator.bars.height)
+    candidates = None if setup.options.method == "bayes" else sweep_candidates(setup.space, setup.options)
+    if candidates is not None:
+        setup = replace(setup, info=replace(setup.info, candidates=len(candidates)))
+        confirm(setup, candidates, window, yes=args.yes)
+    with Workers(setup.evaluator, jobs=setup.options.jobs) as workers:
+        outcome = _run(setup, workers, window, candidates, top=top)
+    text = format_report(outcome, setup.info, top=top)
+    print(text, end="")
+    if args.out:
+        paths = write_files(outcome, setup.info, Path(args.out), text=text)
+        print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    return INTERRUPTED if outcome.search.interrupted else 0
+
+
+def _run(setup: Setup, workers: Workers, window: Window, candidates: Candidates | None, *,
+         top: int) -> Review:
+    spec, evaluator = setup.spec, setup.evaluator
+    if spec.validation is None:
+        found = _search(setup, workers, window, candidates, label="")
+        return review(evaluator, setup.space, found, window, top=top)
+
+    def fold_search(fold: Fold) -> SearchResult:
+        options = setup.options
+        sub = SearchOptions(options.method, options.trials, options.seed, options.jobs, options.storage,
+                            f"{options.study}/fold-{fold.number}", options.fingerprint)
+        return _search(Setup(evaluator, setup.space, spec, sub, setup.info), workers, fold.train, candidates,
+                       label=f"fold {fold.number}: ")
+
+    validation = run_validation(spec.validation, evaluator, fold_search)
+    last = validation.folds[-1]
+    test = last.fold.test if spec.validation.kind == "split" else None
+    return review(evaluator, setup.space, last.search, last.fold.train, top=top, validation=validation,
+                  test_window=test)
+
+
+def _search(setup: Setup, workers: Workers, window: Window, candidates: Candidates | None, *,
+            label: str) -> SearchResult:
+    total = len(candidates) if candidates is not None else setup.options.trials
+    progress = Progress(total, setup.spec.objective, label=label)
+    try:
+        return run_search(setup.evaluator, setup.space, setup.options, window, workers=workers,
+                          progress=progress, candidates=candidates)
+    finally:
+        progress.close()
+
+
+def prepare(args: argparse.Namespace, config: Config) -> Setup:
+    source = read_script(args.script)
+    strategy = compile_source(source, str(args.script), path=args.script)
+    checked = strategy.checked
+    for warning in checked.warnings:
+        print(render_one(warning, checked.source, checked.filename), file=sys.stderr)
+    spec = checked.optimize
+    if spec is None:
+        raise UsageError(f"{args.script} has no `optimize` statement: add one, for example "
+                         "`optimize maximize sharpe`, to say what to search for (docs/optimize.md)")
+    data = data_path(strategy, flag=args.data, config=config)
+    bars = load_bars(data)
+    method = args.method or spec.method
+    if method == "grid" and args.trials:
+        raise UsageError("--trials is for --method random or bayes; a grid tries every combination")
+    trials = None if method == "grid" else args.trials or spec.trials or DEFAULT_TRIALS
+    seed = spec.seed if args.seed is None else args.seed
+    jobs = args.jobs or 1
+    memory = int(config.get("optimize", "memory_mb", DEFAULT_MEMORY_MB))
+    objective = Objective(spec.objective, spec.maximize, spec.min_trades)
+    evaluator = Evaluator(EvaluatorSpec(source, str(args.script), bars, objective,
+                                        memory_mb=max(16, memory // jobs)))
+    study = args.study or args.script.stem
+    options = SearchOptions(method, trials, seed, jobs, args.storage, study,
+                            fingerprint(source, data, method=method, trials=trials, seed=seed))
+    info = RunInfo(strategy.title, args.script, data, method, trials, seed, jobs,
+                   args.storage, study if args.storage else None, None)
+    return Setup(evaluator, Space(evaluator.base), spec, options, info)
+
+
+def fingerprint(source: str, data: Path, *, method: str, trials: int | None, seed: int) -> str:
+    """What a shared study must agree on: script text, data bytes and the search."""
+    digest = hashlib.sha256(source.encode("utf-8"))
+    digest.update((sha256_file(data) or str(data)).encode())
+    digest.update(f"{method}|{trials}|{seed}".encode())
+    return digest.hexdigest()
+
+
+def confirm(setup: Setup, candidates: Candidates, window: Window, *, yes: bool,
+            stdin: TextIO | None = None, stderr: TextIO | None = None) -> None:
+    """Ask before a sweep over CONFIRM_ABOVE combinations, with the time it will take."""
+    stdin, stderr = stdin or sys.stdin, stderr or sys.stderr
+    if len(candidates) <= CONFIRM_ABOVE or yes:
+        return
+    seconds = estimate_seconds(setup.evaluator, candidates, window, jobs=setup.options.jobs)
+    what = (f"{len(candidates):,} combinations, about {format_duration(seconds)} "
+            f"with {setup.options.jobs} job{'s' * (setup.options.jobs > 1)}")
+    if not stdin.isatty():
+        raise UsageError(f"refusing to run {what} without confirmation: pass --yes")
+    stderr.write(f"Run {what}? [y/N] ")
+    stderr.flush()
+    if stdin.readline().strip().lower() not in ("y", "yes"):
+        raise UsageError("cancelled")

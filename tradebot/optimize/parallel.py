@@ -1,0 +1,93 @@
+"""Evaluation batches in worker processes, or in this process for `--jobs 1`.
+
+Workers start with the "spawn" method on every platform, so Linux behaves as Windows and macOS do
+(no state inherited by fork). Each worker builds its Evaluator once, from a picklable
+`EvaluatorSpec` (script text and bars), then evaluates the batches it is sent. Workers ignore
+Ctrl-C: the parent catches it, cancels the batches not started and reports what finished.
+
+Results come back in completion order; callers order trials by their position, so a sweep's
+results do not depend on the number of workers.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Iterable, Iterator
+
+import polars as pl
+
+from .batch import Evaluator, EvaluatorSpec, Window
+from .space import Candidates
+
+IN_FLIGHT_PER_JOB = 2  # batches queued per worker: enough to keep it busy, few to cancel
+
+_worker_evaluator: Evaluator | None = None
+
+
+def _start_worker(spec: EvaluatorSpec) -> None:
+    # SIGINT exists on Windows too; ignoring it leaves Ctrl-C to the parent, which stops the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _worker_evaluator
+    _worker_evaluator = Evaluator(spec)
+
+
+def _evaluate(candidates: Candidates, window: Window) -> pl.DataFrame:
+    assert _worker_evaluator is not None, "worker not initialised"
+    return _worker_evaluator.run(candidates, window)
+
+
+class Workers:
+    """`jobs` processes evaluating batches (or the local evaluator when jobs is 1)."""
+
+    def __init__(self, local: Evaluator, *, jobs: int) -> None:
+        self.local = local
+        self.jobs = max(1, jobs)
+        self.pool: ProcessPoolExecutor | None = None
+        if self.jobs > 1:
+            self.pool = ProcessPoolExecutor(max_workers=self.jobs,
+                                            mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_start_worker, initargs=(local.spec,))
+
+    def imap(self, batches: Iterable[Candidates], window: Window) -> Iterator[pl.DataFrame]:
+        """Each batch's trial frame, as batches finish."""
+        if self.pool is None:
+            for batch in batches:
+                yield self.local.run(batch, window)
+            return
+        source = iter(batches)
+        pending: set[Future] = set()
+        self._top_up(pending, source, window)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+            self._top_up(pending, source, window)
+
+    def evaluate(self, candidates: Candidates, window: Window) -> pl.DataFrame:
+        """All of `candidates`, split across the workers, as one frame in candidate order."""
+        if len(candidates) == 0:
+            return self.local.run(candidates, window)
+        share = -(-len(candidates) // self.jobs)
+        parts = [candidates.take(i, i + share) for i in range(0, len(candidates), share)]
+        return pl.concat(list(self.imap(parts, window)), how="diagonal_relaxed").sort("trial")
+
+    def _top_up(self, pending: set[Future], source: Iterator[Candidates], window: Window) -> None:
+        assert self.pool is not None
+        while len(pending) < self.jobs * IN_FLIGHT_PER_JOB:
+            batch = next(source, None)
+            if batch is None:
+                return
+            pending.add(self.pool.submit(_evaluate, batch, window))
+
+    def close(self) -> None:
+        """Stop the workers; batches not started are cancelled, running ones finish first."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,222 @@
+"""Optuna studies: in memory, or in shared storage that several processes and machines work on.
+
+`--storage` takes an Optuna storage URL (`postgresql://user@host/db` is how machines share a study)
+or a plain file name, which means a SQLite file (`studies.db` → `sqlite:///studies.db`). A study
+remembers a fingerprint of the script, the data and the search; joining it with anything else is
+refused, so every trial in a study answers the same question.
+
+Trials of a grid or a random search are recorded as finished Optuna trials (params, objective,
+and every metric as user attributes), so Optuna's tools can read them. Workers share that work by
+claiming blocks of candidates in a small table of their own, `tradebot_claims`, with one INSERT
+per block: the primary key makes a claim atomic on SQLite and PostgreSQL alike (Optuna's own
+queue of waiting trials is not race-free on SQLite). A claim is a lease: a block whose owner died
+is taken over when the lease runs out, and only its unrecorded candidates are run again.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+from typing import Any, Iterable, Mapping
+
+import optuna
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from ..errors import UsageError
+from .batch import PARAM_PREFIX, Objective
+from .space import Dimension
+
+ATTR = "tradebot"  # user attribute holding a trial's position, grid index, status and metrics
+FINGERPRINT = "tradebot.fingerprint"
+LEASE_SECONDS = 900.0
+RETRIES = 5
+SQLITE_TIMEOUT = 60  # seconds a writer waits for another process's lock before failing
+
+
+def storage_url(text: str) -> str:
+    """`--storage` as a URL: anything without `://` is a SQLite file path."""
+    return text if "://" in text else "sqlite:///" + text
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT}}
+    for attempt in range(RETRIES):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except (sa_exc.ArgumentError, ImportError, ValueError) as exc:
+            raise UsageError(f"--storage {url}: {exc}") from None
+        except (sa_exc.SQLAlchemyError, optuna.exceptions.StorageInternalError):
+            if attempt == RETRIES - 1:  # processes creating the schema at once: the losers retry
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def open_study(*, name: str, objective: Objective, fingerprint: str,
+               storage: optuna.storages.BaseStorage | None,
+               sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
+    """Create or load the study `name`, refusing one made for another script, data or search."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = "maximize" if objective.maximize else "minimize"
+    study = optuna.create_study(study_name=name, storage=storage, direction=direction,
+                                sampler=sampler, load_if_exists=True)
+    if study.direction.name.lower() != direction:
+        raise UsageError(f"study `{name}` was made to {study.direction.name.lower()}; use another --study")
+    known = study.user_attrs.get(FINGERPRINT)
+    if known is None:
+        study.set_user_attr(FINGERPRINT, fingerprint)
+    elif known != fingerprint:
+        raise UsageError(f"study `{name}` was made for another script, data set or search; "
+                         "use another --study name (or the same script, data and method)")
+    return study
+
+
+# ---------------------------------------------------------------- distributions
+def distribution(dim: Dimension) -> optuna.distributions.BaseDistribution:
+    """The Optuna distribution of a dimension (the grid's values exactly when it is discrete)."""
+    info = dim.info
+    if dim.values is None:
+        return optuna.distributions.FloatDistribution(dim.low, dim.high)
+    if info.choices is not None:
+        return optuna.distributions.CategoricalDistribution([_plain(v, dim.is_int) for v in dim.values])
+    step = info.step if info.step is not None else 1
+    if dim.is_int:
+        return optuna.distributions.IntDistribution(int(dim.low), int(dim.high), step=int(step))
+    return optuna.distributions.FloatDistribution(dim.low, dim.high, step=step)
+
+
+def _plain(value: float, is_int: bool) -> float:
+    return int(value) if is_int else float(value)
+
+
+def suggest(trial: optuna.Trial, dims: Iterable[Dimension]) -> dict[str, float]:
+    """Ask a trial for a value of every dimension."""
+    values: dict[str, float] = {}
+    for dim in dims:
+        dist = distribution(dim)
+        if isinstance(dist, optuna.distributions.CategoricalDistribution):
+            value = trial.suggest_categorical(dim.name, dist.choices)
+        elif isinstance(dist, optuna.distributions.IntDistribution):
+            value = trial.suggest_int(dim.name, dist.low, dist.high, step=dist.step)
+        else:
+            value = float(f"{trial.suggest_float(dim.name, dist.low, dist.high, step=dist.step):.12g}")
+        values[dim.name] = value  # type: ignore[assignment]
+    return values
+
+
+# ---------------------------------------------------------------- trials <-> frames
+def frozen_trials(frame: pl.DataFrame, dims: tuple[Dimension, ...]) -> list[optuna.trial.FrozenTrial]:
+    """Evaluated rows as finished Optuna trials: complete, pruned (too few trades) or failed."""
+    dists = {d.name: distribution(d) for d in dims}
+    trials = []
+    for row in frame.iter_rows(named=True):
+        params = {d.name: _plain(row[PARAM_PREFIX + d.name], d.is_int) for d in dims}
+        state = {"ok": optuna.trial.TrialState.COMPLETE, "few_trades": optuna.trial.TrialState.PRUNED}
+        trials.append(optuna.trial.create_trial(
+            params=params, distributions=dists, user_attrs={ATTR: row_attrs(row)},
+            state=state.get(row["status"], optuna.trial.TrialState.FAIL),
+            value=row["objective"] if row["status"] == "ok" else None))
+    return trials
+
+
+def row_attrs(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What a trial keeps besides its params: everything in its row (JSON: inf as a string)."""
+    return {k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in row.items() if not k.startswith(PARAM_PREFIX)}
+
+
+def trials_frame(study: optuna.Study, dims: tuple[Dimension, ...]) -> pl.DataFrame:
+    """Every evaluated trial of a study as rows like the Evaluator's (sorted by position)."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        attrs = trial.user_attrs.get(ATTR)
+        if attrs is None:
+            continue  # asked but never evaluated (constraint-pruned or interrupted)
+        row = {k: (float(v) if isinstance(v, str) and v in ("inf", "-inf") else v) for k, v in attrs.items()}
+        row.update({PARAM_PREFIX + d.name: float(trial.params[d.name]) for d in dims})
+        rows.append(row)
+    if not rows:
+        return pl.DataFrame()
+    return pl.DataFrame(rows, infer_schema_length=None).sort("trial")
+
+
+# ---------------------------------------------------------------- claims
+class Claims:
+    """Atomic, leased claims on blocks of a sweep's candidates (see the module docstring)."""
+
+    def __init__(self, storage: optuna.storages.RDBStorage, study: str, *,
+                 lease: float = LEASE_SECONDS) -> None:
+        self.engine = storage.engine
+        self.study, self.lease = study, lease
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.table = sa.Table("tradebot_claims", sa.MetaData(),
+                              sa.Column("study", sa.String(512), primary_key=True),
+                              sa.Column("block", sa.Integer, primary_key=True, autoincrement=False),
+                              sa.Column("owner", sa.String(64), nullable=False),
+                              sa.Column("expires", sa.Float, nullable=False),
+                              sa.Column("done", sa.Boolean, nullable=False))
+        self._create_table()
+
+    def _create_table(self) -> None:
+        for attempt in range(RETRIES):
+            try:
+                self.table.metadata.create_all(self.engine, checkfirst=True)
+                return
+            except (sa_exc.OperationalError, sa_exc.IntegrityError):  # another process at the same moment
+                if attempt == RETRIES - 1:
+                    raise
+                time.sleep(0.2)
+
+    def claim(self, block: int) -> bool:
+        """Whether this process now owns `block` (new, or abandoned by an owner whose lease ran out)."""
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self.table.insert().values(study=self.study, block=block, owner=self.owner,
+                                                        expires=now + self.lease, done=False))
+            return True
+        except sa_exc.IntegrityError:
+            pass
+        t = self.table.c
+        with self.engine.begin() as conn:
+            taken = conn.execute(self.table.update()
+                                 .where(t.study == self.study, t.block == block, t.done.is_(False),
+                                        t.expires < now)
+                                 .values(owner=self.owner, expires=now + self.lease))
+        return taken.rowcount == 1
+
+    def settled(self) -> tuple[set[int], set[int]]:
+        """(blocks finished, blocks claimed by an owner whose lease still runs)."""
+        t = self.table.c
+        now = time.time()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.block, t.done, t.expires).where(t.study == self.study)).all()
+        return {b for b, done, _ in rows if done}, {b for b, done, expires in rows if not done and expires >= now}
+
+    def finish(self, block: int) -> None:
+        self._set(block, done=True)
+
+    def release(self, blocks: Iterable[int]) -> None:
+        """Give back unfinished blocks (on Ctrl-C), so a later run or another worker takes them."""
+        t = self.table.c
+        with self.engine.begin() as conn:
+            for block in blocks:
+                conn.execute(self.table.delete().where(t.study == self.study, t.block == block,
+                                                       t.owner == self.owner, t.done.is_(False)))
+
+    def _set(self, block: int, **values: Any) -> None:
+        t = self.table.c
+        with self.engine.begin() as conn:
+            conn.execute(self.table.update().where(t.study == self.study, t.block == block,
+                                                   t.owner == self.owner).values(**values))
+
+
+def recorded_positions(study: optuna.Study) -> set[int]:
+    """Positions of the candidates a study already has results for."""
+    return {int(t.user_attrs[ATTR]["trial"]) for t in study.get_trials(deepcopy=False)
+            if ATTR in t.user_attrs}

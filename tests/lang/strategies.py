@@ -16,6 +16,10 @@ from tradebot.lang.types import ArgKind, Kind
 
 PRICE_SERIES = ("open", "high", "low", "close", "volume", "hl2", "hlc3", "ohlc4")
 CALLABLE = tuple(b for b in REGISTRY.values() if not b.is_series and b.returns.kind in (Kind.NUMBER, Kind.RECORD))
+CONDITIONAL = tuple(b for b in REGISTRY.values() if not b.is_series and b.returns.kind is Kind.BOOL)
+# Higher timeframes of the hourly bars below. Not 1h: with a one-bar prefix the data's interval is
+# unknown, so `x @ 1h` is missing there but not on the full data (tests/lang/test_mtf.py).
+TIMEFRAMES = ("2h", "3h", "4h", "1d")
 
 
 @st.composite
@@ -72,6 +76,7 @@ def expressions() -> tuple[st.SearchStrategy[str], st.SearchStrategy[str]]:
             st.tuples(inner, st.integers(0, 3)).map(lambda t: f"({t[0]})[{t[1]}]"),
             st.tuples(cond, inner, inner).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})"),
             st.sampled_from(CALLABLE).flatmap(lambda b: _call(b, inner, cond)),
+            st.tuples(inner, st.sampled_from(TIMEFRAMES)).map(lambda t: f"(({t[0]}) @ {t[1]})"),
         )
 
     def condition_from(number: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -79,13 +84,16 @@ def expressions() -> tuple[st.SearchStrategy[str], st.SearchStrategy[str]]:
             lambda t: f"({t[0]} {t[1]} {t[2]})")
         cross = st.tuples(number, st.sampled_from(["above", "below"]), number).map(
             lambda t: f"({t[0]} crosses {t[1]} {t[2]})")
-        base = st.one_of(compare, cross, st.sampled_from(["true", "false"]))
+        builtin = st.sampled_from(CONDITIONAL).flatmap(lambda b: _call(b, number, st.sampled_from(["true", "false"])))
+        base = st.one_of(compare, cross, builtin, st.sampled_from(["true", "false"]))
         return st.recursive(base, lambda c: st.one_of(
             st.tuples(c, st.sampled_from(["and", "or"]), c).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
             c.map(lambda x: f"(not {x})"),
             st.tuples(c, st.sampled_from(["for", "within"]), st.integers(1, 4)).map(
                 lambda t: f"({t[0]} {t[1]} {t[2]} bars)"),
             st.tuples(c, st.integers(1, 3)).map(lambda t: f"({t[0]})[{t[1]}]"),
+            st.tuples(c, st.sampled_from(TIMEFRAMES)).map(lambda t: f"(({t[0]}) @ {t[1]})"),
+            st.sampled_from(CONDITIONAL).flatmap(lambda b: _call(b, number, c)),
         ), max_leaves=3)
 
     number = st.recursive(leaf_number, extend_number, max_leaves=6)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from tradebot.lang import reference
 from tradebot.lang.checker import SIGNALS
 from tradebot.lang.compiler import compile_nodes
-from tradebot.pipeline import compile_source, evaluate_signals
+from tradebot.lang.diagnostics import ScriptDiagnostics
+from tradebot.pipeline import compile_source as _compile_source
+from tradebot.pipeline import evaluate_signals
 
 from .strategies import expressions, ohlcv
 
@@ -19,7 +21,19 @@ SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[Healt
 
 
 def bars_dict(bars: pl.DataFrame) -> dict[str, np.ndarray]:
-    return {c: bars[c].to_numpy() for c in ("open", "high", "low", "close", "volume")}
+    return {c: bars[c].to_numpy() for c in ("timestamp", "open", "high", "low", "close", "volume")}
+
+
+def compile_source(source: str, filename: str, **options):
+    """Compile, or discard the example when it is a compile error by design (constant folding of
+    `log(-(1))` or `1 / (1 - 1)`, a 3h timeframe inside `@ 2h`), not a compiler/reference question."""
+    try:
+        return _compile_source(source, filename, **options)
+    except ScriptDiagnostics as err:
+        by_design = ("constant", "division by zero", "must be a whole multiple")
+        if all(any(text in d.message for text in by_design) for d in err.diagnostics):
+            reject()
+        raise
 
 
 def as_float(series: pl.Series) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_rendering_shape() -> None:
         "t.tbs:1:5: error: unknown function `rsii`",
         "    1 | r = rsii(close, 14)",
         "      |     ^^^^",
-        "  hint: did you mean `rsi`?",
+        "  hint: did you mean `rsi` or `rising`?",
         "1 error in t.tbs",
     ]
 
@@ -79,7 +79,9 @@ def test_rendering_shape() -> None:
     ("x = 1 / 0", "division by zero", None),
     ("x = close > open for 0 bars", "at least 1", None),
     ("x = close.upper", "has no field `upper`", "macd(close).signal"),
-    ("x = close @ 4h", "multi-timeframe", None),
+    ("x = close @ 0h", "the timeframe `0h` is empty", None),
+    ("x = (close @ 1h) @ 4h", "`@ 1h` inside `@ 4h` must be a whole multiple of 4h", "every bar is 4 hours long"),
+    ("x = macd(close) @ 4h", "gives several series", ".macd"),
     ("fee 0.05", "`fee` is a percentage", "0.05%"),
     ("fee 20%", "at most 5%", None),
     ("capital -5", "must be more than 0", None),

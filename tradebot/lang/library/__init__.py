@@ -1,6 +1,19 @@
-"""The builtin library, one module per family; each exports BUILTINS (see lang/builtins.py)."""
+"""The builtin library, one module per family; each exports BUILTINS (see lang/builtins.py) and
+NOTES (warm-up and the definition followed, for docs/builtins.md).
+
+    prices      open high low close volume hl2 hlc3 ohlc4 time
+    math        abs min max log exp sqrt round clip sign nz
+    trend       moving averages, sar, supertrend, linreg
+    momentum    oscillators: rsi, macd, stoch, adx, aroon, ...
+    volatility  tr, atr, stdev, bollinger / keltner / donchian bands
+    volume      obv, ad, adosc, cmf, vwap
+    signals     series and signal functions: highest, barssince, valuewhen, latch, ...
+
+Shared plumbing: support.py (missing values, kernels glue), smoothing.py (moving averages),
+kernels.py (the compiled recursions).
+"""
 from __future__ import annotations
 
-from . import core, math, prices
+from . import math, momentum, prices, signals, trend, volatility, volume
 
-LIBRARY_MODULES = (prices, math, core)
+LIBRARY_MODULES = (prices, math, trend, momentum, volatility, volume, signals)

@@ -10,6 +10,7 @@ import polars as pl
 
 from ..builtins import ParamSpec, indicator, series
 from ..types import ArgKind
+from .support import Note
 
 CATEGORY = "math"
 
@@ -35,6 +36,15 @@ def _elementwise(name, params, lower, reference, doc, example):
                      category=CATEGORY, elementwise=True)
 
 
+_EXP_MAX = float(np.log(np.finfo(np.float64).max))  # exp of anything larger overflows to inf
+
+
+def _ref_exp(x):
+    x = _np(x)
+    with np.errstate(over="ignore"):
+        return np.where(x <= _EXP_MAX, np.exp(x), np.nan)
+
+
 def _ref_round(x, digits):
     return np.round(_np(x), int(digits))
 
@@ -58,8 +68,9 @@ BUILTINS = (
     _elementwise("log", (series("x"),), lambda x: _real(pl.when(x > 0).then(x).log()),
                  lambda x: np.log(np.where(_np(x) > 0, _np(x), np.nan)),
                  "Natural logarithm; missing where x <= 0.", "log(close / close[1])"),
-    _elementwise("exp", (series("x"),), lambda x: x.exp(), lambda x: np.exp(_np(x)),
-                 "e raised to x.", "exp(0.5)"),
+    _elementwise("exp", (series("x"),), lambda x: pl.when(x <= _EXP_MAX).then(x.exp()), _ref_exp,
+                 "e raised to x; missing where the result is too large to represent (x > 709.78).",
+                 "exp(0.5)"),
     _elementwise("sqrt", (series("x"),), lambda x: pl.when(x >= 0).then(x).sqrt(),
                  lambda x: np.sqrt(np.where(_np(x) >= 0, _np(x), np.nan)),
                  "Square root; missing where x < 0.", "sqrt(volume)"),
@@ -79,3 +90,10 @@ BUILTINS = (
                  lambda x, replacement: x.fill_null(replacement), _ref_nz,
                  "x, with missing values (such as indicator warm-up) replaced.", "nz(close[1], open)"),
 )
+
+NOTES = {
+    "abs": Note("0", "|x|"), "min": Note("0", "the smaller value"), "max": Note("0", "the larger value"),
+    "log": Note("0", "natural logarithm"), "exp": Note("0", "e^x"), "sqrt": Note("0", "square root"),
+    "round": Note("0", "round half to even (IEEE 754)"), "clip": Note("0", "min(max(x, lo), hi)"),
+    "sign": Note("0", "-1, 0 or 1"), "nz": Note("0", "TradingView nz"),
+}

@@ -1,4 +1,5 @@
-"""The built-in price series: open high low close volume and the usual averages of them."""
+"""The built-in price series: open high low close volume, the usual averages of them, and the bar's
+time (what the session VWAP is anchored to)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +7,7 @@ import polars as pl
 
 from ..builtins import Builtin
 from ..types import NUMBER_SERIES
+from .support import Note
 
 CATEGORY = "price"
 
@@ -34,4 +36,10 @@ BUILTINS = (
            lambda: (pl.col("open") + pl.col("high") + pl.col("low") + pl.col("close")) / 4,
            lambda b: (np.asarray(b["open"]) + np.asarray(b["high"]) + np.asarray(b["low"])
                       + np.asarray(b["close"])) / 4),
+    _price("time", "The bar's open time in milliseconds since 1970-01-01 00:00 UTC.",
+           lambda: pl.col("timestamp").dt.epoch("ms").cast(pl.Float64),
+           lambda b: np.asarray(b["timestamp"], float)),
 )
+
+NOTES = {name: Note("0", "the data") for name in
+         ("open", "high", "low", "close", "volume", "hl2", "hlc3", "ohlc4", "time")}

@@ -1,36 +1,98 @@
-"""Seeded recursive smoothing shared by EMA, RSI and ATR (Polars lowering and naive reference).
+"""Moving-average building blocks shared by the indicator families, in both forms: the Polars
+lowering and the naive reference loop.
 
-TA-Lib seeds these averages with the simple mean of the first `n` values, then recurses
-y[t] = y[t-1] + alpha * (x[t] - y[t-1]); alpha = 2/(n+1) for EMA, 1/n for Wilder's smoothing (RSI,
-ATR). Leading missing values (the warm-up of an input indicator) are skipped before seeding.
+TA-Lib seeds its recursive averages with the simple mean of the first `n` values, then updates an
+EMA as `fma(x - prev, k, prev)` with k = 2/(n+1) (one rounding), and Wilder averages as
+`(prev * (n-1) + x) / n`. The lowerings run those recursions in compiled kernels
+(`kernels.py`); the references run them in plain Python with exact fused multiply-adds.
 """
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
 
+from .support import arr, fma_exact, kernel, nan_array, naive_window, rolling_weighted
 
-def seeded_ewm(x: pl.Expr, n: int, alpha: float) -> pl.Expr:
-    """EWM seeded by the SMA of the first n valid values; missing before that."""
-    seen = x.is_not_null().cast(pl.Int64).cum_sum()
-    seeded = pl.when(seen < n).then(None).when(seen == n).then(x.rolling_mean(n)).otherwise(x)
-    return seeded.ewm_mean(alpha=alpha, adjust=False)
+# ------------------------------------------------------------------ Polars
 
 
-def naive_seeded_ewm(x: np.ndarray, n: int, alpha: float) -> np.ndarray:
-    """Bar-by-bar reference of `seeded_ewm` (a plain loop)."""
-    out = np.full(len(x), np.nan)
-    valid: list[float] = []
+def sma(x: pl.Expr, n: int) -> pl.Expr:
+    return x.rolling_mean(n)
+
+
+def ema(x: pl.Expr, n: int, *, seed_at: int | None = None) -> pl.Expr:
+    """TA-Lib's EMA; `seed_at` moves the seed later (MACD's fast line seeds at the slow period)."""
+    return kernel("ema", [x], n, seed_at or n)
+
+
+def ema_chain(x: pl.Expr, n: int, depth: int) -> list[pl.Expr]:
+    """[ema(x), ema(ema(x)), ...] `depth` levels from one compiled pass (DEMA, TEMA, TRIX)."""
+    fields = [f"e{level + 1}" for level in range(depth)]
+    chain = kernel("ema_chain", [x], n, depth, fields=fields)
+    return [chain[f] for f in fields]
+
+
+def wma(x: pl.Expr, n: int) -> pl.Expr:
+    """Linearly weighted: the newest bar weighs n, the oldest 1 (TA-Lib WMA)."""
+    return rolling_weighted(x, range(1, n + 1)) / (n * (n + 1) / 2)
+
+
+# ------------------------------------------------------------------ naive references
+
+
+def naive_sma(x, n: int) -> np.ndarray:
+    return naive_window(x, n, np.mean)
+
+
+def naive_wma(x, n: int) -> np.ndarray:
+    weights = np.arange(1, n + 1, dtype=float)
+    return naive_window(x, n, lambda w: float(np.dot(w, weights)) / (n * (n + 1) / 2))
+
+
+def naive_ema(x, n: int, seed_at: int | None = None) -> np.ndarray:
+    """Bar by bar over the bars that have a value; seeded with the plain mean of the `n` values
+    ending at the `seed_at`-th of them."""
+    x = arr(x)
+    seed_at = seed_at or n
+    out = nan_array(len(x))
+    seen: list[float] = []
     value = np.nan
-    for t, xt in enumerate(np.asarray(x, float)):
-        if np.isnan(xt) and not valid:
+    for t, xt in enumerate(x):
+        if np.isnan(xt):
             continue
-        if len(valid) < n:
-            valid.append(xt)
-            if len(valid) == n:
-                value = sum(valid) / n
-                out[t] = value
+        seen.append(xt)
+        if len(seen) < seed_at:
             continue
-        value = value + alpha * (xt - value)
+        if len(seen) == seed_at:
+            value = xt if n == 1 and seed_at == 1 else sum_in_order(seen[-n:]) / n
+        elif n == 1 and seed_at == 1:
+            value = xt
+        else:
+            value = fma_exact(xt - value, 2.0 / (n + 1), value)
         out[t] = value
     return out
+
+
+def sum_in_order(values) -> float:
+    """Left-to-right sum (the order TA-Lib adds a seed window in)."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
+def naive_skip(fn, arrays, *params, outputs: int | None = None):
+    """fn run on only the bars where every array has a value; missing elsewhere."""
+    arrays = [arr(a) for a in arrays]
+    rows = [t for t in range(len(arrays[0])) if not any(np.isnan(a[t]) for a in arrays)]
+    picked = [np.array([a[t] for t in rows]) for a in arrays]
+    result = fn(*picked, *params)
+    results = [result] if outputs is None else list(result)
+    scattered = []
+    for values in results:
+        out = nan_array(len(arrays[0]))
+        for position, t in enumerate(rows):
+            out[t] = values[position]
+        scattered.append(out)
+    return scattered[0] if outputs is None else tuple(scattered)
+

@@ -1,0 +1,138 @@
+"""Issue 3 benchmark: every indicator on 1M synthetic bars, tradebot vs TA-Lib, in one run.
+
+    .venv/bin/python bench/bench_indicators.py [--bars 1000000] [--repeat 5] [--markdown]
+
+tradebot: the compiled Polars plan of `x = <expression>` evaluated on bars in memory (warm: the
+plan is compiled and the numba kernels are loaded before timing; best of --repeat calls).
+TA-Lib: the equivalent function on numpy arrays already extracted from the same bars (best of
+--repeat). An indicator TA-Lib lacks is timed against the TA-Lib functions that compose it
+(noted in the table), and supertrend, which has no TA-Lib counterpart, is shown without a ratio.
+The ratio is tradebot / TA-Lib; the geometric mean is over every row with a ratio.
+Not part of the test suite.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import polars as pl
+import talib
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import best_of, synthetic_bars, table  # noqa: E402
+
+from tradebot.pipeline import compile_source  # noqa: E402
+
+Arrays = dict[str, np.ndarray]
+
+
+def _hma(b: Arrays) -> np.ndarray:
+    c = b["close"]
+    return talib.WMA(2 * talib.WMA(c, 10) - talib.WMA(c, 20), 4)
+
+
+def _keltner(b: Arrays) -> np.ndarray:
+    return talib.EMA(b["close"], 20) + 2 * talib.ATR(b["high"], b["low"], b["close"], 10)
+
+
+def _cmf(b: Arrays) -> np.ndarray:
+    h, l, c, v = b["high"], b["low"], b["close"], b["volume"]
+    flow = np.where(h > l, ((c - l) - (h - c)) / np.where(h > l, h - l, 1.0) * v, 0.0)
+    return talib.SUM(flow, 20) / talib.SUM(v, 20)
+
+
+# (tradebot expression, TA-Lib equivalent or None, what the TA-Lib side is when not one function)
+CASES: list[tuple[str, Callable[[Arrays], object] | None, str]] = [
+    ("sma(close, 20)", lambda b: talib.SMA(b["close"], 20), ""),
+    ("ema(close, 20)", lambda b: talib.EMA(b["close"], 20), ""),
+    ("wma(close, 20)", lambda b: talib.WMA(b["close"], 20), ""),
+    ("dema(close, 20)", lambda b: talib.DEMA(b["close"], 20), ""),
+    ("tema(close, 20)", lambda b: talib.TEMA(b["close"], 20), ""),
+    ("trima(close, 20)", lambda b: talib.TRIMA(b["close"], 20), ""),
+    ("kama(close, 30)", lambda b: talib.KAMA(b["close"], 30), ""),
+    ("hma(close, 20)", _hma, "3 WMA"),
+    ("vwma(close, 20)", lambda b: talib.SUM(b["close"] * b["volume"], 20) / talib.SUM(b["volume"], 20),
+     "SUM / SUM"),
+    ("t3(close, 5, 0.7)", lambda b: talib.T3(b["close"], 5, 0.7), ""),
+    ("sar(0.02, 0.2)", lambda b: talib.SAR(b["high"], b["low"], 0.02, 0.2), ""),
+    ("supertrend(3, 10).line", None, "no TA-Lib counterpart"),
+    ("linreg(close, 14).value", lambda b: talib.LINEARREG(b["close"], 14), ""),
+    ("linreg(close, 14).slope", lambda b: talib.LINEARREG_SLOPE(b["close"], 14), ""),
+    ("rsi(close, 14)", lambda b: talib.RSI(b["close"], 14), ""),
+    ("macd(close, 12, 26, 9).hist", lambda b: talib.MACD(b["close"], 12, 26, 9), ""),
+    ("stoch(14, 3, 3).d", lambda b: talib.STOCH(b["high"], b["low"], b["close"], 14, 3, 0, 3, 0), ""),
+    ("stochrsi(close, 14, 14, 3).d", lambda b: talib.STOCHRSI(b["close"], 14, 14, 3, 0), ""),
+    ("cci(20)", lambda b: talib.CCI(b["high"], b["low"], b["close"], 20), ""),
+    ("roc(close, 10)", lambda b: talib.ROC(b["close"], 10), ""),
+    ("mom(close, 10)", lambda b: talib.MOM(b["close"], 10), ""),
+    ("willr(14)", lambda b: talib.WILLR(b["high"], b["low"], b["close"], 14), ""),
+    ("mfi(14)", lambda b: talib.MFI(b["high"], b["low"], b["close"], b["volume"], 14), ""),
+    ("adx(14)", lambda b: talib.ADX(b["high"], b["low"], b["close"], 14), ""),
+    ("plus_di(14)", lambda b: talib.PLUS_DI(b["high"], b["low"], b["close"], 14), ""),
+    ("minus_di(14)", lambda b: talib.MINUS_DI(b["high"], b["low"], b["close"], 14), ""),
+    ("aroon(14).up", lambda b: talib.AROON(b["high"], b["low"], 14), ""),
+    ("aroonosc(14)", lambda b: talib.AROONOSC(b["high"], b["low"], 14), ""),
+    ("trix(close, 30)", lambda b: talib.TRIX(b["close"], 30), ""),
+    ("ultosc(7, 14, 28)", lambda b: talib.ULTOSC(b["high"], b["low"], b["close"], 7, 14, 28), ""),
+    ("cmo(close, 14)", lambda b: talib.CMO(b["close"], 14), ""),
+    ("apo(close, 12, 26)", lambda b: talib.APO(b["close"], 12, 26, 1), ""),
+    ("ppo(close, 12, 26)", lambda b: talib.PPO(b["close"], 12, 26, 1), ""),
+    ("bop()", lambda b: talib.BOP(b["open"], b["high"], b["low"], b["close"]), ""),
+    ("atr(14)", lambda b: talib.ATR(b["high"], b["low"], b["close"], 14), ""),
+    ("natr(14)", lambda b: talib.NATR(b["high"], b["low"], b["close"], 14), ""),
+    ("tr()", lambda b: talib.TRANGE(b["high"], b["low"], b["close"]), ""),
+    ("stdev(close, 20)", lambda b: talib.STDDEV(b["close"], 20, 1.0), ""),
+    ("bbands(close, 20, 2).upper", lambda b: talib.BBANDS(b["close"], 20, 2, 2, 0), ""),
+    ("keltner(20, 2, 10).upper", _keltner, "EMA + ATR"),
+    ("donchian(20).middle", lambda b: (talib.MAX(b["high"], 20) + talib.MIN(b["low"], 20)) / 2,
+     "MAX + MIN"),
+    ("obv(close)", lambda b: talib.OBV(b["close"], b["volume"]), ""),
+    ("ad()", lambda b: talib.AD(b["high"], b["low"], b["close"], b["volume"]), ""),
+    ("adosc(3, 10)", lambda b: talib.ADOSC(b["high"], b["low"], b["close"], b["volume"], 3, 10), ""),
+    ("cmf(20)", _cmf, "SUM / SUM"),
+    ("vwap_rolling(20, hlc3)", lambda b: talib.SUM(talib.TYPPRICE(b["high"], b["low"], b["close"])
+                                                   * b["volume"], 20) / talib.SUM(b["volume"], 20),
+     "TYPPRICE, SUM / SUM"),
+    ("highest(high, 20)", lambda b: talib.MAX(b["high"], 20), ""),
+    ("lowest(low, 20)", lambda b: talib.MIN(b["low"], 20), ""),
+    ("sum(volume, 20)", lambda b: talib.SUM(b["volume"], 20), ""),
+    ("highestbars(high, 20)", lambda b: talib.MAXINDEX(b["high"], 20), ""),
+]
+
+
+def measure(bars: pl.DataFrame, repeat: int) -> list[list[object]]:
+    arrays = {c: bars[c].to_numpy().astype(np.float64) for c in ("open", "high", "low", "close", "volume")}
+    rows: list[list[object]] = []
+    for expression, oracle, note in CASES:
+        plan = compile_source(f"x = {expression}\n", "bench.tbs", series=["x"]).plan
+        ours = best_of(lambda: plan.evaluate(bars), repeat=repeat)
+        if oracle is None:
+            rows.append([f"`{expression}`", ours * 1e3, "", "", note])
+            continue
+        theirs = best_of(lambda: oracle(arrays), repeat=repeat)
+        rows.append([f"`{expression}`", ours * 1e3, theirs * 1e3, ours / theirs, note])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    bars = synthetic_bars(args.bars)
+    rows = measure(bars, args.repeat)
+    ratios = [r[3] for r in rows if isinstance(r[3], float)]
+    geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    print(f"{args.bars:,} bars, best of {args.repeat}, polars {pl.__version__}, "
+          f"TA-Lib {talib.__ta_version__.decode().split()[0]}")
+    print(table(["indicator", "tradebot ms", "TA-Lib ms", "ratio", "TA-Lib side"], rows))
+    print(f"\ngeometric mean ratio over {len(ratios)} indicators: {geomean:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,468 @@
+"""Momentum indicators: oscillators and rate-of-change measures, each equal to the TA-Lib
+function named in NOTES (tests/lang/test_talib.py).
+
+Where TA-Lib answers 0 instead of dividing by zero (a flat window, a zero price) so does tradebot,
+with TA-Lib's tests: a range is "flat" within 1e-14 of its own price level (TA_IS_ZERO_SCALED),
+a ratio of averages within the fixed band 1e-14.
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from ..builtins import indicator, length, price, series
+from ..types import record
+from .smoothing import ema, ema_chain, naive_ema, naive_skip, naive_sma, sma, sum_in_order
+from .support import TA_EPSILON, Note, arr, kernel, lag, nan_array, naive_window, naive_windows
+from .support import scaled_zero, share, together, window_has_missing
+
+CATEGORY = "momentum"
+HLC = (price("high"), price("low"), price("close"))
+
+
+# ------------------------------------------------------------------ shared pieces
+
+
+def flat_range(high: pl.Expr, low: pl.Expr) -> pl.Expr:
+    return scaled_zero(high - low, high.abs() + low.abs())
+
+
+def naive_flat(high: float, low: float) -> bool:
+    return abs(high - low) <= TA_EPSILON * (abs(high) + abs(low))
+
+
+def _stochastic(close: pl.Expr, high: pl.Expr, low: pl.Expr, n: int) -> pl.Expr:
+    highest, lowest = share(high.rolling_max(n)), share(low.rolling_min(n))
+    raw = (close - lowest) / (highest - lowest) * 100.0
+    return pl.when(flat_range(highest, lowest)).then(0.0).otherwise(raw)
+
+
+def _ref_stochastic(close, high, low, n):
+    def k(c, h, l):
+        hh, ll = np.max(h), np.min(l)
+        return 0.0 if naive_flat(hh, ll) else (c[-1] - ll) / (hh - ll) * 100.0
+    return naive_windows([close, high, low], n, k)
+
+
+def bars_since_extreme(x: pl.Expr, n: int, *, highest: bool) -> pl.Expr:
+    """Bars since the highest (lowest) of the last n values, 0..n-1; ties go to the most recent.
+
+    By doubling: the (extreme, its age) of the last 1, 2, 4, ... bars, each from two halves,
+    then the blocks that add up to n, newest first -- O(log n) passes instead of n comparisons."""
+    def newer_wins(new: tuple[pl.Expr, pl.Expr], old: tuple[pl.Expr, pl.Expr]):
+        keep = new[0] >= old[0] if highest else new[0] <= old[0]
+        return (share(pl.when(keep).then(new[0]).otherwise(old[0])),
+                share(pl.when(keep).then(new[1]).otherwise(old[1])))
+
+    x = share(x)
+    levels = {1: (x, pl.repeat(0.0, pl.len()))}
+    size = 1
+    while size * 2 <= n:
+        value, age = levels[size]
+        levels[size * 2] = newer_wins((value, age), (value.shift(size), age.shift(size) + size))
+        size *= 2
+    best, offset = None, 0
+    for size in sorted(levels, reverse=True):
+        if n & size:
+            value, age = levels[size]
+            block = (value.shift(offset), age.shift(offset) + offset) if offset else (value, age)
+            best = block if best is None else newer_wins(best, block)
+            offset += size
+    return pl.when(window_has_missing(x, n)).then(None).otherwise(best[1])
+
+
+def naive_bars_since_extreme(x, n: int, *, highest: bool) -> np.ndarray:
+    def since(window):
+        target = np.max(window) if highest else np.min(window)
+        return float(next(k for k in range(n) if window[n - 1 - k] == target))
+    return naive_window(x, n, since)
+
+
+# ------------------------------------------------------------------ lowerings
+
+
+def _macd(x: pl.Expr, fast: int, slow: int, signal: int) -> dict[str, pl.Expr]:
+    fast, slow = min(fast, slow), max(fast, slow)  # TA-Lib swaps them
+    line = share(ema(x, fast, seed_at=slow) - ema(x, slow))  # TA-Lib seeds the fast at the slow period
+    trigger = share(ema(line, signal))
+    return together({"macd": line, "signal": trigger, "hist": line - trigger}, "signal")
+
+
+def _ref_macd(x, fast, slow, signal):
+    fast, slow = min(fast, slow), max(fast, slow)
+    line = naive_ema(x, fast, slow) - naive_ema(x, slow)
+    trigger = naive_ema(line, signal)
+    gate = np.isnan(trigger)
+    return {name: np.where(gate, np.nan, v) for name, v in
+            (("macd", line), ("signal", trigger), ("hist", line - trigger))}
+
+
+def _stoch(n: int, smooth_k: int, smooth_d: int, high, low, close) -> dict[str, pl.Expr]:
+    k = share(sma(_stochastic(close, high, low, n), smooth_k))
+    return together({"k": k, "d": share(sma(k, smooth_d))}, "d")
+
+
+def _ref_stoch(n, smooth_k, smooth_d, high, low, close):
+    k = naive_sma(_ref_stochastic(close, high, low, n), smooth_k)
+    d = naive_sma(k, smooth_d)
+    return {"k": np.where(np.isnan(d), np.nan, k), "d": d}
+
+
+def _rsi(x: pl.Expr, n: int) -> pl.Expr:
+    return kernel("wilder_oscillator", [x], n, False)
+
+
+def _stochrsi(x: pl.Expr, n: int, k_length: int, d_length: int) -> dict[str, pl.Expr]:
+    r = share(_rsi(x, n))
+    k = share(_stochastic(r, r, r, k_length))
+    return together({"k": k, "d": share(sma(k, d_length))}, "d")
+
+
+def _ref_stochrsi(x, n, k_length, d_length):
+    r = _ref_rsi(x, n)
+    k = _ref_stochastic(r, r, r, k_length)
+    d = naive_sma(k, d_length)
+    return {"k": np.where(np.isnan(d), np.nan, k), "d": d}
+
+
+def _cci(n: int, high: pl.Expr, low: pl.Expr, close: pl.Expr) -> pl.Expr:
+    typical = share((high + low + close) / 3)
+    mean = share(typical.rolling_mean(n))
+    deviation = share(pl.sum_horizontal([(typical.shift(i) - mean).abs() for i in range(n)],
+                                        ignore_nulls=False) / n)
+    above = share(typical - mean)
+    flat = scaled_zero(above, mean.abs()) | scaled_zero(deviation, mean.abs())
+    return pl.when(flat).then(0.0).otherwise(above / (0.015 * deviation))
+
+
+def _ref_cci(n, high, low, close):
+    def cci(tp):
+        mean = sum_in_order(tp) / n
+        deviation = sum_in_order(abs(v - mean) for v in tp) / n
+        above = tp[-1] - mean
+        scale = TA_EPSILON * abs(mean)
+        return 0.0 if abs(above) <= scale or abs(deviation) <= scale else above / (0.015 * deviation)
+    return naive_window((arr(high) + arr(low) + arr(close)) / 3, n, cci)
+
+
+def _roc(x: pl.Expr, n: int) -> pl.Expr:
+    before = x.shift(n)
+    return pl.when(before != 0).then((x / before - 1.0) * 100.0).when(before.is_not_null()).then(0.0)
+
+
+def _ref_roc(x, n):
+    x, before = arr(x), lag(x, n)
+    with np.errstate(all="ignore"):
+        return np.where(before == 0, 0.0, (x / before - 1.0) * 100.0)
+
+
+def _willr(n: int, high, low, close) -> pl.Expr:
+    highest, lowest = share(high.rolling_max(n)), share(low.rolling_min(n))
+    raw = (highest - close) / (highest - lowest) * -100.0
+    return pl.when(flat_range(highest, lowest)).then(0.0).otherwise(raw)
+
+
+def _ref_willr(n, high, low, close):
+    def r(h, l, c):
+        hh, ll = np.max(h), np.min(l)
+        return 0.0 if naive_flat(hh, ll) else (hh - c[-1]) / (hh - ll) * -100.0
+    return naive_windows([high, low, close], n, r)
+
+
+def _mfi(n: int, high, low, close, volume) -> pl.Expr:
+    # A kernel, though MFI is a window: TA-Lib keeps its sums by adding and subtracting, and the
+    # rounding residue those carry shows in the result when the window's flow is small.
+    return kernel("mfi", [high, low, close, volume], n)
+
+
+def _ref_mfi(n, high, low, close, volume):
+    def run(high, low, close, volume):
+        typical = (high + low + close) / 3.0
+        before = lag(typical, 1)
+        change = typical - before
+        flow = np.where(np.abs(change) <= TA_EPSILON * (np.abs(typical) + np.abs(before)), 0.0,
+                        typical * volume)
+        flow = np.where(np.isnan(change), np.nan, flow)
+        up, down = np.where(change < 0, 0.0, flow), np.where(change < 0, flow, 0.0)
+
+        def mfi(u, d):
+            total = sum_in_order(u) + sum_in_order(d)
+            return 0.0 if total <= 0 else 100.0 * (min(max(sum_in_order(u), 0.0), total) / total)
+        return naive_windows([up, down], n, mfi)
+    return naive_skip(run, [high, low, close, volume])
+
+
+def _directional(field: str):
+    def lower(n: int, high, low, close) -> pl.Expr:
+        return kernel("directional", [high, low, close], n, fields=("plus_di", "minus_di", "adx"))[field]
+    return lower
+
+
+def _ref_directional(field: str):
+    def reference(n, high, low, close):
+        return naive_skip(_naive_directional, [high, low, close], n, outputs=3)[
+            ("plus_di", "minus_di", "adx").index(field)]
+    return reference
+
+
+def _naive_directional(high, low, close, n):
+    size = len(close)
+    plus, minus, adx = nan_array(size), nan_array(size), nan_array(size)
+    if size <= n:
+        return plus, minus, adx
+    dms, trs = [(0.0, 0.0)], [np.nan]
+    for t in range(1, size):
+        up, down = high[t] - high[t - 1], low[t - 1] - low[t]
+        dms.append((0.0, down) if down > 0 and up < down else (up, 0.0) if up > 0 and up > down else (0.0, 0.0))
+        trs.append(max(high[t] - low[t], abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1])))
+    pdm = sum_in_order(dm[0] for dm in dms[1:n])
+    mdm = sum_in_order(dm[1] for dm in dms[1:n])
+    tr = sum_in_order(trs[1:n])
+    dxs = []
+    for t in range(n, size):
+        pdm, mdm = pdm - pdm / n + dms[t][0], mdm - mdm / n + dms[t][1]
+        tr = tr - tr / n + trs[t]
+        plus[t], minus[t] = (100.0 * (pdm / tr), 100.0 * (mdm / tr)) if tr > 0 else (0.0, 0.0)
+        total = plus[t] + minus[t]
+        dx = 100.0 * (abs(minus[t] - plus[t]) / total) if tr > 0 and abs(total) >= TA_EPSILON else None
+        if t < 2 * n:
+            dxs.append(dx or 0.0)
+            if t == 2 * n - 1:
+                adx[t] = sum_in_order(dxs) / n
+        else:
+            adx[t] = adx[t - 1] if dx is None else (adx[t - 1] * (n - 1) + dx) / n
+    return plus, minus, adx
+
+
+def _aroon(n: int, high, low) -> dict[str, pl.Expr]:
+    factor = 100.0 / n
+    return {"up": factor * (n - bars_since_extreme(high, n + 1, highest=True)),
+            "down": factor * (n - bars_since_extreme(low, n + 1, highest=False))}
+
+
+def _ref_aroon(n, high, low):
+    factor = 100.0 / n
+    return {"up": factor * (n - naive_bars_since_extreme(high, n + 1, highest=True)),
+            "down": factor * (n - naive_bars_since_extreme(low, n + 1, highest=False))}
+
+
+def _aroonosc(n: int, high, low) -> pl.Expr:
+    # TA-Lib: factor * (index of the highest - index of the lowest).
+    return (100.0 / n) * (bars_since_extreme(low, n + 1, highest=False)
+                          - bars_since_extreme(high, n + 1, highest=True))
+
+
+def _ref_aroonosc(n, high, low):
+    return (100.0 / n) * (naive_bars_since_extreme(low, n + 1, highest=False)
+                          - naive_bars_since_extreme(high, n + 1, highest=True))
+
+
+def _trix(x: pl.Expr, n: int) -> pl.Expr:
+    return _roc(share(ema_chain(x, n, 3)[2]), 1)
+
+
+def _ref_trix(x, n):
+    return _ref_roc(naive_ema(naive_ema(naive_ema(x, n), n), n), 1)
+
+
+def _ultosc(fast: int, mid: int, slow: int, high, low, close) -> pl.Expr:
+    prev_close = close.shift(1)
+    valid = pl.when(prev_close.is_not_null())
+    true_low = share(valid.then(low.clip(upper_bound=prev_close)))
+    buying = share(close - true_low)
+    true_range = share(valid.then(high.clip(lower_bound=prev_close)) - true_low)
+    total = pl.lit(0.0)
+    for weight, n in zip((4.0, 2.0, 1.0), sorted((fast, mid, slow))):
+        b, r = buying.rolling_sum(n), share(true_range.rolling_sum(n))
+        total = total + pl.when(r != 0).then(weight * (b / r)).when(r.is_not_null()).then(0.0)
+    return 100.0 * (total / 7.0)
+
+
+def _ref_ultosc(fast, mid, slow, high, low, close):
+    high, low, close = arr(high), arr(low), arr(close)
+    prev = lag(close, 1)
+    true_low = np.minimum(low, prev)
+    buying, true_range = close - true_low, np.maximum(high, prev) - true_low
+    longest = max(fast, mid, slow)
+
+    def osc(b, r):
+        total = 0.0
+        for weight, n in zip((4.0, 2.0, 1.0), sorted((fast, mid, slow))):
+            rs = np.sum(r[-n:])
+            total += weight * (np.sum(b[-n:]) / rs) if rs != 0 else 0.0
+        return 100.0 * (total / 7.0)
+    return naive_windows([buying, true_range], longest, osc)
+
+
+def _apo(x: pl.Expr, fast: int, slow: int) -> pl.Expr:
+    fast, slow = min(fast, slow), max(fast, slow)
+    return ema(x, fast) - ema(x, slow)
+
+
+def _ref_apo(x, fast, slow):
+    fast, slow = min(fast, slow), max(fast, slow)
+    return naive_ema(x, fast) - naive_ema(x, slow)
+
+
+def _ppo(x: pl.Expr, fast: int, slow: int) -> pl.Expr:
+    fast, slow = min(fast, slow), max(fast, slow)
+    quick, base = share(ema(x, fast)), share(ema(x, slow))
+    return pl.when(base.abs() >= 1e-14).then((quick - base) / base * 100.0).when(
+        base.is_not_null() & quick.is_not_null()).then(0.0)
+
+
+def _ref_ppo(x, fast, slow):
+    fast, slow = min(fast, slow), max(fast, slow)
+    quick, base = naive_ema(x, fast), naive_ema(x, slow)
+    with np.errstate(all="ignore"):
+        ppo = np.where(np.abs(base) >= 1e-14, (quick - base) / base * 100.0, 0.0)
+    return np.where(np.isnan(quick) | np.isnan(base), np.nan, ppo)
+
+
+def _bop(open_, high, low, close) -> pl.Expr:
+    span = share(high - low)
+    return pl.when(span <= 0).then(0.0).otherwise((close - open_) / span)
+
+
+def _ref_bop(open_, high, low, close):
+    span = arr(high) - arr(low)
+    with np.errstate(all="ignore"):
+        return np.where(np.isnan(span), np.nan, np.where(span <= 0, 0.0, (arr(close) - arr(open_)) / span))
+
+
+def _ref_rsi(x, n):
+    return naive_skip(_naive_oscillator, [x], n, False)
+
+
+def _ref_cmo(x, n):
+    return naive_skip(_naive_oscillator, [x], n, True)
+
+
+def _naive_oscillator(x, n, cmo):
+    out = nan_array(len(x))
+    if len(x) <= n:
+        return out
+    gain = loss = 0.0
+    for t in range(1, len(x)):
+        diff = x[t] - x[t - 1]
+        if t > n:  # Wilder: (previous * (n-1) + today) / n, after a plain-mean seed
+            gain, loss = gain * (n - 1), loss * (n - 1)
+        if diff < 0:
+            loss -= diff
+        else:
+            gain += diff
+        if t >= n:
+            gain, loss = gain / n, loss / n
+            total = gain + loss
+            out[t] = 100.0 * (((gain - loss) if cmo else gain) / total) if total > 0 else 0.0
+    return out
+
+
+# ------------------------------------------------------------------ the table
+
+BUILTINS = (
+    indicator("rsi", (series(), length(default=14)), _rsi, _ref_rsi,
+              doc="Relative Strength Index (Wilder): 100 * average gain / (average gain + average loss) "
+                  "of one-bar changes, Wilder-smoothed after a plain-mean seed. 0 when flat.",
+              example="rsi(close, 14) < 30", category=CATEGORY),
+    indicator("macd", (series(), length("fast", 12), length("slow", 26), length("signal", 9)),
+              _macd, _ref_macd, returns=record("macd", "signal", "hist"),
+              doc="Moving average convergence/divergence: `.macd` = ema(fast) - ema(slow), `.signal` its "
+                  "ema, `.hist` their difference.",
+              example="macd(close).hist > 0", category=CATEGORY),
+    indicator("stoch", (length(default=14), length("smooth_k", 3), length("smooth_d", 3), *HLC),
+              _stoch, _ref_stoch, returns=record("k", "d"),
+              doc="Slow stochastic: `.k` is the sma of 100 * (close - lowest low) / (highest high - lowest "
+                  "low) over `length` bars, `.d` the sma of `.k`. 0 when the range is flat.",
+              example="stoch(14, 3, 3).k crosses above stoch(14, 3, 3).d", category=CATEGORY),
+    indicator("stochrsi", (series(), length(default=14), length("k_length", 14), length("d_length", 3)),
+              _stochrsi, _ref_stochrsi, returns=record("k", "d"),
+              doc="Stochastic RSI: the fast stochastic of rsi(src, length) over `k_length` bars (`.k`) "
+                  "and its sma over `d_length` bars (`.d`).",
+              example="stochrsi(close).k < 20", category=CATEGORY),
+    indicator("cci", (length(default=20), *HLC), _cci, _ref_cci,
+              doc="Commodity Channel Index (Lambert): (typical price - its sma) / (0.015 * mean absolute "
+                  "deviation), over `length` bars. 0 when flat.",
+              example="cci(20) > 100", category=CATEGORY),
+    indicator("roc", (series(), length(default=10)), _roc, _ref_roc,
+              doc="Rate of change in percent: (src / src[length] - 1) * 100; 0 when src[length] is 0.",
+              example="roc(close, 10) > 2", category=CATEGORY),
+    indicator("mom", (series(), length(default=10)), lambda x, n: x - x.shift(n),
+              lambda x, n: arr(x) - lag(x, n),
+              doc="Momentum: src - src[length].", example="mom(close, 10) > 0", category=CATEGORY),
+    indicator("willr", (length(default=14), *HLC), _willr, _ref_willr,
+              doc="Williams %R: -100 * (highest high - close) / (highest high - lowest low) over `length` "
+                  "bars, from -100 to 0. 0 when the range is flat.",
+              example="willr(14) < -80", category=CATEGORY),
+    indicator("mfi", (length(default=14), *HLC, price("volume")), _mfi, _ref_mfi,
+              doc="Money Flow Index: 100 * up money flow / total money flow of the typical price over "
+                  "`length` bars; 0 when the total flow is below 1 (as TA-Lib).",
+              example="mfi(14) > 80", category=CATEGORY),
+    indicator("adx", (length(default=14), *HLC), _directional("adx"), _ref_directional("adx"),
+              doc="Average Directional Index (Wilder): the smoothed |+DI - -DI| / (+DI + -DI), 0..100; "
+                  "trend strength whatever its direction.",
+              example="adx(14) > 25", category=CATEGORY),
+    indicator("plus_di", (length(default=14), *HLC), _directional("plus_di"),
+              _ref_directional("plus_di"),
+              doc="Plus directional indicator (Wilder): 100 * smoothed +DM / smoothed true range.",
+              example="plus_di(14) > minus_di(14)", category=CATEGORY),
+    indicator("minus_di", (length(default=14), *HLC), _directional("minus_di"),
+              _ref_directional("minus_di"),
+              doc="Minus directional indicator (Wilder): 100 * smoothed -DM / smoothed true range.",
+              example="minus_di(14) > 30", category=CATEGORY),
+    indicator("aroon", (length(default=14), price("high"), price("low")), _aroon, _ref_aroon,
+              returns=record("up", "down"),
+              doc="Aroon (Chande): `.up` = 100 * (length - bars since the highest high) / length over "
+                  "the last length + 1 bars, `.down` likewise for the lowest low.",
+              example="aroon(25).up > 70", category=CATEGORY),
+    indicator("aroonosc", (length(default=14), price("high"), price("low")), _aroonosc,
+              _ref_aroonosc,
+              doc="Aroon oscillator: aroon up - aroon down, -100..100.",
+              example="aroonosc(25) > 50", category=CATEGORY),
+    indicator("trix", (series(), length(default=30)), _trix, _ref_trix,
+              doc="TRIX: the one-bar rate of change, in percent, of a triple ema.",
+              example="trix(close, 15) crosses above 0", category=CATEGORY),
+    indicator("ultosc", (length("fast", 7), length("mid", 14), length("slow", 28), *HLC),
+              _ultosc, _ref_ultosc,
+              doc="Ultimate Oscillator (Williams): weighted 4:2:1 average of buying pressure / true "
+                  "range over three lengths, 0..100.",
+              example="ultosc() < 30", category=CATEGORY),
+    indicator("cmo", (series(), length(default=14)), lambda x, n: kernel("wilder_oscillator", [x], n, True),
+              _ref_cmo,
+              doc="Chande Momentum Oscillator: 100 * (gains - losses) / (gains + losses), Wilder-smoothed "
+                  "as in rsi; -100..100.",
+              example="cmo(close, 14) > 50", category=CATEGORY),
+    indicator("apo", (series(), length("fast", 12), length("slow", 26)), _apo, _ref_apo,
+              doc="Absolute price oscillator: ema(fast) - ema(slow).",
+              example="apo(close, 12, 26) > 0", category=CATEGORY),
+    indicator("ppo", (series(), length("fast", 12), length("slow", 26)), _ppo, _ref_ppo,
+              doc="Percentage price oscillator: (ema(fast) - ema(slow)) / ema(slow) * 100.",
+              example="ppo(close, 12, 26) > 1", category=CATEGORY),
+    indicator("bop", (price("open"), price("high"), price("low"), price("close")), _bop, _ref_bop,
+              doc="Balance of power: (close - open) / (high - low); 0 when high equals low.",
+              example="sma(bop(), 14) > 0", category=CATEGORY),
+)
+
+NOTES = {
+    "rsi": Note("length", "TA-Lib RSI"),
+    "macd": Note("slow + signal - 2", "TA-Lib MACD (all three fields from the same bar; the fast "
+                 "EMA is seeded at the slow period, as TA-Lib does)"),
+    "stoch": Note("length + smooth_k + smooth_d - 3", "TA-Lib STOCH with SMA smoothing"),
+    "stochrsi": Note("length + k_length + d_length - 2", "TA-Lib STOCHRSI with SMA %D"),
+    "cci": Note("length - 1", "TA-Lib CCI"),
+    "roc": Note("length", "TA-Lib ROC"),
+    "mom": Note("length", "TA-Lib MOM"),
+    "willr": Note("length - 1", "TA-Lib WILLR"),
+    "mfi": Note("length", "TA-Lib MFI"),
+    "adx": Note("2 * length - 1", "TA-Lib ADX"),
+    "plus_di": Note("length", "TA-Lib PLUS_DI"),
+    "minus_di": Note("length", "TA-Lib MINUS_DI"),
+    "aroon": Note("length", "TA-Lib AROON (ties go to the most recent bar)"),
+    "aroonosc": Note("length", "TA-Lib AROONOSC"),
+    "trix": Note("3 * (length - 1) + 1", "TA-Lib TRIX"),
+    "ultosc": Note("slow", "TA-Lib ULTOSC"),
+    "cmo": Note("length", "TA-Lib CMO"),
+    "apo": Note("slow - 1", "TA-Lib APO with EMA averages (matype 1)"),
+    "ppo": Note("slow - 1", "TA-Lib PPO with EMA averages (matype 1)"),
+    "bop": Note("0", "TA-Lib BOP"),
+}

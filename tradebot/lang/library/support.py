@@ -1,0 +1,228 @@
+"""Shared plumbing for the library modules: Polars helpers for the lowerings, and the naive
+building blocks the reference implementations are written with.
+
+Missing values (docs/builtins.md, "Missing values"), implemented here once:
+- a *window* (rolling mean, highest, a shift) is missing when any bar it reads is missing;
+- a *recursion* (EMA, Wilder, KAMA, SAR, running totals) skips missing bars: it runs over the bars
+  that have every input, as if the others were absent, and is missing on the skipped bars;
+- the fields of a multi-output indicator are missing together (TA-Lib reports all of them from
+  the same bar);
+- results that are not real numbers (0/0, inf - inf) are missing, never NaN.
+"""
+from __future__ import annotations
+
+import importlib
+from contextlib import contextmanager
+from contextvars import ContextVar
+from fractions import Fraction
+from typing import Callable, Iterator, NamedTuple, Sequence
+
+import numpy as np
+import polars as pl
+
+class Note(NamedTuple):
+    """What docs/builtins.md says about a builtin beyond its doc: when its first value appears,
+    and the TA-Lib function it equals or the published definition it follows."""
+
+    warmup: str
+    source: str
+
+
+# TA-Lib's fixed zero band for dimensionless ratios (RSI, DX): |v| < 1e-14 counts as 0.
+TA_EPSILON = 1e-14
+
+
+# ------------------------------------------------------------------ Polars side
+
+_SCRATCH: ContextVar[list[tuple[str, pl.Expr]] | None] = ContextVar("scratch", default=None)
+
+
+def share(expr: pl.Expr) -> pl.Expr:
+    """`expr` computed once, as a column of its own, however often the lowering uses it.
+
+    Polars 2.1 does not eliminate a repeated window inside one expression (`x.rolling_max(n)`
+    written twice runs twice), so a lowering that reuses an intermediate passes it through here;
+    the compiler adds the column before the builtin's own (`scratch_columns`). Outside the
+    compiler the expression is used inline."""
+    pending = _SCRATCH.get()
+    if pending is None:
+        return expr
+    name = f"{pending[0][0]}{len(pending)}"
+    pending.append((name, expr))
+    return pl.col(name)
+
+
+@contextmanager
+def scratch_columns(prefix: str) -> Iterator[list[tuple[str, pl.Expr]]]:
+    """Collects the intermediates `share` creates while a lowering runs, as (column, expr) in
+    creation order (later ones may read earlier ones); names start with `prefix`."""
+    pending: list[tuple[str, pl.Expr]] = [(prefix, pl.lit(None))]  # the head only carries the prefix
+    token = _SCRATCH.set(pending)
+    try:
+        yield pending
+    finally:
+        _SCRATCH.reset(token)
+        del pending[0]
+
+
+def divide(numerator: pl.Expr, denominator: pl.Expr, *, zero: float | None = None) -> pl.Expr:
+    """numerator / denominator; where the denominator is 0, `zero` (missing by default)."""
+    quotient = numerator / denominator
+    if zero is None:
+        return pl.when(denominator != 0).then(quotient)
+    return pl.when(denominator != 0).then(quotient).when(denominator.is_not_null()).then(zero)
+
+
+def scaled_zero(value: pl.Expr, scale: pl.Expr) -> pl.Expr:
+    """TA-Lib's TA_IS_ZERO_SCALED: |value| <= 1e-14 * scale (a flat window's rounding residue)."""
+    return value.abs() <= TA_EPSILON * scale
+
+
+def any_missing(*exprs: pl.Expr) -> pl.Expr:
+    missing = exprs[0].is_null()
+    for other in exprs[1:]:
+        missing = missing | other.is_null()
+    return missing
+
+
+def window_has_missing(expr: pl.Expr, n: int) -> pl.Expr:
+    """True where one of the last n bars is missing (or fewer than n bars exist)."""
+    seen = share(expr.is_null().cast(pl.Int64).cum_sum())  # missing bars so far (exact integers)
+    return (seen - seen.shift(n, fill_value=0) > 0) | (pl.int_range(pl.len()) < n - 1)
+
+
+def rolling_weighted(expr: pl.Expr, weights: Sequence[float]) -> pl.Expr:
+    """sum(weights[i] * x[t - (n-1) + i]): oldest bar first; missing if any bar is missing.
+
+    Polars' weighted windows reject nulls, so they are zeroed and masked back."""
+    n = len(weights)
+    expr = share(expr)
+    total = expr.fill_null(0.0).rolling_sum(n, weights=list(map(float, weights)))
+    return pl.when(window_has_missing(expr, n)).then(None).otherwise(total)
+
+
+def together(fields: dict[str, pl.Expr], last: str) -> dict[str, pl.Expr]:
+    """Every field missing where `last` (the one with the longest warm-up) is missing."""
+    gate = fields[last].is_null()
+    return {name: (expr if name == last else pl.when(gate).then(None).otherwise(expr))
+            for name, expr in fields.items()}
+
+
+def kernel(name: str, inputs: Sequence[pl.Expr], *params: object,
+           fields: Sequence[str] = ()) -> pl.Expr | dict[str, pl.Expr]:
+    """A numba kernel from `library.kernels` over whole series (skipping bars with a missing
+    input); one expression, or one per field for a kernel returning several arrays."""
+    def run(series: Sequence[pl.Series]) -> pl.Series:
+        fn, outputs = getattr(_kernels(), name), len(fields) or None
+        columns = [s.cast(pl.Float64) for s in series]
+        first = _warmup(columns)
+        arrays = [c.slice(first).to_numpy() for c in columns] if first is not None else None
+        if arrays is None or any(np.isnan(a).any() for a in arrays):
+            result = compressed(fn, [c.to_numpy() for c in columns], params, outputs)
+            first, results = 0, ((result,) if outputs is None else result)
+        else:  # no missing value after a warm-up: the kernel on a view of the data, no copies
+            result = fn(*arrays, *params)
+            results = (result,) if outputs is None else tuple(result)
+        values = [_with_warmup(first, r) for r in results]
+        if not fields:
+            return values[0]
+        return pl.DataFrame(dict(zip(fields, values))).to_struct()
+
+    if not fields:
+        return pl.map_batches(list(inputs), run, return_dtype=pl.Float64)
+    dtype = pl.Struct({f: pl.Float64 for f in fields})
+    batch = share(pl.map_batches(list(inputs), run, return_dtype=dtype))
+    return {f: batch.struct.field(f) for f in fields}
+
+
+def _warmup(columns: Sequence[pl.Series]) -> int | None:
+    """How many leading rows have a missing input, if no later row does (else None)."""
+    first = 0
+    for column in columns:
+        if column.null_count():
+            first = max(first, int(column.is_not_null().arg_max() or 0))
+    if any(column.slice(first).null_count() for column in columns):
+        return None
+    return first
+
+
+def _with_warmup(first: int, values: np.ndarray) -> pl.Series:
+    tail = pl.Series(values).fill_nan(None)
+    if first == 0:
+        return tail
+    return pl.concat([pl.Series([None] * first, dtype=pl.Float64), tail], rechunk=False)
+
+
+def _kernels():
+    return importlib.import_module("tradebot.lang.library.kernels")  # numba: loaded on first use
+
+
+# ------------------------------------------------------------------ both sides
+
+
+def compressed(fn: Callable[..., object], arrays: Sequence[np.ndarray], params: Sequence[object],
+               outputs: int | None = None):
+    """fn over the bars where every array has a value, scattered back (NaN elsewhere)."""
+    keep = np.ones(len(arrays[0]), dtype=bool)
+    for a in arrays:
+        keep &= ~np.isnan(a)
+    result = fn(*(np.ascontiguousarray(a[keep], dtype=np.float64) for a in arrays), *params)
+    results = (result,) if outputs is None else tuple(result)
+
+    def scatter(values) -> np.ndarray:
+        out = np.full(len(keep), np.nan)
+        out[keep] = values
+        return out
+
+    scattered = [scatter(r) for r in results]
+    return scattered[0] if outputs is None else tuple(scattered)
+
+
+# ------------------------------------------------------------------ naive side (references)
+
+
+def arr(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def nan_array(size: int) -> np.ndarray:
+    return np.full(size, np.nan)
+
+
+def naive_window(x, n: int, fn: Callable[[np.ndarray], float]) -> np.ndarray:
+    """fn over the last n values at every bar; missing if any of them is missing."""
+    x = arr(x)
+    out = nan_array(len(x))
+    for t in range(n - 1, len(x)):
+        window = x[t - n + 1: t + 1]
+        if not np.isnan(window).any():
+            out[t] = fn(window)
+    return out
+
+
+def naive_windows(arrays: Sequence[np.ndarray], n: int, fn: Callable[..., float]) -> np.ndarray:
+    """fn(*windows) over the last n bars of several series; missing if any value is missing."""
+    arrays = [arr(a) for a in arrays]
+    out = nan_array(len(arrays[0]))
+    for t in range(n - 1, len(out)):
+        windows = [a[t - n + 1: t + 1] for a in arrays]
+        if not any(np.isnan(w).any() for w in windows):
+            out[t] = fn(*windows)
+    return out
+
+
+def lag(x, n: int) -> np.ndarray:
+    """x shifted n bars later (missing for the first n bars)."""
+    x = arr(x)
+    out = nan_array(len(x))
+    if n < len(x):
+        out[n:] = x[: len(x) - n]
+    return out
+
+
+def fma_exact(a: float, b: float, c: float) -> float:
+    """a * b + c rounded once (what TA-Lib's fma() computes), with exact rational arithmetic."""
+    if not all(np.isfinite(v) for v in (a, b, c)):
+        return a * b + c
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+

@@ -1,0 +1,283 @@
+"""Trend indicators: moving averages, parabolic SAR, supertrend and linear regression.
+
+Each equals the TA-Lib function named in NOTES (tests/lang/test_talib.py), except hma, vwma and
+supertrend, which TA-Lib lacks: their definitions are cited in NOTES and pinned by hand-worked
+cases and the naive references here.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from ..builtins import REQUIRED, ParamSpec, indicator, length, number, price, series
+from ..types import ArgKind, record
+from .smoothing import ema, ema_chain, naive_ema, naive_skip, naive_sma, naive_wma, sma, sum_in_order, wma
+from .support import Note, arr, divide, fma_exact, kernel, nan_array, naive_window, naive_windows
+from .support import rolling_weighted, share
+
+CATEGORY = "trend"
+
+
+def _length(default: object, minimum: int) -> ParamSpec:
+    return ParamSpec("length", ArgKind.LENGTH, default, "window length in bars", minimum=minimum)
+
+
+# ------------------------------------------------------------------ composite averages
+
+
+def _dema(x: pl.Expr, n: int) -> pl.Expr:
+    e1, e2 = ema_chain(x, n, 2)
+    return 2.0 * e1 - e2
+
+
+def _tema(x: pl.Expr, n: int) -> pl.Expr:
+    e1, e2, e3 = ema_chain(x, n, 3)
+    return 3.0 * e1 - 3.0 * e2 + e3
+
+
+def _ref_dema(x, n):
+    e1 = naive_ema(x, n)
+    return 2.0 * e1 - naive_ema(e1, n)
+
+
+def _ref_tema(x, n):
+    e1 = naive_ema(x, n)
+    e2 = naive_ema(e1, n)
+    return 3.0 * e1 - 3.0 * e2 + naive_ema(e2, n)
+
+
+def _trima_lengths(n: int) -> tuple[int, int]:
+    # TA-Lib TRIMA: an SMA of an SMA whose lengths add up to n + 1.
+    return ((n + 1) // 2, (n + 1) // 2) if n % 2 else (n // 2, n // 2 + 1)
+
+
+def _trima(x: pl.Expr, n: int) -> pl.Expr:
+    first, second = _trima_lengths(n)
+    return sma(share(sma(x, first)), second)
+
+
+def _ref_trima(x, n):
+    first, second = _trima_lengths(n)
+    return naive_sma(naive_sma(x, first), second)
+
+
+def _hull_lengths(n: int) -> tuple[int, int]:
+    return max(1, n // 2), max(1, math.isqrt(n))
+
+
+def _hma(x: pl.Expr, n: int) -> pl.Expr:
+    half, root = _hull_lengths(n)
+    return wma(share(2.0 * wma(x, half) - wma(x, n)), root)
+
+
+def _ref_hma(x, n):
+    half, root = _hull_lengths(n)
+    return naive_wma(2.0 * naive_wma(x, half) - naive_wma(x, n), root)
+
+
+def _vwma(x: pl.Expr, n: int, volume: pl.Expr) -> pl.Expr:
+    return divide((x * volume).rolling_sum(n), volume.rolling_sum(n))
+
+
+def _ref_vwma(x, n, volume):
+    def weighted(w, v):
+        return float(np.sum(w * v) / np.sum(v)) if np.sum(v) != 0 else np.nan
+    return naive_windows([x, volume], n, weighted)
+
+
+# ------------------------------------------------------------------ linear regression
+
+
+def _linreg(x: pl.Expr, n: int) -> dict[str, pl.Expr]:
+    # TA-Lib LINEARREG*: x-coordinates count bars back (the oldest is n-1), sums taken fresh.
+    sum_x = n * (n - 1) * 0.5
+    divisor = sum_x * sum_x - n * (n * (n - 1) * (2 * n - 1) / 6)
+    sum_y = share(x.rolling_sum(n))
+    sum_xy = rolling_weighted(x, range(n - 1, -1, -1))
+    slope = share((n * sum_xy - sum_x * sum_y) / divisor)
+    intercept = share((sum_y - slope * sum_x) / n)
+    return {"value": intercept + slope * (n - 1), "slope": slope, "intercept": intercept}
+
+
+def _ref_linreg(x, n):
+    def fit(window):
+        t = np.arange(n, dtype=float)  # bar 0 = the oldest in the window
+        slope = float(np.sum((t - t.mean()) * (window - window.mean())) / np.sum((t - t.mean()) ** 2))
+        intercept = float(window.mean() - slope * t.mean())
+        return intercept, slope
+    fits = [naive_window(x, n, lambda w, i=i: fit(w)[i]) for i in range(2)]
+    return {"value": fits[0] + fits[1] * (n - 1), "slope": fits[1], "intercept": fits[0]}
+
+
+# ------------------------------------------------------------------ compiled recursions
+
+
+def _ref_kama(x, n):
+    def run(x):
+        out = nan_array(len(x))
+        if n == 1:
+            return x.copy()
+        fastest, slowest = 2.0 / 31.0, 2.0 / 3.0
+        value = x[n - 1] if len(x) > n else np.nan
+        for t in range(n, len(x)):
+            noise = sum_in_order(abs(x[i] - x[i - 1]) for i in range(t - n + 1, t + 1))
+            change = x[t] - x[t - n]
+            ratio = 1.0 if noise <= change else abs(change / noise)
+            factor = fma_exact(ratio, slowest - fastest, fastest) ** 2
+            value = fma_exact(x[t] - value, factor, value)
+            out[t] = value
+        return out
+    return naive_skip(run, [x])
+
+
+def _ref_sar(acceleration, maximum, high, low):
+    def run(high, low):
+        out = nan_array(len(high))
+        if len(high) < 2:
+            return out
+        step = min(acceleration, maximum)
+        af = step
+        falling = low[0] - low[1]
+        long = not (falling > 0 and falling > high[1] - high[0])
+        extreme, value = (high[1], low[0]) if long else (low[1], high[0])
+        for t in range(1, len(high)):
+            range_low, range_high = min(low[t - 1], low[t]), max(high[t - 1], high[t])
+            if t == 1:
+                range_low, range_high = low[1], high[1]
+            if long and low[t] <= value or not long and high[t] >= value:
+                long = not long
+                value = min(extreme, range_low) if long else max(extreme, range_high)
+                out[t] = value
+                af, extreme = step, high[t] if long else low[t]
+            else:
+                out[t] = value
+                if long and high[t] > extreme or not long and low[t] < extreme:
+                    extreme = high[t] if long else low[t]
+                    af = min(af + step, maximum)
+            value = fma_exact(af, extreme - value, value)
+            value = min(value, range_low) if long else max(value, range_high)
+        return out
+    return naive_skip(run, [high, low])
+
+
+def _ref_t3(x, n, volume_factor):
+    e = [np.asarray(x, float)]
+    for _ in range(6):
+        e.append(naive_ema(e[-1], n))
+    if n == 1:
+        return naive_skip(lambda v: v, [x])
+    a = volume_factor
+    c1, c2 = -a ** 3, 3 * (a * a + a ** 3)
+    c3, c4 = -6 * a * a - 3 * (a + a ** 3), 1 + 3 * a + a ** 3 + 3 * a * a
+    return c1 * e[6] + c2 * e[5] + c3 * e[4] + c4 * e[3]
+
+
+def _ref_supertrend(factor, n, high, low, close):
+    from .volatility import naive_atr  # the ATR used for the bands
+
+    def run(high, low, close):
+        line, direction = nan_array(len(close)), nan_array(len(close))
+        atr = naive_atr(high, low, close, n)
+        upper = lower = np.nan
+        trend = -1.0
+        for t in range(n, len(close)):
+            mid = (high[t] + low[t]) / 2.0
+            up, down = mid + factor * atr[t], mid - factor * atr[t]
+            if t > n:
+                down = down if down > lower or close[t - 1] < lower else lower
+                up = up if up < upper or close[t - 1] > upper else upper
+                trend = (1.0 if close[t] > up else -1.0) if trend < 0 else (-1.0 if close[t] < down else 1.0)
+            upper, lower = up, down
+            direction[t], line[t] = trend, (down if trend > 0 else up)
+        return line, direction
+    line, direction = naive_skip(run, [high, low, close], outputs=2)
+    return {"line": line, "direction": direction}
+
+
+def _supertrend(factor: float, n: int, high: pl.Expr, low: pl.Expr, close: pl.Expr):
+    return kernel("supertrend", [high, low, close], float(factor), n, fields=("line", "direction"))
+
+
+# ------------------------------------------------------------------ the table
+
+
+BUILTINS = (
+    indicator("sma", (series(), length()), sma, naive_sma,
+              doc="Simple moving average: the mean of the last `length` values.",
+              example="sma(close, 20)", category=CATEGORY),
+    indicator("ema", (series(), length()), lambda x, n: ema(x, n), lambda x, n: naive_ema(x, n),
+              doc="Exponential moving average, alpha = 2/(length+1), seeded with the mean of the first "
+                  "`length` values.",
+              example="ema(close, 21)", category=CATEGORY),
+    indicator("wma", (series(), length()), wma, naive_wma,
+              doc="Linearly weighted moving average: the newest value weighs `length`, the oldest 1.",
+              example="wma(close, 10)", category=CATEGORY),
+    indicator("dema", (series(), length()), _dema, _ref_dema,
+              doc="Double exponential moving average: 2 * ema - ema(ema).",
+              example="dema(close, 20)", category=CATEGORY),
+    indicator("tema", (series(), length()), _tema, _ref_tema,
+              doc="Triple exponential moving average: 3 * e1 - 3 * e2 + e3, each e the ema of the last.",
+              example="tema(close, 20)", category=CATEGORY),
+    indicator("trima", (series(), length()), _trima, _ref_trima,
+              doc="Triangular moving average: an sma of an sma, weighting the middle of the window most.",
+              example="trima(close, 20)", category=CATEGORY),
+    indicator("kama", (series(), length(default=30)), lambda x, n: kernel("kama", [x], n), _ref_kama,
+              doc="Kaufman adaptive moving average: an ema whose speed follows the efficiency ratio "
+                  "(net change / total movement over `length` bars), between 2/3 and 2/31.",
+              example="close > kama(close, 30)", category=CATEGORY),
+    indicator("hma", (series(), length()), _hma, _ref_hma,
+              doc="Hull moving average: wma(2 * wma(src, length/2) - wma(src, length), sqrt(length)), "
+                  "lengths rounded down.",
+              example="hma(close, 16)", category=CATEGORY),
+    indicator("vwma", (series(), length(), price("volume")), _vwma, _ref_vwma,
+              doc="Volume-weighted moving average: sum(src * volume) / sum(volume) over `length` bars; "
+                  "missing when the volume sum is 0.",
+              example="vwma(close, 20)", category=CATEGORY),
+    indicator("t3", (series(), length(default=5), number("vfactor", 0.7, "the volume factor, 0..1",
+                                                         minimum=0.0)),
+              lambda x, n, v: kernel("t3", [x], n, float(v)), _ref_t3,
+              doc="Tillson T3: six chained emas combined with weights set by the volume factor.",
+              example="t3(close, 5, 0.7)", category=CATEGORY),
+    indicator("sar", (number("acceleration", 0.02, "the step of the acceleration factor", minimum=0.0),
+                      number("maximum", 0.2, "the largest acceleration factor", minimum=0.0),
+                      price("high"), price("low")),
+              lambda a, m, h, l: kernel("sar", [h, l], float(a), float(m)), _ref_sar,
+              doc="Parabolic SAR (Wilder): a trailing stop that accelerates towards price and flips "
+                  "side when price crosses it.",
+              example="close crosses above sar()", category=CATEGORY),
+    indicator("supertrend", (number("factor", 3.0, "band width in ATRs", minimum=0.0),
+                             length(default=10, doc="ATR length"),
+                             price("high"), price("low"), price("close")),
+              _supertrend, _ref_supertrend, returns=record("line", "direction"),
+              doc="Supertrend: hl2 -/+ factor * atr(length) bands that only tighten while a trend "
+                  "lasts; `.line` is the active band, `.direction` +1 in an uptrend, -1 in a downtrend.",
+              example="supertrend(3, 10).direction > 0", category=CATEGORY),
+    indicator("linreg", (series(), _length(REQUIRED, 2)),
+              lambda x, n: _linreg(x, n), _ref_linreg, returns=record("value", "slope", "intercept"),
+              doc="Least-squares line through the last `length` values: `.value` is the line at this "
+                  "bar, `.slope` its change per bar, `.intercept` its value at the oldest bar.",
+              example="linreg(close, 20).slope > 0", category=CATEGORY),
+)
+
+NOTES = {
+    "sma": Note("length - 1", "TA-Lib SMA"),
+    "ema": Note("length - 1", "TA-Lib EMA (seeded with the SMA of the first `length` values)"),
+    "wma": Note("length - 1", "TA-Lib WMA"),
+    "dema": Note("2 * (length - 1)", "TA-Lib DEMA"),
+    "tema": Note("3 * (length - 1)", "TA-Lib TEMA"),
+    "trima": Note("length - 1", "TA-Lib TRIMA"),
+    "kama": Note("length", "TA-Lib KAMA (fast 2, slow 30)"),
+    "hma": Note("length + floor(sqrt(length)) - 2",
+                "Alan Hull, \"How to reduce lag in a moving average\" (alanhull.com, 2005); as "
+                "TradingView ta.hma"),
+    "vwma": Note("length - 1", "TradingView ta.vwma: sum(src * volume, n) / sum(volume, n)"),
+    "t3": Note("6 * (length - 1)", "TA-Lib T3"),
+    "sar": Note("1", "TA-Lib SAR (initial direction from bar 1's directional movement)"),
+    "supertrend": Note("length",
+                       "Olivier Seban's Supertrend as TradingView ta.supertrend (bands from hl2, "
+                       "ratcheting rule, flip on a close beyond the band), with atr() as defined here; "
+                       "direction is +1 up / -1 down (Pine's is the opposite sign)"),
+    "linreg": Note("length - 1", "TA-Lib LINEARREG / LINEARREG_SLOPE / LINEARREG_INTERCEPT"),
+}

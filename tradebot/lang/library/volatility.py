@@ -1,0 +1,168 @@
+"""Volatility indicators and bands: true range, ATR, standard deviation, Bollinger, Keltner and
+Donchian channels.
+
+tr, trange, atr, natr, stdev and bbands equal their TA-Lib functions (tests/lang/test_talib.py);
+keltner and donchian, which TA-Lib lacks, follow the definitions cited in NOTES.
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from ..builtins import indicator, length, number, price, series
+from ..types import record
+from .smoothing import ema, naive_ema, naive_skip, naive_sma, sma, sum_in_order
+from .support import Note, arr, kernel, nan_array, naive_window, share
+
+CATEGORY = "volatility"
+HLC = (price("high"), price("low"), price("close"))
+
+
+def true_range(high: pl.Expr, low: pl.Expr, close: pl.Expr) -> pl.Expr:
+    # TA-Lib's order: high - low, replaced by a larger |high - prev close|, then |low - prev close|.
+    # (A missing high or low makes every comparison missing, so the result too.)
+    prev_close = close.shift(1)
+    span, up, down = high - low, (high - prev_close).abs(), (low - prev_close).abs()
+    larger = pl.when(up > span).then(up).otherwise(span)
+    return pl.when(prev_close.is_not_null()).then(pl.when(down > larger).then(down).otherwise(larger))
+
+
+def naive_true_range(high, low, close) -> np.ndarray:
+    high, low, close = arr(high), arr(low), arr(close)
+    out = nan_array(len(close))
+    for t in range(1, len(close)):
+        # np.max (not max()) so a missing input gives a missing range whatever its position.
+        out[t] = np.max([high[t] - low[t], abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1])])
+    return out
+
+
+def atr(high: pl.Expr, low: pl.Expr, close: pl.Expr, n: int) -> pl.Expr:
+    return kernel("atr", [high, low, close], n)
+
+
+def naive_atr(high, low, close, n: int) -> np.ndarray:
+    """Wilder's ATR over bars that have high, low and close (missing bars are skipped)."""
+    def run(high, low, close):
+        ranges = naive_true_range(high, low, close)
+        out = nan_array(len(close))
+        if len(close) <= n:
+            return out
+        value = sum_in_order(ranges[1: n + 1]) / n
+        out[n] = value
+        for t in range(n + 1, len(close)):
+            value = (value * (n - 1) + ranges[t]) / n
+            out[t] = value
+        return out
+    return naive_skip(run, [high, low, close])
+
+
+def _natr(n: int, high, low, close) -> pl.Expr:
+    average = share(atr(high, low, close, n))
+    return pl.when(close != 0).then(average / close * 100.0).when(
+        average.is_not_null() & close.is_not_null()).then(0.0)
+
+
+def _ref_natr(n, high, low, close):
+    average, close = naive_atr(high, low, close, n), arr(close)
+    with np.errstate(all="ignore"):
+        return np.where(np.isnan(average) | np.isnan(close), np.nan,
+                        np.where(close != 0, average / close * 100.0, 0.0))
+
+
+def stdev(x: pl.Expr, n: int) -> pl.Expr:
+    return x.rolling_std(n, ddof=0)
+
+
+def naive_stdev(x, n: int) -> np.ndarray:
+    return naive_window(x, n, lambda w: float(np.std(w)))
+
+
+def _bbands(x: pl.Expr, n: int, mult: float) -> dict[str, pl.Expr]:
+    middle = share(sma(x, n))
+    width = share(mult * stdev(x, n))
+    return {"upper": middle + width, "middle": middle, "lower": middle - width}
+
+
+def _ref_bbands(x, n, mult):
+    middle = naive_sma(x, n)
+    width = mult * naive_stdev(x, n)
+    return {"upper": middle + width, "middle": middle, "lower": middle - width}
+
+
+def _keltner(n: int, mult: float, atr_length: int, high, low, close) -> dict[str, pl.Expr]:
+    middle = share(ema(close, n))
+    width = share(mult * atr(high, low, close, atr_length))
+    gate = (middle + width).is_null()  # the fields are missing together
+    return {name: pl.when(gate).then(None).otherwise(expr) for name, expr in
+            (("upper", middle + width), ("middle", middle), ("lower", middle - width))}
+
+
+def _ref_keltner(n, mult, atr_length, high, low, close):
+    middle = naive_ema(close, n)
+    width = mult * naive_atr(high, low, close, atr_length)
+    gate = np.isnan(middle + width)
+    return {name: np.where(gate, np.nan, v) for name, v in
+            (("upper", middle + width), ("middle", middle), ("lower", middle - width))}
+
+
+def _donchian(n: int, high, low) -> dict[str, pl.Expr]:
+    upper, lower = share(high.rolling_max(n)), share(low.rolling_min(n))
+    return {"upper": upper, "middle": (upper + lower) / 2, "lower": lower}
+
+
+def _ref_donchian(n, high, low):
+    upper, lower = naive_window(high, n, np.max), naive_window(low, n, np.min)
+    return {"upper": upper, "middle": (upper + lower) / 2, "lower": lower}
+
+
+BUILTINS = (
+    indicator("tr", HLC, true_range, naive_true_range,
+              doc="True range: the largest of high - low, |high - previous close| and |low - previous "
+                  "close|; missing on the first bar.",
+              example="tr() > 2 * atr(14)", category=CATEGORY, see_also=("trange", "atr")),
+    indicator("trange", HLC, true_range, naive_true_range,
+              doc="True range (the TA-Lib name for `tr`).",
+              example="trange() > atr(14)", category=CATEGORY, see_also=("tr",)),
+    indicator("atr", (length(default=14), *HLC), lambda n, h, l, c: atr(h, l, c, n),
+              lambda n, h, l, c: naive_atr(h, l, c, n),
+              doc="Average true range (Wilder): the mean of the first `length` true ranges, then "
+                  "Wilder-smoothed.",
+              example="close - 3 * atr(14)", category=CATEGORY),
+    indicator("natr", (length(default=14), *HLC), _natr, _ref_natr,
+              doc="Normalized ATR: atr(length) / close * 100; 0 when close is 0.",
+              example="natr(14) > 1", category=CATEGORY),
+    indicator("stdev", (series(), length()), stdev, naive_stdev,
+              doc="Population standard deviation of the last `length` values.",
+              example="sma(close, 20) + 2 * stdev(close, 20)", category=CATEGORY),
+    indicator("bbands", (series(), length(default=20), number("mult", 2.0, "band width in standard "
+                                                               "deviations", minimum=0.0)),
+              _bbands, _ref_bbands, returns=record("upper", "middle", "lower"),
+              doc="Bollinger bands: `.middle` = sma(src, length), `.upper` / `.lower` = middle -/+ "
+                  "mult * stdev(src, length).",
+              example="close < bbands(close, 20, 2).lower", category=CATEGORY),
+    indicator("keltner", (length(default=20), number("mult", 2.0, "band width in ATRs", minimum=0.0),
+                          length("atr_length", 10), *HLC),
+              _keltner, _ref_keltner, returns=record("upper", "middle", "lower"),
+              doc="Keltner channel: `.middle` = ema(close, length), `.upper` / `.lower` = middle -/+ "
+                  "mult * atr(atr_length).",
+              example="close > keltner(20, 2, 10).upper", category=CATEGORY),
+    indicator("donchian", (length(default=20), price("high"), price("low")), _donchian,
+              _ref_donchian, returns=record("upper", "middle", "lower"),
+              doc="Donchian channel: `.upper` = highest high, `.lower` = lowest low of the last `length` "
+                  "bars (this bar included), `.middle` their mean.",
+              example="close >= donchian(20).upper", category=CATEGORY),
+)
+
+NOTES = {
+    "tr": Note("1", "TA-Lib TRANGE"),
+    "trange": Note("1", "TA-Lib TRANGE"),
+    "atr": Note("length", "TA-Lib ATR"),
+    "natr": Note("length", "TA-Lib NATR"),
+    "stdev": Note("length - 1", "TA-Lib STDDEV (nbdev 1)"),
+    "bbands": Note("length - 1", "TA-Lib BBANDS with an SMA middle band and nbdevup = nbdevdn = mult"),
+    "keltner": Note("max(length - 1, atr_length)",
+                    "StockCharts ChartSchool, \"Keltner Channels\" (Linda Raschke's version): "
+                    "EMA(20) +/- 2 * ATR(10); fields missing together"),
+    "donchian": Note("length - 1", "Richard Donchian's channel as TradingView's Donchian Channels "
+                     "(current bar included)"),
+}

@@ -1,0 +1,167 @@
+"""Volume indicators: on-balance volume, accumulation/distribution and its oscillator, Chaikin
+money flow, and the volume-weighted average price (session-anchored and rolling).
+
+obv, ad and adosc equal their TA-Lib functions (tests/lang/test_talib.py); cmf and vwap follow the
+definitions cited in NOTES. Running totals skip bars with a missing input.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from ..builtins import indicator, length, price, series
+from .smoothing import naive_skip
+from .support import Note, any_missing, arr, divide, fma_exact, kernel, nan_array, naive_windows, share
+
+CATEGORY = "volume"
+DAY_MS = 86_400_000
+
+
+def _obv(src: pl.Expr, volume: pl.Expr) -> pl.Expr:
+    return kernel("obv", [src, volume])  # a running total: compiled, skipping missing bars
+
+
+def _ref_obv(src, volume):
+    def run(src, volume):
+        out = nan_array(len(src))
+        total = 0.0
+        for t in range(len(src)):
+            if t == 0 or src[t] > src[t - 1]:
+                total += volume[t]
+            elif src[t] < src[t - 1]:
+                total -= volume[t]
+            out[t] = total
+        return out
+    return naive_skip(run, [src, volume])
+
+
+def money_flow_volume(high: pl.Expr, low: pl.Expr, close: pl.Expr, volume: pl.Expr) -> pl.Expr:
+    """The bar's close location in its range (-1..1) times its volume; 0 when high equals low."""
+    span = share(high - low)
+    flow = (close - low - (high - close)) / span * volume
+    return pl.when(any_missing(high, low, close, volume)).then(None).when(span > 0).then(flow).otherwise(0.0)
+
+
+def naive_money_flow_volume(high, low, close, volume) -> np.ndarray:
+    high, low, close, volume = arr(high), arr(low), arr(close), arr(volume)
+    out = nan_array(len(close))
+    for t in range(len(close)):
+        if np.isnan([high[t], low[t], close[t], volume[t]]).any():
+            continue
+        span = high[t] - low[t]
+        out[t] = (close[t] - low[t] - (high[t] - close[t])) / span * volume[t] if span > 0 else 0.0
+    return out
+
+
+def _ref_ad(high, low, close, volume):
+    flow = naive_money_flow_volume(high, low, close, volume)
+    out, total = nan_array(len(flow)), 0.0
+    for t, value in enumerate(flow):
+        if not math.isnan(value):
+            total += value
+            out[t] = total
+    return out
+
+
+def _ref_adosc(fast, slow, high, low, close, volume):
+    def run(high, low, close, volume):
+        flow = naive_money_flow_volume(high, low, close, volume)
+        out = nan_array(len(flow))
+        line = fast_ema = slow_ema = 0.0
+        fk, sk = 2.0 / (fast + 1.0), 2.0 / (slow + 1.0)
+        for t in range(len(flow)):
+            line += flow[t]
+            fast_ema = line if t == 0 else fma_exact(1.0 - fk, fast_ema, fk * line)
+            slow_ema = line if t == 0 else fma_exact(1.0 - sk, slow_ema, sk * line)
+            if t >= max(fast, slow) - 1:
+                out[t] = fast_ema - slow_ema
+        return out
+    return naive_skip(run, [high, low, close, volume])
+
+
+def _cmf(n: int, high, low, close, volume) -> pl.Expr:
+    return divide(money_flow_volume(high, low, close, volume).rolling_sum(n), volume.rolling_sum(n))
+
+
+def _ref_cmf(n, high, low, close, volume):
+    flow = naive_money_flow_volume(high, low, close, volume)
+    return naive_windows([flow, volume], n,
+                         lambda f, v: float(np.sum(f) / np.sum(v)) if np.sum(v) != 0 else np.nan)
+
+
+def _vwap(src: pl.Expr, volume: pl.Expr, time: pl.Expr) -> pl.Expr:
+    session = share((time / DAY_MS).floor())
+    valid = share(src.is_not_null() & volume.is_not_null() & session.is_not_null())
+    weighted = pl.when(valid).then(src * volume).cum_sum().over(session)
+    total = pl.when(valid).then(volume).cum_sum().over(session)
+    return pl.when(valid).then(divide(weighted, total))
+
+
+def _ref_vwap(src, volume, time):
+    src, volume, time = arr(src), arr(volume), arr(time)
+    out = nan_array(len(src))
+    sums: dict[float, list[float]] = {}
+    for t in range(len(src)):
+        if np.isnan([src[t], volume[t], time[t]]).any():
+            continue
+        session = sums.setdefault(math.floor(time[t] / DAY_MS), [0.0, 0.0])
+        session[0] += src[t] * volume[t]
+        session[1] += volume[t]
+        out[t] = session[0] / session[1] if session[1] != 0 else np.nan
+    return out
+
+
+def _vwap_rolling(n: int, src: pl.Expr, volume: pl.Expr) -> pl.Expr:
+    return divide((src * volume).rolling_sum(n), volume.rolling_sum(n))
+
+
+def _ref_vwap_rolling(n, src, volume):
+    return naive_windows([src, volume], n,
+                         lambda s, v: float(np.sum(s * v) / np.sum(v)) if np.sum(v) != 0 else np.nan)
+
+
+HLCV = (price("high"), price("low"), price("close"), price("volume"))
+
+BUILTINS = (
+    indicator("obv", (series("src", "the price compared bar to bar"), price("volume")),
+              _obv, _ref_obv,
+              doc="On-balance volume (Granville): a running total adding the volume on bars where src "
+                  "rose, subtracting it where src fell; starts at the first bar's volume.",
+              example="obv(close) > sma(obv(close), 20)", category=CATEGORY),
+    indicator("ad", HLCV, lambda h, l, c, v: kernel("running_flow", [h, l, c, v]), _ref_ad,
+              doc="Accumulation/distribution line (Chaikin): a running total of volume times the close's "
+                  "location in the bar's range, ((close - low) - (high - close)) / (high - low).",
+              example="ad() > ad()[10]", category=CATEGORY),
+    indicator("adosc", (length("fast", 3), length("slow", 10), *HLCV),
+              lambda f, s, h, l, c, v: kernel("adosc", [h, l, c, v], f, s), _ref_adosc,
+              doc="Chaikin A/D oscillator: ema(fast) - ema(slow) of the accumulation/distribution line, "
+                  "both seeded with its first value.",
+              example="adosc(3, 10) crosses above 0", category=CATEGORY),
+    indicator("cmf", (length(default=20), *HLCV), _cmf, _ref_cmf,
+              doc="Chaikin money flow: the sum of money-flow volume over `length` bars / the sum of "
+                  "volume; missing when no volume traded.",
+              example="cmf(20) > 0.1", category=CATEGORY),
+    indicator("vwap", (series("src", "the price averaged"), price("volume"), price("time")),
+              _vwap, _ref_vwap,
+              doc="Volume-weighted average price of the session so far: sum(src * volume) / sum(volume) "
+                  "since the bar's UTC day began (resets at 00:00 UTC).",
+              example="close > vwap(hlc3)", category=CATEGORY),
+    indicator("vwap_rolling", (length(), series("src", "the price averaged"), price("volume")),
+              _vwap_rolling, _ref_vwap_rolling,
+              doc="Rolling volume-weighted average price: sum(src * volume) / sum(volume) over the last "
+                  "`length` bars.",
+              example="close > vwap_rolling(24, hlc3)", category=CATEGORY),
+)
+
+NOTES = {
+    "obv": Note("0", "TA-Lib OBV"),
+    "ad": Note("0", "TA-Lib AD"),
+    "adosc": Note("max(fast, slow) - 1", "TA-Lib ADOSC"),
+    "cmf": Note("length - 1", "Marc Chaikin's money flow as StockCharts ChartSchool \"Chaikin Money "
+                "Flow\" and TradingView's CMF: sum(MFV, n) / sum(volume, n)"),
+    "vwap": Note("0", "Session VWAP as TradingView ta.vwap with a daily anchor: cumulative "
+                 "sum(src * volume) / sum(volume) from each 00:00 UTC"),
+    "vwap_rolling": Note("length - 1", "sum(src * volume, n) / sum(volume, n) (equals vwma)"),
+}

@@ -9,7 +9,7 @@ Each stage only consumes the previous one's output; nothing here reaches back up
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -24,12 +24,15 @@ from .lang import ir
 from .lang.compiler import Plan, compile_nodes, compile_program
 from .lang.parser import parse_program
 from .runtime.engine import BacktestResult, run_backtest
-from .runtime.execution import ExecutionConfig
+from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
+from .runtime.report import METRIC_ROWS
 from .runtime.signals import Signals
 
 log = logging.getLogger(__name__)
 
 BUNDLED_DATA = "EURUSD_1h.csv"
+# The metrics an `optimize` statement may maximize or minimize (the language cannot import them).
+OBJECTIVES = tuple(key for key, _label, _unit in METRIC_ROWS)
 
 
 @dataclass(frozen=True)
@@ -49,15 +52,50 @@ class Strategy:
 
 
 def execution_config(checked: CheckedProgram) -> ExecutionConfig:
-    """The engine's configuration from a script's settings."""
+    """The engine's configuration from a script's settings and risk rules. A risk value that is a
+    series is referred to by its engine-node name (`long.stop_loss`); its values come from the
+    plan's output frame (`engine_nodes`, `backtest_from_frame`)."""
     s = checked.settings
-    return ExecutionConfig(capital=s["capital"], fee=s["fee"], slippage=s["slippage"])
+    tick = s["tick_size"] or 0.0  # the checker requires it whenever a value is in ticks
+    mode, amount = s["size"]
+    return ExecutionConfig(
+        s["capital"], s["fee"], s["slippage"], fee_per_order=s["fee_per_order"],
+        slippage_price=s["slippage_ticks"] * tick, spread=s["spread"],
+        spread_price=s["spread_ticks"] * tick, fill=s["fill"],
+        sizing=Sizing(mode, amount, s["min_qty"], s["qty_step"]), leverage=s["leverage"],
+        pyramiding=s["pyramiding"], long=_side_rules(checked, "long"), short=_side_rules(checked, "short"))
+
+
+def _side_rules(checked: CheckedProgram, side: str) -> SideRules:
+    risk = checked.risk.side(side)
+    levels = {name: Level(level.mode, _engine_value(level.value, f"{side}.{name}"))
+              for name, level in risk.levels.items()}
+    entry = EntryOrder()
+    if risk.entry is not None:
+        entry = EntryOrder(risk.entry.kind, _engine_value(risk.entry.price, f"{side}.entry"),
+                           risk.entry.expire)
+    return SideRules(**levels, exit_after=risk.exit_after, entry=entry)
+
+
+def _engine_value(node: ir.Node, name: str) -> float | str:
+    """A constant's value, or the engine-node name under which the series is computed."""
+    return float(node.value) if isinstance(node, ir.Const) else name  # type: ignore[arg-type]
 
 
 def engine_nodes(checked: CheckedProgram) -> dict[str, ir.Node]:
-    """Everything the engine reads per bar, as IR by name: the four signals (risk rules add
-    their price levels here). The optimizer compiles many programs' engine nodes into one plan."""
-    return {name: checked.signals[name] for name in SIGNALS}
+    """Everything the engine reads per bar, as IR by name: the four signals, then every risk
+    value that is a series (`long.stop_loss`, `short.take_profit`, `long.entry`, ...; constants
+    travel in `execution_config`). The optimizer compiles many programs' engine nodes into one
+    plan."""
+    nodes = {name: checked.signals[name] for name in SIGNALS}
+    for side in ("long", "short"):
+        risk = checked.risk.side(side)
+        values = {name: level.value for name, level in risk.levels.items()}
+        if risk.entry is not None:
+            values["entry"] = risk.entry.price
+        nodes.update({f"{side}.{name}": node for name, node in values.items()
+                      if not isinstance(node, ir.Const)})
+    return nodes
 
 
 def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
@@ -72,7 +110,9 @@ def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.D
     """Run the engine on inputs already computed by a plan (`frame` columns `prefix + name`)."""
     if bars.height < 2:
         raise UserError("the data has fewer than 2 bars: nothing can be traded")
-    signals = Signals(**{name: frame[prefix + name].fill_null(False).to_numpy() for name in SIGNALS})
+    levels = [name for name in engine_nodes(checked) if name not in SIGNALS]
+    signals = Signals(**{name: frame[prefix + name].fill_null(False).to_numpy() for name in SIGNALS},
+                      levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in levels})
     return run_backtest(bars, signals, execution_config(checked))
 
 
@@ -90,11 +130,23 @@ def compile_source(source: str, filename: str, *, overrides: Mapping[str, float]
     """Parse, check and compile a script's text (ScriptDiagnostics on any error)."""
     program = parse_program(source, filename)
     try:
-        checked = check(program, source=source, filename=filename, overrides=overrides)
+        checked = check(program, source=source, filename=filename, overrides=overrides,
+                        objectives=OBJECTIVES)
     except OverrideError as exc:
         raise UsageError(str(exc)) from None
-    plan = compile_program(checked, series=series)
-    return Strategy(checked, plan, path)
+    return Strategy(checked, strategy_plan(checked, series), path)
+
+
+def strategy_plan(checked: CheckedProgram, series: Iterable[str] = ()) -> Plan:
+    """One plan for the named series asked for and every engine input (`engine_nodes`): the
+    signals as `compile_program` gives them (missing → false) plus the risk series."""
+    nodes = engine_nodes(checked)
+    if set(nodes) == set(SIGNALS):
+        return compile_program(checked, series=series)
+    combined = compile_nodes({**{name: checked.series[name] for name in series}, **nodes},
+                             source=checked.filename)
+    return replace(combined, outputs={name: expr.fill_null(False) if name in SIGNALS else expr
+                                      for name, expr in combined.outputs.items()})
 
 
 def load_strategy(path: Path, *, overrides: Mapping[str, float] | None = None,

@@ -83,7 +83,7 @@ def test_check_reports_every_error(tmp_path: Path, capsys) -> None:
     assert f"{script}:1:5: error: unknown function `rsii`" in err
     assert f"{script}:2:1: error: unknown setting `feee`" in err
     assert "    1 | r = rsii(close, 14)" in err and "^^^^" in err
-    assert "did you mean `rsi`?" in err and "2 errors" in err
+    assert "did you mean `rsi`" in err and "2 errors" in err
 
 
 def test_run_refuses_a_broken_script(tmp_path: Path, capsys) -> None:

@@ -19,6 +19,8 @@ from ..errors import UserError
 COMMAND_MODULES = (
     "tradebot.cli.run",
     "tradebot.cli.data",
+    "tradebot.cli.eval",
+    "tradebot.cli.repl",
 )
 
 log = logging.getLogger("tradebot")

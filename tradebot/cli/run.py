@@ -9,6 +9,7 @@ from pathlib import Path
 from ..config import Config
 from ..errors import UserError
 from ..lang.diagnostics import render_one
+from ..optimize import flags as optimize_flags
 from ..pipeline import Strategy, backtest, data_path, load_bars, load_strategy, parse_overrides
 from ..runtime.report import format_summary, result_to_dict, write_outputs
 
@@ -23,6 +24,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--json", action="store_true", help="print one JSON document instead of the summary")
     run.add_argument("--out", type=Path, metavar="DIR", help="also write trades.csv, equity.csv, result.json")
     run.add_argument("--trades", type=int, default=10, metavar="N", help="how many last trades to show (10)")
+    optimize_flags.add_arguments(run)
     run.set_defaults(handler=run_command)
 
     chk = subparsers.add_parser("check", help="check scripts for errors without running them",
@@ -38,6 +40,11 @@ def print_warnings(strategy: Strategy) -> None:
 
 
 def run_command(args: argparse.Namespace, config: Config) -> int:
+    optimize_flags.check_flags(args)
+    if args.optimize:
+        from ..optimize.command import optimize_command  # loads Optuna: only when optimizing
+
+        return optimize_command(args, config)
     strategy = load_strategy(args.script, overrides=parse_overrides(args.overrides))
     print_warnings(strategy)
     source = data_path(strategy, flag=args.data, config=config)

@@ -195,12 +195,21 @@ class StrategyDecl:
 
 @dataclass(frozen=True)
 class Setting:
-    """`fee 0.05%`, `capital 10_000`, `data "file.csv"`: a run setting."""
+    """`fee 0.05%`, `capital 10_000`, `data "file.csv"`: a run setting; risk settings may name a
+    side and a form: `stop_loss long at lowest(low, 10)`, `size risk 1% to stop`, `fee 1 per order`.
+
+    `side` is "long" | "short" | None (both); `mark` the word before the value ("at" | "risk");
+    `units` the words after it.
+    """
 
     name: str
     value: Expr
     span: Span = _span()
     name_span: Span = _span()
+    side: str | None = None
+    mark: str | None = None
+    units: tuple[str, ...] = ()
+    units_span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -263,7 +272,59 @@ class Rule:
     span: Span = _span()
 
 
-Statement = Union[StrategyDecl, Setting, ParamDecl, Assign, FuncDef, Rule]
+@dataclass(frozen=True)
+class TimeExit:
+    """`exit [long|short] after N bars`: a trade held N bars closes at the next open."""
+
+    action: str  # "exit" (the checker reports `enter ... after`)
+    side: str | None  # None: both sides
+    bars: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class EntryOrder:
+    """`enter long at limit PRICE [expire N bars]`: a side's entries as limit or stop orders."""
+
+    action: str  # "enter" (the checker reports `exit ... at`)
+    side: str
+    kind: str  # "limit" | "stop"
+    price: Expr
+    expire: Expr | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class OptimizeClause:
+    """One clause of `optimize`: `by grid`, `trials 200`, `seed 7`, `min_trades 20`, `where cond`,
+    `validate split 70%` or `validate walk_forward 5 folds rolling`.
+
+    `word` is the name after `by` (the method) or `validate` (the validation kind); `amount` the
+    number, percentage or condition; `mode` the fold mode (`rolling` / `anchored`) if written.
+    """
+
+    keyword: str  # "by" | "trials" | "seed" | "min_trades" | "where" | "validate"
+    word: str | None
+    amount: Expr | None
+    mode: str | None = None
+    span: Span = _span()
+    word_span: Span = _span()
+    mode_span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Optimize:
+    """`optimize maximize|minimize METRIC clause...`: what `tradebot run --optimize` searches for."""
+
+    goal: str  # "maximize" | "minimize"
+    objective: str
+    clauses: tuple[OptimizeClause, ...]
+    span: Span = _span()
+    objective_span: Span = _span()
+
+
+Statement = Union[StrategyDecl, Setting, ParamDecl, Assign, FuncDef, Rule, TimeExit, EntryOrder,
+                  Optimize]
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,20 @@
 
 The result (`CheckedProgram`) holds resolved settings, the params' values and declared domains,
 the named series and the four signal conditions as IR — what the compiler and the reference
-evaluator consume. Definitions may appear in any order; cycles are reported.
+evaluator consume — plus the risk rules (stops, targets, time exits, entry orders; checked by
+risk_check.py once the params are known). Definitions may appear in any order; cycles are reported.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from . import ast, ir
 from .ast import Span
 from .builtins import REGISTRY
 from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
+from .optimize_check import OptimizeSpec, check_optimize
+from .risk_check import RiskRules, check_risk, is_extended
 from .resolve import INVALID, Resolver, Scope, is_invalid
 from .settings import SETTINGS
 from .types import BOOL_CONST, NUMBER_CONST, Kind
@@ -72,6 +75,8 @@ class CheckedProgram:
     source: str
     filename: str
     program: ast.Program = field(compare=False, repr=False)
+    optimize: OptimizeSpec | None = None  # the `optimize` statement, if any
+    risk: RiskRules = field(default_factory=RiskRules)  # stops, targets, time exits, entry orders
 
     @property
     def param_values(self) -> dict[str, float]:
@@ -83,9 +88,14 @@ class OverrideError(Exception):
 
 
 def check(program: ast.Program, *, source: str, filename: str,
-          overrides: Mapping[str, float] | None = None) -> CheckedProgram:
-    """Check a parsed script; raise ScriptDiagnostics listing every error."""
+          overrides: Mapping[str, float] | None = None,
+          objectives: Collection[str] | None = None) -> CheckedProgram:
+    """Check a parsed script; raise ScriptDiagnostics listing every error.
+
+    `objectives`: the metric names an `optimize` statement may name (unchecked when None).
+    """
     checker = _Checker(program, source, filename, dict(overrides or {}))
+    checker.objectives = objectives
     return checker.run()
 
 
@@ -101,26 +111,34 @@ class _Checker:
         self.params: dict[str, ParamInfo] = {}
         self.resolved: dict[str, ir.Node] = {}
         self.resolving: list[str] = []
+        self.objectives: Collection[str] | None = None
 
     # ------------------------------------------------------------ driver
     def run(self) -> CheckedProgram:
         statements = self.program.statements
         self._collect_definitions(statements)
         name = self._strategy_name(statements)
-        settings = self._settings([s for s in statements if isinstance(s, ast.Setting)])
         for decl in statements:
             if isinstance(decl, ast.ParamDecl):
                 self._param(decl)
         self._apply_overrides()
+        # After the params: a setting may be a param (`stop_loss sl`), with its `--set` value.
+        settings = self._settings([s for s in statements if isinstance(s, ast.Setting)])
         series = {s.name: self._definition_value(s.name, s.name_span)
                   for s in statements if isinstance(s, ast.Assign)}
         signals = self._rules([s for s in statements if isinstance(s, ast.Rule)])
+        optimize = check_optimize([s for s in statements if isinstance(s, ast.Optimize)],
+                                  params=self.params, error=self._error, objectives=self.objectives,
+                                  resolve=lambda expr: self.resolver.resolve(expr, self.scope()))
+        risk_values, risk = self._risk(statements, settings)
+        settings.update(risk_values)
         self._unused_function_bodies()
         if self.errors:
             raise ScriptDiagnostics(self.errors, self.source, self.filename)
         return CheckedProgram(name, settings, tuple(self.params.values()),
                               {k: v for k, v in series.items() if not is_invalid(v)}, signals,
-                              tuple(self.warnings), self.source, self.filename, self.program)
+                              tuple(self.warnings), self.source, self.filename, self.program, optimize,
+                              risk)
 
     def scope(self) -> Scope:
         return Scope(self._lookup, self.functions, self._known_names, {})
@@ -201,6 +219,8 @@ class _Checker:
             if spec is None:
                 self._unknown_setting(setting)
                 continue
+            if is_extended(setting, spec):
+                continue  # checked by `_risk`, once the params are known
             if setting.name in seen:
                 self._error(f"`{setting.name}` is set twice", setting.span,
                             f"it is already set on line {seen[setting.name].line}")
@@ -210,6 +230,18 @@ class _Checker:
             if value is not None:
                 values[setting.name] = value
         return values
+
+    def _risk(self, statements: tuple[ast.Statement, ...],
+              settings: dict[str, Any]) -> tuple[dict[str, Any], RiskRules]:
+        """Risk settings and statements (tradebot/lang/risk_check.py), params and overrides known."""
+        extended = [s for s in statements if isinstance(s, ast.Setting) and s.name in SETTINGS
+                    and is_extended(s, SETTINGS[s.name])]
+        entering = {s.side for s in statements if isinstance(s, ast.Rule) and s.action == "enter"}
+        return check_risk(extended, [s for s in statements if isinstance(s, ast.TimeExit)],
+                          [s for s in statements if isinstance(s, ast.EntryOrder)], entering=entering,
+                          plain=settings,
+                          resolve=lambda expr: self.resolver.resolve(expr, self.scope()),
+                          is_percent=self._is_percent, error=self._error, warn=self.warnings.append)
 
     def _unknown_setting(self, setting: ast.Setting) -> None:
         hint = did_you_mean(setting.name, SETTINGS)

@@ -11,16 +11,21 @@ missing; a rule whose condition is missing does not fire (docs/language.md, "Mis
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Union
 
 import polars as pl
 
 from . import ir
 from .builtins import REGISTRY
 from .checker import SIGNALS, CheckedProgram
+from .library.support import scratch_columns
+from .timeframes import ResampleStep, check_fits, interval_ms, parse_timeframe
 from .types import Kind
+
+Interval = Union[int, dt.timedelta, None]  # the data's bar length in ms
 
 
 @dataclass(frozen=True)
@@ -29,19 +34,39 @@ class Plan:
 
     layers: tuple[tuple[pl.Expr, ...], ...]
     outputs: Mapping[str, pl.Expr]
+    steps: tuple[ResampleStep, ...] = ()  # `expr @ timeframe` columns, added before the layers
 
-    def lazy(self, bars: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    def lazy(self, bars: pl.DataFrame | pl.LazyFrame, *, interval: Interval = None,
+             bar_end: pl.Expr | None = None, keep: tuple[str, ...] = ()) -> pl.LazyFrame:
+        """The plan on `bars`. `interval` is the data's bar length (inferred from the bars when
+        not given); it decides when a higher-timeframe bar is complete (lang/timeframes.py)."""
         frame = bars.lazy()
+        if self.steps:
+            bar_end = bar_end if bar_end is not None else self._bar_end(bars, interval)
+            for step in self.steps:
+                frame = step.apply(frame, bar_end)
         for layer in self.layers:
             frame = frame.with_columns(layer)
-        return frame.select(*(expr.alias(name) for name, expr in self.outputs.items()))
+        return frame.select(*keep, *(expr.alias(name) for name, expr in self.outputs.items()))
 
-    def evaluate(self, bars: pl.DataFrame) -> pl.DataFrame:
+    def evaluate(self, bars: pl.DataFrame, *, interval: Interval = None) -> pl.DataFrame:
         """One column per output, one row per bar."""
         # The in-memory engine: Polars 2.1's streaming engine fails ("zip node received non-equal
         # length inputs") on a literal compared with a shifted column under a rolling window,
         # found by tests/lang/test_compiler_reference.py. Bars fit in memory anyway.
-        return self.lazy(bars).collect(engine="in-memory")
+        return self.lazy(bars, interval=interval).collect(engine="in-memory")
+
+    def _bar_end(self, bars: pl.DataFrame | pl.LazyFrame, interval: Interval) -> pl.Expr:
+        """Each base bar's end time in ms (its start + the data's interval); checks every
+        timeframe against that interval."""
+        if isinstance(interval, dt.timedelta):
+            interval = int(interval / dt.timedelta(milliseconds=1))
+        if interval is None:
+            stamps = bars.lazy().select(pl.col("timestamp").dt.epoch("ms")).collect()
+            interval = interval_ms(stamps.to_series().to_numpy())
+        for step in self.steps:
+            check_fits(step.frame, interval, step.where)
+        return pl.col("timestamp").dt.epoch("ms") + (interval or 0)
 
 
 def compile_program(checked: CheckedProgram, *, series: Iterable[str] = (), signals: bool = True) -> Plan:
@@ -49,41 +74,54 @@ def compile_program(checked: CheckedProgram, *, series: Iterable[str] = (), sign
     outputs: dict[str, ir.Node] = {name: checked.series[name] for name in series}
     if signals:
         outputs.update({name: checked.signals[name] for name in SIGNALS})
-    plan = compile_nodes(outputs)
+    plan = compile_nodes(outputs, source=checked.filename)
     if not signals:
         return plan
     finished = {name: (expr.fill_null(False) if name in SIGNALS else expr) for name, expr in plan.outputs.items()}
-    return Plan(plan.layers, finished)
+    return Plan(plan.layers, finished, plan.steps)
 
 
-def compile_nodes(outputs: Mapping[str, ir.Node]) -> Plan:
-    return _Lowering(outputs).plan()
+def compile_nodes(outputs: Mapping[str, ir.Node], *, source: str | None = None) -> Plan:
+    """`source`: the script's file name, to say where an `@ timeframe` that does not fit is."""
+    return _Lowering(outputs, source).plan()
 
 
 class _Lowering:
-    def __init__(self, outputs: Mapping[str, ir.Node]) -> None:
+    def __init__(self, outputs: Mapping[str, ir.Node], source: str | None = None) -> None:
         self.outputs = outputs
+        self.source = source
         self.uses: Counter[ir.Node] = Counter()
         for node in outputs.values():
             self._count(node)
         self.columns: dict[ir.Node, tuple[str, int]] = {}  # node -> (column, layer)
         self.layers: list[list[pl.Expr]] = []
+        self.scratch = 0  # builtins lowered so far (names their shared intermediates)
+        self.resamples: dict[str, dict[str, ir.Node]] = {}  # timeframe -> {column: expression}
+        self.where: dict[str, str] = {}  # timeframe -> where it is first used
 
     def _count(self, node: ir.Node) -> None:
         self.uses[node] += 1
         if self.uses[node] == 1:  # count each distinct subtree's children once
             for child in ir.children(node):
                 self._count(child)
+                if _windows(node) and isinstance(child, ir.Op):
+                    # A column, not a nested expression: Polars 2.1 can evaluate a when/then whose
+                    # mask is all false to a single value, which shift/rolling then mishandle;
+                    # with_columns broadcasts it to every bar.
+                    self.uses[child] += 1
 
     def _materialize(self, node: ir.Node) -> bool:
-        if isinstance(node, ir.Const) or (isinstance(node, ir.Call) and not node.args
-                                          and REGISTRY[node.name].is_series):
+        if isinstance(node, (ir.Const, ir.Resample)) or (isinstance(node, ir.Call) and not node.args
+                                                          and REGISTRY[node.name].is_series):
             return False
         return isinstance(node, ir.Call) or self.uses[node] > 1
 
     def plan(self) -> Plan:
         outputs = {name: self._output(node) for name, node in self.outputs.items()}
-        return Plan(tuple(tuple(layer) for layer in self.layers if layer), outputs)
+        steps = tuple(ResampleStep(parse_timeframe(frame), compile_nodes(columns, source=self.source),
+                                   self.where[frame])
+                      for frame, columns in self.resamples.items())
+        return Plan(tuple(tuple(layer) for layer in self.layers if layer), outputs, steps)
 
     def _output(self, node: ir.Node) -> pl.Expr:
         expr = self.expr(node)[0]
@@ -112,6 +150,8 @@ class _Lowering:
         if isinstance(node, ir.FieldOf):
             target, depth = self._call_outputs(node.target)
             return target[node.name], depth
+        if isinstance(node, ir.Resample):
+            return self._resample(node)
         if isinstance(node, ir.Op):
             args = [self.expr(a) for a in node.args]
             depth = max((d for _, d in args), default=0)
@@ -140,7 +180,23 @@ class _Lowering:
         if node.type.kind is Kind.RECORD:
             raise TypeError("a multi-output call is only compiled through one of its fields")
         values, depth = self._arguments(node)
-        return REGISTRY[node.name].lower(*values), depth
+        return self._lower_builtin(node, values, depth)
+
+    def _lower_builtin(self, node: ir.Call, values: list[object], depth: int) -> tuple[object, int]:
+        """The builtin's lowering; the intermediates it shares (library.support.share) become
+        columns in the layers before its result's."""
+        prefix = f"__s{self.scratch}_"
+        self.scratch += 1
+        with scratch_columns(prefix) as pending:
+            result = REGISTRY[node.name].lower(*values)
+        placed: dict[str, int] = {}
+        for column, expr in pending:
+            layer = max([depth, *(placed[c] + 1 for c in expr.meta.root_names() if c in placed)])
+            while len(self.layers) <= layer:
+                self.layers.append([])
+            self.layers[layer].append(expr.alias(column))
+            placed[column] = layer
+        return result, max([depth, *(layer + 1 for layer in placed.values())])
 
     def _call_outputs(self, node: ir.Call) -> tuple[dict[str, pl.Expr], int]:
         """A multi-output builtin: every field is one column, computed together."""
@@ -148,7 +204,7 @@ class _Lowering:
             prefix, layer = self.columns[node]
             return {f: pl.col(f"{prefix}_{f}") for f in node.type.fields}, layer
         values, depth = self._arguments(node)
-        fields = REGISTRY[node.name].lower(*values)
+        fields, depth = self._lower_builtin(node, values, depth)
         prefix = f"__n{len(self.columns)}"
         while len(self.layers) <= depth:
             self.layers.append([])
@@ -156,8 +212,22 @@ class _Lowering:
         self.columns[node] = (prefix, depth + 1)
         return {f: pl.col(f"{prefix}_{f}") for f in fields}, depth + 1
 
+    def _resample(self, node: ir.Resample) -> tuple[pl.Expr, int]:
+        """`expr @ tf`: a column the timeframe's resampling step adds before the first layer."""
+        column = f"__r{sum(len(c) for c in self.resamples.values())}"
+        self.resamples.setdefault(node.timeframe, {})[column] = node.expr
+        self.where.setdefault(node.timeframe, f"{self.source or '<script>'}:{node.span.line}:{node.span.column}")
+        self.columns[node] = (column, 0)
+        return pl.col(column), 0
+
 
 _WINDOWED = ("crosses_above", "crosses_below", "history", "held_for", "held_within")
+
+
+def _windows(node: ir.Node) -> bool:
+    """Whether `node` reads its arguments over several bars (a shift, a window, a recursion)."""
+    return (isinstance(node, ir.Op) and node.op in _WINDOWED) or (
+        isinstance(node, ir.Call) and not REGISTRY[node.name].elementwise)
 
 
 def _broadcast(literal: pl.Expr) -> pl.Expr:
@@ -175,6 +245,10 @@ def _literal(node: ir.Const) -> pl.Expr:
 def lower_op(node: ir.Op, args: list[pl.Expr]) -> pl.Expr:
     """One operator in Polars, with the language's missing-value rules."""
     op = node.op
+    if op in _MIRRORED and isinstance(node.args[0], ir.Const) and not isinstance(node.args[1], ir.Const):
+        # `1 < x` as `x > 1`: Polars 2.1 returns a single value for a literal compared with an
+        # all-missing column (found by tests/lang/test_compiler_reference.py).
+        return _BINARY[_MIRRORED[op]](args[1], args[0])
     if op in _BINARY:
         return _BINARY[op](*args)
     if op == "neg":
@@ -199,6 +273,8 @@ def lower_op(node: ir.Op, args: list[pl.Expr]) -> pl.Expr:
         return window == 1.0
     raise ValueError(f"unknown operator {op}")
 
+
+_MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 _BINARY = {
     "+": lambda a, b: a + b,

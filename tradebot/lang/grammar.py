@@ -18,10 +18,13 @@ OPENERS = {"LPAR", "LSQB"}
 CLOSERS = {"RPAR", "RSQB"}
 
 # Words the grammar reserves; they cannot name a series, param or function.
+# (The other words of `optimize`, such as `trials` or `where`, are contextual: still usable as names.
+# So are the risk words `at`, `risk`, `after`, `limit`, `stop` and `expire`: each is a keyword only
+# where a name cannot stand, e.g. `at` right after a setting's name or `enter long`.)
 KEYWORDS = (
     "strategy", "param", "def", "in", "step", "enter", "exit", "long", "short", "when",
     "if", "then", "else", "and", "or", "not", "crosses", "above", "below", "for", "within",
-    "bars", "true", "false",
+    "bars", "true", "false", "optimize",
 )
 
 

@@ -63,6 +63,41 @@ _EXAMPLES: dict[str, list[str]] = {
     "`=` assigns; compare with `==`": [
         "enter long when close = open",
     ],
+    "a time exit reads `exit after 24 bars` (or `exit long after 24 bars`)": [
+        "exit after 24",
+        "exit long after 24",
+        "exit short after n + 1",
+    ],
+    "an entry order's lifetime reads `expire 3 bars`": [
+        "enter long at limit close * 0.99 expire 3",
+        "enter short at stop low expire 3",
+    ],
+    "say the order type: `enter long at limit PRICE` (fills at or below the price) or "
+    "`enter long at stop PRICE` (at or above)": [
+        "enter long at close * 0.99",
+        "enter short at 1.25",
+        "enter long at market",
+    ],
+    "an entry order is its own statement, `enter long at limit PRICE`; the `when` rule says when "
+    "to place it": [
+        "enter long when close < open at limit close",
+        "enter short when close > open at stop low",
+    ],
+    "a setting is written without `=`: `stop_loss long 2%`": [
+        "stop_loss long = 2%",
+        "take_profit short = 3%",
+    ],
+    "the order's price is missing: `enter long at limit close * 0.99`": [
+        "enter long at limit",
+        "enter short at stop",
+    ],
+    "the price level is missing: `stop_loss at lowest(low, 10)`": [
+        "stop_loss at",
+        "take_profit short at",
+    ],
+    "a time exit has no condition: write `exit after 24 bars` and `exit long when …` separately": [
+        "exit after 24 bars when close > open",
+    ],
 }
 
 # Lark matches an error to an example by parser state, stack depth included: a statement after
@@ -84,7 +119,7 @@ _WORDS = {
 def describe_token_type(name: str) -> str:
     if name in _WORDS:
         return _WORDS[name]
-    if name.isupper() and name.isalpha():
+    if name.isupper() and name.replace("_", "").isalpha():  # keywords, `min_trades` too
         return f"`{name.lower()}`"
     return name
 

@@ -57,8 +57,16 @@ class ToAst(Transformer):
     def strategy_decl(self, meta, name):
         return ast.StrategyDecl(_unquote(name), span_of(meta))
 
-    def setting(self, meta, name, value):
-        return ast.Setting(_ident(name), value, span_of(meta), span_of(name))
+    def setting(self, meta, name, side, mark, value, *units):
+        units_span = span_of(units[0]).merge(span_of(units[-1])) if units else ast.NOWHERE
+        return ast.Setting(_ident(name), value, span_of(meta), span_of(name), side, mark,
+                           tuple(str(u) for u in units), units_span)
+
+    def time_exit(self, meta, action, side, bars):
+        return ast.TimeExit(action, side, bars, span_of(meta))
+
+    def entry_order(self, meta, action, side, _at, kind, price, expire):
+        return ast.EntryOrder(action, side, kind, price, expire, span_of(meta))
 
     def param_decl(self, meta, name, default, domain):
         return ast.ParamDecl(_ident(name), default, domain, span_of(meta), span_of(name))
@@ -85,6 +93,39 @@ class ToAst(Transformer):
 
     side = action
     cross_dir = action
+    setting_mark = action
+    order_kind = action
+    goal = action
+
+    # ---- optimize
+    def optimize_decl(self, meta, goal, objective, *clauses):
+        return ast.Optimize(goal, str(objective), tuple(clauses), span_of(meta), span_of(objective))
+
+    def opt_method(self, meta, name):
+        return ast.OptimizeClause("by", str(name), None, span=span_of(meta), word_span=span_of(name))
+
+    def _opt_count(self, keyword, meta, token):
+        n = _number(str(token))
+        number = ast.Number(n.value, n.is_int, span_of(token))
+        return ast.OptimizeClause(keyword, None, number, span=span_of(meta))
+
+    def opt_trials(self, meta, token):
+        return self._opt_count("trials", meta, token)
+
+    def opt_seed(self, meta, token):
+        return self._opt_count("seed", meta, token)
+
+    def opt_min_trades(self, meta, token):
+        return self._opt_count("min_trades", meta, token)
+
+    def opt_where(self, meta, cond):
+        return ast.OptimizeClause("where", None, cond, span=span_of(meta))
+
+    def opt_validate(self, meta, kind, amount, mode=None):
+        value = (self.percent(meta, amount) if amount.type == "PERCENT" else self.number(meta, amount))
+        return ast.OptimizeClause("validate", str(kind), value, str(mode) if mode is not None else None,
+                                  span_of(meta), span_of(kind),
+                                  span_of(mode) if mode is not None else ast.NOWHERE)
 
     # ---- expressions
     def if_else(self, meta, cond, then, otherwise):

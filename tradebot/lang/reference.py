@@ -13,20 +13,26 @@ import numpy as np
 
 from . import ir
 from .builtins import REGISTRY
+from .timeframes import check_fits, interval_ms, naive_higher_bars, naive_visible, parse_timeframe
 from .types import Kind
 
 NAN = float("nan")
 
 
-def evaluate(node: ir.Node, bars: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The value of `node` on every bar."""
-    return _Evaluator(bars).value(node)
+def evaluate(node: ir.Node, bars: Mapping[str, np.ndarray], *, interval: int | None = None) -> np.ndarray:
+    """The value of `node` on every bar. `interval`: the data's bar length in ms (inferred from
+    the timestamps when not given); only `@ timeframe` reads it."""
+    return _Evaluator(bars, interval=interval).value(node)
 
 
 class _Evaluator:
-    def __init__(self, bars: Mapping[str, np.ndarray]) -> None:
-        self.bars = {k: np.asarray(v, dtype=float) for k, v in bars.items() if k != "timestamp"}
+    def __init__(self, bars: Mapping[str, np.ndarray], *, interval: int | None = None,
+                 bar_ends: np.ndarray | None = None) -> None:
+        self.bars = {k: (epoch_ms(v) if k == "timestamp" else np.asarray(v, dtype=float))
+                     for k, v in bars.items()}
         self.n = len(self.bars["close"])
+        self.interval = interval
+        self.bar_ends = bar_ends  # when each bar closes (ms); from timestamps + interval if None
 
     def value(self, node: ir.Node):
         if isinstance(node, ir.Const):
@@ -37,7 +43,23 @@ class _Evaluator:
             return np.asarray(self.call(node.target)[node.name], dtype=float)
         if isinstance(node, ir.Op):
             return self.op(node)
+        if isinstance(node, ir.Resample):
+            return self.resample(node)
         raise TypeError(f"cannot evaluate {type(node).__name__}")
+
+    def resample(self, node: ir.Resample) -> np.ndarray:
+        """Build the higher bars, evaluate there, show each value from the bar where it closed."""
+        frame = parse_timeframe(node.timeframe)
+        if self.bar_ends is None:
+            stamps = self.bars["timestamp"]
+            interval = self.interval if self.interval is not None else interval_ms(stamps)
+            check_fits(frame, interval, "reference")
+            self.bar_ends = stamps + (interval or 0)
+        higher, ends = naive_higher_bars(frame, self.bars)
+        if len(ends) == 0:
+            return np.full(self.n, NAN)
+        values = np.asarray(_Evaluator(higher, bar_ends=ends).value(node.expr), dtype=float)
+        return naive_visible(values, ends, self.bar_ends)
 
     def call(self, node: ir.Call):
         builtin = REGISTRY[node.name]
@@ -79,6 +101,14 @@ class _Evaluator:
             previous = _compare(before, a[t - 1], b[t - 1]) if t > 0 else NAN
             out[t] = _and(_compare(now, a[t], b[t]), previous)
         return out
+
+
+def epoch_ms(timestamps) -> np.ndarray:
+    """Bar times as float milliseconds since the epoch (from datetime64 or numbers)."""
+    values = np.asarray(timestamps)
+    if np.issubdtype(values.dtype, np.datetime64):
+        values = values.astype("datetime64[ms]").astype(np.int64)
+    return values.astype(float)
 
 
 def _missing(*values: float) -> bool:

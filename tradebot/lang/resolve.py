@@ -14,6 +14,7 @@ from . import ast, ir
 from .ast import Span
 from .builtins import REGISTRY, Builtin, ParamSpec, PriceDefault
 from .diagnostics import Diagnostic, did_you_mean
+from .timeframes import parse_timeframe
 from .types import BOOL_CONST, BOOL_SERIES, NUMBER_CONST, NUMBER_SERIES, STRING_CONST, ArgKind, Kind, Type
 
 INVALID = ir.Const(float("nan"), Type(Kind.NUMBER, False, ("<invalid>",)))
@@ -25,6 +26,12 @@ _COMPARE_FOLD: Mapping[str, Callable[[object, object], bool]] = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
 }
+
+
+def _walk(node: ir.Node):
+    yield node
+    for child in ir.children(node):
+        yield from _walk(child)
 
 
 def is_invalid(node: ir.Node) -> bool:
@@ -217,9 +224,26 @@ class Resolver:
         return ir.FieldOf(target, node.name, NUMBER_SERIES, node.span)
 
     def _attimeframe(self, node: ast.AtTimeframe, scope: Scope) -> ir.Node:
-        self.resolve(node.expr, scope)
-        return self.error("multi-timeframe `@` is not available in this version", node.span,
-                          "compute on the data's own timeframe for now")
+        """`expr @ 4h`: expr computed on 4h bars, each visible once closed (lang/timeframes.py)."""
+        inner = self.resolve(node.expr, scope)
+        if is_invalid(inner):
+            return INVALID
+        try:
+            frame = parse_timeframe(node.timeframe)
+        except ValueError as exc:
+            return self.error(str(exc), node.span)
+        if inner.type.kind is Kind.RECORD:
+            return self._record_misuse(inner, node.expr.span)
+        if inner.type.kind is Kind.STRING:
+            return self.error("only numbers and conditions have a timeframe", node.span)
+        if isinstance(inner, ir.Const):
+            return inner  # the same on every timeframe
+        for sub in _walk(inner):
+            if isinstance(sub, ir.Resample) and not parse_timeframe(sub.timeframe).is_multiple_of(frame):
+                return self.error(f"`@ {sub.timeframe}` inside `@ {frame.text}` must be a whole multiple "
+                                  f"of {frame.text}", sub.span if sub.span.line else node.span,
+                                  f"inside `(...) @ {frame.text}` every bar is {frame.describe()} long")
+        return ir.Resample(inner, frame.text, inner.type.as_series(), span=node.span)
 
     # ------------------------------------------------------------ calls
     def _call(self, node: ast.Call, scope: Scope) -> ir.Node:

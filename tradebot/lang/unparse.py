@@ -91,7 +91,14 @@ def statement(node: ast.Statement) -> str:
     if isinstance(node, ast.StrategyDecl):
         return f"strategy {expr(ast.String(node.name))}"
     if isinstance(node, ast.Setting):
-        return f"{node.name} {expr(node.value)}"
+        words = [node.name, node.side, node.mark, expr(node.value), *node.units]
+        return " ".join(w for w in words if w)
+    if isinstance(node, ast.TimeExit):
+        side = f" {node.side}" if node.side else ""
+        return f"{node.action}{side} after {_wrap(node.bars, PRECEDENCE['sum'])} bars"
+    if isinstance(node, ast.EntryOrder):
+        expire = f" expire {_wrap(node.expire, PRECEDENCE['sum'])} bars" if node.expire is not None else ""
+        return f"{node.action} {node.side} at {node.kind} {expr(node.price)}{expire}"
     if isinstance(node, ast.ParamDecl):
         return f"param {node.name} = {expr(node.default)}{_domain(node.domain)}"
     if isinstance(node, ast.Assign):
@@ -100,7 +107,19 @@ def statement(node: ast.Statement) -> str:
         return f"def {node.name}({', '.join(p.id for p in node.params)}) = {expr(node.body)}"
     if isinstance(node, ast.Rule):
         return f"{node.action} {node.side} when {expr(node.cond)}"
+    if isinstance(node, ast.Optimize):
+        return " ".join([f"optimize {node.goal} {node.objective}", *map(_optimize_clause, node.clauses)])
     raise TypeError(f"cannot unparse {type(node).__name__}")
+
+
+def _optimize_clause(clause: ast.OptimizeClause) -> str:
+    if clause.keyword == "by":
+        return f"by {clause.word}"
+    if clause.keyword != "validate":
+        return f"{clause.keyword} {expr(clause.amount)}"  # type: ignore[arg-type]
+    folds = " folds" if isinstance(clause.amount, ast.Number) else ""
+    mode = f" {clause.mode}" if clause.mode else ""
+    return f"validate {clause.word} {expr(clause.amount)}{folds}{mode}"  # type: ignore[arg-type]
 
 
 def _domain(domain: ast.ParamRange | ast.ParamChoices | None) -> str:

@@ -20,7 +20,7 @@ def test_wheel_contains_grammar_and_bundled_data(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "tradebot/grammar/tbs.lark" in names
     assert "tradebot/bundled/EURUSD_1h.csv" in names
-    assert "tradebot/lang/library/core.py" in names
+    assert "tradebot/lang/library/trend.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "tradebot = tradebot.cli:main" in text

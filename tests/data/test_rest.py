@@ -151,3 +151,33 @@ def test_backfill_before_listing_starts_at_listing(make_fake: Any, tmp_path: Pat
     result = run(go())[0]
     # Listed at hh:30, so the first candle is the next full hour; the current hour is open.
     assert result.windows == 1 and result.added == 49
+
+
+class _PagedClock:
+    """A stub REST client whose clock moves on between pages (as a real exchange's does)."""
+
+    def __init__(self, pages: list[Any]) -> None:
+        self.pages = pages
+        self.calls: list[dict[str, Any]] = []
+
+    async def kline(self, category: str, symbol: str, interval: Any, **params: Any) -> Any:
+        self.calls.append(params)
+        return self.pages[len(self.calls) - 1]
+
+
+def test_a_candle_open_when_read_is_not_passed_off_as_closed_by_a_later_page() -> None:
+    """Regression (found by the stream's stall test under load): the newest page holds the open
+    candle's partial values; by the time an older page is read, the exchange's clock has passed
+    that candle's end. It must still be dropped: its values were read while it was open."""
+    from tradebot.data.bybit import KlinePage
+    from tradebot.data.store import SeriesKey
+
+    t = [NOW_MS - 5 * 60_000 + i * 60_000 for i in range(5)]  # five 1m candles, the last one open
+    row = lambda start, high: (start, 100.0, high, 99.0, 100.5, 10.0)  # noqa: E731
+    newest = KlinePage(rows=tuple(row(s, 101.0) for s in t[2:]), server_ms=t[4] + 30_000)
+    older = KlinePage(rows=tuple(row(s, 101.0) for s in t[:3]), server_ms=t[4] + 90_000)
+    rest = _PagedClock([newest, older])
+    frame = run(fetch_closed(rest, SeriesKey("linear", "BTCUSDT", M1), start=t[0]))
+    starts = [int(ts.timestamp() * 1000) for ts in frame["timestamp"].to_list()]
+    assert starts == t[:4]  # t[4] was open when read: not delivered, however late the last page
+    assert len(rest.calls) == 2

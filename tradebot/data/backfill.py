@@ -49,8 +49,10 @@ class FetchResult:
 async def fetch_closed(rest: BybitRest, key: SeriesKey, *, start: int,
                        end: int | None = None) -> pl.DataFrame:
     """Every closed candle with start in [start, end] (end None = up to now), oldest first."""
-    rows: dict[int, Row] = {}
-    server_ms = 0
+    # Each row keeps the server time of the response it came from: a candle is closed only if it
+    # had ended by *that* response's clock. Judging it by a later page's clock would pass off the
+    # partial values of a candle that was still open when it was read as final.
+    rows: dict[int, tuple[Row, int]] = {}
     cursor = end
     while True:
         # Without `end`, a request with `start` is anchored at `start` (oldest first); so the
@@ -58,16 +60,17 @@ async def fetch_closed(rest: BybitRest, key: SeriesKey, *, start: int,
         page = await rest.kline(key.category, key.symbol, key.interval,
                                 start=start if cursor is not None else None, end=cursor,
                                 limit=MAX_LIMIT)
-        server_ms = max(server_ms, page.server_ms)
-        rows.update((r[0], r) for r in page.rows)
+        for row in page.rows:
+            if row[0] not in rows or rows[row[0]][1] < page.server_ms:
+                rows[row[0]] = (row, page.server_ms)  # keep the freshest reading of each candle
         if not page.rows or page.rows[0][0] <= start:
             break
         if cursor is not None and page.rows[0][0] > cursor:
             break  # the server ignored `end`; going on would loop forever
         cursor = page.rows[0][0] - 1  # `end` is inclusive: step 1 ms past the oldest row
-    closed = [r for t, r in sorted(rows.items())
+    closed = [row for t, (row, read_at) in sorted(rows.items())
               if t >= start and (end is None or t <= end)
-              and key.interval.next_start(t) <= server_ms]
+              and key.interval.next_start(t) <= read_at]
     return rows_to_frame(tuple(closed))
 
 

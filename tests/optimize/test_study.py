@@ -49,7 +49,7 @@ def test_two_processes_share_one_sqlite_grid_without_duplicates(small_csv, tmp_p
     assert len(set(points)) == FEASIBLE
     assert all(p["lower"] + 30 < p["upper"] for p in (t.params for t in trials))
     for out, _ in outputs:  # each process reports the whole study, not only its share
-        assert f"of {FEASIBLE} ranked trials" in out
+        assert f"of {FEASIBLE} distinct ranked param sets" in out
 
 
 class _StopAfter:

@@ -86,7 +86,7 @@ def _top_table(review: Review, top: int) -> str:
             outside = oos[rank][review.objective.metric] if oos[rank] else None
             cells += [_cell(outside), _pct(decay(row["objective"], outside, maximize=review.objective.maximize))]
         lines.append(cells)
-    return f"Top {rows.height} of {review.ranked.height} ranked trials:\n" + table(header, lines)
+    return f"Top {rows.height} of {review.ranked.height} distinct ranked param sets:\n" + table(header, lines)
 
 
 def _best(review: Review, info: RunInfo) -> str:

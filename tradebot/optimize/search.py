@@ -21,7 +21,7 @@ import numpy as np
 import optuna
 import polars as pl
 
-from .batch import Evaluator, Objective, Window
+from .batch import Evaluator, Objective, Window, param_columns
 from .parallel import Workers
 from .progress import Progress
 from .space import Candidates, Space
@@ -57,11 +57,16 @@ class SearchResult:
     elapsed: float
 
     def ranked(self, objective: Objective) -> pl.DataFrame:
-        """The trials with a valid objective, best first (ties: the earlier trial)."""
+        """The distinct param sets with a valid objective, best first (ties: the earlier trial).
+
+        Bayesian and random search may draw the same combination more than once; it is the same
+        backtest, so it is ranked once (as its earliest trial) rather than filling the top table
+        with copies."""
         if self.trials.is_empty() or "objective" not in self.trials.columns:
             return self.trials.clear()
         ok = self.trials.filter(pl.col("status") == "ok")
-        return ok.sort(["objective", "trial"], descending=[objective.maximize, False])
+        ranked = ok.sort(["objective", "trial"], descending=[objective.maximize, False])
+        return ranked.unique(subset=param_columns(ranked), keep="first", maintain_order=True)
 
     def best(self, objective: Objective) -> dict | None:
         ranked = self.ranked(objective)

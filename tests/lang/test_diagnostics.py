@@ -43,9 +43,16 @@ def test_caret_keeps_tabs_so_it_lines_up() -> None:
 
 
 def test_caret_at_end_of_input() -> None:
-    diag = errors("x = (1 +").diagnostics[0]
-    assert (diag.span.line, diag.span.column) == (1, 9)
-    assert "ends in the middle" in diag.message
+    diag = errors("x = 1 +").diagnostics[0]
+    assert (diag.span.line, diag.span.column) == (1, 8)
+    assert "ends too early" in diag.message and diag.incomplete
+
+
+def test_an_unclosed_bracket_is_shown_where_it_opens() -> None:
+    diags = errors("r = rsi(close, 14\nenter long when r crossover 30\n").diagnostics
+    assert (diags[0].span.line, diags[0].span.column) == (1, 8)
+    assert diags[0].message == "`(` is never closed" and diags[0].incomplete
+    assert diags[1].hint == "did you mean `crosses`?"
 
 
 def test_rendering_shape() -> None:

@@ -91,7 +91,7 @@ def test_script_series(capsys, bars) -> None:
 
 @pytest.mark.parametrize("argv, expected", [
     (["rsi(close, 14)", "sma(clse, 5)"], ["<arg 2>:1:5: error: unknown name `clse`", "did you mean `close`?"]),
-    (["sma(close,"], ["<arg 1>:1:11: error:"]),
+    (["sma(close,"], ["<arg 1>:1:4: error: `(` is never closed"]),
     (["rsi(close, 14) +", "max(close)"], ["<arg 1>:", "<arg 2>:1:1: error: `max` needs its `b` argument"]),
     (["close @ 30m"], ["<arg 1>:1:1: error: `@ 30m` needs a whole multiple of the data's interval (1h)"]),
     (["close", "--format", "parquet"], ["--format parquet writes a binary file: add --out PATH"]),

@@ -49,7 +49,7 @@ def test_lines_continue_while_the_statement_is_open(repl, tmp_path):
 
 def test_an_empty_line_submits_an_unfinished_input_to_show_the_error(repl, tmp_path):
     printed = drive(repl, "x = 1 +" + ENTER + ENTER + "x = 2" + ENTER + CTRL_D, tmp_path / "history")
-    assert "ends in the middle of a statement" in printed[0] and "^" in printed[0]
+    assert "ends too early" in printed[0] and "^" in printed[0]
     assert printed[1] == "defined x (number constant)"
 
 

@@ -29,6 +29,7 @@ class Diagnostic:
     hint: str | None = None
     severity: str = "error"  # "error" | "warning"
     notes: tuple[str, ...] = field(default=())
+    incomplete: bool = False  # the input ended mid-statement (the REPL reads another line)
 
     def sort_key(self) -> tuple[int, int]:
         return (self.span.start, self.span.end)

@@ -6,13 +6,15 @@ typo does not hide the next.
 """
 from __future__ import annotations
 
+import difflib
 import re
 from lark import Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
 from .ast import Span
-from .diagnostics import Diagnostic, ScriptDiagnostics
+from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
+from .builtins import REGISTRY
 from .grammar import KEYWORDS, get_parser
 from .parse_messages import FRIENDLY_EXAMPLES, describe_expected, describe_token
 
@@ -233,19 +235,66 @@ def syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
         span = _point(source, error.line, error.column)
         message = f"unexpected character `{source[error.pos_in_stream]}`"
         return Diagnostic(message, span, "remove it, or put text in double quotes to make a string")
-    friendly = error.match_examples(_parse_script, FRIENDLY_EXAMPLES, use_accepts=True)
     if isinstance(error, UnexpectedEOF) or (
         isinstance(error, UnexpectedToken) and error.token.type == "$END"
     ):
-        span = _end_of_input(source)
-        message = "the script ends in the middle of a statement"
-        hint = friendly or describe_expected(error.expected)
-    else:
-        token = error.token
-        span = _point(source, token.line, token.column, max(1, len(str(token).split("\n")[0])))
-        message = f"unexpected {describe_token(token)}"
-        hint = friendly or describe_expected(error.expected)
-    return Diagnostic(message, span, hint)
+        return _unfinished(error, source)
+    token = error.token
+    span = _point(source, token.line, token.column, max(1, len(str(token).split("\n")[0])))
+    hint = (_misspelt_keyword(token, error.expected)
+            or error.match_examples(_parse_script, FRIENDLY_EXAMPLES, use_accepts=True)
+            or describe_expected(error.expected))
+    return Diagnostic(f"unexpected {describe_token(token)}", span, hint)
+
+
+def _unfinished(error: UnexpectedInput, source: str) -> Diagnostic:
+    """The input stopped mid-statement: most often an unclosed bracket, else a missing operand."""
+    bracket = _unclosed_bracket(source)
+    if bracket is not None:
+        line, column, char = bracket
+        closer = {"(": ")", "[": "]"}[char]
+        return Diagnostic(f"`{char}` is never closed", _point(source, line, column),
+                          f"add `{closer}`: inside brackets a statement continues on the next lines",
+                          incomplete=True)
+    friendly = error.match_examples(_parse_script, FRIENDLY_EXAMPLES, use_accepts=True)
+    return Diagnostic("the statement ends too early", _end_of_text(source),
+                      friendly or describe_expected(error.expected), incomplete=True)
+
+
+def _misspelt_keyword(token: Token, expected: set[str]) -> str | None:
+    """`crossover` for `crosses`: an unexpected name close to a keyword. Keywords the parser
+    accepts here come first; LALR may already have reduced past the point where the keyword fit
+    (then `expected` holds only the end of the line), so any keyword is the fallback."""
+    word = str(token)
+    if token.type != "NAME" or word in REGISTRY:
+        return None  # a builtin's name is a real name, not a misspelt keyword
+    accepted = [name.lower() for name in expected if name.lower() in KEYWORDS]
+    if did_you_mean(word, accepted):
+        return did_you_mean(word, accepted)
+    # Stricter for the fallback, which has no grammar context: `crossover` → `crosses` (0.75),
+    # not `close` → `else` (0.67).
+    close = difflib.get_close_matches(word, KEYWORDS, n=1, cutoff=0.75)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def _unclosed_bracket(source: str) -> tuple[int, int, str] | None:
+    """The innermost bracket left open (line, column, char), skipping strings and comments."""
+    stack: list[tuple[int, int, str]] = []
+    for line_no, text in enumerate(source.splitlines(), start=1):
+        code = re.sub(r'"(?:[^"\\]|\\.)*"', lambda m: " " * len(m.group()), text).split("#", 1)[0]
+        for column, char in enumerate(code, start=1):
+            if char in "([":
+                stack.append((line_no, column, char))
+            elif char in ")]" and stack:
+                stack.pop()
+    return stack[-1] if stack else None
+
+
+def _end_of_text(source: str) -> Span:
+    """Just after the last non-blank character (a blanked chunk's tail is only spaces)."""
+    stripped = source.rstrip()
+    lines = stripped.splitlines() or [""]
+    return _point(source, len(lines), len(lines[-1]) + 1)
 
 
 def _statement_chunks(source: str) -> list[tuple[int, int]]:

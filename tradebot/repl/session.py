@@ -264,6 +264,10 @@ def _try(parse) -> ScriptDiagnostics | None:
 
 
 def _reach(error: ScriptDiagnostics) -> int:
+    """How far the parser got; an input that ended mid-statement reached its end (an unclosed
+    bracket's diagnostic points at the bracket, but the input is still only unfinished)."""
+    if any(d.incomplete for d in error.diagnostics):
+        return len(error.source)
     return max(d.span.start for d in error.diagnostics)
 
 

@@ -60,9 +60,15 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
         document = result_to_dict(result, settings=settings, params=params)
         print(json.dumps(document, indent=2, allow_nan=False))
     else:
-        print(format_summary(result, title=strategy.title, settings=settings, params=params,
-                             last_trades=args.trades), end="")
+        print(format_summary(result, title=strategy.title, settings=settings,
+                             params=_params_as_written(strategy), last_trades=args.trades), end="")
     return 0
+
+
+def _params_as_written(strategy: Strategy) -> dict[str, object]:
+    """Param values for people: a percentage param shows as `0.6%`, not 0.006 (JSON keeps numbers)."""
+    return {p.name: (f"{p.value * 100:.10g}%" if p.is_percent else strategy.checked.param_values[p.name])
+            for p in strategy.checked.params}
 
 
 def check_command(args: argparse.Namespace, config: Config) -> int:

@@ -188,15 +188,15 @@ class ExecutionConfig:
 
 
 def _describe_sizing(sizing: Sizing) -> str:
-    text = {"equity": f"{sizing.value:.10g} of equity", "units": f"{sizing.value:.10g} units",
-            "cash": f"{sizing.value:.10g} cash", "risk": f"risk {sizing.value:.10g} to stop"}[sizing.mode]
+    text = {"equity": f"{_percent(sizing.value)} of equity", "units": f"{sizing.value:.10g} units",
+            "cash": f"{sizing.value:.10g} cash", "risk": f"risk {_percent(sizing.value)} to stop"}[sizing.mode]
     extras = [f"min_qty {sizing.min_qty:g}" if sizing.min_qty else "",
               f"qty_step {sizing.qty_step:g}" if sizing.qty_step else ""]
     return ", ".join([text, *filter(None, extras)])
 
 
 def _describe_side(rules: SideRules) -> dict[str, Any]:
-    out: dict[str, Any] = {name: f"{level.mode} {_value_text(level.value)}"
+    out: dict[str, Any] = {name: _level_text(level.mode, level.value)
                            for name, level in rules.levels().items() if level is not None}
     if rules.exit_after is not None:
         out["exit_after"] = rules.exit_after
@@ -208,6 +208,17 @@ def _describe_side(rules: SideRules) -> dict[str, Any]:
 
 def _value_text(value: float | str) -> str:
     return f"per bar ({value})" if isinstance(value, str) else f"{value:.10g}"
+
+
+def _level_text(mode: str, value: float | str) -> str:
+    """`2%` for a constant percentage (as the script wrote it), else the mode and the value."""
+    if mode == "percent" and not isinstance(value, str):
+        return _percent(value)
+    return f"{mode} {_value_text(value)}"
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.10g}%"
 
 
 def _check_fraction(name: str, value: float, limit: float) -> None:

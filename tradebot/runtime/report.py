@@ -147,10 +147,20 @@ def _underlined(title: str) -> str:
     return f"{title}\n{'=' * len(title)}"
 
 
+# Settings that are fractions of a price or notional: shown as the percentage the script wrote.
+PERCENT_SETTINGS = ("fee", "slippage", "spread")
+
+
 def _key_values(heading: str, values: Mapping[str, Any]) -> str:
     width = max(len(str(key)) for key in values)
-    lines = [f"  {str(key):<{width}}  {_plain(value)}" for key, value in values.items()]
+    lines = [f"  {str(key):<{width}}  {_setting_text(key, value)}" for key, value in values.items()]
     return "\n".join([f"{heading}:", *lines])
+
+
+def _setting_text(key: str, value: Any) -> str:
+    if key in PERCENT_SETTINGS and isinstance(value, float):
+        return f"{value * 100:.10g}%"
+    return _plain(value)
 
 
 def _metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:

@@ -40,10 +40,12 @@ class FakeThread:
 
 
 def market_config(**overrides: Any) -> FakeConfig:
-    """BTCUSDT/ETHUSDT/SOLUSDT listed 2024-01-01 in every category; the clock frozen-ish at NOW_MS."""
+    """BTCUSDT/ETHUSDT/SOLUSDT listed 2024-01-01 in every category; the clock frozen-ish just after
+    NOW_MS (a candle boundary): the candles ending at NOW_MS are closed by more than the client's
+    closing margin (backfill.CLOSE_MARGIN_MS), the one starting there is open."""
     listing = 1_704_067_200_000
     symbols = {c: {s: listing for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")} for c in CATEGORIES}
-    base: dict[str, Any] = {"symbols": symbols, "start_ms": NOW_MS, "speed": 1.0}
+    base: dict[str, Any] = {"symbols": symbols, "start_ms": NOW_MS + 5_000, "speed": 1.0}
     base.update(overrides)
     return FakeConfig(**base)
 

@@ -193,8 +193,11 @@ class FakeRest:
         return await handler(request)
 
     def reply(self, result: Any, *, code: int = 0, msg: str = "OK",
-              headers: dict[str, str] | None = None) -> web.Response:
-        body = envelope(result, code=code, msg=msg, now=self.market.now_ms())
+              headers: dict[str, str] | None = None, now: int | None = None) -> web.Response:
+        # `now`: the instant the result was built from. A real server stamps a response about when
+        # it reads its data; on the fake's fast clock a later reading would be seconds later.
+        now = self.market.now_ms() if now is None else now
+        body = envelope(result, code=code, msg=msg, now=now)
         return web.json_response(body, headers=headers)
 
     async def time(self, request: web.Request) -> web.Response:
@@ -267,7 +270,7 @@ class FakeRest:
             starts = starts[len(starts) // 2:]  # keep the newest half: a glitchy short page
         now = self.market.now_ms()
         rows = [[str(t), *self.market.candle(symbol, interval, t, now=now)] for t in reversed(starts)]
-        return self.reply({"symbol": symbol, "category": category, "list": rows})
+        return self.reply({"symbol": symbol, "category": category, "list": rows}, now=now)
 
     async def instruments(self, request: web.Request) -> web.Response:
         category = request.query.get("category")

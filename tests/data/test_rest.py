@@ -181,3 +181,18 @@ def test_a_candle_open_when_read_is_not_passed_off_as_closed_by_a_later_page() -
     starts = [int(ts.timestamp() * 1000) for ts in frame["timestamp"].to_list()]
     assert starts == t[:4]  # t[4] was open when read: not delivered, however late the last page
     assert len(rest.calls) == 2
+
+
+def test_a_candle_that_ended_within_the_margin_waits_for_the_next_read() -> None:
+    """A response stamped 0.5 s after a candle's end may have read it a moment before it closed:
+    it is not delivered yet (backfill.CLOSE_MARGIN_MS); 1 s after, it is."""
+    from tradebot.data.backfill import CLOSE_MARGIN_MS
+    from tradebot.data.bybit import KlinePage
+    from tradebot.data.store import SeriesKey
+
+    t = [NOW_MS - 3 * 60_000 + i * 60_000 for i in range(4)]
+    rows = tuple((s, 100.0, 101.0, 99.0, 100.5, 10.0) for s in t)
+    key = SeriesKey("linear", "BTCUSDT", M1)
+    early = run(fetch_closed(_PagedClock([KlinePage(rows, t[3] + CLOSE_MARGIN_MS // 2)]), key, start=t[0]))
+    late = run(fetch_closed(_PagedClock([KlinePage(rows, t[3] + CLOSE_MARGIN_MS)]), key, start=t[0]))
+    assert early.height == 2 and late.height == 3

@@ -61,7 +61,7 @@ def assert_exact(fake: FakeBybit, events: list[CandleEvent], *, first: int | Non
     if first is not None:
         assert starts[0] == first
     for event in events:
-        assert event.row()[1:] == fake.candle(event.symbol, M1, event.start_ms)
+        assert event.row()[1:] == fake.candle(event.symbol, M1, event.start_ms), event
 
 
 def test_plain_stream_with_catch_up_and_two_consumers(make_fake: Any) -> None:

@@ -46,6 +46,12 @@ class FetchResult:
     last_ms: int | None
 
 
+# A candle counts as closed only this long after its end by the response's clock: the server reads
+# its data a moment before it stamps the response, so a candle ending right in between would be
+# read open but look closed. The cost is that a just-closed candle waits for the next read.
+CLOSE_MARGIN_MS = 1_000
+
+
 async def fetch_closed(rest: BybitRest, key: SeriesKey, *, start: int,
                        end: int | None = None) -> pl.DataFrame:
     """Every closed candle with start in [start, end] (end None = up to now), oldest first."""
@@ -70,7 +76,7 @@ async def fetch_closed(rest: BybitRest, key: SeriesKey, *, start: int,
         cursor = page.rows[0][0] - 1  # `end` is inclusive: step 1 ms past the oldest row
     closed = [row for t, (row, read_at) in sorted(rows.items())
               if t >= start and (end is None or t <= end)
-              and key.interval.next_start(t) <= read_at]
+              and key.interval.next_start(t) + CLOSE_MARGIN_MS <= read_at]
     return rows_to_frame(tuple(closed))
 
 

@@ -1,6 +1,6 @@
 """Issue 3 benchmark: every indicator on 1M synthetic bars, tradebot vs TA-Lib, in one run.
 
-    .venv/bin/python bench/bench_indicators.py [--bars 1000000] [--repeat 5] [--markdown]
+    .venv/bin/python bench/bench_indicators.py [--bars 1000000] [--repeat 5] [--only TEXT ...]
 
 tradebot: the compiled Polars plan of `x = <expression>` evaluated on bars in memory (warm: the
 plan is compiled and the numba kernels are loaded before timing; best of --repeat calls).
@@ -104,10 +104,12 @@ CASES: list[tuple[str, Callable[[Arrays], object] | None, str]] = [
 ]
 
 
-def measure(bars: pl.DataFrame, repeat: int) -> list[list[object]]:
+def measure(bars: pl.DataFrame, repeat: int, only: list[str] | None = None) -> list[list[object]]:
     arrays = {c: bars[c].to_numpy().astype(np.float64) for c in ("open", "high", "low", "close", "volume")}
     rows: list[list[object]] = []
     for expression, oracle, note in CASES:
+        if only and not any(text in expression for text in only):
+            continue
         plan = compile_source(f"x = {expression}\n", "bench.tbs", series=["x"]).plan
         ours = best_of(lambda: plan.evaluate(bars), repeat=repeat)
         if oracle is None:
@@ -122,9 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", nargs="+", metavar="TEXT",
+                        help="only the indicators whose expression contains one of these (while iterating)")
     args = parser.parse_args(argv)
     bars = synthetic_bars(args.bars)
-    rows = measure(bars, args.repeat)
+    rows = measure(bars, args.repeat, args.only)
     ratios = [r[3] for r in rows if isinstance(r[3], float)]
     geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     print(f"{args.bars:,} bars, best of {args.repeat}, polars {pl.__version__}, "

@@ -10,8 +10,10 @@ for bit); RSI and ATR multiply by 1/n instead of dividing (twice as fast, within
 
 Kernels take float64 arrays WITHOUT missing values (`support.kernel` drops the bars where an input
 is missing and puts the results back: recursions skip missing bars) and return arrays of the same
-length, NaN before the first value. Everything numba compiles lives in this module (numba's cache
-checks only the timestamp of the file defining a cached function); it is imported on first use.
+length, NaN before the first value. Everything numba compiles for them lives in this module
+(numba's cache checks only the timestamp of the file defining a cached function; the window
+kernels, which take missing values as NaN, live in `windows.py` for the same reason); it is
+imported on first use.
 """
 from __future__ import annotations
 

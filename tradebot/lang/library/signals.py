@@ -13,7 +13,7 @@ import polars as pl
 from ..builtins import condition, indicator, integer, length, series
 from ..types import BOOL_SERIES
 from .momentum import bars_since_extreme, naive_bars_since_extreme
-from .support import Note, any_missing, arr, divide, lag, nan_array, naive_window, share
+from .support import Note, any_missing, arr, divide, lag, nan_array, naive_window, rolling_extreme, share
 
 SERIES, SIGNAL = "series", "signal"
 NAN = float("nan")
@@ -170,11 +170,11 @@ def _fn(name, params, lower, reference, doc, example, category=SERIES, returns=N
 BARS_BACK = integer("length", 1, "bars back", minimum=1)
 
 BUILTINS = (
-    _fn("highest", (series(), length()), lambda x, n: x.rolling_max(n),
+    _fn("highest", (series(), length()), lambda x, n: rolling_extreme(x, n, highest=True),
         lambda x, n: naive_window(x, n, np.max),
         "The highest value of the last `length` bars, this bar included.",
         "close > highest(high, 20)[1]"),
-    _fn("lowest", (series(), length()), lambda x, n: x.rolling_min(n),
+    _fn("lowest", (series(), length()), lambda x, n: rolling_extreme(x, n, highest=False),
         lambda x, n: naive_window(x, n, np.min),
         "The lowest value of the last `length` bars, this bar included.",
         "close < lowest(low, 20)[1]"),

@@ -85,20 +85,18 @@ def any_missing(*exprs: pl.Expr) -> pl.Expr:
     return missing
 
 
-def window_has_missing(expr: pl.Expr, n: int) -> pl.Expr:
-    """True where one of the last n bars is missing (or fewer than n bars exist)."""
-    seen = share(expr.is_null().cast(pl.Int64).cum_sum())  # missing bars so far (exact integers)
-    return (seen - seen.shift(n, fill_value=0) > 0) | (pl.int_range(pl.len()) < n - 1)
-
-
 def rolling_weighted(expr: pl.Expr, weights: Sequence[float]) -> pl.Expr:
     """sum(weights[i] * x[t - (n-1) + i]): oldest bar first; missing if any bar is missing.
 
-    Polars' weighted windows reject nulls, so they are zeroed and masked back."""
-    n = len(weights)
-    expr = share(expr)
-    total = expr.fill_null(0.0).rolling_sum(n, weights=list(map(float, weights)))
-    return pl.when(window_has_missing(expr, n)).then(None).otherwise(total)
+    A kernel: Polars' weighted window took 17 ms for 1M bars where TA-Lib's WMA takes 1.4."""
+    return window("weighted_sum", [expr], np.asarray(weights, dtype=np.float64))
+
+
+def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False) -> pl.Expr:
+    """The highest (lowest) of the last n values, or how many bars ago it was (0..n-1, ties: the
+    most recent bar); missing if any bar is missing. A kernel: Polars' `rolling_max` took 23 ms
+    for 1M bars where TA-Lib's MAX takes 1.1."""
+    return window("rolling_extreme", [expr], n, highest, ages)
 
 
 def together(fields: dict[str, pl.Expr], last: str) -> dict[str, pl.Expr]:
@@ -155,6 +153,17 @@ def _with_warmup(first: int, values: np.ndarray) -> pl.Series:
 
 def _kernels():
     return importlib.import_module("tradebot.lang.library.kernels")  # numba: loaded on first use
+
+
+def window(name: str, inputs: Sequence[pl.Expr], *params: object) -> pl.Expr:
+    """A numba kernel from `library.windows` over whole series. Missing values go in as NaN and
+    the kernel applies the window rule itself (missing wherever its window reads one)."""
+    def run(series: Sequence[pl.Series]) -> pl.Series:
+        fn = getattr(importlib.import_module("tradebot.lang.library.windows"), name)
+        arrays = [s.cast(pl.Float64).to_numpy() for s in series]  # no copy when nothing is missing
+        return pl.Series(fn(*arrays, *params), nan_to_null=True)
+
+    return pl.map_batches(list(inputs), run, return_dtype=pl.Float64)
 
 
 # ------------------------------------------------------------------ both sides

@@ -15,7 +15,7 @@ from ..builtins import REQUIRED, ParamSpec, indicator, length, number, price, se
 from ..types import ArgKind, record
 from .smoothing import ema, ema_chain, naive_ema, naive_skip, naive_sma, naive_wma, sma, sum_in_order, wma
 from .support import Note, arr, divide, fma_exact, kernel, nan_array, naive_window, naive_windows
-from .support import rolling_weighted, share
+from .support import share, window
 
 CATEGORY = "trend"
 
@@ -92,13 +92,9 @@ def _ref_vwma(x, n, volume):
 
 def _linreg(x: pl.Expr, n: int) -> dict[str, pl.Expr]:
     # TA-Lib LINEARREG*: x-coordinates count bars back (the oldest is n-1), sums taken fresh.
-    sum_x = n * (n - 1) * 0.5
-    divisor = sum_x * sum_x - n * (n * (n - 1) * (2 * n - 1) / 6)
-    sum_y = share(x.rolling_sum(n))
-    sum_xy = rolling_weighted(x, range(n - 1, -1, -1))
-    slope = share((n * sum_xy - sum_x * sum_y) / divisor)
-    intercept = share((sum_y - slope * sum_x) / n)
-    return {"value": intercept + slope * (n - 1), "slope": slope, "intercept": intercept}
+    # One kernel per field, so a script pays only for the fields it reads.
+    return {field: window("linreg", [x], n, code)
+            for code, field in enumerate(("value", "slope", "intercept"))}
 
 
 def _ref_linreg(x, n):

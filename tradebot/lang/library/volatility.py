@@ -12,7 +12,7 @@ import polars as pl
 from ..builtins import indicator, length, number, price, series
 from ..types import record
 from .smoothing import ema, naive_ema, naive_skip, naive_sma, sma, sum_in_order
-from .support import Note, arr, kernel, nan_array, naive_window, share
+from .support import Note, arr, kernel, nan_array, naive_window, rolling_extreme, share
 
 CATEGORY = "volatility"
 HLC = (price("high"), price("low"), price("close"))
@@ -106,7 +106,8 @@ def _ref_keltner(n, mult, atr_length, high, low, close):
 
 
 def _donchian(n: int, high, low) -> dict[str, pl.Expr]:
-    upper, lower = share(high.rolling_max(n)), share(low.rolling_min(n))
+    upper = share(rolling_extreme(high, n, highest=True))
+    lower = share(rolling_extreme(low, n, highest=False))
     return {"upper": upper, "middle": (upper + lower) / 2, "lower": lower}
 
 

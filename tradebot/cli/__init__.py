@@ -26,6 +26,16 @@ COMMAND_MODULES = (
 log = logging.getLogger("tradebot")
 
 
+def lazy(module: str, name: str):
+    """A handler that imports its implementation only when its command runs: building the parser
+    then costs no heavy imports (aiohttp, websockets, prompt_toolkit), so start-up stays fast."""
+
+    def handler(args: argparse.Namespace, config):
+        return getattr(importlib.import_module(module), name)(args, config)
+
+    return handler
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tradebot",

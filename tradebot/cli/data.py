@@ -1,30 +1,19 @@
-"""`tradebot fetch`, `tradebot stream`, `tradebot data check`, `tradebot data repair`.
+"""`tradebot fetch`, `tradebot stream`, `tradebot data check`, `tradebot data repair`: their flags.
 
-Thin wrappers: parse flags, resolve `[bybit]` settings, run the data layer on one event loop,
-print results. Exit codes: 0 ok, 1 `data check` found problems, 2 usage, 3 bad data, 4 network.
+The handlers live in cli/data_handlers.py and are imported only when one of these commands runs,
+so every other command starts without aiohttp and websockets. Exit codes: 0 ok, 1 `data check`
+found problems, 2 usage, 3 bad data, 4 network.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
-from ..errors import UsageError
-from ..data.backfill import backfill
-from ..data.bybit import BybitRest, rows_to_frame
-from ..data.integrity import check_file
-from ..data.intervals import INTERVALS, format_ms, parse_interval, parse_time
-from ..data.progress import Progress
-from ..data.repair import key_from_path, repair_file
-from ..data.settings import DataSettings, load_settings
-from ..data.store import CandleStore, SeriesKey, describe_range
-from ..data.stream import StreamManager
+from ..data.intervals import INTERVALS
+from . import lazy
 
-log = logging.getLogger("tradebot")
+HANDLERS = "tradebot.cli.data_handlers"
 INTERVAL_HELP = "candle interval: " + ", ".join(INTERVALS)
 
 
@@ -38,7 +27,7 @@ def add_commands(subparsers: Any) -> None:
                        help="start: 2024-01-01, an ISO-8601 time, or an age such as 90d, 12h")
     fetch.add_argument("--until", help="end (inclusive), same forms as --since; default: now")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    fetch.set_defaults(handler=run_fetch)
+    fetch.set_defaults(handler=lazy(HANDLERS, "run_fetch"))
 
     stream = subparsers.add_parser("stream", help="append closed candles from the live stream",
                                    description="Subscribe to Bybit's kline stream and append "
@@ -49,7 +38,7 @@ def add_commands(subparsers: Any) -> None:
     stream.add_argument("--since", help="when the store is empty, first fetch closed candles "
                         "from this time (same forms as fetch --since)")
     stream.add_argument("--duration", type=float, help="stop after this many seconds")
-    stream.set_defaults(handler=run_stream)
+    stream.set_defaults(handler=lazy(HANDLERS, "run_stream"))
 
     data = subparsers.add_parser("data", help="check or repair store files")
     actions = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -59,7 +48,7 @@ def add_commands(subparsers: Any) -> None:
     check.add_argument("--interval", help="interval when the file name does not say it")
     check.add_argument("--zero-run", type=int, default=3, metavar="N",
                        help="report runs of at least N zero-volume candles (default 3)")
-    check.set_defaults(handler=run_check)
+    check.set_defaults(handler=lazy(HANDLERS, "run_check"))
     repair = actions.add_parser("repair", help="fix order/duplicates/torn tail, refetch gaps")
     repair.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     repair.add_argument("--fill", action="store_true", help="fill gaps Bybit has no data for "
@@ -68,7 +57,7 @@ def add_commands(subparsers: Any) -> None:
     repair.add_argument("--symbol", help="symbol when the path is not in the store layout")
     repair.add_argument("--interval", help="interval when the file name does not say it")
     repair.add_argument("--rest-url", help="REST base URL (config bybit.rest_url)")
-    repair.set_defaults(handler=run_repair)
+    repair.set_defaults(handler=lazy(HANDLERS, "run_repair"))
 
 
 def _series_flags(parser: argparse.ArgumentParser) -> None:
@@ -77,120 +66,3 @@ def _series_flags(parser: argparse.ArgumentParser) -> None:
                         help="market category (config bybit.category, default linear)")
     parser.add_argument("--store", help="store root (config bybit.store, default data/bybit)")
     parser.add_argument("--rest-url", help="REST base URL (config bybit.rest_url)")
-
-
-def settings_for(args: argparse.Namespace, config: Config) -> DataSettings:
-    flags = {name: getattr(args, attr, None) for name, attr in
-             (("rest_url", "rest_url"), ("ws_url", "ws_url"), ("store", "store"),
-              ("category", "category"))}
-    return load_settings(config, flags)
-
-
-def series_keys(args: argparse.Namespace, settings: DataSettings) -> list[SeriesKey]:
-    interval = parse_interval(args.interval)
-    symbols = list(dict.fromkeys(s.upper() for s in args.symbols))  # Bybit symbols are upper case
-    return [SeriesKey(settings.category, s, interval) for s in symbols]
-
-
-def run_fetch(args: argparse.Namespace, config: Config) -> int:
-    settings = settings_for(args, config)
-    keys = series_keys(args, settings)
-    store = settings.store()
-    quiet = args.no_progress or getattr(args, "quiet", False)
-
-    async def go() -> list[Any]:
-        async with BybitRest(settings.rest) as rest:
-            now = await rest.server_time()  # relative --since is relative to the exchange clock
-            since = parse_time(args.since, now_ms=now)
-            until = parse_time(args.until, now_ms=now, flag="--until") if args.until else None
-            if until is not None and until < since:
-                raise UsageError("--until is before --since")
-            progress = Progress(0, label="fetch", enabled=not quiet)
-            results = await backfill(rest, store, keys, since=since, until=until, now_ms=now,
-                                     concurrency=settings.concurrency, progress=progress)
-            progress.close()
-            return results
-
-    for result in asyncio.run(go()):
-        print(f"{result.key}: +{result.added} candles, store holds "
-              f"{describe_range(result.first_ms, result.last_ms)} -> {store.path(result.key)}")
-    return 0
-
-
-def run_stream(args: argparse.Namespace, config: Config) -> int:
-    settings = settings_for(args, config)
-    keys = series_keys(args, settings)
-    store = settings.store()
-
-    async def go() -> None:
-        async with BybitRest(settings.rest) as rest, StreamManager(settings.stream, rest) as mgr:
-            now = await rest.server_time()
-            since = parse_time(args.since, now_ms=now) if args.since else None
-            writers = [asyncio.create_task(write_stream(mgr, store, key, since_ms=since))
-                       for key in keys]
-            try:
-                await asyncio.wait_for(asyncio.gather(*writers), args.duration)
-            except asyncio.TimeoutError:
-                pass  # --duration elapsed
-            finally:
-                for task in writers:
-                    task.cancel()
-
-    try:
-        asyncio.run(go())
-    except KeyboardInterrupt:
-        print("stream stopped", file=sys.stderr)
-    return 0
-
-
-async def write_stream(manager: StreamManager, store: CandleStore, key: SeriesKey, *,
-                       since_ms: int | None) -> None:
-    """Append every confirmed candle of `key`, resuming after the store's last candle."""
-    last = await asyncio.to_thread(store.last_start, key)
-    start = key.interval.next_start(last) if last is not None else since_ms
-    sub = await manager.subscribe(key.category, key.symbol, key.interval, since_ms=start,
-                                  confirmed_only=True)
-    async for event in sub:
-        await asyncio.to_thread(store.merge, key, rows_to_frame((event.row(),)))
-        log.info("%s %s close %s (%s)", key, format_ms(event.start_ms), event.close, event.source)
-
-
-def _csv_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*.csv") if not p.name.endswith(".filled.csv"))
-        else:
-            files.append(path)
-    return files
-
-
-def run_check(args: argparse.Namespace, config: Config) -> int:
-    interval = parse_interval(args.interval) if args.interval else None
-    clean = True
-    for path in _csv_files(args.paths):
-        report = check_file(path, interval=interval, min_zero_run=args.zero_run)
-        print(report.render())
-        clean = clean and report.clean
-    return 0 if clean else 1
-
-
-def run_repair(args: argparse.Namespace, config: Config) -> int:
-    settings = settings_for(args, config)
-    store = settings.store()
-
-    async def go() -> bool:
-        clean = True
-        async with BybitRest(settings.rest) as rest:
-            for path in _csv_files(args.paths):
-                key = key_from_path(path, category=args.category, symbol=args.symbol,
-                                    interval=args.interval)
-                result = await repair_file(path, rest, store=store, key=key, fill=args.fill,
-                                           concurrency=settings.concurrency)
-                print(result.render())
-                report = check_file(path, interval=key.interval)
-                print(report.render())
-                clean = clean and report.clean
-        return clean
-
-    return 0 if asyncio.run(go()) else 1

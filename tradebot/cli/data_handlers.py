@@ -1,0 +1,145 @@
+"""The work behind `tradebot fetch`, `stream`, `data check` and `data repair` (their flags are in
+cli/data.py; this module, with aiohttp and websockets behind it, loads only when one of them runs).
+
+Thin wrappers: resolve `[bybit]` settings, run the data layer on one event loop, print results.
+Exit codes: 0 ok, 1 `data check` found problems, 2 usage, 3 bad data, 4 network.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..data.backfill import backfill
+from ..data.bybit import BybitRest, rows_to_frame
+from ..data.integrity import check_file
+from ..data.intervals import format_ms, parse_interval, parse_time
+from ..data.progress import Progress
+from ..data.repair import key_from_path, repair_file
+from ..data.settings import DataSettings, load_settings
+from ..data.store import CandleStore, SeriesKey, describe_range
+from ..data.stream import StreamManager
+from ..errors import UsageError
+
+log = logging.getLogger("tradebot")
+
+
+def settings_for(args: argparse.Namespace, config: Config) -> DataSettings:
+    flags = {name: getattr(args, attr, None) for name, attr in
+             (("rest_url", "rest_url"), ("ws_url", "ws_url"), ("store", "store"),
+              ("category", "category"))}
+    return load_settings(config, flags)
+
+
+def series_keys(args: argparse.Namespace, settings: DataSettings) -> list[SeriesKey]:
+    interval = parse_interval(args.interval)
+    symbols = list(dict.fromkeys(s.upper() for s in args.symbols))  # Bybit symbols are upper case
+    return [SeriesKey(settings.category, s, interval) for s in symbols]
+
+
+def run_fetch(args: argparse.Namespace, config: Config) -> int:
+    settings = settings_for(args, config)
+    keys = series_keys(args, settings)
+    store = settings.store()
+    quiet = args.no_progress or getattr(args, "quiet", False)
+
+    async def go() -> list[Any]:
+        async with BybitRest(settings.rest) as rest:
+            now = await rest.server_time()  # relative --since is relative to the exchange clock
+            since = parse_time(args.since, now_ms=now)
+            until = parse_time(args.until, now_ms=now, flag="--until") if args.until else None
+            if until is not None and until < since:
+                raise UsageError("--until is before --since")
+            progress = Progress(0, label="fetch", enabled=not quiet)
+            results = await backfill(rest, store, keys, since=since, until=until, now_ms=now,
+                                     concurrency=settings.concurrency, progress=progress)
+            progress.close()
+            return results
+
+    for result in asyncio.run(go()):
+        print(f"{result.key}: +{result.added} candles, store holds "
+              f"{describe_range(result.first_ms, result.last_ms)} -> {store.path(result.key)}")
+    return 0
+
+
+def run_stream(args: argparse.Namespace, config: Config) -> int:
+    settings = settings_for(args, config)
+    keys = series_keys(args, settings)
+    store = settings.store()
+
+    async def go() -> None:
+        async with BybitRest(settings.rest) as rest, StreamManager(settings.stream, rest) as mgr:
+            now = await rest.server_time()
+            since = parse_time(args.since, now_ms=now) if args.since else None
+            writers = [asyncio.create_task(write_stream(mgr, store, key, since_ms=since))
+                       for key in keys]
+            try:
+                await asyncio.wait_for(asyncio.gather(*writers), args.duration)
+            except asyncio.TimeoutError:
+                pass  # --duration elapsed
+            finally:
+                for task in writers:
+                    task.cancel()
+
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:
+        print("stream stopped", file=sys.stderr)
+    return 0
+
+
+async def write_stream(manager: StreamManager, store: CandleStore, key: SeriesKey, *,
+                       since_ms: int | None) -> None:
+    """Append every confirmed candle of `key`, resuming after the store's last candle."""
+    last = await asyncio.to_thread(store.last_start, key)
+    start = key.interval.next_start(last) if last is not None else since_ms
+    sub = await manager.subscribe(key.category, key.symbol, key.interval, since_ms=start,
+                                  confirmed_only=True)
+    async for event in sub:
+        await asyncio.to_thread(store.merge, key, rows_to_frame((event.row(),)))
+        log.info("%s %s close %s (%s)", key, format_ms(event.start_ms), event.close, event.source)
+
+
+def _csv_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*.csv") if not p.name.endswith(".filled.csv"))
+        else:
+            files.append(path)
+    return files
+
+
+def run_check(args: argparse.Namespace, config: Config) -> int:
+    interval = parse_interval(args.interval) if args.interval else None
+    clean = True
+    for path in _csv_files(args.paths):
+        report = check_file(path, interval=interval, min_zero_run=args.zero_run)
+        print(report.render())
+        clean = clean and report.clean
+    return 0 if clean else 1
+
+
+def run_repair(args: argparse.Namespace, config: Config) -> int:
+    settings = settings_for(args, config)
+    store = settings.store()
+
+    async def go() -> bool:
+        clean = True
+        async with BybitRest(settings.rest) as rest:
+            for path in _csv_files(args.paths):
+                key = key_from_path(path, category=args.category, symbol=args.symbol,
+                                    interval=args.interval)
+                result = await repair_file(path, rest, store=store, key=key, fill=args.fill,
+                                           concurrency=settings.concurrency)
+                print(result.render())
+                report = check_file(path, interval=key.interval)
+                print(report.render())
+                clean = clean and report.clean
+        return clean
+
+    return 0 if asyncio.run(go()) else 1

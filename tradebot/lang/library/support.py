@@ -152,14 +152,24 @@ def _with_warmup(first: int, values: np.ndarray) -> pl.Series:
 
 
 def _kernels():
-    return importlib.import_module("tradebot.lang.library.kernels")  # numba: loaded on first use
+    return _compiled("tradebot.lang.library.kernels")
+
+
+def _compiled(module: str):
+    """A numba kernel module, imported on first use (numba costs 0.2 s to import)."""
+    from importlib.util import find_spec
+
+    from ...compiled import announce_first_compile
+
+    announce_first_compile(find_spec(module).origin, "the indicator kernels")
+    return importlib.import_module(module)
 
 
 def window(name: str, inputs: Sequence[pl.Expr], *params: object) -> pl.Expr:
     """A numba kernel from `library.windows` over whole series. Missing values go in as NaN and
     the kernel applies the window rule itself (missing wherever its window reads one)."""
     def run(series: Sequence[pl.Series]) -> pl.Series:
-        fn = getattr(importlib.import_module("tradebot.lang.library.windows"), name)
+        fn = getattr(_compiled("tradebot.lang.library.windows"), name)
         arrays = [s.cast(pl.Float64).to_numpy() for s in series]  # no copy when nothing is missing
         return pl.Series(fn(*arrays, *params), nan_to_null=True)
 

@@ -6,7 +6,9 @@ import io
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
@@ -17,22 +19,30 @@ from tradebot.repl.app import ReplLexer, build_prompt, main, run_lines, run_prom
 ENTER, CTRL_C, CTRL_D, TAB, UP = "\r", "\x03", "\x04", "\t", "\x1b[A"
 
 
-def drive(repl, keys: str | list[str], history: Path) -> list[str]:
+def drive(repl, keys: str | list[str], history: Path, *,
+          settled: dict[int, Callable[[Buffer], bool]] | None = None) -> list[str]:
     """Type `keys` at the prompt (ending with Ctrl-D) and return what the REPL printed.
 
-    A list of chunks is typed with a pause between them, for keys whose effect is asynchronous
-    (Tab: completions are computed in the background, as at a real terminal)."""
+    A list of chunks is typed one after another; `settled[i]` says when the input line is ready for
+    chunk i, for keys whose effect is asynchronous (completions are computed in the background, as
+    at a real terminal), so a slow machine waits instead of racing ahead. Ctrl-D always ends."""
     printed: list[str] = []
     chunks = [keys] if isinstance(keys, str) else keys
+    settled = settled or {}
     with create_pipe_input() as pipe:
+        prompt = build_prompt(repl, history=FileHistory(str(history)), input=pipe, output=DummyOutput())
+
         def typist() -> None:
             for index, chunk in enumerate(chunks):
-                if index:
-                    time.sleep(0.3)
+                deadline = time.monotonic() + 30
+                while index in settled and not settled[index](prompt.default_buffer):
+                    if time.monotonic() > deadline:  # give up; the test's assertions will say what is wrong
+                        pipe.send_text(CTRL_C + CTRL_D)
+                        return
+                    time.sleep(0.02)
                 pipe.send_text(chunk)
 
         thread = threading.Thread(target=typist, daemon=True)
-        prompt = build_prompt(repl, history=FileHistory(str(history)), input=pipe, output=DummyOutput())
         thread.start()
         assert run_prompt(repl, prompt, printed.append) == 0
         thread.join()
@@ -64,7 +74,9 @@ def test_ctrl_d_and_quit_leave(repl, tmp_path):
 
 
 def test_tab_completes_a_builtin(repl, tmp_path):
-    printed = drive(repl, ["rs", TAB, "(close, 14)" + ENTER + CTRL_D], tmp_path / "history")
+    printed = drive(repl, ["rs", TAB, "(close, 14)" + ENTER + CTRL_D], tmp_path / "history",
+                    settled={1: lambda line: line.complete_state is not None,  # the menu is up
+                             2: lambda line: line.text == "rsi"})
     assert "rsi(close, 14)" in parse_table(printed[0])[1]
 
 

@@ -35,11 +35,14 @@ class Terminal:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-J", "-t", "repl", "-S", "-").stdout
 
-    def wait_for(self, text: str, *, timeout: float = 30) -> str:
+    def wait_for(self, text: str, *, after: str | None = None, timeout: float = 30) -> str:
+        """Wait until `text` shows — below the last `after` when given, so that text already on the
+        screen from an earlier answer (the banner shows the last timestamp too) cannot satisfy it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            tail = screen if after is None else screen.rpartition(after)[2] if after in screen else ""
+            if text in tail:
                 return screen
             time.sleep(0.1)
         raise AssertionError(f"`{text}` never appeared; the screen shows:\n{self.screen()}")
@@ -75,7 +78,7 @@ def test_a_session_at_the_real_prompt(terminal, tmp_path):
     terminal.wait_for("defined r (number series)")
 
     terminal.type("m = sma(close,", "Enter")  # an open bracket continues on the next line
-    terminal.wait_for("...")
+    terminal.wait_for("...", after="m = sma(close,")
     terminal.type("20)", "Enter")
     terminal.wait_for("defined m (number series)")
 
@@ -84,7 +87,8 @@ def test_a_session_at_the_real_prompt(terminal, tmp_path):
     assert "    1 | y = rsi(clse, 14)\n      |         ^^^^" in screen
 
     terminal.type("close - m", "Enter")
-    terminal.wait_for("2018-02-07 15:00")
+    terminal.wait_for("2018-02-07 15:00", after="tbs> close - m")  # the table ends at the last bar
+    terminal.wait_for("tbs>", after="2018-02-07 15:00")  # and the prompt is back
 
     terminal.type("zzz", "C-c")  # Ctrl-C drops the line, the session stays
     terminal.type("enter long when close crosses above m", "Enter")

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ("bench_backtest.py", "bench_loader.py", "bench_indicators.py", "bench_risk.py", "bench_optimize.py")
+BENCHES = ("bench_backtest.py", "bench_loader.py", "bench_indicators.py", "bench_risk.py", "bench_optimize.py",
+           "bench_repl.py")
 
 
 def main() -> int:

@@ -1,8 +1,7 @@
 """What an expression prints: its last values with their timestamps, checked against numpy on the
-same bars; multi-output values show one column per field; 1M bars answer well under a second."""
+same bars; multi-output values show one column per field. (How fast a 1M-bar answer comes is
+measured by bench/bench_repl.py, not asserted here.)"""
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import polars as pl
@@ -10,8 +9,6 @@ import pytest
 
 from tests.repl.conftest import FAKE_FIELDS
 from tests.repl.support import close_enough, parse_table
-from tradebot.config import Config
-from tradebot.repl.controller import Repl
 
 
 def _times(bars: pl.DataFrame, rows: int) -> list[str]:
@@ -70,32 +67,3 @@ def test_multi_output_values_show_every_field(repl, eurusd, bands):
     assert all(close_enough(s, m - 1) for s, m in zip(columns["lower"], mean))
     _, width = parse_table(repl.handle("bb.upper - bb.lower").text)
     assert width["bb.upper - bb.lower"] == [2.0] * 10
-
-
-def _million_bars() -> pl.DataFrame:
-    n = 1_000_000
-    rng = np.random.default_rng(7)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
-    open_ = np.concatenate([[close[0]], close[:-1]])
-    spread = rng.uniform(0, 1e-3, n)
-    return pl.DataFrame({
-        "timestamp": pl.Series(np.arange(n, dtype=np.int64) * 3_600_000).cast(pl.Datetime("ms", "UTC")),
-        "open": open_, "high": np.maximum(open_, close) * (1 + spread),
-        "low": np.minimum(open_, close) * (1 - spread), "close": close, "volume": rng.uniform(1, 100, n),
-    })
-
-
-@pytest.mark.slow
-def test_one_million_bars_answer_well_under_a_second():
-    repl = Repl(config=Config(), bars=_million_bars())
-    repl.handle("param n = 14 in 5..30")
-    repl.handle("r = rsi(close, n)")
-    for text in ("r > 50 and close > sma(close, 200)", "atr(14) / sma(atr(14), 100)"):
-        repl.handle(text)  # first run: Polars warms up its thread pool
-        timings = []
-        for _ in range(3):
-            start = time.perf_counter()
-            reply = repl.handle(text)
-            timings.append(time.perf_counter() - start)
-        assert reply.text.startswith("time (UTC)")
-        assert min(timings) < 0.8, f"{text}: {timings}"

@@ -51,3 +51,24 @@ def write_script(directory: Path, body: str, optimize: str, name: str = "strateg
     path = directory / name
     path.write_text(body + "\n" + optimize + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of the tests' own on loopback (see tests/optimize/postgres.py)."""
+    from .postgres import PostgresServer, why_unavailable
+
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request, tmp_path) -> str:
+    """A new, empty study storage URL: a SQLite file, or a database on the tests' PostgreSQL."""
+    if request.param == "sqlite":
+        return "sqlite:///" + str(tmp_path / "studies.db")
+    return request.getfixturevalue("postgres").new_database()

@@ -1,5 +1,6 @@
-"""Shared studies: two processes on one SQLite study split a grid with no duplicate and no gap;
-an interrupted study resumes where it stopped; claims are atomic leases."""
+"""Shared studies, on SQLite and on a real PostgreSQL server: two processes on one study split a
+grid with no duplicate and no gap; an interrupted study resumes where it stopped; claims are
+atomic leases."""
 from __future__ import annotations
 
 import os
@@ -23,6 +24,11 @@ OPTIMIZE = "optimize maximize sharpe where lower + 30 < upper"
 FEASIBLE = 24  # 4 lengths x (3 x 3 pairs less the 3 with lower + 30 >= upper)
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a `python -m tradebot` child: this checkout first on its path."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+
 def study_trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
     return [t for t in optuna.load_study(study_name=name, storage=url).get_trials() if ATTR in t.user_attrs]
 
@@ -32,13 +38,12 @@ def test_storage_urls_default_to_sqlite_files() -> None:
     assert storage_url("postgresql://u@db/x") == "postgresql://u@db/x"
 
 
-def test_two_processes_share_one_sqlite_grid_without_duplicates(small_csv, tmp_path) -> None:
+def test_two_processes_share_one_grid_without_duplicates(small_csv, tmp_path, storage) -> None:
     script = write_script(tmp_path, RSI, OPTIMIZE)
-    url = storage_url(str(tmp_path / "studies.db"))
+    url = storage
     command = [sys.executable, "-m", "tradebot", "run", str(script), "--data", str(small_csv), "--optimize",
                "--storage", url, "--study", "shared"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
              for _ in range(2)]
     outputs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
@@ -65,11 +70,11 @@ class _StopAfter:
 
 
 @pytest.mark.parametrize("method, trials", [("grid", None), ("bayes", 10)])
-def test_an_interrupted_study_resumes_where_it_stopped(small_csv, tmp_path, method, trials) -> None:
+def test_an_interrupted_study_resumes_where_it_stopped(small_csv, tmp_path, storage, method, trials) -> None:
     script = write_script(tmp_path, RSI, OPTIMIZE)
     evaluator = Evaluator(EvaluatorSpec(script.read_text(), str(script), load_bars(small_csv), Objective("sharpe")))
     space = Space(evaluator.base)
-    url = storage_url(str(tmp_path / "resume.db"))
+    url = storage
     options = SearchOptions(method, trials, seed=3, storage=url, study="resume", fingerprint="f")
     window = Window(0, evaluator.bars.height)
     with Workers(evaluator, jobs=1) as workers:
@@ -103,8 +108,8 @@ def test_a_study_refuses_another_search(small_csv, tmp_path) -> None:
                        Window(0, 300), workers=workers)
 
 
-def test_claims_are_exclusive_until_their_lease_runs_out(tmp_path: Path) -> None:
-    storage = open_storage(storage_url(str(tmp_path / "claims.db")))
+def test_claims_are_exclusive_until_their_lease_runs_out(storage: str) -> None:
+    storage = open_storage(storage)
     alive = Claims(storage, "s")
     other = Claims(storage, "s")
     assert alive.claim(0) and not other.claim(0)
@@ -116,3 +121,23 @@ def test_claims_are_exclusive_until_their_lease_runs_out(tmp_path: Path) -> None
     assert other.settled() == ({1}, {0})
     alive.release([0])
     assert other.claim(0)
+
+
+def test_a_missing_database_driver_says_what_to_install() -> None:
+    from tradebot.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"the `mysql` driver is not installed: pip install 'PyMySQL'"):
+        open_storage("mysql://someone@127.0.0.1:3306/studies")
+
+
+def test_an_unreachable_database_is_a_network_error_not_a_traceback(tmp_path) -> None:
+    from .postgres import free_port
+
+    pytest.importorskip("psycopg")
+    script = write_script(tmp_path, RSI, OPTIMIZE)
+    url = f"postgresql://someone@127.0.0.1:{free_port()}/studies"  # nothing listens there
+    done = subprocess.run([sys.executable, "-m", "tradebot", "run", str(script), "--optimize", "--storage", url],
+                          capture_output=True, text=True, timeout=120, env=child_env())
+    assert done.returncode == 4, done.stderr
+    assert f"--storage {url}: cannot open the study storage: connection failed" in done.stderr
+    assert "Traceback" not in done.stderr

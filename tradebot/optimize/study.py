@@ -25,7 +25,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from ..errors import UsageError
+from ..errors import NetworkError, UsageError
 from .batch import PARAM_PREFIX, Objective
 from .space import Dimension
 
@@ -41,6 +41,10 @@ def storage_url(text: str) -> str:
     return text if "://" in text else "sqlite:///" + text
 
 
+# The database driver SQLAlchemy needs for a URL scheme, as pip installs it.
+DRIVERS = {"postgresql": "psycopg[binary]", "mysql": "PyMySQL"}
+
+
 def open_storage(url: str) -> optuna.storages.RDBStorage:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
@@ -48,13 +52,32 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     for attempt in range(RETRIES):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-        except (sa_exc.ArgumentError, ImportError, ValueError) as exc:
+        except ImportError:
+            raise UsageError(f"--storage {url}: {_missing_driver(url)}") from None
+        except (sa_exc.ArgumentError, ValueError) as exc:
             raise UsageError(f"--storage {url}: {exc}") from None
-        except (sa_exc.SQLAlchemyError, optuna.exceptions.StorageInternalError):
+        except (sa_exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
             if attempt == RETRIES - 1:  # processes creating the schema at once: the losers retry
-                raise
+                raise NetworkError(f"--storage {url}: cannot open the study storage: "
+                                   f"{_first_line(exc)}") from None
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _missing_driver(url: str) -> str:
+    scheme = url.split("://", 1)[0].split("+", 1)[0]
+    package = DRIVERS.get(scheme)
+    if package is None:
+        return f"no database driver for `{scheme}` is installed"
+    extra = "  (or `pip install -e '.[postgres]'` in a clone)" if scheme == "postgresql" else ""
+    return f"the `{scheme}` driver is not installed: pip install '{package}'{extra}"
+
+
+def _first_line(exc: BaseException) -> str:
+    """SQLAlchemy's own first line says what failed (`connection refused`, a bad password);
+    the rest is the SQL and a link to its docs."""
+    original = getattr(exc, "orig", None) or exc
+    return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
 
 
 def open_study(*, name: str, objective: Objective, fingerprint: str,

@@ -15,6 +15,7 @@ from . import lazy
 
 HANDLERS = "tradebot.cli.data_handlers"
 INTERVAL_HELP = "candle interval: " + ", ".join(INTERVALS)
+WEEKENDS = ("open", "closed")
 
 
 def add_commands(subparsers: Any) -> None:
@@ -48,6 +49,9 @@ def add_commands(subparsers: Any) -> None:
     check.add_argument("--interval", help="interval when the file name does not say it")
     check.add_argument("--zero-run", type=int, default=3, metavar="N",
                        help="report runs of at least N zero-volume candles (default 3)")
+    check.add_argument("--weekends", choices=WEEKENDS,
+                       help="closed: the market closes at weekends (FX, equities), so weekend "
+                       "closures are not gaps (default open; config [data] weekends)")
     check.set_defaults(handler=lazy(HANDLERS, "run_check"))
     repair = actions.add_parser("repair", help="fix order/duplicates/torn tail, refetch gaps")
     repair.add_argument("paths", nargs="+", type=Path, metavar="PATH")

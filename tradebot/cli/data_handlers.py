@@ -1,7 +1,8 @@
 """The work behind `tradebot fetch`, `stream`, `data check` and `data repair` (their flags are in
 cli/data.py; this module, with aiohttp and websockets behind it, loads only when one of them runs).
 
-Thin wrappers: resolve `[bybit]` settings, run the data layer on one event loop, print results.
+Thin wrappers: resolve `[bybit]` settings (and `[data] weekends` for `data check`), run the
+data layer on one event loop, print results.
 Exit codes: 0 ok, 1 `data check` found problems, 2 usage, 3 bad data, 4 network.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..data.settings import DataSettings, load_settings
 from ..data.store import CandleStore, SeriesKey, describe_range
 from ..data.stream import StreamManager
 from ..errors import UsageError
+from .data import WEEKENDS
 
 log = logging.getLogger("tradebot")
 
@@ -114,12 +116,32 @@ def _csv_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def weekends_closed(args: argparse.Namespace, config: Config) -> bool:
+    """`--weekends`, else `[data] weekends` (or TRADEBOT_DATA_WEEKENDS), else open."""
+    value = config.get("data", "weekends", "open", flag=args.weekends)
+    text = str(value).strip().lower()
+    if text not in WEEKENDS:
+        raise UsageError(f"configuration data.weekends: expected open or closed, got {value!r}")
+    return text == "closed"
+
+
+def in_bybit_store(path: Path) -> bool:
+    """Whether `data repair` can tell by the path alone which Bybit series the file holds."""
+    try:
+        key_from_path(path)
+    except UsageError:
+        return False
+    return True
+
+
 def run_check(args: argparse.Namespace, config: Config) -> int:
     interval = parse_interval(args.interval) if args.interval else None
+    closed = weekends_closed(args, config)
     clean = True
     for path in _csv_files(args.paths):
-        report = check_file(path, interval=interval, min_zero_run=args.zero_run)
-        print(report.render())
+        report = check_file(path, interval=interval, min_zero_run=args.zero_run,
+                            weekends_closed=closed)
+        print(report.render(bybit_store=in_bybit_store(path)))
         clean = clean and report.clean
     return 0 if clean else 1
 

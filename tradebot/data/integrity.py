@@ -5,10 +5,13 @@ Unlike `load_ohlcv`, which stops at the first problem, the check reads the file 
 every problem with its line. Errors (exit code 1 from `tradebot data check`): torn tail, invalid
 rows, duplicates, out-of-order rows, gaps. Warnings (exit 0): zero-volume runs, which Bybit itself
 produces for periods without trades (PROTOCOL.md §2.2), and candles filled by `data repair --fill`.
+
+Gaps that are weekend closures (sessions.py) are tagged; with `weekends_closed` they are accepted
+and only counted, without it they stay errors and the verdict says how to accept them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -16,6 +19,7 @@ import polars as pl
 from .intervals import INTERVALS, Interval, format_ms, parse_interval, to_ms
 from .loader import parse_ohlcv_bytes, read_bytes
 from .schema import VALUE_CHECKS, infer_interval
+from .sessions import ClosureKind, closure_kinds
 from .store import describe_range, filled_path
 
 FIRST_LINE = 2
@@ -29,11 +33,13 @@ class Gap:
     first_ms: int
     last_ms: int
     missing: int
+    closure: ClosureKind | None = None  # set by `check_file` when the gap is a market closure
 
-    def describe(self) -> str:
+    def describe(self, *, note_closure: bool = False) -> str:
         span = format_ms(self.first_ms) if self.missing == 1 else \
             f"{format_ms(self.first_ms)} .. {format_ms(self.last_ms)}"
-        return f"gap: {self.missing} candle(s) missing: {span}"
+        note = " (weekend closure)" if note_closure and self.closure else ""
+        return f"gap: {self.missing} candle(s) missing: {span}{note}"
 
 
 @dataclass(frozen=True)
@@ -53,15 +59,30 @@ class Report:
     rows: int
     first_ms: int | None
     last_ms: int | None
-    gaps: tuple[Gap, ...] = ()
+    gaps: tuple[Gap, ...] = ()  # every gap, accepted weekend closures included: see error_gaps
     findings: tuple[Finding, ...] = ()
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # findings per kind, before the limit
+    weekends_closed: bool = False
+
+    def is_accepted(self, gap: Gap) -> bool:
+        """A weekend closure is no error when the market is declared closed at weekends."""
+        return self.weekends_closed and gap.closure is not None
+
+    @property
+    def accepted(self) -> tuple[Gap, ...]:
+        return tuple(g for g in self.gaps if self.is_accepted(g))
+
+    @property
+    def error_gaps(self) -> tuple[Gap, ...]:
+        return tuple(g for g in self.gaps if not self.is_accepted(g))
 
     @property
     def clean(self) -> bool:
-        return not self.gaps and not any(f.error for f in self.findings)
+        return not self.error_gaps and not any(f.error for f in self.findings)
 
-    def render(self) -> str:
+    def render(self, *, bybit_store: bool = True) -> str:
+        """The report. `bybit_store`: the path is in the Bybit store layout, so `data repair` can
+        refetch it, and its market trades 24/7, so a weekend gap there is simply missing data."""
         span = describe_range(self.first_ms, self.last_ms)
         every = self.interval.name if self.interval else "unknown interval"
         lines = [f"{self.path}: {self.rows} rows, {every}, {span}"]
@@ -69,11 +90,56 @@ class Report:
             where = f"{self.path}:{finding.line}: " if finding.line else f"{self.path}: "
             level = "error" if finding.error else "warning"
             lines.append(f"  {level}: {where}{finding.detail}")
-        lines += [f"  error: {gap.describe()}" for gap in self.gaps[:SHOWN_PER_KIND]]
-        lines += [f"  ... and {n - SHOWN_PER_KIND} more {kind}" for kind, n in self.counts.items()
+        lines += [f"  error: {gap.describe(note_closure=not bybit_store)}"
+                  for gap in self.error_gaps[:SHOWN_PER_KIND]]
+        counts = {**self.counts, "gaps": len(self.error_gaps)}
+        lines += [f"  ... and {n - SHOWN_PER_KIND} more {kind}" for kind, n in counts.items()
                   if n > SHOWN_PER_KIND]
-        lines.append("  OK" if self.clean else "  NOT CLEAN: run `tradebot data repair` on it")
+        if self.accepted:
+            lines.append(f"  {accepted_note(self.accepted)}")
+        lines.append(f"  {self.verdict(bybit_store=bybit_store)}")
         return "\n".join(lines)
+
+    def verdict(self, *, bybit_store: bool) -> str:
+        if self.clean:
+            return "OK"
+        fix = repair_hint(self.path, self.interval, bybit_store=bybit_store)
+        weekend = 0 if bybit_store else sum(g.closure is not None for g in self.error_gaps)
+        if not weekend:
+            return f"NOT CLEAN: {fix}"
+        gaps = len(self.error_gaps)
+        if weekend == gaps and not any(f.error for f in self.findings):
+            return f"NOT CLEAN: {weekend_gaps_only(gaps)}"
+        return (f"NOT CLEAN: {weekend} of {gaps} gaps are weekend closures (pass --weekends "
+                f"closed to accept them);\n    for the rest, {fix}")
+
+
+def weekend_gaps_only(count: int) -> str:
+    """The verdict when weekend closures are the only errors: no repair, just the flag."""
+    if count == 1:
+        return ("the only gap is a weekend closure (FX/equity hours); pass --weekends closed "
+                "to accept it")
+    return (f"all {count} gaps are weekend closures (FX/equity hours); pass --weekends closed "
+            "to accept them")
+
+
+def accepted_note(accepted: tuple[Gap, ...]) -> str:
+    holidays = sum(g.closure == "holiday" for g in accepted)
+    extra = f" ({holidays} include 25 Dec or 1 Jan)" if holidays else ""
+    return f"weekends closed: accepted {len(accepted)} weekend closure(s){extra}"
+
+
+def repair_hint(path: Path, interval: Interval | None, *, bybit_store: bool) -> str:
+    """What the user can do about the errors: `data repair` only helps when it can tell which
+    Bybit series the file holds, and only for data that came from Bybit in the first place."""
+    if bybit_store:
+        return "run `tradebot data repair` on it"
+    every = interval.name if interval else "INTERVAL"
+    command = (f"tradebot data repair {path} --category CATEGORY --symbol SYMBOL "
+               f"--interval {every}")
+    return ("the file is not in the Bybit store layout <category>/<SYMBOL>/<interval>.csv:\n"
+            f"    if it holds Bybit candles, run `{command}`\n"
+            "    otherwise re-export the data from its source")
 
 
 def interval_from_path(path: Path) -> Interval | None:
@@ -91,7 +157,8 @@ def split_torn(data: bytes) -> tuple[bytes, int]:
 
 
 def check_file(path: str | Path, *, interval: Interval | None = None,
-               min_zero_run: int = 3) -> Report:
+               min_zero_run: int = 3, weekends_closed: bool = False) -> Report:
+    """Every problem in `path`; with `weekends_closed`, weekend closures are not errors."""
     path = Path(path)
     data, torn = split_torn(read_bytes(path))
     frame = parse_ohlcv_bytes(data, path)
@@ -102,16 +169,16 @@ def check_file(path: str | Path, *, interval: Interval | None = None,
                                 "newline): a write was interrupted", line=frame.height + 2))
     findings += row_findings(frame)
     ordered = frame.drop_nulls("timestamp").unique("timestamp", keep="last").sort("timestamp")
-    gaps = find_gaps(ordered, interval) if interval else ()
+    gaps = tag_closures(find_gaps(ordered, interval)) if interval else []
     findings += zero_volume_runs(ordered, min_zero_run)
     filled = _count_filled(path)
     if filled:
         findings.append(Finding("filled", f"{filled} synthetic candle(s) made by `data repair "
                                 f"--fill` (listed in {filled_path(path).name})", error=False))
-    counts = _counts(findings, gaps)
     shown = _limit_per_kind(findings)
     first, last = _span(ordered)
-    return Report(path, interval, frame.height, first, last, tuple(gaps), tuple(shown), counts)
+    return Report(path, interval, frame.height, first, last, tuple(gaps), tuple(shown),
+                  _counts(findings), weekends_closed=weekends_closed)
 
 
 def row_findings(frame: pl.DataFrame) -> list[Finding]:
@@ -152,6 +219,12 @@ def find_gaps(ordered: pl.DataFrame, interval: Interval) -> list[Gap]:
     return gaps
 
 
+def tag_closures(gaps: list[Gap]) -> list[Gap]:
+    """The gaps with `closure` set on those that are weekend closures."""
+    kinds = closure_kinds([(g.first_ms, g.last_ms) for g in gaps])
+    return [replace(g, closure=kind) for g, kind in zip(gaps, kinds)]
+
+
 def zero_volume_runs(ordered: pl.DataFrame, min_run: int) -> list[Finding]:
     if ordered.height == 0:
         return []
@@ -187,12 +260,10 @@ def _count_filled(path: Path) -> int:
     return max(0, len(sidecar.read_bytes().splitlines()) - 1)
 
 
-def _counts(findings: list[Finding], gaps: list[Gap]) -> dict[str, int]:
+def _counts(findings: list[Finding]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for finding in findings:
         counts[finding.kind] = counts.get(finding.kind, 0) + 1
-    if gaps:
-        counts["gaps"] = len(gaps)
     return counts
 
 

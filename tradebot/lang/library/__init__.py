@@ -9,8 +9,10 @@ NOTES (warm-up and the definition followed, for docs/builtins.md).
     volume      obv, ad, adosc, cmf, vwap
     signals     series and signal functions: highest, barssince, valuewhen, latch, ...
 
-Shared plumbing: support.py (missing values, kernels glue), smoothing.py (moving averages),
-kernels.py (the compiled recursions).
+Shared plumbing: support.py (missing values, kernels glue), smoothing.py (moving averages).
+Compiled kernels (numba): kernels.py (the EMA family, KAMA, SAR) and wilder.py (Wilder's
+smoothing, running totals) for the recursions; windows.py (extremes, weighted sums, few-bar
+formulas) and sums.py (window sums, standard deviation, CCI) for the windows.
 """
 from __future__ import annotations
 

@@ -1,19 +1,21 @@
-"""Compiled kernels: one numba pass over the whole series for the recursive indicators.
+"""Compiled kernels: one numba pass over the whole series for the recursive indicators built on
+exponential averages, and KAMA and SAR (Wilder's smoothing and the running totals are in
+`wilder.py`).
 
 A recursion (each value depends on the previous one) can only be written in Polars through
 `ewm_mean`, whose arithmetic is not TA-Lib's (TA-Lib updates an EMA as `fma(x - prev, k, prev)`)
 and which measured slower (docs/benchmarks.md, "Indicators": 23.9 ms vs 4.0 ms for an EMA of 1M
-values). ADX, SAR, KAMA, T3 and supertrend carry state and branches; AD and OBV are running totals;
-MFI's window sums are running sums whose rounding residue TA-Lib's output shows. These kernels
-follow TA-Lib's update order and rounding (EMA, KAMA, SAR, T3, ADX, the DIs and ADOSC agree bit
-for bit); RSI and ATR multiply by 1/n instead of dividing (twice as fast, within an ulp a step).
+values). SAR, KAMA and T3 carry state and branches. These kernels follow TA-Lib's update order and
+rounding (EMA, KAMA, SAR, T3 and ADOSC agree bit for bit). An indicator made of several EMAs
+(DEMA, TEMA, TRIX, MACD, APO, PPO) is one kernel that runs them side by side and combines them:
+separate kernels joined by Polars arithmetic cost 3-4 times as much.
 
 Kernels take float64 arrays WITHOUT missing values (`support.kernel` drops the bars where an input
 is missing and puts the results back: recursions skip missing bars) and return arrays of the same
 length, NaN before the first value. Everything numba compiles for them lives in this module
 (numba's cache checks only the timestamp of the file defining a cached function; the window
-kernels, which take missing values as NaN, live in `windows.py` for the same reason); it is
-imported on first use.
+kernels, which take missing values as NaN, live in `windows.py` and `sums.py` for the same
+reason); it is imported on first use.
 """
 from __future__ import annotations
 
@@ -61,142 +63,130 @@ def ema(x, n, seed_at):
 
 
 @njit(cache=True, nogil=True)
-def wilder_oscillator(x, n, cmo):
-    """TA-Lib RSI (cmo=False) and CMO (cmo=True): Wilder-smoothed gains and losses of x's
-    one-bar changes, seeded with their plain means over the first n changes."""
-    out = np.full(len(x), NAN)
-    if len(x) <= n:
-        return out
-    gain = 0.0
-    loss = 0.0
-    for i in range(1, n + 1):
-        diff = x[i] - x[i - 1]
-        if diff < 0.0:
-            loss -= diff
-        else:
-            gain += diff
-    gain /= n
-    loss /= n
-    out[n] = _oscillator(gain, loss, cmo)
-    keep = float(n - 1)
-    inverse = 1.0 / n  # a multiplication, not a division, in the loop: twice as fast (~1 ulp)
-    for i in range(n + 1, len(x)):
-        diff = x[i] - x[i - 1]
-        if diff < 0.0:
-            loss = (loss * keep - diff) * inverse
-            gain = gain * keep * inverse
-        else:
-            gain = (gain * keep + diff) * inverse
-            loss = loss * keep * inverse
-        out[i] = _oscillator(gain, loss, cmo)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _oscillator(gain, loss, cmo):
-    total = gain + loss
-    if not total > 0.0:  # no movement since the seed: 0, as TA-Lib (an exact test, not a band)
-        return 0.0
-    if cmo:
-        return 100.0 * ((gain - loss) / total)
-    return 100.0 * (gain / total)
-
-
-@njit(cache=True, nogil=True)
-def _true_range(high, low, prev_close):
-    value = high - low
-    up = abs(high - prev_close)
-    if up > value:
-        value = up
-    down = abs(low - prev_close)
-    if down > value:
-        value = down
-    return value
-
-
-@njit(cache=True, nogil=True)
-def atr(high, low, close, n):
-    """TA-Lib ATR: the mean of the first n true ranges (bars 1..n), then Wilder's smoothing."""
-    out = np.full(len(close), NAN)
-    if len(close) <= n:
-        return out
+def _mean(x, start, stop):
+    """The mean of x[start:stop], added left to right (TA-Lib's seed)."""
     total = 0.0
-    for i in range(1, n + 1):
-        total += _true_range(high[i], low[i], close[i - 1])
-    prev = total / n
-    out[n] = prev
-    keep = float(n - 1)
-    inverse = 1.0 / n  # see wilder_oscillator
-    for i in range(n + 1, len(close)):
-        prev = (prev * keep + _true_range(high[i], low[i], close[i - 1])) * inverse
-        out[i] = prev
+    for i in range(start, stop):
+        total += x[i]
+    return total / (stop - start)
+
+
+@njit(cache=True, nogil=True)
+def _ema_step(prev, value, n, seed_at):
+    """`ema`'s update, including its copy at period 1."""
+    if n == 1 and seed_at == 1:
+        return value
+    return fma(value - prev, 2.0 / (n + 1), prev)
+
+
+@njit(cache=True, nogil=True)
+def ema_combination(x, n, weights):
+    """weights[0] * ema(x) + weights[1] * ema(ema(x)) + weights[2] * ema(ema(ema(x))), two or
+    three levels: DEMA (2, -1), TEMA (3, -3, 1), TRIX's triple EMA (0, 0, 1). Each level is
+    seeded with the mean of the previous level's first n values and updated as TA-Lib's EMA;
+    the first value is where the deepest level is seeded. One pass; after the seeds the levels
+    live in registers (a level not asked for runs on harmlessly, weighted 0)."""
+    size = len(x)
+    out = np.full(size, NAN)
+    w = np.zeros(3)
+    w[:len(weights)] = weights
+    if n == 1:  # TA-Lib: an EMA of period 1 is a copy
+        for i in range(size):
+            out[i] = w[0] * x[i] + w[1] * x[i] + w[2] * x[i]
+        return out
+    level = np.zeros(3)
+    start = _seed_levels(x, n, len(weights), level)
+    if start >= size:
+        return out
+    k = 2.0 / (n + 1)
+    e1, e2, e3 = level[0], level[1], level[2]
+    out[start] = w[0] * e1 + w[1] * e2 + w[2] * e3
+    for i in range(start + 1, size):
+        e1 = fma(x[i] - e1, k, e1)
+        e2 = fma(e1 - e2, k, e2)
+        e3 = fma(e2 - e3, k, e3)
+        out[i] = w[0] * e1 + w[1] * e2 + w[2] * e3
     return out
 
 
 @njit(cache=True, nogil=True)
-def _directional(high, low, i):
-    """(+DM, -DM) of bar i: the part of its range outside the previous bar's (Wilder)."""
-    up = high[i] - high[i - 1]
-    down = low[i - 1] - low[i]
-    if down > 0 and up < down:
-        return 0.0, down
-    if up > 0 and up > down:
-        return up, 0.0
-    return 0.0, 0.0
+def _seed_levels(x, n, depth, value):
+    """Run the chained EMAs until the deepest of `depth` levels is seeded: returns that bar (or
+    len(x)), with each level's value there in value[level]."""
+    k = 2.0 / (n + 1)
+    total = np.zeros(depth)
+    seen = np.zeros(depth, dtype=np.int64)
+    for i in range(len(x)):
+        below = x[i]
+        for level in range(depth):
+            if seen[level] < n:
+                total[level] += below
+                seen[level] += 1
+                if seen[level] < n:
+                    break  # this level is still seeding: nothing for the levels above yet
+                value[level] = total[level] / n
+            else:
+                value[level] = fma(below - value[level], k, value[level])
+            below = value[level]
+        if seen[depth - 1] == n:
+            return i
+    return len(x)
 
 
 @njit(cache=True, nogil=True)
-def directional(high, low, close, n):
-    """TA-Lib PLUS_DI / MINUS_DI / ADX in one pass: returns (plus_di, minus_di, adx).
+def macd(x, fast, slow, signal, field):
+    """TA-Lib MACD's field 0 (the line: the fast EMA, seeded at the slow period, minus the slow
+    EMA), 1 (the signal: the line's EMA over `signal` bars) or 2 (the histogram: line - signal),
+    every field from the signal's first value (fast <= slow). One pass, the three EMAs side by
+    side; the same arithmetic as `ema` on each."""
+    size = len(x)
+    out = np.full(size, NAN)
+    first = slow + signal - 2
+    if size <= first:
+        return out
+    quick = _mean(x, slow - fast, slow)
+    base = _mean(x, 0, slow)
+    total = 0.0
+    trigger = 0.0
+    for i in range(slow - 1, size):
+        if i >= slow:
+            quick = _ema_step(quick, x[i], fast, slow)
+            base = _ema_step(base, x[i], slow, slow)
+        line = quick - base
+        if i < first:
+            total += line
+            continue
+        if i == first:
+            trigger = line if signal == 1 else (total + line) / signal
+        else:
+            trigger = _ema_step(trigger, line, signal, signal)
+        out[i] = line if field == 0 else trigger if field == 1 else line - trigger
+    return out
 
-    DM and TR are Wilder running sums seeded with the sum of their first n-1 values; the DIs
-    start at bar n, ADX (the mean of the first n DX, then Wilder-smoothed) at bar 2n-1. A bar
-    whose DI sum is 0 leaves ADX unchanged, and a zero TR sum gives DIs of 0, as in TA-Lib.
-    """
-    size = len(close)
-    plus_di = np.full(size, NAN)
-    minus_di = np.full(size, NAN)
-    adx = np.full(size, NAN)
-    if size <= n:
-        return plus_di, minus_di, adx
-    pdm = 0.0
-    mdm = 0.0
-    tr = 0.0
-    for i in range(1, n):
-        up, down = _directional(high, low, i)
-        pdm += up
-        mdm += down
-        tr += _true_range(high[i], low[i], close[i - 1])
-    sum_dx = 0.0
-    prev_adx = 0.0
-    for i in range(n, size):
-        up, down = _directional(high, low, i)
-        pdm = pdm - pdm / n + up
-        mdm = mdm - mdm / n + down
-        tr = tr - tr / n + _true_range(high[i], low[i], close[i - 1])
-        dx = -1.0
-        if tr > 0.0:
-            p = 100.0 * (pdm / tr)
-            m = 100.0 * (mdm / tr)
-            plus_di[i] = p
-            minus_di[i] = m
-            total = m + p
-            if not (-1e-14 < total < 1e-14):
-                dx = 100.0 * (abs(m - p) / total)
-        else:
-            plus_di[i] = 0.0
-            minus_di[i] = 0.0
-        if i < 2 * n:
-            if dx >= 0.0:
-                sum_dx += dx
-            if i == 2 * n - 1:
-                prev_adx = sum_dx / n
-                adx[i] = prev_adx
-        else:
-            if dx >= 0.0:
-                prev_adx = (prev_adx * (n - 1) + dx) / n
-            adx[i] = prev_adx
-    return plus_di, minus_di, adx
+
+@njit(cache=True, nogil=True)
+def price_oscillator(x, fast, slow, percent):
+    """TA-Lib APO, ema(fast) - ema(slow), or with `percent` PPO, (ema(fast) - ema(slow)) /
+    ema(slow) * 100 (0 where |ema(slow)| < 1e-14); each EMA seeded at its own period (fast <=
+    slow), the first value where the slow one is. One pass, the two EMAs side by side, with
+    `ema`'s arithmetic (as two EMA kernels and a Polars formula PPO took 18 ms for 1M bars)."""
+    size = len(x)
+    out = np.full(size, NAN)
+    if size < slow:
+        return out
+    quick = _mean(x, 0, fast)
+    base = _mean(x, 0, slow)
+    for i in range(fast - 1, size):
+        if i >= fast:
+            quick = _ema_step(quick, x[i], fast, fast)
+        if i >= slow:
+            base = _ema_step(base, x[i], slow, slow)
+        if i >= slow - 1:
+            difference = quick - base
+            if percent:
+                difference = difference / base * 100.0 if abs(base) >= 1e-14 else 0.0
+            out[i] = difference
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -293,39 +283,6 @@ def sar(high, low, acceleration, maximum):
 
 
 @njit(cache=True, nogil=True)
-def supertrend(high, low, close, factor, n):
-    """Supertrend (Olivier Seban; TradingView's ta.supertrend): hl2 -/+ factor * ATR(n) bands
-    that only tighten while the trend lasts. Returns (line, direction), direction +1 up, -1 down."""
-    size = len(close)
-    line = np.full(size, NAN)
-    direction = np.full(size, NAN)
-    band_atr = atr(high, low, close, n)
-    upper = 0.0
-    lower = 0.0
-    trend = -1.0
-    for i in range(n, size):
-        mid = (high[i] + low[i]) / 2.0
-        up = mid + factor * band_atr[i]
-        dn = mid - factor * band_atr[i]
-        if i == n:
-            trend = -1.0
-        else:
-            if not (dn > lower or close[i - 1] < lower):
-                dn = lower
-            if not (up < upper or close[i - 1] > upper):
-                up = upper
-            if trend < 0.0:  # the line was the upper band
-                trend = 1.0 if close[i] > up else -1.0
-            else:
-                trend = -1.0 if close[i] < dn else 1.0
-        upper = up
-        lower = dn
-        direction[i] = trend
-        line[i] = dn if trend > 0.0 else up
-    return line, direction
-
-
-@njit(cache=True, nogil=True)
 def t3(x, n, volume_factor):
     """TA-Lib T3 (Tillson): six chained EMAs (k = 2/(n+1)), each seeded with the mean of the
     previous one's first n values, combined with the volume factor's coefficients."""
@@ -395,111 +352,4 @@ def adosc(high, low, close, volume, fast, slow):
             slow_ema = fma(1.0 - slow_k, slow_ema, slow_k * line)
         if i >= lookback:
             out[i] = fast_ema - slow_ema
-    return out
-
-
-@njit(cache=True, nogil=True)
-def mfi(high, low, close, volume, n):
-    """TA-Lib MFI with its running sums (the same adds and subtracts in the same order, so the
-    same rounding residue): money flow up / total over n bars, first value at bar n."""
-    size = len(close)
-    out = np.full(size, NAN)
-    if size <= n:
-        return out
-    ups = np.zeros(n)
-    downs = np.zeros(n)
-    up_sum = 0.0
-    down_sum = 0.0
-    flat_run = 0
-    slot = 0
-    prev = (high[0] + low[0] + close[0]) / 3.0
-    for i in range(1, size):
-        if i > n:  # slide: drop the oldest bar's flows first
-            up_sum -= ups[slot]
-            down_sum -= downs[slot]
-        typical = (high[i] + low[i] + close[i]) / 3.0
-        change = typical - prev
-        scale = abs(typical) + abs(prev)
-        prev = typical
-        flow = 0.0 if abs(change) <= 1e-14 * scale else typical * volume[i]
-        up = 0.0 if change < 0.0 else flow
-        down = flow if change < 0.0 else 0.0
-        ups[slot] = up
-        downs[slot] = down
-        up_sum += up
-        down_sum += down
-        # A whole window without flow: the sums are exactly 0, whatever residue they carry.
-        flat_run = flat_run + 1 if flow == 0.0 else 0
-        if flat_run >= n:
-            flat_run = n
-            up_sum = 0.0
-            down_sum = 0.0
-        slot = slot + 1 if slot + 1 < n else 0
-        if i >= n:
-            total = up_sum + down_sum
-            clamped = 0.0 if up_sum < 0.0 else (total if up_sum > total else up_sum)
-            out[i] = 0.0 if total <= 0.0 else 100.0 * (clamped / total)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def ema_chain(x, n, depth):
-    """ema(x), ema(ema(x)), ... `depth` levels in one pass (DEMA, TEMA, TRIX): each level seeded
-    with the mean of the previous level's first n values and updated as TA-Lib's EMA. Returns a
-    (depth, len(x)) array."""
-    size = len(x)
-    out = np.full((depth, size), NAN)
-    if n == 1:
-        for level in range(depth):
-            out[level, :] = x
-        return out
-    k = 2.0 / (n + 1)
-    value = np.zeros(depth)
-    total = np.zeros(depth)
-    seen = np.zeros(depth, dtype=np.int64)
-    for i in range(size):
-        below = x[i]
-        for level in range(depth):
-            if seen[level] < n:
-                total[level] += below
-                seen[level] += 1
-                if seen[level] < n:
-                    break  # this level is still seeding: nothing for the levels above yet
-                value[level] = total[level] / n
-            else:
-                value[level] = fma(below - value[level], k, value[level])
-            out[level, i] = value[level]
-            below = value[level]
-    return out
-
-
-@njit(cache=True, nogil=True)
-def running_flow(high, low, close, volume):
-    """TA-Lib AD: the running total of ((close - low) - (high - close)) / (high - low) * volume,
-    adding nothing on a bar whose high equals its low."""
-    out = np.empty(len(close))
-    total = 0.0
-    for i in range(len(close)):
-        span = high[i] - low[i]
-        if span > 0.0:
-            total += (close[i] - low[i] - (high[i] - close[i])) / span * volume[i]
-        out[i] = total
-    return out
-
-
-@njit(cache=True, nogil=True)
-def obv(src, volume):
-    """TA-Lib OBV: starts at the first bar's volume, then adds the volume when src rose and
-    subtracts it when src fell."""
-    out = np.empty(len(src))
-    if len(src) == 0:
-        return out
-    total = volume[0]
-    out[0] = total
-    for i in range(1, len(src)):
-        if src[i] > src[i - 1]:
-            total += volume[i]
-        elif src[i] < src[i - 1]:
-            total -= volume[i]
-        out[i] = total
     return out

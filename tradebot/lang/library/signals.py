@@ -13,7 +13,8 @@ import polars as pl
 from ..builtins import condition, indicator, integer, length, series
 from ..types import BOOL_SERIES
 from .momentum import bars_since_extreme, naive_bars_since_extreme
-from .support import Note, any_missing, arr, divide, lag, nan_array, naive_window, rolling_extreme, share
+from .support import Note, any_missing, arr, divide, lag, nan_array, naive_window, rolling_extreme, rolling_sum
+from .support import share
 
 SERIES, SIGNAL = "series", "signal"
 NAN = float("nan")
@@ -196,7 +197,7 @@ BUILTINS = (
     _fn("cum", (series(),), lambda x: x.cum_sum(), _ref_cum,
         "The running total of src since the first bar (missing bars are skipped).",
         "cum(volume) > 1000000"),
-    _fn("sum", (series(), length()), lambda x, n: x.rolling_sum(n),
+    _fn("sum", (series(), length()), lambda x, n: rolling_sum(x, n),
         lambda x, n: naive_window(x, n, np.sum),
         "The sum of the last `length` values.", "sum(volume, 24) > 1000"),
     _fn("zscore", (series(), length()), _zscore, _ref_zscore,

@@ -73,11 +73,6 @@ def divide(numerator: pl.Expr, denominator: pl.Expr, *, zero: float | None = Non
     return pl.when(denominator != 0).then(quotient).when(denominator.is_not_null()).then(zero)
 
 
-def scaled_zero(value: pl.Expr, scale: pl.Expr) -> pl.Expr:
-    """TA-Lib's TA_IS_ZERO_SCALED: |value| <= 1e-14 * scale (a flat window's rounding residue)."""
-    return value.abs() <= TA_EPSILON * scale
-
-
 def any_missing(*exprs: pl.Expr) -> pl.Expr:
     missing = exprs[0].is_null()
     for other in exprs[1:]:
@@ -85,11 +80,24 @@ def any_missing(*exprs: pl.Expr) -> pl.Expr:
     return missing
 
 
-def rolling_weighted(expr: pl.Expr, weights: Sequence[float]) -> pl.Expr:
-    """sum(weights[i] * x[t - (n-1) + i]): oldest bar first; missing if any bar is missing.
+def rolling_weighted(expr: pl.Expr, weights: Sequence[float], divisor: float = 1.0) -> pl.Expr:
+    """sum(weights[i] * x[t - (n-1) + i]) / divisor: oldest bar first; missing if any bar is
+    missing.
 
     A kernel: Polars' weighted window took 17 ms for 1M bars where TA-Lib's WMA takes 1.4."""
-    return window("weighted_sum", [expr], np.asarray(weights, dtype=np.float64))
+    return window("weighted_sum", [expr], np.asarray(weights, dtype=np.float64), float(divisor))
+
+
+def rolling_sum(expr: pl.Expr, n: int, *, mean: bool = False) -> pl.Expr:
+    """The sum (with `mean`, the mean) of the last n values; missing if any bar is missing. A
+    kernel: Polars' `rolling_sum` took 6.5 ms for 1M bars where TA-Lib's SUM takes 1.3."""
+    return window("rolling_sum", [expr], n, float(n) if mean else 1.0, module="sums")
+
+
+def volume_weighted(src: pl.Expr, volume: pl.Expr, n: int) -> pl.Expr:
+    """sum(src * volume) / sum(volume) over the last n bars; missing where the volume sum is 0
+    or a bar is missing. A kernel: two Polars `rolling_sum`s and a division took 19 ms for 1M bars."""
+    return window("ratio_of_sums", [src, volume], n, True, module="sums")
 
 
 def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False) -> pl.Expr:
@@ -99,24 +107,18 @@ def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False)
     return window("rolling_extreme", [expr], n, highest, ages)
 
 
-def together(fields: dict[str, pl.Expr], last: str) -> dict[str, pl.Expr]:
-    """Every field missing where `last` (the one with the longest warm-up) is missing."""
-    gate = fields[last].is_null()
-    return {name: (expr if name == last else pl.when(gate).then(None).otherwise(expr))
-            for name, expr in fields.items()}
-
-
-def kernel(name: str, inputs: Sequence[pl.Expr], *params: object,
-           fields: Sequence[str] = ()) -> pl.Expr | dict[str, pl.Expr]:
-    """A numba kernel from `library.kernels` over whole series (skipping bars with a missing
-    input); one expression, or one per field for a kernel returning several arrays."""
+def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequence[str] = (),
+           module: str = "kernels") -> pl.Expr | dict[str, pl.Expr]:
+    """A numba kernel from `library.kernels` (or `library.wilder`) over whole series (skipping
+    bars with a missing input); one expression, or one per field for a kernel returning several
+    arrays."""
     def run(series: Sequence[pl.Series]) -> pl.Series:
-        fn, outputs = getattr(_kernels(), name), len(fields) or None
+        fn, outputs = getattr(_compiled(f"tradebot.lang.library.{module}"), name), len(fields) or None
         columns = [s.cast(pl.Float64) for s in series]
         first = _warmup(columns)
         arrays = [c.slice(first).to_numpy() for c in columns] if first is not None else None
-        if arrays is None or any(np.isnan(a).any() for a in arrays):
-            result = compressed(fn, [c.to_numpy() for c in columns], params, outputs)
+        if arrays is None or any(_has_nan(a) for a in arrays):
+            result = compressed(fn, [_with_nan(c) for c in columns], params, outputs)
             first, results = 0, ((result,) if outputs is None else result)
         else:  # no missing value after a warm-up: the kernel on a view of the data, no copies
             result = fn(*arrays, *params)
@@ -144,15 +146,17 @@ def _warmup(columns: Sequence[pl.Series]) -> int | None:
     return first
 
 
+def _has_nan(values: np.ndarray) -> bool:
+    """Whether a value is NaN: the dot product with itself is NaN exactly then (infinities give
+    inf, never NaN), and BLAS reads 1M values in 0.14 ms where `np.isnan(a).any()` takes 0.32."""
+    return bool(np.isnan(np.dot(values, values)))
+
+
 def _with_warmup(first: int, values: np.ndarray) -> pl.Series:
-    tail = pl.Series(values).fill_nan(None)
+    tail = pl.Series(values, nan_to_null=True)
     if first == 0:
         return tail
     return pl.concat([pl.Series([None] * first, dtype=pl.Float64), tail], rechunk=False)
-
-
-def _kernels():
-    return _compiled("tradebot.lang.library.kernels")
 
 
 def _compiled(module: str):
@@ -165,15 +169,38 @@ def _compiled(module: str):
     return importlib.import_module(module)
 
 
-def window(name: str, inputs: Sequence[pl.Expr], *params: object) -> pl.Expr:
-    """A numba kernel from `library.windows` over whole series. Missing values go in as NaN and
-    the kernel applies the window rule itself (missing wherever its window reads one)."""
+def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = "windows") -> pl.Expr:
+    """A numba kernel from `library.windows` (or `library.sums`) over whole series. Missing values
+    go in as NaN and the kernel applies the window rule itself (missing wherever its window
+    reads one)."""
     def run(series: Sequence[pl.Series]) -> pl.Series:
-        fn = getattr(_compiled("tradebot.lang.library.windows"), name)
-        arrays = [s.cast(pl.Float64).to_numpy() for s in series]  # no copy when nothing is missing
-        return pl.Series(fn(*arrays, *params), nan_to_null=True)
+        fn = getattr(_compiled(f"tradebot.lang.library.{module}"), name)
+        columns = [s.cast(pl.Float64) for s in series]
+        first = _common_warmup(columns)
+        if first:  # the kernel on the bars after a shared warm-up: views, no copies
+            return _with_warmup(first, fn(*(c.slice(first).to_numpy() for c in columns), *params))
+        return pl.Series(fn(*(_with_nan(c) for c in columns), *params), nan_to_null=True)
 
     return pl.map_batches(list(inputs), run, return_dtype=pl.Float64)
+
+
+def _common_warmup(columns: Sequence[pl.Series]) -> int:
+    """How many leading rows every input is missing on, if that is where all their missing
+    values are (else 0). A window kernel answers the same on the rows after them as on all rows
+    (every window reaching into them is missing either way; a restart after missing bars
+    restarts at the same bar), and a nested indicator's input is typically missing only there."""
+    counts = {column.null_count() for column in columns}
+    if len(counts) != 1 or not (first := counts.pop()) or first == len(columns[0]):
+        return 0
+    leading = all(not column.slice(first).null_count() for column in columns)
+    return first if leading else 0
+
+
+def _with_nan(series: pl.Series) -> np.ndarray:
+    """The values as float64 with NaN where missing: no copy when nothing is missing, and a
+    quarter of `to_numpy`'s time otherwise (0.85 ms against 3.6 for 1M values)."""
+    series = series.cast(pl.Float64)
+    return (series.fill_null(np.nan) if series.null_count() else series).to_numpy()
 
 
 # ------------------------------------------------------------------ both sides
@@ -185,7 +212,7 @@ def compressed(fn: Callable[..., object], arrays: Sequence[np.ndarray], params: 
     keep = np.ones(len(arrays[0]), dtype=bool)
     for a in arrays:
         keep &= ~np.isnan(a)
-    result = fn(*(np.ascontiguousarray(a[keep], dtype=np.float64) for a in arrays), *params)
+    result = fn(*(_read_only(np.ascontiguousarray(a[keep], dtype=np.float64)) for a in arrays), *params)
     results = (result,) if outputs is None else tuple(result)
 
     def scatter(values) -> np.ndarray:
@@ -195,6 +222,13 @@ def compressed(fn: Callable[..., object], arrays: Sequence[np.ndarray], params: 
 
     scattered = [scatter(r) for r in results]
     return scattered[0] if outputs is None else tuple(scattered)
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """Read-only, as the Polars views the kernels usually get: numba compiles a kernel once per
+    argument type, and a writable array is another type (a second compilation, seconds)."""
+    values.flags.writeable = False
+    return values
 
 
 # ------------------------------------------------------------------ naive side (references)

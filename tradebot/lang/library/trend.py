@@ -13,9 +13,10 @@ import polars as pl
 
 from ..builtins import REQUIRED, ParamSpec, indicator, length, number, price, series
 from ..types import ArgKind, record
-from .smoothing import ema, ema_chain, naive_ema, naive_skip, naive_sma, naive_wma, sma, sum_in_order, wma
-from .support import Note, arr, divide, fma_exact, kernel, nan_array, naive_window, naive_windows
-from .support import share, window
+from .smoothing import ema, ema_combination, naive_ema, naive_skip, naive_sma, naive_wma, sma, sum_in_order
+from .smoothing import wma
+from .support import Note, arr, fma_exact, kernel, nan_array, naive_window, naive_windows
+from .support import share, volume_weighted, window
 
 CATEGORY = "trend"
 
@@ -28,13 +29,11 @@ def _length(default: object, minimum: int) -> ParamSpec:
 
 
 def _dema(x: pl.Expr, n: int) -> pl.Expr:
-    e1, e2 = ema_chain(x, n, 2)
-    return 2.0 * e1 - e2
+    return ema_combination(x, n, (2.0, -1.0))  # 2 * e1 - e2
 
 
 def _tema(x: pl.Expr, n: int) -> pl.Expr:
-    e1, e2, e3 = ema_chain(x, n, 3)
-    return 3.0 * e1 - 3.0 * e2 + e3
+    return ema_combination(x, n, (3.0, -3.0, 1.0))  # 3 * e1 - 3 * e2 + e3
 
 
 def _ref_dema(x, n):
@@ -55,7 +54,7 @@ def _trima_lengths(n: int) -> tuple[int, int]:
 
 def _trima(x: pl.Expr, n: int) -> pl.Expr:
     first, second = _trima_lengths(n)
-    return sma(share(sma(x, first)), second)
+    return window("trima", [x], first, second, module="sums")  # sma(sma(x, first), second)
 
 
 def _ref_trima(x, n):
@@ -78,7 +77,7 @@ def _ref_hma(x, n):
 
 
 def _vwma(x: pl.Expr, n: int, volume: pl.Expr) -> pl.Expr:
-    return divide((x * volume).rolling_sum(n), volume.rolling_sum(n))
+    return volume_weighted(x, volume, n)
 
 
 def _ref_vwma(x, n, volume):
@@ -193,7 +192,8 @@ def _ref_supertrend(factor, n, high, low, close):
 
 
 def _supertrend(factor: float, n: int, high: pl.Expr, low: pl.Expr, close: pl.Expr):
-    return kernel("supertrend", [high, low, close], float(factor), n, fields=("line", "direction"))
+    return kernel("supertrend", [high, low, close], float(factor), n, fields=("line", "direction"),
+                  module="wilder")
 
 
 # ------------------------------------------------------------------ the table

@@ -12,19 +12,15 @@ import polars as pl
 from ..builtins import indicator, length, number, price, series
 from ..types import record
 from .smoothing import ema, naive_ema, naive_skip, naive_sma, sma, sum_in_order
-from .support import Note, arr, kernel, nan_array, naive_window, rolling_extreme, share
+from .support import Note, arr, kernel, nan_array, naive_window, rolling_extreme, share, window
 
 CATEGORY = "volatility"
 HLC = (price("high"), price("low"), price("close"))
 
 
 def true_range(high: pl.Expr, low: pl.Expr, close: pl.Expr) -> pl.Expr:
-    # TA-Lib's order: high - low, replaced by a larger |high - prev close|, then |low - prev close|.
-    # (A missing high or low makes every comparison missing, so the result too.)
-    prev_close = close.shift(1)
-    span, up, down = high - low, (high - prev_close).abs(), (low - prev_close).abs()
-    larger = pl.when(up > span).then(up).otherwise(span)
-    return pl.when(prev_close.is_not_null()).then(pl.when(down > larger).then(down).otherwise(larger))
+    # A kernel: as a Polars when/then chain it took 11-13 ms for 1M bars, TA-Lib's TRANGE 1.1.
+    return window("true_range", [high, low, close])
 
 
 def naive_true_range(high, low, close) -> np.ndarray:
@@ -37,7 +33,7 @@ def naive_true_range(high, low, close) -> np.ndarray:
 
 
 def atr(high: pl.Expr, low: pl.Expr, close: pl.Expr, n: int) -> pl.Expr:
-    return kernel("atr", [high, low, close], n)
+    return kernel("atr", [high, low, close], n, module="wilder")
 
 
 def naive_atr(high, low, close, n: int) -> np.ndarray:
@@ -57,9 +53,7 @@ def naive_atr(high, low, close, n: int) -> np.ndarray:
 
 
 def _natr(n: int, high, low, close) -> pl.Expr:
-    average = share(atr(high, low, close, n))
-    return pl.when(close != 0).then(average / close * 100.0).when(
-        average.is_not_null() & close.is_not_null()).then(0.0)
+    return kernel("natr", [high, low, close], n, module="wilder")  # atr / close * 100, 0 if close is 0
 
 
 def _ref_natr(n, high, low, close):
@@ -70,7 +64,13 @@ def _ref_natr(n, high, low, close):
 
 
 def stdev(x: pl.Expr, n: int) -> pl.Expr:
-    return x.rolling_std(n, ddof=0)
+    return _mean_and_deviation(x, n, 0.0, 1.0)
+
+
+def _mean_and_deviation(x: pl.Expr, n: int, mean_weight: float, deviation_weight: float) -> pl.Expr:
+    """mean_weight * sma + deviation_weight * stdev (population) of the last n values, one
+    kernel: Polars' `rolling_std` took 18 ms for 1M bars where TA-Lib's STDDEV takes 3.2."""
+    return window("mean_and_deviation", [x], n, mean_weight, deviation_weight, module="sums")
 
 
 def naive_stdev(x, n: int) -> np.ndarray:
@@ -78,9 +78,10 @@ def naive_stdev(x, n: int) -> np.ndarray:
 
 
 def _bbands(x: pl.Expr, n: int, mult: float) -> dict[str, pl.Expr]:
-    middle = share(sma(x, n))
-    width = share(mult * stdev(x, n))
-    return {"upper": middle + width, "middle": middle, "lower": middle - width}
+    # One kernel per field, so a script pays only for the bands it reads.
+    mult = float(mult)
+    return {"upper": _mean_and_deviation(x, n, 1.0, mult), "middle": sma(x, n),
+            "lower": _mean_and_deviation(x, n, 1.0, -mult)}
 
 
 def _ref_bbands(x, n, mult):

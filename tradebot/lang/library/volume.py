@@ -13,14 +13,15 @@ import polars as pl
 
 from ..builtins import indicator, length, price, series
 from .smoothing import naive_skip
-from .support import Note, any_missing, arr, divide, fma_exact, kernel, nan_array, naive_windows, share
+from .support import Note, arr, divide, fma_exact, kernel, nan_array, naive_windows, share
+from .support import volume_weighted, window
 
 CATEGORY = "volume"
 DAY_MS = 86_400_000
 
 
 def _obv(src: pl.Expr, volume: pl.Expr) -> pl.Expr:
-    return kernel("obv", [src, volume])  # a running total: compiled, skipping missing bars
+    return kernel("obv", [src, volume], module="wilder")  # a running total, skipping missing bars
 
 
 def _ref_obv(src, volume):
@@ -35,13 +36,6 @@ def _ref_obv(src, volume):
             out[t] = total
         return out
     return naive_skip(run, [src, volume])
-
-
-def money_flow_volume(high: pl.Expr, low: pl.Expr, close: pl.Expr, volume: pl.Expr) -> pl.Expr:
-    """The bar's close location in its range (-1..1) times its volume; 0 when high equals low."""
-    span = share(high - low)
-    flow = (close - low - (high - close)) / span * volume
-    return pl.when(any_missing(high, low, close, volume)).then(None).when(span > 0).then(flow).otherwise(0.0)
 
 
 def naive_money_flow_volume(high, low, close, volume) -> np.ndarray:
@@ -82,7 +76,8 @@ def _ref_adosc(fast, slow, high, low, close, volume):
 
 
 def _cmf(n: int, high, low, close, volume) -> pl.Expr:
-    return divide(money_flow_volume(high, low, close, volume).rolling_sum(n), volume.rolling_sum(n))
+    # sum(money_flow_volume, n) / sum(volume, n), missing where the volume sum is 0.
+    return window("money_flow_ratio", [high, low, close, volume], n, module="sums")
 
 
 def _ref_cmf(n, high, low, close, volume):
@@ -114,7 +109,7 @@ def _ref_vwap(src, volume, time):
 
 
 def _vwap_rolling(n: int, src: pl.Expr, volume: pl.Expr) -> pl.Expr:
-    return divide((src * volume).rolling_sum(n), volume.rolling_sum(n))
+    return volume_weighted(src, volume, n)
 
 
 def _ref_vwap_rolling(n, src, volume):
@@ -130,7 +125,7 @@ BUILTINS = (
               doc="On-balance volume (Granville): a running total adding the volume on bars where src "
                   "rose, subtracting it where src fell; starts at the first bar's volume.",
               example="obv(close) > sma(obv(close), 20)", category=CATEGORY),
-    indicator("ad", HLCV, lambda h, l, c, v: kernel("running_flow", [h, l, c, v]), _ref_ad,
+    indicator("ad", HLCV, lambda h, l, c, v: kernel("running_flow", [h, l, c, v], module="wilder"), _ref_ad,
               doc="Accumulation/distribution line (Chaikin): a running total of volume times the close's "
                   "location in the bar's range, ((close - low) - (high - close)) / (high - low).",
               example="ad() > ad()[10]", category=CATEGORY),

@@ -1,0 +1,266 @@
+"""The compiled window sums (library/sums.py), the window kernels added with them
+(library/windows.py) and the EMA combinations (library/kernels.py) against naive loops.
+
+Hypothesis series have missing values, flat runs, and values from tiny to large on a binary grid
+(so a sum is exact however it is added up, and kernels that only add must agree bit for bit);
+window lengths run from 1 (fresh sums) past the block length (the block scans) to longer than
+the series. The TA-Lib and reference tests cover the lowerings; these cover the kernels' own
+paths (blocks, in-place sums, restarts) on lengths those tests do not reach.
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tradebot.pipeline  # noqa: F401  (loads the library in its import order)
+from tradebot.lang.library import kernels, sums, wilder, windows
+from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_willr
+from tradebot.lang.library.support import lag, naive_window, naive_windows
+from tradebot.lang.library.volatility import naive_true_range
+from tradebot.lang.library.volume import naive_money_flow_volume
+from tradebot.pipeline import compile_source
+
+NAN = np.nan
+SETTINGS = settings(max_examples=150, deadline=None)
+
+
+def readonly(values) -> np.ndarray:
+    """As the kernels get them from Polars (read-only views), so the tests reuse the kernels'
+    compiled specializations instead of compiling their own."""
+    array = np.array(values, dtype=np.float64)
+    array.flags.writeable = False
+    return array
+
+
+@st.composite
+def series(draw, *, missing: bool = True, min_size: int = 0, max_size: int = 80) -> np.ndarray:
+    """k/8 for |k| <= 64, times 2^-10, 1 or 2^20, with flat runs and (optionally) missing bars."""
+    size = draw(st.integers(min_size, max_size))
+    scale = draw(st.sampled_from([2.0 ** -10, 1.0, 2.0 ** 20]))
+    steps = draw(st.lists(st.integers(-64, 64), min_size=size, max_size=size))
+    values = np.array(steps, dtype=float) / 8 * scale
+    if size and draw(st.booleans()):  # a flat run
+        start = draw(st.integers(0, size - 1))
+        values[start: start + draw(st.integers(1, 25))] = values[start]
+    if missing and size:
+        for index in draw(st.lists(st.integers(0, size - 1), max_size=4)):
+            values[index] = NAN
+    return readonly(values)
+
+
+def windows_of(x: np.ndarray, n: int, fn) -> np.ndarray:
+    return naive_window(x, n, fn)
+
+
+def assert_same(got: np.ndarray, expected: np.ndarray, *, rtol: float = 0.0, atol: float = 0.0) -> None:
+    assert (np.isnan(got) == np.isnan(expected)).all(), f"missing values differ:\n{got}\n{expected}"
+    valid = ~np.isnan(expected)
+    np.testing.assert_allclose(got[valid], expected[valid], rtol=rtol, atol=atol)
+
+
+def scale_of(x: np.ndarray) -> float:
+    return float(np.nanmax(np.abs(x), initial=1.0)) if len(x) else 1.0
+
+
+LENGTHS = st.integers(1, 30)
+
+
+# ------------------------------------------------------------------ sums.py
+
+
+@SETTINGS
+@given(x=series(), n=LENGTHS)
+def test_rolling_sum_and_mean_equal_fresh_sums(x, n) -> None:
+    assert_same(sums.rolling_sum(x, n, 1.0), windows_of(x, n, np.sum))  # exact on the grid
+    assert_same(sums.rolling_sum(x, n, float(n)), windows_of(x, n, np.sum) / n)
+    in_place = np.array(x)
+    sums.smooth(in_place, n)
+    assert_same(in_place, sums.rolling_sum(x, n, float(n)))
+
+
+@pytest.mark.parametrize("n", [2, 5, 9, 20])
+def test_a_window_sum_forgets_a_huge_value(n) -> None:
+    # A running sum (add the new bar, subtract the oldest) is off by ~1e4 here once 1e20 has left.
+    x = readonly([1e20] + [0.1 * (i % 7) for i in range(1, 60)])
+    expected = windows_of(x, n, lambda w: float(np.sum(w)))
+    assert_same(sums.rolling_sum(x, n, 1.0)[n:], expected[n:], rtol=1e-12, atol=1e-15)
+
+
+@SETTINGS
+@given(x=series(), first=st.integers(1, 15), second=st.integers(1, 15))
+def test_trima_is_the_mean_of_the_mean(x, first, second) -> None:
+    inner = windows_of(x, first, np.mean)
+    assert_same(sums.trima(x, first, second), windows_of(inner, second, np.mean), rtol=1e-12, atol=1e-15)
+
+
+@SETTINGS
+@given(x=series(), n=LENGTHS, mult=st.sampled_from([0.0, 1.0, 2.5]))
+def test_mean_and_deviation(x, n, mult) -> None:
+    atol = 1e-12 * scale_of(x)
+    assert_same(sums.mean_and_deviation(x, n, 0.0, 1.0), windows_of(x, n, np.std), rtol=1e-9, atol=atol)
+    upper = windows_of(x, n, np.mean) + mult * windows_of(x, n, np.std)
+    assert_same(sums.mean_and_deviation(x, n, 1.0, mult), upper, rtol=1e-9, atol=atol)
+
+
+def test_a_flat_window_has_no_deviation() -> None:
+    x = readonly([3.0, 1e9 + 0.5, 1e9 + 0.5, 1e9 + 0.5, 1e9 + 0.5, 1e9 + 0.5, 7.0])
+    got = sums.mean_and_deviation(x, 5, 0.0, 1.0)
+    assert got[5] == 0.0 and np.isnan(got[:4]).all() and got[4] > 0
+
+
+@SETTINGS
+@given(data=st.data(), n=LENGTHS, weigh=st.booleans())
+def test_ratio_of_sums(data, n, weigh) -> None:
+    top = data.draw(series(), label="top")
+    bottom = readonly(np.abs(data.draw(series(min_size=len(top), max_size=len(top)), label="bottom")))
+    numerator = top * bottom if weigh else top
+
+    def ratio(t, b):
+        return float(np.sum(t) / np.sum(b)) if np.sum(b) != 0 else NAN
+    assert_same(sums.ratio_of_sums(top, bottom, n, weigh), naive_windows([numerator, bottom], n, ratio),
+                rtol=1e-12)
+
+
+@SETTINGS
+@given(data=st.data(), n=LENGTHS)
+def test_money_flow_ratio(data, n) -> None:
+    high, low, close, volume = bars(data)
+    flow = naive_money_flow_volume(high, low, close, volume)
+
+    def ratio(f, v):
+        return float(np.sum(f) / np.sum(v)) if np.sum(v) != 0 else NAN
+    assert_same(sums.money_flow_ratio(high, low, close, volume, n), naive_windows([flow, volume], n, ratio),
+                rtol=1e-9, atol=1e-12)
+
+
+@SETTINGS
+@given(data=st.data(), n=LENGTHS)
+def test_cci(data, n) -> None:
+    high, low, close, _ = bars(data)
+    assert_same(sums.cci(high, low, close, n), _ref_cci(n, high, low, close), rtol=1e-9, atol=1e-9)
+
+
+def bars(data) -> tuple[np.ndarray, ...]:
+    """high, low, close, volume of the same length, each with its own missing values."""
+    close = data.draw(series(), label="close")
+    size = len(close)
+    spread = np.abs(data.draw(series(missing=False, min_size=size, max_size=size), label="spread"))
+    high = readonly(np.where(np.arange(size) % 7 == 3, NAN, close + spread))
+    low = readonly(close - spread[::-1])
+    volume = readonly(np.abs(data.draw(series(min_size=size, max_size=size), label="volume")))
+    return high, low, close, volume
+
+
+# ------------------------------------------------------------------ windows.py
+
+
+@SETTINGS
+@given(data=st.data(), n=LENGTHS)
+def test_range_position_and_the_stochastic(data, n) -> None:
+    high, low, close, _ = bars(data)
+    assert_same(windows.range_position(close, high, low, n, False), _ref_stochastic(close, high, low, n),
+                rtol=1e-12)
+    assert_same(windows.range_position(close, high, low, n, True), _ref_willr(n, high, low, close), rtol=1e-12)
+    smooth_k, smooth_d = data.draw(st.integers(1, 12)), data.draw(st.integers(1, 12))
+    expected = _ref_stoch(n, smooth_k, smooth_d, high, low, close)
+    for field in ("k", "d"):
+        got = windows.stochastic(close, high, low, n, smooth_k, smooth_d, field == "d")
+        assert_same(got, expected[field], rtol=1e-12, atol=1e-12)
+
+
+@SETTINGS
+@given(data=st.data(), n=st.integers(0, 30))
+def test_few_bar_formulas(data, n) -> None:
+    high, low, close, _ = bars(data)
+    assert_same(windows.true_range(high, low, close), naive_true_range(high, low, close))
+    if n:
+        assert_same(windows.rate_of_change(close, n), _ref_roc(close, n))
+    assert_same(windows.balance_of_power(low, high, low, close), _ref_bop(low, high, low, close))
+
+
+@SETTINGS
+@given(x=series(), n=LENGTHS)
+def test_weighted_sum(x, n) -> None:
+    weights = readonly(np.arange(1.0, n + 1))
+    divisor = n * (n + 1) / 2
+    assert_same(windows.weighted_sum(x, weights, divisor), windows_of(x, n, lambda w: float(w @ weights) / divisor))
+
+
+# ------------------------------------------------------------------ support.window's warm-up
+
+
+def test_a_window_over_a_nested_indicator_equals_the_kernel_on_all_bars() -> None:
+    """Inputs missing on the same leading bars go to the kernel without them (a view); inputs
+    missing on different bars go with NaN. Both answer as the kernel on every bar."""
+    rng = np.random.default_rng(5)
+    close = np.round(100 + np.cumsum(rng.normal(0, 1, 300)), 3)
+    high, low = close + rng.uniform(0, 1, 300), close - rng.uniform(0, 1, 300)
+    frame = pl.DataFrame({"timestamp": pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 13, 11),
+                                                         "1h", eager=True, time_zone="UTC").cast(pl.Datetime("ms", "UTC")),
+                          "open": close, "high": high, "low": low, "close": close, "volume": np.ones(300)})
+    source = "a = sum(sma(close, 5), 12)\nb = tr(high, low, (close)[3])\nc = tr(sma(high, 4), sma(low, 4), sma(close, 4))\n"
+    got = compile_source(source, "nested.tbs", series=["a", "b", "c"]).plan.evaluate(frame)
+    mean = sums.rolling_sum(readonly(close), 5, 5.0)
+    expected = {"a": sums.rolling_sum(readonly(mean), 12, 1.0),
+                "b": windows.true_range(readonly(high), readonly(low), readonly(lag(close, 3))),
+                "c": windows.true_range(*(readonly(sums.rolling_sum(readonly(v), 4, 4.0)) for v in (high, low, close)))}
+    for name, values in expected.items():  # the blocks start elsewhere on a view: other roundings
+        assert_same(got[name].cast(pl.Float64).fill_null(NAN).to_numpy(), values, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ kernels.py and wilder.py
+
+
+def ema_levels(x: np.ndarray, n: int, depth: int) -> list[np.ndarray]:
+    """ema(x), ema(ema(x)), ... each by the plain EMA kernel on the values before it."""
+    levels, below = [], x
+    for _ in range(depth):
+        level = np.full(len(x), NAN)
+        start = int(np.argmax(~np.isnan(below))) if (~np.isnan(below)).any() else len(x)
+        level[start:] = kernels.ema(readonly(below[start:]), n, n)
+        levels.append(level)
+        below = level
+    return levels
+
+
+@SETTINGS
+@given(x=series(missing=False), n=st.integers(1, 12))
+def test_ema_combinations_equal_chained_emas(x, n) -> None:
+    e1, e2, e3 = ema_levels(x, n, 3)
+    dema = kernels.ema_combination(x, n, readonly([2.0, -1.0]))
+    tema = kernels.ema_combination(x, n, readonly([3.0, -3.0, 1.0]))
+    assert_same(dema, 2.0 * e1 - e2)
+    assert_same(tema, 3.0 * e1 - 3.0 * e2 + e3)
+    assert_same(kernels.ema_combination(x, n, readonly([0.0, 0.0, 1.0])), e3)
+
+
+@SETTINGS
+@given(x=series(missing=False), lengths=st.lists(st.integers(1, 12), min_size=3, max_size=3))
+def test_macd_and_price_oscillators_equal_their_emas(x, lengths) -> None:
+    fast, slow, signal = min(lengths[:2]), max(lengths[:2]), lengths[2]
+    line = kernels.ema(x, fast, slow) - kernels.ema(x, slow, slow)
+    trigger = np.full(len(x), NAN)
+    if len(x) >= slow:
+        trigger[slow - 1:] = kernels.ema(readonly(line[slow - 1:]), signal, signal)
+    gate = np.isnan(trigger)
+    for field, expected in enumerate((line, trigger, line - trigger)):
+        assert_same(kernels.macd(x, fast, slow, signal, field), np.where(gate, NAN, expected))
+    quick, base = kernels.ema(x, fast, fast), kernels.ema(x, slow, slow)
+    assert_same(kernels.price_oscillator(x, fast, slow, False), quick - base)
+    with np.errstate(all="ignore"):
+        ppo = np.where(np.abs(base) >= 1e-14, (quick - base) / base * 100.0, 0.0)
+    assert_same(kernels.price_oscillator(x, fast, slow, True), np.where(np.isnan(base), NAN, ppo))
+
+
+@SETTINGS
+@given(data=st.data(), n=st.integers(1, 20))
+def test_natr_is_atr_over_close(data, n) -> None:
+    close = data.draw(series(missing=False), label="close")
+    high, low = readonly(close + 1.0), readonly(close - 0.5)
+    average = wilder.atr(high, low, close, n)
+    with np.errstate(all="ignore"):
+        expected = np.where(close != 0, average / close * 100.0, 0.0)
+    assert_same(wilder.natr(high, low, close, n), np.where(np.isnan(average), NAN, expected))

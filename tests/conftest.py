@@ -1,11 +1,20 @@
 """Shared test options and fixtures."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Hypothesis explores new examples on every local run. The landing gate (.ci/run sets
+# HYPOTHESIS_PROFILE=ci) replays a fixed sequence instead, so its verdict on a commit does not
+# depend on luck; a counterexample found locally is printed with its reproduction blob.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -117,6 +117,7 @@ def test_ctrl_c_stops_cleanly_and_reports_the_best_so_far(tmp_path) -> None:
         pytest.fail(f"no progress line; stderr said: {''.join(notices)}")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "interrupted: the results below cover the trials finished so far" in out
-    assert "Best params:" in out and "Traceback" not in err
+    said = f"stdout:\n{out}\nstderr:\n{''.join(notices)}{err}"
+    assert proc.returncode == 130, said
+    assert "interrupted: the results below cover the trials finished so far" in out, said
+    assert "Best params:" in out and "Traceback" not in err, said

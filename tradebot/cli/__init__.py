@@ -59,6 +59,14 @@ def configure_logging(*, verbose: bool, quiet: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C at any point, start-up included: a word, not a traceback
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose, quiet=args.quiet)
@@ -70,9 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as err:
         print(err.render(color=sys.stderr.isatty()), file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         # The reader went away (`tradebot run ... | head`): not an error worth a traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)

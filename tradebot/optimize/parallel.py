@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Iterable, Iterator
 
@@ -37,6 +39,42 @@ def _evaluate(candidates: Candidates, window: Window) -> pl.DataFrame:
     return _worker_evaluator.run(candidates, window)
 
 
+def _nothing() -> None:
+    """A task that only makes the pool start a worker."""
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """A Ctrl-C while the workers start takes effect once they have started.
+
+    Starting a worker means writing its start-up data (the script and the bars) into a pipe that
+    the new process reads only once Python is up in it, up to a second on a busy machine. A
+    KeyboardInterrupt raised in the middle of that write cuts it short, and the worker dies with a
+    traceback ("pickle data was truncated"). So meanwhile Ctrl-C is only noted, and raised as the
+    usual KeyboardInterrupt once every worker has its data. On POSIX, SIGINT is also blocked in
+    this thread while the workers are forked from it: they inherit the block, so a terminal's
+    Ctrl-C, which reaches every process of the group, cannot stop one with a traceback while it
+    imports either (`_start_worker` then ignores Ctrl-C for good). Only the main thread may change
+    signal handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    can_block = hasattr(signal, "pthread_sigmask")  # not on Windows
+    if can_block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if can_block:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a held one is noted now
+        signal.signal(signal.SIGINT, previous)
+    if noted:
+        raise KeyboardInterrupt
+
+
 class Workers:
     """`jobs` processes evaluating batches (or the local evaluator when jobs is 1)."""
 
@@ -45,9 +83,16 @@ class Workers:
         self.jobs = max(1, jobs)
         self.pool: ProcessPoolExecutor | None = None
         if self.jobs > 1:
-            self.pool = ProcessPoolExecutor(max_workers=self.jobs,
-                                            mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_start_worker, initargs=(local.spec,))
+            try:
+                with _ctrl_c_deferred():
+                    self.pool = ProcessPoolExecutor(max_workers=self.jobs,
+                                                    mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=_start_worker, initargs=(local.spec,))
+                    for _ in range(self.jobs):  # the pool starts a worker per task it is given
+                        self.pool.submit(_nothing)
+            except KeyboardInterrupt:
+                self.close()
+                raise
 
     def imap(self, batches: Iterable[Candidates], window: Window) -> Iterator[pl.DataFrame]:
         """Each batch's trial frame, as batches finish."""

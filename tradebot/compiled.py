@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
 import os
 from pathlib import Path
+from typing import Iterator
 
 log = logging.getLogger("tradebot")
 _announced: set[str] = set()
@@ -42,6 +44,17 @@ def warm_up_in_background() -> threading.Thread:
     thread = threading.Thread(target=_load_numba_target, name="numba-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+@contextmanager
+def numba_warming_up() -> Iterator[None]:
+    """`warm_up_in_background` for the duration of a block, joined at its end so the thread is
+    never left importing while the interpreter shuts down."""
+    thread = warm_up_in_background()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def _load_numba_target() -> None:

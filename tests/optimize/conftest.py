@@ -1,6 +1,7 @@
 """Shared fixtures for the optimizer tests: a small slice of the bundled EURUSD data and scripts."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -37,6 +38,11 @@ exit  long  when r crosses above upper
 enter short when r crosses below upper
 exit  short when r crosses below lower
 """
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a `python -m tradebot` child: this checkout first on its path."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 from tradebot.cli import main
 from tradebot.errors import UsageError
 
-from .conftest import REPO, RSI, write_script
+from .conftest import RSI, child_env, write_script
 
 OPTIMIZE = "optimize maximize sharpe min_trades 5 where lower + 30 < upper"
 
@@ -103,9 +102,8 @@ def test_a_huge_grid_asks_first_and_refuses_without_a_terminal(small_csv, tmp_pa
 def test_ctrl_c_stops_cleanly_and_reports_the_best_so_far(tmp_path) -> None:
     body = RSI.replace("in 6..18 step 4", "in 4..40").replace("in 20..40 step 10", "in 10..40 step 2")
     script = write_script(tmp_path, body, "optimize maximize sharpe")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "tradebot", "run", str(script), "--optimize", "--jobs", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
     # Interrupt mid-sweep, once the first progress line shows that a batch is done. Lines before
     # it are notices, e.g. numba compiling its kernels when nothing has cached them yet.
     notices = []
@@ -129,9 +127,8 @@ def test_ctrl_c_while_the_workers_start_leaves_no_traceback(tmp_path, delay) -> 
     # Before the fix a Ctrl-C here cut the parent's write of a worker's start-up data short, and
     # the worker died printing "pickle data was truncated" (2 in 12 tries with delays under 1 s).
     script = write_script(tmp_path, RSI, "optimize maximize sharpe")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "tradebot", "run", str(script), "--optimize", "--jobs", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
     try:
         proc.communicate(timeout=delay)
     except subprocess.TimeoutExpired:

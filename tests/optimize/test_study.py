@@ -3,7 +3,6 @@ grid with no duplicate and no gap; an interrupted study resumes where it stopped
 atomic leases."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,15 +17,10 @@ from tradebot.optimize.space import Space
 from tradebot.optimize.study import ATTR, Claims, open_storage, storage_url
 from tradebot.pipeline import load_bars
 
-from .conftest import REPO, RSI, write_script
+from .conftest import RSI, child_env, write_script
 
 OPTIMIZE = "optimize maximize sharpe where lower + 30 < upper"
 FEASIBLE = 24  # 4 lengths x (3 x 3 pairs less the 3 with lower + 30 >= upper)
-
-
-def child_env() -> dict[str, str]:
-    """The environment of a `python -m tradebot` child: this checkout first on its path."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 
 
 def study_trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..compiled import warm_up_in_background
+from ..compiled import numba_warming_up
 from ..config import Config
 from ..errors import UserError
 from ..lang.diagnostics import render_one
@@ -49,11 +49,8 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
     strategy = load_strategy(args.script, overrides=parse_overrides(args.overrides))
     print_warnings(strategy)
     # The script is sound, so a backtest will follow: numba's start-up overlaps the CSV load.
-    warm_up = warm_up_in_background()
-    try:
+    with numba_warming_up():
         return _backtest(strategy, args, config)
-    finally:
-        warm_up.join()  # never leave it importing while the interpreter shuts down
 
 
 def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> int:

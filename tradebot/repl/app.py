@@ -25,7 +25,7 @@ from prompt_toolkit.output import Output
 from pygments.lexer import inherit
 from pygments.token import Name
 
-from ..compiled import warm_up_in_background
+from ..compiled import numba_warming_up
 from ..lang.highlight import TbsLexer
 from .completer import ReplCompleter
 from .controller import Repl
@@ -155,9 +155,6 @@ def main(repl: Repl, *, history_path: Path | None, stdin: TextIO = sys.stdin,
     if not stdin.isatty():
         return run_lines(repl, (line.rstrip("\r\n") for line in stdin), write)
     write(banner(repl))
-    warm_up = warm_up_in_background()  # while the user types, so the first answer is quick too
     prompt = build_prompt(repl, history=open_history(history_path or default_history_path()))
-    try:
+    with numba_warming_up():  # while the user types, so the first answer is quick too
         return run_prompt(repl, prompt, write)
-    finally:
-        warm_up.join()  # never leave it importing while the interpreter shuts down

@@ -196,3 +196,26 @@ def test_a_candle_that_ended_within_the_margin_waits_for_the_next_read() -> None
     early = run(fetch_closed(_PagedClock([KlinePage(rows, t[3] + CLOSE_MARGIN_MS // 2)]), key, start=t[0]))
     late = run(fetch_closed(_PagedClock([KlinePage(rows, t[3] + CLOSE_MARGIN_MS)]), key, start=t[0]))
     assert early.height == 2 and late.height == 3
+
+
+def test_backfill_fills_holes_inside_the_store(fake: FakeBybit, tmp_path: Path) -> None:
+    store = CandleStore(tmp_path)
+    key = SeriesKey("linear", "BTCUSDT", M1)
+    first = NOW_MS - 600 * MINUTE
+
+    async def go(since: int) -> Any:
+        async with BybitRest(fast_rest(fake.rest_url)) as rest:
+            return (await backfill(rest, store, [key], since=since))[0]
+
+    run(go(first))
+    whole = store.read(key)
+    holed = whole.filter(~whole["timestamp"].dt.epoch("ms").is_between(first + 100 * MINUTE,
+                                                                       first + 130 * MINUTE))
+    lone = first + 400 * MINUTE
+    holed = holed.filter(holed["timestamp"].dt.epoch("ms") != lone)
+    store.replace(key, holed)  # as if a crash or a lost stream message left two holes
+    assert len(check_file(store.path(key)).gaps) == 2
+
+    assert run(go(first + 200 * MINUTE)).added == 1  # only the hole inside the asked range
+    assert run(go(first)).added == 31
+    assert store.read(key).equals(whole) and check_file(store.path(key)).clean

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from .bybit import MAX_LIMIT, BybitRest, rows_to_frame
+from .integrity import find_gaps
 from .intervals import Interval
 from .progress import Progress
 from .store import CandleStore, SeriesKey
@@ -103,17 +104,31 @@ def split_windows(key: SeriesKey, start: int, end: int | None, *, now_ms: int) -
 
 def missing_ranges(store: CandleStore, key: SeriesKey, since: int,
                    until: int | None) -> list[tuple[int, int | None]]:
-    """The parts of [since, until] before the store's first candle and after its last."""
+    """The parts of [since, until] the store lacks: before its first candle, the holes between
+    its candles (a crashed run, a stream that lost a candle), and after its last."""
     first, last = store.first_start(key), store.last_start(key)
     if first is None or last is None:
         return [(since, until)]
     ranges: list[tuple[int, int | None]] = []
     if since < first:
         ranges.append((since, min(first - 1, until) if until is not None else first - 1))
+    ranges += _holes(store, key, since, until, first=first, last=last)
     after = key.interval.next_start(last)
     if until is None or until >= after:
         ranges.append((max(since, after), until))
     return [(a, b) for a, b in ranges if b is None or a <= b]
+
+
+def _holes(store: CandleStore, key: SeriesKey, since: int, until: int | None, *,
+           first: int, last: int) -> list[tuple[int, int | None]]:
+    """Gaps between stored candles, clipped to [since, until]. Reads the file only when the range
+    reaches inside the store, so a plain "fetch what is new" does not pay for it."""
+    if since > last or (until is not None and until < first):
+        return []
+    top = last if until is None else until
+    holes = [(max(gap.first_ms, since), min(gap.last_ms, top))
+             for gap in find_gaps(store.read(key), key.interval)]
+    return [(a, b) for a, b in holes if a <= b]
 
 
 async def listing_start(rest: BybitRest, key: SeriesKey, since: int) -> int | None:

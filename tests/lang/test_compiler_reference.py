@@ -3,6 +3,7 @@ scripts and random bars (Hypothesis)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import polars as pl
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
@@ -101,3 +102,19 @@ def test_missing_values_never_fire_a_rule() -> None:
     signals = evaluate_signals(strategy, frame)
     assert not signals.enter_long[:4].any()  # warm-up: sma missing → condition missing → no entry
     assert signals.enter_long[4:].all()
+
+
+@pytest.mark.parametrize("number", [
+    "stoch(2, 1, 1, high, low, close[3]).k",  # only the bar's own close is read: a value at bar 3
+    "willr(2, high, low, close[3])",
+    "stoch(3, 2, 2, high[1], low, close).d",
+    "stochrsi(close[2], 3, 3, 2).k",
+])
+def test_shifted_inputs_of_range_indicators_equal_reference(number: str, eurusd_path) -> None:
+    from tradebot.pipeline import load_bars
+
+    bars = load_bars(eurusd_path).head(60)
+    strategy = compile_source(script_for(number, "close > open"), "shifted.tbs")
+    node = strategy.checked.series["x"]
+    frame = compile_nodes({"x": node}).evaluate(bars)
+    assert_same(as_float(frame["x"]), reference.evaluate(node, bars_dict(bars)), number)

@@ -35,10 +35,10 @@ def _stochastic(n: int, smooth_k: int, smooth_d: int, close, high, low) -> dict[
 
 
 def _ref_stochastic(close, high, low, n):
-    def k(c, h, l):
+    def k(h, l, c):
         hh, ll = np.max(h), np.min(l)
-        return 0.0 if naive_flat(hh, ll) else (c[-1] - ll) / (hh - ll) * 100.0
-    return naive_windows([close, high, low], n, k)
+        return 0.0 if naive_flat(hh, ll) else (c - ll) / (hh - ll) * 100.0
+    return naive_windows([high, low], n, k, at_bar=[close])  # only the bar's own close is read
 
 
 def bars_since_extreme(x: pl.Expr, n: int, *, highest: bool) -> pl.Expr:
@@ -136,8 +136,8 @@ def _willr(n: int, high, low, close) -> pl.Expr:
 def _ref_willr(n, high, low, close):
     def r(h, l, c):
         hh, ll = np.max(h), np.min(l)
-        return 0.0 if naive_flat(hh, ll) else (hh - c[-1]) / (hh - ll) * -100.0
-    return naive_windows([high, low, close], n, r)
+        return 0.0 if naive_flat(hh, ll) else (hh - c) / (hh - ll) * -100.0
+    return naive_windows([high, low], n, r, at_bar=[close])  # only the bar's own close is read
 
 
 def _mfi(n: int, high, low, close, volume) -> pl.Expr:

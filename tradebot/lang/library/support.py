@@ -253,14 +253,18 @@ def naive_window(x, n: int, fn: Callable[[np.ndarray], float]) -> np.ndarray:
     return out
 
 
-def naive_windows(arrays: Sequence[np.ndarray], n: int, fn: Callable[..., float]) -> np.ndarray:
-    """fn(*windows) over the last n bars of several series; missing if any value is missing."""
-    arrays = [arr(a) for a in arrays]
+def naive_windows(arrays: Sequence[np.ndarray], n: int, fn: Callable[..., float], *,
+                  at_bar: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """fn(*windows, *values) over the last n bars of several series, plus the bar's own value of
+    each `at_bar` series (for formulas that read only that bar of it, as the stochastic reads
+    its close); missing if any value read is missing."""
+    arrays, points = [arr(a) for a in arrays], [arr(a) for a in at_bar]
     out = nan_array(len(arrays[0]))
     for t in range(n - 1, len(out)):
         windows = [a[t - n + 1: t + 1] for a in arrays]
-        if not any(np.isnan(w).any() for w in windows):
-            out[t] = fn(*windows)
+        values = [p[t] for p in points]
+        if not any(np.isnan(w).any() for w in windows) and not np.isnan(values).any():
+            out[t] = fn(*windows, *values)
     return out
 
 

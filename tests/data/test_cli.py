@@ -115,3 +115,17 @@ def test_docs_list_every_config_key() -> None:
     docs = (REPO / "docs" / "data.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| `(\w+)` \|", docs, flags=re.MULTILINE))
     assert documented == {k.name for k in KEYS}
+
+
+@pytest.mark.parametrize("argv", [
+    ["fetch", "BTCUSDT", "--interval", "1h", "--since", "yesterdayish"],
+    ["fetch", "BTCUSDT", "--interval", "1h", "--since", "2024-01-01", "--until", "nope"],
+    ["stream", "BTCUSDT", "--interval", "1m", "--since", "5x"],
+])
+def test_a_misspelt_time_is_refused_before_any_request(argv: list[str],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # Nothing listens on port 9: a request first would have been a network error (exit 4).
+    unreachable = ["--rest-url", "http://127.0.0.1:9"] + (["--ws-url", "ws://127.0.0.1:9"] if argv[0] == "stream" else [])
+    assert main([*argv, *unreachable]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "as a time" in err and "network" not in err

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,19 @@ def series_keys(args: argparse.Namespace, settings: DataSettings) -> list[Series
     return [SeriesKey(settings.category, s, interval) for s in symbols]
 
 
+def check_times(args: argparse.Namespace) -> None:
+    """A misspelt --since/--until is refused before any request; the values themselves are read
+    again against the exchange's clock once it is known (relative ages count back from it)."""
+    local_now = int(time.time() * 1000)
+    for flag in ("since", "until"):
+        if getattr(args, flag, None):
+            parse_time(getattr(args, flag), now_ms=local_now, flag=f"--{flag}")
+
+
 def run_fetch(args: argparse.Namespace, config: Config) -> int:
     settings = settings_for(args, config)
     keys = series_keys(args, settings)
+    check_times(args)
     store = settings.store()
     quiet = args.no_progress or getattr(args, "quiet", False)
 
@@ -71,6 +82,7 @@ def run_fetch(args: argparse.Namespace, config: Config) -> int:
 def run_stream(args: argparse.Namespace, config: Config) -> int:
     settings = settings_for(args, config)
     keys = series_keys(args, settings)
+    check_times(args)
     store = settings.store()
 
     async def go() -> None:

@@ -96,6 +96,14 @@ def test_piped_lines_are_read_without_a_terminal(repl):
     assert len(printed) == 2
 
 
+def test_a_piped_command_ends_an_unfinished_statement(repl):
+    printed: list[str] = []
+    run_lines(repl, ["y = 1", "x = 1 +", ":show"], printed.append)
+    assert printed[0] == "defined y (number constant)"
+    assert "ends too early" in printed[1] and "^" in printed[1]
+    assert printed[2] == "y = 1"  # the command ran on its own, not as part of the statement
+
+
 def test_main_without_a_terminal_reads_stdin(repl):
     printed: list[str] = []
     assert main(repl, history_path=None, stdin=io.StringIO("1 + 1\n"), write=printed.append) == 0

@@ -134,6 +134,10 @@ def run_lines(repl: Repl, lines: Iterable[str], write: Callable[[str], None]) ->
     """The loop without a terminal: lines are joined while the input needs more, as at the prompt."""
     pending = ""
     for line in lines:
+        if pending and line.lstrip().startswith(":"):  # a command never continues a statement
+            text, pending = pending, ""
+            if not respond(repl, text, write):
+                return 0
         pending = f"{pending}\n{line}" if pending else line
         if needs_more(pending) and line.strip():
             continue

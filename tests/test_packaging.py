@@ -23,7 +23,7 @@ def test_wheel_contains_grammar_and_bundled_data(tmp_path: Path) -> None:
     assert "tradebot/lang/library/trend.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "tradebot = tradebot.cli:main" in text
+    assert "tradebot = tradebot.__main__:run" in text
 
 
 def test_grammar_and_bundled_data_load_through_the_package() -> None:

@@ -135,4 +135,6 @@ def test_ctrl_c_while_the_workers_start_leaves_no_traceback(tmp_path, delay) -> 
         proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert "Traceback" not in err, err
-    assert proc.returncode in (0, 130), err  # 0: the sweep was done before the signal came
+    # 0: the sweep was done before the signal came. -SIGINT: Python ended itself by the signal
+    # (seen once under heavy load, after printing "interrupted"); a shell shows 130 for both.
+    assert proc.returncode in (0, 130, -signal.SIGINT), err

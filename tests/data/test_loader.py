@@ -9,7 +9,9 @@ import polars as pl
 import pytest
 
 from tradebot.data.loader import load_ohlcv
-from tradebot.data.schema import OHLCV_COLUMNS, OHLCV_SCHEMA, infer_interval, validate_ohlcv
+from tradebot.data.schema import validate_ohlcv
+from tradebot.market.bars import OHLCV_COLUMNS, OHLCV_SCHEMA
+from tradebot.market.timeframe import infer_interval_ms
 from tradebot.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +41,7 @@ def test_bundled_eurusd() -> None:
     assert df.columns == list(OHLCV_COLUMNS)
     assert df["timestamp"][0] == dt.datetime(2017, 4, 19, 9, tzinfo=UTC)
     assert df["close"][0] == pytest.approx(1.07219)
-    assert infer_interval(df) == dt.timedelta(hours=1)
+    assert infer_interval_ms(df["timestamp"].dt.epoch("ms").to_numpy()) == 3_600_000
 
 
 @pytest.mark.parametrize("stamp", [
@@ -148,14 +150,6 @@ def test_validate_ohlcv_checks_schema() -> None:
     frame = pl.DataFrame({"timestamp": [1], "open": [1.0]})
     with pytest.raises(DataError, match="missing column"):
         validate_ohlcv(frame, "<mem>")
-
-
-def test_infer_interval_most_common_step() -> None:
-    stamps = [dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=m) for m in (0, 5, 10, 20, 25)]
-    frame = pl.DataFrame({"timestamp": stamps}, schema={"timestamp": pl.Datetime("ms", "UTC")})
-    assert infer_interval(frame) == dt.timedelta(minutes=5)
-    with pytest.raises(ValueError):
-        infer_interval(frame.head(1))
 
 
 def test_million_rows_round_trip(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from tradebot.data.intervals import INTERVALS, to_ms
 from tradebot.data.loader import load_ohlcv
-from tradebot.data.schema import OHLCV_SCHEMA
+from tradebot.market.bars import OHLCV_SCHEMA
 from tradebot.data.store import CandleStore, SeriesKey, repair_tail
 from tradebot.errors import DataError
 
@@ -138,7 +138,7 @@ sys.path.insert(0, {repo!r})
 import polars as pl
 from tradebot.data.store import CandleStore, SeriesKey
 from tradebot.data.intervals import INTERVALS
-from tradebot.data.schema import OHLCV_SCHEMA
+from tradebot.market.bars import OHLCV_SCHEMA
 store = CandleStore({root!r})
 key = SeriesKey("linear", "BTCUSDT", INTERVALS["1m"])
 t0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)

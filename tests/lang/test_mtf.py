@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from tradebot.lang import reference
 from tradebot.lang.diagnostics import ScriptDiagnostics
-from tradebot.lang.timeframes import TimeframeError, Timeframe, parse_timeframe
+from tradebot.lang.timeframes import TimeframeError
+from tradebot.market.timeframe import Timeframe, parse_timeframe
 from tradebot.pipeline import compile_source
 
 UTC = dt.timezone.utc

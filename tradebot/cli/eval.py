@@ -23,8 +23,9 @@ from ..lang.compiler import compile_nodes
 from ..lang.diagnostics import ScriptDiagnostics, did_you_mean
 from ..lang.parser import parse_expression
 from ..lang.resolve import Resolver, Scope, is_invalid
-from ..lang.timeframes import check_fits, interval_ms, parse_timeframe
+from ..lang.timeframes import check_fits
 from ..lang.types import NUMBER_SERIES, Kind
+from ..market.timeframe import infer_interval_ms, parse_timeframe
 from ..pipeline import data_path, load_bars, load_strategy, parse_overrides
 
 FORMATS = ("csv", "parquet", "table")
@@ -130,7 +131,7 @@ class _Several(ScriptError):
 def _check_timeframes(checked: list[tuple[str, ir.Node]], bars: pl.DataFrame) -> None:
     """`@ timeframe` against the data's interval, naming the argument (the plan would say only
     line and column)."""
-    interval = interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy())
+    interval = infer_interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy())
     for source, node in checked:
         for sub in _walk(node):
             if isinstance(sub, ir.Resample):

@@ -28,9 +28,9 @@ import aiohttp
 import polars as pl
 
 from ..errors import NetworkError, UsageError
+from ..market.bars import OHLCV_COLUMNS, TIMESTAMP_DTYPE
 from .intervals import Interval
 from .ratelimit import Backoff, RateLimiter
-from .schema import OHLCV_COLUMNS, TIMESTAMP_DTYPE
 
 log = logging.getLogger("tradebot.data")
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import polars as pl
 
+from ..market.timeframe import infer_interval_ms
 from .intervals import INTERVALS, Interval, format_ms, parse_interval, to_ms
 from .loader import parse_ohlcv_bytes, read_bytes
-from .schema import VALUE_CHECKS, infer_interval
+from .schema import VALUE_CHECKS
 from .sessions import ClosureKind, closure_kinds
 from .store import describe_range, filled_path
 
@@ -246,11 +247,8 @@ def _previous_start(interval: Interval, start_ms: int) -> int:
 
 
 def _guess_interval(frame: pl.DataFrame) -> Interval | None:
-    try:
-        step = int(infer_interval(frame).total_seconds() * 1000)
-    except ValueError:
-        return None
-    return next((i for i in INTERVALS.values() if i.ms == step), None)
+    step = infer_interval_ms(frame["timestamp"].drop_nulls().dt.epoch("ms").to_numpy())
+    return next((i for i in INTERVALS.values() if step is not None and i.ms == step), None)
 
 
 def _count_filled(path: Path) -> int:

@@ -21,7 +21,8 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import DataError
-from .schema import OHLCV_COLUMNS, TIMESTAMP_DTYPE, VALUE_COLUMNS, empty_ohlcv, validate_ohlcv
+from ..market.bars import OHLCV_COLUMNS, TIMESTAMP_DTYPE, VALUE_COLUMNS, empty_ohlcv
+from .schema import validate_ohlcv
 
 FIRST_DATA_LINE = 2
 EPOCH_MS_THRESHOLD = 10**11

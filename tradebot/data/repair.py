@@ -18,12 +18,13 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import UsageError
+from ..market.bars import empty_ohlcv
 from .backfill import fetch_closed
 from .bybit import BybitRest
 from .integrity import Gap, find_gaps, split_torn
 from .intervals import Interval, parse_interval, to_datetime
 from .loader import parse_ohlcv_bytes
-from .schema import VALUE_CHECKS, empty_ohlcv, validate_ohlcv
+from .schema import VALUE_CHECKS, validate_ohlcv
 from .store import (CandleStore, SeriesKey, atomic_write, filled_path, frame_to_csv_bytes,
                     merge_frames)
 

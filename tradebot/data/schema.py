@@ -1,8 +1,7 @@
-"""The one OHLCV schema: column names, dtypes, and the checks every candle frame must pass.
+"""The checks every candle frame must pass.
 
-The canonical in-memory frame has exactly the columns in `OHLCV_COLUMNS`, in that order:
-`timestamp` is `Datetime("ms", "UTC")` (the candle's open time), the other five are `Float64`, and
-timestamps strictly increase. The CSV loader, the Bybit store and the integrity checker all use
+The canonical in-memory frame has exactly the columns in `OHLCV_COLUMNS` (the one bar schema,
+`market/bars.py`), in that order, with its dtypes, and timestamps strictly increase. The CSV loader, the Bybit store and the integrity checker all use
 `validate_ohlcv`, so "a valid candle file" means the same thing everywhere.
 
 Checks are vectorized; only when one fails do we locate the first bad row, so validating a million
@@ -18,20 +17,7 @@ from typing import Callable
 import polars as pl
 
 from ..errors import DataError
-
-OHLCV_COLUMNS: tuple[str, ...] = ("timestamp", "open", "high", "low", "close", "volume")
-PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
-VALUE_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
-TIMESTAMP_DTYPE = pl.Datetime("ms", "UTC")
-OHLCV_SCHEMA: dict[str, pl.DataType] = {
-    "timestamp": TIMESTAMP_DTYPE,
-    **{name: pl.Float64() for name in VALUE_COLUMNS},
-}
-
-
-def empty_ohlcv() -> pl.DataFrame:
-    """A frame with the canonical schema and no rows."""
-    return pl.DataFrame(schema=OHLCV_SCHEMA)
+from ..market.bars import OHLCV_COLUMNS, OHLCV_SCHEMA, VALUE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -138,14 +124,3 @@ def validate_ohlcv(df: pl.DataFrame, path: str | Path, *, first_line: int = 2) -
     index, check = found
     raise DataError(path, check.message(df, index), row=index + first_line, field=check.field)
 
-
-def infer_interval(df: pl.DataFrame) -> dt.timedelta:
-    """The most common positive step between consecutive timestamps (ties: the smallest step).
-
-    Raises ValueError when the frame has fewer than two distinct timestamps.
-    """
-    steps = df.select(pl.col("timestamp").diff().alias("step")).filter(pl.col("step") > pl.duration())
-    if steps.height == 0:
-        raise ValueError("cannot infer an interval from fewer than two distinct timestamps")
-    counts = steps.group_by("step").len().sort(["len", "step"], descending=[True, False])
-    return counts["step"][0]

@@ -31,9 +31,9 @@ import polars as pl
 from filelock import FileLock, Timeout
 
 from ..errors import DataError
+from ..market.bars import OHLCV_COLUMNS, empty_ohlcv
 from .intervals import Interval, format_ms, to_ms
 from .loader import load_ohlcv, parse_ohlcv_bytes
-from .schema import OHLCV_COLUMNS, empty_ohlcv
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 HEADER = (",".join(OHLCV_COLUMNS) + "\n").encode()

@@ -18,11 +18,12 @@ from typing import Iterable, Mapping, Union
 
 import polars as pl
 
+from ..market.timeframe import infer_interval_ms, parse_timeframe
 from . import ir
 from .builtins import REGISTRY
 from .checker import SIGNALS, CheckedProgram
 from .library.support import scratch_columns
-from .timeframes import ResampleStep, check_fits, interval_ms, parse_timeframe
+from .timeframes import ResampleStep, check_fits
 from .types import Kind
 
 Interval = Union[int, dt.timedelta, None]  # the data's bar length in ms
@@ -63,7 +64,7 @@ class Plan:
             interval = int(interval / dt.timedelta(milliseconds=1))
         if interval is None:
             stamps = bars.lazy().select(pl.col("timestamp").dt.epoch("ms")).collect()
-            interval = interval_ms(stamps.to_series().to_numpy())
+            interval = infer_interval_ms(stamps.to_series().to_numpy())
         for step in self.steps:
             check_fits(step.frame, interval, step.where)
         return pl.col("timestamp").dt.epoch("ms") + (interval or 0)

@@ -11,9 +11,10 @@ from typing import Mapping
 
 import numpy as np
 
+from ..market.timeframe import infer_interval_ms, parse_timeframe
 from . import ir
 from .builtins import REGISTRY
-from .timeframes import check_fits, interval_ms, naive_higher_bars, naive_visible, parse_timeframe
+from .timeframes import check_fits, naive_higher_bars, naive_visible
 from .types import Kind
 
 NAN = float("nan")
@@ -52,7 +53,7 @@ class _Evaluator:
         frame = parse_timeframe(node.timeframe)
         if self.bar_ends is None:
             stamps = self.bars["timestamp"]
-            interval = self.interval if self.interval is not None else interval_ms(stamps)
+            interval = self.interval if self.interval is not None else infer_interval_ms(stamps)
             check_fits(frame, interval, "reference")
             self.bar_ends = stamps + (interval or 0)
         higher, ends = naive_higher_bars(frame, self.bars)

@@ -10,11 +10,11 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from ..market.timeframe import parse_timeframe
 from . import ast, ir
 from .ast import Span
 from .builtins import REGISTRY, Builtin, ParamSpec, PriceDefault
 from .diagnostics import Diagnostic, did_you_mean
-from .timeframes import parse_timeframe
 from .types import BOOL_CONST, BOOL_SERIES, NUMBER_CONST, NUMBER_SERIES, STRING_CONST, ArgKind, Kind, Type
 
 INVALID = ir.Const(float("nan"), Type(Kind.NUMBER, False, ("<invalid>",)))

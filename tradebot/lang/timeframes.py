@@ -3,10 +3,8 @@ data and shows each higher bar's value only once that bar has closed.
 
 The rules (docs/builtins.md, "Multi-timeframe"):
 
-- Buckets are aligned to the UTC epoch: `Nm`/`Nh`/`Nd` buckets start at multiples of their length
-  since 1970-01-01 00:00 UTC (4h: 00:00, 04:00, ...; 1d: 00:00 UTC); `Nw` at multiples of N weeks
-  from Monday 1970-01-05 (1w: Monday 00:00 UTC); `NM` at multiples of N calendar months from
-  January 1970 (3M: January, April, July, October).
+- Buckets are those of the one calendar (`market/timeframe.py`): aligned to the UTC epoch, weeks
+  from Monday 1970-01-05, `NM` at multiples of N calendar months from January 1970.
 - A base bar belongs to the bucket containing its timestamp (its open time). A higher bar is
   open = first open, high = max high, low = min low, close = last close, volume = sum of volume of
   the base bars it contains; its time is the bucket's start. Buckets without bars do not exist.
@@ -22,9 +20,6 @@ The rules (docs/builtins.md, "Multi-timeframe"):
 """
 from __future__ import annotations
 
-import calendar
-import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,122 +27,16 @@ import numpy as np
 import polars as pl
 
 from ..errors import ScriptError
+from ..market.timeframe import UNIT_MS, Timeframe
 
 if TYPE_CHECKING:
     from .compiler import Plan
 
-MINUTE_MS = 60_000
-UNIT_MS = {"m": MINUTE_MS, "h": 60 * MINUTE_MS, "d": 1440 * MINUTE_MS, "w": 7 * 1440 * MINUTE_MS}
-DAY_MS = UNIT_MS["d"]
-WEEK_ANCHOR_MS = 4 * DAY_MS  # Monday 1970-01-05 00:00 UTC
-UNIT_NAMES = {"m": "minute", "h": "hour", "d": "day", "w": "week", "M": "month"}
-_TEXT = re.compile(r"(\d+)(m|h|d|w|M)")
 NEVER = -(2**62)  # an end time before any bar
 
 
 class TimeframeError(ScriptError):
     """A timeframe that does not fit the data (exit code 2, like other script errors)."""
-
-
-@dataclass(frozen=True)
-class Timeframe:
-    """`count` units of m (minutes), h, d, w (weeks) or M (calendar months)."""
-
-    count: int
-    unit: str
-
-    @property
-    def text(self) -> str:
-        return f"{self.count}{self.unit}"
-
-    @property
-    def ms(self) -> int | None:
-        """The length in milliseconds (None for months, whose length varies)."""
-        return None if self.unit == "M" else self.count * UNIT_MS[self.unit]
-
-    @property
-    def anchor_ms(self) -> int:
-        return WEEK_ANCHOR_MS if self.unit == "w" else 0
-
-    def describe(self) -> str:
-        name = UNIT_NAMES[self.unit]
-        return f"{self.count} {name}{'s' if self.count != 1 else ''}"
-
-    # -- compatibility
-    def is_multiple_of(self, other: Timeframe) -> bool:
-        """Whether each of this timeframe's buckets is a union of `other`'s buckets."""
-        if self.unit == "M":
-            return (self.count % other.count == 0) if other.unit == "M" else DAY_MS % other.ms == 0
-        if other.unit == "M":
-            return False
-        return self.ms % other.ms == 0 and (self.anchor_ms - other.anchor_ms) % other.ms == 0
-
-    def fits_interval(self, interval_ms: int) -> bool:
-        """Whether bars `interval_ms` long can be grouped into this timeframe's buckets."""
-        if self.unit == "M":
-            return DAY_MS % interval_ms == 0
-        return self.ms >= interval_ms and self.ms % interval_ms == 0
-
-    # -- buckets, one timestamp at a time (the reference evaluator)
-    def bucket_start(self, t_ms: int) -> int:
-        if self.unit != "M":
-            return (t_ms - self.anchor_ms) // self.ms * self.ms + self.anchor_ms
-        moment = dt.datetime.fromtimestamp(t_ms / 1000, tz=dt.timezone.utc)
-        index = ((moment.year - 1970) * 12 + moment.month - 1) // self.count * self.count
-        return _month_start_ms(index)
-
-    def bucket_end(self, start_ms: int) -> int:
-        if self.unit != "M":
-            return start_ms + self.ms
-        moment = dt.datetime.fromtimestamp(start_ms / 1000, tz=dt.timezone.utc)
-        return _month_start_ms((moment.year - 1970) * 12 + moment.month - 1 + self.count)
-
-    # -- buckets as Polars expressions (the compiler)
-    def start_expr(self, t_ms: pl.Expr) -> pl.Expr:
-        if self.unit != "M":
-            return (t_ms - self.anchor_ms) // self.ms * self.ms + self.anchor_ms
-        stamp = pl.from_epoch(t_ms, time_unit="ms")
-        index = ((stamp.dt.year().cast(pl.Int64) - 1970) * 12 + stamp.dt.month().cast(pl.Int64) - 1)
-        return _month_start_expr(index // self.count * self.count)
-
-    def end_expr(self, start_ms: pl.Expr) -> pl.Expr:
-        if self.unit != "M":
-            return start_ms + self.ms
-        stamp = pl.from_epoch(start_ms, time_unit="ms")
-        index = (stamp.dt.year().cast(pl.Int64) - 1970) * 12 + stamp.dt.month().cast(pl.Int64) - 1
-        return _month_start_expr(index + self.count)
-
-
-def parse_timeframe(text: str) -> Timeframe:
-    """`4h` -> Timeframe(4, "h"); ValueError with a readable message otherwise."""
-    match = _TEXT.fullmatch(text)
-    if match is None:
-        raise ValueError(f"`{text}` is not a timeframe; write a count and a unit: 15m, 4h, 1d, 1w, 1M")
-    count = int(match.group(1))
-    if count == 0:
-        raise ValueError(f"the timeframe `{text}` is empty; use a count of at least 1")
-    return Timeframe(count, match.group(2))
-
-
-def _month_start_ms(index: int) -> int:
-    year, month = divmod(index, 12)
-    return calendar.timegm((1970 + year, month + 1, 1, 0, 0, 0)) * 1000
-
-
-def _month_start_expr(index: pl.Expr) -> pl.Expr:
-    year, month = index // 12 + 1970, index % 12 + 1
-    return pl.datetime(year, month, 1, time_zone="UTC").dt.epoch("ms")
-
-
-# ------------------------------------------------------------------ the data's interval
-
-
-def interval_ms(timestamps_ms: np.ndarray) -> int | None:
-    """The data's interval: the smallest positive step between consecutive bars (None for fewer
-    than two bars). Gaps only make steps longer, so they never change it."""
-    steps = np.diff(np.asarray(timestamps_ms, dtype=np.int64))
-    steps = steps[steps > 0]
-    return int(steps.min()) if len(steps) else None
 
 
 def check_fits(frame: Timeframe, interval: int | None, where: str) -> None:

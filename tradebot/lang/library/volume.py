@@ -17,7 +17,7 @@ from .support import Note, arr, divide, fma_exact, kernel, nan_array, naive_wind
 from .support import volume_weighted, window
 
 CATEGORY = "volume"
-DAY_MS = 86_400_000
+from ...market.timeframe import DAY_MS
 
 
 def _obv(src: pl.Expr, volume: pl.Expr) -> pl.Expr:

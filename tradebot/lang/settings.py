@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-FILL_POLICIES = ("pessimistic", "optimistic", "open_proximity")
+from ..market.vocab import FILL_POLICIES, MAX_FEE, MAX_LEVERAGE, MAX_PYRAMIDING, MAX_SLIPPAGE
+
 EXTENDED_KINDS = ("choice", "whole", "level", "price", "form")
 
 
@@ -70,7 +71,7 @@ def _level(name: str, doc: str, example: str, *, at: str | None = None,
 def _price_cost(name: str, doc: str, example: str, ticks_example: str) -> SettingSpec:
     """A cost on the fill price: a percentage, or `N ticks` (its own key, in ticks)."""
     ticks = SettingForm("ticks", "number", f"{name}_ticks", 0.0, ticks_example, minimum=0.0)
-    return SettingSpec(name, "percent", 0.0, doc, example, minimum=0.0, maximum=0.05, forms=(ticks,))
+    return SettingSpec(name, "percent", 0.0, doc, example, minimum=0.0, maximum=MAX_SLIPPAGE, forms=(ticks,))
 
 
 def _size(unit: str, kind: str, tag: str, example: str, *, mark: str | None = None,
@@ -95,7 +96,7 @@ SETTINGS: Mapping[str, SettingSpec] = {
         SettingSpec("fee", "percent", 0.0,
                     "Fee per fill, as a percentage of its notional; `fee 1 per order` adds a fixed "
                     "fee per fill, in the quote currency (both may be given).",
-                    "fee 0.05%", minimum=0.0, maximum=0.05,
+                    "fee 0.05%", minimum=0.0, maximum=MAX_FEE,
                     forms=(SettingForm("per order", "number", "fee_per_order", 0.0,
                                        "fee 1 per order", minimum=0.0),)),
         _price_cost("slippage",
@@ -149,10 +150,10 @@ SETTINGS: Mapping[str, SettingSpec] = {
         SettingSpec("leverage", "number", 1.0,
                     "The most the gross position may be worth, as a multiple of the equity; "
                     "at 1 a long never borrows cash.",
-                    "leverage 2", minimum=1.0, maximum=100.0),
+                    "leverage 2", minimum=1.0, maximum=MAX_LEVERAGE),
         SettingSpec("pyramiding", "whole", 1,
                     "The most entries one position may add up (each its own trade with its own "
                     "stops); 1, the default, means an entry signal while in a position is ignored.",
-                    "pyramiding 3", minimum=1, maximum=100),
+                    "pyramiding 3", minimum=1, maximum=MAX_PYRAMIDING),
     )
 }

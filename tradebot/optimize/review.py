@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..market.vocab import COST_STRESS_FACTOR
 from ..runtime.engine import BacktestResult
 from ..runtime.metrics import bar_returns
 from .batch import PARAM_PREFIX, Evaluator, Objective, Window, params_of
@@ -27,7 +28,7 @@ from .space import Space
 from .stats import Stability, deflated_sharpe, stability
 from .validate import ValidationResult
 
-COST_FACTOR = 2.0  # the stress re-run doubles every cost (fees, slippage, spread)
+COST_FACTOR = COST_STRESS_FACTOR  # the stress re-run doubles every cost (fees, slippage, spread)
 
 
 @dataclass(frozen=True)

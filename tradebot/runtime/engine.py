@@ -16,7 +16,8 @@ import numpy as np
 import polars as pl
 
 from ..market.bars import OHLCV_COLUMNS, PRICE_COLUMNS
-from .execution import FILL_POLICIES, SIZING_MODES, ExecutionConfig
+from ..market.vocab import FILL_POLICIES, SIZING_MODES
+from .execution import ExecutionConfig
 from .metrics import bars_per_year, compute_metrics, drawdown
 from .signals import Signals
 

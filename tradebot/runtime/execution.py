@@ -19,19 +19,10 @@ import math
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
+from ..market.vocab import (COST_STRESS_FACTOR, FILL_POLICIES, LEVEL_MODES, MAX_FEE, MAX_LEVERAGE,
+                            MAX_PYRAMIDING, MAX_SLIPPAGE, ORDER_KINDS, SIZING_MODES)
+
 DEFAULT_CAPITAL = 10_000.0
-
-# Beyond these bounds a value is almost surely a unit mistake (5 meaning 5 %, not 500 %):
-# reject it instead of producing a backtest that silently loses everything.
-MAX_FEE = 0.1
-MAX_SLIPPAGE = 0.1
-MAX_LEVERAGE = 100.0
-MAX_PYRAMIDING = 100
-
-LEVEL_MODES = ("percent", "distance", "price")
-ORDER_KINDS = ("market", "limit", "stop")
-FILL_POLICIES = ("pessimistic", "optimistic", "open_proximity")
-SIZING_MODES = ("equity", "units", "cash", "risk")
 
 
 @dataclass(frozen=True)
@@ -153,9 +144,11 @@ class ExecutionConfig:
             object.__setattr__(self, name, float(getattr(self, name)))
         if not (math.isfinite(self.capital) and self.capital > 0):
             raise ValueError(f"capital must be a positive number, got {self.capital!r}")
-        _check_fraction("fee", self.fee, MAX_FEE)
-        _check_fraction("slippage", self.slippage, MAX_SLIPPAGE)
-        _check_fraction("spread", self.spread, MAX_SLIPPAGE)
+        # A script may write at most the vocabulary's bounds; the optimizer's stress re-run
+        # multiplies them, and beyond that a value is a unit mistake.
+        _check_fraction("fee", self.fee, MAX_FEE * COST_STRESS_FACTOR)
+        _check_fraction("slippage", self.slippage, MAX_SLIPPAGE * COST_STRESS_FACTOR)
+        _check_fraction("spread", self.spread, MAX_SLIPPAGE * COST_STRESS_FACTOR)
         for name in ("fee_per_order", "slippage_price", "spread_price"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)!r}")
@@ -222,7 +215,7 @@ def _percent(fraction: float) -> str:
 
 
 def _check_fraction(name: str, value: float, limit: float) -> None:
-    if not (math.isfinite(value) and 0.0 <= value < limit):
+    if not (math.isfinite(value) and 0.0 <= value <= limit):
         raise ValueError(
-            f"{name} must be a fraction in [0, {limit}) (0.0005 means 0.05 %), got {value!r}"
+            f"{name} must be a fraction in [0, {limit:g}] (0.0005 means 0.05 %), got {value!r}"
         )

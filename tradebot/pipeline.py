@@ -25,14 +25,14 @@ from .lang.compiler import Plan, compile_nodes, compile_program
 from .lang.parser import parse_program
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
-from .runtime.report import METRIC_ROWS
+from .runtime.metrics import METRICS
 from .runtime.signals import Signals
 
 log = logging.getLogger(__name__)
 
 BUNDLED_DATA = "EURUSD_1h.csv"
 # The metrics an `optimize` statement may maximize or minimize (the language cannot import them).
-OBJECTIVES = tuple(key for key, _label, _unit in METRIC_ROWS)
+OBJECTIVES = tuple(metric.key for metric in METRICS)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ Conventions, in short:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,53 @@ import polars as pl
 
 MS_PER_YEAR = 365.25 * 24 * 3600 * 1000  # Julian year: the calendar average, leap years included
 SIDES = ("long", "short")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric a run reports: its key in `compute_metrics`' result, the label a report shows,
+    its unit (money, pct, ratio, count, number, bars, days), and whether a higher value is the
+    better one (None: a fact about the run, not a goal)."""
+
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool | None
+
+
+# The one list of metrics, in display order: the report's table and the optimizer's objectives
+# derive from it; docs/execution.md defines each one (tests/runtime/test_report.py checks both).
+METRICS: tuple[Metric, ...] = (
+    Metric("start_equity", "Start equity", "money", None),
+    Metric("final_equity", "Final equity", "money", True),
+    Metric("total_return_pct", "Total return", "pct", True),
+    Metric("annualized_return_pct", "Annualized return", "pct", True),
+    Metric("cagr_pct", "CAGR", "pct", True),
+    Metric("volatility_pct", "Volatility (ann.)", "pct", False),
+    Metric("sharpe", "Sharpe", "ratio", True),
+    Metric("sortino", "Sortino", "ratio", True),
+    Metric("calmar", "Calmar", "ratio", True),
+    Metric("max_drawdown_pct", "Max drawdown", "pct", True),  # a negative percentage: nearer 0 is better
+    Metric("max_drawdown_bars", "Max drawdown duration", "bars", False),
+    Metric("max_drawdown_days", "Max drawdown duration (time)", "days", False),
+    Metric("buy_and_hold_return_pct", "Buy & hold return", "pct", None),
+    Metric("exposure_pct", "Exposure", "pct", None),
+    Metric("trades", "Trades", "count", None),
+    Metric("win_rate_pct", "Win rate", "pct", True),
+    Metric("profit_factor", "Profit factor", "ratio", True),
+    Metric("expectancy", "Expectancy (per trade)", "money", True),
+    Metric("sqn", "SQN", "ratio", True),
+    Metric("net_pnl", "Net P&L", "money", True),
+    Metric("avg_trade_pct", "Average trade", "pct", True),
+    Metric("best_trade_pct", "Best trade", "pct", True),
+    Metric("worst_trade_pct", "Worst trade", "pct", True),
+    Metric("avg_bars_held", "Average bars held", "bars", None),
+    Metric("fees_paid", "Fees paid", "money", False),
+    Metric("ambiguous_trades", "Ambiguous trades", "count", False),
+    Metric("ambiguous_pnl", "P&L of ambiguous trades", "money", None),
+    Metric("bars", "Bars", "count", None),
+    Metric("bars_per_year", "Bars per year", "number", None),
+)
 
 
 def bars_per_year(timestamps: pl.Series) -> float:

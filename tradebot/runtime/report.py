@@ -22,41 +22,12 @@ import numpy as np
 import polars as pl
 
 from .engine import BacktestResult
+from .metrics import METRICS
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"  # polars format: fractional seconds only when non-zero
 
-# (metric key, label, unit). Units: money, pct, ratio, count, number, bars, days.
-METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("start_equity", "Start equity", "money"),
-    ("final_equity", "Final equity", "money"),
-    ("total_return_pct", "Total return", "pct"),
-    ("annualized_return_pct", "Annualized return", "pct"),
-    ("cagr_pct", "CAGR", "pct"),
-    ("volatility_pct", "Volatility (ann.)", "pct"),
-    ("sharpe", "Sharpe", "ratio"),
-    ("sortino", "Sortino", "ratio"),
-    ("calmar", "Calmar", "ratio"),
-    ("max_drawdown_pct", "Max drawdown", "pct"),
-    ("max_drawdown_bars", "Max drawdown duration", "bars"),
-    ("max_drawdown_days", "Max drawdown duration (time)", "days"),
-    ("buy_and_hold_return_pct", "Buy & hold return", "pct"),
-    ("exposure_pct", "Exposure", "pct"),
-    ("trades", "Trades", "count"),
-    ("win_rate_pct", "Win rate", "pct"),
-    ("profit_factor", "Profit factor", "ratio"),
-    ("expectancy", "Expectancy (per trade)", "money"),
-    ("sqn", "SQN", "ratio"),
-    ("net_pnl", "Net P&L", "money"),
-    ("avg_trade_pct", "Average trade", "pct"),
-    ("best_trade_pct", "Best trade", "pct"),
-    ("worst_trade_pct", "Worst trade", "pct"),
-    ("avg_bars_held", "Average bars held", "bars"),
-    ("fees_paid", "Fees paid", "money"),
-    ("ambiguous_trades", "Ambiguous trades", "count"),
-    ("ambiguous_pnl", "P&L of ambiguous trades", "money"),
-    ("bars", "Bars", "count"),
-    ("bars_per_year", "Bars per year", "number"),
-)
+# (metric key, label, unit), in display order, from the one list of metrics.
+METRIC_ROWS: tuple[tuple[str, str, str], ...] = tuple((m.key, m.label, m.unit) for m in METRICS)
 COLUMNS = ("all", "long", "short")
 TRADE_COLUMNS = ("side", "entry_time", "entry_price", "exit_time", "exit_price", "qty", "fees",
                  "pnl", "return_pct", "bars_held", "exit_reason", "ambiguous")

@@ -1,9 +1,8 @@
-"""Shared helpers of the highlighting tests: the files to lex, golden comparison, roles per character."""
+"""Shared helpers of the highlighting tests: the files to lex and roles per character."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from pygments.token import (Comment, Error, Keyword, Literal, Name, Number, Operator, Punctuation,
                             String, _TokenType)
 
@@ -50,11 +49,3 @@ def pygments_roles_by_line(text: str) -> list[list[str | None]]:
         lines.append(flat[offset: offset + len(line.rstrip("\r"))])
         offset += len(line) + 1
     return lines
-
-
-def compare_golden(path: Path, actual: str, update: bool) -> None:
-    if update or not path.exists():
-        path.write_text(actual, encoding="utf-8", newline="\n")
-        if not update:
-            pytest.fail(f"{path.name} did not exist; written — review it and run again")
-    assert actual == path.read_text(encoding="utf-8"), f"{path} differs (run with --update-goldens if intended)"

@@ -14,7 +14,8 @@ from lark.lexer import PatternStr
 from pygments.lexers import find_lexer_class_for_filename, get_lexer_by_name
 from pygments.token import Error
 
-from tests.highlight.support import ALL_FILES, GOLDEN, VALID_FILES, compare_golden, lex, pygments_role
+from tests.golden import compare_golden
+from tests.highlight.support import ALL_FILES, GOLDEN, VALID_FILES, lex, pygments_role
 from tradebot.lang.builtins import REGISTRY
 from tradebot.lang.grammar import KEYWORDS, get_parser
 from tradebot.lang.highlight import TbsLexer

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.golden import compare_golden
 from tradebot.lang import ast
 from tradebot.lang.checker import check
 from tradebot.lang.diagnostics import ScriptDiagnostics
@@ -37,14 +38,6 @@ def dump(node: object, indent: int = 0) -> str:
         else:
             lines.append(f"{pad}  {f.name}: {value!r}")
     return "\n".join(lines)
-
-
-def compare_golden(path: Path, actual: str, update: bool) -> None:
-    if update or not path.exists():
-        path.write_text(actual, encoding="utf-8")
-        if not update:
-            pytest.fail(f"{path.name} did not exist; written — review it and run again")
-    assert actual == path.read_text(encoding="utf-8"), f"{path} differs (run with --update-goldens if intended)"
 
 
 @pytest.mark.parametrize("script", sorted((GOLDEN / "parse").glob("*.tbs")), ids=lambda p: p.stem)

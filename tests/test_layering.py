@@ -1,0 +1,109 @@
+"""The layering, enforced: every import inside tradebot/ (at the top, in a function or under
+TYPE_CHECKING) is read with `ast` and checked against the rules the README's Layout states.
+
+- `market` (what a bar is) imports nothing from tradebot but `errors`; `charts` nothing at all.
+- `lang` never imports `runtime`, `data` or `exchange`; `runtime` never `lang` or `data`;
+  `data` never `lang`, `runtime` or `live`; `exchange` never `data` or `live`.
+- Nothing imports `cli` but `cli` itself and `tradebot/__main__.py` (the console entry point).
+"""
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "tradebot"
+
+NEVER: Mapping[str, frozenset[str]] = {
+    "lang": frozenset({"runtime", "data", "exchange"}),
+    "runtime": frozenset({"lang", "data"}),
+    "data": frozenset({"lang", "runtime", "live"}),
+    "exchange": frozenset({"data", "live"}),
+}
+ONLY: Mapping[str, frozenset[str]] = {
+    "market": frozenset({"errors"}),
+    "charts": frozenset(),
+}
+CLI_IMPORTERS = frozenset({"cli", "__main__"})
+
+
+def room(module: str) -> str:
+    """`tradebot.lang.compiler` -> `lang`; `tradebot.errors` -> `errors`; `tradebot` -> ``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def imported(module: str, source: str, *, is_package: bool) -> Iterator[tuple[int, str]]:
+    """(line, absolute module) of every tradebot import in `source`, relative ones resolved."""
+    here = module.split(".") if is_package else module.split(".")[:-1]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = here[: len(here) - node.level + 1] if node.level else []
+            target = ".".join([*base, *([node.module] if node.module else [])])
+            # A name may be a module (`from tradebot import errors`) or not (`from .ir import Node`):
+            # both spellings name the room, which is all the rules read.
+            names = [f"{target}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        yield from ((node.lineno, name) for name in names if name == "tradebot" or name.startswith("tradebot."))
+
+
+def violations(modules: Mapping[str, tuple[str, bool]]) -> list[str]:
+    """Every import that breaks a rule, as `module:line imports target (rule)`; `modules` maps a
+    module name to (its source, whether it is a package's __init__)."""
+    found = []
+    for module, (source, is_package) in sorted(modules.items()):
+        src = room(module)
+        for line, target in imported(module, source, is_package=is_package):
+            dst = room(target)
+            if dst == src or not dst:
+                continue
+            if dst == "cli" and src not in CLI_IMPORTERS:
+                found.append(f"{module}:{line} imports {target} (nothing imports cli)")
+            elif dst in NEVER.get(src, ()):
+                found.append(f"{module}:{line} imports {target} ({src} never imports {dst})")
+            elif src in ONLY and dst not in ONLY[src]:
+                allowed = ", ".join(sorted(ONLY[src])) or "nothing"
+                found.append(f"{module}:{line} imports {target} ({src} imports {allowed} from tradebot)")
+    return found
+
+
+def tradebot_modules() -> dict[str, tuple[str, bool]]:
+    modules = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if is_package else parts)
+        modules[name] = (path.read_text(encoding="utf-8"), is_package)
+    return modules
+
+
+def test_no_import_breaks_the_layering() -> None:
+    modules = tradebot_modules()
+    assert {"tradebot.lang.compiler", "tradebot.runtime.engine", "tradebot.market.timeframe"} <= set(modules)
+    broken = violations(modules)
+    assert not broken, "imports that break the layering (README.md, Layout):\n" + "\n".join(broken)
+
+
+def test_the_check_finds_each_kind_of_broken_import() -> None:
+    fake = {
+        "tradebot.lang.compiler": ("from ..runtime.engine import run\nfrom ..market import bars\n", False),
+        "tradebot.runtime.engine": ("def f():\n    import tradebot.data.store\n", False),
+        "tradebot.data": ("from .store import x\nfrom ..lang import ir\n", True),
+        "tradebot.market.timeframe": ("from ..errors import UsageError\nfrom ..config import Config\n", False),
+        "tradebot.charts.svg": ("from tradebot import errors\n", False),
+        "tradebot.repl.app": ("from ..cli.run import main\n", False),
+        "tradebot.__main__": ("from .cli import main\n", False),
+        "tradebot.pipeline": ("from .lang import ir\nfrom .runtime import engine\nfrom .data import loader\n", False),
+    }
+    assert violations(fake) == [
+        "tradebot.charts.svg:1 imports tradebot.errors (charts imports nothing from tradebot)",
+        "tradebot.data:2 imports tradebot.lang.ir (data never imports lang)",
+        "tradebot.lang.compiler:1 imports tradebot.runtime.engine.run (lang never imports runtime)",
+        "tradebot.market.timeframe:2 imports tradebot.config.Config (market imports errors from tradebot)",
+        "tradebot.repl.app:1 imports tradebot.cli.run.main (nothing imports cli)",
+        "tradebot.runtime.engine:2 imports tradebot.data.store (runtime never imports data)",
+    ]

@@ -12,7 +12,7 @@ class UserError(Exception):
 
     exit_code: int = 1
 
-    def render(self, *, color: bool = False) -> str:
+    def render(self) -> str:
         return str(self)
 
 
@@ -42,7 +42,7 @@ class DataError(UserError):
         self.hint = hint
         super().__init__(self.render())
 
-    def render(self, *, color: bool = False) -> str:
+    def render(self) -> str:
         where = self.path if self.row is None else f"{self.path}:{self.row}"
         field = f" field '{self.field}':" if self.field else ""
         text = f"{where}:{field} {self.message}"

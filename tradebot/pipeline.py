@@ -177,11 +177,6 @@ def load_bars(path: Path) -> pl.DataFrame:
     return load_ohlcv(path)
 
 
-def evaluate_signals(strategy: Strategy, bars: pl.DataFrame) -> Signals:
-    frame = strategy.plan.evaluate(bars)
-    return Signals(**{name: frame[name].to_numpy() for name in SIGNALS})
-
-
 def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:
     """Run the strategy on bars: evaluate its plan, then the engine."""
     return backtest_from_frame(strategy.checked, bars, strategy.plan.evaluate(bars))

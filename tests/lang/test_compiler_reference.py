@@ -12,13 +12,19 @@ from tradebot.lang import reference
 from tradebot.lang.checker import SIGNALS
 from tradebot.lang.compiler import compile_nodes
 from tradebot.lang.diagnostics import ScriptDiagnostics
+from tradebot.pipeline import Strategy
 from tradebot.pipeline import compile_source as _compile_source
-from tradebot.pipeline import evaluate_signals
+from tradebot.runtime.signals import Signals
 
 from .strategies import expressions, ohlcv
 
 NUMBER, CONDITION = expressions()
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def evaluate_signals(strategy: Strategy, bars: pl.DataFrame) -> Signals:
+    frame = strategy.plan.evaluate(bars)
+    return Signals(**{name: frame[name].to_numpy() for name in SIGNALS})
 
 
 def bars_dict(bars: pl.DataFrame) -> dict[str, np.ndarray]:

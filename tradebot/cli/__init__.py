@@ -76,7 +76,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return int(args.handler(args, load_config()) or 0)
     except UserError as err:
-        print(err.render(color=sys.stderr.isatty()), file=sys.stderr)
+        print(err.render(), file=sys.stderr)
         return err.exit_code
     except BrokenPipeError:
         # The reader went away (`tradebot run ... | head`): not an error worth a traceback.

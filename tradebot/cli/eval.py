@@ -124,8 +124,8 @@ class _Several(ScriptError):
         self.failures = failures
         super().__init__(self.render())
 
-    def render(self, *, color: bool = False) -> str:
-        return "\n\n".join(f.render(color=color) for f in self.failures)
+    def render(self) -> str:
+        return "\n\n".join(f.render() for f in self.failures)
 
 
 def _check_timeframes(checked: list[tuple[str, ir.Node]], bars: pl.DataFrame) -> None:

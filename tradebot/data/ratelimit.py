@@ -36,10 +36,6 @@ class RateLimiter:
         """Hold every request (current waiters included) for at least `seconds` from now."""
         self._paused_until = max(self._paused_until, time.monotonic() + max(0.0, seconds))
 
-    @property
-    def paused_for(self) -> float:
-        return max(0.0, self._paused_until - time.monotonic())
-
     async def acquire(self) -> None:
         """Wait for the pause to end and for a token; requests are served first come first served."""
         async with self._lock:

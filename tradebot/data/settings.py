@@ -69,7 +69,6 @@ KEYS: tuple[Key, ...] = (
     Key("retention_days", None, _optional_float, "keep only the last N days (default: keep all)"),
     Key("fsync", True, _bool, "fsync every write (turn off only for throwaway data)"),
 )
-KEYS_BY_NAME = {k.name: k for k in KEYS}
 
 
 @dataclass(frozen=True)

@@ -225,13 +225,6 @@ def repair_tail(path: Path) -> int:
     return size - keep
 
 
-def torn_tail_length(path: Path) -> int:
-    """How many bytes `repair_tail` would remove (for read-only checks)."""
-    with path.open("rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        return size - _complete_length(handle, size)
-
-
 def _complete_length(handle: object, size: int) -> int:
     """Length of the file up to and including its last newline (0 if there is none)."""
     pos = size

@@ -133,15 +133,3 @@ def _collect() -> dict[str, Builtin]:
 
 
 REGISTRY: Mapping[str, Builtin] = _collect()
-
-
-def lookup(name: str) -> Builtin | None:
-    return REGISTRY.get(name)
-
-
-def series_names() -> tuple[str, ...]:
-    return tuple(n for n, b in REGISTRY.items() if b.is_series)
-
-
-def function_names() -> tuple[str, ...]:
-    return tuple(n for n, b in REGISTRY.items() if not b.is_series)

@@ -90,5 +90,5 @@ class ScriptDiagnostics(ScriptError):
         self.filename = filename
         super().__init__(self.render())
 
-    def render(self, *, color: bool = False) -> str:
+    def render(self) -> str:
         return render_all(self.diagnostics, self.source, self.filename)

@@ -77,9 +77,3 @@ def get_parser() -> Lark:
         start=["start", "expr"],
         cache=True,
     )
-
-
-def terminal_patterns() -> dict[str, str]:
-    """Every terminal's name and pattern (the highlighters are generated from these)."""
-    parser = get_parser()
-    return {t.name: t.pattern.value for t in parser.terminals}

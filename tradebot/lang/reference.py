@@ -15,7 +15,6 @@ from ..market.timeframe import infer_interval_ms, parse_timeframe
 from . import ir
 from .builtins import REGISTRY
 from .timeframes import check_fits, naive_higher_bars, naive_visible
-from .types import Kind
 
 NAN = float("nan")
 
@@ -174,7 +173,3 @@ _BAR_OPS = {
 def as_condition(values: np.ndarray) -> np.ndarray:
     """A rule's signal: missing counts as false."""
     return np.nan_to_num(values, nan=0.0) == 1.0
-
-
-def is_condition(node: ir.Node) -> bool:
-    return node.type.kind is Kind.BOOL

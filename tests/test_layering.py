@@ -1,7 +1,8 @@
 """The layering, enforced: every import inside tradebot/ (at the top, in a function or under
 TYPE_CHECKING) is read with `ast` and checked against the rules the README's Layout states.
 
-- `market` (what a bar is) imports nothing from tradebot but `errors`; `charts` nothing at all.
+- `market` (what a bar is) imports nothing from tradebot but `errors`; `charts` and `textkit`
+  (tables, durations) nothing at all.
 - `lang` never imports `runtime`, `data` or `exchange`; `runtime` never `lang` or `data`;
   `data` never `lang`, `runtime` or `live`; `exchange` never `data` or `live`.
 - Nothing imports `cli` but `cli` itself and `tradebot/__main__.py` (the console entry point).
@@ -24,6 +25,7 @@ NEVER: Mapping[str, frozenset[str]] = {
 ONLY: Mapping[str, frozenset[str]] = {
     "market": frozenset({"errors"}),
     "charts": frozenset(),
+    "textkit": frozenset(),
 }
 CLI_IMPORTERS = frozenset({"cli", "__main__"})
 

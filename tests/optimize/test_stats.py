@@ -9,7 +9,8 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from tradebot.optimize.progress import Progress, format_duration
+from tradebot.optimize.progress import Progress
+from tradebot.textkit import format_duration
 from tradebot.optimize.stats import (Stability, deflated_sharpe, expected_max_sharpe, probabilistic_sharpe,
                                      stability)
 

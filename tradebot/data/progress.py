@@ -10,14 +10,9 @@ import sys
 import time
 from typing import TextIO
 
+from ..textkit import format_duration
+
 BAR_WIDTH = 24
-
-
-def format_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 class Progress:
@@ -56,9 +51,9 @@ class Progress:
         filled = int(share * BAR_WIDTH)
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
         eta = elapsed / self.done * (self.total - self.done) if self.done else None
-        eta_text = format_seconds(eta) if eta is not None else "?"
+        eta_text = format_duration(eta) if eta is not None else "?"
         return (f"{self.label} [{bar}] {share:4.0%} {self.done}/{self.total} windows, "
-                f"{self.candles:,} candles, {format_seconds(elapsed)} elapsed, ETA {eta_text}")
+                f"{self.candles:,} candles, {format_duration(elapsed)} elapsed, ETA {eta_text}")
 
     def _maybe_draw(self) -> None:
         now = time.monotonic()

@@ -19,10 +19,11 @@ from ..errors import UsageError
 from ..lang.diagnostics import render_one
 from ..lang.optimize_check import DEFAULT_TRIALS, OptimizeSpec
 from ..pipeline import compile_source, data_path, load_bars, read_script
+from ..textkit import format_duration
 from .flags import CONFIRM_ABOVE, DEFAULT_TOP
 from .batch import DEFAULT_MEMORY_MB, Evaluator, EvaluatorSpec, Objective, Window
 from .parallel import Workers
-from .progress import Progress, format_duration
+from .progress import Progress
 from .report import RunInfo, format_report, sha256_file, write_files
 from .review import Review, review
 from .search import SearchOptions, SearchResult, estimate_seconds, run_search, sweep_candidates

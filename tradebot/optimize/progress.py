@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
+from ..textkit import format_duration
+
 BAR_WIDTH = 24
 
 
@@ -79,18 +81,3 @@ class Progress:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
-
-
-def format_duration(seconds: float) -> str:
-    """`42s`, `3m05s`, `2h07m`, `3d04h`: short and unambiguous."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import polars as pl
 
 from ..runtime.report import ISO_FORMAT, json_safe
+from ..textkit import text_table
 from .batch import PARAM_PREFIX, param_columns, params_of
 from .figure import svg
 from .review import COST_FACTOR, Review
@@ -86,7 +87,7 @@ def _top_table(review: Review, top: int) -> str:
             outside = oos[rank][review.objective.metric] if oos[rank] else None
             cells += [_cell(outside), _pct(decay(row["objective"], outside, maximize=review.objective.maximize))]
         lines.append(cells)
-    return f"Top {rows.height} of {review.ranked.height} distinct ranked param sets:\n" + table(header, lines)
+    return f"Top {rows.height} of {review.ranked.height} distinct ranked param sets:\n" + text_table(header, lines)
 
 
 def _best(review: Review, info: RunInfo) -> str:
@@ -144,13 +145,7 @@ def _validation(review: Review) -> str:
     summary = (f"stitched out-of-sample: total return {_cell(stitched.get('total_return_pct'))} %, sharpe "
                f"{_cell(stitched.get('sharpe'))}, max drawdown {_cell(stitched.get('max_drawdown_pct'))} %"
                if stitched else "stitched out-of-sample: no test window ran")
-    return f"Validation ({kind}):\n" + table(header, rows) + "\n" + summary
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    render = lambda line: "  ".join(c.rjust(w) for c, w in zip(line, widths)).rstrip()  # noqa: E731
-    return "\n".join([render(header), "  ".join("-" * w for w in widths), *map(render, rows)])
+    return f"Validation ({kind}):\n" + text_table(header, rows) + "\n" + summary
 
 
 def _cell(value: Any) -> str:

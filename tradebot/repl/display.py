@@ -12,6 +12,7 @@ import polars as pl
 
 from ..lang.builtins import REGISTRY, Builtin
 from ..lang.settings import SETTINGS, SettingSpec
+from ..textkit import text_table
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 MISSING = "missing"
@@ -45,13 +46,8 @@ def format_table(frame: pl.DataFrame, *, rows: int) -> str:
     for name in tail.columns:
         if name != "timestamp":
             columns.append([_label(name), *(format_value(v) for v in tail[name].to_list())])
-    widths = [max(len(cell) for cell in column) for column in columns]
-    lines = []
-    for row in range(len(columns[0])):
-        cells = [columns[0][row].ljust(widths[0])]
-        cells += [column[row].rjust(width) for column, width in zip(columns[1:], widths[1:])]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    header, *rows = zip(*columns)
+    return text_table(header, rows, right_from=1, rule=False)
 
 
 def _numbers(values: Iterable[object]) -> list[float | None]:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..textkit import text_table
 from .engine import BacktestResult
 from .metrics import METRICS
 
@@ -138,7 +139,7 @@ def _metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     header = ["Metric", *(name.capitalize() for name in COLUMNS)]
     rows = [[label, *(_metric_cell(metrics[column].get(key), unit) for column in COLUMNS)]
             for key, label, unit in METRIC_ROWS]
-    return _table(header, rows, right_from=1)
+    return text_table(header, rows, right_from=1)
 
 
 def _trades_table(trades: pl.DataFrame, *, last: int) -> str:
@@ -154,20 +155,7 @@ def _trades_table(trades: pl.DataFrame, *, last: int) -> str:
             for row in shown.iter_rows(named=True)]
     title = f"Last {shown.height} of {trades.height} trades:"
     note = "\n" + AMBIGUOUS_NOTE if shown["ambiguous"].any() else ""
-    return title + "\n" + _table(header, rows, right_from=2) + note
-
-
-def _table(header: list[str], rows: list[list[str]], *, right_from: int) -> str:
-    """Columns padded to their widest cell; columns from `right_from` on are right-aligned."""
-    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
-
-    def render(line: list[str]) -> str:
-        cells = [cell.rjust(width) if i >= right_from else cell.ljust(width)
-                 for i, (cell, width) in enumerate(zip(line, widths))]
-        return "  ".join(cells).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([render(header), rule, *(render(row) for row in rows)])
+    return title + "\n" + text_table(header, rows, right_from=2) + note
 
 
 def _metric_cell(value: Any, unit: str) -> str:

@@ -40,7 +40,7 @@ def test_optimize_prints_the_report_and_writes_its_files(small_csv, tmp_path, ca
     assert manifest["data"]["sha256"] == hashlib.sha256(small_csv.read_bytes()).hexdigest()
     assert manifest["search"]["method"] == "grid" and manifest["best_params"] == best["params"]
     assert (out / "report.txt").read_text() == report
-    assert (out / "stability.svg").read_text().startswith("<svg")
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_flags_override_the_statement(small_csv, tmp_path, capsys) -> None:

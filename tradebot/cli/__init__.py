@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "tradebot.cli.data",
     "tradebot.cli.eval",
     "tradebot.cli.repl",
+    "tradebot.cli.report",
 )
 
 log = logging.getLogger("tradebot")

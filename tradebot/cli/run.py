@@ -25,6 +25,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--json", action="store_true", help="print one JSON document instead of the summary")
     run.add_argument("--out", type=Path, metavar="DIR", help="also write trades.csv, equity.csv, result.json")
     run.add_argument("--trades", type=int, default=10, metavar="N", help="how many last trades to show (10)")
+    run.add_argument("--report", nargs="?", const="", metavar="FILE",
+                     help="also write an HTML report (default reports/<strategy>-<time>.html)")
+    run.add_argument("--open", action="store_true", help="open the --report in the default browser")
     optimize_flags.add_arguments(run)
     run.set_defaults(handler=run_command)
 
@@ -45,7 +48,9 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
     if args.optimize:
         from ..optimize.command import optimize_command  # loads Optuna: only when optimizing
 
-        return optimize_command(args, config)
+        from .report import sweep_reporter
+
+        return optimize_command(args, config, report=sweep_reporter(args))
     strategy = load_strategy(args.script, overrides=parse_overrides(args.overrides))
     print_warnings(strategy)
     # The script is sound, so a backtest will follow: numba's start-up overlaps the CSV load.
@@ -56,13 +61,20 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
 def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> int:
     source = data_path(strategy, flag=args.data, config=config)
     bars = load_bars(source)
-    result = backtest(strategy, bars)
+    report = args.report is not None or args.out  # --out keeps what `tradebot report DIR` draws
+    if report:
+        from .report import backtest_for_report, save_report
+
+        run = backtest_for_report(strategy, bars)
+    result = run.result if report else backtest(strategy, bars)
     settings = {"strategy": strategy.title, "script": str(args.script), "data": str(source),
                 "bars": bars.height, "from": str(bars["timestamp"][0]), "to": str(bars["timestamp"][-1])}
     params = strategy.checked.param_values
     if args.out:
         paths = write_outputs(result, args.out, settings=settings, params=params)
         print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+    if report:
+        save_report(run, strategy, args, bars=bars, settings=settings, params=_params_as_written(strategy))
     if args.json:
         document = result_to_dict(result, settings=settings, params=params)
         print(json.dumps(document, indent=2, allow_nan=False))

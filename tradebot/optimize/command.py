@@ -12,7 +12,9 @@ import hashlib
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Callable, TextIO
+
+import polars as pl
 
 from ..config import Config
 from ..errors import UsageError
@@ -44,7 +46,9 @@ class Setup:
     info: RunInfo
 
 
-def optimize_command(args: argparse.Namespace, config: Config) -> int:
+def optimize_command(args: argparse.Namespace, config: Config,
+                     report: Callable[[Review, RunInfo, pl.DataFrame], None] | None = None) -> int:
+    """Run the sweep and print its report; `report` (the CLI's --report) also gets the outcome."""
     if args.overrides:
         raise UsageError("--set fixes a param for a plain run; to optimize with a param fixed, narrow its "
                          "range in the script (`param fast = 10 in 10..10`)")
@@ -62,6 +66,8 @@ def optimize_command(args: argparse.Namespace, config: Config) -> int:
     if args.out:
         paths = write_files(outcome, setup.info, Path(args.out), text=text)
         print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    if report is not None:
+        report(outcome, setup.info, setup.evaluator.bars)
     return INTERRUPTED if outcome.search.interrupted else 0
 
 

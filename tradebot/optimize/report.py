@@ -1,9 +1,9 @@
 """Presenting a sweep: the terminal report, and with `--out DIR` the files behind it.
 
 Files: `report.txt` (what the terminal showed), `trials.csv` (every trial: params, all metrics,
-objective, status), `best.json` (best params, metrics, checks), `stability.svg` (figure.py),
-`folds.csv` and `oos_equity.csv` (with validation), and `manifest.json`: hashes of the script and
-the data, the search settings and seed, and the versions, enough to reproduce the run.
+objective, status), `best.json` (best params, metrics, checks), `folds.csv` and `oos_equity.csv` (with validation), and `manifest.json`: hashes of the script and
+the data, the search settings and seed, and the versions, enough to reproduce the run. The CLI
+adds `report.html`, the sweep drawn by tradebot/report (heatmaps, parallel coordinates, folds).
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ import polars as pl
 from ..runtime.report import ISO_FORMAT, json_safe
 from ..textkit import text_table
 from .batch import PARAM_PREFIX, param_columns, params_of
-from .figure import svg
 from .review import COST_FACTOR, Review
 from .validate import decay
 
@@ -167,8 +166,6 @@ def write_files(review: Review, info: RunInfo, out_dir: Path, *, text: str) -> l
     written = {"report.txt": text}
     review.search.trials.write_csv(out_dir / "trials.csv")
     written["best.json"] = _json(best_document(review))
-    if review.heatmap is not None:
-        written["stability.svg"] = svg(review.heatmap)
     if review.validation is not None:
         folds_frame(review).write_csv(out_dir / "folds.csv")
         review.validation.stitched.write_csv(out_dir / "oos_equity.csv", datetime_format=ISO_FORMAT)

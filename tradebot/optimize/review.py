@@ -4,7 +4,8 @@
 the in-sample part; with walk-forward the last fold's train window):
 - the ranked trials and the best one, re-run in full (trades and equity);
 - the deflated Sharpe ratio of the best trial given how many trials were tried (stats.py);
-- the stability of the objective around the best grid point, and a heatmap of it (figure.py);
+- the stability of the objective around the best grid point, and a heatmap of it (drawn by the
+  HTML report, tradebot/report/sweep.py);
 - the best params re-run with every cost (fees, slippage, spread) doubled;
 - with `validate split`, the top trials re-run out of sample (in-sample vs out-of-sample decay).
 """
@@ -18,11 +19,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..charts.heatmap import Heatmap
 from ..market.vocab import COST_STRESS_FACTOR
 from ..runtime.engine import BacktestResult
 from ..runtime.metrics import bar_returns
 from .batch import PARAM_PREFIX, Evaluator, Objective, Window, params_of
-from .figure import Heatmap
 from .search import SearchResult
 from .space import Space
 from .stats import Stability, deflated_sharpe, stability

@@ -137,7 +137,7 @@ def _setting_text(key: str, value: Any) -> str:
 
 def _metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     header = ["Metric", *(name.capitalize() for name in COLUMNS)]
-    rows = [[label, *(_metric_cell(metrics[column].get(key), unit) for column in COLUMNS)]
+    rows = [[label, *(metric_cell(metrics[column].get(key), unit) for column in COLUMNS)]
             for key, label, unit in METRIC_ROWS]
     return text_table(header, rows, right_from=1)
 
@@ -150,7 +150,7 @@ def _trades_table(trades: pl.DataFrame, *, last: int) -> str:
               "Bars", "Reason"]
     rows = [[row["side"], _time(row["entry_time"]), _number(row["entry_price"], 5),
              _time(row["exit_time"]), _number(row["exit_price"], 5), _number(row["qty"], 4),
-             _number(row["pnl"], 2), _metric_cell(row["return_pct"], "pct"),
+             _number(row["pnl"], 2), metric_cell(row["return_pct"], "pct"),
              str(row["bars_held"]), row["exit_reason"] + ("*" if row["ambiguous"] else "")]
             for row in shown.iter_rows(named=True)]
     title = f"Last {shown.height} of {trades.height} trades:"
@@ -158,7 +158,7 @@ def _trades_table(trades: pl.DataFrame, *, last: int) -> str:
     return title + "\n" + text_table(header, rows, right_from=2) + note
 
 
-def _metric_cell(value: Any, unit: str) -> str:
+def metric_cell(value: Any, unit: str) -> str:
     """One table cell; blank when the metric does not exist for that column."""
     if value is None:
         return ""

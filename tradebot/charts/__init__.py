@@ -1,0 +1,19 @@
+"""Drawing helpers for self-contained HTML pages: the vendored chart library (ECharts), the page's
+own script and stylesheet, and compact encodings of numeric arrays for embedding.
+
+Imports nothing from tradebot: it takes plain arrays and dicts, so any page (a backtest, a sweep,
+later a portfolio or a paper session) can draw through it.
+
+Why ECharts, vendored: measured in headless Chromium without GPU on 1 M bars it was the fastest
+full-featured library (line 2.9 s, candles 4.6 s; lightweight-charts 10 s and 1 GB heap, Bokeh
+~22 s, Plotly 26 s / 68 s), it alone has candles, heatmaps, parallel coordinates and linked zoom
+built in, and it is Apache-2.0 without an attribution clause. It ships inside the package (pinned
+version, checked SHA-256) so a report never fetches anything and never breaks on a plotting
+package's upgrade.
+"""
+from __future__ import annotations
+
+from .encode import encode_array, encode_times
+from .vendor import ECHARTS_SHA256, ECHARTS_VERSION, asset_text, echarts_js
+
+__all__ = ["ECHARTS_SHA256", "ECHARTS_VERSION", "asset_text", "echarts_js", "encode_array", "encode_times"]

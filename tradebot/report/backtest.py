@@ -1,0 +1,174 @@
+"""A `BacktestPage` from what a backtest produced: its result, the bars and the named series.
+
+The numbers come from the runtime (metrics, trades, equity); this module only arranges them:
+the metrics table rows are the terminal report's `METRIC_ROWS` with its cell format, the stop and
+target of each trade are recomputed by the kernel's rule from the execution config, and the
+calendar returns are the equity's month-end and year-end changes.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import polars as pl
+
+from ..runtime.engine import BacktestResult
+from ..runtime.execution import ExecutionConfig, Level
+from ..runtime.report import COLUMNS, METRIC_ROWS, json_safe, metric_cell, trade_records
+from .model import BacktestPage, NamedSeries, PriceBars, Table
+
+# A named series is drawn over the candles when its typical values lie within this factor of the
+# price range; otherwise (an oscillator, a volume, a 0/1 condition) it gets a pane of its own.
+OVERLAY_SLACK = 0.5
+
+
+def backtest_page(result: BacktestResult, *, title: str, bars: pl.DataFrame | None,
+                  series: Mapping[str, np.ndarray] | None = None, settings: Mapping[str, Any] | None = None,
+                  params: Mapping[str, Any] | None = None,
+                  levels: Mapping[str, np.ndarray] | None = None,
+                  notes: Sequence[str] = ()) -> BacktestPage:
+    """The page of one backtest. `bars` None (prices unavailable) leaves out the candles and the
+    buy-and-hold curve; `levels` are the per-bar risk series the run read (`long.stop_loss`...)."""
+    stops, targets, level_notes = trade_levels(result.trades, result.config, levels or {})
+    return page_from_parts(title=title, capital=result.config.capital, equity=result.equity,
+                           trades=result.trades, metrics=result.metrics, bars=bars, series=series,
+                           stops=stops, targets=targets, settings=settings, params=params,
+                           notes=[*notes, *level_notes])
+
+
+def page_from_parts(*, title: str, capital: float, equity: pl.DataFrame, trades: pl.DataFrame,
+                    metrics: Mapping[str, Mapping[str, Any]], bars: pl.DataFrame | None,
+                    series: Mapping[str, np.ndarray] | None, stops: np.ndarray, targets: np.ndarray,
+                    settings: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
+                    notes: Sequence[str] = ()) -> BacktestPage:
+    """The page from a run's frames (`BacktestResult.equity`/`.trades` or the files `--out` wrote)."""
+    prices = None
+    if bars is not None:
+        prices = PriceBars(*(bars[name].to_numpy() for name in ("open", "high", "low", "close")))
+    records = [{**json_safe(record), "entry_bar": int(entry), "exit_bar": int(exit_),
+                "stop": _finite(stop), "target": _finite(target)}
+               for record, entry, exit_, stop, target in zip(
+                   trade_records(trades), trades["entry_bar"], trades["exit_bar"], stops, targets)]
+    monthly, yearly = calendar_returns(equity, capital)
+    return BacktestPage(
+        title=title, capital=float(capital), time=equity["timestamp"].dt.epoch("ms").to_numpy(),
+        equity=equity["equity"].to_numpy(), bars=prices, metrics=metrics_table(metrics),
+        trades=records, settings=json_safe(dict(settings or {})), params=json_safe(dict(params or {})),
+        series=named_series(series or {}, prices), monthly=monthly, yearly=yearly,
+        notes=(*notes, *_missing(trades, equity, prices)))
+
+
+def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> Table:
+    """The terminal report's all / long / short table, cell for cell."""
+    header = ["Metric", *(name.capitalize() for name in COLUMNS)]
+    rows = [[label, *(metric_cell(metrics.get(column, {}).get(key), unit) for column in COLUMNS)]
+            for key, label, unit in METRIC_ROWS]
+    return Table(header, rows)
+
+
+def named_series(series: Mapping[str, np.ndarray], prices: PriceBars | None) -> list[NamedSeries]:
+    """Numeric named series, each placed on the price scale or in its own pane."""
+    low = float(np.nanmin(prices.low)) if prices is not None and len(prices.low) else math.nan
+    high = float(np.nanmax(prices.high)) if prices is not None and len(prices.high) else math.nan
+    out = []
+    for name, values in series.items():
+        values = np.asarray(values, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        on_price = bool(len(finite)) and math.isfinite(low) and _within(finite, low, high)
+        out.append(NamedSeries(name, values, on_price))
+    return out
+
+
+def _within(values: np.ndarray, low: float, high: float) -> bool:
+    lo, hi = np.percentile(values, [5, 95])
+    span = high - low
+    return bool(lo >= low - OVERLAY_SLACK * span and hi <= high + OVERLAY_SLACK * span and hi > lo)
+
+
+def trade_levels(trades: pl.DataFrame, config: ExecutionConfig,
+                 levels: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Each trade's stop and target price as the kernel fixed them at the fill (kernel.new_lot):
+    percent of the fill, a distance from it, or an absolute price, read on the signal bar.
+
+    The signal bar of a market entry is the bar before the fill; a limit or stop entry may have
+    been placed earlier, so a per-bar level of such a trade is left out (NaN) rather than guessed.
+    A trailing stop moves; without a fixed stop its starting level is shown.
+    """
+    n = trades.height
+    stops, targets = np.full(n, np.nan), np.full(n, np.nan)
+    notes: set[str] = set()
+    for i, row in enumerate(trades.iter_rows(named=True)):
+        sign = 1.0 if row["side"] == "long" else -1.0
+        rules = config.side(row["side"])
+        signal = row["entry_bar"] - 1
+        exact_bar = rules.entry.kind == "market"
+        stop_rule = rules.stop_loss or rules.trailing_stop
+        if rules.stop_loss is None and rules.trailing_stop is not None:
+            notes.add("a trailing stop moves with the price: the chart shows where it started")
+        for out, level, direction in ((stops, stop_rule, -sign), (targets, rules.take_profit, sign)):
+            value = _level_value(level, levels, signal if exact_bar else None)
+            if level is not None and value is None:
+                notes.add("stop/target series of limit or stop entries are not drawn "
+                          "(the bar the order was placed on is not recorded)")
+            if value is not None:
+                out[i] = _price(level.mode, value, row["entry_price"], direction)  # type: ignore[union-attr]
+    return stops, targets, sorted(notes)
+
+
+def _level_value(level: Level | None, levels: Mapping[str, np.ndarray], bar: int | None) -> float | None:
+    if level is None:
+        return None
+    if not isinstance(level.value, str):
+        return float(level.value)
+    if bar is None or level.value not in levels or not 0 <= bar < len(levels[level.value]):
+        return None
+    return float(levels[level.value][bar])
+
+
+def _price(mode: str, value: float, fill: float, direction: float) -> float:
+    if mode == "percent":
+        return fill * (1.0 + direction * value)
+    if mode == "distance":
+        return fill + direction * value
+    return value
+
+
+def calendar_returns(equity: pl.DataFrame, capital: float) -> tuple[list[tuple[int, int, float]],
+                                                                      list[tuple[int, float]]]:
+    """Return % of each calendar month and year: its last equity over the previous period's last
+    (the starting capital before the first)."""
+    if equity.height == 0:
+        return [], []
+    frame = equity.select("timestamp", "equity").with_columns(
+        year=pl.col("timestamp").dt.year(), month=pl.col("timestamp").dt.month())
+    months = frame.group_by("year", "month", maintain_order=True).agg(pl.col("equity").last())
+    years = frame.group_by("year", maintain_order=True).agg(pl.col("equity").last())
+    return ([(y, m, r) for (y, m), r in zip(months.select("year", "month").iter_rows(),
+                                             _changes(months["equity"].to_numpy(), capital))],
+            list(zip(years["year"].to_list(), _changes(years["equity"].to_numpy(), capital))))
+
+
+def _changes(ends: np.ndarray, capital: float) -> list[float]:
+    previous = np.concatenate([[capital], ends[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(previous > 0, 100.0 * (ends / previous - 1.0), 0.0)
+    return [round(float(x), 6) for x in pct]
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _missing(trades: pl.DataFrame, equity: pl.DataFrame, prices: PriceBars | None) -> list[str]:
+    notes = []
+    if trades.height == 0:
+        notes.append("no trades: the strategy never entered a position, so there are no markers, "
+                     "trade table or per-trade statistics")
+    if equity.height < 2:
+        notes.append("one bar only: there is no period to draw a curve or compute returns over")
+    elif float(equity["equity"].max()) == float(equity["equity"].min()):
+        notes.append("the equity is flat: it never changed, so there is no drawdown to show")
+    if prices is None:
+        notes.append("the bars are unavailable: no candles and no buy-and-hold curve")
+    return notes

@@ -1,0 +1,55 @@
+"""A page as one self-contained HTML file: the model as embedded JSON, the vendored ECharts and
+the page's own script and stylesheet inlined. Nothing is fetched: no CDN, no font, no image URL,
+so the file opens by double-click, offline, on any system.
+"""
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+
+from ..charts import ECHARTS_VERSION, asset_text, echarts_js
+from ..runtime.report import json_safe
+from .model import BacktestPage, SweepPage
+
+MODEL_ID = "tradebot-model"
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="tradebot report, echarts {version}">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<header><h1>{title}</h1><nav id="tabs"></nav></header>
+<main id="pages"><p id="loading">Loading…</p></main>
+<script type="application/json" id="{model_id}">{model}</script>
+<script>{echarts}</script>
+<script>{script}</script>
+</body>
+</html>
+"""
+
+
+def model_json(page: BacktestPage | SweepPage) -> str:
+    """The embedded document (strict JSON: non-finite floats are null)."""
+    return json.dumps(json_safe(page.to_json()), allow_nan=False, separators=(",", ":"))
+
+
+def render(page: BacktestPage | SweepPage) -> str:
+    # "</" inside a <script> block would end it early: JSON allows the escaped form "<\\/".
+    model = model_json(page).replace("</", "<\\/")
+    return TEMPLATE.format(version=ECHARTS_VERSION, title=escape(page.title), css=asset_text("report.css"),
+                           model_id=MODEL_ID, model=model, echarts=echarts_js(),
+                           script=asset_text("report.js"))
+
+
+def write_report(page: BacktestPage | SweepPage, path: Path) -> Path:
+    """Write the page to `path` (parent folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(page), encoding="utf-8")
+    return path

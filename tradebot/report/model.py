@@ -1,0 +1,134 @@
+"""The data model of a report page: what the page shows, as plain values.
+
+Nothing here knows where the numbers came from. Arrays are numpy (one value per bar, aligned
+with `time`); everything else is JSON-ready. `to_json()` gives the document embedded in the page
+(arrays encoded by tradebot.charts), which the golden test pins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..charts import encode_array, encode_times
+from ..charts.heatmap import Heatmap
+
+
+@dataclass(frozen=True)
+class PriceBars:
+    """OHLC prices, one row per bar of the page's `time`."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+
+
+@dataclass(frozen=True)
+class NamedSeries:
+    """A script's named series; `overlay`: drawn on the price scale, else in its own pane."""
+
+    name: str
+    values: np.ndarray
+    overlay: bool
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of display strings under a header (the Performance tab, fold and trial tables)."""
+
+    header: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class BacktestPage:
+    """One backtest: equity, metrics, trades on the price, calendar returns.
+
+    `time` is epoch milliseconds per bar; `equity` the marked equity per bar; `bars` None when the
+    prices are unavailable (the page then says so instead of drawing candles). `trades` are dicts
+    with the terminal report's trade columns plus entry_bar, exit_bar, stop and target (None when
+    the trade had none). `monthly` rows are (year, month 1-12, return %), `yearly` (year, return %).
+    `notes` say what is missing or approximate.
+    """
+
+    title: str
+    capital: float
+    time: np.ndarray
+    equity: np.ndarray
+    bars: PriceBars | None
+    metrics: Table
+    trades: Sequence[Mapping[str, Any]]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    series: Sequence[NamedSeries] = ()
+    monthly: Sequence[tuple[int, int, float]] = ()
+    yearly: Sequence[tuple[int, float]] = ()
+    notes: Sequence[str] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        bars = None if self.bars is None else {
+            name: encode_array(getattr(self.bars, name)) for name in ("open", "high", "low", "close")}
+        return {
+            "kind": "backtest",
+            "title": self.title,
+            "capital": self.capital,
+            "settings": dict(self.settings),
+            "params": dict(self.params),
+            "time": encode_times(self.time),
+            "equity": encode_array(self.equity),
+            "bars": bars,
+            "series": [{"name": s.name, "overlay": s.overlay, "values": encode_array(s.values)}
+                       for s in self.series],
+            "metrics": _table(self.metrics),
+            "trades": [dict(t) for t in self.trades],
+            "monthly": [list(m) for m in self.monthly],
+            "yearly": [list(y) for y in self.yearly],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class SweepPage:
+    """An optimizer sweep: trials, heatmaps, the overfitting checks, validation, the manifest, and
+    the best params' own backtest page (None when no trial qualified)."""
+
+    title: str
+    summary: Sequence[str]
+    objective: str
+    maximize: bool
+    trials: Table
+    param_names: Sequence[str]
+    heatmaps: Sequence[Heatmap]
+    checks: Sequence[tuple[str, str]]
+    folds: Table | None
+    oos_time: np.ndarray
+    oos_equity: np.ndarray
+    oos_fold: np.ndarray
+    manifest: Mapping[str, Any]
+    best: BacktestPage | None
+    notes: Sequence[str] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "sweep",
+            "title": self.title,
+            "summary": list(self.summary),
+            "objective": self.objective,
+            "maximize": self.maximize,
+            "trials": _table(self.trials),
+            "param_names": list(self.param_names),
+            "heatmaps": [h.to_json() for h in self.heatmaps],
+            "checks": [list(c) for c in self.checks],
+            "folds": _table(self.folds) if self.folds else None,
+            "oos": {"time": encode_times(self.oos_time), "equity": encode_array(self.oos_equity),
+                    "fold": encode_array(self.oos_fold)} if len(self.oos_time) else None,
+            "manifest": dict(self.manifest),
+            "best": self.best.to_json() if self.best else None,
+            "notes": list(self.notes),
+        }
+
+
+def _table(table: Table) -> dict[str, Any]:
+    return {"header": list(table.header), "rows": [list(row) for row in table.rows]}

@@ -314,6 +314,7 @@
     var t = this.page.trades[index];
     var pad = Math.max(30, t.exit_bar - t.entry_bar);
     var lo = Math.max(0, t.entry_bar - pad), hi = Math.min(this.n - 1, t.exit_bar + pad);
+    this.selected = index;
     showTab(this.chartTab);
     var chart = this.chart;
     if (!chart) return;
@@ -344,8 +345,8 @@
     overlays.forEach(function (s) { series.push({ name: s.name, type: 'line', showSymbol: false, xAxisIndex: 0, yAxisIndex: 0, data: [], lineStyle: { width: 1 } }); });
     panes.forEach(function (s, i) { series.push({ name: s.name, type: 'line', showSymbol: false, xAxisIndex: i + 1, yAxisIndex: i + 1, data: [], lineStyle: { width: 1 } }); });
     var markerBase = series.length;
-    series.push({ name: 'Long entry', type: 'scatter', symbol: 'triangle', symbolSize: 11, color: COLORS.up, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 5 });
-    series.push({ name: 'Short entry', type: 'scatter', symbol: 'triangle', symbolRotate: 180, symbolSize: 11, color: COLORS.down, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 5 });
+    series.push({ name: 'Long entry', type: 'scatter', symbol: 'triangle', symbolSize: 11, color: COLORS.up, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 7 });
+    series.push({ name: 'Short entry', type: 'scatter', symbol: 'triangle', symbolRotate: 180, symbolSize: 11, color: COLORS.down, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 7 });
     series.push({ name: 'Exit', type: 'scatter', symbol: 'diamond', symbolSize: 9, color: '#333', xAxisIndex: 0, yAxisIndex: 0, data: [], z: 5 });
     series.push({ name: 'Ambiguous bar', type: 'scatter', symbol: 'circle', symbolSize: 18, itemStyle: { color: 'rgba(0,0,0,0)', borderColor: COLORS.ambiguous, borderWidth: 2 }, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 6 });
     series.push({ name: 'Stop', type: 'line', showSymbol: false, connectNulls: false, color: COLORS.stop, lineStyle: { type: 'dashed', width: 1.2 }, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 4 });
@@ -372,19 +373,28 @@
       updates[0].barWidth = Math.max(1, Math.floor(0.7 * chart.getWidth() / Math.max(1, candles.length)));
       var visible = trades.filter(function (t) { return inWindow(t, w[0], w[1]); });
       var markers = visible.length <= 2000;  // zoomed far out, thousands of markers only hide the candles
-      var pick = function (f) { return markers ? visible.filter(f) : []; };
-      updates.push({ data: pick(function (t) { return t.side === 'long'; }).map(function (t) { return [self.time[t.entry_bar], t.entry_price]; }) });
-      updates.push({ data: pick(function (t) { return t.side === 'short'; }).map(function (t) { return [self.time[t.entry_bar], t.entry_price]; }) });
-      updates.push({ data: pick(function () { return true; }).map(function (t) { return [self.time[t.exit_bar], t.exit_price]; }) });
-      updates.push({ data: pick(function (t) { return t.ambiguous; }).map(function (t) { return [self.time[t.exit_bar], t.exit_price]; }) });
+      // Points outside the visible time would stretch the price scale: keep the visible ones only.
+      var shown = function (p) { return p[0] >= range[0] && p[0] <= range[1]; };
+      var points = function (f, bar, price) {
+        return markers ? visible.filter(f).map(function (t) { return [self.time[t[bar]], t[price]]; }).filter(shown) : [];
+      };
+      var all = function () { return true; };
+      updates.push({ data: points(function (t) { return t.side === 'long'; }, 'entry_bar', 'entry_price') });
+      updates.push({ data: points(function (t) { return t.side === 'short'; }, 'entry_bar', 'entry_price') });
+      updates.push({ data: points(all, 'exit_bar', 'exit_price') });
+      updates.push({ data: points(function (t) { return t.ambiguous; }, 'exit_bar', 'exit_price') });
       ['stop', 'target'].forEach(function (key) {
         var pts = [];
         if (markers) visible.forEach(function (t) {
           if (t[key] === null || t[key] === undefined) return;
-          pts.push([self.time[t.entry_bar], t[key]], [self.time[t.exit_bar], t[key]], [self.time[t.exit_bar], null]);
+          var a = Math.max(self.time[t.entry_bar], range[0]), b = Math.min(self.time[t.exit_bar], range[1]);
+          if (a <= b) pts.push([a, t[key]], [b, t[key]], [b, null]);
         });
         updates.push({ data: pts });
       });
+      var sel = self.page.trades[self.selected];
+      updates[0].markArea = { silent: true, itemStyle: { color: 'rgba(76,141,255,0.12)' },
+        data: sel ? [[{ xAxis: self.time[sel.entry_bar] }, { xAxis: self.time[sel.exit_bar] }]] : [] };
       chart.setOption({ series: updates });
     };
     onZoom(chart, this.redrawChart);

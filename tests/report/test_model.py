@@ -1,0 +1,132 @@
+"""The report's data model: the golden document embedded in the page, the encodings the page
+decodes, each trade's stop and target, the calendar returns and the metrics table."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tradebot.charts import ECHARTS_SHA256, ECHARTS_VERSION, encode_times, echarts_js
+from tradebot.report import render
+from tradebot.report.backtest import backtest_page, calendar_returns, trade_levels
+from tradebot.report.html import MODEL_ID
+from tradebot.runtime.report import METRIC_ROWS
+
+GOLDEN = Path(__file__).parent / "golden" / "backtest_model.json"
+VENDOR = Path(__file__).parents[2] / "tradebot" / "charts" / "vendor"
+
+
+def embedded_model(html: str) -> dict:
+    """The JSON document the page carries, as the page's script reads it."""
+    match = re.search(rf'<script type="application/json" id="{MODEL_ID}">(.*?)</script>', html, re.S)
+    assert match, "no embedded model"
+    return json.loads(match.group(1))
+
+
+def decoded(value):
+    """The model with every encoded array turned back into a list (what the page's script does),
+    rounded to float32's precision so the golden file stays readable."""
+    if isinstance(value, dict):
+        if set(value) in ({"f32"}, {"f64"}):
+            kind = "<f4" if "f32" in value else "<f8"
+            array = np.frombuffer(base64.b64decode(next(iter(value.values()))), dtype=kind)
+            return [None if not np.isfinite(x) else float(f"{x:.7g}") for x in array]
+        return {key: decoded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decoded(item) for item in value]
+    return value
+
+
+def test_the_embedded_model_matches_the_golden_file(small_run) -> None:
+    bars, result = small_run
+    page = backtest_page(result, title="Golden", bars=bars, series={"mid": (bars["high"] + bars["low"]).to_numpy() / 2,
+                                                                    "wave": np.sin(np.arange(bars.height))},
+                         settings={"data": "hand-made"}, params={"n": 3})
+    document = decoded(embedded_model(render(page)))
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    assert document == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+def test_the_page_inlines_everything_it_runs(small_run) -> None:
+    bars, result = small_run
+    html = render(backtest_page(result, title="</script><b>x", bars=bars))
+    assert "<script src" not in html and "<link" not in html and "@import" not in html
+    assert html.count("</script>") == 3  # the model, ECharts, the page's script: a title cannot end one
+    assert embedded_model(html)["title"] == "</script><b>x"
+
+
+def test_vendored_echarts_is_the_pinned_file_with_its_licence() -> None:
+    data = (VENDOR / "echarts.min.js").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == ECHARTS_SHA256
+    assert echarts_js().encode("utf-8") == data
+    assert f'version:"{ECHARTS_VERSION}"' in data.decode("utf-8")  # echarts.version in the build
+    assert "Apache License" in (VENDOR / "ECHARTS-LICENSE").read_text()
+    assert "Apache Software Foundation" in (VENDOR / "ECHARTS-NOTICE").read_text()
+
+
+@pytest.mark.parametrize("ms", [
+    [0, 60_000, 120_000, 180_000],                             # regular
+    [0, 60_000, 120_000, 500_000, 560_000, 620_000, 680_000, 740_000, 800_000, 860_000, 920_000, 980_000],
+    [5, 9, 100, 101, 400, 1000],                               # irregular: float64
+    [42], [],
+])
+def test_times_round_trip(ms: list[int]) -> None:
+    encoded = json.loads(json.dumps(encode_times(np.array(ms, dtype=np.int64))))
+    if "f64" in encoded:
+        back = np.frombuffer(base64.b64decode(encoded["f64"]), dtype="<f8").astype(np.int64).tolist()
+    else:  # the page's decoding: the step, except at the listed jumps
+        jumps = dict(map(tuple, encoded["jumps"]))
+        back, t = [], encoded["start"]
+        for i in range(encoded["n"]):
+            t += (jumps.get(i, encoded["step"]) if i else 0)
+            back.append(t)
+    assert back == ms
+
+
+def test_stops_and_targets_are_where_the_engine_exited(small_run) -> None:
+    """Independent truth: a trade closed by its target (no slippage, no gap) filled at the level."""
+    _bars, result = small_run
+    stops, targets, notes = trade_levels(result.trades, result.config, {})
+    rows = result.trades.to_dicts()
+    assert [r["exit_reason"] for r in rows] == ["signal", "signal", "target"]
+    assert targets[2] == pytest.approx(rows[2]["exit_price"])
+    long_fill, short_fill = rows[0]["entry_price"], rows[1]["entry_price"]
+    assert stops[0] == pytest.approx(long_fill * 0.98) and targets[0] == pytest.approx(long_fill + 3.0)
+    assert stops[1] == 104.5 and np.isnan(targets[1]) and notes == []
+
+
+def test_series_levels_are_read_on_the_signal_bar() -> None:
+    from tradebot.runtime import ExecutionConfig, Level, SideRules
+
+    trades = pl.DataFrame({"side": ["long"], "entry_bar": [5], "entry_price": [100.0]})
+    config = ExecutionConfig(long=SideRules(stop_loss=Level("distance", "long.stop_loss")))
+    stops, _targets, _notes = trade_levels(trades, config, {"long.stop_loss": np.arange(10.0)})
+    assert stops[0] == 100.0 - 4.0  # bar 4 placed the market entry that filled on bar 5
+
+
+def test_calendar_returns_by_hand() -> None:
+    times = pl.Series(["2024-01-10", "2024-01-31", "2024-02-15", "2025-03-01"]).str.to_datetime().dt.replace_time_zone("UTC")
+    equity = pl.DataFrame({"timestamp": times, "equity": [1000.0, 1100.0, 990.0, 1980.0]})
+    monthly, yearly = calendar_returns(equity, 1000.0)
+    assert monthly == [(2024, 1, pytest.approx(10.0)), (2024, 2, pytest.approx(-10.0)), (2025, 3, pytest.approx(100.0))]
+    assert yearly == [(2024, pytest.approx(-1.0)), (2025, pytest.approx(100.0))]
+
+
+def test_the_performance_table_is_the_terminal_one(small_run) -> None:
+    from tradebot.runtime.report import format_summary
+
+    bars, result = small_run
+    table = backtest_page(result, title="t", bars=bars).metrics
+    assert [row[0] for row in table.rows] == [label for _key, label, _unit in METRIC_ROWS]
+    terminal = format_summary(result, title="t", settings={}, params={})
+    for row in table.rows:  # every row reads the same, cell for cell, as in the terminal
+        assert re.search(r"\s{2,}".join(re.escape(c) for c in row if c), terminal), row

@@ -75,16 +75,21 @@ def test_backtest_report_offline_with_charts_and_trade_zoom(browser, tmp_path, c
     assert visit.requests == [] and visit.errors == []
 
 
-def test_sweep_report_offline(browser, tmp_path) -> None:
+def sweep_report(browser, tmp_path: Path, body: str):
+    """Run `body` (params, rules, optimize statement) on the bundled data with --optimize --report
+    and open the report."""
     script = tmp_path / "sweep.tbs"
-    script.write_text(f'data "{(ROOT / "data" / "EURUSD_1h.csv").as_posix()}"\n'
-                      "param length = 14 in 5..30\nparam lower = 30 in 10..40 step 5\n"
-                      "param upper = 70 in 60..90 step 5\nr = rsi(close, length)\n"
-                      "enter long when r crosses above lower\nexit long when r crosses above upper\n"
-                      "optimize maximize sharpe by random trials 12 seed 3\n  validate walk_forward 2 folds\n")
+    script.write_text(f'data "{(ROOT / "data" / "EURUSD_1h.csv").as_posix()}"\n' + body)
     path = tmp_path / "sweep.html"
     assert main(["run", str(script), "--optimize", "--report", str(path)]) == 0
-    page, visit = open_offline(browser, path)
+    return open_offline(browser, path)
+
+
+def test_sweep_report_offline(browser, tmp_path) -> None:
+    page, visit = sweep_report(browser, tmp_path, "param length = 14 in 5..30\nparam lower = 30 in 10..40 step 5\n"
+                               "param upper = 70 in 60..90 step 5\nr = rsi(close, length)\n"
+                               "enter long when r crosses above lower\nexit long when r crosses above upper\n"
+                               "optimize maximize sharpe by random trials 12 seed 3\n  validate walk_forward 2 folds\n")
     assert page.evaluate(PIXELS, "heatmap0") > 500 and page.evaluate(PIXELS, "parallel") > 2000
     shoot(page, tmp_path, "sweep")
     page.click("button[data-tab='Validation']")
@@ -119,14 +124,9 @@ def test_bad_input_renders_and_says_what_is_missing(browser, tmp_path, case, bar
 
 
 def test_sweep_with_one_trial_renders(browser, tmp_path) -> None:
-    script = tmp_path / "one.tbs"
-    script.write_text(f'data "{(ROOT / "data" / "EURUSD_1h.csv").as_posix()}"\n'
-                      "param n = 14 in 14..14\nr = rsi(close, n)\n"
-                      "enter long when r crosses above 30\nexit long when r crosses above 70\n"
-                      "optimize maximize sharpe by grid\n")
-    path = tmp_path / "one.html"
-    assert main(["run", str(script), "--optimize", "--report", str(path)]) == 0
-    page, visit = open_offline(browser, path)
+    page, visit = sweep_report(browser, tmp_path, "param n = 14 in 14..14\nr = rsi(close, n)\n"
+                               "enter long when r crosses above 30\nexit long when r crosses above 70\n"
+                               "optimize maximize sharpe by grid\n")
     assert "1 trial" in page.inner_text("body")
     for tab in ("Validation", "Manifest", "Best: Chart"):
         page.click(f"button[data-tab='{tab}']")

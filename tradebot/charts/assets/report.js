@@ -166,7 +166,19 @@
   }
 
   // ------------------------------------------------------------------ a backtest
+  /* Trades travel as one list per field (model.py `_columns`); the page works with records. */
+  function records(columns) {
+    var keys = Object.keys(columns), n = keys.length ? columns[keys[0]].length : 0, out = [];
+    for (var i = 0; i < n; i++) {
+      var row = {};
+      for (var k = 0; k < keys.length; k++) row[keys[k]] = columns[keys[k]][i];
+      out.push(row);
+    }
+    return out;
+  }
+
   function Backtest(page) {
+    page.trades = records(page.trades);
     this.page = page;
     this.time = decodeTimes(page.time);
     this.equity = decodeArray(page.equity);

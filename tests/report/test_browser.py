@@ -117,8 +117,9 @@ def test_bad_input_renders_and_says_what_is_missing(browser, tmp_path, case, bar
     assert expect in text
     if bars > 1:
         assert "the equity is flat" in text
-    for tab in ("Performance", "Trades", "Chart", "Calendar"):
+    for tab in ("Performance", "Trades", "Chart", "Calendar", "Overview"):
         page.click(f"button[data-tab='{tab}']")
+        assert expect in page.inner_text("body")  # the note is on every tab
     assert visit.requests == [] and visit.errors == []
     shoot(page, tmp_path, case)
 

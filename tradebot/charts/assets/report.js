@@ -222,7 +222,7 @@
 
   Backtest.prototype.overview = function (container) {
     var self = this;
-    container.appendChild(notesBox(this.page.notes));
+    if (this.suffix) container.appendChild(notesBox(this.page.notes));  // a page's own notes sit above its tabs
     if (this.n < 2) { container.appendChild(card('Equity', [empty('One bar only: no curve to draw (equity ' + fmt(this.equity[0], 2) + ').')])); return; }
     var div = makeChart(card('Equity and drawdown', []), 'tall');
     container.appendChild(div.parentNode);
@@ -235,7 +235,7 @@
       axisPointer: { link: [{ xAxisIndex: 'all' }] },
       grid: [{ left: 70, right: 30, top: 30, height: '58%' }, { left: 70, right: 30, top: '72%', bottom: 60 }],
       xAxis: [this.timeAxis(0, false), this.timeAxis(1, true)],
-      yAxis: [{ scale: true, gridIndex: 0, name: 'equity' }, { gridIndex: 1, name: 'drawdown %', max: 0 }],
+      yAxis: [{ scale: true, gridIndex: 0, name: 'equity' }, { gridIndex: 1, name: 'drawdown %', max: 0, min: function (e) { return e.min < 0 ? e.min : -1; } }],
       dataZoom: [{ type: 'inside', xAxisIndex: [0, 1], filterMode: 'none' },
         { type: 'slider', xAxisIndex: [0, 1], filterMode: 'none', bottom: 10, showDataShadow: false }],
       series: [{ name: 'Equity', type: 'line', showSymbol: false, xAxisIndex: 0, yAxisIndex: 0, data: [], lineStyle: { width: 1.5 }, color: COLORS.equity },
@@ -476,7 +476,6 @@
 
   Sweep.prototype.sweep = function (container) {
     var page = this.page;
-    container.appendChild(notesBox(page.notes));
     container.appendChild(card('Summary', [el('pre', { text: page.summary.join('\n') })]));
     container.appendChild(card('Overfitting checks', [page.checks.length ? keyValues(page.checks.reduce(function (o, c) { o[c[0]] = c[1]; return o; }, {})) : empty('No trial produced a result to check.')]));
     var heat = el('div', { 'class': 'grid2' });
@@ -585,7 +584,9 @@
   }
 
   function start() {
+    var main = document.getElementById('pages');
     document.getElementById('loading').remove();
+    main.appendChild(notesBox(model.notes));  // what is missing, on every tab
     if (model.kind === 'sweep') {
       var sweep = new Sweep(model);
       addTabs(sweep.tabs());

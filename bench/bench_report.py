@@ -44,7 +44,7 @@ def measure(browser, path: Path) -> dict[str, float]:
     page, visit = open_offline(browser, path, timeout_ms=120_000)
     assert not visit.errors and not visit.requests, (visit.errors, visit.requests)
     out = {"ready": page.evaluate("window.tradebot.readyAt") / 1000,
-           "heap_mb": page.evaluate("performance.memory.usedJSHeapSize") / 2**20}
+           "heap_mb": page.evaluate("performance.memory.usedJSHeapSize") / 2**20}  # after load
     out["chart tab"] = timed_js(page, "window.tradebot.showTab('Chart')")
     trades = page.evaluate("window.tradebot.model.trades.length")
     out["trade zoom"] = timed_js(page, f"window.tradebot.backtest.showTrade({trades // 2})")
@@ -72,7 +72,8 @@ def main() -> None:
                          "--trades", "0"]) == 0
         run_seconds = time.perf_counter() - start
         size_mb = report.stat().st_size / 1e6
-        with sync_playwright() as playwright, launched(playwright, chromium_path()) as browser:
+        with sync_playwright() as playwright, launched(playwright, chromium_path(),
+                                                          extra_args=("--enable-precise-memory-info",)) as browser:
             runs = [measure(browser, report) for _ in range(args.repeat)]
     load = os.getloadavg()
     keys = ["ready", "chart tab", "trade zoom", "zoom out", "heap_mb", "candles drawn"]

@@ -34,8 +34,9 @@ class Visit:
 
 
 @contextmanager
-def launched(playwright, executable: str) -> Iterator[object]:
-    browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+def launched(playwright, executable: str, *, extra_args: tuple[str, ...] = ()) -> Iterator[object]:
+    browser = playwright.chromium.launch(executable_path=executable, args=[*CHROMIUM_ARGS, *extra_args],
+                                         headless=True)
     try:
         yield browser
     finally:

@@ -63,3 +63,8 @@ def test_report_of_a_folder_that_is_not_a_run(tmp_path, capsys) -> None:
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no equity.csv, trades.csv, result.json here" in err and "Traceback" not in err
+
+
+def test_open_without_report_is_a_usage_error(capsys) -> None:
+    assert main(["run", str(RSI), "--open"]) == 2
+    assert "--open opens the HTML report" in capsys.readouterr().err

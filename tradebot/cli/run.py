@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..compiled import numba_warming_up
 from ..config import Config
-from ..errors import UserError
+from ..errors import UsageError, UserError
 from ..lang.diagnostics import render_one
 from ..optimize import flags as optimize_flags
 from ..pipeline import Strategy, backtest, data_path, load_bars, load_strategy, parse_overrides
@@ -45,6 +45,8 @@ def print_warnings(strategy: Strategy) -> None:
 
 def run_command(args: argparse.Namespace, config: Config) -> int:
     optimize_flags.check_flags(args)
+    if args.open and args.report is None:
+        raise UsageError("--open opens the HTML report: add --report (or --report FILE)")
     if args.optimize:
         from ..optimize.command import optimize_command  # loads Optuna: only when optimizing
 

@@ -93,7 +93,8 @@ def trade_levels(trades: pl.DataFrame, config: ExecutionConfig,
 
     The signal bar of a market entry is the bar before the fill; a limit or stop entry may have
     been placed earlier, so a per-bar level of such a trade is left out (NaN) rather than guessed.
-    A trailing stop moves; without a fixed stop its starting level is shown.
+    A trailing or break-even stop moves; the level at the entry is shown (the trailing stop's start
+    when there is no fixed stop) and a note says so.
     """
     n = trades.height
     stops, targets = np.full(n, np.nan), np.full(n, np.nan)
@@ -104,8 +105,9 @@ def trade_levels(trades: pl.DataFrame, config: ExecutionConfig,
         signal = row["entry_bar"] - 1
         exact_bar = rules.entry.kind == "market"
         stop_rule = rules.stop_loss or rules.trailing_stop
-        if rules.stop_loss is None and rules.trailing_stop is not None:
-            notes.add("a trailing stop moves with the price: the chart shows where it started")
+        if rules.trailing_stop is not None or rules.break_even is not None:
+            notes.add("trailing and break-even stops move during a trade: the chart shows the stop "
+                      "as it was set at the entry")
         for out, level, direction in ((stops, stop_rule, -sign), (targets, rules.take_profit, sign)):
             value = _level_value(level, levels, signal if exact_bar else None)
             if level is not None and value is None:

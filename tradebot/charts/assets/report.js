@@ -357,9 +357,9 @@
     overlays.forEach(function (s) { series.push({ name: s.name, type: 'line', showSymbol: false, xAxisIndex: 0, yAxisIndex: 0, data: [], lineStyle: { width: 1 } }); });
     panes.forEach(function (s, i) { series.push({ name: s.name, type: 'line', showSymbol: false, xAxisIndex: i + 1, yAxisIndex: i + 1, data: [], lineStyle: { width: 1 } }); });
     var markerBase = series.length;
-    series.push({ name: 'Long entry', type: 'scatter', symbol: 'triangle', symbolSize: 11, color: COLORS.up, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 7 });
-    series.push({ name: 'Short entry', type: 'scatter', symbol: 'triangle', symbolRotate: 180, symbolSize: 11, color: COLORS.down, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 7 });
-    series.push({ name: 'Exit', type: 'scatter', symbol: 'diamond', symbolSize: 9, color: '#333', xAxisIndex: 0, yAxisIndex: 0, data: [], z: 5 });
+    series.push({ name: 'Long entry', type: 'scatter', symbol: 'triangle', symbolSize: 14, color: COLORS.up, itemStyle: { borderColor: '#fff', borderWidth: 1 }, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 7 });
+    series.push({ name: 'Short entry', type: 'scatter', symbol: 'triangle', symbolRotate: 180, symbolSize: 14, color: COLORS.down, itemStyle: { borderColor: '#fff', borderWidth: 1 }, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 7 });
+    series.push({ name: 'Exit', type: 'scatter', symbol: 'diamond', symbolSize: 11, color: '#333', itemStyle: { borderColor: '#fff', borderWidth: 1 }, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 5 });
     series.push({ name: 'Ambiguous bar', type: 'scatter', symbol: 'circle', symbolSize: 18, itemStyle: { color: 'rgba(0,0,0,0)', borderColor: COLORS.ambiguous, borderWidth: 2 }, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 6 });
     series.push({ name: 'Stop', type: 'line', showSymbol: false, connectNulls: false, color: COLORS.stop, lineStyle: { type: 'dashed', width: 1.2 }, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 4 });
     series.push({ name: 'Target', type: 'line', showSymbol: false, connectNulls: false, color: COLORS.target, lineStyle: { type: 'dashed', width: 1.2 }, xAxisIndex: 0, yAxisIndex: 0, data: [], z: 4 });

@@ -63,6 +63,9 @@ def test_report_of_a_folder_that_is_not_a_run(tmp_path, capsys) -> None:
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no equity.csv, trades.csv, result.json here" in err and "Traceback" not in err
+    (tmp_path / "trials.csv").write_text("trial\n0\n")
+    assert main(["report", str(tmp_path)]) == 2
+    assert "holds a sweep: its report is" in capsys.readouterr().err
 
 
 def test_open_without_report_is_a_usage_error(capsys) -> None:

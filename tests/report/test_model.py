@@ -130,3 +130,19 @@ def test_the_performance_table_is_the_terminal_one(small_run) -> None:
     terminal = format_summary(result, title="t", settings={}, params={})
     for row in table.rows:  # every row reads the same, cell for cell, as in the terminal
         assert re.search(r"\s{2,}".join(re.escape(c) for c in row if c), terminal), row
+
+
+def test_series_on_the_price_scale_overlay_the_candles(small_run) -> None:
+    bars, result = small_run
+    close = bars["close"].to_numpy()
+    mean = np.concatenate([np.full(4, np.nan), np.convolve(close, np.ones(5) / 5, mode="valid")])
+    page = backtest_page(result, title="t", bars=bars,
+                         series={"sma": mean, "rsi": 50 + 20 * np.sin(np.arange(len(close))), "gap": np.full(len(close), np.nan)})
+    assert [(s.name, s.overlay) for s in page.series] == [("sma", True), ("rsi", False), ("gap", False)]
+
+
+def test_charts_imports_nothing_from_tradebot() -> None:
+    charts = Path(__file__).parents[2] / "tradebot" / "charts"
+    for module in charts.glob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(from \.\.|from tradebot|import tradebot)", text, re.M), module.name

@@ -42,6 +42,8 @@ def page_from_folder(folder: Path) -> BacktestPage:
     from an older tradebot) is left out and said on the page."""
     folder = Path(folder)
     missing = [name for name in NEEDED if not (folder / name).is_file()]
+    if missing and (folder / "trials.csv").is_file():
+        raise UsageError(f"{folder} holds a sweep: its report is {folder / 'report.html'}, written with it")
     if missing:
         raise UsageError(f"{folder}: no {', '.join(missing)} here: point at a folder written by "
                          "`tradebot run SCRIPT --out DIR`")

@@ -15,7 +15,8 @@ import polars as pl
 
 from ..runtime.engine import BacktestResult
 from ..runtime.execution import ExecutionConfig, Level
-from ..runtime.report import COLUMNS, METRIC_ROWS, json_safe, metric_cell, trade_records
+from ..runtime.report import (COLUMNS, METRIC_ROWS, json_safe, merged_settings, metric_cell, setting_text,
+                              trade_records)
 from .model import BacktestPage, NamedSeries, PriceBars, Table
 
 # A named series is drawn over the candles when its typical values lie within this factor of the
@@ -33,7 +34,8 @@ def backtest_page(result: BacktestResult, *, title: str, bars: pl.DataFrame | No
     stops, targets, level_notes = trade_levels(result.trades, result.config, levels or {})
     return page_from_parts(title=title, capital=result.config.capital, equity=result.equity,
                            trades=result.trades, metrics=result.metrics, bars=bars, series=series,
-                           stops=stops, targets=targets, settings=settings, params=params,
+                           stops=stops, targets=targets, settings=merged_settings(result, settings or {}),
+                           params=params,
                            notes=[*notes, *level_notes])
 
 
@@ -54,7 +56,8 @@ def page_from_parts(*, title: str, capital: float, equity: pl.DataFrame, trades:
     return BacktestPage(
         title=title, capital=float(capital), time=equity["timestamp"].dt.epoch("ms").to_numpy(),
         equity=equity["equity"].to_numpy(), bars=prices, metrics=metrics_table(metrics),
-        trades=records, settings=json_safe(dict(settings or {})), params=json_safe(dict(params or {})),
+        trades=records, settings={key: setting_text(key, value) for key, value in (settings or {}).items()},
+        params=json_safe(dict(params or {})),
         series=named_series(series or {}, prices), monthly=monthly, yearly=yearly,
         notes=(*notes, *_missing(trades, equity, prices)))
 

@@ -125,11 +125,11 @@ PERCENT_SETTINGS = ("fee", "slippage", "spread")
 
 def _key_values(heading: str, values: Mapping[str, Any]) -> str:
     width = max(len(str(key)) for key in values)
-    lines = [f"  {str(key):<{width}}  {_setting_text(key, value)}" for key, value in values.items()]
+    lines = [f"  {str(key):<{width}}  {setting_text(key, value)}" for key, value in values.items()]
     return "\n".join([f"{heading}:", *lines])
 
 
-def _setting_text(key: str, value: Any) -> str:
+def setting_text(key: str, value: Any) -> str:
     if key in PERCENT_SETTINGS and isinstance(value, float):
         return f"{value * 100:.10g}%"
     return _plain(value)

@@ -60,7 +60,7 @@ def test_the_page_inlines_everything_it_runs(small_run) -> None:
     bars, result = small_run
     html = render(backtest_page(result, title="</script><b>x", bars=bars))
     assert "<script src" not in html and "<link" not in html and "@import" not in html
-    assert html.count("</script>") == 3  # the model, ECharts, the page's script: a title cannot end one
+    assert html.count("</script>") == 4  # the model, ECharts, the page's two scripts: a title cannot end one
     assert embedded_model(html)["title"] == "</script><b>x"
 
 

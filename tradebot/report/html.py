@@ -28,6 +28,7 @@ TEMPLATE = """<!DOCTYPE html>
 <main id="pages"><p id="loading">Loading…</p></main>
 <script type="application/json" id="{model_id}">{model}</script>
 <script>{echarts}</script>
+<script>{data_script}</script>
 <script>{script}</script>
 </body>
 </html>
@@ -44,7 +45,7 @@ def render(page: BacktestPage | SweepPage) -> str:
     model = model_json(page).replace("</", "<\\/")
     return TEMPLATE.format(version=ECHARTS_VERSION, title=escape(page.title), css=asset_text("report.css"),
                            model_id=MODEL_ID, model=model, echarts=echarts_js(),
-                           script=asset_text("report.js"))
+                           data_script=asset_text("data.js"), script=asset_text("report.js"))
 
 
 def write_report(page: BacktestPage | SweepPage, path: Path) -> Path:

@@ -1,5 +1,6 @@
 """Drawing helpers for self-contained HTML pages: the vendored chart library (ECharts), the page's
-own script and stylesheet, and compact encodings of numeric arrays for embedding.
+own scripts (assets/data.js: decoding and per-pixel buckets; assets/report.js: the drawing) and
+stylesheet, and compact encodings of numeric arrays for embedding.
 
 Imports nothing from tradebot: it takes plain arrays and dicts, so any page (a backtest, a sweep,
 later a portfolio or a paper session) can draw through it.

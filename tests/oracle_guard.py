@@ -25,7 +25,8 @@ ORACLE_MODULES: Mapping[str, str] = {
     "tests/highlight/test_textmate.py": "node (vscode-textmate)",
 }
 # Fixtures that provide an oracle to tests in any module -> what they need.
-ORACLE_FIXTURES: Mapping[str, str] = {"postgres": "PostgreSQL"}
+ORACLE_FIXTURES: Mapping[str, str] = {"postgres": "PostgreSQL",
+                                     "browser": "chromium and Playwright (the HTML report's browser tests)"}
 
 
 def oracles_required(environ: Mapping[str, str]) -> bool:

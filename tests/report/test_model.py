@@ -140,9 +140,3 @@ def test_series_on_the_price_scale_overlay_the_candles(small_run) -> None:
                          series={"sma": mean, "rsi": 50 + 20 * np.sin(np.arange(len(close))), "gap": np.full(len(close), np.nan)})
     assert [(s.name, s.overlay) for s in page.series] == [("sma", True), ("rsi", False), ("gap", False)]
 
-
-def test_charts_imports_nothing_from_tradebot() -> None:
-    charts = Path(__file__).parents[2] / "tradebot" / "charts"
-    for module in charts.glob("*.py"):
-        text = module.read_text(encoding="utf-8")
-        assert not re.search(r"^\s*(from \.\.|from tradebot|import tradebot)", text, re.M), module.name

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tests.golden import compare_golden
 from tradebot.charts import ECHARTS_SHA256, ECHARTS_VERSION, encode_times, echarts_js
 from tradebot.report import render
 from tradebot.report.backtest import backtest_page, calendar_returns, trade_levels
@@ -44,16 +44,13 @@ def decoded(value):
     return value
 
 
-def test_the_embedded_model_matches_the_golden_file(small_run) -> None:
+def test_the_embedded_model_matches_the_golden_file(small_run, update_goldens: bool) -> None:
     bars, result = small_run
     page = backtest_page(result, title="Golden", bars=bars, series={"mid": (bars["high"] + bars["low"]).to_numpy() / 2,
                                                                     "wave": np.sin(np.arange(bars.height))},
                          settings={"data": "hand-made"}, params={"n": 3})
     document = decoded(embedded_model(render(page)))
-    if os.environ.get("UPDATE_GOLDEN"):
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-    assert document == json.loads(GOLDEN.read_text(encoding="utf-8"))
+    compare_golden(GOLDEN, json.dumps(document, indent=1) + "\n", update_goldens)
 
 
 def test_the_page_inlines_everything_it_runs(small_run) -> None:

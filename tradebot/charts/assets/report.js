@@ -260,7 +260,7 @@
     panes.forEach(function (s, i) {
       grids.push({ left: 70, right: 30, height: 110, bottom: 60 + 140 * (panes.length - 1 - i) });
       xAxes.push(self.timeAxis(i + 1, i === panes.length - 1));
-      yAxes.push({ scale: true, gridIndex: i + 1, name: s.name, splitNumber: 2 });
+      yAxes.push({ scale: true, gridIndex: i + 1, name: s.name, nameLocation: 'middle', nameGap: 45, splitNumber: 2 });
     });
     var axes = xAxes.map(function (_, i) { return i; });
     var series = [{ name: 'Price', type: 'candlestick', xAxisIndex: 0, yAxisIndex: 0, data: [],

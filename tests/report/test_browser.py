@@ -92,6 +92,12 @@ def test_sweep_report_offline(browser, tmp_path) -> None:
                                "optimize maximize sharpe by random trials 12 seed 3\n  validate walk_forward 2 folds\n")
     assert page.evaluate(PIXELS, "heatmap0") > 500 and page.evaluate(PIXELS, "parallel") > 2000
     shoot(page, tmp_path, "sweep")
+    trials = page.locator("table.sortable").last
+    column = page.evaluate("window.tradebot.model.trials.header.indexOf('objective')")
+    trials.locator(f"th[data-key='{column}']").click()
+    cells = trials.locator(f"tbody tr td:nth-child({column + 1})").all_inner_texts()
+    values = [float(c.replace(",", "")) for c in cells if c != "-"]
+    assert len(values) > 2 and values == sorted(values)
     page.click("button[data-tab='Validation']")
     assert page.evaluate(POINTS, "oos") > 100
     page.click("button[data-tab='Best: Overview']")

@@ -213,22 +213,7 @@
         (trades.some(function (t) { return t.ambiguous; }) ? '* decided by the fill policy: the bar\'s order of touches is unknown. ' : '') +
         'Click a trade to see it on the chart.';
     }
-    var sortKey = 'index', ascending = true;
-    head.querySelectorAll('th').forEach(function (th) {
-      th.addEventListener('click', function () {
-        var key = th.getAttribute('data-key');
-        ascending = key === sortKey ? !ascending : true;
-        sortKey = key;
-        rows.sort(function (a, b) {
-          var x = a[key], y = b[key];
-          var r = x === y ? 0 : x === null ? 1 : y === null ? -1 : x < y ? -1 : 1;
-          return ascending ? r : -r;
-        });
-        head.querySelectorAll('th').forEach(function (h) { h.className = ''; });
-        th.className = ascending ? 'sorted-asc' : 'sorted-desc';
-        fill();
-      });
-    });
+    sortable(head, rows, fill);
     fill();
     container.appendChild(card('Trades (' + trades.length + ')', [note, el('div', { 'class': 'scroll' }, [table])]));
   };
@@ -356,12 +341,42 @@
     });
   };
 
-  function plainTable(header, rows) {
-    var table = el('table');
-    table.appendChild(el('thead', {}, [el('tr', {}, header.map(function (h) { return el('th', { text: h }); }))]));
-    table.appendChild(el('tbody', {}, rows.map(function (r) {
-      return el('tr', {}, r.map(function (c) { return el('td', { text: c === null || c === undefined ? '-' : typeof c === 'number' ? fmtPrice(c) : String(c) }); }));
-    })));
+  /* Clicking a header sorts `rows` by its data-key (again: the other way; nulls last) and redraws. */
+  function sortable(head, rows, fill) {
+    var sortKey = null, ascending = true;
+    head.querySelectorAll('th').forEach(function (th) {
+      th.addEventListener('click', function () {
+        var key = th.getAttribute('data-key');
+        ascending = key === sortKey ? !ascending : true;
+        sortKey = key;
+        rows.sort(function (a, b) {
+          var x = a[key], y = b[key];
+          var r = x === y ? 0 : x === null ? 1 : y === null ? -1 : x < y ? -1 : 1;
+          return ascending ? r : -r;
+        });
+        head.querySelectorAll('th').forEach(function (h) { h.className = ''; });
+        th.className = ascending ? 'sorted-asc' : 'sorted-desc';
+        fill();
+      });
+    });
+  }
+
+  /* A table of display values; `sortRows` makes its header sort the rows (at most `limit` shown). */
+  function plainTable(header, rows, sortRows, limit) {
+    var table = el('table', sortRows ? { 'class': 'sortable' } : {});
+    var head = el('tr', {}, header.map(function (h, i) { return el('th', { text: h, 'data-key': i }); }));
+    var body = el('tbody');
+    table.appendChild(el('thead', {}, [head]));
+    table.appendChild(body);
+    rows = rows.slice();
+    function fill() {
+      body.textContent = '';
+      rows.slice(0, limit || rows.length).forEach(function (r) {
+        body.appendChild(el('tr', {}, r.map(function (c) { return el('td', { text: c === null || c === undefined ? '-' : typeof c === 'number' ? fmtPrice(c) : String(c) }); })));
+      });
+    }
+    if (sortRows) sortable(head, rows, fill);
+    fill();
     return table;
   }
 
@@ -396,7 +411,7 @@
     container.appendChild(par);
     if (page.trials.rows.length < 2) par.appendChild(empty('Only ' + page.trials.rows.length + ' trial: nothing to compare.'));
     else parallelChart(makeChart(par), page);
-    container.appendChild(card('Trials (' + page.trials.rows.length + ')', [el('div', { 'class': 'scroll' }, [plainTable(page.trials.header, page.trials.rows.slice(0, 500))])]));
+    container.appendChild(card('Trials (' + page.trials.rows.length + (page.trials.rows.length > 1000 ? ', 1000 shown: sort to see others' : '') + '; click a header to sort)', [el('div', { 'class': 'scroll' }, [plainTable(page.trials.header, page.trials.rows, true, 1000)])]));
   };
 
   function heatmapChart(container, h, name) {

@@ -137,3 +137,15 @@ def test_series_on_the_price_scale_overlay_the_candles(small_run) -> None:
                          series={"sma": mean, "rsi": 50 + 20 * np.sin(np.arange(len(close))), "gap": np.full(len(close), np.nan)})
     assert [(s.name, s.overlay) for s in page.series] == [("sma", True), ("rsi", False), ("gap", False)]
 
+
+
+def test_the_stop_shown_is_the_tighter_of_fixed_and_trailing() -> None:
+    from tradebot.runtime import ExecutionConfig, Level, SideRules
+
+    trades = pl.DataFrame({"side": ["long", "short"], "entry_bar": [5, 9], "entry_price": [100.0, 100.0]})
+    rules = SideRules(stop_loss=Level("percent", 0.05), trailing_stop=Level("distance", 2.0))
+    stops, _targets, notes = trade_levels(trades, ExecutionConfig(long=rules, short=rules), {})
+    assert stops.tolist() == [98.0, 102.0]  # the 2-point trail is tighter than 5 % on both sides
+    loose = SideRules(stop_loss=Level("percent", 0.01), trailing_stop=Level("distance", 2.0))
+    assert trade_levels(trades, ExecutionConfig(long=loose, short=loose), {})[0].tolist() == [99.0, 101.0]
+    assert notes == ["trailing and break-even stops move during a trade: the chart shows the stop as it was set at the entry"]

@@ -96,8 +96,8 @@ def trade_levels(trades: pl.DataFrame, config: ExecutionConfig,
 
     The signal bar of a market entry is the bar before the fill; a limit or stop entry may have
     been placed earlier, so a per-bar level of such a trade is left out (NaN) rather than guessed.
-    A trailing or break-even stop moves; the level at the entry is shown (the trailing stop's start
-    when there is no fixed stop) and a note says so.
+    A trailing or break-even stop moves; the stop at the entry is shown (the tighter of the fixed and
+    the trailing stop, as `kernel.stop_level` takes it) and a note says so.
     """
     n = trades.height
     stops, targets = np.full(n, np.nan), np.full(n, np.nan)
@@ -105,20 +105,26 @@ def trade_levels(trades: pl.DataFrame, config: ExecutionConfig,
     for i, row in enumerate(trades.iter_rows(named=True)):
         sign = 1.0 if row["side"] == "long" else -1.0
         rules = config.side(row["side"])
-        signal = row["entry_bar"] - 1
-        exact_bar = rules.entry.kind == "market"
-        stop_rule = rules.stop_loss or rules.trailing_stop
+        bar = row["entry_bar"] - 1 if rules.entry.kind == "market" else None
         if rules.trailing_stop is not None or rules.break_even is not None:
             notes.add("trailing and break-even stops move during a trade: the chart shows the stop "
                       "as it was set at the entry")
-        for out, level, direction in ((stops, stop_rule, -sign), (targets, rules.take_profit, sign)):
-            value = _level_value(level, levels, signal if exact_bar else None)
-            if level is not None and value is None:
-                notes.add("stop/target series of limit or stop entries are not drawn "
-                          "(the bar the order was placed on is not recorded)")
-            if value is not None:
-                out[i] = _price(level.mode, value, row["entry_price"], direction)  # type: ignore[union-attr]
+        fixed, trail, targets[i] = (_trade_level(level, levels, bar, row["entry_price"], direction, notes)
+                                    for level, direction in ((rules.stop_loss, -sign), (rules.trailing_stop, -sign),
+                                                             (rules.take_profit, sign)))
+        # The tighter stop: the higher one under a long, the lower one over a short (NaN: none).
+        stops[i] = fixed if np.isnan(trail) or sign * fixed > sign * trail else trail
     return stops, targets, sorted(notes)
+
+
+def _trade_level(level: Level | None, levels: Mapping[str, np.ndarray], bar: int | None, fill: float,
+                 direction: float, notes: set[str]) -> float:
+    """One level's price for a fill (NaN when there is none or it cannot be known)."""
+    value = _level_value(level, levels, bar)
+    if level is not None and value is None:
+        notes.add("stop/target series of limit or stop entries are not drawn "
+                  "(the bar the order was placed on is not recorded)")
+    return math.nan if value is None else _price(level.mode, value, fill, direction)  # type: ignore[union-attr]
 
 
 def _level_value(level: Level | None, levels: Mapping[str, np.ndarray], bar: int | None) -> float | None:

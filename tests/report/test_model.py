@@ -149,3 +149,14 @@ def test_the_stop_shown_is_the_tighter_of_fixed_and_trailing() -> None:
     loose = SideRules(stop_loss=Level("percent", 0.01), trailing_stop=Level("distance", 2.0))
     assert trade_levels(trades, ExecutionConfig(long=loose, short=loose), {})[0].tolist() == [99.0, 101.0]
     assert notes == ["trailing and break-even stops move during a trade: the chart shows the stop as it was set at the entry"]
+
+
+def test_pair_heatmap_shows_the_best_over_the_other_params() -> None:
+    from tradebot.report.sweep import _pair_heatmap
+
+    ranked = pl.DataFrame({"param.a": [1, 1, 2, 2, 1], "param.b": [10, 20, 10, 10, 10],
+                           "param.c": [0, 0, 0, 1, 1], "objective": [5.0, 1.0, 2.0, 7.0, 3.0]}).sort("objective", descending=True)
+    h = _pair_heatmap(ranked, "param.a", "param.b", "sharpe", True)
+    assert (h.row_name, h.row_values, h.column_name, h.column_values) == ("a", [1, 2], "b", [10, 20])
+    assert h.values == [[5.0, 1.0], [7.0, None]] and h.best == (1, 0)  # (a=2, b=10) holds the best trial
+    assert _pair_heatmap(ranked.sort("objective"), "param.a", "param.b", "sharpe", False).values == [[3.0, 1.0], [2.0, None]]

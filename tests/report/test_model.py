@@ -136,6 +136,11 @@ def test_series_on_the_price_scale_overlay_the_candles(small_run) -> None:
     page = backtest_page(result, title="t", bars=bars,
                          series={"sma": mean, "rsi": 50 + 20 * np.sin(np.arange(len(close))), "gap": np.full(len(close), np.nan)})
     assert [(s.name, s.overlay) for s in page.series] == [("sma", True), ("rsi", False), ("gap", False)]
+    # A wide price range does not swallow an oscillator: judged against each bar's close.
+    wave = pl.Series(np.linspace(50.0, 200.0, bars.height))
+    wide = bars.with_columns(open=wave, high=wave + 1, low=wave - 1, close=wave)
+    rsi = 60 + 10 * np.sin(np.arange(bars.height))
+    assert not backtest_page(result, title="t", bars=wide, series={"rsi": rsi}).series[0].overlay
 
 
 

@@ -19,10 +19,11 @@ from ..runtime.report import (COLUMNS, METRIC_ROWS, json_safe, merged_settings, 
                               trade_records)
 from .model import BacktestPage, NamedSeries, PriceBars, Table
 
-# A named series is drawn over the candles when its typical values lie within this factor of the
-# price range; otherwise (an oscillator, a volume, a 0/1 condition) it gets a pane of its own.
-OVERLAY_SLACK = 0.5
-
+# A named series is drawn over the candles when it typically stays within this fraction of the close
+# (a moving average, a band, a stop level); otherwise (an oscillator, a volume, a 0/1 condition)
+# it gets a pane of its own. Judged bar by bar: a price range alone would take an RSI of 30..70 for
+# a price series that wanders from 50 to 200.
+OVERLAY_DISTANCE = 0.2
 
 def backtest_page(result: BacktestResult, *, title: str, bars: pl.DataFrame | None,
                   series: Mapping[str, np.ndarray] | None = None, settings: Mapping[str, Any] | None = None,
@@ -72,21 +73,15 @@ def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> Table:
 
 def named_series(series: Mapping[str, np.ndarray], prices: PriceBars | None) -> list[NamedSeries]:
     """Numeric named series, each placed on the price scale or in its own pane."""
-    low = float(np.nanmin(prices.low)) if prices is not None and len(prices.low) else math.nan
-    high = float(np.nanmax(prices.high)) if prices is not None and len(prices.high) else math.nan
-    out = []
-    for name, values in series.items():
-        values = np.asarray(values, dtype=np.float64)
-        finite = values[np.isfinite(values)]
-        on_price = bool(len(finite)) and math.isfinite(low) and _within(finite, low, high)
-        out.append(NamedSeries(name, values, on_price))
-    return out
+    return [NamedSeries(name, values, prices is not None and _on_price_scale(values, prices.close))
+            for name, values in ((name, np.asarray(v, dtype=np.float64)) for name, v in series.items())]
 
 
-def _within(values: np.ndarray, low: float, high: float) -> bool:
-    lo, hi = np.percentile(values, [5, 95])
-    span = high - low
-    return bool(lo >= low - OVERLAY_SLACK * span and hi <= high + OVERLAY_SLACK * span and hi > lo)
+def _on_price_scale(values: np.ndarray, close: np.ndarray) -> bool:
+    both = np.isfinite(values) & np.isfinite(close) & (close > 0)
+    if not both.any():
+        return False
+    return bool(np.median(np.abs(values[both] - close[both]) / close[both]) <= OVERLAY_DISTANCE)
 
 
 def trade_levels(trades: pl.DataFrame, config: ExecutionConfig,

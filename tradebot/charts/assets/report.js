@@ -144,9 +144,10 @@
       legend: { data: legend, top: 0 },
       tooltip: { trigger: 'axis', formatter: tooltipTime },
       axisPointer: { link: [{ xAxisIndex: 'all' }] },
-      grid: [{ left: 70, right: 30, top: 30, height: '58%' }, { left: 70, right: 30, top: '72%', bottom: 60 }],
+      // Fixed margins (no automatic room for labels): stacked panes must share one left edge.
+      grid: [{ left: 70, right: 30, outerBoundsMode: 'none', top: 30, height: '58%' }, { left: 70, right: 30, outerBoundsMode: 'none', top: '72%', bottom: 60 }],
       xAxis: [this.timeAxis(0, false), this.timeAxis(1, true)],
-      yAxis: [{ scale: true, gridIndex: 0, name: 'equity' }, { gridIndex: 1, name: 'drawdown %', max: 0, min: function (e) { return e.min < 0 ? e.min : -1; } }],
+      yAxis: [{ scale: true, gridIndex: 0, name: 'equity' }, { gridIndex: 1, name: 'drawdown %', max: 0, min: function (e) { return e.min < 0 ? Math.floor(e.min) : -1; } }],
       dataZoom: [{ type: 'inside', xAxisIndex: [0, 1], filterMode: 'none' },
         { type: 'slider', xAxisIndex: [0, 1], filterMode: 'none', bottom: 10, showDataShadow: false }],
       series: [{ name: 'Equity', type: 'line', showSymbol: false, xAxisIndex: 0, yAxisIndex: 0, data: [], lineStyle: { width: 1.5 }, color: COLORS.equity },
@@ -240,10 +241,10 @@
     container.appendChild(div.parentNode);
     var chart = this.chart = initChart(div, 'price' + (this.suffix || ''));
     var priceBottom = 60 + 140 * panes.length;
-    var grids = [{ left: 70, right: 30, top: 30, bottom: priceBottom }];
+    var grids = [{ left: 70, right: 30, outerBoundsMode: 'none', top: 30, bottom: priceBottom }];
     var xAxes = [this.timeAxis(0, panes.length === 0)], yAxes = [{ scale: true, gridIndex: 0 }];
     panes.forEach(function (s, i) {
-      grids.push({ left: 70, right: 30, height: 110, bottom: 60 + 140 * (panes.length - 1 - i) });
+      grids.push({ left: 70, right: 30, outerBoundsMode: 'none', height: 110, bottom: 60 + 140 * (panes.length - 1 - i) });
       xAxes.push(self.timeAxis(i + 1, i === panes.length - 1));
       yAxes.push({ scale: true, gridIndex: i + 1, name: s.name, nameLocation: 'middle', nameGap: 45, splitNumber: 2 });
     });
@@ -469,7 +470,7 @@
     for (var i = 0; i < n; i++) { (folds[fold[i]] = folds[fold[i]] || [i, i])[1] = i; }
     chart.setOption({
       animation: false, legend: { top: 0 }, tooltip: { trigger: 'axis', formatter: tooltipTime },
-      grid: { left: 70, right: 30, top: 30, bottom: 60 },
+      grid: { left: 70, right: 30, outerBoundsMode: 'none', top: 30, bottom: 60 },
       xAxis: { type: 'time' }, yAxis: { scale: true, name: 'equity' },
       dataZoom: [{ type: 'inside' }, { type: 'slider', showDataShadow: false }],
       series: Object.keys(folds).map(function (f) {

@@ -17,10 +17,12 @@ from typing import Iterable, Mapping, Sequence
 import polars as pl
 
 from .config import Config
+from .data.access import refusal, script_data_roots
 from .data.loader import load_ohlcv
 from .errors import UsageError, UserError
 from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check
-from .lang import ir
+from .lang import ast, ir
+from .lang.diagnostics import Diagnostic, ScriptDiagnostics
 from .lang.compiler import Plan, compile_nodes, compile_program
 from .lang.parser import parse_program
 from .runtime.engine import BacktestResult, run_backtest
@@ -167,9 +169,21 @@ def data_path(strategy: Strategy | None, *, flag: str | None, config: Config) ->
     declared = strategy.checked.settings.get("data") if strategy else None
     if declared:
         base = strategy.path.parent if strategy and strategy.path else Path.cwd()
+        roots = script_data_roots(base, config, bundled_data_path().parent)
+        why = refusal(base / declared, roots)
+        if why:  # a script is untrusted: docs/security.md
+            raise _setting_error(strategy.checked, "data", f"cannot read `{declared}`: {why}",
+                                 "pass the file with --data, or move it under the script's folder")
         return base / declared
     configured = config.get("run", "data")
     return Path(configured) if configured else bundled_data_path()
+
+
+def _setting_error(checked: CheckedProgram, name: str, message: str, hint: str) -> ScriptDiagnostics:
+    """A script error pointing at the value of setting `name`."""
+    span = next((s.value.span for s in checked.program.statements
+                 if isinstance(s, ast.Setting) and s.name == name), checked.program.span)
+    return ScriptDiagnostics([Diagnostic(message, span, hint)], checked.source, checked.filename)
 
 
 def load_bars(path: Path) -> pl.DataFrame:

@@ -22,6 +22,7 @@ import polars as pl
 
 from ..errors import DataError
 from ..market.bars import OHLCV_COLUMNS, TIMESTAMP_DTYPE, VALUE_COLUMNS, empty_ohlcv
+from .access import header_excerpt, read_regular_file, value_excerpt
 from .schema import validate_ohlcv
 
 FIRST_DATA_LINE = 2
@@ -51,15 +52,8 @@ def load_ohlcv(path: str | Path, *, allow_empty: bool = False) -> pl.DataFrame:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The whole file, or a DataError a user can act on."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(path, "is a directory, not a CSV file") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot read file: {exc.strerror}") from None
+    """The whole file, or a DataError a user can act on (regular files only: see access.py)."""
+    return read_regular_file(path)
 
 
 def parse_ohlcv_bytes(data: bytes, path: str | Path) -> pl.DataFrame:
@@ -85,7 +79,7 @@ def _read_raw(data: bytes, path: Path) -> pl.DataFrame:
     missing = [name for name in OHLCV_COLUMNS if name not in wanted]
     if missing:
         raise DataError(path, f"missing column(s): {', '.join(missing)}", row=1,
-                        hint=f"found columns: {', '.join(header)}; expected "
+                        hint=_found_columns(header) + f"expected "
                              f"{', '.join(OHLCV_COLUMNS)} (any case, any order)")
     columns = [wanted[n] for n in OHLCV_COLUMNS]
     typed = {wanted["timestamp"]: pl.String, **{wanted[n]: pl.Float64 for n in VALUE_COLUMNS}}
@@ -95,9 +89,10 @@ def _read_raw(data: bytes, path: Path) -> pl.DataFrame:
         # Some value is not a number (or a line is ragged): re-read as text to find out where.
         try:
             raw = pl.read_csv(data, columns=columns, infer_schema=False)
-        except pl.exceptions.ComputeError as exc:
+        except pl.exceptions.ComputeError:
             raise _locate_ragged_line(data, path, len(header)) or DataError(
-                path, f"malformed CSV: {exc}") from None
+                path, "malformed CSV", hint="check the quoting and the number of fields on each "
+                "line") from None
     raw = raw.rename({wanted[n]: n for n in OHLCV_COLUMNS})
     return _drop_trailing_blank_rows(raw)
 
@@ -112,6 +107,12 @@ def _read_header(data: bytes, path: Path) -> list[str]:
         raise DataError(path, "file is empty", hint="expected a header line: "
                         + ",".join(OHLCV_COLUMNS))
     return next(csv.reader([text.rstrip("\r")]))
+
+
+def _found_columns(header: list[str]) -> str:
+    """The header as found, only if it looks like one (never echo an arbitrary file's line)."""
+    shown = header_excerpt(", ".join(header))
+    return f"found columns: {shown}; " if shown else "the first line does not look like a CSV header; "
 
 
 def _locate_ragged_line(data: bytes, path: Path, width: int) -> DataError | None:
@@ -199,6 +200,6 @@ def _raise_unparsed(raw: pl.Series, parsed: pl.Series, path: Path, *, expected: 
         return
     bad = (parsed.is_null() & raw.is_not_null()).arg_max()
     index = int(bad or 0)
-    raise DataError(path, f"cannot parse {raw[index]!r} as {expected}",
+    raise DataError(path, f"cannot parse {value_excerpt(raw[index])} as {expected}",
                     row=index + FIRST_DATA_LINE, field=raw.name)
 

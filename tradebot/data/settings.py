@@ -15,7 +15,7 @@ from ..config import Config
 from ..errors import UsageError
 from .bybit import RestSettings
 from .ratelimit import Backoff
-from .store import CandleStore
+from .store import DEFAULT_ROOT, CandleStore
 from .wsconn import StreamSettings
 
 SECTION = "bybit"
@@ -50,7 +50,7 @@ KEYS: tuple[Key, ...] = (
     Key("rest_url", "https://api.bybit.com", str, "REST base URL (flag --rest-url)"),
     Key("ws_url", "wss://stream.bybit.com", str,
         "stream base URL; /v5/public/<category> is appended (flag --ws-url)"),
-    Key("store", "data/bybit", str, "store root folder (flag --store)"),
+    Key("store", DEFAULT_ROOT, str, "store root folder (flag --store)"),
     Key("category", "linear", str, "default category: linear, spot or inverse (flag --category)"),
     Key("concurrency", 4, int, "REST requests in flight at once, across all symbols"),
     Key("rate", 10.0, float, "client-side REST rate limit, requests per second"),

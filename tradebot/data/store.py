@@ -35,6 +35,7 @@ from ..market.bars import OHLCV_COLUMNS, empty_ohlcv
 from .intervals import Interval, format_ms, to_ms
 from .loader import load_ohlcv, parse_ohlcv_bytes
 
+DEFAULT_ROOT = "data/bybit"  # `[bybit] store` when not configured
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 HEADER = (",".join(OHLCV_COLUMNS) + "\n").encode()
 _TAIL_PROBE = 4096  # bytes read from the end to find the last line; rows are ~60-120 bytes

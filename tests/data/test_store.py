@@ -173,3 +173,19 @@ def test_sigkill_mid_append_leaves_a_recoverable_store(tmp_path: Path, delay: fl
     # A new writer takes over: the lock is free, the tail is repaired, no candle is lost or doubled.
     store.merge(KEY, candles(0, count + 50))
     assert load_ohlcv(store.path(KEY)).equals(candles(0, count + 50))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_files_are_created_with_the_umask_mode(tmp_path: Path, umask: int) -> None:
+    """Issue 11.17: a new store file (and every rewrite of one) gets 0666 minus the umask, as
+    any other program's file would (0644 under 022), not tempfile's 0600."""
+    expected = 0o666 & ~umask if os.name != "nt" else 0o666  # Windows keeps only a read-only bit
+    old = os.umask(umask)
+    try:
+        store = CandleStore(tmp_path, fsync=False)
+        store.merge(KEY, candles(10, 3))                 # a new file
+        assert store.path(KEY).stat().st_mode & 0o777 == expected
+        store.merge(KEY, candles(0, 3))                  # a rewrite (atomic replace)
+        assert store.path(KEY).stat().st_mode & 0o777 == expected
+    finally:
+        os.umask(old)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import tempfile
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,7 +256,7 @@ def append_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
 def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Write `data` to a temporary sibling, fsync it, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -270,6 +270,18 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
         raise
     if fsync:
         _fsync_dir(path.parent)
+
+
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """A new sibling file, created with mode 0666 minus the umask like any other file (0644 under
+    the usual umask 022); `tempfile.mkstemp` would make it 0600, unreadable to other users and
+    services once it replaces `path`."""
+    while True:
+        tmp = str(path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp"))
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def _replace_with_retry(src: str, dst: Path) -> None:

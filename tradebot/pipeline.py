@@ -188,7 +188,7 @@ def _setting_error(checked: CheckedProgram, name: str, message: str, hint: str) 
 
 def load_bars(path: Path) -> pl.DataFrame:
     log.debug("loading %s", path)
-    return load_ohlcv(path)
+    return load_ohlcv(path, min_rows=2)
 
 
 def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:

@@ -156,7 +156,7 @@ def test_million_rows_round_trip(tmp_path: Path) -> None:
     """A large file loads exactly (its speed is measured in bench/bench_loader.py, not asserted here)."""
     n = 200_000
     rng = np.random.default_rng(1)
-    close = 100 + rng.standard_normal(n).cumsum()
+    close = 100 * np.exp(rng.standard_normal(n).cumsum() / 1000)  # prices must be positive
     opened = np.roll(close, 1)
     frame = pl.DataFrame({
         "timestamp": pl.datetime_range(dt.datetime(2000, 1, 1), dt.datetime(2000, 1, 1)
@@ -169,3 +169,71 @@ def test_million_rows_round_trip(tmp_path: Path) -> None:
     frame.write_csv(path, datetime_format="%Y-%m-%dT%H:%M:%SZ")
     assert load_ohlcv(path).equals(frame)
 
+
+
+# ---------------------------------------------------------------- issue 10.6: hostile CSV files
+
+
+def test_cr_only_line_endings_load_like_lf(tmp_path: Path) -> None:
+    text = HEADER + GOOD + ROW2.format(o=1, h=2, l=0.5, c=1.5, v=10)
+    lf = load_ohlcv(write(tmp_path, text, "lf.csv"))
+    assert load_ohlcv(write(tmp_path, text.replace("\n", "\r"), "cr.csv")).equals(lf)
+    assert lf.height == 2
+
+
+@pytest.mark.parametrize(("text", "line", "field", "words"), [
+    (second_row(o=0, l=0), 3, "open", "open is not positive"),
+    (second_row(o=-1, l=-2), 3, "open", "open is not positive"),
+    (second_row(l=0, o=0.5), 3, "low", "low is not positive"),
+    (second_row(c=-0.0, l=-0.0), 3, "low", "not positive"),
+    (HEADER + "1704067200000,1,2,0.5,1.5,10\n99999999999999999,1,2,0.5,1.5,10\n"
+     "1704074400000,1,2,0.5,1.5,10\n", 3, "timestamp", "looks like microseconds but most rows"),
+    (HEADER + "1704067200000,1,2,0.5,1.5,10\n1704070800,1,2,0.5,1.5,10\n"
+     "1704074400000,1,2,0.5,1.5,10\n", 3, "timestamp", "looks like seconds but most rows are in "
+     "milliseconds"),
+    (HEADER + "1704067200,1,2,0.5,1.5,10\n1704070800,1,2,0.5,1.5,10\n1704074400000,1,2,0.5,1.5,10\n",
+     4, "timestamp", "looks like milliseconds but most rows are in seconds"),
+    (HEADER + "-9223372036854775808,1,2,0.5,1.5,10\n", 2, "timestamp", "between the years"),
+    (HEADER + GOOD + '2024-01-01T01:00:00Z,"1,2,0.5,1.5,10\n' + GOOD.replace("T00", "T02"), 3, None,
+     "malformed quoting"),
+    (HEADER + GOOD + '2024-01-01T01:00:00Z,1"5,2,0.5,1.5,10\n', 3, None, "malformed quoting"),
+])
+def test_hostile_rows_name_line_and_field(tmp_path: Path, text: str, line: int, field: str | None,
+                                          words: str) -> None:
+    err = rejects(tmp_path, text)
+    assert (err.row, err.field) == (line, field)
+    assert words in err.message
+
+
+def test_invalid_utf8_in_a_data_row_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes((HEADER + GOOD).encode() + b"2024-01-01T01:00:00Z,1,2,0.5,1.5,\xff\xfe\n")
+    with pytest.raises(DataError) as info:
+        load_ohlcv(path)
+    assert info.value.row == 3 and "UTF-8" in info.value.message
+
+
+@pytest.mark.parametrize(("stamps", "expected"), [
+    ([1704067200123456, 1704070800123456], dt.datetime(2024, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)),
+    ([1704067200000000000, 1704070800000000000], dt.datetime(2024, 1, 1, tzinfo=UTC)),
+])
+def test_epoch_micro_and_nanoseconds(tmp_path: Path, stamps: list[int], expected: dt.datetime) -> None:
+    df = load_ohlcv(write(tmp_path, HEADER + "".join(f"{s},1,2,0.5,1.5,10\n" for s in stamps)))
+    assert df["timestamp"][0] == expected
+    assert df["timestamp"][1] - df["timestamp"][0] == dt.timedelta(hours=1)
+
+
+def test_a_backtest_needs_two_bars(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + GOOD)
+    assert load_ohlcv(path).height == 1             # the store reads one-candle files
+    with pytest.raises(DataError) as info:
+        load_ohlcv(path, min_rows=2)
+    assert info.value.exit_code == 3 and info.value.row == 2 and "at least 2" in info.value.message
+
+
+def test_one_bar_file_exits_3_from_run(tmp_path: Path, capsys) -> None:
+    from tradebot.cli import main
+
+    path = write(tmp_path, HEADER + GOOD)
+    assert main(["run", str(REPO / "examples" / "rsi.tbs"), "--data", str(path)]) == 3
+    assert f"{path}:2: file has 1 data row(s)" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from ..market.bars import OHLCV_COLUMNS, OHLCV_SCHEMA, VALUE_COLUMNS
 class RowCheck:
     """One vectorized rule: `bad` is True on rows that break it; `message` explains row i.
 
-    `kind` groups rules for reports: missing, not_finite, order, ohlc, volume."""
+    `kind` groups rules for reports: missing, not_finite, order, ohlc, price, volume."""
 
     kind: str
     field: str
@@ -77,6 +77,8 @@ def _row_checks() -> tuple[RowCheck, ...]:
                  _value_message("high is below open/close")),
         RowCheck("ohlc", "low", lo > pl.min_horizontal(o, c),
                  _value_message("low is above open/close")),
+        *[RowCheck("price", name, pl.col(name) <= 0, _value_message(f"{name} is not positive"))
+          for name in PRICE_COLUMNS],
         RowCheck("volume", "volume", v < 0, _value_message("volume is negative")),
     ]
     return tuple(checks)

@@ -21,7 +21,7 @@ from ..data.bybit import BybitRest, rows_to_frame
 from ..data.integrity import check_file
 from ..data.intervals import format_ms, parse_interval, parse_time
 from ..data.progress import Progress
-from ..data.repair import key_from_path, repair_file
+from ..data.repair import key_from_path, repair_file, repair_offline
 from ..data.settings import DataSettings, load_settings
 from ..data.store import CandleStore, SeriesKey, describe_range
 from ..data.stream import StreamManager
@@ -166,6 +166,16 @@ def run_repair(args: argparse.Namespace, config: Config) -> int:
         clean = True
         async with BybitRest(settings.rest) as rest:
             for path in _csv_files(args.paths):
+                if not (args.symbol or in_bybit_store(path)):  # nothing to refetch from
+                    if args.fill:
+                        raise UsageError(f"{path}: --fill needs --symbol (and --category, "
+                                         "--interval) to know what Bybit has")
+                    print(repair_offline(path, fsync=store.fsync).render())
+                    report = check_file(path, interval=parse_interval(args.interval)
+                                        if args.interval else None)
+                    print(report.render())
+                    clean = clean and report.clean
+                    continue
                 key = key_from_path(path, category=args.category, symbol=args.symbol,
                                     interval=args.interval)
                 result = await repair_file(path, rest, store=store, key=key, fill=args.fill,

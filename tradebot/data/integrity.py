@@ -140,7 +140,8 @@ def repair_hint(path: Path, interval: Interval | None, *, bybit_store: bool) -> 
                f"--interval {every}")
     return ("the file is not in the Bybit store layout <category>/<SYMBOL>/<interval>.csv:\n"
             f"    if it holds Bybit candles, run `{command}`\n"
-            "    otherwise re-export the data from its source")
+            f"    otherwise `tradebot data repair {path}` fixes a torn tail, duplicates and order,\n"
+            "    and for gaps, re-export the data from its source")
 
 
 def interval_from_path(path: Path) -> Interval | None:

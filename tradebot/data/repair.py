@@ -1,6 +1,6 @@
 """Repair a store file: drop a torn tail, duplicates and invalid rows, put rows in order, refetch
 every gap from Bybit, and only if asked, fill what the exchange does not have with flagged flat
-candles.
+candles. Any other OHLCV file gets the offline part alone (`repair_offline`).
 
 Never invents prices silently: a fill is opt-in (`--fill`), each filled candle is flat at the
 previous close with zero volume (what Bybit itself returns for no-trade periods), and its start is
@@ -17,16 +17,16 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import UsageError
+from ..errors import DataError, UsageError
 from ..market.bars import empty_ohlcv
 from .backfill import fetch_closed
 from .bybit import BybitRest
 from .integrity import Gap, find_gaps, split_torn
 from .intervals import Interval, parse_interval, to_datetime
-from .loader import parse_ohlcv_bytes
+from .loader import parse_ohlcv_bytes, read_bytes
 from .schema import VALUE_CHECKS, validate_ohlcv
-from .store import (CandleStore, SeriesKey, atomic_write, filled_path, frame_to_csv_bytes,
-                    merge_frames)
+from .store import (HEADER, CandleStore, SeriesKey, atomic_write, filled_path,
+                    frame_to_csv_bytes, merge_frames)
 
 CATEGORIES = ("spot", "linear", "inverse")
 
@@ -38,8 +38,12 @@ class RepairResult:
     refetched: int        # candles that came back from Bybit
     filled: int           # synthetic candles written (only with fill=True)
     remaining: tuple[Gap, ...]
+    offline: bool = False  # no symbol: gaps were neither refetched nor filled
 
     def render(self) -> str:
+        if self.offline:
+            return (f"{self.path}: removed {self.dropped} bad row(s); gaps are not refetched "
+                    "(pass --symbol and --category to refetch them from Bybit)")
         text = (f"{self.path}: removed {self.dropped} bad row(s), refetched {self.refetched} "
                 f"candle(s), filled {self.filled}")
         if self.remaining:
@@ -60,15 +64,49 @@ def key_from_path(path: Path, *, category: str | None = None, symbol: str | None
     return SeriesKey(category, symbol, parse_interval(interval or path.stem))
 
 
-def clean_rows(data: bytes, path: Path) -> tuple[pl.DataFrame, int]:
+def clean_rows(data: bytes, path: Path, *, whole_last_line: bool = False) -> tuple[pl.DataFrame, int]:
     """Parsed rows minus torn tail, invalid rows and duplicates (last wins), sorted; and how many
-    rows were dropped (a torn tail counts as one)."""
+    rows were dropped (a torn tail counts as one).
+
+    `whole_last_line`: keep a last line without a newline when it holds a whole valid row. A file
+    from elsewhere often simply lacks the final newline; the store always writes one, so for a
+    store file such a line is a write that was cut short (its last number may be cut too)."""
     complete, torn = split_torn(data)
+    if torn and whole_last_line and _whole_row(complete, data[len(complete):], path):
+        complete, torn = data + b"\n", 0
     frame = parse_ohlcv_bytes(complete, path)
     bad = pl.any_horizontal(*[c.bad.fill_null(True) for c in VALUE_CHECKS])
     valid = frame.filter(~bad)
     ordered = valid.unique("timestamp", keep="last", maintain_order=True).sort("timestamp")
     return ordered, frame.height - ordered.height + (1 if torn else 0)
+
+
+def _whole_row(complete: bytes, tail: bytes, path: Path) -> bool:
+    header = complete.split(b"\n", 1)[0] + b"\n"
+    try:
+        row = parse_ohlcv_bytes(header + tail + b"\n", path)
+    except DataError:
+        return False
+    bad = pl.any_horizontal(*[c.bad.fill_null(True) for c in VALUE_CHECKS])
+    return row.height == 1 and not row.select(bad).item()
+
+
+def repair_offline(path: Path, *, fsync: bool = True) -> RepairResult:
+    """The repairs that need no exchange, for any OHLCV file: cut a torn tail, drop invalid and
+    duplicate rows, sort. The result is written in the store's layout; a file in another layout
+    (a vendor export) is first kept as `<name>.orig`, so no column is lost."""
+    data = read_bytes(path)
+    ordered, dropped = clean_rows(data, path, whole_last_line=True)
+    rewritten = frame_to_csv_bytes(ordered, header=True)
+    if rewritten != data:
+        if not data.startswith(HEADER):
+            backup = path.with_name(path.name + ".orig")
+            if backup.exists():
+                raise UsageError(f"{backup} already exists; move it away first (data repair keeps "
+                                 "the original of a file it rewrites in the standard layout)")
+            atomic_write(backup, data, fsync=fsync)
+        atomic_write(path, rewritten, fsync=fsync)
+    return RepairResult(path, dropped, 0, 0, (), offline=True)
 
 
 async def refetch(rest: BybitRest, key: SeriesKey, gaps: list[Gap], *,

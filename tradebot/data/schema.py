@@ -17,7 +17,7 @@ from typing import Callable
 import polars as pl
 
 from ..errors import DataError
-from ..market.bars import OHLCV_COLUMNS, OHLCV_SCHEMA, VALUE_COLUMNS
+from ..market.bars import OHLCV_COLUMNS, OHLCV_SCHEMA, PRICE_COLUMNS, VALUE_COLUMNS
 
 
 @dataclass(frozen=True)

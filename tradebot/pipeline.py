@@ -191,8 +191,41 @@ def load_bars(path: Path) -> pl.DataFrame:
     return load_ohlcv(path, min_rows=2)
 
 
+def require_volume(strategy: Strategy, bars: pl.DataFrame) -> None:
+    """Data without volume (a file with no volume column loads with volume missing throughout)
+    cannot feed a script that reads it: say where the script reads it, rather than compute
+    missing values."""
+    if bars.height == 0 or bars["volume"].null_count() < bars.height:
+        return
+    checked = strategy.checked
+    reads = [node for node in _walk([*engine_nodes(checked).values(), *checked.series.values()])
+             if isinstance(node, ir.Call) and node.name == "volume"]
+    if not reads:
+        return
+    span = min((node.span for node in reads), key=lambda span: span.start)
+    text = " ".join(checked.source[span.start:span.end].split())
+    shown = text if len(text) <= 40 else text[:39] + "…"
+    what = "the script reads `volume`" if text == "volume" else f"`{shown}` reads volume"
+    raise ScriptDiagnostics([Diagnostic(
+        f"{what}, but the data has no volume column", span,
+        "run it on data with volume (docs/data.md lists the formats read)")],
+        checked.source, checked.filename)
+
+
+def _walk(roots: Iterable[ir.Node]) -> Iterable[ir.Node]:
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            yield node
+            stack.extend(ir.children(node))
+
+
 def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:
     """Run the strategy on bars: evaluate its plan, then the engine."""
+    require_volume(strategy, bars)
     return backtest_from_frame(strategy.checked, bars, strategy.plan.evaluate(bars))
 
 

@@ -96,10 +96,11 @@ def test_header_only(tmp_path: Path) -> None:
 
 
 def test_missing_columns_hint_lists_found(tmp_path: Path) -> None:
-    err = rejects(tmp_path, "time,open,high,low,close\n2024-01-01,1,2,0.5,1.5\n")
+    # (`time,open,high,low,close` without volume is a TradingView export now: tests/data/test_formats.py)
+    err = rejects(tmp_path, "when,open,high,low,volume\n2024-01-01,1,2,0.5,1.5\n")
     assert err.row == 1
-    assert "timestamp" in err.message and "volume" in err.message
-    assert err.hint is not None and "time, open, high, low, close" in err.hint
+    assert "timestamp" in err.message and "close" in err.message
+    assert err.hint is not None and "when, open, high, low, volume" in err.hint
 
 
 GOOD = "2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n"

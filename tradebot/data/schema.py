@@ -64,7 +64,12 @@ def _row_checks() -> tuple[RowCheck, ...]:
     o, h, lo, c, v = (pl.col(n) for n in VALUE_COLUMNS)
     checks: list[RowCheck] = [
         RowCheck("missing", name, pl.col(name).is_null(), _missing_message) for name in OHLCV_COLUMNS
+        if name != "volume"
     ]
+    # A volume column that is empty throughout means "no volume" (a file without one): scripts
+    # that read volume are refused by the pipeline; one empty value among others is an error.
+    checks.insert(4, RowCheck("missing", "volume", v.is_null() & v.is_not_null().any(),
+                              _missing_message))
     checks += [
         RowCheck("not_finite", name, ~pl.col(name).is_finite(), _not_finite_message(name))
         for name in VALUE_COLUMNS

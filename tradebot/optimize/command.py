@@ -20,7 +20,7 @@ from ..config import Config
 from ..errors import UsageError
 from ..lang.diagnostics import render_one
 from ..lang.optimize_check import DEFAULT_TRIALS, OptimizeSpec
-from ..pipeline import compile_source, data_path, load_bars, read_script
+from ..pipeline import compile_source, data_path, load_bars, read_script, require_volume
 from ..textkit import format_duration
 from .flags import CONFIRM_ABOVE, DEFAULT_TOP
 from .batch import DEFAULT_MEMORY_MB, Evaluator, EvaluatorSpec, Objective, Window
@@ -115,6 +115,7 @@ def prepare(args: argparse.Namespace, config: Config) -> Setup:
                          "`optimize maximize sharpe`, to say what to search for (docs/optimize.md)")
     data = data_path(strategy, flag=args.data, config=config)
     bars = load_bars(data)
+    require_volume(strategy, bars)
     method = args.method or spec.method
     if method == "grid" and args.trials:
         raise UsageError("--trials is for --method random or bayes; a grid tries every combination")

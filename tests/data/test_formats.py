@@ -127,3 +127,13 @@ def test_a_script_without_volume_runs_on_data_without_it(tmp_path: Path, capsys)
     path.write_text("enter long when close > sma(close, 5)\nexit long when close < sma(close, 5)\n")
     assert main(["run", str(path), "--data", str(FIXTURES / "no_volume.csv")]) == 0
     assert "Total return" in capsys.readouterr().out
+
+
+def test_data_check_counts_lines_of_a_headerless_file_from_one(tmp_path: Path) -> None:
+    from tradebot.data.integrity import check_file
+
+    lines = (FIXTURES / "metatrader4.csv").read_text().splitlines(True)
+    path = tmp_path / "mt4.csv"
+    path.write_text("".join(lines[:5] + [lines[3]] + lines[5:]))   # line 6 repeats line 4
+    report = check_file(path)
+    assert [(f.kind, f.line) for f in report.findings if f.kind == "dup"] == [("dup", 6)]

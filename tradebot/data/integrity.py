@@ -18,7 +18,7 @@ import polars as pl
 
 from ..market.timeframe import infer_interval_ms
 from .intervals import INTERVALS, Interval, format_ms, parse_interval, to_ms
-from .loader import parse_ohlcv_bytes, read_bytes
+from .loader import parse_with_layout, read_bytes
 from .schema import VALUE_CHECKS
 from .sessions import ClosureKind, closure_kinds
 from .store import describe_range, filled_path
@@ -163,13 +163,14 @@ def check_file(path: str | Path, *, interval: Interval | None = None,
     """Every problem in `path`; with `weekends_closed`, weekend closures are not errors."""
     path = Path(path)
     data, torn = split_torn(read_bytes(path))
-    frame = parse_ohlcv_bytes(data, path)
+    frame, layout = parse_with_layout(data, path)
+    first_line = 1 + layout.has_header
     interval = interval or interval_from_path(path) or _guess_interval(frame)
     findings: list[Finding] = []
     if torn:
         findings.append(Finding("torn_tail", f"last line is incomplete ({torn} bytes without a "
-                                "newline): a write was interrupted", line=frame.height + 2))
-    findings += row_findings(frame)
+                                "newline): a write was interrupted", line=frame.height + first_line))
+    findings += row_findings(frame, first_line)
     ordered = frame.drop_nulls("timestamp").unique("timestamp", keep="last").sort("timestamp")
     gaps = tag_closures(find_gaps(ordered, interval)) if interval else []
     findings += zero_volume_runs(ordered, min_zero_run)
@@ -183,8 +184,9 @@ def check_file(path: str | Path, *, interval: Interval | None = None,
                   _counts(findings), weekends_closed=weekends_closed)
 
 
-def row_findings(frame: pl.DataFrame) -> list[Finding]:
-    """Invalid values, duplicates and out-of-order rows, each with its line."""
+def row_findings(frame: pl.DataFrame, first_line: int = FIRST_LINE) -> list[Finding]:
+    """Invalid values, duplicates and out-of-order rows, each with its line (`first_line`: the
+    line of row 0; 1 in a file without a header)."""
     flags = frame.select(
         *[c.bad.fill_null(False).alias(f"v{k}") for k, c in enumerate(VALUE_CHECKS)],
         pl.col("timestamp").is_duplicated().and_(pl.col("timestamp").cum_count().over(
@@ -196,12 +198,12 @@ def row_findings(frame: pl.DataFrame) -> list[Finding]:
     for k, check in enumerate(VALUE_CHECKS):
         for i in flags[f"v{k}"].arg_true().head(SHOWN_PER_KIND + 1):
             found.append((i, Finding(check.kind, f"field '{check.field}': "
-                                     f"{check.message(frame, i)}", line=i + FIRST_LINE)))
+                                     f"{check.message(frame, i)}", line=i + first_line)))
     for name, text in (("dup", "duplicate timestamp"), ("order", "out of order: earlier than the "
                                                         "row above")):
         for i in flags[name].arg_true():
             stamp = format_ms(to_ms(frame["timestamp"][i]))
-            found.append((i, Finding(name, f"{text} ({stamp})", line=i + FIRST_LINE)))
+            found.append((i, Finding(name, f"{text} ({stamp})", line=i + first_line)))
     return [f for _, f in sorted(found, key=lambda p: p[0])]
 
 

@@ -137,3 +137,13 @@ def test_data_check_counts_lines_of_a_headerless_file_from_one(tmp_path: Path) -
     path.write_text("".join(lines[:5] + [lines[3]] + lines[5:]))   # line 6 repeats line 4
     report = check_file(path)
     assert [(f.kind, f.line) for f in report.findings if f.kind == "dup"] == [("dup", 6)]
+
+
+def test_eval_of_a_script_reading_volume_is_refused_on_data_without_it(tmp_path: Path,
+                                                                         capsys) -> None:
+    from tradebot.cli import main
+
+    path = tmp_path / "s.tbs"
+    path.write_text("flow = obv(close)\nenter long when flow > 0\n")
+    assert main(["eval", str(path), "--data", str(FIXTURES / "no_volume.csv")]) == 2
+    assert "`obv(close)` reads volume, but the data has no volume column" in capsys.readouterr().err

@@ -26,7 +26,7 @@ from ..lang.resolve import Resolver, Scope, is_invalid
 from ..lang.timeframes import check_fits
 from ..lang.types import NUMBER_SERIES, Kind
 from ..market.timeframe import infer_interval_ms, parse_timeframe
-from ..pipeline import data_path, load_bars, load_strategy, parse_overrides
+from ..pipeline import data_path, load_bars, load_strategy, parse_overrides, require_volume
 
 FORMATS = ("csv", "parquet", "table")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -182,6 +182,7 @@ def _eval_script(args: argparse.Namespace, config: Config) -> pl.DataFrame:
             raise UsageError(f"--series {name}: {path} has no series `{name}`"
                              + (f"; {hint}" if hint else f" (its series: {', '.join(available) or 'none'})"))
     bars = load_bars(data_path(strategy, flag=args.data, config=config))
+    require_volume(strategy, bars)
     return _frame(bars, {name: strategy.checked.series[name] for name in wanted}, str(path))
 
 

@@ -84,10 +84,17 @@ def sniff(data: bytes, path: object) -> Layout:
         raise DataError(path, "file is empty", hint="expected a header line: "
                         + ",".join(OHLCV_COLUMNS))
     separator = "\t" if "\t" in lines[0] else ";" if ";" in lines[0] else ","
-    rows = [next(csv.reader([line], delimiter=separator), []) for line in lines if line.strip()]
+    rows = [_fields(line, separator) for line in lines if line.strip()]
     if all(_is_value(field) for field in rows[0]):
         return _headerless(rows, separator, path)
     return _from_header(rows[0], separator, path)
+
+
+def _fields(line: str, separator: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=separator), [])
+    except csv.Error:  # a stray CR or NUL: the loader names the line once polars refuses it
+        return line.split(separator)
 
 
 def _is_value(field: str) -> bool:

@@ -2,12 +2,12 @@
 the table of vendor formats).
 
 A file has a header whose names are matched against synonyms (`time`, `Date`, `open_time`,
-`<DATE>` + `<TIME>`, `Adj Close` ignored, ...), or no header, when its first lines are all numbers
+`<DATE>` + `<TIME>`, `Adj Close` ignored, ...), or no header, when its first line is all numbers
 and dates: then the columns are told apart by their values (Binance klines: an epoch integer
 and 11 more numbers; MetaTrader: `2017.04.19,09:00,o,h,l,c,v`; otherwise time,o,h,l,c[,v]).
 The separator is a tab or a semicolon when the first line has one, else a comma.
 
-Only the first few lines are read here; the loader then parses the whole file once.
+Only the first line is read here; the loader then parses the whole file once.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from ..errors import DataError
 from .access import header_excerpt
 from ..market.bars import OHLCV_COLUMNS, PRICE_COLUMNS
 
-SNIFF_LINES = 5  # data lines looked at to recognise a headerless file
 # Header names, normalised (lower case, letters and digits only), most specific first.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "timestamp": ("timestamp", "datetime", "opentime", "time", "date", "ts", "unix"),
@@ -73,21 +72,19 @@ class Layout:
 
 def sniff(data: bytes, path: object) -> Layout:
     """The layout of a CSV file from its first lines (DataError when none fits)."""
-    first_lines = data[:65536].split(b"\n", SNIFF_LINES + 1)[:SNIFF_LINES + 1]
+    first = data[:65536].split(b"\n", 1)[0]
     try:
-        first_lines[0].decode("utf-8")
+        line = first.decode("utf-8").rstrip("\r")
     except UnicodeDecodeError:
         raise DataError(path, "not a UTF-8 text file", row=1) from None
-    # A later line's bad byte is reported with its line number by the loader.
-    lines = [line.decode("utf-8", errors="replace").rstrip("\r") for line in first_lines]
-    if not lines[0].strip():
+    if not line.strip():
         raise DataError(path, "file is empty", hint="expected a header line: "
                         + ",".join(OHLCV_COLUMNS))
-    separator = "\t" if "\t" in lines[0] else ";" if ";" in lines[0] else ","
-    rows = [_fields(line, separator) for line in lines if line.strip()]
-    if all(_is_value(field) for field in rows[0]):
-        return _headerless(rows, separator, path)
-    return _from_header(rows[0], separator, path)
+    separator = "\t" if "\t" in line else ";" if ";" in line else ","
+    fields = _fields(line, separator)
+    if all(_is_value(field) for field in fields):
+        return _headerless(fields, separator, path)
+    return _from_header(fields, separator, path)
 
 
 def _fields(line: str, separator: str) -> list[str]:
@@ -148,10 +145,10 @@ def _vendor(header: list[str], normal: list[str], fields: dict[str, int]) -> str
     return "a header"
 
 
-def _headerless(rows: list[list[str]], separator: str, path: object) -> Layout:
-    """No header: tell the columns apart by their values."""
-    width = len(rows[0])
-    first = [field.strip() for field in rows[0]]
+def _headerless(values: list[str], separator: str, path: object) -> Layout:
+    """No header: tell the columns apart by the first line's values."""
+    width = len(values)
+    first = [value.strip() for value in values]
     if width >= 6 and _DATE.match(first[0]) and _TIME_OF_DAY.match(first[1]):
         fields = dict(zip(("timestamp", *PRICE_COLUMNS, "volume"), (0, 2, 3, 4, 5, 6)))
         return Layout("MetaTrader (no header)", separator, False, width,

@@ -146,3 +146,12 @@ def test_nul_in_a_data_path_is_a_clear_error(project: Path, capsys) -> None:
     assert refusal(project / "bars\x00.csv", [project]) == "the file name contains a NUL character"
     code, text = run(capsys, "run", str(script(project, "x.csv")), "--data", "bars\x00.csv")
     assert code == 3 and "NUL character" in text
+
+
+def test_check_reports_a_data_line_the_script_may_not_read(project: Path, outside: Path,
+                                                           capsys) -> None:
+    code, text = run(capsys, "check", str(script(project, str(outside))))
+    assert code == 2 and "cannot read" in text and SECRET not in text
+    shutil.copy(BUNDLED, project / "bars.csv")
+    code, text = run(capsys, "check", str(script(project, "bars.csv")))
+    assert code == 0 and "ok" in text

@@ -97,6 +97,7 @@ def check_command(args: argparse.Namespace, config: Config) -> int:
     for path in args.scripts:
         try:
             strategy = load_strategy(path)
+            data_path(strategy, flag=None, config=config)  # a `data` line the script may not read
         except UserError as err:
             print(err.render(), file=sys.stderr)
             worst = max(worst, err.exit_code)

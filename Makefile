@@ -1,9 +1,15 @@
 # Two commands on a fresh machine: `make run` and `make test`. Both create .venv when missing
 # (or when pyproject.toml changed) so nothing depends on packages installed by hand.
+# `make run` installs the runtime only; `make test` adds the test oracles (TA-Lib, backtesting.py,
+# vectorbt, a PostgreSQL driver…), which are ten times larger and slower to install. Each set has
+# its own stamp, so `make run` after `make test` installs nothing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+# Quiet unless something is wrong: pip's warnings and errors still show.
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check --no-input
 
 .PHONY: run test bench clean venv
 
@@ -11,18 +17,21 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) install -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(PIP) install -e '.[test]'
+	touch $(TEST_STAMP)
 
 run: $(STAMP)
 	$(BIN)/tradebot run examples/rsi.tbs
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+bench: $(TEST_STAMP)
+	$(PIP) install -e '.[test,bench]'
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -16,6 +16,7 @@ def test_wheel_contains_grammar_and_bundled_data(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
                            "-q", "-w", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    assert "deprecat" not in proc.stderr.lower(), proc.stderr  # quiet unless something is wrong
     wheel = next(tmp_path.glob("tradebot-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "tradebot/grammar/tbs.lark" in names
@@ -34,3 +35,38 @@ def test_grammar_and_bundled_data_load_through_the_package() -> None:
 
     assert "statement" in grammar_text()
     assert bundled_data_path().is_file()
+
+
+def _pyproject() -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_license_is_an_spdx_string_not_a_deprecated_table() -> None:
+    # A table makes setuptools print a deprecation box on every install (`make run` showed it twice).
+    project = _pyproject()["project"]
+    assert isinstance(project.get("license", ""), str)
+
+
+def test_description_promises_nothing_the_package_cannot_do() -> None:
+    # There is no live or paper trading command: the description and docstring must not say so.
+    import tradebot
+
+    texts = [_pyproject()["project"]["description"], tradebot.__doc__ or ""]
+    for text in texts:
+        assert "live" not in text.lower() and "paper" not in text.lower(), text
+
+
+def test_make_run_installs_the_runtime_only_and_make_test_the_extras() -> None:
+    # `make run` must not pull in the test oracles (a 1.2 GB venv); `make test` needs them.
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    rules = {line.split(":")[0]: line.split(":", 1)[1].split() for line in makefile.splitlines()
+             if line and not line[0].isspace() and ":" in line and "=" not in line.split(":")[0]}
+    recipes = makefile.split("\n\n")
+    runtime = next(r for r in recipes if r.startswith("$(STAMP):"))
+    assert ".[test]" not in runtime and "install -e ." in runtime
+    assert "$(TEST_STAMP)" in rules["test"] and "$(TEST_STAMP)" not in rules["run"]
+    assert "$(STAMP)" in rules["run"]

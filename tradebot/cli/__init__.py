@@ -45,18 +45,39 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"tradebot {__version__}")
-    noise = parser.add_mutually_exclusive_group()
-    noise.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    noise.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    add_noise_flags(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(subparsers)
+    for sub in _subcommand_parsers(parser):
+        # SUPPRESS: a subcommand without -v/-q leaves the value given before it untouched.
+        add_noise_flags(sub, default=argparse.SUPPRESS)
     return parser
 
 
+def add_noise_flags(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """-v/-q, accepted before the subcommand and after it (`tradebot run X -v`)."""
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="store_true", default=default, help="log debug details")
+    noise.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="only warnings and errors")
+
+
+def _subcommand_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below `parser` (`run`, `data`, `data check`, ...)."""
+    found = []
+    for action in parser._actions:  # argparse exposes subparsers only through its actions
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                found += [sub, *_subcommand_parsers(sub)]
+    return found
+
+
 def configure_logging(*, verbose: bool, quiet: bool) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    """-v/-q set tradebot's own level; libraries stay at warnings (numba's debug log is its
+    bytecode, thousands of lines that say nothing about the user's run)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose and args.quiet:  # one before the subcommand, the other after it
+        parser.error("-v/--verbose and -q/--quiet exclude each other")
     configure_logging(verbose=args.verbose, quiet=args.quiet)
     if not getattr(args, "handler", None):
         parser.print_help()

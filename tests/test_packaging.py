@@ -70,3 +70,11 @@ def test_make_run_installs_the_runtime_only_and_make_test_the_extras() -> None:
     assert ".[test]" not in runtime and "install -e ." in runtime
     assert "$(TEST_STAMP)" in rules["test"] and "$(TEST_STAMP)" not in rules["run"]
     assert "$(STAMP)" in rules["run"]
+
+
+def test_runtime_dependencies_exclude_what_tradebot_never_imports() -> None:
+    # pandas (80 MB) was a runtime dependency that only the test oracles use.
+    names = {dep.split(">")[0].split("[")[0].split(";")[0].strip() for dep in _pyproject()["project"]["dependencies"]}
+    imported = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tradebot").rglob("*.py"))
+    assert "pandas" not in names
+    assert "import pandas" not in imported and "from pandas" not in imported

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,23 +10,27 @@ from pathlib import Path
 from tradebot import compiled
 
 
-def test_notice_only_without_a_cache_index(tmp_path: Path, caplog) -> None:
-    module = tmp_path / "kern.py"
-    module.write_text("# a kernel module\n")
-    with caplog.at_level(logging.INFO, logger="tradebot"):
-        compiled.announce_first_compile(str(module), "the test kernel")
-        compiled.announce_first_compile(str(module), "the test kernel")  # once per process
-    assert [r.getMessage() for r in caplog.records].count(
-        "compiling the test kernel for this machine (first run only, a few seconds; cached afterwards)") == 1
+NOTICE = "compiling tradebot's kernels for this machine"
 
-    cached = tmp_path / "other.py"
-    cached.write_text("")
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "other.simulate-10.py311.nbi").write_bytes(b"")
-    caplog.clear()
-    with caplog.at_level(logging.INFO, logger="tradebot"):
-        compiled.announce_first_compile(str(cached), "a cached kernel")
-    assert not caplog.records
+
+def _run(script: Path, cache: Path) -> str:
+    # A new interpreter with an empty numba cache of its own: a fresh installation.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, "-m", "tradebot", "run", str(script)], capture_output=True,
+                          text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_notice_once_per_installation(tmp_path: Path) -> None:
+    cache = tmp_path / "numba-cache"
+    first = tmp_path / "first.tbs"     # an indicator kernel module and the engine: one notice
+    first.write_text("r = rsi(close, 14)\nenter long when r < 30\nexit long when r > 70\n")
+    assert _run(first, cache).count(NOTICE) == 1
+    later = tmp_path / "later.tbs"     # kernels of another module, on the same installation: none
+    later.write_text("enter long when close > highest(high, 20)[1]\nexit long when close < lowest(low, 10)[1]\n")
+    assert NOTICE not in _run(later, cache)
+    assert list(cache.rglob("*windows*.nbi")), "the later script's kernels were compiled and cached"
 
 
 def test_warm_up_loads_numbas_registries_off_the_main_thread() -> None:

@@ -1,33 +1,52 @@
 """Tell the user when numba is about to compile a kernel instead of loading it from its cache.
 
 The compiled kernels (the backtest engine, the recursive and windowed indicators) are cached on
-disk (`@njit(cache=True)`), so only the first run after installing or upgrading pays for the
-compilation — several seconds. Without a word, that first `make run` looks like a hang.
+disk (`@njit(cache=True)`), so only the first run after installing or upgrading pays for most of
+the compilation — several seconds. Without a word, that first `make run` looks like a hang.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from contextlib import contextmanager
-import os
 from pathlib import Path
+from types import ModuleType
 from typing import Iterator
 
 log = logging.getLogger("tradebot")
-_announced: set[str] = set()
+_NOTICE = "compiling tradebot's kernels for this machine (first run after installing only, a few seconds)"
+_checked = False
 
 
-def announce_first_compile(module_file: str, what: str) -> None:
-    """Log once per process when `module_file` has no numba cache index yet."""
-    if module_file in _announced:
+def announce_first_compile(module: ModuleType) -> None:
+    """Log the notice when this installation has no compiled kernel cached yet, once per process.
+
+    Once per installation, not per kernel module: the first run compiles the indicators and the
+    engine (two modules, one notice), and a later script that needs a kernel not compiled yet
+    pays a fraction of a second, not worth a word. The cache folders are the ones numba itself
+    chose for `module` (next to the source, NUMBA_CACHE_DIR, or the user-wide cache when the
+    installation is read-only), applied to every folder of the package.
+    """
+    global _checked
+    if _checked:
         return
-    _announced.add(module_file)
-    source = Path(module_file)
-    folders = [source.parent / "__pycache__"]
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        folders.append(Path(os.environ["NUMBA_CACHE_DIR"]))
-    if not any(next(folder.rglob(f"{source.stem}.*.nbi"), None) for folder in folders if folder.is_dir()):
-        log.info("compiling %s for this machine (first run only, a few seconds; cached afterwards)", what)
+    _checked = True
+    if not any(next(folder.glob("*.nbi"), None) for folder in _cache_folders(module)):
+        log.info(_NOTICE)
+
+
+def _cache_folders(module: ModuleType) -> set[Path]:
+    """Where numba keeps the caches of every tradebot source folder, by the locator it picked for
+    `module`'s kernels (its private API; on any change, the in-tree `__pycache__` folders)."""
+    package = Path(__file__).resolve().parent
+    sources = {path.parent: path for path in package.rglob("*.py")}
+    try:
+        kernel = next(v for v in vars(module).values() if getattr(v, "_cache", None) is not None
+                      and hasattr(v._cache, "_impl"))
+        locator = type(kernel._cache._impl.locator)
+        return {Path(locator(kernel.py_func, str(source)).get_cache_path()) for source in sources.values()}
+    except Exception:  # noqa: BLE001 — a notice only; never let it break a run
+        return {folder / "__pycache__" for folder in sources}
 
 
 def warm_up_in_background() -> threading.Thread:

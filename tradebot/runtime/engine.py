@@ -170,13 +170,10 @@ def _kernel() -> ModuleType:
     commands that never backtest (e.g. `tradebot check`). numba then loads the compiled kernel
     from its on-disk cache.
     """
-    from importlib.util import find_spec
-
     from ..compiled import announce_first_compile
-
-    announce_first_compile(find_spec(f"{__package__}.kernel").origin, "the backtest engine")
     from . import kernel
 
+    announce_first_compile(kernel)  # importing compiles nothing; the first call does
     return kernel
 
 

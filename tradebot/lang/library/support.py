@@ -161,12 +161,11 @@ def _with_warmup(first: int, values: np.ndarray) -> pl.Series:
 
 def _compiled(module: str):
     """A numba kernel module, imported on first use (numba costs 0.2 s to import)."""
-    from importlib.util import find_spec
-
     from ...compiled import announce_first_compile
 
-    announce_first_compile(find_spec(module).origin, "the indicator kernels")
-    return importlib.import_module(module)
+    kernels = importlib.import_module(module)  # importing compiles nothing; the first call does
+    announce_first_compile(kernels)
+    return kernels
 
 
 def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = "windows") -> pl.Expr:

@@ -228,18 +228,3 @@ def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:
     require_volume(strategy, bars)
     return backtest_from_frame(strategy.checked, bars, strategy.plan.evaluate(bars))
 
-
-def parse_overrides(pairs: Iterable[str]) -> dict[str, float]:
-    """`--set name=value` flags → {name: value}; values are numbers or percentages (`2%`)."""
-    overrides: dict[str, float] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        name, text = name.strip(), text.strip()
-        if not sep or not name or not text:
-            raise UsageError(f"--set {pair}: expected NAME=VALUE, for example --set length=20")
-        try:
-            value = float(text[:-1].replace("_", "")) / 100 if text.endswith("%") else float(text.replace("_", ""))
-        except ValueError:
-            raise UsageError(f"--set {pair}: `{text}` is not a number") from None
-        overrides[name] = value
-    return overrides

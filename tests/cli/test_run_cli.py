@@ -32,10 +32,10 @@ def test_every_example_runs(script: Path, capsys) -> None:
 
 def test_json_document(capsys) -> None:
     code, out, _ = run_cli(capsys, "run", str(ROOT / "examples/sma_cross.tbs"),
-                           "--set", "fast=12", "--set", "slow=40", "--json")
+                           "--set", "fast=15", "--set", "slow=40", "--json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["params"] == {"fast": 12, "slow": 40}
+    assert doc["params"] == {"fast": 15, "slow": 40}
     assert {"settings", "params", "metrics", "trades"} <= doc.keys()
     assert {"all", "long", "short"} <= doc["metrics"].keys()
     trade = doc["trades"][0]
@@ -98,7 +98,7 @@ def test_run_refuses_a_broken_script(tmp_path: Path, capsys) -> None:
     (["--set", "nope=3"], "no param `nope`"),
     (["--set", "fst=3"], "did you mean `fast`"),
     (["--set", "fast=55"], "takes a whole number in 5..50 step 5"),
-    (["--set", "fast=7"], None),  # inside the range, off the step: allowed for manual exploration
+    (["--set", "fast=7"], "nearest allowed: fast=5 or fast=10"),  # inside the range, off the step
     (["--set", "fast=7.5"], "fast"),
     (["--set", "fast=abc"], "is not a number"),
     (["--set", "fast"], "expected NAME=VALUE"),

@@ -26,7 +26,8 @@ from ..lang.resolve import Resolver, Scope, is_invalid
 from ..lang.timeframes import check_fits
 from ..lang.types import NUMBER_SERIES, Kind
 from ..market.timeframe import infer_interval_ms, parse_timeframe
-from ..pipeline import data_path, load_bars, load_strategy, parse_overrides, require_volume
+from ..pipeline import data_path, load_bars, load_strategy, require_volume
+from .flags import output_file, parse_overrides
 
 FORMATS = ("csv", "parquet", "table")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -80,6 +81,8 @@ def _format(args: argparse.Namespace) -> str:
         raise UsageError("--format parquet writes a binary file: add --out PATH")
     if args.tail is not None and args.tail < 1:
         raise UsageError(f"--tail {args.tail}: give a number of bars, at least 1")
+    if args.out is not None:
+        output_file(args.out)
     return fmt
 
 

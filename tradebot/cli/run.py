@@ -11,8 +11,9 @@ from ..config import Config
 from ..errors import UsageError, UserError
 from ..lang.diagnostics import render_one
 from ..optimize import flags as optimize_flags
-from ..pipeline import Strategy, backtest, data_path, load_bars, load_strategy, parse_overrides
+from ..pipeline import Strategy, backtest, data_path, load_bars, load_strategy
 from ..runtime.report import format_summary, result_to_dict, write_outputs
+from .flags import output_folder, parse_overrides
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +48,8 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
     optimize_flags.check_flags(args)
     if args.open and args.report is None:
         raise UsageError("--open opens the HTML report: add --report (or --report FILE)")
+    if args.out:  # before the run: a bad --out must not cost the whole backtest first
+        output_folder(args.out)
     if args.optimize:
         from ..optimize.command import optimize_command  # loads Optuna: only when optimizing
 

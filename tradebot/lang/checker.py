@@ -7,6 +7,8 @@ risk_check.py once the params are known). Definitions may appear in any order; c
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any, Collection, Mapping
 
@@ -40,11 +42,17 @@ class ParamInfo:
 
     def domain_text(self) -> str:
         if self.choices is not None:
-            return "[" + ", ".join(_fmt(c, self.is_int) for c in self.choices) + "]"
+            return "[" + ", ".join(self.written(c) for c in self.choices) + "]"
         if self.low is None:
             return "(no range)"
-        step = f" step {_fmt(self.step, self.is_int)}" if self.step is not None else ""
-        return f"{_fmt(self.low, self.is_int)}..{_fmt(self.high, self.is_int)}{step}"
+        step = f" step {self.written(self.step)}" if self.step is not None else ""
+        return f"{self.written(self.low)}..{self.written(self.high)}{step}"
+
+    def written(self, value: float | None) -> str:
+        """A value as the script writes it: `0.25%` for a percentage param, `10` for a whole one."""
+        if self.is_percent and value is not None:
+            return f"{_fmt(value * 100, False)}%"
+        return _fmt(value, self.is_int and (value is None or float(value).is_integer()))
 
     def admits(self, value: float) -> bool:
         if self.is_int and float(value) != int(value):
@@ -54,6 +62,24 @@ class ParamInfo:
         if self.low is not None and not (self.low <= value <= self.high):  # type: ignore[operator]
             return False
         return True
+
+
+    def on_step(self, value: float) -> bool:
+        """Whether `value` is one of `low + k * step` (what a sweep tries); true without a step.
+        The tolerance absorbs binary fractions: 0.1 + 2 * 0.1 is on a 0.1 grid."""
+        if self.step is None or self.low is None:
+            return True
+        k = round((value - self.low) / self.step)
+        return abs(self.low + k * self.step - value) <= 1e-9 * max(abs(value), abs(self.step), 1e-12)
+
+    def nearest_steps(self, value: float) -> list[str]:
+        """The allowed values next to `value` (the ends of the range when it is outside)."""
+        if self.step is None or self.low is None or self.high is None:
+            return []
+        last = self.low + math.floor((self.high - self.low) / self.step + 1e-9) * self.step
+        below = self.low + math.floor((value - self.low) / self.step) * self.step
+        near = [min(max(v, self.low), last) for v in (below, below + self.step)]
+        return [self.written(v) for v in dict.fromkeys(near)]
 
 
 def _fmt(value: float | None, is_int: bool) -> str:
@@ -363,10 +389,12 @@ class _Checker:
                 known = ", ".join(self.params) or "none"
                 raise OverrideError(f"--set {name}: the script has no param `{name}`"
                                     + (f"; {hint}" if hint else f" (its params: {known})"))
-            if not info.admits(value):
+            if not info.admits(value) or not info.on_step(value):
                 kind = "a whole number in " if info.is_int else ""
-                raise OverrideError(f"--set {name}={value:g}: `{name}` takes {kind}{info.domain_text()} "
-                                    f"(declared on line {info.span.line})")
+                nearest = info.nearest_steps(value)
+                hint = f"; nearest allowed: {' or '.join(f'{name}={v}' for v in nearest)}" if nearest else ""
+                raise OverrideError(f"--set {name}={info.written(value)}: `{name}` takes {kind}{info.domain_text()} "
+                                    f"(declared on line {info.span.line}){hint}")
             self.params[name] = ParamInfo(info.name, info.default, float(value), info.is_int, info.is_percent,
                                           info.low, info.high, info.step, info.choices, info.span)
 

@@ -2,23 +2,26 @@
 their timestamps, to export features or check an indicator against a charting tool.
 
     tradebot eval 'rsi(close, 14)' 'bbands(close, 20, 2).upper' --data FILE
-    tradebot eval strategy.tbs --series r,band --format parquet --out features.parquet
+    tradebot eval strategy.tbs --series r,bb --format parquet --out features.parquet
 
 One column per expression, named by its text (a multi-output indicator without a field gives one
-column per field, `bbands(close, 20, 2).upper` ...), or per series, named by the series.
+column per field, `bbands(close, 20, 2).upper` ...), or per series, named by the series (`bb =
+bbands(...)` gives `bb.upper`, `bb.middle`, `bb.lower`).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Mapping
 
 import polars as pl
 
 from ..config import Config
 from ..errors import ScriptError, UsageError
-from ..lang import ir
+from ..lang import ast, ir
 from ..lang.builtins import REGISTRY
+from ..lang.checker import CheckedProgram
 from ..lang.compiler import compile_nodes
 from ..lang.diagnostics import ScriptDiagnostics, did_you_mean
 from ..lang.parser import parse_expression
@@ -175,18 +178,43 @@ def _frame(bars: pl.DataFrame, nodes: dict[str, ir.Node], source: str | None = N
 def _eval_script(args: argparse.Namespace, config: Config) -> pl.DataFrame:
     path = Path(args.items[0])
     strategy = load_strategy(path, overrides=parse_overrides(args.overrides))
-    available = list(strategy.checked.series)
-    wanted = [s.strip() for s in args.series.split(",") if s.strip()] if args.series else available
+    columns = _script_columns(strategy.checked.series)
+    wanted = [s.strip() for s in args.series.split(",") if s.strip()] if args.series else list(columns)
     if not wanted:
         raise UsageError(f"{path} defines no series (`name = expression`) to output")
+    nodes: dict[str, ir.Node] = {}
     for name in wanted:
-        if name not in strategy.checked.series:
-            hint = did_you_mean(name, available)
-            raise UsageError(f"--series {name}: {path} has no series `{name}`"
-                             + (f"; {hint}" if hint else f" (its series: {', '.join(available) or 'none'})"))
+        nodes.update(_wanted_columns(name, columns, strategy.checked, path))
     bars = load_bars(data_path(strategy, flag=args.data, config=config))
     require_volume(strategy, bars)
-    return _frame(bars, {name: strategy.checked.series[name] for name in wanted}, str(path))
+    return _frame(bars, nodes, str(path))
+
+
+def _script_columns(series: Mapping[str, ir.Node]) -> dict[str, ir.Node]:
+    """Every exportable column of a script: a series, or each field of a named multi-output call
+    (`bb = bbands(...)` gives `bb.upper`, `bb.middle`, `bb.lower`)."""
+    return {column: node for name, series_node in series.items()
+            for column, node in _columns(name, series_node)}
+
+
+def _wanted_columns(name: str, columns: Mapping[str, ir.Node], checked: CheckedProgram,
+                    path: Path) -> dict[str, ir.Node]:
+    """The columns `--series NAME` asks for: `bb` is all of bb's fields, `bb.upper` one of them."""
+    picked = {column: node for column, node in columns.items()
+              if column == name or column.startswith(f"{name}.")}
+    if picked:
+        return picked
+    exportable = ", ".join(columns) or "none"
+    function = next((s for s in checked.program.statements
+                     if isinstance(s, ast.FuncDef) and s.name == name), None)
+    if function is not None:
+        arguments = ", ".join(p.id for p in function.params)
+        raise UsageError(f"--series {name}: `{name}` is a function (`def {name}({arguments})`), not a "
+                         f"series: it has values only where it is called; name a call, for example "
+                         f"`x = {name}(...)`, and export that (exportable: {exportable})")
+    hint = did_you_mean(name, [*checked.series, *columns])
+    raise UsageError(f"--series {name}: {path} has no series `{name}`"
+                     + (f"; {hint}" if hint else f" (exportable: {exportable})"))
 
 
 # ------------------------------------------------------------------ output

@@ -24,6 +24,8 @@ from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check
 from .lang import ast, ir
 from .lang.diagnostics import Diagnostic, ScriptDiagnostics
 from .lang.compiler import Plan, compile_nodes, compile_program
+from .lang.data_fit import data_diagnostics
+from .lang.diagnostics import Diagnostic, ScriptDiagnostics
 from .lang.parser import parse_program
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
@@ -221,6 +223,16 @@ def _walk(roots: Iterable[ir.Node]) -> Iterable[ir.Node]:
             seen.add(id(node))
             yield node
             stack.extend(ir.children(node))
+
+
+def check_data(strategy: Strategy, bars: pl.DataFrame) -> list[Diagnostic]:
+    """The script against the data before a run: raise its errors (ScriptDiagnostics, with the
+    script's line and caret), return its warnings."""
+    found = data_diagnostics(strategy.checked, bars)
+    errors = [d for d in found if d.severity == "error"]
+    if errors:
+        raise ScriptDiagnostics(errors, strategy.checked.source, strategy.checked.filename)
+    return [d for d in found if d.severity != "error"]
 
 
 def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:

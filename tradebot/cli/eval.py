@@ -26,10 +26,10 @@ from ..lang.compiler import compile_nodes
 from ..lang.diagnostics import ScriptDiagnostics, did_you_mean
 from ..lang.parser import parse_expression
 from ..lang.resolve import Resolver, Scope, is_invalid
-from ..lang.timeframes import check_fits
+from ..lang.timeframes import timeframe_diagnostics
 from ..lang.types import NUMBER_SERIES, Kind
-from ..market.timeframe import infer_interval_ms, parse_timeframe
-from ..pipeline import data_path, load_bars, load_strategy, require_volume
+from ..market.timeframe import infer_interval_ms
+from ..pipeline import check_data, data_path, load_bars, load_strategy, require_volume
 from .flags import output_file, parse_overrides
 
 FORMATS = ("csv", "parquet", "table")
@@ -106,21 +106,27 @@ def check_expression(text: str, source_name: str) -> ir.Node:
 
 def _eval_expressions(texts: list[str], args: argparse.Namespace, config: Config) -> pl.DataFrame:
     nodes: dict[str, ir.Node] = {}
-    checked: list[tuple[str, ir.Node]] = []
+    checked: list[tuple[str, str, ir.Node]] = []
     failures: list[ScriptDiagnostics] = []
     for i, text in enumerate(texts, start=1):
         try:
-            checked.append((f"<arg {i}>", check_expression(text.strip(), f"<arg {i}>")))
+            checked.append((text.strip(), f"<arg {i}>", check_expression(text.strip(), f"<arg {i}>")))
         except ScriptDiagnostics as err:
             failures.append(err)
         else:
-            for name, part in _columns(text.strip(), checked[-1][1]):
+            for name, part in _columns(text.strip(), checked[-1][2]):
                 nodes[_unique(name, nodes)] = part
+    _raise(failures)
+    bars = load_bars(data_path(None, flag=args.data, config=config))
+    interval = infer_interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy())
+    _raise([ScriptDiagnostics(found, text, source) for text, source, node in checked
+            if (found := timeframe_diagnostics([node], interval))])
+    return _frame(bars, nodes)
+
+
+def _raise(failures: list[ScriptDiagnostics]) -> None:
     if failures:
         raise failures[0] if len(failures) == 1 else _Several(failures)
-    bars = load_bars(data_path(None, flag=args.data, config=config))
-    _check_timeframes(checked, bars)
-    return _frame(bars, nodes)
 
 
 class _Several(ScriptError):
@@ -132,23 +138,6 @@ class _Several(ScriptError):
 
     def render(self) -> str:
         return "\n\n".join(f.render() for f in self.failures)
-
-
-def _check_timeframes(checked: list[tuple[str, ir.Node]], bars: pl.DataFrame) -> None:
-    """`@ timeframe` against the data's interval, naming the argument (the plan would say only
-    line and column)."""
-    interval = infer_interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy())
-    for source, node in checked:
-        for sub in _walk(node):
-            if isinstance(sub, ir.Resample):
-                check_fits(parse_timeframe(sub.timeframe), interval,
-                           f"{source}:{sub.span.line}:{sub.span.column}")
-
-
-def _walk(node: ir.Node):
-    yield node
-    for child in ir.children(node):
-        yield from _walk(child)
 
 
 def _columns(text: str, node: ir.Node) -> list[tuple[str, ir.Node]]:
@@ -187,6 +176,7 @@ def _eval_script(args: argparse.Namespace, config: Config) -> pl.DataFrame:
         nodes.update(_wanted_columns(name, columns, strategy.checked, path))
     bars = load_bars(data_path(strategy, flag=args.data, config=config))
     require_volume(strategy, bars)
+    check_data(strategy, bars)  # its errors; risk warnings say nothing about exported series
     return _frame(bars, nodes, str(path))
 
 

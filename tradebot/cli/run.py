@@ -5,13 +5,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Iterable
 
 from ..compiled import numba_warming_up
 from ..config import Config
 from ..errors import UsageError, UserError
-from ..lang.diagnostics import render_one
+from ..lang.diagnostics import Diagnostic, render_one
 from ..optimize import flags as optimize_flags
-from ..pipeline import Strategy, backtest, data_path, load_bars, load_strategy
+from ..pipeline import Strategy, backtest, check_data, data_path, load_bars, load_strategy
 from ..runtime.report import format_summary, result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
 
@@ -35,12 +36,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     chk = subparsers.add_parser("check", help="check scripts for errors without running them",
                                 description="Parse and check .tbs scripts; print every error at once.")
     chk.add_argument("scripts", type=Path, nargs="+", help=".tbs files")
+    chk.add_argument("--data", metavar="FILE", help="also check the scripts against this OHLCV CSV: its "
+                     "header and rows, `@ timeframe`s against its interval, risk distances against its prices")
     chk.set_defaults(handler=check_command)
 
 
-def print_warnings(strategy: Strategy) -> None:
+def print_warnings(strategy: Strategy, warnings: Iterable[Diagnostic] | None = None) -> None:
+    """The checker's warnings (or `warnings`), each with its line and caret, on stderr."""
     checked = strategy.checked
-    for warning in checked.warnings:
+    for warning in checked.warnings if warnings is None else warnings:
         print(render_one(warning, checked.source, checked.filename), file=sys.stderr)
 
 
@@ -66,6 +70,7 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
 def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> int:
     source = data_path(strategy, flag=args.data, config=config)
     bars = load_bars(source)
+    print_warnings(strategy, check_data(strategy, bars))
     report = args.report is not None or args.out  # --out keeps what `tradebot report DIR` draws
     if report:
         from .report import backtest_for_report, save_report
@@ -96,17 +101,21 @@ def _params_as_written(strategy: Strategy) -> dict[str, object]:
 
 
 def check_command(args: argparse.Namespace, config: Config) -> int:
+    bars = load_bars(Path(args.data)) if args.data else None  # a bad file: its own error, once
     worst = 0
     for path in args.scripts:
         try:
             strategy = load_strategy(path)
             data_path(strategy, flag=None, config=config)  # a `data` line the script may not read
+            warnings = check_data(strategy, bars) if bars is not None else []
         except UserError as err:
             print(err.render(), file=sys.stderr)
             worst = max(worst, err.exit_code)
             continue
         print_warnings(strategy)
+        print_warnings(strategy, warnings)
         checked = strategy.checked
         rules = sum(1 for s in checked.program.statements if type(s).__name__ == "Rule")
-        print(f"{path}: ok ({len(checked.params)} params, {len(checked.series)} series, {rules} rules)")
+        against = f", fits {args.data}" if bars is not None else ""
+        print(f"{path}: ok ({len(checked.params)} params, {len(checked.series)} series, {rules} rules{against})")
     return worst

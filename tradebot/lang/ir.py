@@ -8,7 +8,7 @@ the compiler computes a shared subexpression once however many times it is writt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Iterator, Union
 
 from .ast import NOWHERE, Span
 from .types import Type
@@ -80,6 +80,20 @@ OPERATORS = ARITHMETIC + COMPARISONS + (
     "neg", "not", "and", "or", "if", "crosses_above", "crosses_below",
     "history", "held_for", "held_within",
 )
+
+
+def walk(*roots: Node) -> Iterator[Node]:
+    """Every node under `roots`, each shared subexpression once. Iterative (a deeply nested script
+    must not hit Python's recursion limit) and by identity (a definition used twice is one object:
+    walking it as a tree would double the work with each level of reuse)."""
+    stack, seen = list(roots), set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        stack.extend(reversed(children(node)))
 
 
 def children(node: Node) -> tuple[Node, ...]:

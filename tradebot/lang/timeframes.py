@@ -21,13 +21,15 @@ The rules (docs/builtins.md, "Multi-timeframe"):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import polars as pl
 
 from ..errors import ScriptError
-from ..market.timeframe import UNIT_MS, Timeframe
+from ..market.timeframe import UNIT_MS, Timeframe, parse_timeframe
+from . import ir
+from .diagnostics import Diagnostic
 
 if TYPE_CHECKING:
     from .compiler import Plan
@@ -40,14 +42,34 @@ class TimeframeError(ScriptError):
 
 
 def check_fits(frame: Timeframe, interval: int | None, where: str) -> None:
+    problem = misfit(frame, interval)
+    if problem is not None:
+        message, hint = problem
+        raise TimeframeError(f"{where}: error: {message}\n  hint: {hint}")
+
+
+def misfit(frame: Timeframe, interval: int | None) -> tuple[str, str] | None:
+    """(message, hint) when `@ frame` cannot be built from bars `interval` ms apart, else None."""
     if interval is None or frame.fits_interval(interval):
-        return
+        return None
     shown = _duration(interval)
     smaller = frame.ms is not None and frame.ms < interval
-    raise TimeframeError(
-        f"{where}: error: `@ {frame.text}` needs a whole multiple of the data's interval ({shown}); "
-        f"{frame.text} is {'smaller than' if smaller else 'not a multiple of'} it\n"
-        f"  hint: use a timeframe such as {_suggest(interval)}, or data with a shorter interval")
+    return (f"`@ {frame.text}` needs a whole multiple of the data's interval ({shown}); "
+            f"{frame.text} is {'smaller than' if smaller else 'not a multiple of'} it",
+            f"use a timeframe such as {_suggest(interval)}, or data with a shorter interval")
+
+
+def timeframe_diagnostics(roots: Iterable[ir.Node], interval: int | None) -> list[Diagnostic]:
+    """Every `expr @ timeframe` under `roots` that the data's interval cannot build, at its span
+    (checked before a run, so the error shows the script's line; the plan's own check cannot)."""
+    found: list[Diagnostic] = []
+    for node in ir.walk(*roots):
+        if isinstance(node, ir.Resample):
+            problem = misfit(parse_timeframe(node.timeframe), interval)
+            if problem is not None:
+                found.append(Diagnostic(problem[0], node.span, problem[1]))
+    # (Spans compare equal by design, so their offsets are the key.)
+    return list({(d.span.start, d.span.end, d.message): d for d in found}.values())
 
 
 def _duration(ms: int) -> str:

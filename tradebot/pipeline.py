@@ -22,14 +22,15 @@ from .data.loader import load_ohlcv
 from .errors import UsageError, UserError
 from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check
 from .lang import ast, ir
-from .lang.diagnostics import Diagnostic, ScriptDiagnostics
 from .lang.compiler import Plan, compile_nodes, compile_program
 from .lang.data_fit import data_diagnostics
 from .lang.diagnostics import Diagnostic, ScriptDiagnostics
+from .lang.explain import rule_conditions, written
 from .lang.parser import parse_program
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
 from .runtime.metrics import METRICS
+from .runtime.report import RuleCount
 from .runtime.signals import Signals
 
 log = logging.getLogger(__name__)
@@ -141,13 +142,15 @@ def compile_source(source: str, filename: str, *, overrides: Mapping[str, float]
     return Strategy(checked, strategy_plan(checked, series), path)
 
 
-def strategy_plan(checked: CheckedProgram, series: Iterable[str] = ()) -> Plan:
+def strategy_plan(checked: CheckedProgram, series: Iterable[str] = (),
+                  extra: Mapping[str, ir.Node] | None = None) -> Plan:
     """One plan for the named series asked for and every engine input (`engine_nodes`): the
-    signals as `compile_program` gives them (missing → false) plus the risk series."""
+    signals as `compile_program` gives them (missing → false) plus the risk series, plus any
+    `extra` outputs (computed in the same pass, sharing its indicators)."""
     nodes = engine_nodes(checked)
-    if set(nodes) == set(SIGNALS):
+    if set(nodes) == set(SIGNALS) and not extra:
         return compile_program(checked, series=series)
-    combined = compile_nodes({**{name: checked.series[name] for name in series}, **nodes},
+    combined = compile_nodes({**{name: checked.series[name] for name in series}, **(extra or {}), **nodes},
                              source=checked.filename)
     return replace(combined, outputs={name: expr.fill_null(False) if name in SIGNALS else expr
                                       for name, expr in combined.outputs.items()})
@@ -233,6 +236,32 @@ def check_data(strategy: Strategy, bars: pl.DataFrame) -> list[Diagnostic]:
     if errors:
         raise ScriptDiagnostics(errors, strategy.checked.source, strategy.checked.filename)
     return [d for d in found if d.severity != "error"]
+
+
+def backtest_counting_rules(strategy: Strategy, bars: pl.DataFrame) -> tuple[BacktestResult, list[RuleCount]]:
+    """`backtest`, and on how many bars each rule's condition held (one pass computes both), so a
+    run without trades can say which rule never fired."""
+    rules = rule_conditions(strategy.checked)
+    frame = strategy_plan(strategy.checked, extra=_rule_nodes(rules)).evaluate(bars)
+    return backtest_from_frame(strategy.checked, bars, frame), _rule_counts(strategy, rules, frame)
+
+
+def count_rules(strategy: Strategy, bars: pl.DataFrame) -> list[RuleCount]:
+    """On how many bars each rule's condition held, in a pass of its own."""
+    rules = rule_conditions(strategy.checked)
+    if not rules:
+        return []
+    frame = compile_nodes(_rule_nodes(rules), source=strategy.checked.filename).evaluate(bars)
+    return _rule_counts(strategy, rules, frame)
+
+
+def _rule_nodes(rules: Sequence[tuple[object, ir.Node]]) -> dict[str, ir.Node]:
+    return {f"rule.{i}": node for i, (_, node) in enumerate(rules)}
+
+
+def _rule_counts(strategy: Strategy, rules: Sequence[tuple[ast.Rule, ir.Node]], frame: pl.DataFrame) -> list[RuleCount]:
+    return [RuleCount(rule.span.line, written(strategy.checked, rule.span),
+                      int(frame[f"rule.{i}"].fill_null(False).sum())) for i, (rule, _) in enumerate(rules)]
 
 
 def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:

@@ -8,25 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tradebot.cli import main
+from tests.cli.support import DATA as DATA_PATH
+from tests.cli.support import run, script
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = str(ROOT / "data/EURUSD_1h.csv")  # hourly EUR/USD, prices 1.068 to 1.254
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
-
-
-def script(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "s.tbs"
-    path.write_text(text)
-    return str(path)
-
-
+DATA = str(DATA_PATH)
 MTF = "e = ema(close, 50) @ 30m\nf = sma(close, 5) @ 90m\nenter long when close > e and close > f\n"
 
 

@@ -12,8 +12,9 @@ from ..config import Config
 from ..errors import UsageError, UserError
 from ..lang.diagnostics import Diagnostic, render_one
 from ..optimize import flags as optimize_flags
-from ..pipeline import Strategy, backtest, check_data, data_path, load_bars, load_strategy
-from ..runtime.report import format_summary, result_to_dict, write_outputs
+from ..lang.explain import risk_as_written
+from ..pipeline import Strategy, backtest_counting_rules, check_data, count_rules, data_path, load_bars, load_strategy
+from ..runtime.report import format_summary, price_decimals, result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
 
 
@@ -26,7 +27,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                      help="override a param's default (repeatable), e.g. --set fast=12")
     run.add_argument("--json", action="store_true", help="print one JSON document instead of the summary")
     run.add_argument("--out", type=Path, metavar="DIR", help="also write trades.csv, equity.csv, result.json")
-    run.add_argument("--trades", type=int, default=10, metavar="N", help="how many last trades to show (10)")
+    run.add_argument("--trades", type=_count, default=10, metavar="N",
+                     help="how many last trades to show (10; 0 for none)")
     run.add_argument("--report", nargs="?", const="", metavar="FILE",
                      help="also write an HTML report (default reports/<strategy>-<time>.html)")
     run.add_argument("--open", action="store_true", help="open the --report in the default browser")
@@ -39,6 +41,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     chk.add_argument("--data", metavar="FILE", help="also check the scripts against this OHLCV CSV: its "
                      "header and rows, `@ timeframe`s against its interval, risk distances against its prices")
     chk.set_defaults(handler=check_command)
+
+
+def _count(text: str) -> int:
+    """A whole number of at least 0 (argparse reports the error as a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"`{text}`: give a whole number, 0 or more")
+    return value
 
 
 def print_warnings(strategy: Strategy, warnings: Iterable[Diagnostic] | None = None) -> None:
@@ -76,9 +89,12 @@ def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> i
         from .report import backtest_for_report, save_report
 
         run = backtest_for_report(strategy, bars)
-    result = run.result if report else backtest(strategy, bars)
-    settings = {"strategy": strategy.title, "script": str(args.script), "data": str(source),
-                "bars": bars.height, "from": str(bars["timestamp"][0]), "to": str(bars["timestamp"][-1])}
+        result, rules = run.result, count_rules(strategy, bars)
+    else:
+        result, rules = backtest_counting_rules(strategy, bars)
+    settings = {**risk_as_written(strategy.checked), "strategy": strategy.title, "script": str(args.script),
+                "data": str(source), "bars": bars.height, "from": str(bars["timestamp"][0]),
+                "to": str(bars["timestamp"][-1])}
     params = strategy.checked.param_values
     if args.out:
         paths = write_outputs(result, args.out, settings=settings, params=params)
@@ -89,8 +105,9 @@ def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> i
         document = result_to_dict(result, settings=settings, params=params)
         print(json.dumps(document, indent=2, allow_nan=False))
     else:
-        print(format_summary(result, title=strategy.title, settings=settings,
-                             params=_params_as_written(strategy), last_trades=args.trades), end="")
+        decimals = price_decimals(bars["close"].to_numpy(), tick_size=strategy.checked.settings["tick_size"])
+        print(format_summary(result, title=strategy.title, settings=settings, params=_params_as_written(strategy),
+                             last_trades=args.trades, price_decimals=decimals, rules=rules), end="")
     return 0
 
 

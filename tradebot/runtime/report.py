@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -36,17 +37,44 @@ AMBIGUOUS_NOTE = "* decided by the fill policy: the bar's order of touches is un
 NULL_MEANS = "null stands for +infinity (a zero denominator: no losing trade, no down bar or no drawdown)"
 
 
+@dataclass(frozen=True)
+class RuleCount:
+    """How often one rule's condition held: `bars_true` of the run's bars."""
+
+    line: int
+    text: str  # the rule as the script writes it
+    bars_true: int
+
+
 def format_summary(result: BacktestResult, *, title: str, settings: Mapping[str, Any],
-                   params: Mapping[str, Any], last_trades: int = 10) -> str:
-    """A readable multi-line summary of `result` for the terminal."""
+                   params: Mapping[str, Any], last_trades: int = 10, price_decimals: int = 5,
+                   rules: Sequence[RuleCount] = ()) -> str:
+    """A readable multi-line summary of `result` for the terminal. `price_decimals`: the data's
+    (from its tick size); `rules`: how often each rule fired, shown so that a run without trades
+    says which condition never held."""
     sections = [
         _underlined(title),
         _key_values("Settings", merged_settings(result, settings)),
         _key_values("Params", params) if params else "Params: none",
         _metrics_table(result.metrics),
-        _trades_table(result.trades, last=last_trades),
+        _rules_table(rules, bars=result.equity.height) if rules else "",
+        _trades_table(result.trades, last=last_trades, price_decimals=price_decimals),
     ]
-    return "\n\n".join(sections) + "\n"
+    return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def price_decimals(prices: np.ndarray, *, tick_size: float | None = None, most: int = 8) -> int:
+    """How many decimals the data's prices are quoted with: the tick size's when the script gives
+    one, else the fewest that write a sample of the prices exactly (1.08940 → 5, 74541.6 → 1)."""
+    if tick_size:
+        return min(most, max(0, -math.floor(math.log10(tick_size) + 1e-9)))
+    sample = np.asarray(prices, dtype=np.float64)[:2000]
+    sample = sample[np.isfinite(sample)]
+    for decimals in range(most + 1):
+        scaled = sample * 10.0 ** decimals
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6):  # binary fractions: 0.1 + 0.2 is 0.3
+            return decimals
+    return most
 
 
 def result_to_dict(result: BacktestResult, *, settings: Mapping[str, Any],
@@ -135,25 +163,43 @@ def setting_text(key: str, value: Any) -> str:
     return _plain(value)
 
 
+# Left out of the terminal table (still in JSON, result.json and as an optimize objective):
+# `annualized_return_pct` is arithmetic (mean bar return x bars per year, Sharpe's numerator), so
+# on a ruined account it reads -962 % beside a CAGR of -99.99 %; the CAGR is the growth rate a
+# reader means by "annual return".
+TERMINAL_HIDDEN = frozenset({"annualized_return_pct"})
+
+
 def _metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     header = ["Metric", *(name.capitalize() for name in COLUMNS)]
     rows = [[label, *(metric_cell(metrics[column].get(key), unit) for column in COLUMNS)]
-            for key, label, unit in METRIC_ROWS]
+            for key, label, unit in METRIC_ROWS if key not in TERMINAL_HIDDEN]
     return text_table(header, rows, right_from=1)
 
 
-def _trades_table(trades: pl.DataFrame, *, last: int) -> str:
+def _rules_table(rules: Sequence[RuleCount], *, bars: int) -> str:
+    header = ["Line", "Rule", "Bars true"]
+    rows = [[str(rule.line), rule.text, f"{rule.bars_true:,}"] for rule in rules]
+    never = [rule for rule in rules if rule.bars_true == 0]
+    note = (f"\n{len(never)} rule{'s' if len(never) != 1 else ''} never held: "
+            + ", ".join(f"line {rule.line}" for rule in never)) if never else ""
+    return f"Rules (bars on which the condition held, of {bars:,}):\n" + text_table(header, rows, right_from=2) + note
+
+
+def _trades_table(trades: pl.DataFrame, *, last: int, price_decimals: int = 5) -> str:
+    if last <= 0:  # --trades 0: no trade table at all, not an empty one
+        return ""
     if trades.height == 0:
         return "Trades: none"
     shown = trades.tail(last)
     header = ["Side", "Entry time", "Entry", "Exit time", "Exit", "Qty", "P&L", "Return",
               "Bars", "Reason"]
-    rows = [[row["side"], _time(row["entry_time"]), _number(row["entry_price"], 5),
-             _time(row["exit_time"]), _number(row["exit_price"], 5), _number(row["qty"], 4),
+    rows = [[row["side"], _time(row["entry_time"]), _number(row["entry_price"], price_decimals),
+             _time(row["exit_time"]), _number(row["exit_price"], price_decimals), _number(row["qty"], 4),
              _number(row["pnl"], 2), metric_cell(row["return_pct"], "pct"),
              str(row["bars_held"]), row["exit_reason"] + ("*" if row["ambiguous"] else "")]
             for row in shown.iter_rows(named=True)]
-    title = f"Last {shown.height} of {trades.height} trades:"
+    title = f"Last {shown.height:,} of {trades.height:,} trades:"
     note = "\n" + AMBIGUOUS_NOTE if shown["ambiguous"].any() else ""
     return title + "\n" + text_table(header, rows, right_from=2) + note
 

@@ -10,10 +10,12 @@ from typing import Iterable
 from ..compiled import numba_warming_up
 from ..config import Config
 from ..errors import UsageError, UserError
+from ..lang import ast
 from ..lang.diagnostics import Diagnostic, render_one
-from ..optimize import flags as optimize_flags
 from ..lang.explain import risk_as_written
-from ..pipeline import Strategy, backtest_counting_rules, check_data, count_rules, data_path, load_bars, load_strategy
+from ..optimize import flags as optimize_flags
+from ..pipeline import (Strategy, backtest_counting_rules, check_data, count_rules, data_path, load_bars,
+                        load_strategy)
 from ..runtime.report import format_summary, price_decimals, result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
 
@@ -132,7 +134,7 @@ def check_command(args: argparse.Namespace, config: Config) -> int:
         print_warnings(strategy)
         print_warnings(strategy, warnings)
         checked = strategy.checked
-        rules = sum(1 for s in checked.program.statements if type(s).__name__ == "Rule")
+        rules = sum(1 for s in checked.program.statements if isinstance(s, ast.Rule))
         against = f", fits {args.data}" if bars is not None else ""
         print(f"{path}: ok ({len(checked.params)} params, {len(checked.series)} series, {rules} rules{against})")
     return worst

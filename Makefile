@@ -15,9 +15,11 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check --no-input
 
 venv: $(STAMP)
 
+# --no-compile: pip would byte-compile every module of every package (numba's and numpy's own test
+# suites included: ~75 MB and many seconds); Python compiles the few hundred a run imports itself.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -e .
+	$(PIP) install --no-compile -e .
 	touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)

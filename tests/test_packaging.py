@@ -1,6 +1,7 @@
 """The wheel carries what an installed tradebot needs: the grammar and the bundled data."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -66,7 +67,7 @@ def test_make_run_installs_the_runtime_only_and_make_test_the_extras() -> None:
     rules = {line.split(":")[0]: line.split(":", 1)[1].split() for line in makefile.splitlines()
              if line and not line[0].isspace() and ":" in line and "=" not in line.split(":")[0]}
     runtime = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]  # the rule and its recipe
-    assert ".[test]" not in runtime and "install -e ." in runtime
+    assert ".[test]" not in runtime and re.search(r"install .*-e \.\n", runtime)
     assert "$(TEST_STAMP)" in rules["test"] and "$(TEST_STAMP)" not in rules["run"]
     assert "$(STAMP)" in rules["run"]
 

@@ -115,3 +115,15 @@ def test_rule_counts_are_the_bars_where_each_condition_held(tmp_path: Path, caps
     rows = out.split("of 5,000):")[1].splitlines()[3:6]
     counts = [int(row.split()[-1].replace(",", "")) for row in rows]
     assert counts == [up, down, both]
+
+
+def test_json_and_result_json_carry_the_rule_counts(tmp_path: Path, capsys) -> None:
+    import json
+
+    path = script(tmp_path, "enter long when close > highest(high, 20)\nexit long when close < open\n")
+    code, out, _ = run(capsys, "run", path, "--data", str(DATA), "--json", "--out", str(tmp_path / "res"))
+    assert code == 0
+    for document in (json.loads(out), json.loads((tmp_path / "res/result.json").read_text())):
+        assert document["rules"][0] == {"line": 1, "rule": "enter long when close > highest(high, 20)",
+                                        "bars_true": 0}
+        assert document["rules"][1]["bars_true"] > 0

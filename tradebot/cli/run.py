@@ -99,12 +99,12 @@ def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> i
                 "to": str(bars["timestamp"][-1])}
     params = strategy.checked.param_values
     if args.out:
-        paths = write_outputs(result, args.out, settings=settings, params=params)
+        paths = write_outputs(result, args.out, settings=settings, params=params, rules=rules)
         print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
     if report:
         save_report(run, strategy, args, bars=bars, settings=settings, params=_params_as_written(strategy))
     if args.json:
-        document = result_to_dict(result, settings=settings, params=params)
+        document = result_to_dict(result, settings=settings, params=params, rules=rules)
         print(json.dumps(document, indent=2, allow_nan=False))
     else:
         decimals = price_decimals(bars["close"].to_numpy(), tick_size=strategy.checked.settings["tick_size"])

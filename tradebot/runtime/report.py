@@ -78,27 +78,30 @@ def price_decimals(prices: np.ndarray, *, tick_size: float | None = None, most: 
 
 
 def result_to_dict(result: BacktestResult, *, settings: Mapping[str, Any],
-                   params: Mapping[str, Any]) -> dict[str, Any]:
-    """The result as JSON-ready values: settings, params, metrics, trades and notes."""
+                   params: Mapping[str, Any], rules: Sequence[RuleCount] = ()) -> dict[str, Any]:
+    """The result as JSON-ready values: settings, params, metrics, trades, how often each rule
+    held (when given) and notes."""
     document = {
         "settings": merged_settings(result, settings),
         "params": dict(params),
         "metrics": result.metrics,
         "trades": trade_records(result.trades),
     }
+    if rules:
+        document["rules"] = [{"line": r.line, "rule": r.text, "bars_true": r.bars_true} for r in rules]
     notes = [f"{path}: {NULL_MEANS}" for path in _infinite_paths(document["metrics"], "metrics")]
     return {**json_safe(document), "notes": notes}
 
 
 def write_outputs(result: BacktestResult, out_dir: Path, *, settings: Mapping[str, Any],
-                  params: Mapping[str, Any]) -> dict[str, Path]:
+                  params: Mapping[str, Any], rules: Sequence[RuleCount] = ()) -> dict[str, Path]:
     """Write trades.csv, equity.csv and result.json into `out_dir` (created if missing)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in ("trades.csv", "equity.csv", "result.json")}
     result.trades.write_csv(paths["trades.csv"], datetime_format=ISO_FORMAT)
     result.equity.write_csv(paths["equity.csv"], datetime_format=ISO_FORMAT)
-    document = result_to_dict(result, settings=settings, params=params)
+    document = result_to_dict(result, settings=settings, params=params, rules=rules)
     # allow_nan=False: a NaN or inf that slipped past json_safe fails loudly instead of writing
     # a file that strict JSON parsers reject.
     text = json.dumps(document, indent=2, allow_nan=False)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from ..market.timeframe import infer_interval_ms
 from . import ir
 from .checker import CheckedProgram
 from .diagnostics import Diagnostic
-from ..market.timeframe import infer_interval_ms
 from .timeframes import timeframe_diagnostics
 
 # A stop, target or trail further than this fraction of the typical price is almost surely a

@@ -17,7 +17,7 @@ from tradebot.charts import ECHARTS_SHA256, ECHARTS_VERSION, encode_times, echar
 from tradebot.report import render
 from tradebot.report.backtest import backtest_page, calendar_returns, trade_levels
 from tradebot.report.html import MODEL_ID
-from tradebot.runtime.report import METRIC_ROWS
+from tradebot.runtime.report import SUMMARY_ROWS
 
 GOLDEN = Path(__file__).parent / "golden" / "backtest_model.json"
 VENDOR = Path(__file__).parents[2] / "tradebot" / "charts" / "vendor"
@@ -123,7 +123,7 @@ def test_the_performance_table_is_the_terminal_one(small_run) -> None:
 
     bars, result = small_run
     table = backtest_page(result, title="t", bars=bars).metrics
-    assert [row[0] for row in table.rows] == [label for _key, label, _unit in METRIC_ROWS]
+    assert [row[0] for row in table.rows] == [label for _key, label, _unit in SUMMARY_ROWS]
     terminal = format_summary(result, title="t", settings={}, params={})
     for row in table.rows:  # every row reads the same, cell for cell, as in the terminal
         assert re.search(r"\s{2,}".join(re.escape(c) for c in row if c), terminal), row

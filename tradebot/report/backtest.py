@@ -1,7 +1,7 @@
 """A `BacktestPage` from what a backtest produced: its result, the bars and the named series.
 
 The numbers come from the runtime (metrics, trades, equity); this module only arranges them:
-the metrics table rows are the terminal report's `METRIC_ROWS` with its cell format, the stop and
+the metrics table rows are the terminal report's `SUMMARY_ROWS` with its cell format, the stop and
 target of each trade are recomputed by the kernel's rule from the execution config, and the
 calendar returns are the equity's month-end and year-end changes.
 """
@@ -15,7 +15,7 @@ import polars as pl
 
 from ..runtime.engine import BacktestResult
 from ..runtime.execution import ExecutionConfig, Level
-from ..runtime.report import (COLUMNS, METRIC_ROWS, json_safe, merged_settings, metric_cell, setting_text,
+from ..runtime.report import (COLUMNS, SUMMARY_ROWS, json_safe, merged_settings, metric_cell, setting_text,
                               trade_records)
 from .model import BacktestPage, NamedSeries, PriceBars, Table
 
@@ -67,7 +67,7 @@ def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> Table:
     """The terminal report's all / long / short table, cell for cell."""
     header = ["Metric", *(name.capitalize() for name in COLUMNS)]
     rows = [[label, *(metric_cell(metrics.get(column, {}).get(key), unit) for column in COLUMNS)]
-            for key, label, unit in METRIC_ROWS]
+            for key, label, unit in SUMMARY_ROWS]
     return Table(header, rows)
 
 

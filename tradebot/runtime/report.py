@@ -171,12 +171,14 @@ def setting_text(key: str, value: Any) -> str:
 # on a ruined account it reads -962 % beside a CAGR of -99.99 %; the CAGR is the growth rate a
 # reader means by "annual return".
 TERMINAL_HIDDEN = frozenset({"annualized_return_pct"})
+# The rows a reader sees, in the terminal and in the HTML report alike.
+SUMMARY_ROWS = tuple(row for row in METRIC_ROWS if row[0] not in TERMINAL_HIDDEN)
 
 
 def _metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     header = ["Metric", *(name.capitalize() for name in COLUMNS)]
     rows = [[label, *(metric_cell(metrics[column].get(key), unit) for column in COLUMNS)]
-            for key, label, unit in METRIC_ROWS if key not in TERMINAL_HIDDEN]
+            for key, label, unit in SUMMARY_ROWS]
     return text_table(header, rows, right_from=1)
 
 

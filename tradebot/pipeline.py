@@ -130,7 +130,7 @@ def read_script(path: Path) -> str:
         raise UsageError(f"{path}: cannot read the script: {exc}") from None
 
 
-def compile_source(source: str, filename: str, *, overrides: Mapping[str, float] | None = None,
+def compile_source(source: str, filename: str, *, overrides: Mapping[str, float | bool | str] | None = None,
                    series: Iterable[str] = (), path: Path | None = None) -> Strategy:
     """Parse, check and compile a script's text (ScriptDiagnostics on any error)."""
     program = parse_program(source, filename)
@@ -156,7 +156,7 @@ def strategy_plan(checked: CheckedProgram, series: Iterable[str] = (),
                                       for name, expr in combined.outputs.items()})
 
 
-def load_strategy(path: Path, *, overrides: Mapping[str, float] | None = None,
+def load_strategy(path: Path, *, overrides: Mapping[str, float | bool | str] | None = None,
                   series: Iterable[str] = ()) -> Strategy:
     return compile_source(read_script(path), str(path), overrides=overrides, series=series, path=path)
 

@@ -20,6 +20,12 @@ CONDITIONAL = tuple(b for b in REGISTRY.values() if not b.is_series and b.return
 # Higher timeframes of the hourly bars below. Not 1h: with a one-bar prefix the data's interval is
 # unknown, so `x @ 1h` is missing there but not on the full data (tests/lang/test_mtf.py).
 TIMEFRAMES = ("2h", "3h", "4h", "1d")
+# String arguments by parameter name: sessions inside a day, across midnight and all day; time
+# zones with and without daylight saving, and a half-hour offset.
+STRINGS = {
+    "session": ("09:30-16:00", "22:00-02:00", "00:00-00:00", "13:00-14:00"),
+    "tz": ("UTC", "America/New_York", "Asia/Kolkata", "Europe/London"),
+}
 
 
 @st.composite
@@ -57,25 +63,29 @@ def _call(builtin: Builtin, number: st.SearchStrategy[str], condition: st.Search
         elif spec.kind is ArgKind.BOOL_SERIES:
             parts.append(condition)
         elif spec.kind is ArgKind.STRING:
-            parts.append(st.just(f'"{spec.default}"'))
+            choices = (*STRINGS.get(spec.name, ()), *(() if spec.required else (spec.default,)))
+            parts.append(st.sampled_from(choices).map(lambda text: f'"{text}"'))
         else:
             parts.append(_constant(spec))
     field = st.sampled_from(builtin.fields).map(lambda f: "." + f) if builtin.fields else st.just("")
     return st.tuples(st.tuples(*parts), field).map(lambda a: f"{builtin.name}({', '.join(a[0])}){a[1]}")
 
 
-def expressions() -> tuple[st.SearchStrategy[str], st.SearchStrategy[str]]:
-    """(number expression, condition expression) strategies, mutually recursive."""
+def expressions(only: frozenset[str] | None = None) -> tuple[st.SearchStrategy[str], st.SearchStrategy[str]]:
+    """(number expression, condition expression) strategies, mutually recursive; `only`: calls
+    drawn from these builtins alone (a family that a draw from the whole registry rarely reaches)."""
+    callable_ = tuple(b for b in CALLABLE if only is None or b.name in only)
+    conditional = tuple(b for b in CONDITIONAL if only is None or b.name in only) or CONDITIONAL
     leaf_number = st.one_of(st.sampled_from(PRICE_SERIES), st.sampled_from(["1", "0.5", "100", "2"]))
 
     def extend_number(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         cond = condition_from(inner)
         return st.one_of(
-            st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "%"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
             inner.map(lambda x: f"-({x})"),
             st.tuples(inner, st.integers(0, 3)).map(lambda t: f"({t[0]})[{t[1]}]"),
             st.tuples(cond, inner, inner).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})"),
-            st.sampled_from(CALLABLE).flatmap(lambda b: _call(b, inner, cond)),
+            st.sampled_from(callable_).flatmap(lambda b: _call(b, inner, cond)),
             st.tuples(inner, st.sampled_from(TIMEFRAMES)).map(lambda t: f"(({t[0]}) @ {t[1]})"),
         )
 
@@ -84,7 +94,7 @@ def expressions() -> tuple[st.SearchStrategy[str], st.SearchStrategy[str]]:
             lambda t: f"({t[0]} {t[1]} {t[2]})")
         cross = st.tuples(number, st.sampled_from(["above", "below"]), number).map(
             lambda t: f"({t[0]} crosses {t[1]} {t[2]})")
-        builtin = st.sampled_from(CONDITIONAL).flatmap(lambda b: _call(b, number, st.sampled_from(["true", "false"])))
+        builtin = st.sampled_from(conditional).flatmap(lambda b: _call(b, number, st.sampled_from(["true", "false"])))
         base = st.one_of(compare, cross, builtin, st.sampled_from(["true", "false"]))
         return st.recursive(base, lambda c: st.one_of(
             st.tuples(c, st.sampled_from(["and", "or"]), c).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
@@ -93,7 +103,7 @@ def expressions() -> tuple[st.SearchStrategy[str], st.SearchStrategy[str]]:
                 lambda t: f"({t[0]} {t[1]} {t[2]} bars)"),
             st.tuples(c, st.integers(1, 3)).map(lambda t: f"({t[0]})[{t[1]}]"),
             st.tuples(c, st.sampled_from(TIMEFRAMES)).map(lambda t: f"(({t[0]}) @ {t[1]})"),
-            st.sampled_from(CONDITIONAL).flatmap(lambda b: _call(b, number, c)),
+            st.sampled_from(conditional).flatmap(lambda b: _call(b, number, c)),
         ), max_leaves=3)
 
     number = st.recursive(leaf_number, extend_number, max_leaves=6)

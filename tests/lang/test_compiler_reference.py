@@ -19,6 +19,12 @@ from tradebot.runtime.signals import Signals
 from .strategies import expressions, ohlcv
 
 NUMBER, CONDITION = expressions()
+# Issue 13's time, calendar and Pine families, drawn on their own as well (a draw from the whole
+# registry reaches each of them rarely).
+LANGUAGE_V2 = frozenset({"rma", "alma", "tsi", "dmi", "median", "variance", "correlation", "pivothigh",
+                         "pivotlow", "heikinashi", "ichimoku", "hour", "minute", "dayofweek", "dayofmonth",
+                         "month", "year", "in_session", "vwap", "floor", "ceil"})
+V2_NUMBER, V2_CONDITION = expressions(only=LANGUAGE_V2)
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -87,6 +93,14 @@ def test_signals_never_change_when_bars_are_appended(condition: str, bars: pl.Da
     full, prefix = evaluate_signals(strategy, bars), evaluate_signals(strategy, bars.head(t))
     for name in SIGNALS:
         assert (getattr(prefix, name) == getattr(full, name)[:t]).all(), f"{name} changed at t={t}: {condition}"
+
+
+@SETTINGS
+@given(number=V2_NUMBER, condition=V2_CONDITION, bars=ohlcv(min_bars=3), data=st.data())
+def test_language_v2_builtins_equal_reference_and_never_look_ahead(number: str, condition: str,
+                                                                   bars: pl.DataFrame, data) -> None:
+    test_compiled_series_equal_reference.hypothesis.inner_test(number, condition, bars)
+    test_signals_never_change_when_bars_are_appended.hypothesis.inner_test(condition, bars, data)
 
 
 def test_shared_subexpressions_are_computed_once() -> None:

@@ -26,6 +26,11 @@ def _hlc(b):
     return b[H], b[L], b[C]
 
 
+def _from_adx(b, values, n):
+    """A DI as dmi reports it: from ADX's first value on (a multi-output call's fields start together)."""
+    return np.where(np.isnan(talib.ADX(*_hlc(b), n)), np.nan, values)
+
+
 # tbs expression -> function of the bars dict giving TA-Lib's answer.
 CASES = {
     # trend
@@ -94,6 +99,13 @@ CASES = {
     "ad()": lambda b: talib.AD(*_hlc(b), b[V]),
     "adosc(3, 10)": lambda b: talib.ADOSC(*_hlc(b), b[V], 3, 10),
     "adosc(10, 3)": lambda b: talib.ADOSC(*_hlc(b), b[V], 10, 3),
+    # the Pine family (lang/library/pine.py) where TA-Lib has the indicator
+    "rma(tr(), 14)": lambda b: talib.ATR(*_hlc(b), 14),
+    "rma(tr(), 1)": lambda b: talib.ATR(*_hlc(b), 1),
+    "dmi(14).plus": lambda b: _from_adx(b, talib.PLUS_DI(*_hlc(b), 14), 14),
+    "dmi(14).minus": lambda b: _from_adx(b, talib.MINUS_DI(*_hlc(b), 14), 14),
+    "dmi(14).adx": lambda b: talib.ADX(*_hlc(b), 14),
+    "variance(close, 20)": lambda b: talib.VAR(b[C], 20, 1.0),
     # series functions with a TA-Lib counterpart
     "highest(high, 10)": lambda b: talib.MAX(b[H], 10),
     "lowest(low, 10)": lambda b: talib.MIN(b[L], 10),

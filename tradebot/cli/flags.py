@@ -1,6 +1,7 @@
 """Command-line values shared by several commands, checked before anything runs.
 
-- `parse_overrides` - the `--set NAME=VALUE` grammar (a number, or a percentage such as `2%`).
+- `parse_overrides` - the `--set NAME=VALUE` grammar (a number, a percentage such as `2%`,
+  `true` / `false`, or a word: a string param's choice).
 - `output_folder` - a `--out DIR` that can hold the run's files, or a usage error now rather
   than a traceback after the whole backtest.
 - `output_file` - the same for a `--out FILE`.
@@ -15,9 +16,11 @@ from typing import Iterable
 from ..errors import UsageError
 
 
-def parse_overrides(pairs: Iterable[str]) -> dict[str, float]:
-    """`--set name=value` flags → {name: value}; values are finite numbers or percentages (`2%`)."""
-    overrides: dict[str, float] = {}
+def parse_overrides(pairs: Iterable[str]) -> dict[str, float | bool | str]:
+    """`--set name=value` flags → {name: value}: finite numbers or percentages (`2%`), `true` /
+    `false`, or the text itself (a string param's choice); the checker says when one does not
+    fit its param."""
+    overrides: dict[str, float | bool | str] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         name, text = name.strip(), text.strip()
@@ -27,7 +30,8 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, float]:
         try:
             value = float(number.replace("_", ""))
         except ValueError:
-            raise UsageError(f"--set {pair}: `{text}` is not a number") from None
+            overrides[name] = {"true": True, "false": False}.get(text, text.strip('"'))
+            continue
         if not math.isfinite(value):  # float() reads `nan` and `inf`; no param can take them
             raise UsageError(f"--set {pair}: `{text}` is not a finite number; give a value such as "
                              f"--set {name}=20")

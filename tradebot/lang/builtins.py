@@ -37,6 +37,8 @@ class ParamSpec:
     default: Any = REQUIRED
     doc: str = ""
     minimum: float | None = None  # constants only: the smallest allowed value
+    # strings only: (message, hint) when a value is refused (a time zone, a session), else None
+    validate: Callable[[str], tuple[str, str | None] | None] | None = field(default=None, compare=False)
 
     @property
     def required(self) -> bool:
@@ -63,6 +65,7 @@ class Builtin:
     category: str
     elementwise: bool = False  # all-constant arguments give a constant (folded when compiling)
     is_series: bool = False  # a price series such as `close`: used by name, never called
+    bare: bool = False  # also usable by name, meaning the call with every default (`hour`)
     see_also: tuple[str, ...] = field(default=())
 
     @property
@@ -115,9 +118,15 @@ def integer(name: str, default: Any = REQUIRED, doc: str = "", minimum: float | 
 def indicator(name: str, params: tuple[ParamSpec, ...], lower: Callable[..., Any],
               reference: Callable[..., Any], *, doc: str, example: str, category: str,
               returns: Type = NUMBER_SERIES, elementwise: bool = False,
-              see_also: tuple[str, ...] = ()) -> Builtin:
+              see_also: tuple[str, ...] = (), bare: bool = False) -> Builtin:
     return Builtin(name, params, returns, lower, reference, doc, example, category,
-                   elementwise=elementwise, see_also=see_also)
+                   elementwise=elementwise, see_also=see_also, bare=bare)
+
+
+def text(name: str, default: Any = REQUIRED, doc: str = "",
+         validate: Callable[[str], tuple[str, str | None] | None] | None = None) -> ParamSpec:
+    """A constant string parameter, checked by `validate` when the script is checked."""
+    return ParamSpec(name, ArgKind.STRING, default, doc, validate=validate)
 
 
 def _collect() -> dict[str, Builtin]:

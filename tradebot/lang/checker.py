@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import math
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Collection, Mapping
 
-from . import ast, ir
+from . import ast, ir, unparse
 from .ast import Span
 from .builtins import REGISTRY
 from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
+from .library.pine_names import pine_hint
 from .optimize_check import OptimizeSpec, check_optimize
 from .risk_check import RiskRules, check_risk, is_extended
 from .resolve import INVALID, Resolver, Scope, is_invalid
 from .settings import SETTINGS
-from .types import BOOL_CONST, NUMBER_CONST, Kind
+from .types import BOOL_CONST, NUMBER_CONST, STRING_CONST, Kind
 
 SIGNALS = ("enter_long", "exit_long", "enter_short", "exit_short")
 
@@ -39,8 +40,35 @@ class ParamInfo:
     step: float | None = None
     choices: tuple[float, ...] | None = None
     span: Span = field(default=ast.NOWHERE, compare=False, repr=False)
+    # A boolean or string param: (False, True) or its strings. Its value, default and choices
+    # are then positions in `labels`, so the optimizer searches it as a whole-number dimension.
+    labels: tuple[bool | str, ...] | None = None
+
+    @property
+    def label(self) -> bool | str | float:
+        """The value as the script sees it: a number, true/false, or a string."""
+        return self.labels[int(self.value)] if self.labels is not None else self.value
+
+    def code_of(self, value: object) -> float | None:
+        """An override (`--set`, or the optimizer's position) as a value of this param, or None
+        when it is not one (`true` for a number, `"x"` for a bool)."""
+        if self.labels is None:
+            return None if isinstance(value, (bool, str)) else float(value)  # type: ignore[arg-type]
+        if isinstance(value, str) and isinstance(self.labels[0], bool):
+            value = {"true": True, "false": False}.get(value.lower(), value)
+        if isinstance(value, (bool, str)):
+            matches = [i for i, label in enumerate(self.labels) if type(label) is type(value) and label == value]
+            return float(matches[0]) if matches else None
+        return float(value)  # type: ignore[arg-type]  # a position, from the optimizer
+
+    def value_text(self) -> str:
+        """The value as written in a script: `14`, `0.5`, `true`, `"breakout"`."""
+        return _label_text(self.labels[int(self.value)]) if self.labels is not None else _fmt(self.value, self.is_int)
 
     def domain_text(self) -> str:
+        if self.labels is not None:
+            shown = [_label_text(self.labels[int(c)]) for c in (self.choices or range(len(self.labels)))]
+            return "[" + ", ".join(shown) + "]"
         if self.choices is not None:
             return "[" + ", ".join(self.written(c) for c in self.choices) + "]"
         if self.low is None:
@@ -63,7 +91,6 @@ class ParamInfo:
             return False
         return True
 
-
     def on_step(self, value: float) -> bool:
         """Whether `value` is one of `low + k * step` (what a sweep tries); true without a step.
         The tolerance absorbs binary fractions: 0.1 + 2 * 0.1 is on a 0.1 grid."""
@@ -80,6 +107,10 @@ class ParamInfo:
         below = self.low + math.floor((value - self.low) / self.step) * self.step
         near = [min(max(v, self.low), last) for v in (below, below + self.step)]
         return [self.written(v) for v in dict.fromkeys(near)]
+
+
+def _label_text(label: bool | str) -> str:
+    return ("true" if label else "false") if isinstance(label, bool) else f'"{label}"'
 
 
 def _fmt(value: float | None, is_int: bool) -> str:
@@ -105,8 +136,9 @@ class CheckedProgram:
     risk: RiskRules = field(default_factory=RiskRules)  # stops, targets, time exits, entry orders
 
     @property
-    def param_values(self) -> dict[str, float]:
-        return {p.name: (int(p.value) if p.is_int else p.value) for p in self.params}
+    def param_values(self) -> dict[str, float | bool | str]:
+        return {p.name: (p.label if p.labels is not None else int(p.value) if p.is_int else p.value)
+                for p in self.params}
 
 
 class OverrideError(Exception):
@@ -114,7 +146,7 @@ class OverrideError(Exception):
 
 
 def check(program: ast.Program, *, source: str, filename: str,
-          overrides: Mapping[str, float] | None = None,
+          overrides: Mapping[str, float | bool | str] | None = None,
           objectives: Collection[str] | None = None) -> CheckedProgram:
     """Check a parsed script; raise ScriptDiagnostics listing every error.
 
@@ -126,7 +158,8 @@ def check(program: ast.Program, *, source: str, filename: str,
 
 
 class _Checker:
-    def __init__(self, program: ast.Program, source: str, filename: str, overrides: dict[str, float]):
+    def __init__(self, program: ast.Program, source: str, filename: str,
+                 overrides: dict[str, float | bool | str]):
         self.program, self.source, self.filename = program, source, filename
         self.overrides = overrides
         self.errors: list[Diagnostic] = []
@@ -215,6 +248,9 @@ class _Checker:
             info = self.params.get(name)
             if info is None:
                 return INVALID
+            if info.labels is not None:  # `param use_filter = true`, `param mode = "a" in [...]`
+                kind = BOOL_CONST if isinstance(info.label, bool) else STRING_CONST
+                return ir.Const(info.label, kind, stmt.name_span)
             return ir.Const(int(info.value) if info.is_int else info.value, NUMBER_CONST, stmt.name_span)
         if not isinstance(stmt, ast.Assign):
             return INVALID
@@ -270,7 +306,7 @@ class _Checker:
                           is_percent=self._is_percent, error=self._error, warn=self.warnings.append)
 
     def _unknown_setting(self, setting: ast.Setting) -> None:
-        hint = did_you_mean(setting.name, SETTINGS)
+        hint = pine_hint(setting.name, REGISTRY) or did_you_mean(setting.name, SETTINGS)
         if hint is None and setting.name in self.definitions | REGISTRY.keys():
             hint = f"to define a series write `{setting.name} = ...`"
         self._error(f"unknown setting `{setting.name}`", setting.name_span,
@@ -320,6 +356,11 @@ class _Checker:
     def _param(self, decl: ast.ParamDecl) -> None:
         if self.definitions.get(decl.name) is not decl:
             return  # a duplicate, already reported
+        if isinstance(decl.default, (ast.Bool, ast.String)):
+            labelled = self._labelled_param(decl)
+            if labelled is not None:
+                self.params[decl.name] = labelled
+            return
         default, is_int, is_percent = self._literal(decl.default)
         if default is None:
             return
@@ -331,6 +372,35 @@ class _Checker:
             info = self._param_choices(decl, info, domain)
         if info is not None:
             self.params[decl.name] = info
+
+    def _labelled_param(self, decl: ast.ParamDecl) -> ParamInfo | None:
+        """`param use_filter = true` (searched over false and true unless `in [...]` narrows it)
+        or `param mode = "a" in ["a", "b"]` (a string param lists its choices)."""
+        kind = type(decl.default)
+        listed = decl.domain.values if isinstance(decl.domain, ast.ParamChoices) else None
+        if isinstance(decl.domain, ast.ParamRange) or (listed and any(type(v) is not kind for v in listed)):
+            word = "true or false" if kind is ast.Bool else "strings"
+            self._error(f"the choices of `{decl.name}` must be {word}, as its default", decl.domain.span,
+                        'for example `param mode = "breakout" in ["breakout", "pullback"]`')
+            return None
+        if kind is ast.String and listed is None:
+            self._error(f"a string param lists its choices: `{decl.name}` has none", decl.span,
+                        f'for example `param {decl.name} = {unparse.expr(decl.default)} in '
+                        f'[{unparse.expr(decl.default)}, "other"]`')
+            return None
+        labels: tuple[bool | str, ...] = ((False, True) if kind is ast.Bool else
+                                          tuple(dict.fromkeys(v.value for v in listed)))  # type: ignore[union-attr]
+        chosen = (tuple(float(labels.index(v.value)) for v in listed)  # type: ignore[union-attr]
+                  if listed else tuple(float(i) for i in range(len(labels))))
+        default = decl.default.value  # type: ignore[union-attr]
+        code = float(labels.index(default)) if default in labels else -1.0
+        info = ParamInfo(decl.name, code, code, True, False, choices=tuple(sorted(set(chosen))),
+                         span=decl.span, labels=labels)
+        if not info.admits(code):
+            self._error(f"the default {unparse.expr(decl.default)} of `{decl.name}` is not one of its "
+                        f"choices {info.domain_text()}", decl.default.span)
+            return None
+        return info
 
     def _literal(self, node: ast.Expr) -> tuple[float | None, bool, bool]:
         """A param's default or bound: a plain (possibly negative) number or percentage."""
@@ -382,21 +452,25 @@ class _Checker:
         return info
 
     def _apply_overrides(self) -> None:
-        for name, value in self.overrides.items():
+        for name, given in self.overrides.items():
             info = self.params.get(name)
             if info is None:
                 hint = did_you_mean(name, self.params)
                 known = ", ".join(self.params) or "none"
                 raise OverrideError(f"--set {name}: the script has no param `{name}`"
                                     + (f"; {hint}" if hint else f" (its params: {known})"))
-            if not info.admits(value) or not info.on_step(value):
-                kind = "a whole number in " if info.is_int else ""
-                nearest = info.nearest_steps(value)
+            value = info.code_of(given)
+            if value is None or not info.admits(value) or not info.on_step(value):
+                numeric = value is not None and info.labels is None
+                shown = (str(given).lower() if isinstance(given, bool) else info.written(value) if numeric
+                         else given)
+                kind = "one of " if info.labels is not None else "a whole number in " if info.is_int else ""
+                reason = f"`{given}` is not a number; " if isinstance(given, str) and info.labels is None else ""
+                nearest = info.nearest_steps(value) if numeric else []  # type: ignore[arg-type]
                 hint = f"; nearest allowed: {' or '.join(f'{name}={v}' for v in nearest)}" if nearest else ""
-                raise OverrideError(f"--set {name}={info.written(value)}: `{name}` takes {kind}{info.domain_text()} "
+                raise OverrideError(f"--set {name}={shown}: {reason}`{name}` takes {kind}{info.domain_text()} "
                                     f"(declared on line {info.span.line}){hint}")
-            self.params[name] = ParamInfo(info.name, info.default, float(value), info.is_int, info.is_percent,
-                                          info.low, info.high, info.step, info.choices, info.span)
+            self.params[name] = replace(info, value=value)
 
     # ------------------------------------------------------------ rules
     def _rules(self, rules: list[ast.Rule]) -> dict[str, ir.Node]:

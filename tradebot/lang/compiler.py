@@ -282,6 +282,7 @@ _BINARY = {
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
     "/": lambda a, b: pl.when(b != 0).then(a / b),
+    "%": lambda a, b: pl.when(b != 0).then(a % b),  # a - b * floor(a / b), as resolve.modulo
     "^": lambda a, b: a.pow(b).fill_nan(None),
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,

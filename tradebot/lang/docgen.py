@@ -21,6 +21,8 @@ DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "builtins.md"
 
 CATEGORIES = (
     ("price", "Price series", "Used by name, never called: `close`, `close[1]` (the previous bar)."),
+    ("time", "Time and calendar", "The bar's open time in UTC, or in a time zone given by name "
+     "(`hour(\"America/New_York\")`); `hour` alone is UTC. dayofweek counts 1 = Monday ... 7 = Sunday."),
     ("trend", "Trend", "Moving averages and trend-following lines."),
     ("momentum", "Momentum", "Oscillators and rates of change."),
     ("volatility", "Volatility", "Ranges, deviations and bands."),
@@ -131,6 +133,8 @@ def _parameter(p) -> str:
     if p.required:
         return text
     default = p.default.series if isinstance(p.default, PriceDefault) else p.default
+    if isinstance(default, str):
+        return f'{text} = "{default}"'
     return f"{text} = {default:g}" if isinstance(default, float) else f"{text} = {default}"
 
 

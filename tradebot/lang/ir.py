@@ -74,7 +74,7 @@ class Resample:
 
 Node = Union[Const, Op, Call, FieldOf, Resample]
 
-ARITHMETIC = ("+", "-", "*", "/", "^")
+ARITHMETIC = ("+", "-", "*", "/", "%", "^")
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 OPERATORS = ARITHMETIC + COMPARISONS + (
     "neg", "not", "and", "or", "if", "crosses_above", "crosses_below",

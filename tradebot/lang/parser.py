@@ -16,6 +16,7 @@ from .ast import Span
 from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
 from .builtins import REGISTRY
 from .grammar import KEYWORDS, get_parser
+from .library.pine_names import dotted_name_at, pine_hint
 from .parse_messages import FRIENDLY_EXAMPLES, describe_expected, describe_token
 
 
@@ -240,6 +241,10 @@ def syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
     ):
         return _unfinished(error, source)
     token = error.token
+    dotted = dotted_name_at(source, token.start_pos) if str(token) in KEYWORDS else None
+    if dotted and pine_hint(dotted, REGISTRY):  # `strategy.position_avg_price`: Pine's name
+        return Diagnostic(f"unknown name `{dotted}`", _point(source, token.line, token.column, len(dotted)),
+                          pine_hint(dotted, REGISTRY))
     span = _point(source, token.line, token.column, max(1, len(str(token).split("\n")[0])))
     hint = (_misspelt_keyword(token, error.expected)
             or error.match_examples(_parse_script, FRIENDLY_EXAMPLES, use_accepts=True)
@@ -321,6 +326,10 @@ def _tree_diagnostic(exc: Exception) -> Diagnostic:
         return Diagnostic(f"`{word}` is a reserved word and cannot be used as a name",
                           span_of(exc.token), f"choose another name, such as `{word}_`")
     node = exc.node  # _NotCallable
+    if isinstance(node, ast.Field) and isinstance(node.target, ast.Name):  # `ta.rsi(...)`
+        dotted = f"{node.target.id}.{node.name}"
+        if pine_hint(dotted, REGISTRY):
+            return Diagnostic(f"unknown function `{dotted}`", node.span, pine_hint(dotted, REGISTRY))
     return Diagnostic("only a function name can be called", node.span,
                       "write the function's name before the parentheses, as in `sma(close, 20)`")
 

@@ -137,6 +137,11 @@ def _div(a: float, b: float) -> float:
     return NAN if _missing(a, b) or b == 0 else a / b
 
 
+def _mod(a: float, b: float) -> float:
+    # The published definition, a - b * floor(a / b) (the sign of b), one rounding at a time.
+    return NAN if _missing(a, b) or b == 0 else a - b * math.floor(a / b)
+
+
 def _pow(a: float, b: float) -> float:
     if _missing(a, b):
         return NAN
@@ -160,6 +165,7 @@ _BAR_OPS = {
     "-": _arith(lambda a, b: a - b),
     "*": _arith(lambda a, b: a * b),
     "/": _div,
+    "%": _mod,
     "^": _pow,
     **{op: (lambda o: lambda a, b: _compare(o, a, b))(op) for op in ir.COMPARISONS},
     "and": _and,

@@ -15,13 +15,21 @@ from . import ast, ir
 from .ast import Span
 from .builtins import REGISTRY, Builtin, ParamSpec, PriceDefault
 from .diagnostics import Diagnostic, did_you_mean
+from .library.pine_names import pine_hint
+from .unparse import expr as unparse_expr
 from .types import BOOL_CONST, BOOL_SERIES, NUMBER_CONST, NUMBER_SERIES, STRING_CONST, ArgKind, Kind, Type
 
 INVALID = ir.Const(float("nan"), Type(Kind.NUMBER, False, ("<invalid>",)))
 _ARITH_FOLD: Mapping[str, Callable[[float, float], float]] = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b, "^": lambda a, b: a ** b,
+    "/": lambda a, b: a / b, "^": lambda a, b: a ** b, "%": lambda a, b: modulo(a, b),
 }
+
+
+def modulo(a: float, b: float) -> float:
+    """a - b * floor(a / b): the remainder with the sign of b (what Polars' `%` computes, so the
+    folded constant equals the compiled series)."""
+    return a - b * float(np.floor(a / b))
 _COMPARE_FOLD: Mapping[str, Callable[[object, object], bool]] = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
@@ -94,14 +102,17 @@ class Resolver:
         builtin = REGISTRY.get(node.id)
         if builtin is not None and builtin.is_series:
             return ir.Call(node.id, (), builtin.returns, node.span)
+        if builtin is not None and builtin.bare:  # `hour`: the call with every default
+            return ir.Call(node.id, tuple(self._default(p, node.span) for p in builtin.params),
+                           builtin.returns, node.span)
         if builtin is not None:
             return self.error(f"`{node.id}` is a function, not a value", node.span,
                               f"call it, for example `{builtin.example}`")
         if node.id in scope.functions:
             return self.error(f"`{node.id}` is a function, not a value", node.span,
                               f"call it with its arguments: `{node.id}(...)`")
-        return self.error(f"unknown name `{node.id}`", node.span,
-                          did_you_mean(node.id, [*scope.known_names(), *scope.locals]))
+        return self.error(f"unknown name `{node.id}`", node.span, pine_hint(node.id, REGISTRY)
+                          or did_you_mean(node.id, [*scope.known_names(), *scope.locals]))
 
     # ------------------------------------------------------------ operators
     def _unary(self, node: ast.Unary, scope: Scope) -> ir.Node:
@@ -126,8 +137,8 @@ class Resolver:
             return INVALID
         if node.op in ("and", "or"):
             want, result = Kind.BOOL, Kind.BOOL
-        elif node.op in ir.COMPARISONS:
-            want, result = (left.type.kind if left.type.kind is Kind.BOOL and node.op in ("==", "!=")
+        elif node.op in ir.COMPARISONS:  # conditions and strings (params) compare for equality
+            want, result = (left.type.kind if left.type.kind in (Kind.BOOL, Kind.STRING) and node.op in ("==", "!=")
                             else Kind.NUMBER), Kind.BOOL
         else:
             want, result = Kind.NUMBER, Kind.NUMBER
@@ -146,7 +157,7 @@ class Resolver:
             return const(bool(a or b), BOOL_CONST, node.span)
         if node.op in _COMPARE_FOLD:
             return const(_COMPARE_FOLD[node.op](a, b), BOOL_CONST, node.span)
-        if node.op == "/" and b == 0:
+        if node.op in ("/", "%") and b == 0:
             return self.error("division by zero", node.span, "the right-hand side is a constant 0")
         try:
             value = _ARITH_FOLD[node.op](a, b)  # type: ignore[arg-type]
@@ -211,6 +222,11 @@ class Resolver:
         return ir.Op(op, (cond,), BOOL_SERIES, param=bars, span=node.span)
 
     def _field(self, node: ast.Field, scope: Scope) -> ir.Node:
+        dotted = f"{node.target.id}.{node.name}" if isinstance(node.target, ast.Name) else ""
+        pine = pine_hint(dotted, REGISTRY) if dotted else None
+        if pine and node.target.id not in scope.locals \
+                and scope.lookup_definition(node.target.id, node.span) is None:
+            return self.error(f"unknown name `{dotted}`", node.span, pine)  # `ta.tr`: Pine's name
         target = self.resolve(node.target, scope)
         if is_invalid(target):
             return INVALID
@@ -255,7 +271,9 @@ class Resolver:
                 return self.error(f"`{node.func}` is a series, not a function", node.func_span,
                                   f"use it without parentheses, or `{node.func}[1]` for the previous bar")
             names = [n for n, b in REGISTRY.items() if not b.is_series] + list(scope.functions)
-            return self.error(f"unknown function `{node.func}`", node.func_span, did_you_mean(node.func, names))
+            pine = pine_hint(node.func, REGISTRY, [unparse_expr(a.value) for a in node.args])
+            return self.error(f"unknown function `{node.func}`", node.func_span,
+                              pine or did_you_mean(node.func, names))
         args = self._bind_builtin(builtin, node, scope)
         if args is None:
             return INVALID
@@ -337,8 +355,10 @@ class Resolver:
             return value if self._expect(value, Kind.BOOL, what, span) else INVALID
         if spec.kind is ArgKind.STRING:
             if not isinstance(value, ir.Const) or value.type.kind is not Kind.STRING:
-                return self.error(f"{what} must be a string", span, f'for example "{spec.default}"')
-            return value
+                example = f'"{spec.default}"' if not spec.required else f"`{builtin.example}`"
+                return self.error(f"{what} must be a string", span, f"for example {example}")
+            problem = spec.validate(str(value.value)) if spec.validate is not None else None
+            return value if problem is None else self.error(f"{what}: {problem[0]}", span, problem[1])
         if spec.kind is ArgKind.NUMBER:
             number = self.constant_number(value, span, what)
             if number is not None and spec.minimum is not None and number < spec.minimum:

@@ -12,7 +12,8 @@ PRECEDENCE = {
     "if": 1, "or": 2, "and": 3, "not": 4, "streak": 5, "compare": 6, "sum": 7, "product": 8,
     "neg": 9, "^": 10, "postfix": 11, "atom": 12,
 }
-_LEVEL_OF_OP = {"or": "or", "and": "and", "+": "sum", "-": "sum", "*": "product", "/": "product", "^": "^"}
+_LEVEL_OF_OP = {"or": "or", "and": "and", "+": "sum", "-": "sum", "*": "product", "/": "product", "%": "product",
+                 "^": "^"}
 
 
 def _level(node: ast.Expr) -> int:

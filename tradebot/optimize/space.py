@@ -214,6 +214,7 @@ def dimension(info: ParamInfo) -> Dimension:
 
 # ---------------------------------------------------------------- constraints
 _ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "^": np.power,
+               "%": lambda a, b: np.subtract(a, np.multiply(b, np.floor(np.divide(a, b)))),
                "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
                "==": np.equal, "!=": np.not_equal, "and": np.logical_and, "or": np.logical_or}
 

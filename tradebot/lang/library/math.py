@@ -1,4 +1,4 @@
-"""Element-wise math: abs, min, max, log, exp, sqrt, round, clip, sign, nz.
+"""Element-wise math: abs, min, max, log, exp, sqrt, round, floor, ceil, clip, sign, nz.
 
 Missing values propagate (a missing input gives a missing output), except in `nz`, which exists to
 replace them. Results that are not real numbers (log of 0, sqrt of -1) are missing, never NaN.
@@ -77,6 +77,10 @@ BUILTINS = (
     _elementwise("round", (series("x"), ParamSpec("digits", ArgKind.INT, 0, "decimal places")),
                  lambda x, digits: x.round(int(digits)), _ref_round,
                  "Round half to even to `digits` decimal places.", "round(close, 2)"),
+    _elementwise("floor", (series("x"),), lambda x: x.floor(), lambda x: np.floor(_np(x)),
+                 "The largest whole number at or below x.", "floor(close / 10) * 10"),
+    _elementwise("ceil", (series("x"),), lambda x: x.ceil(), lambda x: np.ceil(_np(x)),
+                 "The smallest whole number at or above x.", "ceil(volume / 100)"),
     _elementwise("clip", (series("x"), series("lo"), series("hi")),
                  lambda x, lo, hi: _missing_if_any(
                      pl.min_horizontal(pl.max_horizontal(x, lo), hi), x, lo, hi),
@@ -94,6 +98,7 @@ BUILTINS = (
 NOTES = {
     "abs": Note("0", "|x|"), "min": Note("0", "the smaller value"), "max": Note("0", "the larger value"),
     "log": Note("0", "natural logarithm"), "exp": Note("0", "e^x"), "sqrt": Note("0", "square root"),
-    "round": Note("0", "round half to even (IEEE 754)"), "clip": Note("0", "min(max(x, lo), hi)"),
+    "round": Note("0", "round half to even (IEEE 754)"),
+    "floor": Note("0", "IEEE 754 floor (TradingView math.floor)"), "ceil": Note("0", "IEEE 754 ceiling (math.ceil)"), "clip": Note("0", "min(max(x, lo), hi)"),
     "sign": Note("0", "-1, 0 or 1"), "nz": Note("0", "TradingView nz"),
 }

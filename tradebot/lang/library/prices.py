@@ -1,5 +1,5 @@
 """The built-in price series: open high low close volume, the usual averages of them, and the bar's
-time (what the session VWAP is anchored to)."""
+time (what the session VWAP is anchored to) and its position, bar_index."""
 from __future__ import annotations
 
 import numpy as np
@@ -39,7 +39,11 @@ BUILTINS = (
     _price("time", "The bar's open time in milliseconds since 1970-01-01 00:00 UTC.",
            lambda: pl.col("timestamp").dt.epoch("ms").cast(pl.Float64),
            lambda b: np.asarray(b["timestamp"], float)),
+    _price("bar_index", "The bar's position in the data: 0 on the first bar, then 1, 2, ...",
+           lambda: pl.int_range(pl.len(), dtype=pl.Int64).cast(pl.Float64),
+           lambda b: np.arange(len(b["close"]), dtype=float)),
 )
 
 NOTES = {name: Note("0", "the data") for name in
          ("open", "high", "low", "close", "volume", "hl2", "hlc3", "ohlc4", "time")}
+NOTES["bar_index"] = Note("0", "TradingView bar_index (counted from the first bar of the data)")

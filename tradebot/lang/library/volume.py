@@ -6,18 +6,20 @@ definitions cited in NOTES. Running totals skip bars with a missing input.
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
 import polars as pl
 
-from ..builtins import indicator, length, price, series
+from ..builtins import indicator, length, price, series, text
+from .calendar import check_session, local_time, minute_of_day, naive_in_session, naive_local, parse_session
+from .calendar import session_mask, zone
 from .smoothing import naive_skip
 from .support import Note, arr, divide, fma_exact, kernel, nan_array, naive_windows, share
 from .support import volume_weighted, window
 
 CATEGORY = "volume"
-from ...market.timeframe import DAY_MS
 
 
 def _obv(src: pl.Expr, volume: pl.Expr) -> pl.Expr:
@@ -86,25 +88,40 @@ def _ref_cmf(n, high, low, close, volume):
                          lambda f, v: float(np.sum(f) / np.sum(v)) if np.sum(v) != 0 else np.nan)
 
 
-def _vwap(src: pl.Expr, volume: pl.Expr, time: pl.Expr) -> pl.Expr:
-    session = share((time / DAY_MS).floor())
-    valid = share(src.is_not_null() & volume.is_not_null() & session.is_not_null())
-    weighted = pl.when(valid).then(src * volume).cum_sum().over(session)
-    total = pl.when(valid).then(volume).cum_sum().over(session)
+def check_anchor(session: str) -> tuple[str, str | None] | None:
+    return None if session == "" else check_session(session)
+
+
+def _vwap(src: pl.Expr, session: str, tz: str, volume: pl.Expr, time: pl.Expr) -> pl.Expr:
+    if session:  # the key: the local date the session started on (past midnight: the day before)
+        start, _ = parse_session(session)  # type: ignore[misc]  # validated when checked
+        wall = local_time(time, tz).dt.replace_time_zone(None)
+        key = share((wall - pl.duration(minutes=start)).dt.date())
+        inside = session_mask(minute_of_day(time, tz), session)
+    else:
+        key, inside = share(local_time(time, tz).dt.date()), pl.lit(True)
+    valid = share(src.is_not_null() & volume.is_not_null() & key.is_not_null() & inside.fill_null(False))
+    weighted = pl.when(valid).then(src * volume).cum_sum().over(key)
+    total = pl.when(valid).then(volume).cum_sum().over(key)
     return pl.when(valid).then(divide(weighted, total))
 
 
-def _ref_vwap(src, volume, time):
+def _ref_vwap(src, session, tz, volume, time):
     src, volume, time = arr(src), arr(volume), arr(time)
+    start = parse_session(session)[0] if session else 0  # type: ignore[index]
     out = nan_array(len(src))
-    sums: dict[float, list[float]] = {}
+    sums: dict[object, list[float]] = {}
     for t in range(len(src)):
-        if np.isnan([src[t], volume[t], time[t]]).any():
+        moment = naive_local(time[t], tz)
+        if moment is None or np.isnan([src[t], volume[t]]).any():
             continue
-        session = sums.setdefault(math.floor(time[t] / DAY_MS), [0.0, 0.0])
-        session[0] += src[t] * volume[t]
-        session[1] += volume[t]
-        out[t] = session[0] / session[1] if session[1] != 0 else np.nan
+        if session and not naive_in_session(moment.hour * 60 + moment.minute, session):
+            continue
+        key = (moment.replace(tzinfo=None) - dt.timedelta(minutes=start)).date()
+        totals = sums.setdefault(key, [0.0, 0.0])
+        totals[0] += src[t] * volume[t]
+        totals[1] += volume[t]
+        out[t] = totals[0] / totals[1] if totals[1] != 0 else np.nan
     return out
 
 
@@ -138,10 +155,15 @@ BUILTINS = (
               doc="Chaikin money flow: the sum of money-flow volume over `length` bars / the sum of "
                   "volume; missing when no volume traded.",
               example="cmf(20) > 0.1", category=CATEGORY),
-    indicator("vwap", (series("src", "the price averaged"), price("volume"), price("time")),
+    indicator("vwap", (series("src", "the price averaged"),
+                       text("session", "", "\"HH:MM-HH:MM\" to anchor at a session's start (missing "
+                            "outside it); \"\" for the whole day", validate=check_anchor),
+                       zone(), price("volume"), price("time")),
               _vwap, _ref_vwap,
-              doc="Volume-weighted average price of the session so far: sum(src * volume) / sum(volume) "
-                  "since the bar's UTC day began (resets at 00:00 UTC).",
+              doc="Volume-weighted average price of the day (or session) so far: sum(src * volume) / "
+                  "sum(volume) since the day began in the time zone `tz` (00:00 UTC by default), or since "
+                  "the session's start when one is given (`vwap(hlc3, \"09:30-16:00\", "
+                  "\"America/New_York\")`), missing outside the session.",
               example="close > vwap(hlc3)", category=CATEGORY),
     indicator("vwap_rolling", (length(), series("src", "the price averaged"), price("volume")),
               _vwap_rolling, _ref_vwap_rolling,
@@ -156,7 +178,7 @@ NOTES = {
     "adosc": Note("max(fast, slow) - 1", "TA-Lib ADOSC"),
     "cmf": Note("length - 1", "Marc Chaikin's money flow as StockCharts ChartSchool \"Chaikin Money "
                 "Flow\" and TradingView's CMF: sum(MFV, n) / sum(volume, n)"),
-    "vwap": Note("0", "Session VWAP as TradingView ta.vwap with a daily anchor: cumulative "
-                 "sum(src * volume) / sum(volume) from each 00:00 UTC"),
+    "vwap": Note("0", "Session VWAP as TradingView ta.vwap with a daily (or session) anchor: cumulative "
+                 "sum(src * volume) / sum(volume) from each local 00:00 (or session start)"),
     "vwap_rolling": Note("length - 1", "sum(src * volume, n) / sum(volume, n) (equals vwma)"),
 }

@@ -320,9 +320,13 @@ def _transform(tree: Tree) -> ast.Program:
         raise err.orig_exc from None
 
 
-def _tree_diagnostic(exc: Exception) -> Diagnostic:
+def _tree_diagnostic(exc: Exception, source: str = "") -> Diagnostic:
     if isinstance(exc, ReservedWordError):
         word = str(exc.token)
+        dotted = dotted_name_at(source, exc.token.start_pos)
+        if dotted and pine_hint(dotted, REGISTRY):  # `strategy.position_avg_price`: Pine's name
+            return Diagnostic(f"unknown name `{dotted}`", _point(source, exc.token.line, exc.token.column,
+                                                               len(dotted)), pine_hint(dotted, REGISTRY))
         return Diagnostic(f"`{word}` is a reserved word and cannot be used as a name",
                           span_of(exc.token), f"choose another name, such as `{word}_`")
     node = exc.node  # _NotCallable
@@ -341,7 +345,7 @@ def parse_program(source: str, filename: str = "<script>") -> ast.Program:
     except UnexpectedInput:
         pass
     except (ReservedWordError, _NotCallable) as exc:
-        raise ScriptDiagnostics([_tree_diagnostic(exc)], source, filename) from None
+        raise ScriptDiagnostics([_tree_diagnostic(exc, source)], source, filename) from None
     diagnostics = _collect_statement_errors(source)
     raise ScriptDiagnostics(diagnostics, source, filename) from None
 
@@ -355,7 +359,7 @@ def _collect_statement_errors(source: str) -> list[Diagnostic]:
         except UnexpectedInput as err:
             diagnostics.append(syntax_diagnostic(err, piece))
         except (ReservedWordError, _NotCallable) as exc:
-            diagnostics.append(_tree_diagnostic(exc))
+            diagnostics.append(_tree_diagnostic(exc, piece))
     if not diagnostics:  # the statements parse alone but not together (should not happen)
         try:
             get_parser().parse(source, start="start")
@@ -371,4 +375,4 @@ def parse_expression(text: str, filename: str = "<expr>") -> ast.Expr:
     except UnexpectedInput as err:
         raise ScriptDiagnostics([syntax_diagnostic(err, text)], text, filename) from None
     except (ReservedWordError, _NotCallable) as exc:
-        raise ScriptDiagnostics([_tree_diagnostic(exc)], text, filename) from None
+        raise ScriptDiagnostics([_tree_diagnostic(exc, text)], text, filename) from None

@@ -46,9 +46,14 @@ def ohlcv(draw, min_bars: int = 2, max_bars: int = 60) -> pl.DataFrame:
     })
 
 
+# Window lengths that vary per bar: short ones, ones that grow from a reset, and ones that are 0
+# (missing) on some bars.
+VARIABLE_LENGTHS = ("(bar_index % 4 + 1)", "(barssince(close > open) + 1)", "(volume % 5)", "(2 + floor(close % 3))")
+
+
 def _constant(spec) -> st.SearchStrategy[str]:
     low = int(spec.minimum) if spec.minimum is not None else 0
-    if spec.kind is ArgKind.LENGTH:
+    if spec.kind in (ArgKind.LENGTH, ArgKind.WINDOW):
         return st.integers(max(low, 1), 6).map(str)
     if spec.kind is ArgKind.INT:
         return st.integers(low, low + 4).map(str)
@@ -62,6 +67,8 @@ def _call(builtin: Builtin, number: st.SearchStrategy[str], condition: st.Search
             parts.append(number)
         elif spec.kind is ArgKind.BOOL_SERIES:
             parts.append(condition)
+        elif spec.kind is ArgKind.WINDOW:  # a constant (the fast path) or a series
+            parts.append(st.one_of(_constant(spec), st.sampled_from(VARIABLE_LENGTHS), number))
         elif spec.kind is ArgKind.STRING:
             choices = (*STRINGS.get(spec.name, ()), *(() if spec.required else (spec.default,)))
             parts.append(st.sampled_from(choices).map(lambda text: f'"{text}"'))

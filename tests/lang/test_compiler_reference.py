@@ -23,7 +23,8 @@ NUMBER, CONDITION = expressions()
 # registry reaches each of them rarely).
 LANGUAGE_V2 = frozenset({"rma", "alma", "tsi", "dmi", "median", "variance", "correlation", "pivothigh",
                          "pivotlow", "heikinashi", "ichimoku", "hour", "minute", "dayofweek", "dayofmonth",
-                         "month", "year", "in_session", "vwap", "floor", "ceil"})
+                         "month", "year", "in_session", "vwap", "floor", "ceil",
+                         "highest", "lowest", "sum", "sma", "stdev"})  # series-valued windows
 V2_NUMBER, V2_CONDITION = expressions(only=LANGUAGE_V2)
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -39,11 +40,13 @@ def bars_dict(bars: pl.DataFrame) -> dict[str, np.ndarray]:
 
 def compile_source(source: str, filename: str, **options):
     """Compile, or discard the example when it is a compile error by design (constant folding of
-    `log(-(1))` or `1 / (1 - 1)`, a 3h timeframe inside `@ 2h`), not a compiler/reference question."""
+    `log(-(1))` or `1 / (1 - 1)`, a 3h timeframe inside `@ 2h`, a constant window length of 0.5 where a
+    series one may be anything), not a compiler/reference question."""
     try:
         return _compile_source(source, filename, **options)
     except ScriptDiagnostics as err:
-        by_design = ("constant", "division by zero", "must be a whole multiple")
+        by_design = ("constant", "division by zero", "must be a whole multiple", "must be a whole number",
+                     "must be at least")
         if all(any(text in d.message for text in by_design) for d in err.diagnostics):
             reject()
         raise

@@ -107,6 +107,11 @@ def length(name: str = "length", default: Any = REQUIRED, doc: str = "window len
     return ParamSpec(name, ArgKind.LENGTH, default, doc, minimum=1)
 
 
+def window_length(name: str = "length", default: Any = REQUIRED,
+                  doc: str = "window length in bars: a constant, or a series (each bar's own)") -> ParamSpec:
+    return ParamSpec(name, ArgKind.WINDOW, default, doc, minimum=1)
+
+
 def number(name: str, default: Any = REQUIRED, doc: str = "", minimum: float | None = None) -> ParamSpec:
     return ParamSpec(name, ArgKind.NUMBER, default, doc, minimum)
 

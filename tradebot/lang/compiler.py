@@ -24,7 +24,7 @@ from .builtins import REGISTRY
 from .checker import SIGNALS, CheckedProgram
 from .library.support import scratch_columns
 from .timeframes import ResampleStep, check_fits
-from .types import Kind
+from .types import ArgKind, Kind
 
 Interval = Union[int, dt.timedelta, None]  # the data's bar length in ms
 
@@ -168,8 +168,8 @@ class _Lowering:
         values: list[object] = []
         depth = 0
         for spec, arg in zip(builtin.params, node.args):
-            if spec.kind.is_constant:
-                values.append(arg.value)  # type: ignore[union-attr]
+            if spec.kind.is_constant or (spec.kind is ArgKind.WINDOW and isinstance(arg, ir.Const)):
+                values.append(arg.value)  # type: ignore[union-attr]  # a constant window: the fast path
                 continue
             expr, d = self.expr(arg)
             # A builtin windows over its series arguments; a bare literal is one value, not a series.

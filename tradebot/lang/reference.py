@@ -15,6 +15,7 @@ from ..market.timeframe import infer_interval_ms, parse_timeframe
 from . import ir
 from .builtins import REGISTRY
 from .timeframes import check_fits, naive_higher_bars, naive_visible
+from .types import ArgKind
 
 NAN = float("nan")
 
@@ -65,8 +66,8 @@ class _Evaluator:
         builtin = REGISTRY[node.name]
         if builtin.is_series:
             return builtin.reference(self.bars)
-        args = [arg.value if spec.kind.is_constant else self.value(arg)  # type: ignore[union-attr]
-                for spec, arg in zip(builtin.params, node.args)]
+        args = [arg.value if spec.kind.is_constant or (spec.kind is ArgKind.WINDOW and isinstance(arg, ir.Const))
+                else self.value(arg) for spec, arg in zip(builtin.params, node.args)]  # type: ignore[union-attr]
         result = builtin.reference(*args)
         if isinstance(result, dict):
             return result

@@ -349,7 +349,7 @@ class Resolver:
         what = f"argument `{spec.name}` of `{builtin.name}`"
         if value.type.kind is Kind.RECORD:
             return self._record_misuse(value, span)
-        if spec.kind is ArgKind.SERIES:
+        if spec.kind is ArgKind.SERIES or (spec.kind is ArgKind.WINDOW and not isinstance(value, ir.Const)):
             return value if self._expect(value, Kind.NUMBER, what, span) else INVALID
         if spec.kind is ArgKind.BOOL_SERIES:
             return value if self._expect(value, Kind.BOOL, what, span) else INVALID

@@ -49,6 +49,7 @@ class ArgKind(Enum):
     SERIES = "number series"  # a number series (a constant is broadcast to every bar)
     BOOL_SERIES = "bool series"  # a condition (a constant is broadcast)
     LENGTH = "length"  # a constant whole number >= 1 (window sizes must be known to compile)
+    WINDOW = "length or series"  # a LENGTH, or a number series: each bar's window length
     INT = "whole number"  # a constant whole number (its own minimum in the param spec)
     NUMBER = "number"  # a constant number
     STRING = "string"  # a constant string

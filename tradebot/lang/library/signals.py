@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..builtins import condition, indicator, integer, length, series
+from ..builtins import condition, indicator, integer, length, series, window_length
 from ..types import BOOL_SERIES
 from .momentum import bars_since_extreme, naive_bars_since_extreme
 from .support import Note, any_missing, arr, divide, lag, nan_array, naive_window, rolling_extreme, rolling_sum
-from .support import share
+from .support import by_length, naive_by_length, share
 
 SERIES, SIGNAL = "series", "signal"
 NAN = float("nan")
@@ -171,13 +171,16 @@ def _fn(name, params, lower, reference, doc, example, category=SERIES, returns=N
 BARS_BACK = integer("length", 1, "bars back", minimum=1)
 
 BUILTINS = (
-    _fn("highest", (series(), length()), lambda x, n: rolling_extreme(x, n, highest=True),
-        lambda x, n: naive_window(x, n, np.max),
-        "The highest value of the last `length` bars, this bar included.",
+    _fn("highest", (series(), window_length()),
+        by_length(lambda x, n: rolling_extreme(x, n, highest=True), "variable_extreme", True),
+        naive_by_length(lambda x, n: naive_window(x, n, np.max), np.max),
+        "The highest value of the last `length` bars, this bar included; `length` may be a series "
+        "(`highest(high, barssince(c) + 1)`), each bar's own window.",
         "close > highest(high, 20)[1]"),
-    _fn("lowest", (series(), length()), lambda x, n: rolling_extreme(x, n, highest=False),
-        lambda x, n: naive_window(x, n, np.min),
-        "The lowest value of the last `length` bars, this bar included.",
+    _fn("lowest", (series(), window_length()),
+        by_length(lambda x, n: rolling_extreme(x, n, highest=False), "variable_extreme", False),
+        naive_by_length(lambda x, n: naive_window(x, n, np.min), np.min),
+        "The lowest value of the last `length` bars, this bar included; `length` may be a series.",
         "close < lowest(low, 20)[1]"),
     _fn("highestbars", (series(), length()), lambda x, n: bars_since_extreme(x, n, highest=True),
         lambda x, n: naive_bars_since_extreme(x, n, highest=True),
@@ -197,9 +200,9 @@ BUILTINS = (
     _fn("cum", (series(),), lambda x: x.cum_sum(), _ref_cum,
         "The running total of src since the first bar (missing bars are skipped).",
         "cum(volume) > 1000000"),
-    _fn("sum", (series(), length()), lambda x, n: rolling_sum(x, n),
-        lambda x, n: naive_window(x, n, np.sum),
-        "The sum of the last `length` values.", "sum(volume, 24) > 1000"),
+    _fn("sum", (series(), window_length()), by_length(lambda x, n: rolling_sum(x, n), "variable_sums", 0),
+        naive_by_length(lambda x, n: naive_window(x, n, np.sum), np.sum),
+        "The sum of the last `length` values; `length` may be a series.", "sum(volume, 24) > 1000"),
     _fn("zscore", (series(), length()), _zscore, _ref_zscore,
         "How many (population) standard deviations src is from its mean over the last `length` "
         "bars; missing when they are all equal.", "zscore(close, 50) < -2"),

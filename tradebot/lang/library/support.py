@@ -183,6 +183,16 @@ def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = 
     return pl.map_batches(list(inputs), run, return_dtype=pl.Float64)
 
 
+def by_length(constant: Callable[..., pl.Expr], kernel_name: str, *params: object):
+    """A window builtin's lowering: `constant(x, n)` for a constant length (the block kernels),
+    the `varwindows` kernel when the length is a series."""
+    def lower(x: pl.Expr, n: int | pl.Expr) -> pl.Expr:
+        if isinstance(n, pl.Expr):
+            return window(kernel_name, [x, n], *params, module="varwindows")
+        return constant(x, n)
+    return lower
+
+
 def _common_warmup(columns: Sequence[pl.Series]) -> int:
     """How many leading rows every input is missing on, if that is where all their missing
     values are (else 0). A window kernel answers the same on the rows after them as on all rows
@@ -265,6 +275,24 @@ def naive_windows(arrays: Sequence[np.ndarray], n: int, fn: Callable[..., float]
         if not any(np.isnan(w).any() for w in windows) and not np.isnan(values).any():
             out[t] = fn(*windows, *values)
     return out
+
+
+def naive_by_length(constant: Callable[..., np.ndarray], fn: Callable[[np.ndarray], float]):
+    """A window builtin's reference: `constant(x, n)` for a constant length; for a series, fn
+    over each bar's own window (the last floor(n[t]) bars; missing where n[t] is missing or
+    below 1, where there are fewer bars, or where a bar of the window is missing)."""
+    def reference(x, n):
+        if not isinstance(n, np.ndarray):
+            return constant(x, n)
+        x, out = arr(x), nan_array(len(x))
+        for t, length in enumerate(arr(n)):
+            if np.isnan(length) or length < 1 or length > t + 1:
+                continue
+            window = x[t - int(np.floor(length)) + 1: t + 1]
+            if not np.isnan(window).any():
+                out[t] = fn(window)
+        return out
+    return reference
 
 
 def lag(x, n: int) -> np.ndarray:

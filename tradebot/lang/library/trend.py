@@ -11,12 +11,12 @@ import math
 import numpy as np
 import polars as pl
 
-from ..builtins import REQUIRED, ParamSpec, indicator, length, number, price, series
+from ..builtins import REQUIRED, ParamSpec, indicator, length, number, price, series, window_length
 from ..types import ArgKind, record
 from .smoothing import ema, ema_combination, naive_ema, naive_skip, naive_sma, naive_wma, sma, sum_in_order
 from .smoothing import wma
 from .support import Note, arr, fma_exact, kernel, nan_array, naive_window, naive_windows
-from .support import share, volume_weighted, window
+from .support import by_length, naive_by_length, share, volume_weighted, window
 
 CATEGORY = "trend"
 
@@ -200,8 +200,9 @@ def _supertrend(factor: float, n: int, high: pl.Expr, low: pl.Expr, close: pl.Ex
 
 
 BUILTINS = (
-    indicator("sma", (series(), length()), sma, naive_sma,
-              doc="Simple moving average: the mean of the last `length` values.",
+    indicator("sma", (series(), window_length()), by_length(sma, "variable_sums", 1),
+              naive_by_length(naive_sma, np.mean),
+              doc="Simple moving average: the mean of the last `length` values; `length` may be a series.",
               example="sma(close, 20)", category=CATEGORY),
     indicator("ema", (series(), length()), lambda x, n: ema(x, n), lambda x, n: naive_ema(x, n),
               doc="Exponential moving average, alpha = 2/(length+1), seeded with the mean of the first "

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..builtins import indicator, length, number, price, series
+from ..builtins import indicator, length, number, price, series, window_length
 from ..types import record
 from .smoothing import ema, naive_ema, naive_skip, naive_sma, sma, sum_in_order
-from .support import Note, arr, kernel, nan_array, naive_window, rolling_extreme, share, window
+from .support import Note, arr, by_length, kernel, nan_array, naive_by_length, naive_window, rolling_extreme
+from .support import share, window
 
 CATEGORY = "volatility"
 HLC = (price("high"), price("low"), price("close"))
@@ -133,8 +134,9 @@ BUILTINS = (
     indicator("natr", (length(default=14), *HLC), _natr, _ref_natr,
               doc="Normalized ATR: atr(length) / close * 100; 0 when close is 0.",
               example="natr(14) > 1", category=CATEGORY),
-    indicator("stdev", (series(), length()), stdev, naive_stdev,
-              doc="Population standard deviation of the last `length` values.",
+    indicator("stdev", (series(), window_length()), by_length(stdev, "variable_sums", 2),
+              naive_by_length(naive_stdev, np.std),
+              doc="Population standard deviation of the last `length` values; `length` may be a series.",
               example="sma(close, 20) + 2 * stdev(close, 20)", category=CATEGORY),
     indicator("bbands", (series(), length(default=20), number("mult", 2.0, "band width in standard "
                                                                "deviations", minimum=0.0)),

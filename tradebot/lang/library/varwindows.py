@@ -1,0 +1,92 @@
+"""Compiled kernels for windows whose length is a series (`highest(high, barssince(c) + 1)`): the
+extremes, and the sum / mean / standard deviation, one numba pass over the whole series.
+
+At bar t the window is the last floor(length[t]) bars, this one included; it is missing where
+the length is missing or below 1, where the data has fewer bars than that, and where a bar of
+the window is missing (the window rule; `support`). A constant length never comes here: it keeps
+the block kernels of `windows.py` and `sums.py`.
+
+The extremes answer each window from a monotonic stack of the bars that are still someone's
+extreme, searched by bisection (O(log n) a bar whatever the lengths); the sums are taken fresh
+for each window, oldest bar first (O(length) a bar, and no running sum whose rounding residue
+outlives a huge value). Like `windows`, these take float64 arrays with NaN where a value is
+missing. Everything numba compiles for them lives in this module (numba's cache checks only the
+timestamp of the file defining a cached function), compiled once per installation.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+NAN = np.nan
+
+
+@njit(cache=True, nogil=True)
+def _start(lengths, t, last_missing):
+    """The first bar of bar t's window, or -1 when the window is missing."""
+    length = lengths[t]
+    if not length >= 1.0 or length > t + 1:  # NaN fails the first test; too few bars the second
+        return -1
+    start = t - int(np.floor(length)) + 1
+    return -1 if start <= last_missing else start
+
+
+@njit(cache=True, nogil=True)
+def variable_extreme(x, lengths, highest):
+    """The highest (lowest) of each bar's window."""
+    size = len(x)
+    out = np.full(size, NAN)
+    sign = 1.0 if highest else -1.0
+    stack = np.empty(size, np.int64)  # bars whose value beats every later bar's, oldest first
+    top = 0
+    last_missing = -1
+    for t in range(size):
+        if np.isnan(x[t]):
+            last_missing = t
+        else:
+            while top > 0 and sign * x[stack[top - 1]] <= sign * x[t]:
+                top -= 1
+            stack[top] = t
+            top += 1
+        start = _start(lengths, t, last_missing)
+        if start < 0:
+            continue
+        low, high = 0, top  # the first stacked bar at or after the window's start
+        while low < high:
+            middle = (low + high) // 2
+            if stack[middle] < start:
+                low = middle + 1
+            else:
+                high = middle
+        out[t] = x[stack[low]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def variable_sums(x, lengths, mode):
+    """Each window's sum (mode 0), mean (1) or population standard deviation (2)."""
+    size = len(x)
+    out = np.full(size, NAN)
+    last_missing = -1
+    for t in range(size):
+        if np.isnan(x[t]):
+            last_missing = t
+        start = _start(lengths, t, last_missing)
+        if start < 0:
+            continue
+        total = 0.0
+        for i in range(start, t + 1):
+            total += x[i]
+        count = t - start + 1
+        if mode == 0:
+            out[t] = total
+            continue
+        mean = total / count
+        if mode == 1:
+            out[t] = mean
+            continue
+        squares = 0.0
+        for i in range(start, t + 1):
+            squares += (x[i] - mean) * (x[i] - mean)
+        out[t] = np.sqrt(squares / count)
+    return out

@@ -115,7 +115,9 @@ def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> i
 
 def _params_as_written(strategy: Strategy) -> dict[str, object]:
     """Param values for people: a percentage param shows as `0.6%`, not 0.006 (JSON keeps numbers)."""
-    return {p.name: (f"{p.value * 100:.10g}%" if p.is_percent else strategy.checked.param_values[p.name])
+    values = strategy.checked.param_values
+    return {p.name: (f"{p.value * 100:.10g}%" if p.is_percent else str(values[p.name]).lower()
+                     if isinstance(values[p.name], bool) else values[p.name])
             for p in strategy.checked.params}
 
 

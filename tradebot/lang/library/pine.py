@@ -7,8 +7,8 @@ otherwise follows the published definition cited in NOTES, pinned by hand-worked
 (tests/lang/test_pine_indicators.py) and by the naive references here.
 
 Two Pine habits are deliberately not copied, because they read the future: `ichimoku` reports
-each span on the bar it is computed (a chart draws the cloud 26 bars ahead; read it there with
-`ichimoku().span_a[26]`), and `pivothigh` / `pivotlow` report a pivot on the bar that confirms
+each span on the bar it is computed (TradingView draws the cloud 25 bars ahead; the cloud over
+a bar is `ichimoku().span_a[25]`), and `pivothigh` / `pivotlow` report a pivot on the bar that confirms
 it, `right` bars after the pivot itself (as Pine does).
 """
 from __future__ import annotations
@@ -261,10 +261,10 @@ BUILTINS = (
               _ichimoku, _ref_ichimoku, category="trend", returns=record(*ICHIMOKU_FIELDS),
               doc="Ichimoku lines, each the midpoint of the highest high and lowest low of its window: "
                   "`.conversion` (tenkan), `.base` (kijun), `.span_a` (their mean) and `.span_b`; spans "
-                  "are reported on the bar they are computed, never shifted forward (the cloud a chart "
-                  "draws over this bar is `.span_a[26]`, `.span_b[26]`). No lagging span: it reads "
+                  "are reported on the bar they are computed, never shifted forward (the cloud TradingView "
+                  "draws over this bar is `.span_a[25]`, `.span_b[25]`). No lagging span: it reads "
                   "the future.",
-              example="close > ichimoku().span_a[26]"),
+              example="close > ichimoku().span_a[25]"),
 )
 
 NOTES = {

@@ -53,6 +53,8 @@ def test_param_values_are_what_the_script_says() -> None:
     info = {p.name: p for p in checked.params}
     assert info["use_filter"].domain_text() == "[false, true]"
     assert info["mode"].domain_text() == '["breakout", "pullback"]'
+    assert (info["mode"].value_text(), info["use_filter"].value_text(), info["n"].value_text()) == (
+        '"pullback"', "true", "10")  # as the REPL's completion menu shows them
 
 
 def test_set_flags_parse_words() -> None:

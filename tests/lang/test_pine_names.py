@@ -66,6 +66,7 @@ def test_a_pine_script_reports_every_mistake_at_once() -> None:
         "exit long when crossunder(close, sma(close, 20))\n"
     )
     found = diagnostics(source)
+    assert found[0][1] == "`hour` reads the bar's time itself: `hour(\"Europe/London\") >= 8`"
     assert [m for m, _ in found] == ["argument `tz` of `hour` must be a string",
                                      "unknown function `bars_since_entry`",
                                      "unknown function `crossover`", "unknown function `crossunder`"]

@@ -356,7 +356,10 @@ class Resolver:
         if spec.kind is ArgKind.STRING:
             if not isinstance(value, ir.Const) or value.type.kind is not Kind.STRING:
                 example = f'"{spec.default}"' if not spec.required else f"`{builtin.example}`"
-                return self.error(f"{what} must be a string", span, f"for example {example}")
+                hint = (f"`{builtin.name}` reads the bar's time itself: `{builtin.example}`"
+                        if isinstance(value, ir.Call) and value.name == "time"  # Pine's `hour(time)`
+                        else f"for example {example}")
+                return self.error(f"{what} must be a string", span, hint)
             problem = spec.validate(str(value.value)) if spec.validate is not None else None
             return value if problem is None else self.error(f"{what}: {problem[0]}", span, problem[1])
         if spec.kind is ArgKind.NUMBER:

@@ -56,7 +56,7 @@ def builtin_candidates() -> list[Candidate]:
 def session_candidates(session: Session) -> list[Candidate]:
     """The session's params, named series and user functions."""
     checked = session.checked
-    out = [Candidate(p.name, f"param = {p.value:g} in {p.domain_text()}", "param") for p in checked.params]
+    out = [Candidate(p.name, f"param = {p.value_text()} in {p.domain_text()}", "param") for p in checked.params]
     for entry in session.entries:
         node = entry.node
         if isinstance(node, ast.Assign) and node.name in checked.series:

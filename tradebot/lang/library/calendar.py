@@ -22,7 +22,7 @@ import polars as pl
 from ..builtins import indicator, price, text
 from ..diagnostics import did_you_mean
 from ..types import BOOL_SERIES
-from .support import Note, arr, nan_array
+from .support import Note, arr, nan_array, share
 
 CATEGORY = "time"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -90,7 +90,7 @@ def _part(pick: Callable[[pl.Expr], pl.Expr]) -> Callable[[str, pl.Expr], pl.Exp
 
 
 def minute_of_day(time: pl.Expr, tz: str) -> pl.Expr:
-    local = local_time(time, tz)
+    local = share(local_time(time, tz))  # one time-zone conversion for both parts
     return local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute().cast(pl.Int32)
 
 

@@ -95,7 +95,7 @@ def check_anchor(session: str) -> tuple[str, str | None] | None:
 def _vwap(src: pl.Expr, session: str, tz: str, volume: pl.Expr, time: pl.Expr) -> pl.Expr:
     if session:  # the key: the local date the session started on (past midnight: the day before)
         start, _ = parse_session(session)  # type: ignore[misc]  # validated when checked
-        wall = local_time(time, tz).dt.replace_time_zone(None)
+        wall = share(local_time(time, tz)).dt.replace_time_zone(None)
         key = share((wall - pl.duration(minutes=start)).dt.date())
         inside = session_mask(minute_of_day(time, tz), session)
     else:

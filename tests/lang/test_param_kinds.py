@@ -11,7 +11,7 @@ from tradebot.cli import main
 from tradebot.errors import UsageError
 from tradebot.lang.diagnostics import ScriptDiagnostics
 from tradebot.optimize.space import Space
-from tradebot.pipeline import compile_source, evaluate_signals, load_bars, parse_overrides
+from tradebot.pipeline import compile_source, load_bars, parse_overrides
 
 SCRIPT = """\
 param use_filter = true
@@ -31,7 +31,7 @@ def bars(eurusd_path):
 
 def entries(bars, **overrides) -> np.ndarray:
     strategy = compile_source(SCRIPT, "kinds.tbs", overrides=overrides)
-    return evaluate_signals(strategy, bars).enter_long
+    return strategy.plan.evaluate(bars)["enter_long"].to_numpy()
 
 
 def test_defaults_and_overrides_change_the_signals(bars) -> None:

@@ -129,3 +129,11 @@ def test_mistakes_in_time_arguments_are_reported_with_hints() -> None:
     assert message == "division by zero"
     (message, hint), = errors("enter long when hour(3) > 1\n")
     assert "must be a string" in message
+
+
+def test_whole_hours_are_exact() -> None:
+    """On the hour, the hour is that hour (a float floor(ms / 3600000) in Polars gave 23 at 00:00,
+    found by the property tests); 1970 London kept summer time all year (British Standard Time)."""
+    bars = at("2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 02:00", "1970-01-01 00:00")
+    np.testing.assert_array_equal(evaluate('hour("Europe/London")', bars), [0, 1, 2, 1])
+    np.testing.assert_array_equal(evaluate("hour", bars), [0, 1, 2, 0])

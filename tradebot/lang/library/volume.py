@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 
 from ..builtins import indicator, length, price, series, text
-from .calendar import check_session, local_time, minute_of_day, naive_in_session, naive_local, parse_session
-from .calendar import session_mask, zone
+from .calendar import DAY_MS, MINUTE_MS, check_session, local_clock, naive_in_session
+from .calendar import naive_local, parse_session, session_mask, zone
 from .smoothing import naive_skip
 from .support import Note, arr, divide, fma_exact, kernel, nan_array, naive_windows, share
 from .support import volume_weighted, window
@@ -93,13 +93,13 @@ def check_anchor(session: str) -> tuple[str, str | None] | None:
 
 
 def _vwap(src: pl.Expr, session: str, tz: str, volume: pl.Expr, time: pl.Expr) -> pl.Expr:
-    if session:  # the key: the local date the session started on (past midnight: the day before)
+    clock = local_clock(time, tz)  # wall-clock ms in tz
+    if session:  # the key: the local day the session started on (past midnight: the day before)
         start, _ = parse_session(session)  # type: ignore[misc]  # validated when checked
-        wall = share(local_time(time, tz)).dt.replace_time_zone(None)
-        key = share((wall - pl.duration(minutes=start)).dt.date())
-        inside = session_mask(minute_of_day(time, tz), session)
+        key = share((clock - start * MINUTE_MS) // DAY_MS)
+        inside = session_mask((clock // MINUTE_MS) % 1440, session)
     else:
-        key, inside = share(local_time(time, tz).dt.date()), pl.lit(True)
+        key, inside = share(clock // DAY_MS), pl.lit(True)
     valid = share(src.is_not_null() & volume.is_not_null() & key.is_not_null() & inside.fill_null(False))
     weighted = pl.when(valid).then(src * volume).cum_sum().over(key)
     total = pl.when(valid).then(volume).cum_sum().over(key)

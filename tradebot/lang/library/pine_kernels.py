@@ -1,5 +1,6 @@
 """Compiled kernels for the indicators of `pine.py`: Wilder's moving average (rma), Heikin-Ashi
-candles (a recursion), and Pearson's correlation over a window.
+candles (a recursion), and Pearson's correlation over a window; and the anchored running ratio
+of the day or session vwap (`volume.py`).
 
 `rma` and `heikinashi` take float64 arrays WITHOUT missing values (`support.kernel` drops the
 bars where an input is missing and puts the results back: recursions skip missing bars);
@@ -89,4 +90,36 @@ def correlation(a, b, n):
             saa += da * da
             sbb += db * db
         out[t] = 0.0 if saa == 0.0 or sbb == 0.0 else sab / (np.sqrt(saa) * np.sqrt(sbb))
+    return out
+
+
+def anchored_vwap(src, volume, key, valid):
+    """The volume-weighted average of src since each anchor (vwap's day or session): the bars
+    with `valid` set and the same `key`, in bar order. Not compiled itself: bar times are
+    sorted, so each key's bars are one run and one pass resets at every new key; otherwise
+    (a `time` argument that is not) the bars are grouped by a stable sort first."""
+    rows = np.flatnonzero(valid == 1.0)
+    out = np.full(len(src), NAN)
+    keys = key[rows]
+    if len(rows) and not np.all(keys[1:] >= keys[:-1]):
+        rows = rows[np.argsort(keys, kind="stable")]
+        keys = key[rows]
+    out[rows] = _running_ratio(np.ascontiguousarray(src[rows]), np.ascontiguousarray(volume[rows]), keys)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _running_ratio(src, volume, keys):
+    """sum(src * volume) / sum(volume) since the last change of key, added bar by bar; NaN
+    where the volume so far is 0."""
+    out = np.empty(len(src))
+    weighted = 0.0
+    total = 0.0
+    for t in range(len(src)):
+        if t == 0 or keys[t] != keys[t - 1]:
+            weighted = 0.0
+            total = 0.0
+        weighted += src[t] * volume[t]
+        total += volume[t]
+        out[t] = weighted / total if total != 0.0 else NAN
     return out

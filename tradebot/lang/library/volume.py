@@ -16,7 +16,7 @@ from ..builtins import indicator, length, price, series, text
 from .calendar import DAY_MS, MINUTE_MS, check_session, local_clock, naive_in_session
 from .calendar import naive_local, parse_session, session_mask, zone
 from .smoothing import naive_skip
-from .support import Note, arr, divide, fma_exact, kernel, nan_array, naive_windows, share
+from .support import Note, arr, fma_exact, kernel, nan_array, naive_windows, share
 from .support import volume_weighted, window
 
 CATEGORY = "volume"
@@ -100,10 +100,9 @@ def _vwap(src: pl.Expr, session: str, tz: str, volume: pl.Expr, time: pl.Expr) -
         inside = session_mask((clock // MINUTE_MS) % 1440, session)
     else:
         key, inside = share(clock // DAY_MS), pl.lit(True)
-    valid = share(src.is_not_null() & volume.is_not_null() & key.is_not_null() & inside.fill_null(False))
-    weighted = pl.when(valid).then(src * volume).cum_sum().over(key)
-    total = pl.when(valid).then(volume).cum_sum().over(key)
-    return pl.when(valid).then(divide(weighted, total))
+    valid = src.is_not_null() & volume.is_not_null() & key.is_not_null() & inside.fill_null(False)
+    # A kernel: Polars' cum_sum().over(day) took 940 ms for 1M bars (loaded machine).
+    return window("anchored_vwap", [src, volume, key, valid], module="pine_kernels")
 
 
 def _ref_vwap(src, session, tz, volume, time):

@@ -64,3 +64,9 @@ def test_builtin_is_tested(name: str) -> None:
 
 def test_docgen_check_mode(capsys) -> None:
     assert docgen.main(["--check"]) == 0
+
+
+def test_readme_counts_the_builtins() -> None:
+    readme = (HERE.parents[1] / "README.md").read_text(encoding="utf-8")
+    counted = re.search(r"Builtins \((\d+),", readme)
+    assert counted and int(counted.group(1)) == len(REGISTRY), "README.md's builtin count is stale"

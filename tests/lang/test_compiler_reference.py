@@ -24,7 +24,7 @@ NUMBER, CONDITION = expressions()
 LANGUAGE_V2 = frozenset({"rma", "alma", "tsi", "dmi", "median", "variance", "correlation", "pivothigh",
                          "pivotlow", "heikinashi", "ichimoku", "hour", "minute", "dayofweek", "dayofmonth",
                          "month", "year", "in_session", "vwap", "floor", "ceil",
-                         "highest", "lowest", "sum", "sma", "stdev"})  # series-valued windows
+                         "highest", "lowest", "sum", "sma", "stdev", "na"})  # series-valued windows, na
 V2_NUMBER, V2_CONDITION = expressions(only=LANGUAGE_V2)
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -88,6 +88,13 @@ def test_pivots_are_reported_when_confirmed() -> None:
         np.testing.assert_allclose(head, evaluate("pivothigh(close, 2, 1)", bars)[:t])
 
 
+def test_na_detects_missing_values_such_as_no_pivot() -> None:
+    bars = frame(close=[1, 3, 2, 5, 4, 4, 1])
+    np.testing.assert_array_equal(evaluate("if na(pivothigh(close, 2, 1)) then 0 else 1", bars),
+                                  [0, 0, 0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(evaluate("if na(close[2]) then 1 else 0", bars), [1, 1, 0, 0, 0, 0, 0])
+
+
 def test_heikinashi_candles() -> None:
     bars = candles([10, 11, 13], [12, 14, 13], [9, 10, 11], [11, 13, 12])
     # close = ohlc4: 10.5, 12, 12.25; open: (10 + 11) / 2, then (10.5 + 10.5) / 2, (10.5 + 12) / 2

@@ -37,7 +37,6 @@ def test_crossover_and_crossunder_name_the_direction_with_the_arguments() -> Non
     ("enter long when close > open\nexit long when close < strategy.position_avg_price * 0.98\n",
      "unknown name `strategy.position_avg_price`", "position state"),
     ("x = bars_since_entry()\nenter long when x > 3\n", "unknown function `bars_since_entry`", "position state"),
-    ("enter long when na(close[1])\n", "unknown function `na`", "nz(x, 0)"),
     ("x = security(close, \"D\")\nenter long when close > x\n", "unknown function `security`", "@ 4h"),
     ("x = request.security(close, \"D\")\nenter long when close > x\n",
      "unknown function `request.security`", "@ 4h"),

@@ -1,5 +1,6 @@
 """The indicators TradingView (Pine Script) users reach for that the other families lack: rma,
-alma, tsi, dmi, median, variance, correlation, pivothigh / pivotlow, heikinashi and ichimoku.
+alma, tsi, dmi, median, variance, correlation, pivothigh / pivotlow, heikinashi and ichimoku;
+and Pine's `na(x)`, which tests for a missing value (how a pivot is detected).
 
 Each equals its TA-Lib function where TA-Lib has one (rma(tr(), n) is ATR, dmi's fields are
 PLUS_DI / MINUS_DI / ADX, variance is VAR, correlation is CORREL; tests/lang/test_talib.py) and
@@ -19,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from ..builtins import indicator, length, number, price, series
-from ..types import record
+from ..types import BOOL_SERIES, record
 from .momentum import _naive_directional
 from .smoothing import ema, naive_ema, naive_skip, sum_in_order
 from .support import Note, arr, divide, kernel, lag, nan_array, naive_window, naive_windows
@@ -245,6 +246,11 @@ BUILTINS = (
               category="series",
               doc="Pearson's correlation of a and b over the last `length` bars, -1..1; 0 when either "
                   "is flat over the window.", example="correlation(close, volume, 20) > 0.5"),
+    indicator("na", (series("x", "any number series"),), lambda x: x.is_null(),
+              lambda x: np.isnan(arr(x)).astype(float), category="signal", returns=BOOL_SERIES,
+              doc="True on bars where x is missing (warm-up, no pivot, a division by zero), false "
+                  "elsewhere: never missing itself.",
+              example="not na(pivothigh(high, 5, 5))"),
     _pivot_builtin("pivothigh", True, "above each of the `left` bars before it and at least as high as",
                    "close > ffill(pivothigh(high, 5, 5))"),
     _pivot_builtin("pivotlow", False, "below each of the `left` bars before it and at most as low as",
@@ -279,6 +285,7 @@ NOTES = {
     "median": Note("length - 1", "the window's median (TradingView ta.median)"),
     "variance": Note("length - 1", "TA-Lib VAR (population; TradingView ta.variance)"),
     "correlation": Note("length - 1", "TA-Lib CORREL (Pearson); a flat window is 0"),
+    "na": Note("0", "TradingView na(x)"),
     "pivothigh": Note("left + right", "TradingView ta.pivothigh(src, left, right): a value on the "
                                       "confirming bar; strict on the left, ties allowed on the right"),
     "pivotlow": Note("left + right", "TradingView ta.pivotlow(src, left, right), mirrored"),

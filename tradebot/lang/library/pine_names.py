@@ -26,8 +26,6 @@ PINE_NAMES: Mapping[str, str] = {
     "crossover": "write `{0} crosses above {1}`",
     "crossunder": "write `{0} crosses below {1}`",
     "ta.cross": "write `cross({0}, {1})` (either direction), or `{0} crosses above {1}`",
-    "na": "missing values need no test: a rule whose condition is missing does not fire; "
-          "`nz(x, 0)` replaces them, `ffill(x)` carries the last value forward",
     "security": "another timeframe of the same data is `expr @ 4h` (e.g. `rsi(close, 14) @ 1d`); "
                 "other symbols are not supported",
     "request.security": "another timeframe of the same data is `expr @ 4h` (e.g. `rsi(close, 14) @ 1d`); "

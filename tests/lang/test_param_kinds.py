@@ -11,7 +11,8 @@ from tradebot.cli import main
 from tradebot.errors import UsageError
 from tradebot.lang.diagnostics import ScriptDiagnostics
 from tradebot.optimize.space import Space
-from tradebot.pipeline import compile_source, load_bars, parse_overrides
+from tradebot.cli.flags import parse_overrides
+from tradebot.pipeline import compile_source, load_bars
 
 SCRIPT = """\
 param use_filter = true

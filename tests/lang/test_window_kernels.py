@@ -267,3 +267,12 @@ def test_natr_is_atr_over_close(data, n) -> None:
     with np.errstate(all="ignore"):
         expected = np.where(close != 0, average / close * 100.0, 0.0)
     assert_same(wilder.natr(high, low, close, n), np.where(np.isnan(average), NAN, expected))
+
+
+@SETTINGS
+@given(x=series(), special=st.lists(st.sampled_from([np.inf, -np.inf, 1e300, -1e300]), max_size=3))
+def test_any_nan_finds_exactly_the_missing_values(x, special) -> None:
+    # support.kernel's choice between a view of the data and dropping the missing bars: an
+    # infinity or a square that overflows must not count as missing, and every NaN must.
+    values = np.concatenate([x, special])
+    assert kernels.any_nan(readonly(values)) == bool(np.isnan(values).any())

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 import tradebot.pipeline  # noqa: F401  (loads the library in its import order)
 from tradebot.lang.library import kernels, sums, wilder, windows
-from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_willr
+from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_trix, _ref_willr
+from tradebot.lang.library.momentum import _trix
 from tradebot.lang.library.support import lag, naive_window, naive_windows
 from tradebot.lang.library.volatility import naive_true_range
 from tradebot.lang.library.volume import naive_money_flow_volume
@@ -214,6 +215,19 @@ def test_a_window_over_a_nested_indicator_equals_the_kernel_on_all_bars() -> Non
         assert_same(got[name].cast(pl.Float64).fill_null(NAN).to_numpy(), values, rtol=1e-12)
 
 
+def test_trix_is_missing_after_a_missing_bar() -> None:
+    """TRIX is one kernel that skips missing bars, but its rate of change reads the bar before:
+    after a missing bar it is missing, as the reference's window over the triple EMA is."""
+    rng = np.random.default_rng(11)
+    values = 100 + np.cumsum(rng.normal(0, 1, 120))
+    values[[40, 41, 77]] = NAN
+    frame = pl.DataFrame({"x": pl.Series(values, nan_to_null=True)})
+    got = frame.select(_trix(pl.col("x"), 4)).to_series().fill_null(NAN).to_numpy()
+    expected = _ref_trix(values, 4)
+    assert np.isnan(got[[42, 78]]).all() and not np.isnan(got[[43, 79]]).any()  # fails if gaps is dropped
+    assert_same(got, expected, rtol=1e-12)
+
+
 # ------------------------------------------------------------------ kernels.py and wilder.py
 
 
@@ -238,6 +252,7 @@ def test_ema_combinations_equal_chained_emas(x, n) -> None:
     assert_same(dema, 2.0 * e1 - e2)
     assert_same(tema, 3.0 * e1 - 3.0 * e2 + e3)
     assert_same(kernels.ema_combination(x, n, readonly([0.0, 0.0, 1.0])), e3)
+    assert_same(kernels.trix(x, n), _ref_roc(e3, 1))
 
 
 @SETTINGS

@@ -12,7 +12,7 @@ import polars as pl
 
 from ..builtins import indicator, length, price, series
 from ..types import record
-from .smoothing import ema_combination, naive_ema, naive_skip, naive_sma, sum_in_order
+from .smoothing import naive_ema, naive_skip, naive_sma, sum_in_order
 from .support import TA_EPSILON, Note, arr, kernel, lag, nan_array, naive_window, naive_windows
 from .support import rolling_extreme, share, window
 
@@ -230,7 +230,9 @@ def _ref_aroonosc(n, high, low):
 
 
 def _trix(x: pl.Expr, n: int) -> pl.Expr:
-    return _roc(ema_combination(x, n, (0.0, 0.0, 1.0)), 1)  # of the triple ema
+    # The rate of change of the triple ema in one kernel; a rate of change reads the bar before,
+    # so the bar after a missing one is missing (`gaps`), as a window over the ema would be.
+    return kernel("trix", [x], n, gaps=1)
 
 
 def _ref_trix(x, n):

@@ -108,17 +108,18 @@ def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False)
 
 
 def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequence[str] = (),
-           module: str = "kernels") -> pl.Expr | dict[str, pl.Expr]:
+           module: str = "kernels", gaps: int = 0) -> pl.Expr | dict[str, pl.Expr]:
     """A numba kernel from `library.kernels` (or `library.wilder`) over whole series (skipping
     bars with a missing input); one expression, or one per field for a kernel returning several
-    arrays."""
+    arrays. `gaps`: the results are also missing on that many bars after a missing one (a
+    kernel that ends with a window over the recursion, as TRIX's rate of change)."""
     def run(series: Sequence[pl.Series]) -> pl.Series:
         fn, outputs = getattr(_compiled(f"tradebot.lang.library.{module}"), name), len(fields) or None
         columns = [s.cast(pl.Float64) for s in series]
         first = _warmup(columns)
         arrays = [c.slice(first).to_numpy() for c in columns] if first is not None else None
         if arrays is None or any(_has_nan(a) for a in arrays):
-            result = compressed(fn, [_with_nan(c) for c in columns], params, outputs)
+            result = compressed(fn, [_with_nan(c) for c in columns], params, outputs, gaps)
             first, results = 0, ((result,) if outputs is None else result)
         else:  # no missing value after a warm-up: the kernel on a view of the data, no copies
             result = fn(*arrays, *params)
@@ -217,17 +218,22 @@ def _with_nan(series: pl.Series) -> np.ndarray:
 
 
 def compressed(fn: Callable[..., object], arrays: Sequence[np.ndarray], params: Sequence[object],
-               outputs: int | None = None):
-    """fn over the bars where every array has a value, scattered back (NaN elsewhere)."""
+               outputs: int | None = None, gaps: int = 0):
+    """fn over the bars where every array has a value, scattered back (NaN elsewhere, and on
+    the `gaps` bars after each bar without a value)."""
     keep = np.ones(len(arrays[0]), dtype=bool)
     for a in arrays:
         keep &= ~np.isnan(a)
     result = fn(*(_read_only(np.ascontiguousarray(a[keep], dtype=np.float64)) for a in arrays), *params)
     results = (result,) if outputs is None else tuple(result)
+    shown = keep.copy()  # the bars with a result
+    for bars in range(1, gaps + 1):
+        shown[bars:] &= keep[:-bars]
 
     def scatter(values) -> np.ndarray:
         out = np.full(len(keep), np.nan)
         out[keep] = values
+        out[~shown] = np.nan
         return out
 
     scattered = [scatter(r) for r in results]

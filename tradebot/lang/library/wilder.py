@@ -5,7 +5,7 @@ Split from `kernels.py` (the EMA family, KAMA, SAR), whose conventions these fol
 ADX and supertrend carry state and branches; AD and OBV are running totals; MFI's window sums are
 running sums whose rounding residue TA-Lib's output shows. These kernels follow TA-Lib's update
 order and rounding (ADX and the DIs agree bit for bit); RSI and ATR multiply by 1/n instead of
-dividing (twice as fast, within an ulp a step).
+dividing (twice as fast, within an ulp a step), ATR by (n - 1) / n as well.
 
 Kernels take float64 arrays WITHOUT missing values (`support.kernel` drops the bars where an input
 is missing and puts the results back) and return arrays of the same length, NaN before the first
@@ -77,10 +77,14 @@ def atr(high, low, close, n):
         total += _true_range(high[i], low[i], close[i - 1])
     prev = total / n
     out[n] = prev
-    keep = float(n - 1)
-    inverse = 1.0 / n  # see wilder_oscillator
+    # (prev * (n - 1) + tr) / n as prev * ((n - 1) / n) + tr / n: the bar's own term is off the
+    # chain from one bar to the next, which is then a multiply and an add (1.9 ms for 1M bars,
+    # 2.7 as a multiply, an add and a multiply, 5.7 with the division; TA-Lib's ATR 1.2). Within
+    # 2e-15 of TA-Lib's values either way (it agrees bit for bit with none of these orders).
+    decay = (n - 1) / n
+    inverse = 1.0 / n
     for i in range(n + 1, len(close)):
-        prev = (prev * keep + _true_range(high[i], low[i], close[i - 1])) * inverse
+        prev = prev * decay + _true_range(high[i], low[i], close[i - 1]) * inverse
         out[i] = prev
     return out
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import tradebot.pipeline  # noqa: F401  (loads the library in its import order)
 from tradebot.lang.library import kernels, sums, wilder, windows
 from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_trix, _ref_willr
-from tradebot.lang.library.momentum import _trix
+from tradebot.lang.library.momentum import _trix, naive_bars_since_extreme
 from tradebot.lang.library.support import lag, naive_window, naive_windows
 from tradebot.lang.library.volatility import naive_true_range
 from tradebot.lang.library.volume import naive_money_flow_volume
@@ -213,6 +213,14 @@ def test_a_window_over_a_nested_indicator_equals_the_kernel_on_all_bars() -> Non
                 "c": windows.true_range(*(readonly(sums.rolling_sum(readonly(v), 4, 4.0)) for v in (high, low, close)))}
     for name, values in expected.items():  # the blocks start elsewhere on a view: other roundings
         assert_same(got[name].cast(pl.Float64).fill_null(NAN).to_numpy(), values, rtol=1e-12)
+
+
+@SETTINGS
+@given(x=series(), n=st.integers(1, 30), highest=st.booleans())
+def test_bars_since_the_extreme(x, n, highest) -> None:
+    # The series' k/8 grid makes ties common: the newest of equal extremes counts.
+    got = windows.rolling_extreme(x, n, highest, True)
+    assert_same(got, naive_bars_since_extreme(x, n, highest=highest))
 
 
 def test_trix_is_missing_after_a_missing_bar() -> None:

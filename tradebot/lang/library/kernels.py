@@ -357,11 +357,17 @@ def t3(x, n, volume_factor):
     c3 = -6.0 * a2 - 3.0 * (volume_factor - c1)
     c4 = fma(3.0, a2, fma(3.0, volume_factor, 1.0) - c1)
     out[lookback] = fma(c4, e[2], fma(c3, e[3], fma(c1, e[5], c2 * e[4])))
+    # The levels in registers, not in `e`: through the array every level paid a store and a load
+    # in the chain (5.2 ms for 1M bars with the plan; TA-Lib's T3 2.8). The same arithmetic.
+    e0, e1, e2, e3, e4, e5 = e[0], e[1], e[2], e[3], e[4], e[5]
     for i in range(lookback + 1, size):
-        e[0] = fma(keep, e[0], k * x[i])
-        for level in range(1, 6):
-            e[level] = fma(keep, e[level], k * e[level - 1])
-        out[i] = fma(c4, e[2], fma(c3, e[3], fma(c1, e[5], c2 * e[4])))
+        e0 = fma(keep, e0, k * x[i])
+        e1 = fma(keep, e1, k * e0)
+        e2 = fma(keep, e2, k * e1)
+        e3 = fma(keep, e3, k * e2)
+        e4 = fma(keep, e4, k * e3)
+        e5 = fma(keep, e5, k * e4)
+        out[i] = fma(c4, e2, fma(c3, e3, fma(c1, e5, c2 * e4)))
     return out
 
 

@@ -2,19 +2,26 @@
 slippage) through tradebot and through vectorbt, on 100k and 1M synthetic hourly bars, in one run.
 
     .venv/bin/python bench/bench_backtest.py            # needs `pip install -e '.[test,bench]'`
+    .venv/bin/python bench/bench_backtest.py --warm-only [--clock cpu]
 
-Warm: best of 5 in-process calls after a warm-up call (numba compiled, data in memory), from OHLCV
-in memory to trades + equity + headline metrics. Cold: a new Python process that imports, loads the
-same bars from an .npz file, computes once and exits (median of 3 wall-clock runs). Also times a
-whole `tradebot run` on a 1M-bar CSV (new process: start-up, CSV load and validation, compile,
-backtest, report).
+vectorbt 1.2 has two engines, numba (its default) and Rust (the `vectorbt-rust` package, which the
+bench extra installs; `vbt.settings["engine"]` picks one): both are timed, side by side, and the
+ratios are against the faster of the two at each size. Warm: best of 5 in-process calls after a
+warm-up call (numba compiled, data in memory), from OHLCV in memory to trades + equity + headline
+metrics. Cold: a new Python process that imports, loads the same bars from an .npz file, computes
+once and exits (median of 3 wall-clock runs). Also times a whole `tradebot run` on a 1M-bar CSV
+(new process: start-up, CSV load and validation, compile, backtest, report). `--warm-only` skips
+the new processes (minutes on a loaded machine); `--clock cpu` times the warm calls in CPU
+seconds of the process, as bench_indicators.py explains.
 """
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +46,12 @@ TRADEBOT_CODE = textwrap.dedent(f"""
         return result.trades.height, result.metrics["all"]["final_equity"]
 """)
 
+ENGINES = ("numba", "rust")
+
 VECTORBT_CODE = textwrap.dedent(f"""
     import numpy as np, pandas as pd, vectorbt as vbt
-    def run(bars):
+    def run(bars, engine):
+        vbt.settings["engine"] = engine  # 'rust' fails loudly when vectorbt-rust is missing
         index = pd.DatetimeIndex(bars["timestamp"].to_numpy())
         close = pd.Series(bars["close"].to_numpy(), index=index)
         open_ = pd.Series(bars["open"].to_numpy(), index=index)
@@ -62,18 +72,24 @@ def in_process(code: str):
     return namespace["run"]
 
 
-def cold(code: str, npz: Path) -> float:
+def cold(code: str, npz: Path, call: str = "run(bars)") -> float:
     loader = textwrap.dedent(f"""
         import numpy as np, polars as pl
         d = np.load({str(npz)!r})
         bars = pl.DataFrame({{k: d[k] for k in d.files}}).with_columns(
             pl.col("timestamp").cast(pl.Datetime("ms", "UTC")))
     """)
-    program = code + loader + "run(bars)\n"
+    program = code + loader + call + "\n"
     return median_wall(lambda: subprocess.run([sys.executable, "-c", program], check=True))
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm-only", action="store_true", help="skip the new-process timings")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="warm calls in wall seconds, or CPU seconds of the process")
+    args = parser.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     tradebot_run, vectorbt_run = in_process(TRADEBOT_CODE), in_process(VECTORBT_CODE)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,11 +97,18 @@ def main() -> None:
             bars = synthetic_bars(n)
             npz = Path(tmp) / f"bars_{n}.npz"
             np.savez(npz, **{c: bars[c].to_numpy() for c in bars.columns})
-            trades_tb, trades_vbt = tradebot_run(bars)[0], vectorbt_run(bars)[0]
-            warm_tb, warm_vbt = best_of(lambda: tradebot_run(bars)), best_of(lambda: vectorbt_run(bars))
-            cold_tb, cold_vbt = cold(TRADEBOT_CODE, npz), cold(VECTORBT_CODE, npz)
-            rows.append([f"{n:,}", trades_tb, trades_vbt, warm_tb, warm_vbt, warm_tb / warm_vbt,
-                         cold_tb, cold_vbt, cold_tb / cold_vbt])
+            trades = [tradebot_run(bars)[0]] + [vectorbt_run(bars, engine)[0] for engine in ENGINES]
+            warm = [best_of(lambda: tradebot_run(bars), clock=clock)]
+            warm += [best_of(lambda: vectorbt_run(bars, engine), clock=clock) for engine in ENGINES]
+            rows.append([f"{n:,}", " / ".join(str(t) for t in trades), *warm, warm[0] / min(warm[1:])])
+            if not args.warm_only:
+                colds = [cold(TRADEBOT_CODE, npz)]
+                colds += [cold(VECTORBT_CODE, npz, f"run(bars, {engine!r})") for engine in ENGINES]
+                rows[-1] += [*colds, colds[0] / min(colds[1:])]
+        if args.warm_only:
+            print(table(["bars", "trades (tb / vbt numba / vbt rust)", f"warm tb s ({args.clock})",
+                         "warm vbt numba s", "warm vbt rust s", "warm ratio (vs faster)"], rows))
+            return
         big = synthetic_bars(1_000_000)
         csv = write_csv(big, Path(tmp) / "bars_1m.csv")
         script = Path(tmp) / "sma.tbs"
@@ -93,8 +116,9 @@ def main() -> None:
         tradebot = Path(sys.executable).with_name("tradebot")
         whole = median_wall(lambda: subprocess.run([str(tradebot), "run", str(script), "--data", str(csv)],
                                                    check=True, capture_output=True))
-    print(table(["bars", "trades (tb)", "trades (vbt)", "warm tb s", "warm vbt s", "warm ratio",
-                 "cold tb s", "cold vbt s", "cold ratio"], rows))
+    print(table(["bars", "trades (tb / vbt numba / vbt rust)", "warm tb s", "warm vbt numba s",
+                 "warm vbt rust s", "warm ratio (vs faster)", "cold tb s", "cold vbt numba s",
+                 "cold vbt rust s", "cold ratio (vs faster)"], rows))
     print(f"\nwhole `tradebot run` on 1,000,000 bars (new process, CSV load to report): {whole:.2f} s")
 
 

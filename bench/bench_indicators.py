@@ -15,8 +15,9 @@ With `--clock cpu` both sides are timed in CPU seconds of the whole process (eve
 Polars runs the kernels on its workers) instead of wall seconds. On a machine shared with other
 work, wall time also counts the waits for a core, and those grow with the number of thread
 hand-overs (Polars' plan has several, a TA-Lib call none), so wall-time ratios measured under load
-say more about the load than about the code; CPU time stays put (adx 11.5-11.7 ms at a load
-average of 11, against 27-40 ms of wall time; 11.9 ms wall on a quiet machine).
+say more about the load than about the code; CPU time moves far less (adx 11.5-11.7 ms at a load
+average of 11, against 27-40 ms of wall time; 11.9 ms wall on a quiet machine), though the steps
+bound by memory still slow down when other work loads the memory bus.
 Not part of the test suite.
 """
 from __future__ import annotations

@@ -29,7 +29,7 @@ def best_of(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1,
             clock: Callable[[], float] = time.perf_counter) -> float:
     """The fastest of `repeat` timed calls after `warmup` untimed ones (seconds). `clock`:
     wall time by default; `time.process_time` counts the CPU time of every thread of the process
-    instead, which other work on a shared machine leaves alone (see bench_indicators.py)."""
+    instead, which other work on a shared machine disturbs far less (see bench_indicators.py)."""
     for _ in range(warmup):
         fn()
     times = []

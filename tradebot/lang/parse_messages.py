@@ -6,15 +6,19 @@ state an error happened in and, when it matches one of these inputs' states, use
 """
 from __future__ import annotations
 
-from typing import Iterable
+import functools
+from typing import Callable, Iterable
 
 from lark import Token
+from lark.exceptions import UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 _EXAMPLES: dict[str, list[str]] = {
     "a rule reads `enter long when <condition>`: add `when` before the condition": [
         "enter long close > open",
         "exit short r < 30",
         "enter long if close > open",
+        "enter long",
+        "exit short",
     ],
     "say which side the rule is for: `enter long when …` or `enter short when …`": [
         "enter when close > open",
@@ -106,6 +110,53 @@ FRIENDLY_EXAMPLES: dict[str, list[str]] = {
     message: [*examples, *("\n" + e for e in examples), *("x = 1\n" + e for e in examples)]
     for message, examples in _EXAMPLES.items()
 }
+
+
+
+def friendly_hint(error: UnexpectedInput, parse: Callable[[str], object]) -> str | None:
+    """The message of the example whose error happened in the same parser state as `error`.
+
+    Lark's own `match_examples` re-parses every example on every call and, in lark 1.3.1, crashes
+    formatting a debug message (`%d` given a ParserState) whenever two errors share a state but not
+    the accepted tokens — the case of `enter long` without `when`. This matcher parses the examples
+    once and compares states itself: same stack depth and state, same accepted tokens; an exact
+    token match wins over a state-only match.
+    """
+    key = _state_key(error)
+    if key is None:
+        return None
+    token = getattr(error, "token", None)
+    candidate = None
+    for label, example_key, example_token in _example_errors(parse):
+        if example_key != key:
+            continue
+        if token is not None and example_token == token:
+            return label
+        candidate = candidate or label
+    return candidate
+
+
+def _state_key(error: UnexpectedInput) -> tuple[object, ...] | None:
+    state = getattr(error, "state", None)
+    if state is None or not isinstance(error, (UnexpectedToken, UnexpectedEOF)):
+        return None
+    accepts = getattr(error, "accepts", None) if isinstance(error, UnexpectedToken) else None
+    return (len(state.state_stack), state.position, frozenset(accepts) if accepts is not None else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _example_errors(parse: Callable[[str], object]) -> tuple[tuple[str, tuple[object, ...], object], ...]:
+    found = []
+    for label, examples in FRIENDLY_EXAMPLES.items():
+        for text in examples:
+            try:
+                parse(text)
+            except UnexpectedInput as err:
+                key = _state_key(err)
+                if key is not None:
+                    found.append((label, key, getattr(err, "token", None)))
+    return tuple(found)
+
 
 _WORDS = {
     "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "COMMA": "`,`", "EQUAL": "`=`",

@@ -17,7 +17,7 @@ from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
 from .builtins import REGISTRY
 from .grammar import KEYWORDS, get_parser
 from .library.pine_names import dotted_name_at, pine_hint
-from .parse_messages import FRIENDLY_EXAMPLES, describe_expected, describe_token
+from .parse_messages import describe_expected, describe_token, friendly_hint
 
 
 def span_of(item: Token | Tree | object) -> Span:
@@ -231,7 +231,28 @@ def _parse_script(text: str) -> Tree:
 
 
 def syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
-    """A friendly diagnostic for one Lark syntax error."""
+    """A friendly diagnostic for one Lark syntax error; the plain one (where, and the token) when
+    the friendly wording fails in any way: a bug there must not hide the user's error."""
+    try:
+        return _friendly_diagnostic(error, source)
+    except Exception:  # noqa: BLE001 - any failure of the wording falls back to the plain error
+        return plain_syntax_diagnostic(error, source)
+
+
+def plain_syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
+    """`syntax error` at the error's line and column, from nothing but Lark's own fields."""
+    lines = source.splitlines() or [""]
+    line = min(max(1, int(getattr(error, "line", 0) or 0) or len(lines)), len(lines))
+    column = int(getattr(error, "column", 0) or 0) or len(lines[line - 1]) + 1
+    token = getattr(error, "token", None)
+    is_token = isinstance(token, Token) and token.type not in ("_NL", "$END")
+    message = f"unexpected {describe_token(token)}" if isinstance(token, Token) else "syntax error"
+    width = max(1, len(str(token).split("\n")[0])) if is_token else 1
+    return Diagnostic(message, _point(source, line, column, width), "check the statement's syntax in docs/language.md",
+                      incomplete=isinstance(error, UnexpectedEOF))
+
+
+def _friendly_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
     if isinstance(error, UnexpectedCharacters):
         span = _point(source, error.line, error.column)
         message = f"unexpected character `{source[error.pos_in_stream]}`"
@@ -247,7 +268,7 @@ def syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
                           pine_hint(dotted, REGISTRY))
     span = _point(source, token.line, token.column, max(1, len(str(token).split("\n")[0])))
     hint = (_misspelt_keyword(token, error.expected)
-            or error.match_examples(_parse_script, FRIENDLY_EXAMPLES, use_accepts=True)
+            or friendly_hint(error, _parse_script)
             or describe_expected(error.expected))
     return Diagnostic(f"unexpected {describe_token(token)}", span, hint)
 
@@ -261,7 +282,7 @@ def _unfinished(error: UnexpectedInput, source: str) -> Diagnostic:
         return Diagnostic(f"`{char}` is never closed", _point(source, line, column),
                           f"add `{closer}`: inside brackets a statement continues on the next lines",
                           incomplete=True)
-    friendly = error.match_examples(_parse_script, FRIENDLY_EXAMPLES, use_accepts=True)
+    friendly = friendly_hint(error, _parse_script)
     return Diagnostic("the statement ends too early", _end_of_text(source),
                       friendly or describe_expected(error.expected), incomplete=True)
 

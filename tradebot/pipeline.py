@@ -26,7 +26,7 @@ from .lang.compiler import Plan, compile_nodes, compile_program
 from .lang.data_fit import data_diagnostics
 from .lang.diagnostics import Diagnostic, ScriptDiagnostics
 from .lang.explain import rule_conditions, written
-from .lang.parser import parse_program
+from .lang.parser import parse_program, without_bom
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
 from .runtime.metrics import METRICS
@@ -123,7 +123,7 @@ def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.D
 
 def read_script(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # -sig: drops the BOM Windows Notepad writes
     except FileNotFoundError:
         raise UsageError(f"{path}: no such script") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -133,6 +133,7 @@ def read_script(path: Path) -> str:
 def compile_source(source: str, filename: str, *, overrides: Mapping[str, float | bool | str] | None = None,
                    series: Iterable[str] = (), path: Path | None = None) -> Strategy:
     """Parse, check and compile a script's text (ScriptDiagnostics on any error)."""
+    source = without_bom(source)
     program = parse_program(source, filename)
     try:
         checked = check(program, source=source, filename=filename, overrides=overrides,

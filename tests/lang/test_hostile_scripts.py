@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+from tradebot.cli import main
 from tradebot.lang import parser
 from tradebot.lang.diagnostics import ScriptDiagnostics
 from tradebot.lang.parser import parse_program
+from tradebot.pipeline import compile_source
 
 
 def syntax_errors(source: str) -> ScriptDiagnostics:
@@ -34,3 +36,27 @@ def test_a_failing_friendly_message_falls_back_to_the_plain_syntax_error(monkeyp
     assert diag.message == "unexpected `close`"
     rendered = err.render().splitlines()
     assert rendered[1:3] == ["    2 | enter long close > open", "      |            ^^^^^"]
+
+
+# ---------------------------------------------------------------- 10.7: a UTF-8 byte-order mark
+BOM = "\ufeff"
+
+
+def test_a_byte_order_mark_is_not_a_syntax_error() -> None:
+    program = parse_program(BOM + "x = close\nenter long when x > open\n")
+    first = program.statements[0]
+    assert (first.span.line, first.span.column, first.span.start) == (1, 1, 0)
+
+
+def test_carets_on_the_first_line_of_a_bom_file_stay_under_the_word(tmp_path, capsys) -> None:
+    path = tmp_path / "notepad.tbs"
+    path.write_bytes((BOM + "enter long when close > opn\n").encode("utf-8"))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{path}:1:25: error: unknown name `opn`" in err
+    assert "    1 | enter long when close > opn\n      |                         ^^^\n" in err
+
+
+def test_compile_source_accepts_a_bom_in_text() -> None:
+    strategy = compile_source(BOM + "enter long when close > open\n", "t.tbs")
+    assert strategy.checked.source.startswith("enter")

@@ -359,8 +359,18 @@ def _tree_diagnostic(exc: Exception, source: str = "") -> Diagnostic:
                       "write the function's name before the parentheses, as in `sma(close, 20)`")
 
 
+BOM = "\ufeff"
+
+
+def without_bom(source: str) -> str:
+    """The text without a leading UTF-8 byte-order mark (Windows Notepad writes one). Callers
+    that render diagnostics must render against this text, or line 1's carets move by one."""
+    return source[1:] if source.startswith(BOM) else source
+
+
 def parse_program(source: str, filename: str = "<script>") -> ast.Program:
     """Parse a whole script; raise ScriptDiagnostics with every syntax error found."""
+    source = without_bom(source)
     try:
         return _transform(get_parser().parse(source, start="start"))
     except UnexpectedInput:
@@ -391,6 +401,7 @@ def _collect_statement_errors(source: str) -> list[Diagnostic]:
 
 def parse_expression(text: str, filename: str = "<expr>") -> ast.Expr:
     """Parse one expression (used by `tradebot eval` and the REPL)."""
+    text = without_bom(text)
     try:
         return _transform(get_parser().parse(text, start="expr"))
     except UnexpectedInput as err:

@@ -5,8 +5,10 @@ import pytest
 
 from tradebot.cli import main
 from tradebot.lang import parser
+from tradebot.lang.checker import check
 from tradebot.lang.diagnostics import ScriptDiagnostics
 from tradebot.lang.parser import parse_program
+from tradebot.lang.resolve import MAX_WHOLE
 from tradebot.pipeline import compile_source
 
 
@@ -60,3 +62,41 @@ def test_carets_on_the_first_line_of_a_bom_file_stay_under_the_word(tmp_path, ca
 def test_compile_source_accepts_a_bom_in_text() -> None:
     strategy = compile_source(BOM + "enter long when close > open\n", "t.tbs")
     assert strategy.checked.source.startswith("enter")
+
+
+# ---------------------------------------------------------------- 10.4: numbers too large
+def check_errors(source: str) -> ScriptDiagnostics:
+    with pytest.raises(ScriptDiagnostics) as caught:
+        check(parse_program(source, "t.tbs"), source=source, filename="t.tbs")
+    return caught.value
+
+
+@pytest.mark.parametrize("literal", ["9" * 309, "1" * 4301, "1e309", "1_000e400"])
+def test_a_literal_beyond_the_largest_float_is_a_script_error(literal: str) -> None:
+    err = syntax_errors(f"x = {literal} + close\nenter long when x > open\n")
+    [diag] = err.diagnostics
+    assert "too large" in diag.message and (diag.span.line, diag.span.column) == (1, 5)
+    assert diag.span.end_column - diag.span.column == len(literal) and diag.hint
+
+
+def test_a_huge_percentage_is_a_script_error() -> None:
+    [diag] = syntax_errors("fee " + "9" * 400 + "%\n").diagnostics
+    assert "too large" in diag.message
+
+
+@pytest.mark.parametrize("expr, column", [
+    ("sma(close, 1e38)", 16), ("close[1e38]", 11), ("close > open for 1e20 bars", 22),
+    ("round(close, 1e38)", 18), ("percentrank(close, 10^12)", 24), ("wma(close, 10^9)", 16),
+    ("close[10^400]", 11), ("close[10^10^10]", 11), ("sma(close, 2^1024)", 16),
+])
+def test_an_absurd_window_offset_or_count_is_a_script_error(expr: str, column: int) -> None:
+    # Before: OverflowError/ValueError tracebacks, or a check that hung building the window.
+    [diag] = check_errors(f"x = {expr}\nenter long when x > open\n").diagnostics
+    assert (diag.span.line, diag.span.column) == (1, column)
+    assert "too large" in diag.message or f"at most {MAX_WHOLE:,}" in diag.message
+    assert diag.hint
+
+
+def test_folded_whole_numbers_stay_whole() -> None:
+    checked = check(parse_program("x = sma(close, 2 * 10 + 1)\n"), source="", filename="t.tbs")
+    assert checked.series["x"].args[1].value == 21

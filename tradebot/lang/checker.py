@@ -83,7 +83,7 @@ class ParamInfo:
         return _fmt(value, self.is_int and (value is None or float(value).is_integer()))
 
     def admits(self, value: float) -> bool:
-        if self.is_int and float(value) != int(value):
+        if self.is_int and not float(value).is_integer():  # int(inf) would raise
             return False
         if self.choices is not None:
             return value in self.choices

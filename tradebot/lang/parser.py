@@ -7,6 +7,7 @@ typo does not hide the next.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from lark import Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -36,10 +37,23 @@ def _ident(token: Token) -> str:
     return str(token)
 
 
-def _number(text: str) -> ast.Number:
-    clean = text.replace("_", "")
+class NumberTooLargeError(Exception):
+    def __init__(self, token: Token) -> None:
+        self.token = token
+
+
+def _number(token: Token) -> ast.Number:
+    """A literal as a float; beyond the largest float (about 1.8e308) it is an error, not `inf`
+    (and a 4,300-digit integer is never handed to `int`, which refuses it)."""
+    clean = str(token).replace("_", "")
     is_int = re.fullmatch(r"\d+", clean) is not None
-    return ast.Number(float(int(clean)) if is_int else float(clean), is_int)
+    try:
+        value = float(int(clean)) if is_int and len(clean) <= 400 else float(clean)
+    except (OverflowError, ValueError):
+        value = float("inf")
+    if not math.isfinite(value):
+        raise NumberTooLargeError(token)
+    return ast.Number(value, is_int)
 
 
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
@@ -108,7 +122,7 @@ class ToAst(Transformer):
         return ast.OptimizeClause("by", str(name), None, span=span_of(meta), word_span=span_of(name))
 
     def _opt_count(self, keyword, meta, token):
-        n = _number(str(token))
+        n = _number(token)
         number = ast.Number(n.value, n.is_int, span_of(token))
         return ast.OptimizeClause(keyword, None, number, span=span_of(meta))
 
@@ -186,11 +200,14 @@ class ToAst(Transformer):
         return ast.AtTimeframe(expr, str(timeframe), span_of(meta))
 
     def number(self, meta, token):
-        n = _number(str(token))
+        n = _number(token)
         return ast.Number(n.value, n.is_int, span_of(token))
 
     def percent(self, meta, token):
-        return ast.Percent(float(str(token)[:-1].replace("_", "")) / 100.0, str(token), span_of(token))
+        value = float(str(token)[:-1].replace("_", "")) / 100.0
+        if not math.isfinite(value):
+            raise NumberTooLargeError(token)
+        return ast.Percent(value, str(token), span_of(token))
 
     def string(self, meta, token):
         return ast.String(_unquote(str(token)), span_of(token))
@@ -342,6 +359,11 @@ def _transform(tree: Tree) -> ast.Program:
 
 
 def _tree_diagnostic(exc: Exception, source: str = "") -> Diagnostic:
+    if isinstance(exc, NumberTooLargeError):
+        text = str(exc.token)
+        shown = text if len(text) <= 12 else f"{text[:6]}…({len(text)} characters)"
+        return Diagnostic(f"the number {shown} is too large", span_of(exc.token),
+                          "numbers go up to about 1.8e308; windows, bar counts and offsets far less")
     if isinstance(exc, ReservedWordError):
         word = str(exc.token)
         dotted = dotted_name_at(source, exc.token.start_pos)
@@ -368,6 +390,10 @@ def without_bom(source: str) -> str:
     return source[1:] if source.startswith(BOM) else source
 
 
+# The transformer's own errors: each becomes one diagnostic (`_tree_diagnostic`).
+_TREE_ERRORS = (ReservedWordError, _NotCallable, NumberTooLargeError)
+
+
 def parse_program(source: str, filename: str = "<script>") -> ast.Program:
     """Parse a whole script; raise ScriptDiagnostics with every syntax error found."""
     source = without_bom(source)
@@ -375,7 +401,7 @@ def parse_program(source: str, filename: str = "<script>") -> ast.Program:
         return _transform(get_parser().parse(source, start="start"))
     except UnexpectedInput:
         pass
-    except (ReservedWordError, _NotCallable) as exc:
+    except _TREE_ERRORS as exc:
         raise ScriptDiagnostics([_tree_diagnostic(exc, source)], source, filename) from None
     diagnostics = _collect_statement_errors(source)
     raise ScriptDiagnostics(diagnostics, source, filename) from None
@@ -389,7 +415,7 @@ def _collect_statement_errors(source: str) -> list[Diagnostic]:
             _transform(get_parser().parse(piece, start="start"))
         except UnexpectedInput as err:
             diagnostics.append(syntax_diagnostic(err, piece))
-        except (ReservedWordError, _NotCallable) as exc:
+        except _TREE_ERRORS as exc:
             diagnostics.append(_tree_diagnostic(exc, piece))
     if not diagnostics:  # the statements parse alone but not together (should not happen)
         try:
@@ -406,5 +432,5 @@ def parse_expression(text: str, filename: str = "<expr>") -> ast.Expr:
         return _transform(get_parser().parse(text, start="expr"))
     except UnexpectedInput as err:
         raise ScriptDiagnostics([syntax_diagnostic(err, text)], text, filename) from None
-    except (ReservedWordError, _NotCallable) as exc:
+    except _TREE_ERRORS as exc:
         raise ScriptDiagnostics([_tree_diagnostic(exc, text)], text, filename) from None

@@ -19,6 +19,10 @@ from .library.pine_names import pine_hint
 from .unparse import expr as unparse_expr
 from .types import BOOL_CONST, BOOL_SERIES, NUMBER_CONST, NUMBER_SERIES, STRING_CONST, ArgKind, Kind, Type
 
+# The largest window, bar count, history offset or other whole-number argument: more bars than
+# any data set holds (ten million 1-minute bars are 19 years). A run also refuses a window longer
+# than its data (compiler.Plan); this bound keeps absurd values (`1e38`) out of the compiler.
+MAX_WHOLE = 10_000_000
 INVALID = ir.Const(float("nan"), Type(Kind.NUMBER, False, ("<invalid>",)))
 _ARITH_FOLD: Mapping[str, Callable[[float, float], float]] = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
@@ -160,11 +164,18 @@ class Resolver:
         if node.op in ("/", "%") and b == 0:
             return self.error("division by zero", node.span, "the right-hand side is a constant 0")
         try:
-            value = _ARITH_FOLD[node.op](a, b)  # type: ignore[arg-type]
-        except (OverflowError, ZeroDivisionError, ValueError) as exc:
+            # In floats: an integer `10^10^10` would be computed exactly, for ever.
+            value = _ARITH_FOLD[node.op](float(a), float(b))  # type: ignore[arg-type]
+        except OverflowError:
+            return self.error("this constant is too large", node.span, "numbers go up to about 1.8e308")
+        except (ZeroDivisionError, ValueError) as exc:
             return self.error(f"cannot compute this constant: {exc}", node.span)
         if isinstance(value, complex):
             return self.error("this constant is not a real number", node.span)
+        if not np.isfinite(value):
+            return self.error("this constant is too large", node.span, "numbers go up to about 1.8e308")
+        if isinstance(a, int) and isinstance(b, int) and value.is_integer() and abs(value) < 2 ** 53:
+            value = int(value)  # whole numbers stay whole: `n * 2` is still a window length
         return const(value, NUMBER_CONST, node.span)
 
     def _crosses(self, node: ast.Crosses, scope: Scope) -> ir.Node:
@@ -424,10 +435,14 @@ class Resolver:
         number = self.constant_number(node, span, what)
         if number is None:
             return None
-        if float(number) != int(number):
+        if not float(number).is_integer():
             self.error(f"{what} must be a whole number, got {number:g}", span)
             return None
         if minimum is not None and number < minimum:
             self.error(f"{what} must be at least {minimum:g}, got {int(number)}", span)
+            return None
+        if abs(number) > MAX_WHOLE:
+            self.error(f"{what} must be at most {MAX_WHOLE:,}, got {number:g}", span,
+                       "windows, bar counts and offsets are counted in bars; no data is this long")
             return None
         return int(number)

@@ -152,7 +152,7 @@ def strategy_plan(checked: CheckedProgram, series: Iterable[str] = (),
     if set(nodes) == set(SIGNALS) and not extra:
         return compile_program(checked, series=series)
     combined = compile_nodes({**{name: checked.series[name] for name in series}, **(extra or {}), **nodes},
-                             source=checked.filename)
+                             source=checked.filename, text=checked.source)
     return replace(combined, outputs={name: expr.fill_null(False) if name in SIGNALS else expr
                                       for name, expr in combined.outputs.items()})
 
@@ -243,7 +243,7 @@ def backtest_counting_rules(strategy: Strategy, bars: pl.DataFrame) -> tuple[Bac
     """`backtest`, and on how many bars each rule's condition held (one pass computes both), so a
     run without trades can say which rule never fired."""
     rules = rule_conditions(strategy.checked)
-    frame = strategy_plan(strategy.checked, extra=_rule_nodes(rules)).evaluate(bars)
+    frame = strategy_plan(strategy.checked, extra=_rule_nodes(rules)).evaluate(bars, whole_data=True)
     return backtest_from_frame(strategy.checked, bars, frame), _rule_counts(strategy, rules, frame)
 
 
@@ -268,5 +268,5 @@ def _rule_counts(strategy: Strategy, rules: Sequence[tuple[ast.Rule, ir.Node]], 
 def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:
     """Run the strategy on bars: evaluate its plan, then the engine."""
     require_volume(strategy, bars)
-    return backtest_from_frame(strategy.checked, bars, strategy.plan.evaluate(bars))
+    return backtest_from_frame(strategy.checked, bars, strategy.plan.evaluate(bars, whole_data=True))
 

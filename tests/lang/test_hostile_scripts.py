@@ -1,6 +1,10 @@
 """Hostile and unusual scripts (issue 10): each gives diagnostics with a caret, never a traceback."""
 from __future__ import annotations
 
+import datetime as dt
+
+import numpy as np
+import polars as pl
 import pytest
 
 from tradebot.cli import main
@@ -9,7 +13,7 @@ from tradebot.lang.checker import check
 from tradebot.lang.diagnostics import ScriptDiagnostics
 from tradebot.lang.parser import parse_program
 from tradebot.lang.resolve import MAX_WHOLE
-from tradebot.pipeline import compile_source
+from tradebot.pipeline import backtest, compile_source
 
 
 def syntax_errors(source: str) -> ScriptDiagnostics:
@@ -100,3 +104,35 @@ def test_an_absurd_window_offset_or_count_is_a_script_error(expr: str, column: i
 def test_folded_whole_numbers_stay_whole() -> None:
     checked = check(parse_program("x = sma(close, 2 * 10 + 1)\n"), source="", filename="t.tbs")
     assert checked.series["x"].args[1].value == 21
+
+
+# ---------------------------------------------------------------- 10.10: windows longer than the data
+def hourly_bars(n: int) -> pl.DataFrame:
+    close = np.linspace(100.0, 120.0, n)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    return pl.DataFrame({
+        "timestamp": [start + dt.timedelta(hours=i) for i in range(n)],
+        "open": close, "high": close + 1, "low": close - 1, "close": close, "volume": np.ones(n),
+    }).with_columns(pl.col("timestamp").dt.cast_time_unit("ms"))
+
+
+@pytest.mark.parametrize("expr, column, bars", [
+    ("wma(close, 5000000)", 16, 5_000_000), ("close[400]", 5, 400),
+    ("sma(close, 300) @ 4h", 16, 300), ("ema(close, 10) + sma(close, 250)", 33, 250),
+])
+def test_a_run_refuses_a_window_longer_than_the_data(expr: str, column: int, bars: int) -> None:
+    strategy = compile_source(f"x = {expr}\nenter long when x > open\n", "t.tbs")
+    with pytest.raises(ScriptDiagnostics) as caught:
+        backtest(strategy, hourly_bars(200))
+    [diag] = caught.value.diagnostics
+    assert diag.message == f"a window of {bars:,} bars is longer than the data (200 bars)"
+    assert (diag.span.line, diag.span.column) == (1, column) and diag.hint
+    assert "    1 | x = " in caught.value.render()
+
+
+def test_a_prefix_of_the_data_may_be_shorter_than_a_window() -> None:
+    # Warm-up, not an error: the appended-bars properties and walk-forward folds evaluate prefixes.
+    strategy = compile_source("x = sma(close, 50)\nenter long when x > open\n", "t.tbs", series=["x"])
+    frame = strategy.plan.evaluate(hourly_bars(20))
+    assert frame["x"].null_count() == 20
+    assert backtest(strategy, hourly_bars(50)).trades is not None

@@ -13,20 +13,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Union
 
 import polars as pl
 
+from ..errors import ScriptError
 from ..market.timeframe import infer_interval_ms, parse_timeframe
 from . import ir
+from .ast import Span
 from .builtins import REGISTRY
 from .checker import SIGNALS, CheckedProgram
 from .library.support import scratch_columns
+from .diagnostics import Diagnostic, ScriptDiagnostics
 from .timeframes import ResampleStep, check_fits
 from .types import ArgKind, Kind
 
 Interval = Union[int, dt.timedelta, None]  # the data's bar length in ms
+
+
+@dataclass(frozen=True)
+class WindowUse:
+    """A window, history offset or bar count the plan reads: checked against the data's length."""
+
+    bars: int
+    span: Span
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,21 @@ class Plan:
     layers: tuple[tuple[pl.Expr, ...], ...]
     outputs: Mapping[str, pl.Expr]
     steps: tuple[ResampleStep, ...] = ()  # `expr @ timeframe` columns, added before the layers
+    windows: tuple[WindowUse, ...] = ()  # every window, its own and its steps', longest first
+    script: tuple[str, str] | None = None  # (source text, file name): where a window error points
+
+    def check_windows(self, height: int) -> None:
+        """A window longer than the data is refused before anything is computed: its result would
+        be all missing (a prefix of the data may be shorter: that is warm-up, not an error)."""
+        if not self.windows or self.windows[0].bars <= height:
+            return
+        use = self.windows[0]
+        message = f"a window of {use.bars:,} bars is longer than the data ({height:,} bars)"
+        hint = "use a shorter window, or run on more data"
+        if self.script is None:
+            raise ScriptError(f"{message}; {hint}")
+        source, filename = self.script
+        raise ScriptDiagnostics([Diagnostic(message, use.span, hint)], source, filename)
 
     def lazy(self, bars: pl.DataFrame | pl.LazyFrame, *, interval: Interval = None,
              bar_end: pl.Expr | None = None, keep: tuple[str, ...] = ()) -> pl.LazyFrame:
@@ -50,8 +76,13 @@ class Plan:
             frame = frame.with_columns(layer)
         return frame.select(*keep, *(expr.alias(name) for name, expr in self.outputs.items()))
 
-    def evaluate(self, bars: pl.DataFrame, *, interval: Interval = None) -> pl.DataFrame:
-        """One column per output, one row per bar."""
+    def evaluate(self, bars: pl.DataFrame, *, interval: Interval = None,
+                 whole_data: bool = False) -> pl.DataFrame:
+        """One column per output, one row per bar. `whole_data`: the bars are all the data there
+        is (a run, not a prefix or a fold), so a window longer than them is an error
+        (`check_windows`; the windows of `@` steps count too: higher bars are fewer)."""
+        if whole_data:
+            self.check_windows(bars.height)
         # The in-memory engine: Polars 2.1's streaming engine fails ("zip node received non-equal
         # length inputs") on a literal compared with a shifted column under a rolling window,
         # found by tests/lang/test_compiler_reference.py. Bars fit in memory anyway.
@@ -75,16 +106,19 @@ def compile_program(checked: CheckedProgram, *, series: Iterable[str] = (), sign
     outputs: dict[str, ir.Node] = {name: checked.series[name] for name in series}
     if signals:
         outputs.update({name: checked.signals[name] for name in SIGNALS})
-    plan = compile_nodes(outputs, source=checked.filename)
+    plan = compile_nodes(outputs, source=checked.filename, text=checked.source)
     if not signals:
         return plan
     finished = {name: (expr.fill_null(False) if name in SIGNALS else expr) for name, expr in plan.outputs.items()}
-    return Plan(plan.layers, finished, plan.steps)
+    return replace(plan, outputs=finished)
 
 
-def compile_nodes(outputs: Mapping[str, ir.Node], *, source: str | None = None) -> Plan:
-    """`source`: the script's file name, to say where an `@ timeframe` that does not fit is."""
-    return _Lowering(outputs, source).plan()
+def compile_nodes(outputs: Mapping[str, ir.Node], *, source: str | None = None,
+                  text: str | None = None) -> Plan:
+    """`source`: the script's file name, to say where an `@ timeframe` that does not fit is;
+    `text`: the script's text, to show where a window longer than the data is."""
+    plan = _Lowering(outputs, source).plan()
+    return replace(plan, script=(text, source or "<script>")) if text is not None else plan
 
 
 class _Lowering:
@@ -99,6 +133,7 @@ class _Lowering:
         self.scratch = 0  # builtins lowered so far (names their shared intermediates)
         self.resamples: dict[str, dict[str, ir.Node]] = {}  # timeframe -> {column: expression}
         self.where: dict[str, str] = {}  # timeframe -> where it is first used
+        self.windows: list[WindowUse] = []
 
     def _count(self, node: ir.Node) -> None:
         self.uses[node] += 1
@@ -122,7 +157,9 @@ class _Lowering:
         steps = tuple(ResampleStep(parse_timeframe(frame), compile_nodes(columns, source=self.source),
                                    self.where[frame])
                       for frame, columns in self.resamples.items())
-        return Plan(tuple(tuple(layer) for layer in self.layers if layer), outputs, steps)
+        windows = [*self.windows, *(w for step in steps for w in step.plan.windows)]
+        return Plan(tuple(tuple(layer) for layer in self.layers if layer), outputs, steps,
+                    tuple(sorted(windows, key=lambda w: -w.bars)))
 
     def _output(self, node: ir.Node) -> pl.Expr:
         expr = self.expr(node)[0]
@@ -157,6 +194,8 @@ class _Lowering:
             args = [self.expr(a) for a in node.args]
             depth = max((d for _, d in args), default=0)
             exprs = [e for e, _ in args]
+            if node.param is not None:
+                self.windows.append(WindowUse(node.param, node.span))
             if node.op in _WINDOWED:
                 # A literal is one value, not a column: shifting or rolling it would give null.
                 exprs = [_broadcast(e) if isinstance(a, ir.Const) else e for e, a in zip(exprs, node.args)]
@@ -170,6 +209,8 @@ class _Lowering:
         for spec, arg in zip(builtin.params, node.args):
             if spec.kind.is_constant or (spec.kind is ArgKind.WINDOW and isinstance(arg, ir.Const)):
                 values.append(arg.value)  # type: ignore[union-attr]  # a constant window: the fast path
+                if spec.kind in (ArgKind.LENGTH, ArgKind.WINDOW):
+                    self.windows.append(WindowUse(int(arg.value), arg.span if arg.span.line else node.span))  # type: ignore[union-attr,arg-type]
                 continue
             expr, d = self.expr(arg)
             # A builtin windows over its series arguments; a bare literal is one value, not a series.

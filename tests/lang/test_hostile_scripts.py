@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import numpy as np
 import polars as pl
 import pytest
 
 from tradebot.cli import main
-from tradebot.lang import parser
+from tradebot.lang import ir, parser
 from tradebot.lang.checker import check
 from tradebot.lang.diagnostics import ScriptDiagnostics
 from tradebot.lang.parser import parse_program
-from tradebot.lang.resolve import MAX_WHOLE
+from tradebot.lang.resolve import MAX_EXPANSIONS, MAX_WHOLE
 from tradebot.pipeline import backtest, compile_source
 
 
@@ -136,3 +137,41 @@ def test_a_prefix_of_the_data_may_be_shorter_than_a_window() -> None:
     frame = strategy.plan.evaluate(hourly_bars(20))
     assert frame["x"].null_count() == 20
     assert backtest(strategy, hourly_bars(50)).trades is not None
+
+
+# ---------------------------------------------------------------- 10.11: doubling definitions
+def doubling_definitions(n: int) -> str:
+    lines = ["a0 = close", *(f"a{i} = a{i - 1} + a{i - 1}" for i in range(1, n + 1))]
+    return "\n".join([*lines, f"enter long when a{n} > 0", ""])
+
+
+def doubling_functions(n: int) -> str:
+    lines = ["def f0(x) = x", *(f"def f{i}(x) = f{i - 1}(x) + f{i - 1}(x)" for i in range(1, n + 1))]
+    return "\n".join([*lines, f"x = f{n}(close)", "enter long when x > 0", ""])
+
+
+@pytest.mark.parametrize("source, name, factor", [
+    (doubling_definitions(60), "a60", 2.0 ** 60), (doubling_functions(40), "x", 2.0 ** 40),
+])
+def test_doubling_definitions_resolve_to_a_shared_graph(source: str, name: str, factor: float) -> None:
+    # Each line doubles the expression's tree; its graph grows by one node (was 2^n work).
+    strategy = compile_source(source, "t.tbs", series=[name])
+    assert len(list(ir.walk(strategy.checked.signals["enter_long"]))) < 200
+    bars = hourly_bars(5)
+    np.testing.assert_allclose(strategy.plan.evaluate(bars)[name].to_numpy(), bars["close"].to_numpy() * factor)
+
+
+def test_user_function_expansion_is_bounded_with_one_clear_error() -> None:
+    lines = ["def f0(x) = x", *(f"def f{i}(x) = f{i - 1}(x + 1) + f{i - 1}(x * 2)" for i in range(1, 30))]
+    source = "\n".join([*lines, "enter long when f29(close) > 0", ""])
+    [diag] = check_errors(source).diagnostics
+    assert diag.message == f"user functions expand to too large an expression (limit {MAX_EXPANSIONS:,} different calls)"
+    assert diag.hint
+
+
+def test_a_pickled_node_hashes_by_its_structure_in_the_new_process() -> None:
+    node = check(parse_program("x = sma(close, 5) + 1\n"), source="", filename="t").series["x"]
+    hash(node)  # cached on the node
+    assert "_hash" not in node.__getstate__()
+    copy = pickle.loads(pickle.dumps(node))
+    assert copy == node and hash(copy) == hash(node)

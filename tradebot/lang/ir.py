@@ -7,7 +7,7 @@ the compiler computes a shared subexpression once however many times it is writt
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Iterator, Union
 
 from .ast import NOWHERE, Span
@@ -18,8 +18,26 @@ def _span() -> Span:
     return field(default=NOWHERE, compare=False, hash=False, repr=False)
 
 
+class _Shared:
+    """Hashing by structure, computed once per node. Resolved expressions share subexpressions
+    (a definition used twice is one node: a DAG), and a hash recomputed through every path would
+    take 2^depth steps: `a1 = a0 + a0`, `a2 = a1 + a1`, ... (issue 10.11). Equality stays the
+    dataclass's: the shared children are the same objects, which tuples compare by identity first."""
+
+    def __hash__(self) -> int:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((type(self).__name__, *(getattr(self, f.name) for f in fields(self) if f.compare)))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict[str, object]:
+        # String hashes differ between processes: a pickled node recomputes its own.
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+
 @dataclass(frozen=True)
-class Const:
+class Const(_Shared):
     """A compile-time constant (number, bool or string)."""
 
     value: float | bool | str
@@ -28,7 +46,7 @@ class Const:
 
 
 @dataclass(frozen=True)
-class Op:
+class Op(_Shared):
     """An operator on series: arithmetic, comparison, logic, if/else, crosses, history, streaks.
 
     `op` is one of OPERATORS; `param` carries a constant operand (the bar count of `history`,
@@ -43,7 +61,7 @@ class Op:
 
 
 @dataclass(frozen=True)
-class Call:
+class Call(_Shared):
     """A builtin applied to arguments (constants arrive as Const nodes, in parameter order)."""
 
     name: str
@@ -53,7 +71,7 @@ class Call:
 
 
 @dataclass(frozen=True)
-class FieldOf:
+class FieldOf(_Shared):
     """One named output of a multi-output builtin call."""
 
     target: Call
@@ -63,7 +81,7 @@ class FieldOf:
 
 
 @dataclass(frozen=True)
-class Resample:
+class Resample(_Shared):
     """`expr @ timeframe`: evaluated on higher-timeframe bars, visible after they close."""
 
     expr: Node
@@ -73,6 +91,9 @@ class Resample:
 
 
 Node = Union[Const, Op, Call, FieldOf, Resample]
+
+for _node_class in (Const, Op, Call, FieldOf, Resample):
+    _node_class.__hash__ = _Shared.__hash__  # type: ignore[method-assign]  # @dataclass set its own
 
 ARITHMETIC = ("+", "-", "*", "/", "%", "^")
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")

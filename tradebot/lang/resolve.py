@@ -23,6 +23,7 @@ from .types import BOOL_CONST, BOOL_SERIES, NUMBER_CONST, NUMBER_SERIES, STRING_
 # any data set holds (ten million 1-minute bars are 19 years). A run also refuses a window longer
 # than its data (compiler.Plan); this bound keeps absurd values (`1e38`) out of the compiler.
 MAX_WHOLE = 10_000_000
+MAX_EXPANSIONS = 10_000  # different user-function calls (same function, different arguments)
 INVALID = ir.Const(float("nan"), Type(Kind.NUMBER, False, ("<invalid>",)))
 _ARITH_FOLD: Mapping[str, Callable[[float, float], float]] = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
@@ -38,12 +39,6 @@ _COMPARE_FOLD: Mapping[str, Callable[[object, object], bool]] = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
 }
-
-
-def _walk(node: ir.Node):
-    yield node
-    for child in ir.children(node):
-        yield from _walk(child)
 
 
 def is_invalid(node: ir.Node) -> bool:
@@ -72,6 +67,9 @@ class Resolver:
         self.diagnostics = diagnostics
         self._seen: set[tuple[str, int]] = set()
         self.expanded: set[str] = set()  # user functions called at least once
+        # (function, its arguments' IR) -> the expansion: a call repeated with the same arguments
+        # is one shared node, so `def f2(x) = f1(x) + f1(x)` chains stay linear (issue 10.11).
+        self._expansions: dict[tuple[object, ...], ir.Node] = {}
 
     def error(self, message: str, span: Span, hint: str | None = None, notes: tuple[str, ...] = ()) -> ir.Const:
         key = (message, span.start)
@@ -265,7 +263,7 @@ class Resolver:
             return self.error("only numbers and conditions have a timeframe", node.span)
         if isinstance(inner, ir.Const):
             return inner  # the same on every timeframe
-        for sub in _walk(inner):
+        for sub in ir.walk(inner):
             if isinstance(sub, ir.Resample) and not parse_timeframe(sub.timeframe).is_multiple_of(frame):
                 return self.error(f"`@ {sub.timeframe}` inside `@ {frame.text}` must be a whole multiple "
                                   f"of {frame.text}", sub.span if sub.span.line else node.span,
@@ -400,9 +398,20 @@ class Resolver:
         values = {name: self.resolve(arg.value, scope) for name, arg in bound.items()}
         if any(is_invalid(v) for v in values.values()):
             return INVALID
+        key = (func.name, *(values[name] for name in names))
+        if key in self._expansions:
+            return self._expansions[key]
+        if len(self._expansions) >= MAX_EXPANSIONS:
+            if any(d.message.startswith("user functions expand") for d in self.diagnostics):
+                return INVALID  # said once: every call below the limit's would repeat it
+            return self.error(f"user functions expand to too large an expression (limit {MAX_EXPANSIONS:,} "
+                              "different calls)", node.span,
+                              "each call is expanded where it is written; give a repeated part a name "
+                              "(`x = ...`) so it is computed once")
         inner = Scope(scope.lookup_definition, scope.functions, scope.known_names, values,
                       (*scope.stack, func.name))
-        return self.resolve(func.body, inner)
+        self._expansions[key] = expansion = self.resolve(func.body, inner)
+        return expansion
 
     # ------------------------------------------------------------ helpers
     def _expect(self, node: ir.Node, kind: Kind, what: str, span: Span) -> bool:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 BENCHES = ("bench_backtest.py", "bench_loader.py", "bench_indicators.py", "bench_risk.py", "bench_optimize.py",
-           "bench_repl.py")
+           "bench_repl.py", "bench_hostile.py")
 
 
 def main() -> int:

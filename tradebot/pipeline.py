@@ -20,13 +20,13 @@ from .config import Config
 from .data.access import refusal, script_data_roots
 from .data.loader import load_ohlcv
 from .errors import UsageError, UserError
-from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check
+from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check_source
 from .lang import ast, ir
 from .lang.compiler import Plan, compile_nodes, compile_program
 from .lang.data_fit import data_diagnostics
 from .lang.diagnostics import Diagnostic, ScriptDiagnostics
 from .lang.explain import rule_conditions, written
-from .lang.parser import parse_program, without_bom
+from .lang.parser import without_bom
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
 from .runtime.metrics import METRICS
@@ -134,10 +134,8 @@ def compile_source(source: str, filename: str, *, overrides: Mapping[str, float 
                    series: Iterable[str] = (), path: Path | None = None) -> Strategy:
     """Parse, check and compile a script's text (ScriptDiagnostics on any error)."""
     source = without_bom(source)
-    program = parse_program(source, filename)
     try:
-        checked = check(program, source=source, filename=filename, overrides=overrides,
-                        objectives=OBJECTIVES)
+        checked = check_source(source, filename, overrides=overrides, objectives=OBJECTIVES)
     except OverrideError as exc:
         raise UsageError(str(exc)) from None
     return Strategy(checked, strategy_plan(checked, series), path)

@@ -18,6 +18,7 @@ from .builtins import REGISTRY
 from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
 from .library.pine_names import pine_hint
 from .optimize_check import OptimizeSpec, check_optimize
+from .parser import SyntaxDiagnostics, parse_program, without_bom
 from .risk_check import RiskRules, check_risk, is_extended
 from .resolve import INVALID, Resolver, Scope, is_invalid
 from .settings import SETTINGS
@@ -147,14 +148,35 @@ class OverrideError(Exception):
 
 def check(program: ast.Program, *, source: str, filename: str,
           overrides: Mapping[str, float | bool | str] | None = None,
-          objectives: Collection[str] | None = None) -> CheckedProgram:
+          objectives: Collection[str] | None = None, broken: Collection[str] = ()) -> CheckedProgram:
     """Check a parsed script; raise ScriptDiagnostics listing every error.
 
-    `objectives`: the metric names an `optimize` statement may name (unchecked when None).
+    `objectives`: the metric names an `optimize` statement may name (unchecked when None);
+    `broken`: names defined by statements that did not parse (their uses are not errors).
     """
     checker = _Checker(program, source, filename, dict(overrides or {}))
     checker.objectives = objectives
+    checker.broken = frozenset(broken)
     return checker.run()
+
+
+def check_source(source: str, filename: str, *, overrides: Mapping[str, float | bool | str] | None = None,
+                 objectives: Collection[str] | None = None) -> CheckedProgram:
+    """Parse and check a script's text: every mistake at once, syntax errors and the checker's
+    errors in the statements that did parse (issue 11.6). Raises ScriptDiagnostics."""
+    source = without_bom(source)
+    try:
+        program = parse_program(source, filename)
+    except SyntaxDiagnostics as syntax:
+        try:
+            check(syntax.partial, source=source, filename=filename, overrides=overrides,
+                  objectives=objectives, broken=syntax.broken)
+        except ScriptDiagnostics as more:
+            raise ScriptDiagnostics([*syntax.diagnostics, *more.diagnostics], source, filename) from None
+        except OverrideError:
+            pass  # `--set` may name a param whose line did not parse: the syntax error comes first
+        raise
+    return check(program, source=source, filename=filename, overrides=overrides, objectives=objectives)
 
 
 class _Checker:
@@ -171,6 +193,7 @@ class _Checker:
         self.resolved: dict[str, ir.Node] = {}
         self.resolving: list[str] = []
         self.objectives: Collection[str] | None = None
+        self.broken: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------ driver
     def run(self) -> CheckedProgram:
@@ -200,7 +223,7 @@ class _Checker:
                               risk)
 
     def scope(self) -> Scope:
-        return Scope(self._lookup, self.functions, self._known_names, {})
+        return Scope(self._lookup, self.functions, self._known_names, {}, broken=self.broken)
 
     def _known_names(self) -> list[str]:
         return [*self.definitions, *REGISTRY]
@@ -260,7 +283,7 @@ class _Checker:
                         "a series cannot depend on itself; use history (`x[1]`) of an input instead")
             return INVALID
         self.resolving.append(name)
-        value = self.resolver.resolve(stmt.value, self.scope())
+        value = self.resolver.bounded(self.resolver.resolve(stmt.value, self.scope()), stmt.value.span)
         self.resolving.pop()
         self.resolved[name] = value
         return value
@@ -302,7 +325,8 @@ class _Checker:
         return check_risk(extended, [s for s in statements if isinstance(s, ast.TimeExit)],
                           [s for s in statements if isinstance(s, ast.EntryOrder)], entering=entering,
                           plain=settings,
-                          resolve=lambda expr: self.resolver.resolve(expr, self.scope()),
+                          resolve=lambda expr: self.resolver.bounded(self.resolver.resolve(expr, self.scope()),
+                                                                     expr.span),
                           is_percent=self._is_percent, error=self._error, warn=self.warnings.append)
 
     def _unknown_setting(self, setting: ast.Setting) -> None:
@@ -474,18 +498,18 @@ class _Checker:
 
     # ------------------------------------------------------------ rules
     def _rules(self, rules: list[ast.Rule]) -> dict[str, ir.Node]:
-        signals: dict[str, ir.Node] = {}
+        conditions: dict[str, list[ir.Node]] = {}
         for rule in rules:
-            cond = self.resolver.resolve(rule.cond, self.scope())
+            cond = self.resolver.bounded(self.resolver.resolve(rule.cond, self.scope()), rule.cond.span)
             if is_invalid(cond):
                 continue
             if cond.type.kind is not Kind.BOOL:
                 self._error(f"a rule's condition must be true or false, got a {cond.type.describe()}",
                             rule.cond.span, "compare it, for example `close > sma(close, 20)`")
                 continue
-            key = f"{rule.action}_{rule.side}"
             # Several rules for the same action and side: any of them triggers it.
-            signals[key] = cond if key not in signals else ir.Op("or", (signals[key], cond), cond.type.as_series())
+            conditions.setdefault(f"{rule.action}_{rule.side}", []).append(cond)
+        signals = {key: _any_of(conds) for key, conds in conditions.items()}
         for key in SIGNALS:
             signals.setdefault(key, ir.Const(False, BOOL_CONST))
         if not any(isinstance(r, ast.Rule) and r.action == "enter" for r in rules) and not self.errors:
@@ -503,7 +527,8 @@ class _Checker:
             for node in ast.walk(func.body):
                 name, span = ((node.id, node.span) if isinstance(node, ast.Name)
                               else (node.func, node.func_span) if isinstance(node, ast.Call) else (None, None))
-                if name is None or name in local or name in self.definitions or name in REGISTRY:
+                if name is None or name in local or name in self.definitions or name in REGISTRY \
+                        or name in self.broken:
                     continue
                 kind = "function" if isinstance(node, ast.Call) else "name"
                 self.resolver.error(f"unknown {kind} `{name}`", span,
@@ -512,3 +537,12 @@ class _Checker:
     def _error(self, message: str, span: Span, hint: str | None = None) -> None:
         self.resolver.error(message, span, hint)
 
+
+
+def _any_of(conditions: list[ir.Node]) -> ir.Node:
+    """`a or b or c …` as a balanced tree: 500 rules for one signal nest 9 levels, not 500."""
+    if len(conditions) == 1:
+        return conditions[0]
+    half = len(conditions) // 2
+    left, right = _any_of(conditions[:half]), _any_of(conditions[half:])
+    return ir.Op("or", (left, right), left.type.as_series())

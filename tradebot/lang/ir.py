@@ -125,3 +125,20 @@ def children(node: Node) -> tuple[Node, ...]:
     if isinstance(node, Resample):
         return (node.expr,)
     return ()
+
+
+def depth(node: Node, known: dict[int, tuple[Node, int]]) -> int:
+    """Levels of `node`'s graph, without recursion. `known` caches each node's depth by id (the
+    node kept beside it, so a freed node's id is never mistaken for a new node's)."""
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        current, children_done = stack.pop()
+        if id(current) in known:
+            continue
+        if children_done:
+            below = [known[id(c)][1] for c in children(current)]
+            known[id(current)] = (current, 1 + max(below, default=0))
+            continue
+        stack.append((current, True))
+        stack.extend((c, False) for c in children(current) if id(c) not in known)
+    return known[id(node)][1]

@@ -1,8 +1,8 @@
 """Source → AST: Lark's tree transformed into frozen dataclasses, syntax errors into diagnostics.
 
 Syntax errors are collected across the whole script: when the full parse fails, each top-level
-statement is parsed on its own (blanked copies of the source keep every line and column) so one
-typo does not hide the next.
+statement is parsed once on its own (recovery.py), so one typo does not hide the next, and the
+statements that parse go on to the checker (SyntaxDiagnostics.partial).
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from .builtins import REGISTRY
 from .grammar import KEYWORDS, get_parser
 from .library.pine_names import dotted_name_at, pine_hint
 from .parse_messages import describe_expected, describe_token, friendly_hint
+from .recovery import (MAX_NESTING, Chunk, defined_name, nesting_diagnostic, shift_diagnostic, shift_tree,
+                       statement_chunks, tree_depth)
 
 
 def span_of(item: Token | Tree | object) -> Span:
@@ -340,17 +342,6 @@ def _end_of_text(source: str) -> Span:
     return _point(source, len(lines), len(lines[-1]) + 1)
 
 
-def _statement_chunks(source: str) -> list[tuple[int, int]]:
-    """Character ranges of top-level statements (a line starting at column 1 begins one)."""
-    starts = [m.start() for m in re.finditer(r"(?m)^(?=[^\s#])", source)]
-    return [(s, e) for s, e in zip(starts, starts[1:] + [len(source)])]
-
-
-def _blank_outside(source: str, start: int, end: int) -> str:
-    keep_lines = lambda text: re.sub(r"[^\n]", " ", text)  # noqa: E731 - tiny local helper
-    return keep_lines(source[:start]) + source[start:end] + keep_lines(source[end:])
-
-
 def _transform(tree: Tree) -> ast.Program:
     try:
         return ToAst().transform(tree)
@@ -394,43 +385,80 @@ def without_bom(source: str) -> str:
 _TREE_ERRORS = (ReservedWordError, _NotCallable, NumberTooLargeError)
 
 
+class SyntaxDiagnostics(ScriptDiagnostics):
+    """Syntax errors, with what could be read around them: `partial` holds the statements that
+    parsed, `broken` the names the others would have defined (so the checker can report the
+    rest of the script's errors without calling those names unknown)."""
+
+    def __init__(self, diagnostics: list[Diagnostic], source: str, filename: str,
+                 partial: ast.Program, broken: frozenset[str]) -> None:
+        super().__init__(diagnostics, source, filename)
+        self.partial = partial
+        self.broken = broken
+
+
 def parse_program(source: str, filename: str = "<script>") -> ast.Program:
-    """Parse a whole script; raise ScriptDiagnostics with every syntax error found."""
+    """Parse a whole script; raise SyntaxDiagnostics with every syntax error found."""
     source = without_bom(source)
     try:
-        return _transform(get_parser().parse(source, start="start"))
-    except UnexpectedInput:
+        tree = get_parser().parse(source, start="start")
+        if tree_depth(tree) <= MAX_NESTING + 1:  # (+1: the script's own node)
+            return _transform(tree)
+    except (UnexpectedInput, *_TREE_ERRORS):
         pass
-    except _TREE_ERRORS as exc:
-        raise ScriptDiagnostics([_tree_diagnostic(exc, source)], source, filename) from None
-    diagnostics = _collect_statement_errors(source)
-    raise ScriptDiagnostics(diagnostics, source, filename) from None
-
-
-def _collect_statement_errors(source: str) -> list[Diagnostic]:
-    diagnostics: list[Diagnostic] = []
-    for start, end in _statement_chunks(source) or [(0, len(source))]:
-        piece = _blank_outside(source, start, end)
-        try:
-            _transform(get_parser().parse(piece, start="start"))
-        except UnexpectedInput as err:
-            diagnostics.append(syntax_diagnostic(err, piece))
-        except _TREE_ERRORS as exc:
-            diagnostics.append(_tree_diagnostic(exc, piece))
+    statements, diagnostics, broken = _parse_statements(source)
     if not diagnostics:  # the statements parse alone but not together (should not happen)
         try:
             get_parser().parse(source, start="start")
         except UnexpectedInput as err:
             diagnostics.append(syntax_diagnostic(err, source))
-    return diagnostics
+    partial = ast.Program(tuple(statements), statements[0].span.merge(statements[-1].span)
+                          if statements else ast.NOWHERE)
+    raise SyntaxDiagnostics(diagnostics, source, filename, partial, frozenset(broken)) from None
+
+
+# Past this many syntax errors the rest get the plain message: nobody reads the 2,000th hint.
+_DETAILED_ERRORS = 50
+
+
+def _parse_statements(source: str) -> tuple[list[ast.Statement], list[Diagnostic], set[str]]:
+    """Each statement parsed once, on its own (recovery.py): the ones that parse, every error,
+    and the names the failed ones would have defined."""
+    statements: list[ast.Statement] = []
+    diagnostics: list[Diagnostic] = []
+    broken: set[str] = set()
+    for chunk in statement_chunks(source):
+        try:
+            tree = get_parser().parse(chunk.text, start="start")
+        except UnexpectedInput as err:
+            describe = syntax_diagnostic if len(diagnostics) < _DETAILED_ERRORS else plain_syntax_diagnostic
+            diagnostics.append(shift_diagnostic(describe(err, chunk.text), chunk))
+            broken.add(defined_name(chunk) or "")
+            continue
+        if tree_depth(tree) > MAX_NESTING + 1:
+            diagnostics.append(nesting_diagnostic(chunk))
+            broken.add(defined_name(chunk) or "")
+            continue
+        shift_tree(tree, chunk.line - 1, chunk.start)
+        try:
+            statements.extend(_transform(tree).statements)
+        except _TREE_ERRORS as exc:
+            diagnostics.append(_tree_diagnostic(exc, source))
+            broken.add(defined_name(chunk) or "")
+    broken.discard("")
+    return statements, diagnostics, broken
 
 
 def parse_expression(text: str, filename: str = "<expr>") -> ast.Expr:
     """Parse one expression (used by `tradebot eval` and the REPL)."""
     text = without_bom(text)
     try:
-        return _transform(get_parser().parse(text, start="expr"))
+        tree = get_parser().parse(text, start="expr")
     except UnexpectedInput as err:
         raise ScriptDiagnostics([syntax_diagnostic(err, text)], text, filename) from None
+    if isinstance(tree, Tree) and tree_depth(tree) > MAX_NESTING:
+        raise ScriptDiagnostics([nesting_diagnostic(Chunk(text, 1, 0))], text, filename)
+    try:
+        return _transform(tree)
     except _TREE_ERRORS as exc:
         raise ScriptDiagnostics([_tree_diagnostic(exc, text)], text, filename) from None

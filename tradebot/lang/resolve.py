@@ -6,7 +6,7 @@ errors about itself so one mistake yields one message.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from .types import BOOL_CONST, BOOL_SERIES, NUMBER_CONST, NUMBER_SERIES, STRING_
 # any data set holds (ten million 1-minute bars are 19 years). A run also refuses a window longer
 # than its data (compiler.Plan); this bound keeps absurd values (`1e38`) out of the compiler.
 MAX_WHOLE = 10_000_000
+# Levels of resolving (expression nesting plus the definitions and functions it reads): the
+# resolver, the compiler and hashing recurse once per level, and Python's stack allows ~1,000 calls.
+MAX_DEPTH = 200
 MAX_EXPANSIONS = 10_000  # different user-function calls (same function, different arguments)
 INVALID = ir.Const(float("nan"), Type(Kind.NUMBER, False, ("<invalid>",)))
 _ARITH_FOLD: Mapping[str, Callable[[float, float], float]] = {
@@ -58,6 +61,7 @@ class Scope:
     known_names: Callable[[], list[str]]
     locals: Mapping[str, ir.Node]
     stack: tuple[str, ...] = ()  # user functions being expanded (recursion detection)
+    broken: Collection[str] = ()  # names of statements that failed to parse: no more errors on them
 
 
 class Resolver:
@@ -70,6 +74,9 @@ class Resolver:
         # (function, its arguments' IR) -> the expansion: a call repeated with the same arguments
         # is one shared node, so `def f2(x) = f1(x) + f1(x)` chains stay linear (issue 10.11).
         self._expansions: dict[tuple[object, ...], ir.Node] = {}
+        self._depth = 0  # resolve() calls in progress: bounded, as Python's stack is
+        self._deep_reported = False
+        self._depths: dict[int, tuple[ir.Node, int]] = {}  # ir.depth's cache
 
     def error(self, message: str, span: Span, hint: str | None = None, notes: tuple[str, ...] = ()) -> ir.Const:
         key = (message, span.start)
@@ -80,8 +87,28 @@ class Resolver:
 
     # ------------------------------------------------------------ dispatch
     def resolve(self, node: ast.Expr, scope: Scope) -> ir.Node:
-        method = getattr(self, "_" + type(node).__name__.lower())
-        return method(node, scope)
+        if self._depth >= MAX_DEPTH:
+            return self._too_deep(node.span)
+        self._depth += 1
+        try:
+            return getattr(self, "_" + type(node).__name__.lower())(node, scope)
+        finally:
+            self._depth -= 1
+
+    def bounded(self, node: ir.Node, span: Span) -> ir.Node:
+        """`node`, or INVALID (with the error) when its graph is deeper than the compiler can take:
+        definitions built on definitions nest without any one of them being deep."""
+        if is_invalid(node) or ir.depth(node, self._depths) <= MAX_DEPTH:
+            return node
+        return self._too_deep(span)
+
+    def _too_deep(self, span: Span) -> ir.Node:
+        if not self._deep_reported:  # once: every level above would say it again
+            self._deep_reported = True
+            self.error(f"expression nested too deeply (limit {MAX_DEPTH} levels, counting the "
+                       "definitions and functions it uses)", span,
+                       "fewer levels of definitions that use definitions, or of nested calls")
+        return INVALID
 
     def _number(self, node: ast.Number, scope: Scope) -> ir.Node:
         return const(int(node.value) if node.is_int else node.value, NUMBER_CONST, node.span)
@@ -101,6 +128,8 @@ class Resolver:
         found = scope.lookup_definition(node.id, node.span)
         if found is not None:
             return found
+        if node.id in scope.broken:
+            return INVALID  # its statement has a syntax error, already reported
         builtin = REGISTRY.get(node.id)
         if builtin is not None and builtin.is_series:
             return ir.Call(node.id, (), builtin.returns, node.span)
@@ -274,6 +303,8 @@ class Resolver:
     def _call(self, node: ast.Call, scope: Scope) -> ir.Node:
         if node.func in scope.functions and node.func not in scope.locals:
             return self._expand(scope.functions[node.func], node, scope)
+        if node.func in scope.broken and node.func not in REGISTRY:
+            return INVALID  # a `def` with a syntax error, already reported
         builtin = REGISTRY.get(node.func)
         if builtin is None or builtin.is_series:
             if builtin is not None or scope.lookup_definition(node.func, node.func_span) is not None:
@@ -409,7 +440,7 @@ class Resolver:
                               "each call is expanded where it is written; give a repeated part a name "
                               "(`x = ...`) so it is computed once")
         inner = Scope(scope.lookup_definition, scope.functions, scope.known_names, values,
-                      (*scope.stack, func.name))
+                      (*scope.stack, func.name), scope.broken)
         self._expansions[key] = expansion = self.resolve(func.body, inner)
         return expansion
 

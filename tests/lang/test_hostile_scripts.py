@@ -12,6 +12,7 @@ from tradebot.cli import main
 from tradebot.lang import ir, parser
 from tradebot.lang.checker import check, check_source
 from tradebot.lang.diagnostics import ScriptDiagnostics
+from tradebot.lang.optimize_check import MAX_TRIALS
 from tradebot.lang.parser import parse_program
 from tradebot.lang.resolve import MAX_EXPANSIONS, MAX_WHOLE
 from tradebot.pipeline import backtest, compile_source
@@ -259,3 +260,15 @@ def test_an_expression_too_deep_for_the_repl_is_refused() -> None:
     with pytest.raises(ScriptDiagnostics) as caught:
         parser.parse_expression("-" * 500 + "close")
     assert "nested too deeply" in caught.value.diagnostics[0].message
+
+
+# ---------------------------------------------------------------- 10.13: bounded trials
+@pytest.mark.parametrize("method", ["bayes", "random"])
+def test_a_search_with_more_trials_than_the_bound_is_a_script_error(method: str) -> None:
+    source = f"param n = 10 in 5..50\nenter long when close > sma(close, n)\n" \
+             f"optimize maximize sharpe by {method} trials 1000000000000\n"
+    [diag] = check_errors(source).diagnostics
+    assert diag.message == f"`by {method}` takes at most {MAX_TRIALS[method]:,} trials, got 1,000,000,000,000"
+    assert (diag.span.line, diag.span.column) == (3, 30 + len(method)) and diag.hint
+    ok = source.replace("1000000000000", str(MAX_TRIALS[method]))
+    assert check(parse_program(ok), source=ok, filename="t.tbs").optimize.trials == MAX_TRIALS[method]

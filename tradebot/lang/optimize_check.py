@@ -29,6 +29,9 @@ METHODS = ("grid", "random", "bayes")
 VALIDATIONS = ("split", "walk_forward")
 FOLD_MODES = ("rolling", "anchored")
 DEFAULT_TRIALS = 100  # random and bayes without `trials`
+# The most trials a search may ask for, as the grid is bounded (optimize/space.py MAX_GRID): random
+# draws cost what grid points cost; a Bayesian trial also refits its model on every earlier one.
+MAX_TRIALS = {"random": 20_000_000, "bayes": 100_000}
 # Expressions a constraint may use: arithmetic, comparisons and logic on params and numbers.
 CONSTRAINT_NODES = (ast.Number, ast.Percent, ast.Bool, ast.Name, ast.Unary, ast.Binary, ast.IfElse)
 
@@ -97,6 +100,11 @@ class _Statement:
                        clauses["trials"].span, "remove `trials`, or search `by random`")
         if trials is None and method != "grid":
             trials = DEFAULT_TRIALS
+        if trials is not None and method in MAX_TRIALS and trials > MAX_TRIALS[method]:
+            self.error(f"`by {method}` takes at most {MAX_TRIALS[method]:,} trials, got {trials:,}",
+                       clauses["trials"].span,
+                       "each trial is a backtest: a few hundred usually find the best region")
+            trials = MAX_TRIALS[method]
         wheres = tuple(c.amount for c in node.clauses if c.keyword == "where")
         for cond in wheres:
             self._constraint(cond)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # Quiet unless something is wrong: pip's warnings and errors still show.
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check --no-input
 
-.PHONY: run test bench clean venv
+.PHONY: run test fuzz bench clean venv
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ run: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# The fuzzers of tests/fuzz with a long budget (`make test` runs them with a few dozen examples).
+fuzz: $(TEST_STAMP)
+	TRADEBOT_FUZZ_EXAMPLES=$${TRADEBOT_FUZZ_EXAMPLES:-20000} $(BIN)/python -m pytest tests/fuzz -n 2 -o timeout=0
 
 bench: $(TEST_STAMP)
 	$(PIP) install -e '.[test,bench]'

@@ -240,11 +240,6 @@ def _point(source: str, line: int, column: int, width: int = 1) -> Span:
     return Span(line, column, line, column + width, start, start + width)
 
 
-def _end_of_input(source: str) -> Span:
-    lines = source.splitlines() or [""]
-    return _point(source, len(lines), len(lines[-1]) + 1)
-
-
 def _parse_script(text: str) -> Tree:
     return get_parser().parse(text, start="start")
 

@@ -272,3 +272,12 @@ def test_a_search_with_more_trials_than_the_bound_is_a_script_error(method: str)
     assert (diag.span.line, diag.span.column) == (3, 30 + len(method)) and diag.hint
     ok = source.replace("1000000000000", str(MAX_TRIALS[method]))
     assert check(parse_program(ok), source=ok, filename="t.tbs").optimize.trials == MAX_TRIALS[method]
+
+
+@pytest.mark.parametrize("statement, column", [("exit after 1e38 bars", 12),
+                                               ("enter long at limit close expire 1e38 bars", 34)])
+def test_an_absurd_time_limit_is_a_script_error(statement: str, column: int) -> None:
+    # Was an OverflowError traceback when the engine converted it to a C long.
+    [diag] = check_errors(f"enter long when close > open\n{statement}\n").diagnostics
+    assert (diag.span.line, diag.span.column) == (2, column)
+    assert f"from 1 to {MAX_WHOLE:,}" in diag.message

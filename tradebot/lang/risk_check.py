@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 from . import ast, ir
 from .ast import Span
 from .diagnostics import Diagnostic, did_you_mean
-from .resolve import is_invalid
+from .resolve import MAX_WHOLE, is_invalid
 from .settings import SETTINGS, SettingForm, SettingSpec
 from .types import Kind
 from .unparse import expr as unparse_expr
@@ -226,7 +226,7 @@ class _RiskChecker:
             self.error(f"`{setting.name}` is a percentage", node.span,
                        f"write the % sign, for example `{form.example}`")
             return None
-        if kind == "whole" and number != int(number):
+        if kind == "whole" and not number.is_integer():  # (int(inf) would raise)
             self.error(f"`{setting.name}` takes a whole number, got {number:g}", node.span)
             return None
         if not self._in_bounds(setting, form, number, percent=kind == "percent"):
@@ -312,8 +312,8 @@ class _RiskChecker:
         if is_invalid(value):
             return None
         if not (isinstance(value, ir.Const) and value.type.kind is Kind.NUMBER
-                and float(value.value) == int(value.value) and value.value >= 1):  # type: ignore[arg-type]
-            self.error(f"{what} takes a constant whole number of bars, at least 1", node.span,
+                and float(value.value).is_integer() and 1 <= value.value <= MAX_WHOLE):  # type: ignore[arg-type,operator]
+            self.error(f"{what} takes a constant whole number of bars, from 1 to {MAX_WHOLE:,}", node.span,
                        "for example `exit after 24 bars` (a param works too)")
             return None
         return int(value.value)  # type: ignore[arg-type]

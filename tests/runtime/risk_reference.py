@@ -105,7 +105,7 @@ class Account:
         self.cash -= side * qty * fill + fee
         self.side = side
         trail = read.get("trailing_stop")
-        self.lots.append({"bar": bar, "fill": fill, "qty": qty, "fee": fee, "stop": stop,
+        self.lots.append({"bar": bar, "price": price, "fill": fill, "qty": qty, "fee": fee, "stop": stop,
                           "target": level("take_profit", +1), "trail": trail,
                           "be": level("break_even", +1), "best": fill, "how": how,
                           "ambiguous": False})
@@ -149,15 +149,17 @@ def bar_exits(acct: Account, bar: int, o: float, h: float, l: float, c: float):
     side, policy = acct.side, acct.cfg["fill"]
     for lot in list(acct.lots):
         fresh = lot["bar"] == bar and lot["how"] != "open"
-        if not fresh:
-            stop, why = current_stop(lot, side)
-            if touched(side, o, stop, adverse=True):
-                acct.leave(lot, bar, o, why, market=True)
-                continue
-            if touched(side, o, lot["target"], adverse=False):
-                acct.leave(lot, bar, o, "target", market=False)
-                continue
-            observe(lot, side, o)
+        # "The first price": the open, or on the entry bar the market price the entry filled at.
+        # A level already at or through it fills there, never at a price the bar did not trade.
+        first = lot["price"] if lot["bar"] == bar else o
+        stop, why = current_stop(lot, side)
+        if touched(side, first, stop, adverse=True):
+            acct.leave(lot, bar, first, why, market=True)
+            continue
+        if touched(side, first, lot["target"], adverse=False):
+            acct.leave(lot, bar, first, "target", market=False)
+            continue
+        observe(lot, side, first)
         stop, why = current_stop(lot, side)
         low_side, high_side = (l, h) if side > 0 else (h, l)
         s_hit = touched(side, low_side, stop, adverse=True)

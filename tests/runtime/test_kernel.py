@@ -177,7 +177,8 @@ def test_next_pending_replaces_cancels_and_expires():
 def lot(**changes):
     fields = dict(entry_bar=0, entry_price=100.0, qty=1.0, entry_fee=0.0, stop=np.nan,
                   target=np.nan, trail_pct=np.nan, trail_dist=np.nan, best=100.0,
-                  be_trigger=np.nan, how=K.AT_OPEN, ambiguous=False)
+                  be_trigger=np.nan, how=K.AT_OPEN, ambiguous=False,
+                  entry_ref=100.0)
     return K.Lot(**{**fields, **changes})
 
 

@@ -230,3 +230,42 @@ def test_levels_from_series_are_read_on_the_signal_bar_and_missing_ones_block_th
     result = run_backtest(bars_of(rows), signals, ExecutionConfig(CAPITAL, long=rules))
     trade = one_trade(result)          # stop 97 from bar 0 (not 90 from bar 1); bar 2's signal: NaN
     assert (trade["entry_bar"], trade["exit_bar"], trade["exit_price"]) == (1, 1, 97)
+
+
+# Issue 10.1: a level already on the wrong side of an inside-the-bar fill closes the trade at the
+# fill's own price on the entry bar (docs/execution.md, "The first price"), never at the level.
+# Bar 0 closes at 100: a stop `at close` (100) above a long limit at 99.8. Bar 1 comes down to
+# 99.8 and never trades as high as 100 (high 99.95).
+WRONG_SIDE_BAR = (99.9, 99.95, 99.5, 99.7)
+
+
+def test_a_stop_above_a_long_limit_fill_closes_at_the_fill_price_not_above_the_bar():
+    rules = SideRules(stop_loss=Level("price", 100.0), entry=EntryOrder("limit", 99.8))
+    trade = one_trade(long_run([ENTRY, WRONG_SIDE_BAR, ENTRY], fee=0.001, slippage=0.002,
+                               long=rules))
+    sold = 99.8 * (1 - 0.002)                       # a stop is market-type: slippage on the exit
+    assert (trade["entry_bar"], trade["exit_bar"], trade["exit_reason"]) == (1, 1, "stop")
+    assert (trade["entry_price"], trade["exit_price"]) == (99.8, approx(sold))  # limit: no slippage
+    qty = CAPITAL / (99.8 * 1.001)
+    assert trade["pnl"] == approx(qty * (sold - 99.8) - 0.001 * qty * (99.8 + sold))
+
+
+def test_a_stop_below_a_short_limit_fill_closes_at_the_fill_price():
+    rules = SideRules(stop_loss=Level("price", 100.0), entry=EntryOrder("limit", 100.2))
+    rows = [ENTRY, (100.1, 100.5, 100.05, 100.3), ENTRY]          # never as low as 100
+    result = run_backtest(bars_of(rows), make_signals(3, enter_short=[0]),
+                          ExecutionConfig(CAPITAL, short=rules))
+    trade = one_trade(result)
+    assert (trade["exit_bar"], trade["entry_price"], trade["exit_price"], trade["exit_reason"]) == (
+        1, 100.2, 100.2, "stop")
+    assert trade["pnl"] == approx(0.0)
+
+
+def test_a_target_below_a_long_stop_entry_fill_closes_at_the_fill_price_as_a_limit():
+    # A stop entry bought at 101 on the way up; the target `at` 100.5 is already below it. The
+    # optimistic policy used to take it at 100.5, under the bar's low of 100.8.
+    rules = SideRules(take_profit=Level("price", 100.5), entry=EntryOrder("stop", 101.0))
+    trade = one_trade(long_run([ENTRY, (100.9, 101.5, 100.8, 101.2), ENTRY], spread=0.002,
+                               fill="optimistic", long=rules))
+    assert (trade["exit_bar"], trade["exit_reason"], trade["ambiguous"]) == (1, "target", False)
+    assert trade["exit_price"] == approx(101 * (1 - 0.001))        # half the spread only

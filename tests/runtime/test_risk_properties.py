@@ -4,6 +4,8 @@
   sharing no code with the kernel) on every trade, fill, fee, flag and equity value;
 - final equity = capital + sum of trade P&L;
 - without leverage a long position never makes cash negative;
+- every fill (entries and exits) lies within its bar's [low, high], widened only by the declared
+  costs (slippage and half the spread, as fractions and in price units);
 - prefix invariance: the first m bars reproduce every trade the full run closed by a rule up to bar m - 1
   (except the end-of-data close), so no rule reads a future bar's prices.
 """
@@ -43,23 +45,30 @@ def level_values(draw, mode: str, close: np.ndarray):
     if mode != "price" and draw(st.booleans()):
         return draw(st.sampled_from([0.5, 1.0, 2.0])) * scale
     factor = draw(st.sampled_from([0.5, 1.0, 2.0]))
-    values = close * (1 + draw(st.sampled_from([-0.04, 0.04]))) if mode == "price" else (
+    # Absolute levels near the close as well as far from it: either may be on the wrong side of
+    # a limit or stop entry's fill (a stop above a long's fill), the case that once filled exits
+    # at prices the bar never traded.
+    values = close * (1 + draw(st.sampled_from([-0.04, -0.005, 0.005, 0.04]))) if mode == "price" else (
         scale * factor * (1 + 0.5 * np.sin(np.arange(len(close)))))
     values = values.copy()
     values[:: draw(st.integers(3, 9))] = np.nan
     return values
 
 
-def side_rules(draw, close: np.ndarray) -> dict:
+def side_rules(draw, close: np.ndarray, *, orders: bool = False) -> dict:
+    """Random rules of one side; `orders`: limit/stop entries with absolute stops and targets
+    (the levels most often on the wrong side of an inside-the-bar fill)."""
     rules: dict = {}
     for kind in KINDS:
         modes = ["percent", "distance", "price"] if kind in ("stop_loss", "take_profit") else ["percent", "distance"]
+        if orders and kind in ("stop_loss", "take_profit"):
+            modes = ["price"]
         if draw(st.booleans()):
             mode = draw(st.sampled_from(modes))
             rules[kind] = (mode, level_values(draw, mode, close))
     if draw(st.booleans()):
         rules["exit_after"] = draw(st.integers(1, 6))
-    kind = draw(st.sampled_from(["market", "market", "limit", "stop"]))
+    kind = draw(st.sampled_from(["limit", "stop"] if orders else ["market", "limit", "stop"]))
     if kind != "market":
         offset = draw(st.sampled_from([0.01, 0.03]))
         prices = close * (1 - offset if kind == "limit" else 1 + offset)
@@ -68,14 +77,14 @@ def side_rules(draw, close: np.ndarray) -> dict:
 
 
 @st.composite
-def risk_scenarios(draw):
+def risk_scenarios(draw, *, orders: bool = False):
     n = draw(st.integers(2, 40))
     bars = ohlc_bars(draw, n)
     flags = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).random((4, n)) < draw(
         st.sampled_from([0.1, 0.3]))
     close = bars["close"].to_numpy()
     sizing = draw(st.sampled_from(["equity", "units", "cash", "risk"]))
-    long, short = side_rules(draw, close), side_rules(draw, close)
+    long, short = side_rules(draw, close, orders=orders), side_rules(draw, close, orders=orders)
     if sizing == "risk":  # risk sizing is declared with a stop on each side that trades
         for rules in (long, short):
             rules.setdefault("stop_loss", ("percent", 0.02))
@@ -169,3 +178,25 @@ def test_prefix_invariance(scenario, data):
     expected = full.trades.filter(settled, pl.col("exit_bar") <= m - 1)
     assert prefix.trades.filter(settled, pl.col("exit_bar") <= m - 1).rows() == expected.rows()
     assert prefix.equity["equity"].to_list()[:-1] == full.equity["equity"].to_list()[:m - 1]
+
+
+def bar_range_with_costs(bars: pl.DataFrame, cfg: dict, bar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest fill a bar allows: a sell at its low and a buy at its high, moved
+    against the trader by the largest declared cost (a market-type fill's)."""
+    frac = cfg["slippage"] + cfg["spread"] / 2
+    absolute = cfg["slippage_price"] + cfg["spread_price"] / 2
+    low, high = bars["low"].to_numpy()[bar], bars["high"].to_numpy()[bar]
+    return low * (1 - frac) - absolute, high * (1 + frac) + absolute
+
+
+@SETTINGS
+@given(st.one_of(risk_scenarios(), risk_scenarios(orders=True)))
+def test_every_fill_lies_within_its_bar_widened_only_by_costs(scenario):
+    bars, _, cfg, result = run_scenario(scenario)
+    trades = result.trades
+    for moment in ("entry", "exit"):
+        price = trades[f"{moment}_price"].to_numpy()
+        lowest, highest = bar_range_with_costs(bars, cfg, trades[f"{moment}_bar"].to_numpy())
+        tolerance = 1e-12 * highest
+        outside = (price < lowest - tolerance) | (price > highest + tolerance)
+        assert not outside.any(), trades.filter(pl.Series(outside)).to_dicts()

@@ -14,7 +14,8 @@ close and the standing entry order (`Pending`: market, limit or stop). Each bar 
                standing entry order if it triggers: at the open (a market order, or a limit/stop
                the open gapped through) or inside the bar at its level (`entry_trigger`);
 2. intrabar - every lot is tested against its stop (fixed, break-even or trailing) and target
-               (`lot_exit`): a gap through a level fills at the open; when the bar reaches both
+               (`lot_exit`): a level already through at the lot's first price (the open, or
+               an inside-the-bar entry's own fill price) fills there; when the bar reaches both
                levels, or a level the fill may have preceded, the fill policy decides
                (`choose_exit`) and the trade is marked ambiguous; survivors see the bar's best
                price (`see_price`: trailing peak, break-even);
@@ -129,9 +130,12 @@ Book = namedtuple("Book", ("cash", "side", "lots", "qty"))
 
 # One open entry (a trade until it closes). `stop` is the fixed stop (moved to the entry price by
 # break-even); the trailing level is derived from `best`, the best price seen since the fill.
+# `entry_ref` is the market price the entry filled at, before costs (the open, or the order's
+# price inside the bar): the first price the lot trades at on its entry bar.
 Lot = namedtuple("Lot", ("entry_bar", "entry_price", "qty", "entry_fee", "stop", "target",
-                         "trail_pct", "trail_dist", "best", "be_trigger", "how", "ambiguous"))
-LOT_FIELDS = 12
+                         "trail_pct", "trail_dist", "best", "be_trigger", "how", "ambiguous",
+                         "entry_ref"))
+LOT_FIELDS = 13
 
 # The exit for the next open (NO_EXIT for none) and the side a surviving entry signal asks for.
 Order = namedtuple("Order", ("exit_reason", "entry_side"))
@@ -309,8 +313,9 @@ def _usable(mode, value):
 
 
 @njit(cache=True, inline="always")
-def new_lot(side, bar, fill, qty, fee, how, modes, values):
-    """A lot just filled, its levels fixed from `values` (read on the signal bar)."""
+def new_lot(side, bar, ref, fill, qty, fee, how, modes, values):
+    """A lot just filled at `fill` (market price `ref` plus costs), its levels fixed from
+    `values` (read on the signal bar)."""
     base = 0 if side == LONG else R_KINDS
     stop = _level(modes[base + R_STOP], values[R_STOP], fill, -side)
     target = _level(modes[base + R_TARGET], values[R_TARGET], fill, side)
@@ -319,7 +324,7 @@ def new_lot(side, bar, fill, qty, fee, how, modes, values):
     trail_dist = values[R_TRAIL] if trail_mode == M_DISTANCE else np.nan
     be_trigger = _level(modes[base + R_BREAK_EVEN], values[R_BREAK_EVEN], fill, side)
     return Lot(bar, fill, qty, fee, stop, target, trail_pct, trail_dist, fill, be_trigger, how,
-               False)
+               False, ref)
 
 
 # ------------------------------------------------------------------ exits
@@ -349,13 +354,14 @@ def see_price(lot, side, price):
         stop = entry if stop != stop else (max(stop, entry) if side == LONG else min(stop, entry))
         trigger = np.nan
     return Lot(lot.entry_bar, lot.entry_price, lot.qty, lot.entry_fee, stop, lot.target,
-               lot.trail_pct, lot.trail_dist, best, trigger, lot.how, lot.ambiguous)
+               lot.trail_pct, lot.trail_dist, best, trigger, lot.how, lot.ambiguous, lot.entry_ref)
 
 
 @njit(cache=True, inline="always")
 def _mark_ambiguous(lot):
     return Lot(lot.entry_bar, lot.entry_price, lot.qty, lot.entry_fee, lot.stop, lot.target,
-               lot.trail_pct, lot.trail_dist, lot.best, lot.be_trigger, lot.how, True)
+               lot.trail_pct, lot.trail_dist, lot.best, lot.be_trigger, lot.how, True,
+               lot.entry_ref)
 
 
 @njit(cache=True, inline="always")
@@ -386,19 +392,24 @@ def choose_exit(policy, hit_stop, stop_sure, hit_target, target_sure, stop_gap, 
 def lot_exit(lot, side, bar, open_, high, low, close, policy):
     """(lot, reference price, reason, ambiguous) of one lot over one bar; NO_EXIT if it survives.
 
-    Held from the open: a gap through the stop, else through the target, fills at the open;
-    the open then counts as a traded price (trailing peak, break-even). Inside the bar the stop
-    and target fill at their level. A lot that survives sees the bar's best price - the
-    favourable extreme if it surely followed the fill, else the close - for the next bar.
+    First the lot's first price on this bar: the open, or on its entry bar the price it filled
+    at (`entry_ref`: the open, or an order's price inside the bar). A stop, else a target,
+    already at or through it fills there - a gap at the open, or a level that was on the wrong
+    side of an inside-the-bar fill (docs/execution.md, "The first price") - so an exit never
+    fills at a price the bar did not trade. That price then counts as traded (trailing peak,
+    break-even). Inside the bar the stop and target fill at their level. A lot that survives
+    sees the bar's best price - the favourable extreme if it surely followed the fill, else the
+    close - for the next bar.
     """
-    how = lot.how if lot.entry_bar == bar else AT_OPEN
-    if how == AT_OPEN:
-        stop, reason = stop_level(lot, side)
-        if side * open_ <= side * stop:
-            return lot, open_, reason, False
-        if side * open_ >= side * lot.target:
-            return lot, open_, EXIT_TARGET, False
-        lot = see_price(lot, side, open_)
+    fresh = lot.entry_bar == bar
+    how = lot.how if fresh else AT_OPEN
+    first = lot.entry_ref if fresh else open_
+    stop, reason = stop_level(lot, side)
+    if side * first <= side * stop:
+        return lot, first, reason, False
+    if side * first >= side * lot.target:
+        return lot, first, EXIT_TARGET, False
+    lot = see_price(lot, side, first)
     stop, reason = stop_level(lot, side)
     adverse, favourable = (low, high) if side == LONG else (high, low)
     hit_stop = side * adverse <= side * stop
@@ -428,7 +439,7 @@ def mark(book, price):
 def _read_lot(lots, i):
     r = lots[i]
     return Lot(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], int(r[10]),
-               r[11] > 0.0)
+               r[11] > 0.0, r[12])
 
 
 @njit(cache=True, inline="always")
@@ -437,7 +448,7 @@ def _store(lots, i, lot):
     r[0], r[1], r[2], r[3], r[4], r[5] = (lot.entry_bar, lot.entry_price, lot.qty, lot.entry_fee,
                                           lot.stop, lot.target)
     r[6], r[7], r[8], r[9], r[10] = lot.trail_pct, lot.trail_dist, lot.best, lot.be_trigger, lot.how
-    r[11] = 1.0 if lot.ambiguous else 0.0
+    r[11], r[12] = (1.0 if lot.ambiguous else 0.0), lot.entry_ref
 
 
 @njit(cache=True, inline="always")
@@ -538,7 +549,7 @@ def _enter(book, lots, pending, bar, o, h, l, levels, modes, floats, sizing, cos
     if qty == 0.0:
         return book, True
     fee = costs.fee * qty * fill + costs.fee_fixed
-    _store(lots, book.lots, new_lot(side, bar, fill, qty, fee, how, modes, values))
+    _store(lots, book.lots, new_lot(side, bar, ref, fill, qty, fee, how, modes, values))
     return Book(book.cash - side * qty * fill - fee, side, book.lots + 1, book.qty + qty), True
 
 

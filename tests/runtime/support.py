@@ -60,7 +60,8 @@ def scenarios(draw, *, min_bars: int = 1, max_bars: int = 40):
     """Bars (a positive random walk), four signal arrays and costs."""
     n = draw(st.integers(min_bars, max_bars))
     steps = draw(st.lists(st.floats(-0.2, 0.2), min_size=2 * n, max_size=2 * n))
-    prices = 100.0 * np.exp(np.cumsum(steps))
+    drift = draw(st.sampled_from([0.0, 0.0, 0.1]))  # a rally now and then ruins a short
+    prices = 100.0 * np.exp(np.cumsum(np.array(steps) + drift))
     opens, closes = prices[0::2], prices[1::2]
     density = draw(st.sampled_from([0.05, 0.2, 0.5]))
     seed = draw(st.integers(0, 2**32 - 1))

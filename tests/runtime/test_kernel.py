@@ -72,9 +72,9 @@ def test_exit_reason_codes_are_only_ever_appended():
     # Stored results and reports rely on these codes: new reasons go at the end.
     assert kernel.EXIT_REASONS[:3] == ("signal", "reversal", "end_of_data")
     codes = [kernel.EXIT_SIGNAL, kernel.EXIT_REVERSAL, kernel.EXIT_END_OF_DATA, kernel.EXIT_STOP,
-             kernel.EXIT_TARGET, kernel.EXIT_TRAILING, kernel.EXIT_TIME]
+             kernel.EXIT_TARGET, kernel.EXIT_TRAILING, kernel.EXIT_TIME, kernel.EXIT_LIQUIDATION]
     assert [kernel.EXIT_REASONS[c] for c in codes] == ["signal", "reversal", "end_of_data", "stop",
-                                                       "target", "trailing", "time"]
+                                                       "target", "trailing", "time", "liquidation"]
 
 
 def test_importing_the_runtime_does_not_import_numba():

@@ -1,7 +1,8 @@
 """Hypothesis properties of the engine on random bars and random signals.
 
 - the compiled kernel agrees with the naive bar-by-bar reference (tests/runtime/reference.py);
-- final equity = capital + sum of trade P&L (cash accounting loses nothing);
+- final equity = capital + sum of trade P&L (+ the shortfall of a ruin: cash accounting loses
+  nothing) and the equity is never negative;
 - trades never overlap (one position at a time) and the position column agrees with them;
 - prefix invariance: running on the first m bars reproduces every trade the full run closed at
   or before bar m - 1 by a signal, and the same equity on bars 0 .. m - 2.
@@ -26,9 +27,11 @@ SETTINGS = settings(max_examples=150, deadline=None)
 def test_kernel_matches_the_naive_reference(scenario):
     bars, signals, config = scenario
     result = run_backtest(bars, signals, config)
-    trades, equity, position = reference_backtest(
+    trades, equity, position, ruined = reference_backtest(
         bars["open"].to_list(), bars["close"].to_list(), *signals.arrays(),
-        capital=config.capital, fee=config.fee, slippage=config.slippage)
+        capital=config.capital, fee=config.fee, slippage=config.slippage,
+        highs=bars["high"].to_list(), lows=bars["low"].to_list())
+    assert (result.ruin.bar if result.ruin else None) == ruined
     ours = result.trades.select("side", "entry_bar", "exit_bar", "exit_reason").rows()
     assert ours == [(t["side"], t["entry_bar"], t["exit_bar"], t["exit_reason"]) for t in trades]
     for column in ("entry_price", "exit_price", "qty", "fees", "pnl"):
@@ -44,8 +47,11 @@ def test_final_equity_is_capital_plus_trade_pnl(scenario):
     bars, signals, config = scenario
     result = run_backtest(bars, signals, config)
     final = result.equity["equity"][-1]
-    assert final == pytest.approx(config.capital + result.trades["pnl"].sum(), rel=1e-9, abs=1e-9)
+    shortfall = result.ruin.shortfall if result.ruin else 0.0  # a loss beyond the equity: not carried
+    assert final == pytest.approx(config.capital + result.trades["pnl"].sum() + shortfall,
+                                  rel=1e-9, abs=1e-9)
     assert result.equity["position"][-1] == 0.0  # everything is closed at the end
+    assert result.equity["equity"].min() >= 0.0  # "Ruin": the equity never goes below zero
 
 
 @SETTINGS

@@ -269,3 +269,58 @@ def test_a_target_below_a_long_stop_entry_fill_closes_at_the_fill_price_as_a_lim
                                fill="optimistic", long=rules))
     assert (trade["exit_bar"], trade["exit_reason"], trade["ambiguous"]) == (1, "target", False)
     assert trade["exit_price"] == approx(101 * (1 - 0.001))        # half the spread only
+
+
+# Issue 10.2, docs/execution.md "Ruin": 10 000 short at 100 (100 units, cash 20 000) is
+# liquidated at 20 000 / 100 = 200; nothing trades afterwards; the equity never goes below zero.
+RISING = [(100, 100, 100, 100), (100, 100, 100, 100), (100, 120, 100, 120), (120, 150, 120, 150),
+          (150, 180, 150, 180)]
+
+
+def short_run(rows, **config):
+    n = len(rows)
+    signals = make_signals(n, enter_short=[0], enter_long=[n - 2])
+    return run_backtest(bars_of(rows), signals, ExecutionConfig(CAPITAL, **config))
+
+
+def test_a_short_is_liquidated_where_its_equity_reaches_zero():
+    result = short_run(RISING + [(180, 220, 180, 220), (220, 260, 220, 260), (260, 300, 250, 300)])
+    trade = one_trade(result)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (5, 200, "liquidation")
+    assert trade["pnl"] == approx(-10_000)
+    assert result.equity["equity"].to_list()[4:] == [2_000, 0, 0, 0]
+    assert (result.ruin.bar, result.ruin.shortfall) == (5, 0.0)
+
+
+def test_a_gap_past_the_liquidation_price_fills_at_the_open_and_the_excess_is_the_shortfall():
+    result = short_run(RISING + [(210, 220, 205, 215), (215, 216, 200, 210)])
+    trade = one_trade(result)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (5, 210, "liquidation")
+    assert trade["pnl"] == approx(-11_000)
+    assert result.equity["equity"].to_list()[5:] == [0, 0]
+    assert result.ruin.shortfall == approx(1_000)
+
+
+def test_liquidation_with_costs_leaves_exactly_zero_after_the_exit_fee():
+    result = short_run(RISING + [(180, 220, 180, 220), (220, 260, 220, 260)], fee=0.001,
+                       slippage=0.002, fee_per_order=1.0)
+    entry = 100 * (1 - 0.002)
+    qty = (CAPITAL - 1.0) / (entry * 1.001)
+    cash = CAPITAL + qty * entry * (1 - 0.001) - 1.0
+    exit_fill = (cash - 1.0) / (qty * 1.001)          # cash - qty * fill * 1.001 - 1 = 0
+    trade = one_trade(result)
+    assert (trade["exit_bar"], trade["exit_reason"]) == (5, "liquidation")
+    assert trade["exit_price"] == approx(exit_fill)
+    assert result.equity["equity"][-1] == approx(0.0, abs=1e-9) and result.ruin.bar == 5
+
+
+def test_a_leveraged_long_is_liquidated_a_third_below_its_entry_with_leverage_3():
+    # 300 units at 100 with 10 000 of equity: cash -20 000, liquidation at 20 000 / 300.
+    rows = [ENTRY, (100, 101, 99, 100), (90, 91, 80, 85), (85, 86, 60, 70), (70, 71, 69, 70)]
+    result = long_run(rows, sizing=Sizing("equity", 3.0), leverage=3.0)
+    trade = one_trade(result)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (
+        3, approx(20_000 / 300), "liquidation")
+    assert result.equity["equity"].to_list()[3:] == [approx(0.0, abs=1e-9)] * 2
+    unleveraged = long_run(rows)                         # bought with its own cash: never
+    assert one_trade(unleveraged)["exit_reason"] == "end_of_data" and unleveraged.ruin is None

@@ -2,7 +2,7 @@
 
 - the compiled kernel agrees with the naive oracle `risk_reference.py` (written from the docs,
   sharing no code with the kernel) on every trade, fill, fee, flag and equity value;
-- final equity = capital + sum of trade P&L;
+- final equity = capital + sum of trade P&L (+ a ruin's shortfall); equity is never negative;
 - without leverage a long position never makes cash negative;
 - every fill (entries and exits) lies within its bar's [low, high], widened only by the declared
   costs (slippage and half the spread, as fractions and in price units);
@@ -26,8 +26,10 @@ SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 KINDS = ("stop_loss", "take_profit", "trailing_stop", "break_even")
 
 
-def ohlc_bars(draw, n: int) -> pl.DataFrame:
-    steps = draw(st.lists(st.floats(-0.08, 0.08), min_size=n, max_size=n))
+def ohlc_bars(draw, n: int, *, trend: bool = False) -> pl.DataFrame:
+    """Random OHLC bars; `trend`: a steady rise or fall, which ruins a leveraged position."""
+    drift = draw(st.sampled_from([0.05, -0.05])) if trend else 0.0
+    steps = np.array(draw(st.lists(st.floats(-0.08, 0.08), min_size=n, max_size=n))) + drift
     wicks = draw(st.lists(st.floats(0.0, 0.05), min_size=2 * n, max_size=2 * n))
     close = 100.0 * np.exp(np.cumsum(steps))
     gaps = np.array(draw(st.lists(st.floats(-0.03, 0.03), min_size=n, max_size=n)))
@@ -77,13 +79,15 @@ def side_rules(draw, close: np.ndarray, *, orders: bool = False) -> dict:
 
 
 @st.composite
-def risk_scenarios(draw, *, orders: bool = False):
+def risk_scenarios(draw, *, orders: bool = False, ruinous: bool = False):
+    """Bars, signal flags and a config dict; `orders`: see `side_rules`; `ruinous`: trending bars
+    and positions of up to 10 times the equity (docs/execution.md, "Ruin")."""
     n = draw(st.integers(2, 40))
-    bars = ohlc_bars(draw, n)
+    bars = ohlc_bars(draw, n, trend=ruinous)
     flags = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).random((4, n)) < draw(
         st.sampled_from([0.1, 0.3]))
     close = bars["close"].to_numpy()
-    sizing = draw(st.sampled_from(["equity", "units", "cash", "risk"]))
+    sizing = "equity" if ruinous else draw(st.sampled_from(["equity", "units", "cash", "risk"]))
     long, short = side_rules(draw, close, orders=orders), side_rules(draw, close, orders=orders)
     if sizing == "risk":  # risk sizing is declared with a stop on each side that trades
         for rules in (long, short):
@@ -95,10 +99,11 @@ def risk_scenarios(draw, *, orders: bool = False):
         "spread": draw(st.sampled_from([0.0, 0.001])), "spread_price": draw(st.sampled_from([0.0, 0.02])),
         "fill": draw(st.sampled_from(["pessimistic", "optimistic", "open_proximity"])),
         "sizing": sizing,
-        "size": {"equity": draw(st.sampled_from([0.3, 1.0, 2.0])), "units": 40.0, "cash": 3_000.0,
+        "size": {"equity": draw(st.sampled_from([1.0, 2.0, 8.0] if ruinous else [0.3, 1.0, 2.0])),
+                 "units": 40.0, "cash": 3_000.0,
                  "risk": 0.02}[sizing],
         "min_qty": draw(st.sampled_from([0.0, 5.0])), "qty_step": draw(st.sampled_from([0.0, 0.5])),
-        "leverage": draw(st.sampled_from([1.0, 3.0])), "pyramiding": draw(st.sampled_from([1, 1, 3])),
+        "leverage": 10.0 if ruinous else draw(st.sampled_from([1.0, 3.0])), "pyramiding": draw(st.sampled_from([1, 1, 3])),
         "long": long, "short": short,
     }
     return bars, flags, cfg
@@ -138,13 +143,19 @@ def run_scenario(scenario):
     return bars, flags, cfg, run_backtest(bars, *to_engine(flags, cfg))
 
 
+ANY_SCENARIO = st.one_of(risk_scenarios(), risk_scenarios(orders=True), risk_scenarios(ruinous=True))
+
+
 @SETTINGS
-@given(risk_scenarios())
+@given(ANY_SCENARIO)
 def test_kernel_matches_the_naive_risk_reference(scenario):
     bars, flags, cfg, result = run_scenario(scenario)
     columns = {k: bars[k].to_list() for k in ("open", "high", "low", "close")}
     names = ("enter_long", "exit_long", "enter_short", "exit_short")
-    trades, equity, position = reference_risk_backtest(columns, dict(zip(names, flags)), cfg)
+    trades, equity, position, (ruined, shortfall) = reference_risk_backtest(
+        columns, dict(zip(names, flags)), cfg)
+    assert (result.ruin.bar if result.ruin else None) == ruined
+    assert (result.ruin.shortfall if result.ruin else 0.0) == pytest.approx(shortfall, rel=1e-9, abs=1e-9)
     keys = ("side", "entry_bar", "exit_bar", "exit_reason", "ambiguous")
     assert result.trades.select(keys).rows() == [tuple(t[k] for k in keys) for t in trades]
     for column in ("entry_price", "exit_price", "qty", "fees", "pnl"):
@@ -155,11 +166,17 @@ def test_kernel_matches_the_naive_risk_reference(scenario):
 
 
 @SETTINGS
-@given(risk_scenarios())
+@given(ANY_SCENARIO)
 def test_accounting_identities(scenario):
     bars, _, cfg, result = run_scenario(scenario)
     final = result.equity["equity"][-1]
-    assert final == pytest.approx(cfg["capital"] + result.trades["pnl"].sum(), rel=1e-9, abs=1e-6)
+    shortfall = result.ruin.shortfall if result.ruin else 0.0
+    assert final == pytest.approx(cfg["capital"] + result.trades["pnl"].sum() + shortfall,
+                                  rel=1e-9, abs=1e-6)
+    assert result.equity["equity"].min() >= 0.0  # "Ruin": never below zero, leverage or not
+    if result.ruin:  # nothing trades after the ruin
+        assert result.trades["exit_bar"].max() <= result.ruin.bar
+        assert set(result.equity["equity"][result.ruin.bar:]) == {final}
     if cfg["leverage"] == 1.0:
         held = result.equity["position"].to_numpy()
         cash = result.equity["equity"].to_numpy() - held * bars["close"].to_numpy()
@@ -167,7 +184,7 @@ def test_accounting_identities(scenario):
 
 
 @SETTINGS
-@given(risk_scenarios(), st.data())
+@given(ANY_SCENARIO, st.data())
 def test_prefix_invariance(scenario, data):
     bars, flags, cfg, full = run_scenario(scenario)
     m = data.draw(st.integers(1, bars.height), label="prefix length")
@@ -190,7 +207,7 @@ def bar_range_with_costs(bars: pl.DataFrame, cfg: dict, bar: np.ndarray) -> tupl
 
 
 @SETTINGS
-@given(st.one_of(risk_scenarios(), risk_scenarios(orders=True)))
+@given(ANY_SCENARIO)
 def test_every_fill_lies_within_its_bar_widened_only_by_costs(scenario):
     bars, _, cfg, result = run_scenario(scenario)
     trades = result.trades

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 
@@ -40,6 +41,17 @@ TRADE_SCHEMA = {
 
 
 @dataclass(frozen=True)
+class Ruin:
+    """The equity reached zero on bar `bar` (at `time`): the account was liquidated and nothing
+    traded after it (docs/execution.md, "Ruin"). `shortfall` is the loss beyond the equity (a
+    gap past the liquidation price), which the equity curve does not carry below zero."""
+
+    bar: int
+    time: datetime
+    shortfall: float
+
+
+@dataclass(frozen=True)
 class BacktestResult:
     """Everything a backtest produced.
 
@@ -47,6 +59,7 @@ class BacktestResult:
     equity:  one row per bar: timestamp, equity (marked at the close), position (signed quantity
              after the bar's fills), drawdown (equity / running peak - 1, a fraction <= 0).
     metrics: {"all": {...}, "long": {...}, "short": {...}} from `metrics.compute_metrics`.
+    ruin:    when and how the account was ruined, or None.
     """
 
     trades: pl.DataFrame
@@ -54,6 +67,7 @@ class BacktestResult:
     metrics: dict[str, dict[str, Any]]
     config: ExecutionConfig
     bars_per_year: float
+    ruin: Ruin | None = None
 
 
 def run_backtest(bars: pl.DataFrame, signals: Signals,
@@ -63,8 +77,8 @@ def run_backtest(bars: pl.DataFrame, signals: Signals,
     _check_inputs(bars, signals, config)
     prices = (_kernel_array(bars[name].to_numpy(), np.float64) for name in ("open", "high", "low", "close"))
     flags = (_kernel_array(array, np.bool_) for array in signals.arrays())
-    records, equity, position, drawdowns = _kernel().simulate(*prices, *flags,
-                                                              *kernel_config(config, signals))
+    records, equity, position, drawdowns, ruin = _kernel().simulate(
+        *prices, *flags, *kernel_config(config, signals))
     timestamps = bars["timestamp"]
     trades = trades_frame(records, timestamps)
     equity_frame = equity_curve(timestamps, equity, position, drawdowns=drawdowns)
@@ -72,7 +86,13 @@ def run_backtest(bars: pl.DataFrame, signals: Signals,
     metrics = compute_metrics(trades, equity_frame, capital=config.capital,
                               bars_per_year=per_year, close=bars["close"].to_numpy())
     return BacktestResult(trades=trades, equity=equity_frame, metrics=metrics,
-                          config=config, bars_per_year=per_year)
+                          config=config, bars_per_year=per_year, ruin=ruin_of(ruin, timestamps))
+
+
+def ruin_of(ruin: np.ndarray, timestamps: pl.Series) -> Ruin | None:
+    """The kernel's (ruin bar or -1, shortfall) as a `Ruin`."""
+    bar = int(ruin[0])
+    return None if bar < 0 else Ruin(bar, timestamps[bar], float(ruin[1]))
 
 
 def kernel_config(config: ExecutionConfig, signals: Signals) -> tuple[Any, Any, Any, Any]:

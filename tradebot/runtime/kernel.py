@@ -18,8 +18,11 @@ close and the standing entry order (`Pending`: market, limit or stop). Each bar 
                an inside-the-bar entry's own fill price) fills there; when the bar reaches both
                levels, or a level the fill may have preceded, the fill policy decides
                (`choose_exit`) and the trade is marked ambiguous; survivors see the bar's best
-               price (`see_price`: trailing peak, break-even);
+               price (`see_price`: trailing peak, break-even). When the bar reaches the
+               position's liquidation price (zero equity) it acts as a stop on every lot;
 3. close    - on the last bar, close every lot at this close ("end_of_data"); mark the book;
+               after a liquidation, or with no equity left, the account is ruined: nothing
+               trades any more and the equity stays at what is left, floored at 0;
 4. decide   - this bar's signals give the exit for the next open (`decide`) and the standing
                entry order (`next_pending`). On the last bar it is never filled.
 
@@ -55,7 +58,9 @@ EXIT_STOP = 3
 EXIT_TARGET = 4
 EXIT_TRAILING = 5
 EXIT_TIME = 6
-EXIT_REASONS = ("signal", "reversal", "end_of_data", "stop", "target", "trailing", "time")
+EXIT_LIQUIDATION = 7
+EXIT_REASONS = ("signal", "reversal", "end_of_data", "stop", "target", "trailing", "time",
+                "liquidation")
 
 # Columns of the trade record matrix (all float64: bar numbers stay exact far beyond any
 # realistic bar count, and one matrix keeps the record writing in one place).
@@ -345,6 +350,25 @@ def stop_level(lot, side):
 
 
 @njit(cache=True, inline="always")
+def effective_stop(lot, side, liquidation):
+    """`stop_level`, or the account's liquidation price (nan: not reached on this bar) when that
+    is strictly tighter: the price reaches it first (docs/execution.md, "Ruin")."""
+    stop, reason = stop_level(lot, side)
+    if liquidation == liquidation and (stop != stop or side * liquidation > side * stop):
+        return liquidation, EXIT_LIQUIDATION
+    return stop, reason
+
+
+@njit(cache=True, inline="always")
+def liquidation_price(book, costs):
+    """The market price at which closing every lot, with a market-type exit's costs and fees,
+    leaves zero equity. Above a short's entries; below a long's only when it borrowed (leverage
+    above 1): a long bought with its own cash has a price <= 0, which no bar reaches."""
+    exit_fill = (book.lots * costs.fee_fixed - book.cash) / (book.qty * (book.side - costs.fee))
+    return (exit_fill + book.side * costs.market_abs) / (1.0 - book.side * costs.market_frac)
+
+
+@njit(cache=True, inline="always")
 def see_price(lot, side, price):
     """The lot after trading at `price`: best price, and break-even once its trigger is reached."""
     best = max(lot.best, price) if side == LONG else min(lot.best, price)
@@ -389,7 +413,7 @@ def choose_exit(policy, hit_stop, stop_sure, hit_target, target_sure, stop_gap, 
 
 
 @njit(cache=True, inline="always")
-def lot_exit(lot, side, bar, open_, high, low, close, policy):
+def lot_exit(lot, side, bar, open_, high, low, close, policy, liquidation):
     """(lot, reference price, reason, ambiguous) of one lot over one bar; NO_EXIT if it survives.
 
     First the lot's first price on this bar: the open, or on its entry bar the price it filled
@@ -399,18 +423,18 @@ def lot_exit(lot, side, bar, open_, high, low, close, policy):
     fills at a price the bar did not trade. That price then counts as traded (trailing peak,
     break-even). Inside the bar the stop and target fill at their level. A lot that survives
     sees the bar's best price - the favourable extreme if it surely followed the fill, else the
-    close - for the next bar.
+    close - for the next bar. `liquidation` (nan when the bar does not reach it) acts as a stop.
     """
     fresh = lot.entry_bar == bar
     how = lot.how if fresh else AT_OPEN
     first = lot.entry_ref if fresh else open_
-    stop, reason = stop_level(lot, side)
+    stop, reason = effective_stop(lot, side, liquidation)
     if side * first <= side * stop:
         return lot, first, reason, False
     if side * first >= side * lot.target:
         return lot, first, EXIT_TARGET, False
     lot = see_price(lot, side, first)
-    stop, reason = stop_level(lot, side)
+    stop, reason = effective_stop(lot, side, liquidation)
     adverse, favourable = (low, high) if side == LONG else (high, low)
     hit_stop = side * adverse <= side * stop
     hit_target = side * favourable >= side * lot.target
@@ -500,13 +524,16 @@ def _time_exits(book, lots, trades, k, bar, price, limit, costs):
 
 
 @njit(cache=True, inline="always")
-def _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs):
+def _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs, liquidation):
     """Test every lot against its stop and target on this bar; survivors keep their order.
-    Returns (book, k)."""
+    Returns (book, k, the price a lot was liquidated at or nan)."""
     kept = 0
+    liquidated = np.nan
     for i in range(book.lots):
         lot, price, reason, ambiguous = lot_exit(_read_lot(lots, i), book.side, bar, o, h, l, c,
-                                                 policy)
+                                                 policy, liquidation)
+        if reason == EXIT_LIQUIDATION:
+            liquidated = price
         if reason == NO_EXIT:
             if kept == i:  # in place: only what a bar can change (the hot path, every bar)
                 row = lots[i]
@@ -523,7 +550,26 @@ def _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs):
             book = _close_lot(book, lot, trades, k, bar, price, reason, ambiguous,
                               costs.market_frac, costs.market_abs, costs)
             k += 1
-    return book, k
+    return book, k, liquidated
+
+
+@njit(cache=True, inline="always")
+def _risk_phase(book, lots, trades, k, bar, o, h, l, c, policy, costs, checks_exits):
+    """Phase 2: stops, targets and the liquidation price (only when the bar's adverse extreme
+    reaches it: one comparison on the hot path). Once a lot is liquidated every lot left is
+    closed at the same price. Returns (book, k, liquidated)."""
+    liquidation = liquidation_price(book, costs)
+    adverse = l if book.side == LONG else h
+    if not book.side * adverse <= book.side * liquidation:
+        liquidation = np.nan
+        if not checks_exits[0 if book.side == LONG else 1]:
+            return book, k, False
+    book, k, price = _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs, liquidation)
+    if price != price:
+        return book, k, False
+    if book.side != FLAT:
+        book, k = _close_all(book, lots, trades, k, bar, price, EXIT_LIQUIDATION, costs)
+    return book, k, True
 
 
 @njit(cache=True)
@@ -553,6 +599,17 @@ def _enter(book, lots, pending, bar, o, h, l, levels, modes, floats, sizing, cos
     return Book(book.cash - side * qty * fill - fee, side, book.lots + 1, book.qty + qty), True
 
 
+@njit(cache=True)
+def _ruin(book, lots, trades, k, bar, close, costs):
+    """The account is ruined on `bar` (docs/execution.md, "Ruin"): what is still held is
+    liquidated at the close, and the equity left is floored at 0. Returns (book, k, shortfall:
+    the loss beyond the equity, which is not carried)."""
+    if book.side != FLAT:
+        book, k = _close_all(book, lots, trades, k, bar, close, EXIT_LIQUIDATION, costs)
+    cash = book.cash
+    return flat_book(cash if cash > 0.0 else 0.0), k, (-cash if cash < 0.0 else 0.0)
+
+
 @njit(cache=True, inline="always")
 def _placed(pending, order, bar, levels, modes, ints, exit_long, exit_short):
     """`next_pending` with the new order's kind, price and expiry read from the settings."""
@@ -578,10 +635,11 @@ def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_s
 
     `levels` is a tuple of R_SLOTS float arrays (per bar, or length 1 for a constant), `modes`
     their int modes, `ints`/`floats` the scalar settings (I_* / C_* indices). Returns (trades,
-    equity, position, drawdown): `trades` is a (k, TRADE_FIELDS) matrix of closed trades in
+    equity, position, drawdown, ruin): `trades` is a (k, TRADE_FIELDS) matrix of closed trades in
     closing order; `equity` and `position` hold each bar's marked equity and signed quantity
     after its fills; `drawdown` is equity / running peak - 1 (-1 where the peak is <= 0), kept
-    here because the loop has the running peak for free (metrics.drawdown is the same formula).
+    here because the loop has the running peak for free (metrics.drawdown is the same formula);
+    `ruin` is (the bar the account was ruined on or -1, the loss beyond its equity).
     """
     n = open_.shape[0]
     costs = _costs(floats)
@@ -601,7 +659,12 @@ def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_s
     order = Order(NO_EXIT, FLAT)
     pending = no_pending()
     k = 0
+    ruin_bar, shortfall = -1, 0.0
     for t in range(n):
+        if ruin_bar >= 0:  # ruined: nothing trades any more, the equity left stays
+            equity[t], position[t] = book.cash, 0.0
+            drawdown[t] = book.cash / peak - 1.0 if peak > 0.0 else -1.0
+            continue
         o, h, l, c = open_[t], high[t], low[t], close[t]
         # 1. open
         if order.exit_reason != NO_EXIT and book.side != FLAT:
@@ -616,18 +679,26 @@ def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_s
             if done:
                 pending = no_pending()
         # 2. intrabar
-        if book.side != FLAT and checks_exits[0 if book.side == LONG else 1]:
-            book, k = _intrabar(book, lots, trades, k, t, o, h, l, c, policy, costs)
+        liquidated = False
+        if book.side != FLAT:
+            book, k, liquidated = _risk_phase(book, lots, trades, k, t, o, h, l, c, policy, costs,
+                                              checks_exits)
         # 3. close
         if t == n - 1 and book.side != FLAT:
             book, k = _close_all(book, lots, trades, k, t, c, EXIT_END_OF_DATA, costs)
-        equity[t] = value = mark(book, c)
+        value = mark(book, c)
+        if liquidated or not value > 0.0:
+            book, k, shortfall = _ruin(book, lots, trades, k, t, c, costs)
+            ruin_bar, value = t, book.cash
+        equity[t] = value
         position[t] = book.side * book.qty
         peak = max(peak, value)
         drawdown[t] = value / peak - 1.0 if peak > 0.0 else -1.0
+        if ruin_bar >= 0:
+            continue
         # 4. decide
         order = decide(book.side, book.lots < max_lots, enter_long[t], exit_long[t],
                        enter_short[t], exit_short[t])
         if order.entry_side != FLAT or pending.side != FLAT:
             pending = _placed(pending, order, t, levels, modes, ints, exit_long[t], exit_short[t])
-    return trades[:k].copy(), equity, position, drawdown
+    return trades[:k].copy(), equity, position, drawdown, np.array([ruin_bar, shortfall])

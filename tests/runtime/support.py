@@ -70,3 +70,11 @@ def scenarios(draw, *, min_bars: int = 1, max_bars: int = 40):
                              fee=draw(st.sampled_from([0.0, 0.0005, 0.01])),
                              slippage=draw(st.sampled_from([0.0, 0.0001, 0.005])))
     return make_bars(opens, closes), Signals(*flags), config
+
+
+def money_tolerance(trades: pl.DataFrame, capital: float) -> float:
+    """An absolute tolerance for money amounts: 1e-12 of the largest amount traded (at least
+    1e-9). A liquidation leaves zero equity only up to the rounding of the notional it closes,
+    which two correct ledgers may round differently."""
+    notional = float((trades["qty"] * trades["entry_price"]).max() or 0.0) if trades.height else 0.0
+    return max(1e-9, 1e-12 * max(capital, notional))

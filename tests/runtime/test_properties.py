@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.runtime.reference import reference_backtest
-from tests.runtime.support import scenarios
+from tests.runtime.support import money_tolerance, scenarios
 from tradebot.runtime import Signals, run_backtest
 
 SETTINGS = settings(max_examples=150, deadline=None)
@@ -37,7 +37,8 @@ def test_kernel_matches_the_naive_reference(scenario):
     for column in ("entry_price", "exit_price", "qty", "fees", "pnl"):
         assert result.trades[column].to_list() == pytest.approx([t[column] for t in trades],
                                                                 rel=1e-9, abs=1e-9)
-    assert result.equity["equity"].to_list() == pytest.approx(equity, rel=1e-9, abs=1e-9)
+    money = money_tolerance(result.trades, config.capital)
+    assert result.equity["equity"].to_list() == pytest.approx(equity, rel=1e-9, abs=money)
     assert result.equity["position"].to_list() == pytest.approx(position, rel=1e-9, abs=1e-12)
 
 
@@ -49,7 +50,7 @@ def test_final_equity_is_capital_plus_trade_pnl(scenario):
     final = result.equity["equity"][-1]
     shortfall = result.ruin.shortfall if result.ruin else 0.0  # a loss beyond the equity: not carried
     assert final == pytest.approx(config.capital + result.trades["pnl"].sum() + shortfall,
-                                  rel=1e-9, abs=1e-9)
+                                  rel=1e-9, abs=money_tolerance(result.trades, config.capital))
     assert result.equity["position"][-1] == 0.0  # everything is closed at the end
     assert result.equity["equity"].min() >= 0.0  # "Ruin": the equity never goes below zero
 

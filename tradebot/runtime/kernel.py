@@ -6,9 +6,14 @@ numba's nopython mode with an on-disk cache (`cache=True`), never bar by bar in 
 it needs arrives as numpy arrays and scalars packed by `engine.py`, and everything it produces
 leaves as arrays; `engine.py` builds the DataFrames.
 
-State: a `Book` (cash, side, number of open lots, their total quantity), the open lots (rows of
-a matrix, one `Lot` each: pyramiding opens several), the market `Order` decided at the previous
-close and the standing entry order (`Pending`: market, limit or stop). Each bar runs these phases:
+State: a `State` (the `Book`: cash, side, number of open lots, their total quantity; the market
+`Order` decided at the previous close; the standing entry order, `Pending`: market, limit or
+stop; the number of trades recorded, the equity peak, the ruin), plus two arrays: the open lots
+(rows of a matrix, one `Lot` each: pyramiding opens several) and the trade records. `step`
+advances a `State` over the bars it is given and returns the next one, so a run can stop and
+resume after any bar (`stepper.Stepper` gives it one bar per call, `simulate` all of them). Each
+bar runs these phases, the first three the venue's half (what an exchange does with the orders
+it holds), the fourth the policy's (what the strategy decides):
 
 1. open     - the pending exit (signal or reversal) fills at the open, then time exits, then the
                standing entry order if it triggers: at the open (a market order, or a limit/stop
@@ -28,7 +33,8 @@ close and the standing entry order (`Pending`: market, limit or stop). Each bar 
 
 Every transition is a pure function of its arguments (`decide`, `next_pending`, `entry_trigger`,
 `size_lot`, `new_lot`, `lot_exit`, `choose_exit`, `stop_level`, `see_price`, `fill_price`,
-`mark`). Only the `_record`/`_store` helpers and `simulate` write to arrays. docs/execution.md
+`mark`). Only the `_record`/`_store` helpers and `simulate` write to arrays (the lots and
+trades that `step` receives are written through them). docs/execution.md
 states every rule with worked examples.
 
 Why everything lives in this one module: numba's cache checks only the timestamp of the file that
@@ -145,9 +151,15 @@ LOT_FIELDS = 13
 # The exit for the next open (NO_EXIT for none) and the side a surviving entry signal asks for.
 Order = namedtuple("Order", ("exit_reason", "entry_side"))
 
-# The standing entry order: its side (FLAT for none), kind, price, the bar whose close placed it
-# (risk levels are read there) and the last bar it may fill on.
-Pending = namedtuple("Pending", ("side", "kind", "level", "signal_bar", "last_bar"))
+# The standing entry order: its side (FLAT for none), kind, price, the bar whose close placed it,
+# the last bar it may fill on, and the side's risk values (stop, target, trailing, break-even)
+# read on that bar, so that filling it needs no earlier bar's inputs.
+Pending = namedtuple("Pending", ("side", "kind", "level", "signal_bar", "last_bar", "risk"))
+
+# Everything one bar hands the next besides the open lots and the trade records (arrays): the
+# account, the order decided at the last close, the standing entry order, how many trades are
+# recorded, the running equity peak, and the ruin (its bar or -1, the loss beyond the equity).
+State = namedtuple("State", ("book", "order", "pending", "k", "peak", "ruin_bar", "shortfall"))
 
 # Fill costs: fraction per fill of the notional, fixed per fill; price moves for market-type
 # fills (slippage and half the spread) and for limit-type fills (half the spread only).
@@ -163,7 +175,7 @@ def flat_book(cash):
 
 @njit(cache=True, inline="always")
 def no_pending():
-    return Pending(FLAT, O_MARKET, np.nan, -1, -1)
+    return Pending(FLAT, O_MARKET, np.nan, -1, -1, (np.nan, np.nan, np.nan, np.nan))
 
 
 @njit(cache=True, inline="always")
@@ -212,10 +224,11 @@ def _order_from_position(exit_held, want_opposite, opposite, add, held):
 
 
 @njit(cache=True, inline="always")
-def next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short):
+def next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short, risk):
     """The entry order standing after `bar`'s close.
 
-    A new entry (`order.entry_side`, of `kind` at `level`) replaces any standing one; a market
+    A new entry (`order.entry_side`, of `kind` at `level`, with the `risk` values read on this
+    bar) replaces any standing one; a market
     order lives for the next open only, a limit/stop order for `expire` bars (0: until filled
     or replaced), and a missing price places nothing. A standing order is cancelled by its
     side's exit signal and dies after its last bar.
@@ -223,10 +236,10 @@ def next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short
     side = order.entry_side
     if side != FLAT:
         if kind == O_MARKET:
-            return Pending(side, O_MARKET, np.nan, bar, bar + 1)
+            return Pending(side, O_MARKET, np.nan, bar, bar + 1, risk)
         if not (level > 0.0):
             return no_pending()
-        return Pending(side, kind, level, bar, bar + expire if expire > 0 else NEVER)
+        return Pending(side, kind, level, bar, bar + expire if expire > 0 else NEVER, risk)
     if (pending.side == LONG and exit_long) or (pending.side == SHORT and exit_short):
         return no_pending()
     if pending.last_bar <= bar:
@@ -366,6 +379,15 @@ def liquidation_price(book, costs):
     above 1): a long bought with its own cash has a price <= 0, which no bar reaches."""
     exit_fill = (book.lots * costs.fee_fixed - book.cash) / (book.qty * (book.side - costs.fee))
     return (exit_fill + book.side * costs.market_abs) / (1.0 - book.side * costs.market_frac)
+
+
+@njit(cache=True, inline="always")
+def under_water(book, price, costs):
+    """Would closing the position at market `price` leave no equity? (The bar reaches the
+    liquidation price; no division on the hot path.)"""
+    fill = fill_price(price, -book.side, costs.market_frac, costs.market_abs)
+    left = book.cash + book.side * book.qty * fill - costs.fee * book.qty * fill
+    return left - book.lots * costs.fee_fixed <= 0.0
 
 
 @njit(cache=True, inline="always")
@@ -553,35 +575,14 @@ def _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs, liquidation
     return book, k, liquidated
 
 
-@njit(cache=True, inline="always")
-def _risk_phase(book, lots, trades, k, bar, o, h, l, c, policy, costs, checks_exits):
-    """Phase 2: stops, targets and the liquidation price (only when the bar's adverse extreme
-    reaches it: one comparison on the hot path). Once a lot is liquidated every lot left is
-    closed at the same price. Returns (book, k, liquidated)."""
-    liquidation = liquidation_price(book, costs)
-    adverse = l if book.side == LONG else h
-    if not book.side * adverse <= book.side * liquidation:
-        liquidation = np.nan
-        if not checks_exits[0 if book.side == LONG else 1]:
-            return book, k, False
-    book, k, price = _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs, liquidation)
-    if price != price:
-        return book, k, False
-    if book.side != FLAT:
-        book, k = _close_all(book, lots, trades, k, bar, price, EXIT_LIQUIDATION, costs)
-    return book, k, True
-
-
 @njit(cache=True)
-def _enter(book, lots, pending, bar, o, h, l, levels, modes, floats, sizing, costs):
+def _enter(book, lots, pending, bar, o, h, l, modes, floats, sizing, costs):
     """Fill the standing entry order if it triggers on this bar; returns (book, filled-or-void)."""
     ref, how = entry_trigger(pending, o, h, l)
     if how < 0:
         return book, False
-    side, signal = pending.side, pending.signal_bar
+    side, values = pending.side, pending.risk
     base = _slot(side, 0)
-    values = (_at(levels[base + R_STOP], signal), _at(levels[base + R_TARGET], signal),
-              _at(levels[base + R_TRAIL], signal), _at(levels[base + R_BREAK_EVEN], signal))
     for kind in range(R_ENTRY):
         if not _usable(modes[base + kind], values[kind]):
             return book, True  # a declared level is missing on the signal bar: no trade
@@ -611,14 +612,18 @@ def _ruin(book, lots, trades, k, bar, close, costs):
 
 
 @njit(cache=True, inline="always")
-def _placed(pending, order, bar, levels, modes, ints, exit_long, exit_short):
-    """`next_pending` with the new order's kind, price and expiry read from the settings."""
+def _placed(pending, order, bar, row, levels, modes, ints, exit_long, exit_short):
+    """`next_pending` with the new order's kind, price, expiry and risk values read from the
+    settings and from this bar's levels (row `row` of the level arrays)."""
     side = order.entry_side
     slot = _slot(side if side != FLAT else LONG, R_ENTRY)
     kind = modes[slot] if side != FLAT else O_MARKET
-    level = _at(levels[slot], bar) if kind != O_MARKET else np.nan
+    level = _at(levels[slot], row) if kind != O_MARKET else np.nan
     expire = ints[I_EXPIRE_LONG] if side == LONG else ints[I_EXPIRE_SHORT]
-    return next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short)
+    base = slot - R_ENTRY
+    risk = (_at(levels[base + R_STOP], row), _at(levels[base + R_TARGET], row),
+            _at(levels[base + R_TRAIL], row), _at(levels[base + R_BREAK_EVEN], row))
+    return next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short, risk)
 
 
 @njit(cache=True, inline="always")
@@ -628,10 +633,106 @@ def _costs(floats):
                  floats[C_SLIPPAGE_PRICE] + half_spread_price, half_spread, half_spread_price)
 
 
+@njit(cache=True, inline="always")
+def exit_checks(modes):
+    """Per side (long, short): does any risk level apply? (If not, the intrabar phase only
+    watches the liquidation price.)"""
+    checks = np.zeros(2, dtype=np.bool_)
+    for side_index in range(2):
+        for kind in range(R_ENTRY):
+            checks[side_index] |= modes[side_index * R_KINDS + kind] != M_NONE
+    return checks
+
+
+# ------------------------------------------------------------------ the step
+
+
+@njit(cache=True)
+def initial_state(floats):
+    """The state before the first bar: the capital in cash, no order, no trade, no peak."""
+    return State(flat_book(floats[C_CAPITAL]), Order(NO_EXIT, FLAT), no_pending(), 0, -np.inf,
+                 -1, 0.0)
+
+
+@njit(cache=True)
+def step(state, first, open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
+         levels, modes, ints, floats, last, lots, trades, equity, position, drawdown):
+    """Advance `state` over the bars it is given and return the state after them.
+
+    The inputs hold bars `first` .. `first + len(open_) - 1` (row i is bar first + i; a level
+    array of length 1 is a constant); `last` is the last bar of the data (its close closes what
+    is held), or -1 if it is not among them. Bar i's equity, position and drawdown go into row
+    i of the output arrays; open lots live in `lots` and closed trades are appended to `trades`
+    from row `state.k` on (room for every lot that can close: pyramiding + 1 rows per bar).
+
+    `simulate` gives it every bar at once; `stepper.Stepper` one bar per call. Both run this
+    one loop body, so a run resumed from any bar's state is bit for bit the uninterrupted run.
+    (A function per bar would pass the arrays on every bar: numba reference-counts each, which
+    measured 3-5 times slower on a million bars.) Phases 1-3 are the venue's half (fills at the
+    open, stops, targets and liquidation inside the bar, end of data), phase 4 the policy's
+    (`decide`, `next_pending`); a live broker would run the policy half alone.
+    """
+    costs = _costs(floats)
+    policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
+    checks_exits = exit_checks(modes)
+    book, order, pending, k, peak, ruin_bar, shortfall = state
+    for i in range(open_.shape[0]):
+        t = first + i
+        if ruin_bar >= 0:  # ruined: nothing trades any more, the equity left stays
+            equity[i], position[i] = book.cash, 0.0
+            drawdown[i] = book.cash / peak - 1.0 if peak > 0.0 else -1.0
+            continue
+        o, h, l, c = open_[i], high[i], low[i], close[i]
+        # 1. open (venue)
+        if order.exit_reason != NO_EXIT and book.side != FLAT:
+            book, k = _close_all(book, lots, trades, k, t, o, order.exit_reason, costs)
+        if book.side != FLAT:
+            limit = ints[I_TIME_LONG] if book.side == LONG else ints[I_TIME_SHORT]
+            if limit > 0:
+                book, k = _time_exits(book, lots, trades, k, t, o, limit, costs)
+        if pending.side != FLAT and book.side != -pending.side and book.lots < max_lots:
+            book, done = _enter(book, lots, pending, t, o, h, l, modes, floats, sizing, costs)
+            if done:
+                pending = no_pending()
+        # 2. intrabar (venue): stops and targets, and the liquidation price once the bar's
+        # adverse extreme reaches it (a comparison of scalars on the hot path).
+        liquidated = False
+        if book.side != FLAT:
+            reached = under_water(book, l if book.side == LONG else h, costs)
+            if reached or checks_exits[0 if book.side == LONG else 1]:
+                liquidation = liquidation_price(book, costs) if reached else np.nan
+                book, k, price = _intrabar(book, lots, trades, k, t, o, h, l, c, policy, costs,
+                                           liquidation)
+                liquidated = price == price
+                if liquidated and book.side != FLAT:  # the whole account goes at once
+                    book, k = _close_all(book, lots, trades, k, t, price, EXIT_LIQUIDATION,
+                                         costs)
+        # 3. close (venue)
+        if t == last and book.side != FLAT:
+            book, k = _close_all(book, lots, trades, k, t, c, EXIT_END_OF_DATA, costs)
+        value = mark(book, c)
+        if liquidated or not value > 0.0:
+            book, k, shortfall = _ruin(book, lots, trades, k, t, c, costs)
+            ruin_bar, value = t, book.cash
+        equity[i] = value
+        position[i] = book.side * book.qty
+        peak = max(peak, value)
+        drawdown[i] = value / peak - 1.0 if peak > 0.0 else -1.0
+        if ruin_bar >= 0:
+            continue
+        # 4. decide (policy)
+        order = decide(book.side, book.lots < max_lots, enter_long[i], exit_long[i],
+                       enter_short[i], exit_short[i])
+        if order.entry_side != FLAT or pending.side != FLAT:
+            pending = _placed(pending, order, t, i, levels, modes, ints, exit_long[i],
+                              exit_short[i])
+    return State(book, order, pending, k, peak, ruin_bar, shortfall)
+
+
 @njit(cache=True)
 def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
              levels, modes, ints, floats):
-    """Run the state machine over all bars.
+    """Run `step` over all bars from the initial state.
 
     `levels` is a tuple of R_SLOTS float arrays (per bar, or length 1 for a constant), `modes`
     their int modes, `ints`/`floats` the scalar settings (I_* / C_* indices). Returns (trades,
@@ -642,63 +743,16 @@ def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_s
     `ruin` is (the bar the account was ruined on or -1, the loss beyond its equity).
     """
     n = open_.shape[0]
-    costs = _costs(floats)
-    policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
-    checks_exits = np.zeros(2, dtype=np.bool_)
-    for side_index in range(2):
-        for kind in range(R_ENTRY):
-            checks_exits[side_index] |= modes[side_index * R_KINDS + kind] != M_NONE
     # Each trade has its own entry and a bar fills at most one entry: n rows always suffice.
     trades = np.empty((n + 1, TRADE_FIELDS))
-    lots = np.empty((max_lots, LOT_FIELDS))
+    lots = np.empty((ints[I_PYRAMIDING], LOT_FIELDS))
     equity = np.empty(n)
     position = np.empty(n)
     drawdown = np.empty(n)
-    peak = -np.inf
-    book = flat_book(floats[C_CAPITAL])
-    order = Order(NO_EXIT, FLAT)
-    pending = no_pending()
-    k = 0
-    ruin_bar, shortfall = -1, 0.0
-    for t in range(n):
-        if ruin_bar >= 0:  # ruined: nothing trades any more, the equity left stays
-            equity[t], position[t] = book.cash, 0.0
-            drawdown[t] = book.cash / peak - 1.0 if peak > 0.0 else -1.0
-            continue
-        o, h, l, c = open_[t], high[t], low[t], close[t]
-        # 1. open
-        if order.exit_reason != NO_EXIT and book.side != FLAT:
-            book, k = _close_all(book, lots, trades, k, t, o, order.exit_reason, costs)
-        if book.side != FLAT:
-            limit = ints[I_TIME_LONG] if book.side == LONG else ints[I_TIME_SHORT]
-            if limit > 0:
-                book, k = _time_exits(book, lots, trades, k, t, o, limit, costs)
-        if pending.side != FLAT and book.side != -pending.side and book.lots < max_lots:
-            book, done = _enter(book, lots, pending, t, o, h, l, levels, modes, floats, sizing,
-                                costs)
-            if done:
-                pending = no_pending()
-        # 2. intrabar
-        liquidated = False
-        if book.side != FLAT:
-            book, k, liquidated = _risk_phase(book, lots, trades, k, t, o, h, l, c, policy, costs,
-                                              checks_exits)
-        # 3. close
-        if t == n - 1 and book.side != FLAT:
-            book, k = _close_all(book, lots, trades, k, t, c, EXIT_END_OF_DATA, costs)
-        value = mark(book, c)
-        if liquidated or not value > 0.0:
-            book, k, shortfall = _ruin(book, lots, trades, k, t, c, costs)
-            ruin_bar, value = t, book.cash
-        equity[t] = value
-        position[t] = book.side * book.qty
-        peak = max(peak, value)
-        drawdown[t] = value / peak - 1.0 if peak > 0.0 else -1.0
-        if ruin_bar >= 0:
-            continue
-        # 4. decide
-        order = decide(book.side, book.lots < max_lots, enter_long[t], exit_long[t],
-                       enter_short[t], exit_short[t])
-        if order.entry_side != FLAT or pending.side != FLAT:
-            pending = _placed(pending, order, t, levels, modes, ints, exit_long[t], exit_short[t])
-    return trades[:k].copy(), equity, position, drawdown, np.array([ruin_bar, shortfall])
+    # np.int64(0), not the literal 0, which numba would compile `step` for separately from the
+    # int that `stepper.Stepper` passes: one compiled `step` for both.
+    state = step(initial_state(floats), np.int64(0), open_, high, low, close, enter_long, exit_long,
+                 enter_short, exit_short, levels, modes, ints, floats, n - 1, lots, trades,
+                 equity, position, drawdown)
+    return (trades[:state.k].copy(), equity, position, drawdown,
+            np.array([state.ruin_bar, state.shortfall]))

@@ -82,6 +82,12 @@ def test_the_stepper_and_simulate_share_one_compiled_step():
     assert len(kn.step.signatures) == 1
 
 
+def test_a_bar_of_the_wrong_shape_is_refused():
+    stepper = Stepper.for_config(ExecutionConfig())
+    with pytest.raises(ValueError, match="4 prices, 4 signals and 10 level values, got 4, 3 and 10"):
+        stepper.on_bar([1.0] * 4, [False] * 3, [float("nan")] * kn.R_SLOTS)
+
+
 def test_a_snapshot_of_another_format_is_refused():
     with pytest.raises(ValueError, match="not a tradebot-stepper/1 snapshot"):
         Stepper.restore({"format": "something else"})

@@ -69,6 +69,9 @@ class Stepper:
         """Run the next bar: `bar` is (open, high, low, close), `signal_row` (enter_long,
         exit_long, enter_short, exit_short), `level_row` one value per risk-level slot
         (kernel.R_SLOTS); `is_last` closes what is held at this close (end of data)."""
+        if (len(bar), len(signal_row), len(level_row)) != (4, 4, kn.R_SLOTS):
+            raise ValueError(f"a bar needs 4 prices, 4 signals and {kn.R_SLOTS} level values, got "
+                             f"{len(bar)}, {len(signal_row)} and {len(level_row)}")
         before, t = self.state.k, self.bars_seen
         self._make_room(before + self._lots.shape[0] + 1)
         # The same argument types as `simulate` passes (read-only inputs): one compiled `step`.

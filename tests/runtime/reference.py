@@ -45,6 +45,17 @@ class Ledger:
         self.open_trade = {"side": side, "entry_bar": bar, "entry_price": fill, "qty": qty,
                            "fees": cost}
 
+    def cash_after_closing_at(self, price: float) -> float:
+        """The cash if the position were closed at `price` (slippage and fee included)."""
+        units = -self.units
+        fill = price * (1 + self.slippage) if units > 0 else price * (1 - self.slippage)
+        return self.cash - units * fill - abs(units) * fill * self.fee
+
+    def liquidation_price(self) -> float:
+        """Where closing leaves zero cash: the cash after closing is a straight line in the price."""
+        at_0, at_1 = self.cash_after_closing_at(0.0), self.cash_after_closing_at(1.0)
+        return -at_0 / (at_1 - at_0)
+
     def leave(self, bar: int, price: float, reason: str) -> None:
         trade = self.open_trade
         fill, cost = self.trade(-self.units, price)
@@ -81,25 +92,52 @@ def orders_for(side: str | None, enter_long: bool, exit_long: bool, enter_short:
 
 
 def reference_backtest(opens, closes, enter_long, exit_long, enter_short, exit_short, *,
-                       capital: float, fee: float, slippage: float):
-    """(trades as dicts, equity per bar, position per bar) following docs/execution.md."""
+                       capital: float, fee: float, slippage: float, highs=None, lows=None):
+    """(trades as dicts, equity per bar, position per bar, ruin bar or None) following
+    docs/execution.md; bars without highs/lows span their open and close."""
+    highs = [max(pair) for pair in zip(opens, closes)] if highs is None else highs
+    lows = [min(pair) for pair in zip(opens, closes)] if lows is None else lows
     ledger = Ledger(capital, fee, slippage)
     equity, position = [], []
     pending: tuple[str | None, str | None] = (None, None)
     last = len(opens) - 1
+    ruined = None
     for bar in range(len(opens)):
+        if ruined is not None:  # "Ruin": nothing trades any more
+            equity.append(ledger.cash)
+            position.append(0.0)
+            continue
         close_reason, opening = pending
         if close_reason and ledger.side:
             ledger.leave(bar, opens[bar], close_reason)
         if opening and not ledger.side:
             ledger.enter(opening, bar, opens[bar])
+        liquidated = ledger.side is not None and liquidate(ledger, bar, opens[bar], highs[bar], lows[bar])
         if bar == last and ledger.side:
             ledger.leave(bar, closes[bar], "end_of_data")
-        equity.append(ledger.cash + ledger.units * closes[bar])
+        value = ledger.cash + ledger.units * closes[bar]
+        if liquidated or value <= 0:
+            if ledger.side:
+                ledger.leave(bar, closes[bar], "liquidation")
+            ledger.cash = value = max(ledger.cash, 0.0)
+            ruined = bar
+        equity.append(value)
         position.append(ledger.units)
         pending = orders_for(ledger.side, bool(enter_long[bar]), bool(exit_long[bar]),
                              bool(enter_short[bar]), bool(exit_short[bar]))
-    return ledger.trades, equity, position
+    return ledger.trades, equity, position, ruined
+
+
+def liquidate(ledger: Ledger, bar: int, open_: float, high: float, low: float) -> bool:
+    """Close the position at its liquidation price (or at the open, if already past it) when
+    the bar reaches it."""
+    price = ledger.liquidation_price()
+    short = ledger.side == "short"
+    if (high < price) if short else (low > price):
+        return False
+    past_at_open = open_ >= price if short else open_ <= price
+    ledger.leave(bar, open_ if past_at_open else price, "liquidation")
+    return True
 
 
 def reference_metrics(equity: list[float], pnls: list[float], returns_pct: list[float], *,

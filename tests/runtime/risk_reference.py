@@ -55,6 +55,18 @@ class Account:
         for lot in list(self.lots):
             self.leave(lot, bar, price, reason, market=True)
 
+    def equity_after_closing_at(self, price: float) -> float:
+        """Cash after closing every lot at market `price` (market-type costs, fees)."""
+        fill = self.price_after_costs(price, buying=self.side < 0, market=True)
+        return self.cash + sum(self.side * lot["qty"] * fill - self.fee_for(lot["qty"], fill)
+                               for lot in self.lots)
+
+    def liquidation_price(self) -> float:
+        """"Ruin": the price at which closing everything leaves zero equity. The equity after
+        closing is affine in the price: solved from its values at two prices."""
+        at_0, at_1 = self.equity_after_closing_at(0.0), self.equity_after_closing_at(1.0)
+        return -at_0 / (at_1 - at_0)
+
     # ---- entering
     def quantity(self, fill: float, stop: float, mark_price: float) -> float:
         c = self.cfg
@@ -105,7 +117,7 @@ class Account:
         self.cash -= side * qty * fill + fee
         self.side = side
         trail = read.get("trailing_stop")
-        self.lots.append({"bar": bar, "fill": fill, "qty": qty, "fee": fee, "stop": stop,
+        self.lots.append({"bar": bar, "price": price, "fill": fill, "qty": qty, "fee": fee, "stop": stop,
                           "target": level("take_profit", +1), "trail": trail,
                           "be": level("break_even", +1), "best": fill, "how": how,
                           "ambiguous": False})
@@ -124,6 +136,14 @@ def observe(lot: dict, side: int, price: float):
         if math.isnan(lot["stop"]) or better(side, lot["fill"], lot["stop"]):
             lot["stop"] = lot["fill"]
         lot["be"] = NAN
+
+
+def stop_or_liquidation(lot: dict, side: int, liquidation: float) -> tuple[float, str]:
+    """The lot's own stop when it is at least as tight as the liquidation price, else that."""
+    stop, why = current_stop(lot, side)
+    if math.isnan(liquidation) or (not math.isnan(stop) and better(side, stop, liquidation)):
+        return stop, why
+    return liquidation, "liquidation"
 
 
 def current_stop(lot: dict, side: int) -> tuple[float, str]:
@@ -145,20 +165,25 @@ def touched(side, extreme, level, adverse):
     return extreme >= level if side > 0 else extreme <= level
 
 
-def bar_exits(acct: Account, bar: int, o: float, h: float, l: float, c: float):
+def bar_exits(acct: Account, bar: int, o: float, h: float, l: float, c: float, liquidation: float):
+    """Stops and targets of every lot on this bar; the price of a liquidation, or None."""
     side, policy = acct.side, acct.cfg["fill"]
+    liquidated = None
     for lot in list(acct.lots):
         fresh = lot["bar"] == bar and lot["how"] != "open"
-        if not fresh:
-            stop, why = current_stop(lot, side)
-            if touched(side, o, stop, adverse=True):
-                acct.leave(lot, bar, o, why, market=True)
-                continue
-            if touched(side, o, lot["target"], adverse=False):
-                acct.leave(lot, bar, o, "target", market=False)
-                continue
-            observe(lot, side, o)
-        stop, why = current_stop(lot, side)
+        # "The first price": the open, or on the entry bar the market price the entry filled at.
+        # A level already at or through it fills there, never at a price the bar did not trade.
+        first = lot["price"] if lot["bar"] == bar else o
+        stop, why = stop_or_liquidation(lot, side, liquidation)
+        if touched(side, first, stop, adverse=True):
+            acct.leave(lot, bar, first, why, market=True)
+            liquidated = first if why == "liquidation" else liquidated
+            continue
+        if touched(side, first, lot["target"], adverse=False):
+            acct.leave(lot, bar, first, "target", market=False)
+            continue
+        observe(lot, side, first)
+        stop, why = stop_or_liquidation(lot, side, liquidation)
         low_side, high_side = (l, h) if side > 0 else (h, l)
         s_hit = touched(side, low_side, stop, adverse=True)
         t_hit = touched(side, high_side, lot["target"], adverse=False)
@@ -178,11 +203,15 @@ def bar_exits(acct: Account, bar: int, o: float, h: float, l: float, c: float):
             take = "stop" if s_hit else ("target" if t_hit and t_sure else None)
         if take == "stop":
             acct.leave(lot, bar, stop, why, market=True, ambiguous=ambiguous)
+            liquidated = stop if why == "liquidation" else liquidated
         elif take == "target":
             acct.leave(lot, bar, lot["target"], "target", market=False, ambiguous=ambiguous)
         else:
             lot["ambiguous"] |= ambiguous
             observe(lot, side, high_side if t_sure else c)
+    if liquidated is not None:  # the whole account goes at once
+        acct.leave_all(bar, liquidated, "liquidation")
+    return liquidated
 
 
 def triggered(order: dict, o: float, h: float, l: float):
@@ -209,12 +238,18 @@ def triggered(order: dict, o: float, h: float, l: float):
 
 
 def reference_risk_backtest(bars: dict, signals: dict, cfg: dict):
-    """(trades, equity per bar, position per bar) for bars {open, high, low, close} (lists)."""
+    """(trades, equity per bar, position per bar, (ruin bar or None, shortfall)) for bars
+    {open, high, low, close} (lists)."""
     acct = Account(cfg, cash=cfg["capital"])
     n = len(bars["open"])
     exit_reason, order = None, None
     equity, position = [], []
+    ruin_bar, shortfall = None, 0.0
     for t in range(n):
+        if ruin_bar is not None:  # ruined: nothing trades, the equity left stays
+            equity.append(acct.cash)
+            position.append(0.0)
+            continue
         o, h, l, c = (bars[k][t] for k in ("open", "high", "low", "close"))
         if exit_reason and acct.side:
             acct.leave_all(t, o, exit_reason)
@@ -228,15 +263,25 @@ def reference_risk_backtest(bars: dict, signals: dict, cfg: dict):
             if hit:
                 acct.enter(order["side"], t, order["bar"], hit[0], hit[1], market=order["kind"] != "limit")
                 order = None
+        liquidated = None
         if acct.side:
-            bar_exits(acct, t, o, h, l, c)
+            liquidation = acct.liquidation_price()
+            reached = touched(acct.side, l if acct.side > 0 else h, liquidation, adverse=True)
+            liquidated = bar_exits(acct, t, o, h, l, c, liquidation if reached else NAN)
         if t == n - 1 and acct.side:
             acct.leave_all(t, c, "end_of_data")
         held = sum(lot["qty"] for lot in acct.lots)
-        equity.append(acct.cash + acct.side * held * c)
+        value = acct.cash + acct.side * held * c
+        if liquidated is not None or not value > 0:
+            acct.leave_all(t, c, "liquidation")  # still under water at the close
+            ruin_bar, shortfall = t, max(0.0, -acct.cash)
+            acct.cash = value = max(0.0, acct.cash)
+            held = 0.0
+        equity.append(value)
         position.append(acct.side * held)
-        exit_reason, order = next_orders(acct, order, t, signals, cfg)
-    return acct.trades, equity, position
+        if ruin_bar is None:
+            exit_reason, order = next_orders(acct, order, t, signals, cfg)
+    return acct.trades, equity, position, (ruin_bar, shortfall)
 
 
 def next_orders(acct: Account, order, t: int, signals: dict, cfg: dict):

@@ -173,14 +173,18 @@ def test_simultaneous_signals_while_flat_open_nothing(signals):
     assert result.trades.height == 0
 
 
-def test_short_losing_more_than_the_equity_leaves_the_account_unable_to_enter():
-    # Sold short at 10, bought back at 40: the loss is three times the equity.
+def test_a_short_that_would_lose_more_than_the_equity_is_liquidated_and_the_run_stops():
+    # Issue 10.2. Sold short 10 units at 10 with 100 of capital: cash 200, so the liquidation
+    # price is 200 / 10 = 20. Bar 2 opens at 20: bought back there, equity 0, ruined; the long
+    # entry signalled on bar 3 never fills (it used to end at -200 %).
     result = run_backtest(make_bars([10, 10, 20, 40, 40, 40], [10, 10, 20, 40, 40, 40]),
                           make_signals(6, enter_short=[0], exit_short=[2], enter_long=[3]),
                           ExecutionConfig(capital=100.0))
     [trade] = trade_dicts(result)
-    qty = 100.0 / 10
-    assert trade["pnl"] == approx(qty * (10 - 40))
-    assert result.equity["equity"][-1] == approx(100.0 - 300.0)
-    assert result.equity["drawdown"][-1] == approx(-200.0 / 100.0 - 1)  # -300 % of the peak
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (2, 20, "liquidation")
+    assert trade["pnl"] == approx(10 * (10 - 20))
+    assert result.equity["equity"].to_list() == [100, 100, 0, 0, 0, 0]
+    assert result.equity["drawdown"][-1] == -1.0
+    assert (result.ruin.bar, result.ruin.shortfall) == (2, 0.0)
+    assert str(result.ruin.time) == "2024-01-01 02:00:00+00:00"
     assert result.metrics["all"]["cagr_pct"] == -100.0

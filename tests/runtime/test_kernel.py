@@ -72,9 +72,9 @@ def test_exit_reason_codes_are_only_ever_appended():
     # Stored results and reports rely on these codes: new reasons go at the end.
     assert kernel.EXIT_REASONS[:3] == ("signal", "reversal", "end_of_data")
     codes = [kernel.EXIT_SIGNAL, kernel.EXIT_REVERSAL, kernel.EXIT_END_OF_DATA, kernel.EXIT_STOP,
-             kernel.EXIT_TARGET, kernel.EXIT_TRAILING, kernel.EXIT_TIME]
+             kernel.EXIT_TARGET, kernel.EXIT_TRAILING, kernel.EXIT_TIME, kernel.EXIT_LIQUIDATION]
     assert [kernel.EXIT_REASONS[c] for c in codes] == ["signal", "reversal", "end_of_data", "stop",
-                                                       "target", "trailing", "time"]
+                                                       "target", "trailing", "time", "liquidation"]
 
 
 def test_importing_the_runtime_does_not_import_numba():
@@ -141,6 +141,9 @@ def test_choose_exit(policy, touches, gaps, expected):
     assert K.choose_exit(policy, *touches, *map(float, gaps)) == expected
 
 
+RISK, NEW_RISK = (0.02, 0.04, 1.5, 0.01), (0.03, 0.06, 2.5, 0.02)  # stop, target, trail, b-e
+
+
 @pytest.mark.parametrize(("side", "kind", "level", "bar", "expected"), [
     # bar: (open, high, low)
     (K.LONG, K.O_LIMIT, 98.0, (99, 100, 97), (98.0, K.FALLING)),
@@ -154,30 +157,36 @@ def test_choose_exit(policy, touches, gaps, expected):
     (K.SHORT, K.O_MARKET, np.nan, (100, 101, 99), (100.0, K.AT_OPEN)),
 ])
 def test_entry_trigger(side, kind, level, bar, expected):
-    price, how = K.entry_trigger(K.Pending(side, kind, level, 0, 5), *map(float, bar))
+    price, how = K.entry_trigger(K.Pending(side, kind, level, 0, 5, RISK), *map(float, bar))
     assert how == expected[1]
     assert (np.isnan(price) if expected[0] is None else price == expected[0])
 
 
+def pend(*args):
+    """`next_pending` with the new order's risk values NEW_RISK."""
+    return K.next_pending(*args, NEW_RISK)
+
+
 def test_next_pending_replaces_cancels_and_expires():
-    standing = K.Pending(K.LONG, K.O_LIMIT, 98.0, 3, 6)
+    standing = K.Pending(K.LONG, K.O_LIMIT, 98.0, 3, 6, RISK)
     none = K.Order(K.NO_EXIT, K.FLAT)
-    assert K.next_pending(standing, none, 4, K.O_MARKET, np.nan, 0, False, False) == standing
-    assert K.next_pending(standing, none, 6, K.O_MARKET, np.nan, 0, False, False).side == K.FLAT
-    assert K.next_pending(standing, none, 4, K.O_MARKET, np.nan, 0, True, False).side == K.FLAT
-    assert K.next_pending(standing, none, 4, K.O_MARKET, np.nan, 0, False, True) == standing
-    newer = K.next_pending(standing, K.Order(K.NO_EXIT, K.SHORT), 4, K.O_STOP, 95.0, 2, False, False)
-    assert newer == K.Pending(K.SHORT, K.O_STOP, 95.0, 4, 6)
-    market = K.next_pending(standing, K.Order(K.NO_EXIT, K.LONG), 4, K.O_MARKET, np.nan, 0, False, False)
+    assert pend(standing, none, 4, K.O_MARKET, np.nan, 0, False, False) == standing
+    assert pend(standing, none, 6, K.O_MARKET, np.nan, 0, False, False).side == K.FLAT
+    assert pend(standing, none, 4, K.O_MARKET, np.nan, 0, True, False).side == K.FLAT
+    assert pend(standing, none, 4, K.O_MARKET, np.nan, 0, False, True) == standing
+    newer = pend(standing, K.Order(K.NO_EXIT, K.SHORT), 4, K.O_STOP, 95.0, 2, False, False)
+    assert newer == K.Pending(K.SHORT, K.O_STOP, 95.0, 4, 6, NEW_RISK)
+    market = pend(standing, K.Order(K.NO_EXIT, K.LONG), 4, K.O_MARKET, np.nan, 0, False, False)
     assert (market.kind, market.last_bar) == (K.O_MARKET, 5)
-    missing = K.next_pending(standing, K.Order(K.NO_EXIT, K.LONG), 4, K.O_LIMIT, np.nan, 0, False, False)
+    missing = pend(standing, K.Order(K.NO_EXIT, K.LONG), 4, K.O_LIMIT, np.nan, 0, False, False)
     assert missing.side == K.FLAT                                   # no price: nothing placed
 
 
 def lot(**changes):
     fields = dict(entry_bar=0, entry_price=100.0, qty=1.0, entry_fee=0.0, stop=np.nan,
                   target=np.nan, trail_pct=np.nan, trail_dist=np.nan, best=100.0,
-                  be_trigger=np.nan, how=K.AT_OPEN, ambiguous=False)
+                  be_trigger=np.nan, how=K.AT_OPEN, ambiguous=False,
+                  entry_ref=100.0)
     return K.Lot(**{**fields, **changes})
 
 

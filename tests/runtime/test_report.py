@@ -81,3 +81,18 @@ def test_every_metric_is_shown_and_documented(winning_long):
 def test_every_exit_reason_is_documented():
     docs = DOCS.read_text(encoding="utf-8")
     assert all(f'"{reason}"' in docs for reason in EXIT_REASONS)
+
+
+def test_a_ruined_run_says_so_in_the_summary_and_the_json():
+    bars = make_bars([10, 10, 21, 40], [10, 10, 21, 40])      # short at 10, gap past 20 to 21
+    result = run_backtest(bars, make_signals(4, enter_short=[0]), ExecutionConfig(capital=100.0))
+    text = format_summary(result, title="short", settings={}, params={})
+    assert text.splitlines()[3] == ("RUINED at 2024-01-01 02:00 (bar 2): the equity reached zero, the "
+                                    "position was liquidated and nothing traded after it; a loss of "
+                                    "10.00 beyond it was not carried")
+    document = json.loads(json.dumps(result_to_dict(result, settings={}, params={}), allow_nan=False))
+    assert document["ruin"] == {"bar": 2, "time": "2024-01-01T02:00:00Z", "shortfall": 10.0}
+    assert document["notes"][-1].startswith("RUINED at")
+    fine = run_backtest(bars, make_signals(4, enter_long=[0]), ExecutionConfig(capital=100.0))
+    assert result_to_dict(fine, settings={}, params={})["ruin"] is None
+    assert "RUINED" not in format_summary(fine, title="long", settings={}, params={})

@@ -230,3 +230,97 @@ def test_levels_from_series_are_read_on_the_signal_bar_and_missing_ones_block_th
     result = run_backtest(bars_of(rows), signals, ExecutionConfig(CAPITAL, long=rules))
     trade = one_trade(result)          # stop 97 from bar 0 (not 90 from bar 1); bar 2's signal: NaN
     assert (trade["entry_bar"], trade["exit_bar"], trade["exit_price"]) == (1, 1, 97)
+
+
+# Issue 10.1: a level already on the wrong side of an inside-the-bar fill closes the trade at the
+# fill's own price on the entry bar (docs/execution.md, "The first price"), never at the level.
+# Bar 0 closes at 100: a stop `at close` (100) above a long limit at 99.8. Bar 1 comes down to
+# 99.8 and never trades as high as 100 (high 99.95).
+WRONG_SIDE_BAR = (99.9, 99.95, 99.5, 99.7)
+
+
+def test_a_stop_above_a_long_limit_fill_closes_at_the_fill_price_not_above_the_bar():
+    rules = SideRules(stop_loss=Level("price", 100.0), entry=EntryOrder("limit", 99.8))
+    trade = one_trade(long_run([ENTRY, WRONG_SIDE_BAR, ENTRY], fee=0.001, slippage=0.002,
+                               long=rules))
+    sold = 99.8 * (1 - 0.002)                       # a stop is market-type: slippage on the exit
+    assert (trade["entry_bar"], trade["exit_bar"], trade["exit_reason"]) == (1, 1, "stop")
+    assert (trade["entry_price"], trade["exit_price"]) == (99.8, approx(sold))  # limit: no slippage
+    qty = CAPITAL / (99.8 * 1.001)
+    assert trade["pnl"] == approx(qty * (sold - 99.8) - 0.001 * qty * (99.8 + sold))
+
+
+def test_a_stop_below_a_short_limit_fill_closes_at_the_fill_price():
+    rules = SideRules(stop_loss=Level("price", 100.0), entry=EntryOrder("limit", 100.2))
+    rows = [ENTRY, (100.1, 100.5, 100.05, 100.3), ENTRY]          # never as low as 100
+    result = run_backtest(bars_of(rows), make_signals(3, enter_short=[0]),
+                          ExecutionConfig(CAPITAL, short=rules))
+    trade = one_trade(result)
+    assert (trade["exit_bar"], trade["entry_price"], trade["exit_price"], trade["exit_reason"]) == (
+        1, 100.2, 100.2, "stop")
+    assert trade["pnl"] == approx(0.0)
+
+
+def test_a_target_below_a_long_stop_entry_fill_closes_at_the_fill_price_as_a_limit():
+    # A stop entry bought at 101 on the way up; the target `at` 100.5 is already below it. The
+    # optimistic policy used to take it at 100.5, under the bar's low of 100.8.
+    rules = SideRules(take_profit=Level("price", 100.5), entry=EntryOrder("stop", 101.0))
+    trade = one_trade(long_run([ENTRY, (100.9, 101.5, 100.8, 101.2), ENTRY], spread=0.002,
+                               fill="optimistic", long=rules))
+    assert (trade["exit_bar"], trade["exit_reason"], trade["ambiguous"]) == (1, "target", False)
+    assert trade["exit_price"] == approx(101 * (1 - 0.001))        # half the spread only
+
+
+# Issue 10.2, docs/execution.md "Ruin": 10 000 short at 100 (100 units, cash 20 000) is
+# liquidated at 20 000 / 100 = 200; nothing trades afterwards; the equity never goes below zero.
+RISING = [(100, 100, 100, 100), (100, 100, 100, 100), (100, 120, 100, 120), (120, 150, 120, 150),
+          (150, 180, 150, 180)]
+
+
+def short_run(rows, **config):
+    n = len(rows)
+    signals = make_signals(n, enter_short=[0], enter_long=[n - 2])
+    return run_backtest(bars_of(rows), signals, ExecutionConfig(CAPITAL, **config))
+
+
+def test_a_short_is_liquidated_where_its_equity_reaches_zero():
+    result = short_run(RISING + [(180, 220, 180, 220), (220, 260, 220, 260), (260, 300, 250, 300)])
+    trade = one_trade(result)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (5, 200, "liquidation")
+    assert trade["pnl"] == approx(-10_000)
+    assert result.equity["equity"].to_list()[4:] == [2_000, 0, 0, 0]
+    assert (result.ruin.bar, result.ruin.shortfall) == (5, 0.0)
+
+
+def test_a_gap_past_the_liquidation_price_fills_at_the_open_and_the_excess_is_the_shortfall():
+    result = short_run(RISING + [(210, 220, 205, 215), (215, 216, 200, 210)])
+    trade = one_trade(result)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (5, 210, "liquidation")
+    assert trade["pnl"] == approx(-11_000)
+    assert result.equity["equity"].to_list()[5:] == [0, 0]
+    assert result.ruin.shortfall == approx(1_000)
+
+
+def test_liquidation_with_costs_leaves_exactly_zero_after_the_exit_fee():
+    result = short_run(RISING + [(180, 220, 180, 220), (220, 260, 220, 260)], fee=0.001,
+                       slippage=0.002, fee_per_order=1.0)
+    entry = 100 * (1 - 0.002)
+    qty = (CAPITAL - 1.0) / (entry * 1.001)
+    cash = CAPITAL + qty * entry * (1 - 0.001) - 1.0
+    exit_fill = (cash - 1.0) / (qty * 1.001)          # cash - qty * fill * 1.001 - 1 = 0
+    trade = one_trade(result)
+    assert (trade["exit_bar"], trade["exit_reason"]) == (5, "liquidation")
+    assert trade["exit_price"] == approx(exit_fill)
+    assert result.equity["equity"][-1] == approx(0.0, abs=1e-9) and result.ruin.bar == 5
+
+
+def test_a_leveraged_long_is_liquidated_a_third_below_its_entry_with_leverage_3():
+    # 300 units at 100 with 10 000 of equity: cash -20 000, liquidation at 20 000 / 300.
+    rows = [ENTRY, (100, 101, 99, 100), (90, 91, 80, 85), (85, 86, 60, 70), (70, 71, 69, 70)]
+    result = long_run(rows, sizing=Sizing("equity", 3.0), leverage=3.0)
+    trade = one_trade(result)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (
+        3, approx(20_000 / 300), "liquidation")
+    assert result.equity["equity"].to_list()[3:] == [approx(0.0, abs=1e-9)] * 2
+    unleveraged = long_run(rows)                         # bought with its own cash: never
+    assert one_trade(unleveraged)["exit_reason"] == "end_of_data" and unleveraged.ruin is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 
@@ -40,6 +41,17 @@ TRADE_SCHEMA = {
 
 
 @dataclass(frozen=True)
+class Ruin:
+    """The equity reached zero on bar `bar` (at `time`): the account was liquidated and nothing
+    traded after it (docs/execution.md, "Ruin"). `shortfall` is the loss beyond the equity (a
+    gap past the liquidation price), which the equity curve does not carry below zero."""
+
+    bar: int
+    time: datetime
+    shortfall: float
+
+
+@dataclass(frozen=True)
 class BacktestResult:
     """Everything a backtest produced.
 
@@ -47,6 +59,7 @@ class BacktestResult:
     equity:  one row per bar: timestamp, equity (marked at the close), position (signed quantity
              after the bar's fills), drawdown (equity / running peak - 1, a fraction <= 0).
     metrics: {"all": {...}, "long": {...}, "short": {...}} from `metrics.compute_metrics`.
+    ruin:    when and how the account was ruined, or None.
     """
 
     trades: pl.DataFrame
@@ -54,6 +67,7 @@ class BacktestResult:
     metrics: dict[str, dict[str, Any]]
     config: ExecutionConfig
     bars_per_year: float
+    ruin: Ruin | None = None
 
 
 def run_backtest(bars: pl.DataFrame, signals: Signals,
@@ -63,8 +77,8 @@ def run_backtest(bars: pl.DataFrame, signals: Signals,
     _check_inputs(bars, signals, config)
     prices = (_kernel_array(bars[name].to_numpy(), np.float64) for name in ("open", "high", "low", "close"))
     flags = (_kernel_array(array, np.bool_) for array in signals.arrays())
-    records, equity, position, drawdowns = _kernel().simulate(*prices, *flags,
-                                                              *kernel_config(config, signals))
+    records, equity, position, drawdowns, ruin = _kernel().simulate(
+        *prices, *flags, *kernel_config(config, signals))
     timestamps = bars["timestamp"]
     trades = trades_frame(records, timestamps)
     equity_frame = equity_curve(timestamps, equity, position, drawdowns=drawdowns)
@@ -72,7 +86,13 @@ def run_backtest(bars: pl.DataFrame, signals: Signals,
     metrics = compute_metrics(trades, equity_frame, capital=config.capital,
                               bars_per_year=per_year, close=bars["close"].to_numpy())
     return BacktestResult(trades=trades, equity=equity_frame, metrics=metrics,
-                          config=config, bars_per_year=per_year)
+                          config=config, bars_per_year=per_year, ruin=ruin_of(ruin, timestamps))
+
+
+def ruin_of(ruin: np.ndarray, timestamps: pl.Series) -> Ruin | None:
+    """The kernel's (ruin bar or -1, shortfall) as a `Ruin`."""
+    bar = int(ruin[0])
+    return None if bar < 0 else Ruin(bar, timestamps[bar], float(ruin[1]))
 
 
 def kernel_config(config: ExecutionConfig, signals: Signals) -> tuple[Any, Any, Any, Any]:
@@ -81,20 +101,32 @@ def kernel_config(config: ExecutionConfig, signals: Signals) -> tuple[Any, Any, 
     Packed into fixed-shape arrays so that every configuration has the same numba signature (one
     compiled, cached kernel); a constant level is a length-1 array, a series a per-bar one.
     """
+    levels = tuple(_level_array(value, signals) for value in level_values(config))
+    return (levels, *kernel_settings(config))
+
+
+def level_values(config: ExecutionConfig) -> list[float | str]:
+    """The value of each of the kernel's risk-level slots (stop, target, trailing, break-even and
+    entry price, long then short): a constant, NaN for none, or the name of a per-bar series."""
+    values: list[float | str] = []
+    for rules in (config.long, config.short):
+        values += [level.value if level else math.nan for level in rules.levels().values()]
+        values.append(math.nan if rules.entry.price is None else rules.entry.price)
+    return values
+
+
+def kernel_settings(config: ExecutionConfig) -> tuple[Any, Any, Any]:
+    """(modes, ints, floats): the level modes and the scalar settings of `config` for the kernel."""
     kn = _kernel()
     # ExecutionConfig's words as the kernel's codes (FILL_POLICIES and SIZING_MODES are listed in
     # the order of kernel.F_* and kernel.S_*).
     mode_codes = {"percent": kn.M_PERCENT, "distance": kn.M_DISTANCE, "price": kn.M_PRICE}
     order_codes = {"market": kn.O_MARKET, "limit": kn.O_LIMIT, "stop": kn.O_STOP}
-    levels: list[np.ndarray] = []
     modes = np.zeros(kn.R_SLOTS, dtype=np.int64)
     for side_index, rules in enumerate((config.long, config.short)):
         for kind, level in enumerate(rules.levels().values()):
             modes[side_index * kn.R_KINDS + kind] = mode_codes[level.mode] if level else kn.M_NONE
-            levels.append(_level_array(level.value if level else math.nan, signals))
-        entry = rules.entry
-        modes[side_index * kn.R_KINDS + kn.R_ENTRY] = order_codes[entry.kind]
-        levels.append(_level_array(math.nan if entry.price is None else entry.price, signals))
+        modes[side_index * kn.R_KINDS + kn.R_ENTRY] = order_codes[rules.entry.kind]
     ints = np.zeros(kn.I_FIELDS, dtype=np.int64)
     ints[kn.I_SIZING] = SIZING_MODES.index(config.sizing.mode)
     ints[kn.I_POLICY] = FILL_POLICIES.index(config.fill)
@@ -107,7 +139,7 @@ def kernel_config(config: ExecutionConfig, signals: Signals) -> tuple[Any, Any, 
         config.capital, config.fee, config.fee_per_order, config.slippage, config.slippage_price,
         config.spread, config.spread_price, config.sizing.value, config.sizing.min_qty,
         config.sizing.qty_step, config.leverage)
-    return tuple(levels), _read_only(modes), _read_only(ints), _read_only(floats)
+    return read_only(modes), read_only(ints), read_only(floats)
 
 
 def _level_array(value: float | str, signals: Signals) -> np.ndarray:
@@ -213,7 +245,8 @@ def _named_levels(config: ExecutionConfig) -> list[tuple[str, str]]:
     return out
 
 
-def _read_only(array: np.ndarray) -> np.ndarray:
+def read_only(array: np.ndarray) -> np.ndarray:
+    """`array`, made read-only (the kernel's inputs always are: one numba signature)."""
     array.flags.writeable = False
     return array
 

@@ -6,25 +6,35 @@ numba's nopython mode with an on-disk cache (`cache=True`), never bar by bar in 
 it needs arrives as numpy arrays and scalars packed by `engine.py`, and everything it produces
 leaves as arrays; `engine.py` builds the DataFrames.
 
-State: a `Book` (cash, side, number of open lots, their total quantity), the open lots (rows of
-a matrix, one `Lot` each: pyramiding opens several), the market `Order` decided at the previous
-close and the standing entry order (`Pending`: market, limit or stop). Each bar runs these phases:
+State: a `State` (the `Book`: cash, side, number of open lots, their total quantity; the market
+`Order` decided at the previous close; the standing entry order, `Pending`: market, limit or
+stop; the number of trades recorded, the equity peak, the ruin), plus two arrays: the open lots
+(rows of a matrix, one `Lot` each: pyramiding opens several) and the trade records. `step`
+advances a `State` over the bars it is given and returns the next one, so a run can stop and
+resume after any bar (`stepper.Stepper` gives it one bar per call, `simulate` all of them). Each
+bar runs these phases, the first three the venue's half (what an exchange does with the orders
+it holds), the fourth the policy's (what the strategy decides):
 
 1. open     - the pending exit (signal or reversal) fills at the open, then time exits, then the
                standing entry order if it triggers: at the open (a market order, or a limit/stop
                the open gapped through) or inside the bar at its level (`entry_trigger`);
 2. intrabar - every lot is tested against its stop (fixed, break-even or trailing) and target
-               (`lot_exit`): a gap through a level fills at the open; when the bar reaches both
+               (`lot_exit`): a level already through at the lot's first price (the open, or
+               an inside-the-bar entry's own fill price) fills there; when the bar reaches both
                levels, or a level the fill may have preceded, the fill policy decides
                (`choose_exit`) and the trade is marked ambiguous; survivors see the bar's best
-               price (`see_price`: trailing peak, break-even);
+               price (`see_price`: trailing peak, break-even). When the bar reaches the
+               position's liquidation price (zero equity) it acts as a stop on every lot;
 3. close    - on the last bar, close every lot at this close ("end_of_data"); mark the book;
+               after a liquidation, or with no equity left, the account is ruined: nothing
+               trades any more and the equity stays at what is left, floored at 0;
 4. decide   - this bar's signals give the exit for the next open (`decide`) and the standing
                entry order (`next_pending`). On the last bar it is never filled.
 
 Every transition is a pure function of its arguments (`decide`, `next_pending`, `entry_trigger`,
 `size_lot`, `new_lot`, `lot_exit`, `choose_exit`, `stop_level`, `see_price`, `fill_price`,
-`mark`). Only the `_record`/`_store` helpers and `simulate` write to arrays. docs/execution.md
+`mark`). Only the `_record`/`_store` helpers and `simulate` write to arrays (the lots and
+trades that `step` receives are written through them). docs/execution.md
 states every rule with worked examples.
 
 Why everything lives in this one module: numba's cache checks only the timestamp of the file that
@@ -54,7 +64,9 @@ EXIT_STOP = 3
 EXIT_TARGET = 4
 EXIT_TRAILING = 5
 EXIT_TIME = 6
-EXIT_REASONS = ("signal", "reversal", "end_of_data", "stop", "target", "trailing", "time")
+EXIT_LIQUIDATION = 7
+EXIT_REASONS = ("signal", "reversal", "end_of_data", "stop", "target", "trailing", "time",
+                "liquidation")
 
 # Columns of the trade record matrix (all float64: bar numbers stay exact far beyond any
 # realistic bar count, and one matrix keeps the record writing in one place).
@@ -129,16 +141,25 @@ Book = namedtuple("Book", ("cash", "side", "lots", "qty"))
 
 # One open entry (a trade until it closes). `stop` is the fixed stop (moved to the entry price by
 # break-even); the trailing level is derived from `best`, the best price seen since the fill.
+# `entry_ref` is the market price the entry filled at, before costs (the open, or the order's
+# price inside the bar): the first price the lot trades at on its entry bar.
 Lot = namedtuple("Lot", ("entry_bar", "entry_price", "qty", "entry_fee", "stop", "target",
-                         "trail_pct", "trail_dist", "best", "be_trigger", "how", "ambiguous"))
-LOT_FIELDS = 12
+                         "trail_pct", "trail_dist", "best", "be_trigger", "how", "ambiguous",
+                         "entry_ref"))
+LOT_FIELDS = 13
 
 # The exit for the next open (NO_EXIT for none) and the side a surviving entry signal asks for.
 Order = namedtuple("Order", ("exit_reason", "entry_side"))
 
-# The standing entry order: its side (FLAT for none), kind, price, the bar whose close placed it
-# (risk levels are read there) and the last bar it may fill on.
-Pending = namedtuple("Pending", ("side", "kind", "level", "signal_bar", "last_bar"))
+# The standing entry order: its side (FLAT for none), kind, price, the bar whose close placed it,
+# the last bar it may fill on, and the side's risk values (stop, target, trailing, break-even)
+# read on that bar, so that filling it needs no earlier bar's inputs.
+Pending = namedtuple("Pending", ("side", "kind", "level", "signal_bar", "last_bar", "risk"))
+
+# Everything one bar hands the next besides the open lots and the trade records (arrays): the
+# account, the order decided at the last close, the standing entry order, how many trades are
+# recorded, the running equity peak, and the ruin (its bar or -1, the loss beyond the equity).
+State = namedtuple("State", ("book", "order", "pending", "k", "peak", "ruin_bar", "shortfall"))
 
 # Fill costs: fraction per fill of the notional, fixed per fill; price moves for market-type
 # fills (slippage and half the spread) and for limit-type fills (half the spread only).
@@ -154,7 +175,7 @@ def flat_book(cash):
 
 @njit(cache=True, inline="always")
 def no_pending():
-    return Pending(FLAT, O_MARKET, np.nan, -1, -1)
+    return Pending(FLAT, O_MARKET, np.nan, -1, -1, (np.nan, np.nan, np.nan, np.nan))
 
 
 @njit(cache=True, inline="always")
@@ -203,10 +224,11 @@ def _order_from_position(exit_held, want_opposite, opposite, add, held):
 
 
 @njit(cache=True, inline="always")
-def next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short):
+def next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short, risk):
     """The entry order standing after `bar`'s close.
 
-    A new entry (`order.entry_side`, of `kind` at `level`) replaces any standing one; a market
+    A new entry (`order.entry_side`, of `kind` at `level`, with the `risk` values read on this
+    bar) replaces any standing one; a market
     order lives for the next open only, a limit/stop order for `expire` bars (0: until filled
     or replaced), and a missing price places nothing. A standing order is cancelled by its
     side's exit signal and dies after its last bar.
@@ -214,10 +236,10 @@ def next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short
     side = order.entry_side
     if side != FLAT:
         if kind == O_MARKET:
-            return Pending(side, O_MARKET, np.nan, bar, bar + 1)
+            return Pending(side, O_MARKET, np.nan, bar, bar + 1, risk)
         if not (level > 0.0):
             return no_pending()
-        return Pending(side, kind, level, bar, bar + expire if expire > 0 else NEVER)
+        return Pending(side, kind, level, bar, bar + expire if expire > 0 else NEVER, risk)
     if (pending.side == LONG and exit_long) or (pending.side == SHORT and exit_short):
         return no_pending()
     if pending.last_bar <= bar:
@@ -309,8 +331,9 @@ def _usable(mode, value):
 
 
 @njit(cache=True, inline="always")
-def new_lot(side, bar, fill, qty, fee, how, modes, values):
-    """A lot just filled, its levels fixed from `values` (read on the signal bar)."""
+def new_lot(side, bar, ref, fill, qty, fee, how, modes, values):
+    """A lot just filled at `fill` (market price `ref` plus costs), its levels fixed from
+    `values` (read on the signal bar)."""
     base = 0 if side == LONG else R_KINDS
     stop = _level(modes[base + R_STOP], values[R_STOP], fill, -side)
     target = _level(modes[base + R_TARGET], values[R_TARGET], fill, side)
@@ -319,7 +342,7 @@ def new_lot(side, bar, fill, qty, fee, how, modes, values):
     trail_dist = values[R_TRAIL] if trail_mode == M_DISTANCE else np.nan
     be_trigger = _level(modes[base + R_BREAK_EVEN], values[R_BREAK_EVEN], fill, side)
     return Lot(bar, fill, qty, fee, stop, target, trail_pct, trail_dist, fill, be_trigger, how,
-               False)
+               False, ref)
 
 
 # ------------------------------------------------------------------ exits
@@ -340,6 +363,34 @@ def stop_level(lot, side):
 
 
 @njit(cache=True, inline="always")
+def effective_stop(lot, side, liquidation):
+    """`stop_level`, or the account's liquidation price (nan: not reached on this bar) when that
+    is strictly tighter: the price reaches it first (docs/execution.md, "Ruin")."""
+    stop, reason = stop_level(lot, side)
+    if liquidation == liquidation and (stop != stop or side * liquidation > side * stop):
+        return liquidation, EXIT_LIQUIDATION
+    return stop, reason
+
+
+@njit(cache=True, inline="always")
+def liquidation_price(book, costs):
+    """The market price at which closing every lot, with a market-type exit's costs and fees,
+    leaves zero equity. Above a short's entries; below a long's only when it borrowed (leverage
+    above 1): a long bought with its own cash has a price <= 0, which no bar reaches."""
+    exit_fill = (book.lots * costs.fee_fixed - book.cash) / (book.qty * (book.side - costs.fee))
+    return (exit_fill + book.side * costs.market_abs) / (1.0 - book.side * costs.market_frac)
+
+
+@njit(cache=True, inline="always")
+def under_water(book, price, costs):
+    """Would closing the position at market `price` leave no equity? (The bar reaches the
+    liquidation price; no division on the hot path.)"""
+    fill = fill_price(price, -book.side, costs.market_frac, costs.market_abs)
+    left = book.cash + book.side * book.qty * fill - costs.fee * book.qty * fill
+    return left - book.lots * costs.fee_fixed <= 0.0
+
+
+@njit(cache=True, inline="always")
 def see_price(lot, side, price):
     """The lot after trading at `price`: best price, and break-even once its trigger is reached."""
     best = max(lot.best, price) if side == LONG else min(lot.best, price)
@@ -349,13 +400,14 @@ def see_price(lot, side, price):
         stop = entry if stop != stop else (max(stop, entry) if side == LONG else min(stop, entry))
         trigger = np.nan
     return Lot(lot.entry_bar, lot.entry_price, lot.qty, lot.entry_fee, stop, lot.target,
-               lot.trail_pct, lot.trail_dist, best, trigger, lot.how, lot.ambiguous)
+               lot.trail_pct, lot.trail_dist, best, trigger, lot.how, lot.ambiguous, lot.entry_ref)
 
 
 @njit(cache=True, inline="always")
 def _mark_ambiguous(lot):
     return Lot(lot.entry_bar, lot.entry_price, lot.qty, lot.entry_fee, lot.stop, lot.target,
-               lot.trail_pct, lot.trail_dist, lot.best, lot.be_trigger, lot.how, True)
+               lot.trail_pct, lot.trail_dist, lot.best, lot.be_trigger, lot.how, True,
+               lot.entry_ref)
 
 
 @njit(cache=True, inline="always")
@@ -383,23 +435,28 @@ def choose_exit(policy, hit_stop, stop_sure, hit_target, target_sure, stop_gap, 
 
 
 @njit(cache=True, inline="always")
-def lot_exit(lot, side, bar, open_, high, low, close, policy):
+def lot_exit(lot, side, bar, open_, high, low, close, policy, liquidation):
     """(lot, reference price, reason, ambiguous) of one lot over one bar; NO_EXIT if it survives.
 
-    Held from the open: a gap through the stop, else through the target, fills at the open;
-    the open then counts as a traded price (trailing peak, break-even). Inside the bar the stop
-    and target fill at their level. A lot that survives sees the bar's best price - the
-    favourable extreme if it surely followed the fill, else the close - for the next bar.
+    First the lot's first price on this bar: the open, or on its entry bar the price it filled
+    at (`entry_ref`: the open, or an order's price inside the bar). A stop, else a target,
+    already at or through it fills there - a gap at the open, or a level that was on the wrong
+    side of an inside-the-bar fill (docs/execution.md, "The first price") - so an exit never
+    fills at a price the bar did not trade. That price then counts as traded (trailing peak,
+    break-even). Inside the bar the stop and target fill at their level. A lot that survives
+    sees the bar's best price - the favourable extreme if it surely followed the fill, else the
+    close - for the next bar. `liquidation` (nan when the bar does not reach it) acts as a stop.
     """
-    how = lot.how if lot.entry_bar == bar else AT_OPEN
-    if how == AT_OPEN:
-        stop, reason = stop_level(lot, side)
-        if side * open_ <= side * stop:
-            return lot, open_, reason, False
-        if side * open_ >= side * lot.target:
-            return lot, open_, EXIT_TARGET, False
-        lot = see_price(lot, side, open_)
-    stop, reason = stop_level(lot, side)
+    fresh = lot.entry_bar == bar
+    how = lot.how if fresh else AT_OPEN
+    first = lot.entry_ref if fresh else open_
+    stop, reason = effective_stop(lot, side, liquidation)
+    if side * first <= side * stop:
+        return lot, first, reason, False
+    if side * first >= side * lot.target:
+        return lot, first, EXIT_TARGET, False
+    lot = see_price(lot, side, first)
+    stop, reason = effective_stop(lot, side, liquidation)
     adverse, favourable = (low, high) if side == LONG else (high, low)
     hit_stop = side * adverse <= side * stop
     hit_target = side * favourable >= side * lot.target
@@ -428,7 +485,7 @@ def mark(book, price):
 def _read_lot(lots, i):
     r = lots[i]
     return Lot(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], int(r[10]),
-               r[11] > 0.0)
+               r[11] > 0.0, r[12])
 
 
 @njit(cache=True, inline="always")
@@ -437,7 +494,7 @@ def _store(lots, i, lot):
     r[0], r[1], r[2], r[3], r[4], r[5] = (lot.entry_bar, lot.entry_price, lot.qty, lot.entry_fee,
                                           lot.stop, lot.target)
     r[6], r[7], r[8], r[9], r[10] = lot.trail_pct, lot.trail_dist, lot.best, lot.be_trigger, lot.how
-    r[11] = 1.0 if lot.ambiguous else 0.0
+    r[11], r[12] = (1.0 if lot.ambiguous else 0.0), lot.entry_ref
 
 
 @njit(cache=True, inline="always")
@@ -489,13 +546,16 @@ def _time_exits(book, lots, trades, k, bar, price, limit, costs):
 
 
 @njit(cache=True, inline="always")
-def _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs):
+def _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs, liquidation):
     """Test every lot against its stop and target on this bar; survivors keep their order.
-    Returns (book, k)."""
+    Returns (book, k, the price a lot was liquidated at or nan)."""
     kept = 0
+    liquidated = np.nan
     for i in range(book.lots):
         lot, price, reason, ambiguous = lot_exit(_read_lot(lots, i), book.side, bar, o, h, l, c,
-                                                 policy)
+                                                 policy, liquidation)
+        if reason == EXIT_LIQUIDATION:
+            liquidated = price
         if reason == NO_EXIT:
             if kept == i:  # in place: only what a bar can change (the hot path, every bar)
                 row = lots[i]
@@ -512,19 +572,17 @@ def _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs):
             book = _close_lot(book, lot, trades, k, bar, price, reason, ambiguous,
                               costs.market_frac, costs.market_abs, costs)
             k += 1
-    return book, k
+    return book, k, liquidated
 
 
 @njit(cache=True)
-def _enter(book, lots, pending, bar, o, h, l, levels, modes, floats, sizing, costs):
+def _enter(book, lots, pending, bar, o, h, l, modes, floats, sizing, costs):
     """Fill the standing entry order if it triggers on this bar; returns (book, filled-or-void)."""
     ref, how = entry_trigger(pending, o, h, l)
     if how < 0:
         return book, False
-    side, signal = pending.side, pending.signal_bar
+    side, values = pending.side, pending.risk
     base = _slot(side, 0)
-    values = (_at(levels[base + R_STOP], signal), _at(levels[base + R_TARGET], signal),
-              _at(levels[base + R_TRAIL], signal), _at(levels[base + R_BREAK_EVEN], signal))
     for kind in range(R_ENTRY):
         if not _usable(modes[base + kind], values[kind]):
             return book, True  # a declared level is missing on the signal bar: no trade
@@ -538,19 +596,34 @@ def _enter(book, lots, pending, bar, o, h, l, levels, modes, floats, sizing, cos
     if qty == 0.0:
         return book, True
     fee = costs.fee * qty * fill + costs.fee_fixed
-    _store(lots, book.lots, new_lot(side, bar, fill, qty, fee, how, modes, values))
+    _store(lots, book.lots, new_lot(side, bar, ref, fill, qty, fee, how, modes, values))
     return Book(book.cash - side * qty * fill - fee, side, book.lots + 1, book.qty + qty), True
 
 
+@njit(cache=True)
+def _ruin(book, lots, trades, k, bar, close, costs):
+    """The account is ruined on `bar` (docs/execution.md, "Ruin"): what is still held is
+    liquidated at the close, and the equity left is floored at 0. Returns (book, k, shortfall:
+    the loss beyond the equity, which is not carried)."""
+    if book.side != FLAT:
+        book, k = _close_all(book, lots, trades, k, bar, close, EXIT_LIQUIDATION, costs)
+    cash = book.cash
+    return flat_book(cash if cash > 0.0 else 0.0), k, (-cash if cash < 0.0 else 0.0)
+
+
 @njit(cache=True, inline="always")
-def _placed(pending, order, bar, levels, modes, ints, exit_long, exit_short):
-    """`next_pending` with the new order's kind, price and expiry read from the settings."""
+def _placed(pending, order, bar, row, levels, modes, ints, exit_long, exit_short):
+    """`next_pending` with the new order's kind, price, expiry and risk values read from the
+    settings and from this bar's levels (row `row` of the level arrays)."""
     side = order.entry_side
     slot = _slot(side if side != FLAT else LONG, R_ENTRY)
     kind = modes[slot] if side != FLAT else O_MARKET
-    level = _at(levels[slot], bar) if kind != O_MARKET else np.nan
+    level = _at(levels[slot], row) if kind != O_MARKET else np.nan
     expire = ints[I_EXPIRE_LONG] if side == LONG else ints[I_EXPIRE_SHORT]
-    return next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short)
+    base = slot - R_ENTRY
+    risk = (_at(levels[base + R_STOP], row), _at(levels[base + R_TARGET], row),
+            _at(levels[base + R_TRAIL], row), _at(levels[base + R_BREAK_EVEN], row))
+    return next_pending(pending, order, bar, kind, level, expire, exit_long, exit_short, risk)
 
 
 @njit(cache=True, inline="always")
@@ -560,39 +633,57 @@ def _costs(floats):
                  floats[C_SLIPPAGE_PRICE] + half_spread_price, half_spread, half_spread_price)
 
 
-@njit(cache=True)
-def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
-             levels, modes, ints, floats):
-    """Run the state machine over all bars.
-
-    `levels` is a tuple of R_SLOTS float arrays (per bar, or length 1 for a constant), `modes`
-    their int modes, `ints`/`floats` the scalar settings (I_* / C_* indices). Returns (trades,
-    equity, position, drawdown): `trades` is a (k, TRADE_FIELDS) matrix of closed trades in
-    closing order; `equity` and `position` hold each bar's marked equity and signed quantity
-    after its fills; `drawdown` is equity / running peak - 1 (-1 where the peak is <= 0), kept
-    here because the loop has the running peak for free (metrics.drawdown is the same formula).
-    """
-    n = open_.shape[0]
-    costs = _costs(floats)
-    policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
-    checks_exits = np.zeros(2, dtype=np.bool_)
+@njit(cache=True, inline="always")
+def exit_checks(modes):
+    """Per side (long, short): does any risk level apply? (If not, the intrabar phase only
+    watches the liquidation price.)"""
+    checks = np.zeros(2, dtype=np.bool_)
     for side_index in range(2):
         for kind in range(R_ENTRY):
-            checks_exits[side_index] |= modes[side_index * R_KINDS + kind] != M_NONE
-    # Each trade has its own entry and a bar fills at most one entry: n rows always suffice.
-    trades = np.empty((n + 1, TRADE_FIELDS))
-    lots = np.empty((max_lots, LOT_FIELDS))
-    equity = np.empty(n)
-    position = np.empty(n)
-    drawdown = np.empty(n)
-    peak = -np.inf
-    book = flat_book(floats[C_CAPITAL])
-    order = Order(NO_EXIT, FLAT)
-    pending = no_pending()
-    k = 0
-    for t in range(n):
-        o, h, l, c = open_[t], high[t], low[t], close[t]
-        # 1. open
+            checks[side_index] |= modes[side_index * R_KINDS + kind] != M_NONE
+    return checks
+
+
+# ------------------------------------------------------------------ the step
+
+
+@njit(cache=True)
+def initial_state(floats):
+    """The state before the first bar: the capital in cash, no order, no trade, no peak."""
+    return State(flat_book(floats[C_CAPITAL]), Order(NO_EXIT, FLAT), no_pending(), 0, -np.inf,
+                 -1, 0.0)
+
+
+@njit(cache=True)
+def step(state, first, open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
+         levels, modes, ints, floats, last, lots, trades, equity, position, drawdown):
+    """Advance `state` over the bars it is given and return the state after them.
+
+    The inputs hold bars `first` .. `first + len(open_) - 1` (row i is bar first + i; a level
+    array of length 1 is a constant); `last` is the last bar of the data (its close closes what
+    is held), or -1 if it is not among them. Bar i's equity, position and drawdown go into row
+    i of the output arrays; open lots live in `lots` and closed trades are appended to `trades`
+    from row `state.k` on (room for every lot that can close: pyramiding + 1 rows per bar).
+
+    `simulate` gives it every bar at once; `stepper.Stepper` one bar per call. Both run this
+    one loop body, so a run resumed from any bar's state is bit for bit the uninterrupted run.
+    (A function per bar would pass the arrays on every bar: numba reference-counts each, which
+    measured 3-5 times slower on a million bars.) Phases 1-3 are the venue's half (fills at the
+    open, stops, targets and liquidation inside the bar, end of data), phase 4 the policy's
+    (`decide`, `next_pending`); a live broker would run the policy half alone.
+    """
+    costs = _costs(floats)
+    policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
+    checks_exits = exit_checks(modes)
+    book, order, pending, k, peak, ruin_bar, shortfall = state
+    for i in range(open_.shape[0]):
+        t = first + i
+        if ruin_bar >= 0:  # ruined: nothing trades any more, the equity left stays
+            equity[i], position[i] = book.cash, 0.0
+            drawdown[i] = book.cash / peak - 1.0 if peak > 0.0 else -1.0
+            continue
+        o, h, l, c = open_[i], high[i], low[i], close[i]
+        # 1. open (venue)
         if order.exit_reason != NO_EXIT and book.side != FLAT:
             book, k = _close_all(book, lots, trades, k, t, o, order.exit_reason, costs)
         if book.side != FLAT:
@@ -600,23 +691,68 @@ def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_s
             if limit > 0:
                 book, k = _time_exits(book, lots, trades, k, t, o, limit, costs)
         if pending.side != FLAT and book.side != -pending.side and book.lots < max_lots:
-            book, done = _enter(book, lots, pending, t, o, h, l, levels, modes, floats, sizing,
-                                costs)
+            book, done = _enter(book, lots, pending, t, o, h, l, modes, floats, sizing, costs)
             if done:
                 pending = no_pending()
-        # 2. intrabar
-        if book.side != FLAT and checks_exits[0 if book.side == LONG else 1]:
-            book, k = _intrabar(book, lots, trades, k, t, o, h, l, c, policy, costs)
-        # 3. close
-        if t == n - 1 and book.side != FLAT:
+        # 2. intrabar (venue): stops and targets, and the liquidation price once the bar's
+        # adverse extreme reaches it (a comparison of scalars on the hot path).
+        liquidated = False
+        if book.side != FLAT:
+            reached = under_water(book, l if book.side == LONG else h, costs)
+            if reached or checks_exits[0 if book.side == LONG else 1]:
+                liquidation = liquidation_price(book, costs) if reached else np.nan
+                book, k, price = _intrabar(book, lots, trades, k, t, o, h, l, c, policy, costs,
+                                           liquidation)
+                liquidated = price == price
+                if liquidated and book.side != FLAT:  # the whole account goes at once
+                    book, k = _close_all(book, lots, trades, k, t, price, EXIT_LIQUIDATION,
+                                         costs)
+        # 3. close (venue)
+        if t == last and book.side != FLAT:
             book, k = _close_all(book, lots, trades, k, t, c, EXIT_END_OF_DATA, costs)
-        equity[t] = value = mark(book, c)
-        position[t] = book.side * book.qty
+        value = mark(book, c)
+        if liquidated or not value > 0.0:
+            book, k, shortfall = _ruin(book, lots, trades, k, t, c, costs)
+            ruin_bar, value = t, book.cash
+        equity[i] = value
+        position[i] = book.side * book.qty
         peak = max(peak, value)
-        drawdown[t] = value / peak - 1.0 if peak > 0.0 else -1.0
-        # 4. decide
-        order = decide(book.side, book.lots < max_lots, enter_long[t], exit_long[t],
-                       enter_short[t], exit_short[t])
+        drawdown[i] = value / peak - 1.0 if peak > 0.0 else -1.0
+        if ruin_bar >= 0:
+            continue
+        # 4. decide (policy)
+        order = decide(book.side, book.lots < max_lots, enter_long[i], exit_long[i],
+                       enter_short[i], exit_short[i])
         if order.entry_side != FLAT or pending.side != FLAT:
-            pending = _placed(pending, order, t, levels, modes, ints, exit_long[t], exit_short[t])
-    return trades[:k].copy(), equity, position, drawdown
+            pending = _placed(pending, order, t, i, levels, modes, ints, exit_long[i],
+                              exit_short[i])
+    return State(book, order, pending, k, peak, ruin_bar, shortfall)
+
+
+@njit(cache=True)
+def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
+             levels, modes, ints, floats):
+    """Run `step` over all bars from the initial state.
+
+    `levels` is a tuple of R_SLOTS float arrays (per bar, or length 1 for a constant), `modes`
+    their int modes, `ints`/`floats` the scalar settings (I_* / C_* indices). Returns (trades,
+    equity, position, drawdown, ruin): `trades` is a (k, TRADE_FIELDS) matrix of closed trades in
+    closing order; `equity` and `position` hold each bar's marked equity and signed quantity
+    after its fills; `drawdown` is equity / running peak - 1 (-1 where the peak is <= 0), kept
+    here because the loop has the running peak for free (metrics.drawdown is the same formula);
+    `ruin` is (the bar the account was ruined on or -1, the loss beyond its equity).
+    """
+    n = open_.shape[0]
+    # Each trade has its own entry and a bar fills at most one entry: n rows always suffice.
+    trades = np.empty((n + 1, TRADE_FIELDS))
+    lots = np.empty((ints[I_PYRAMIDING], LOT_FIELDS))
+    equity = np.empty(n)
+    position = np.empty(n)
+    drawdown = np.empty(n)
+    # np.int64(0), not the literal 0, which numba would compile `step` for separately from the
+    # int that `stepper.Stepper` passes: one compiled `step` for both.
+    state = step(initial_state(floats), np.int64(0), open_, high, low, close, enter_long, exit_long,
+                 enter_short, exit_short, levels, modes, ints, floats, n - 1, lots, trades,
+                 equity, position, drawdown)
+    return (trades[:state.k].copy(), equity, position, drawdown,
+            np.array([state.ruin_bar, state.shortfall]))

@@ -54,6 +54,7 @@ def format_summary(result: BacktestResult, *, title: str, settings: Mapping[str,
     says which condition never held."""
     sections = [
         _underlined(title),
+        *([ruin_text(result)] if result.ruin else []),
         _key_values("Settings", merged_settings(result, settings)),
         _key_values("Params", params) if params else "Params: none",
         _metrics_table(result.metrics),
@@ -86,10 +87,14 @@ def result_to_dict(result: BacktestResult, *, settings: Mapping[str, Any],
         "params": dict(params),
         "metrics": result.metrics,
         "trades": trade_records(result.trades),
+        "ruin": None if result.ruin is None else {
+            "bar": result.ruin.bar, "time": result.ruin.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "shortfall": result.ruin.shortfall},
     }
     if rules:
         document["rules"] = [{"line": r.line, "rule": r.text, "bars_true": r.bars_true} for r in rules]
     notes = [f"{path}: {NULL_MEANS}" for path in _infinite_paths(document["metrics"], "metrics")]
+    notes += [ruin_text(result)] if result.ruin else []
     return {**json_safe(document), "notes": notes}
 
 
@@ -107,6 +112,14 @@ def write_outputs(result: BacktestResult, out_dir: Path, *, settings: Mapping[st
     text = json.dumps(document, indent=2, allow_nan=False)
     paths["result.json"].write_text(text + "\n", encoding="utf-8")
     return paths
+
+
+def ruin_text(result: BacktestResult) -> str:
+    """One line saying when the account was ruined (docs/execution.md, "Ruin")."""
+    ruin = result.ruin
+    beyond = f"; a loss of {ruin.shortfall:,.2f} beyond it was not carried" if ruin.shortfall else ""
+    return (f"RUINED at {_time(ruin.time)} (bar {ruin.bar}): the equity reached zero, the position "
+            f"was liquidated and nothing traded after it{beyond}")
 
 
 def merged_settings(result: BacktestResult, settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,153 @@
+"""A resumable backtest: the compiled kernel's `step`, one bar at a time, with exact snapshots.
+
+`kernel.simulate` runs `kernel.step` over every bar inside numba. `Stepper` runs the very same
+`step` from Python, one bar per `on_bar` call, for bars that arrive one by one (paper trading). It
+holds the kernel's `State`, the open lots and the trade records (a buffer that grows), and writes
+them to plain JSON values (`snapshot`) and back (`Stepper.restore`) with every float exact
+(`float.hex`). A run stopped after any bar and restored therefore continues as if it had never
+stopped: the same trades, equity and position, bit for bit, as one `simulate` over all the bars
+(tests/runtime/test_stepper.py checks it for every split point).
+
+The inputs are the kernel's own: the settings vectors of `engine.kernel_settings`, and per bar
+the prices, the four signals and the value of each risk-level slot (`level_row`). Importing this
+module imports numba (the kernel); `import tradebot.runtime` does not import it.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import kernel as kn
+from .engine import kernel_settings, read_only
+from .execution import ExecutionConfig
+
+SNAPSHOT_FORMAT = "tradebot-stepper/1"
+
+
+@dataclass(frozen=True)
+class BarOutcome:
+    """One bar's result: equity marked at its close, the signed position after its fills, the
+    drawdown from the running peak, and the trade records closed on it (kernel.T_* columns)."""
+
+    equity: float
+    position: float
+    drawdown: float
+    closed: np.ndarray
+
+
+def level_row(levels: Sequence[np.ndarray], bar: int) -> tuple[float, ...]:
+    """Bar `bar`'s value of each risk-level slot, from `engine.kernel_config`'s level arrays (a
+    length-1 array is a constant)."""
+    return tuple(float(values[bar] if values.shape[0] > 1 else values[0]) for values in levels)
+
+
+class Stepper:
+    """The kernel's state between bars, advanced by `on_bar`; see the module docstring."""
+
+    def __init__(self, modes: np.ndarray, ints: np.ndarray, floats: np.ndarray) -> None:
+        self._settings = tuple(read_only(np.array(v, dtype=d)) for v, d in
+                               ((modes, np.int64), (ints, np.int64), (floats, np.float64)))
+        self.state = kn.initial_state(self._settings[2])
+        self.bars_seen = 0
+        self._lots = np.zeros((int(ints[kn.I_PYRAMIDING]), kn.LOT_FIELDS))
+        self._trades = np.zeros((16, kn.TRADE_FIELDS))
+
+    @classmethod
+    def for_config(cls, config: ExecutionConfig) -> Stepper:
+        return cls(*kernel_settings(config))
+
+    @property
+    def trades(self) -> np.ndarray:
+        """Every trade closed so far, in closing order (a copy)."""
+        return self._trades[:self.state.k].copy()
+
+    def on_bar(self, bar: Sequence[float], signal_row: Sequence[bool], level_row: Sequence[float],
+               *, is_last: bool = False) -> BarOutcome:
+        """Run the next bar: `bar` is (open, high, low, close), `signal_row` (enter_long,
+        exit_long, enter_short, exit_short), `level_row` one value per risk-level slot
+        (kernel.R_SLOTS); `is_last` closes what is held at this close (end of data)."""
+        if (len(bar), len(signal_row), len(level_row)) != (4, 4, kn.R_SLOTS):
+            raise ValueError(f"a bar needs 4 prices, 4 signals and {kn.R_SLOTS} level values, got "
+                             f"{len(bar)}, {len(signal_row)} and {len(level_row)}")
+        before, t = self.state.k, self.bars_seen
+        self._make_room(before + self._lots.shape[0] + 1)
+        # The same argument types as `simulate` passes (read-only inputs): one compiled `step`.
+        prices = [_one(price, np.float64) for price in bar]
+        flags = [_one(flag, np.bool_) for flag in signal_row]
+        levels = tuple(_one(value, np.float64) for value in level_row)
+        out = [np.zeros(1) for _ in range(3)]
+        self.state = kn.step(self.state, t, *prices, *flags, levels, *self._settings,
+                             t if is_last else -1, self._lots, self._trades, *out)
+        self.bars_seen += 1
+        equity, position, drawdown = (float(array[0]) for array in out)
+        return BarOutcome(equity, position, drawdown, self._trades[before:self.state.k].copy())
+
+    def _make_room(self, rows: int) -> None:
+        """Grow the trade buffer (doubling) so that `step` can write up to `rows` records."""
+        if rows > self._trades.shape[0]:
+            grown = np.zeros((max(rows, 2 * self._trades.shape[0]), kn.TRADE_FIELDS))
+            grown[:self.state.k] = self._trades[:self.state.k]
+            self._trades = grown
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to resume, as JSON values; floats as exact hex strings."""
+        modes, ints, floats = self._settings
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "bars_seen": self.bars_seen,
+            "modes": [int(v) for v in modes],
+            "ints": [int(v) for v in ints],
+            "floats": _encode(tuple(floats)),
+            "state": _encode(self.state),
+            "lots": [_encode(tuple(row)) for row in self._lots[:self.state.book.lots]],
+            "trades": [_encode(tuple(row)) for row in self._trades[:self.state.k]],
+        }
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, Any]) -> Stepper:
+        """A `Stepper` exactly as it was when `snapshot` was taken."""
+        if snapshot.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError(f"not a {SNAPSHOT_FORMAT} snapshot: format {snapshot.get('format')!r}")
+        floats = np.array([float.fromhex(v) for v in snapshot["floats"]])
+        stepper = cls(np.array(snapshot["modes"]), np.array(snapshot["ints"]), floats)
+        # The freshly built state is the template of every field's type (numba compiles `step`
+        # for exact types: an int where a float belongs would be another signature).
+        stepper.state = _decode(stepper.state, snapshot["state"])
+        stepper.bars_seen = int(snapshot["bars_seen"])
+        lots = [[float.fromhex(v) for v in row] for row in snapshot["lots"]]
+        stepper._lots[:len(lots)] = np.array(lots).reshape(len(lots), kn.LOT_FIELDS)
+        stepper._make_room(len(snapshot["trades"]))
+        trades = [[float.fromhex(v) for v in row] for row in snapshot["trades"]]
+        stepper._trades[:len(trades)] = np.array(trades).reshape(len(trades), kn.TRADE_FIELDS)
+        return stepper
+
+
+def _one(value: Any, dtype: type) -> np.ndarray:
+    return read_only(np.array([value], dtype=dtype))
+
+
+def _encode(value: Any) -> Any:
+    """Tuples (named or not) as lists, ints as ints, floats as `float.hex` (exact, NaN and inf
+    included)."""
+    if isinstance(value, tuple):
+        return [_encode(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return float(value).hex()
+
+
+def _decode(template: Any, data: Any) -> Any:
+    """`data` from `_encode` back into the shape and types of `template`."""
+    if isinstance(template, tuple):
+        items = [_decode(t, d) for t, d in zip(template, data, strict=True)]
+        return type(template)(*items) if hasattr(template, "_fields") else tuple(items)
+    if isinstance(template, bool):
+        return bool(data)
+    if isinstance(template, int):
+        return int(data)
+    return float.fromhex(data)

@@ -240,6 +240,7 @@ def check_data(strategy: Strategy, bars: pl.DataFrame) -> list[Diagnostic]:
 def backtest_counting_rules(strategy: Strategy, bars: pl.DataFrame) -> tuple[BacktestResult, list[RuleCount]]:
     """`backtest`, and on how many bars each rule's condition held (one pass computes both), so a
     run without trades can say which rule never fired."""
+    require_volume(strategy, bars)
     rules = rule_conditions(strategy.checked)
     frame = strategy_plan(strategy.checked, extra=_rule_nodes(rules)).evaluate(bars, whole_data=True)
     return backtest_from_frame(strategy.checked, bars, frame), _rule_counts(strategy, rules, frame)

@@ -138,3 +138,21 @@ def test_ctrl_c_while_the_workers_start_leaves_no_traceback(tmp_path, delay) -> 
     # 0: the sweep was done before the signal came. -SIGINT: Python ended itself by the signal
     # (seen once under heavy load, after printing "interrupted"); a shell shows 130 for both.
     assert proc.returncode in (0, 130, -signal.SIGINT), err
+
+
+def test_storage_takes_a_plain_file_name_as_the_docs_show(small_csv, tmp_path, monkeypatch, capsys) -> None:
+    # Issue 11.2: `--storage studies.db` was passed to SQLAlchemy as a URL and refused.
+    import optuna
+
+    script = write_script(tmp_path, RSI, OPTIMIZE)
+    monkeypatch.chdir(tmp_path)
+    args = ["run", str(script), "--data", str(small_csv), "--optimize", "--storage", "studies.db", "--study", "s"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert "24 of 24 trials" in capsys.readouterr().out
+    study = optuna.load_study(study_name="s", storage="sqlite:///" + str(tmp_path / "studies.db"))
+    assert len(study.get_trials()) == 24
+    assert main(args) == 0  # resumed from the file: nothing left to run, the same study reported
+    assert "24 of 24 trials" in capsys.readouterr().out
+    assert len(study.get_trials()) == 24
+    assert main([*args[:-4], "--storage", str(tmp_path / "missing" / "studies.db")]) == 2
+    assert f"the folder {tmp_path / 'missing'} does not exist" in capsys.readouterr().err

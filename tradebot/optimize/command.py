@@ -30,6 +30,7 @@ from .report import RunInfo, format_report, sha256_file, write_files
 from .review import Review, review
 from .search import SearchOptions, SearchResult, estimate_seconds, run_search, sweep_candidates
 from .space import Candidates, Space
+from .study import storage_url
 from .validate import Fold, run_validation
 
 INTERRUPTED = 130
@@ -127,10 +128,11 @@ def prepare(args: argparse.Namespace, config: Config) -> Setup:
     evaluator = Evaluator(EvaluatorSpec(source, str(args.script), bars, objective,
                                         memory_mb=max(16, memory // jobs)))
     study = args.study or args.script.stem
-    options = SearchOptions(method, trials, seed, jobs, args.storage, study,
+    storage = storage_url(args.storage) if args.storage else None  # `studies.db` is a SQLite file
+    options = SearchOptions(method, trials, seed, jobs, storage, study,
                             fingerprint(source, data, method=method, trials=trials, seed=seed))
     info = RunInfo(strategy.title, args.script, data, method, trials, seed, jobs,
-                   args.storage, study if args.storage else None, None)
+                   storage, study if storage else None, None)
     return Setup(evaluator, Space(evaluator.base), spec, options, info)
 
 

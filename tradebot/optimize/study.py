@@ -18,6 +18,7 @@ import math
 import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import optuna
@@ -49,6 +50,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT}}
+        _check_sqlite_folder(url)
     for attempt in range(RETRIES):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
@@ -62,6 +64,15 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                                    f"{_first_line(exc)}") from None
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _check_sqlite_folder(url: str) -> None:
+    """SQLite creates the file but not its folder; a missing one is the user's typo, not a network fault."""
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    folder = Path(path).parent if path and not path.startswith(":memory:") else None
+    if folder is not None and not folder.is_dir():
+        raise UsageError(f"--storage {url}: the folder {folder} does not exist (create it, or name a "
+                         "file in an existing folder)")
 
 
 def _missing_driver(url: str) -> str:

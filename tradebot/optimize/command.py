@@ -22,6 +22,7 @@ from ..lang.diagnostics import render_one
 from ..lang.optimize_check import DEFAULT_TRIALS, OptimizeSpec
 from ..pipeline import compile_source, data_path, load_bars, read_script, require_volume
 from ..textkit import format_duration
+from . import interrupt
 from .flags import CONFIRM_ABOVE, DEFAULT_TOP
 from .batch import DEFAULT_MEMORY_MB, Evaluator, EvaluatorSpec, Objective, Window
 from .parallel import Workers
@@ -60,16 +61,17 @@ def optimize_command(args: argparse.Namespace, config: Config,
     if candidates is not None:
         setup = replace(setup, info=replace(setup.info, candidates=len(candidates)))
         confirm(setup, candidates, window, yes=args.yes)
-    with Workers(setup.evaluator, jobs=setup.options.jobs) as workers:
-        outcome = _run(setup, workers, window, candidates, top=top)
-    text = format_report(outcome, setup.info, top=top)
-    print(text, end="")
-    if args.out:
-        paths = write_files(outcome, setup.info, Path(args.out), text=text)
-        print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
-    if report is not None:
-        report(outcome, setup.info, setup.evaluator.bars)
-    return INTERRUPTED if outcome.search.interrupted else 0
+    with interrupt.stop_on_ctrl_c():  # from here on, Ctrl-C still gives the report and --out
+        with Workers(setup.evaluator, jobs=setup.options.jobs) as workers:
+            outcome = _run(setup, workers, window, candidates, top=top)
+        text = format_report(outcome, setup.info, top=top)
+        print(text, end="")
+        if args.out:
+            paths = write_files(outcome, setup.info, Path(args.out), text=text)
+            print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+        if report is not None:
+            report(outcome, setup.info, setup.evaluator.bars)
+    return INTERRUPTED if outcome.search.interrupted or interrupt.pressed() else 0
 
 
 def _run(setup: Setup, workers: Workers, window: Window, candidates: Candidates | None, *,
@@ -88,7 +90,8 @@ def _run(setup: Setup, workers: Workers, window: Window, candidates: Candidates 
 
     validation = run_validation(spec.validation, evaluator, fold_search)
     last = validation.folds[-1]
-    test = last.fold.test if spec.validation.kind == "split" else None
+    # An interrupted search ran no test window (run_validation): the top table must not show one.
+    test = last.fold.test if spec.validation.kind == "split" and not last.search.interrupted else None
     return review(evaluator, setup.space, last.search, last.fold.train, top=top, validation=validation,
                   test_window=test)
 
@@ -132,7 +135,7 @@ def prepare(args: argparse.Namespace, config: Config) -> Setup:
     options = SearchOptions(method, trials, seed, jobs, storage, study,
                             fingerprint(source, data, method=method, trials=trials, seed=seed))
     info = RunInfo(strategy.title, args.script, data, method, trials, seed, jobs,
-                   storage, study if storage else None, None)
+                   storage, study if storage else None, None, bars.height)
     return Setup(evaluator, Space(evaluator.base), spec, options, info)
 
 

@@ -3,7 +3,8 @@
 Workers start with the "spawn" method on every platform, so Linux behaves as Windows and macOS do
 (no state inherited by fork). Each worker builds its Evaluator once, from a picklable
 `EvaluatorSpec` (script text and bars), then evaluates the batches it is sent. Workers ignore
-Ctrl-C: the parent catches it, cancels the batches not started and reports what finished.
+Ctrl-C: the parent notes it (interrupt.py), cancels the batches not started and reports what
+finished; with `--jobs 1` the batch running in this process is cut short.
 
 Results come back in completion order; callers order trials by their position, so a sweep's
 results do not depend on the number of workers.
@@ -19,6 +20,7 @@ from typing import Iterable, Iterator
 
 import polars as pl
 
+from . import interrupt
 from .batch import Evaluator, EvaluatorSpec, Window
 from .space import Candidates
 
@@ -98,7 +100,9 @@ class Workers:
         """Each batch's trial frame, as batches finish."""
         if self.pool is None:
             for batch in batches:
-                yield self.local.run(batch, window)
+                with interrupt.cut_short():
+                    frame = self.local.run(batch, window)
+                yield frame
             return
         source = iter(batches)
         pending: set[Future] = set()

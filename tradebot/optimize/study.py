@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import optuna
 import polars as pl
+import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from ..errors import NetworkError, UsageError
@@ -54,7 +55,10 @@ def open_storage(url: str, *, heartbeat: tuple[int, int] | None = None) -> optun
                 beats: dict[str, Any] = {} if heartbeat is None else {
                     "heartbeat_interval": heartbeat[0], "grace_period": heartbeat[1],
                     "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback()}
-                return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, **beats)
+                storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs, **beats)
+            if url.startswith("sqlite"):
+                _write_ahead(storage.engine)
+            return storage
         except ImportError:
             raise UsageError(f"--storage {url}: {_missing_driver(url)}") from None
         except (sa_exc.ArgumentError, ValueError) as exc:
@@ -65,6 +69,20 @@ def open_storage(url: str, *, heartbeat: tuple[int, int] | None = None) -> optun
                                    f"{_first_line(exc)}") from None
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _write_ahead(engine: sa.engine.Engine) -> None:
+    """SQLite in write-ahead-log mode with NORMAL syncing: recording a trial took 72 ms in the
+    default mode on a loaded machine and 30 ms in this one (docs/optimize.md, "Jobs"), readers no
+    longer wait for writers, and a crash of the process still loses nothing committed."""
+    def configure(connection: Any, record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    sa.event.listen(engine, "connect", configure)
+    engine.dispose()  # connections opened while Optuna created its tables get the settings too
 
 
 def _check_sqlite_folder(url: str) -> None:

@@ -85,6 +85,7 @@ def _ctrl_c_deferred() -> Iterator[None]:
 # Measured 1.5 s on a quiet 2-core machine and 3.8 s under load (docs/optimize.md, "Jobs"); the
 # larger figure keeps the choice on the safe side: never slower than one job.
 WORKER_START_SECONDS = 4.0
+WORKER_STOP_SECONDS = 1.5  # workers exiting at the end of the sweep (1.3 s measured, up to 3.8 s under load)
 MIN_GAIN = 0.2  # workers must save at least this share of the one-process time
 PROBE = 3  # combinations timed in this process: 1 (with the one-off warm-up), then 2
 
@@ -107,7 +108,7 @@ def plan_jobs(evaluator: Evaluator, probe: Candidates, window: Window, *, trials
         return JobPlan(1, None if jobs <= 1 else "this machine has one CPU")
     warm_up, per_trial = _trial_cost(evaluator, probe, window)
     alone = per_trial * trials
-    together = alone / usable + WORKER_START_SECONDS * math.ceil(jobs / usable) + warm_up
+    together = alone / usable + WORKER_START_SECONDS * math.ceil(jobs / usable) + warm_up + WORKER_STOP_SECONDS
     if together <= alone * (1 - MIN_GAIN):
         return JobPlan(jobs)
     return JobPlan(1, f"the sweep is too short to pay for {jobs} workers: about {alone:.1f} s of work "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import polars as pl
@@ -51,6 +52,17 @@ def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "eurusd_small.csv"
     pl.read_csv(EURUSD).head(1500).write_csv(path)
     return path
+
+
+def wait_for(condition, what: str, timeout: float = 120.0):
+    """Poll `condition` until it is truthy (returned), failing after `timeout` s: never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    pytest.fail(f"timed out waiting for {what}")
 
 
 def write_script(directory: Path, body: str, optimize: str, name: str = "strategy.tbs") -> Path:

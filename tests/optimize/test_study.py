@@ -3,6 +3,7 @@ grid with no duplicate and no gap; an interrupted study resumes where it stopped
 atomic leases."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +15,11 @@ from tradebot.optimize.batch import Evaluator, EvaluatorSpec, Objective, Window
 from tradebot.optimize.parallel import Workers
 from tradebot.optimize.search import SearchOptions, run_search
 from tradebot.optimize.space import Space
-from tradebot.optimize.study import ATTR, Claims, open_storage, storage_url
+from tradebot.optimize.claims import Claims, Owner
+from tradebot.optimize.study import ATTR, open_storage, storage_url
 from tradebot.pipeline import load_bars
 
-from .conftest import RSI, child_env, write_script
+from .conftest import RSI, child_env, wait_for, write_script
 
 OPTIMIZE = "optimize maximize sharpe where lower + 30 < upper"
 FEASIBLE = 24  # 4 lengths x (3 x 3 pairs less the 3 with lower + 30 >= upper)
@@ -72,7 +74,7 @@ def test_an_interrupted_study_resumes_where_it_stopped(small_csv, tmp_path, stor
     options = SearchOptions(method, trials, seed=3, storage=url, study="resume", fingerprint="f")
     window = Window(0, evaluator.bars.height)
     with Workers(evaluator, jobs=1) as workers:
-        first = run_search(evaluator, space, options, window, workers=workers, progress=_StopAfter(2))
+        first = run_search(evaluator, space, options, window, workers=workers, progress=_StopAfter(1))
         assert first.interrupted and 0 < first.trials.height < (trials or FEASIBLE)
         second = run_search(evaluator, space, options, window, workers=workers)
     assert not second.interrupted
@@ -102,19 +104,44 @@ def test_a_study_refuses_another_search(small_csv, tmp_path) -> None:
                        Window(0, 300), workers=workers)
 
 
-def test_claims_are_exclusive_until_their_lease_runs_out(storage: str) -> None:
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: no process has this pid any more
+    return child.pid
+
+
+def test_claims_are_exclusive_while_their_owner_lives(storage: str) -> None:
     storage = open_storage(storage)
     alive = Claims(storage, "s")
     other = Claims(storage, "s")
     assert alive.claim(0) and not other.claim(0)
     assert Claims(storage, "another study").claim(0)  # claims are per study
-    dead = Claims(storage, "s", lease=-1.0)  # an owner whose lease has already run out
-    assert dead.claim(1) and other.claim(1)
-    other.finish(1)
-    assert not Claims(storage, "s", lease=-1.0).claim(1)  # a finished block is never retaken
-    assert other.settled() == ({1}, {0})
+    elsewhere = Claims(storage, "s", me=Owner("another-machine", os.getpid()))
+    assert elsewhere.claim(1) and not other.claim(1)  # a fresh heartbeat: alive, wherever it is
+    impatient = Claims(storage, "s", stale=0.2)  # heartbeats older than 0.2 s count as dead
+    wait_for(lambda: impatient.claim(1), "a stale heartbeat to free block 1")
+    impatient.finish(1)
+    assert not Claims(storage, "s", stale=0.0).claim(1)  # a finished block is never retaken
+    done, live = other.settled()
+    assert done == {1} and set(live) == {0} and live[0].holder == Owner.me()
     alive.release([0])
     assert other.claim(0)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pid is checked on POSIX; elsewhere the heartbeat decides")
+def test_a_claim_whose_process_is_gone_is_taken_over_at_once(storage: str) -> None:
+    storage = open_storage(storage)
+    dead = Claims(storage, "s", me=Owner(Owner.me().host, _dead_pid()))
+    assert dead.claim(0)
+    assert Claims(storage, "s").claim(0)  # its heartbeat is fresh, but its process is gone
+
+
+def test_a_live_owner_renews_its_heartbeat(storage: str) -> None:
+    storage = open_storage(storage)
+    with Claims(storage, "s", heartbeat=0.05) as mine:
+        assert mine.claim(0)
+        first = Claims(storage, "s")._rows(0)[0].heartbeat
+        wait_for(lambda: Claims(storage, "s")._rows(0)[0].heartbeat > first, "a renewed heartbeat")
 
 
 def test_a_missing_database_driver_says_what_to_install() -> None:

@@ -11,7 +11,7 @@ from tradebot.cli import main
 from tradebot.errors import UsageError
 from tradebot.lang.optimize_check import Validation
 from tradebot.optimize.batch import Window
-from tradebot.optimize.validate import Fold, decay, make_folds, stitch
+from tradebot.optimize.validate import Fold, decay, decay_undefined, make_folds, stitch
 
 from .conftest import EURUSD, write_script
 
@@ -38,6 +38,14 @@ def test_stitching_chains_each_window_from_where_the_last_ended() -> None:
     assert decay(2.0, 0.5) == 0.75 and decay(None, 1.0) is None and decay(0.0, 1.0) is None
     assert decay(-0.5, 1.0) == -3.0  # better out of sample: negative decay
     assert decay(-10.0, -12.0, maximize=False) == -0.2 and decay(-10.0, -8.0, maximize=False) == 0.2
+
+
+def test_decay_is_undefined_when_the_in_sample_value_is_near_zero() -> None:
+    # Issue 11.13: in-sample Sharpe -0.051, out-of-sample 3.32 was reported as "decay -6567%".
+    assert decay(-0.051, 3.32) is None and decay_undefined(-0.051, 3.32)
+    assert decay(0.0, 0.0) is None and decay_undefined(0.0, 0.0)
+    assert not decay_undefined(-0.5, 1.0) and not decay_undefined(None, 1.0)
+    assert decay(1.0, 9.0) == -8.0  # a tenth of the out-of-sample value: still a meaningful ratio
 
 
 BODY = """strategy "Candles"
@@ -81,3 +89,22 @@ def test_split_reports_in_sample_against_out_of_sample(small_csv, tmp_path, caps
     report = capsys.readouterr().out
     assert "OOS sharpe" in report and "decay" in report and "Validation (split 60% in-sample)" in report
     assert "bars 0..900" in report  # the search saw the in-sample bars only
+
+
+def test_an_interrupted_split_shows_no_out_of_sample_anywhere(small_csv, tmp_path, capsys, monkeypatch) -> None:
+    # Issue 11.13: the top table showed an OOS sharpe while the validation table said no test ran.
+    from tradebot.optimize import command
+    from tradebot.optimize.progress import Progress
+
+    class CtrlCAfterOneBatch(Progress):
+        def update(self, finished: int, best: float | None) -> None:
+            super().update(finished, best)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "Progress", CtrlCAfterOneBatch)
+    script = write_script(tmp_path, BODY, "optimize maximize sharpe validate split 60%")
+    assert main(["run", str(script), "--data", str(small_csv), "--optimize", "--top", "3"]) == 130
+    report = capsys.readouterr().out
+    assert "interrupted: the results below cover the trials finished so far" in report
+    assert "OOS sharpe  decay" not in report.split("Validation")[0]  # the top table has no OOS columns
+    assert "stitched out-of-sample: no test window ran (the search was interrupted first)" in report

@@ -22,15 +22,17 @@ from ..lang.diagnostics import render_one
 from ..lang.optimize_check import DEFAULT_TRIALS, OptimizeSpec
 from ..pipeline import compile_source, data_path, load_bars, read_script, require_volume
 from ..textkit import format_duration
+from . import interrupt
 from .flags import CONFIRM_ABOVE, DEFAULT_TOP
 from .batch import DEFAULT_MEMORY_MB, Evaluator, EvaluatorSpec, Objective, Window
-from .parallel import Workers
+from .parallel import PROBE, Workers, plan_jobs
 from .progress import Progress
 from .report import RunInfo, format_report, sha256_file, write_files
 from .review import Review, review
 from .search import SearchOptions, SearchResult, estimate_seconds, run_search, sweep_candidates
 from .space import Candidates, Space
-from .validate import Fold, run_validation
+from .study import storage_url
+from .validate import Fold, make_folds, run_validation
 
 INTERRUPTED = 130
 
@@ -59,16 +61,19 @@ def optimize_command(args: argparse.Namespace, config: Config,
     if candidates is not None:
         setup = replace(setup, info=replace(setup.info, candidates=len(candidates)))
         confirm(setup, candidates, window, yes=args.yes)
-    with Workers(setup.evaluator, jobs=setup.options.jobs) as workers:
-        outcome = _run(setup, workers, window, candidates, top=top)
-    text = format_report(outcome, setup.info, top=top)
-    print(text, end="")
-    if args.out:
-        paths = write_files(outcome, setup.info, Path(args.out), text=text)
-        print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
-    if report is not None:
-        report(outcome, setup.info, setup.evaluator.bars)
-    return INTERRUPTED if outcome.search.interrupted else 0
+    if _enabled(config.get("optimize", "auto_jobs", True)):
+        setup = choose_jobs(setup, candidates, window)
+    with interrupt.stop_on_ctrl_c():  # from here on, Ctrl-C still gives the report and --out
+        with Workers(setup.evaluator, jobs=setup.options.jobs) as workers:
+            outcome = _run(setup, workers, window, candidates, top=top)
+        text = format_report(outcome, setup.info, top=top)
+        print(text, end="")
+        if args.out:
+            paths = write_files(outcome, setup.info, Path(args.out), text=text)
+            print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+        if report is not None:
+            report(outcome, setup.info, setup.evaluator.bars)
+    return INTERRUPTED if outcome.search.interrupted or interrupt.pressed() else 0
 
 
 def _run(setup: Setup, workers: Workers, window: Window, candidates: Candidates | None, *,
@@ -87,7 +92,8 @@ def _run(setup: Setup, workers: Workers, window: Window, candidates: Candidates 
 
     validation = run_validation(spec.validation, evaluator, fold_search)
     last = validation.folds[-1]
-    test = last.fold.test if spec.validation.kind == "split" else None
+    # An interrupted search ran no test window (run_validation): the top table must not show one.
+    test = last.fold.test if spec.validation.kind == "split" and not last.search.interrupted else None
     return review(evaluator, setup.space, last.search, last.fold.train, top=top, validation=validation,
                   test_window=test)
 
@@ -101,6 +107,35 @@ def _search(setup: Setup, workers: Workers, window: Window, candidates: Candidat
                           progress=progress, candidates=candidates)
     finally:
         progress.close()
+
+
+def choose_jobs(setup: Setup, candidates: Candidates | None, window: Window) -> Setup:
+    """`--jobs N`, or one process when the sweep is too short to pay for N workers (said why)."""
+    options = setup.options
+    if options.jobs <= 1:
+        return setup
+    pool = candidates if candidates is not None else setup.space.sample(PROBE, seed=options.seed)
+    count = len(candidates) if candidates is not None else options.trials or 0
+    if len(pool) == 0:
+        return setup
+    plan = plan_jobs(setup.evaluator, pool.take(0, PROBE), window, jobs=options.jobs,
+                     trials=count * _searched_share(setup.spec, window))
+    if plan.jobs == options.jobs:
+        return setup
+    print(f"running in one process: {plan.why_fewer}", file=sys.stderr)
+    return replace(setup, options=replace(options, jobs=plan.jobs), info=replace(setup.info, jobs=plan.jobs))
+
+
+def _enabled(value: object) -> bool:
+    """A boolean setting from the file (a bool) or the environment (a string)."""
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
+
+
+def _searched_share(spec: OptimizeSpec, window: Window) -> float:
+    """Bars searched over all folds, in units of the whole window (1 without validation)."""
+    if spec.validation is None or window.bars == 0:
+        return 1.0
+    return sum(f.train.bars for f in make_folds(spec.validation, window.bars)) / window.bars
 
 
 def prepare(args: argparse.Namespace, config: Config) -> Setup:
@@ -127,10 +162,11 @@ def prepare(args: argparse.Namespace, config: Config) -> Setup:
     evaluator = Evaluator(EvaluatorSpec(source, str(args.script), bars, objective,
                                         memory_mb=max(16, memory // jobs)))
     study = args.study or args.script.stem
-    options = SearchOptions(method, trials, seed, jobs, args.storage, study,
+    storage = storage_url(args.storage) if args.storage else None  # `studies.db` is a SQLite file
+    options = SearchOptions(method, trials, seed, jobs, storage, study,
                             fingerprint(source, data, method=method, trials=trials, seed=seed))
     info = RunInfo(strategy.title, args.script, data, method, trials, seed, jobs,
-                   args.storage, study if args.storage else None, None)
+                   storage, study if storage else None, None, bars.height)
     return Setup(evaluator, Space(evaluator.base), spec, options, info)
 
 

@@ -3,22 +3,28 @@
 Workers start with the "spawn" method on every platform, so Linux behaves as Windows and macOS do
 (no state inherited by fork). Each worker builds its Evaluator once, from a picklable
 `EvaluatorSpec` (script text and bars), then evaluates the batches it is sent. Workers ignore
-Ctrl-C: the parent catches it, cancels the batches not started and reports what finished.
+Ctrl-C: the parent notes it (interrupt.py), cancels the batches not started and reports what
+finished; with `--jobs 1` the batch running in this process is cut short.
 
 Results come back in completion order; callers order trials by their position, so a sweep's
 results do not depend on the number of workers.
 """
 from __future__ import annotations
 
+import math
 import multiprocessing
+import os
 import signal
 import threading
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Iterable, Iterator
 
 import polars as pl
 
+from . import interrupt
 from .batch import Evaluator, EvaluatorSpec, Window
 from .space import Candidates
 
@@ -75,6 +81,55 @@ def _ctrl_c_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+# Starting one worker: spawning Python, importing Polars, numba and tradebot, receiving the bars.
+# Measured 1.5 s on a quiet 2-core machine and 3.8 s under load (docs/optimize.md, "Jobs"); the
+# larger figure keeps the choice on the safe side: never slower than one job.
+WORKER_START_SECONDS = 4.0
+WORKER_STOP_SECONDS = 1.5  # workers exiting at the end of the sweep (1.3 s measured, up to 3.8 s under load)
+MIN_GAIN = 0.2  # workers must save at least this share of the one-process time
+PROBE = 3  # combinations timed in this process: 1 (with the one-off warm-up), then 2
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """How many processes a sweep uses, and why fewer than asked."""
+
+    jobs: int
+    why_fewer: str | None = None
+
+
+def plan_jobs(evaluator: Evaluator, probe: Candidates, window: Window, *, trials: float, jobs: int) -> JobPlan:
+    """`jobs`, or 1 when the sweep is too short to pay for starting workers.
+
+    The cost of a trial is measured on `probe` in this process (which warms this process up for
+    the review anyway); `trials` is how many the sweep will run, in units of `window`'s length."""
+    usable = min(jobs, os.cpu_count() or 1)
+    if jobs <= 1 or usable <= 1:
+        return JobPlan(1, None if jobs <= 1 else "this machine has one CPU")
+    warm_up, per_trial = _trial_cost(evaluator, probe, window)
+    alone = per_trial * trials
+    together = alone / usable + WORKER_START_SECONDS * math.ceil(jobs / usable) + warm_up + WORKER_STOP_SECONDS
+    if together <= alone * (1 - MIN_GAIN):
+        return JobPlan(jobs)
+    return JobPlan(1, f"the sweep is too short to pay for {jobs} workers: about {alone:.1f} s of work "
+                      f"({per_trial * 1000:.3g} ms a trial) against {together:.1f} s with workers, "
+                      f"{WORKER_START_SECONDS + warm_up:.1f} s of it starting them")
+
+
+def _trial_cost(evaluator: Evaluator, probe: Candidates, window: Window) -> tuple[float, float]:
+    """(one-off warm-up, seconds per trial) measured in this process."""
+    started = time.perf_counter()
+    evaluator.run(probe.take(0, 1), window)
+    first = time.perf_counter() - started
+    rest = probe.take(1, len(probe))
+    if len(rest) == 0:
+        return 0.0, first
+    started = time.perf_counter()
+    evaluator.run(rest, window)
+    per_trial = (time.perf_counter() - started) / len(rest)
+    return max(0.0, first - per_trial), per_trial
+
+
 class Workers:
     """`jobs` processes evaluating batches (or the local evaluator when jobs is 1)."""
 
@@ -98,7 +153,9 @@ class Workers:
         """Each batch's trial frame, as batches finish."""
         if self.pool is None:
             for batch in batches:
-                yield self.local.run(batch, window)
+                with interrupt.cut_short():
+                    frame = self.local.run(batch, window)
+                yield frame
             return
         source = iter(batches)
         pending: set[Future] = set()

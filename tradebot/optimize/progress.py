@@ -32,6 +32,7 @@ class Progress:
     def __post_init__(self) -> None:
         self.stream = self.stream or sys.stderr
         self.done = 0
+        self.resumed = 0  # trials recorded by earlier runs of a resumed study
         self.best: float | None = None
         self.started = self.clock()
         self._last_draw = -1e9
@@ -47,9 +48,26 @@ class Progress:
             self._last_draw = now
             self._write(self.line(now))
 
+    def resume(self, recorded: int, best: float | None) -> None:
+        """A resumed study: `recorded` trials were done by earlier runs (they count towards the
+        total, not towards this run's rate)."""
+        self.done += recorded
+        self.resumed += recorded
+        self.best = best
+        if self.enabled:
+            self._write(self.line())
+
+    def note(self, text: str) -> None:
+        """A message on its own line (the progress line is drawn again below it on a terminal)."""
+        if self._tty:
+            self.stream.write("\r" + text + "\x1b[K\n" + self.line())
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
     def rate(self, now: float | None = None) -> float:
         elapsed = (self.clock() if now is None else now) - self.started
-        return self.done / elapsed if elapsed > 0 else 0.0
+        return (self.done - self.resumed) / elapsed if elapsed > 0 else 0.0
 
     def eta(self, now: float | None = None) -> float | None:
         """Seconds left at the rate so far (None before the first trial or without a total)."""

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import polars as pl
 
 from ..runtime.report import ISO_FORMAT, json_safe
 from ..textkit import text_table
-from .batch import PARAM_PREFIX, param_columns, params_of
+from .batch import PARAM_PREFIX, Window, param_columns, params_of
 from .review import COST_FACTOR, Review
-from .validate import decay
+from .validate import DECAY_NA, decay, decay_undefined
 
 KEY_METRICS = ("total_return_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct", "profit_factor")
 PACKAGES = ("tradebot", "polars", "numpy", "numba", "optuna")
@@ -43,6 +43,7 @@ class RunInfo:
     storage: str | None
     study: str | None
     candidates: int | None  # combinations the sweep had to try (None for bayes)
+    bars: int = 0  # bars in the data (a plain run's window)
 
 
 def format_report(review: Review, info: RunInfo, *, top: int) -> str:
@@ -61,7 +62,8 @@ def _header(review: Review, info: RunInfo) -> str:
     title = f"Optimize {info.title}: {goal} {review.objective.metric} by {info.method}"
     lines = [title, "=" * len(title),
              f"{count} trials in {search.elapsed:.1f} s ({rate:,.1f}/s, {info.jobs} job{'s' * (info.jobs > 1)})"
-             f", seed {info.seed}, bars {review.window.start:,}..{review.window.end:,}"]
+             + (f", seed {info.seed}" if info.method != "grid" else "")  # a grid draws nothing
+             + f", bars {review.window.start:,}..{review.window.end:,}"]
     if review.objective.min_trades:
         lines.append(f"results with fewer than {review.objective.min_trades} trades are not ranked")
     if search.interrupted:
@@ -84,9 +86,10 @@ def _top_table(review: Review, top: int) -> str:
         cells = [str(rank + 1), *(_cell(row[n]) for n in names), *(_cell(row[m]) for m in metrics)]
         if oos is not None:
             outside = oos[rank][review.objective.metric] if oos[rank] else None
-            cells += [_cell(outside), _pct(decay(row["objective"], outside, maximize=review.objective.maximize))]
+            cells += [_cell(outside), _decay(row["objective"], outside, maximize=review.objective.maximize)]
         lines.append(cells)
-    return f"Top {rows.height} of {review.ranked.height} distinct ranked param sets:\n" + text_table(header, lines)
+    text = f"Top {rows.height} of {review.ranked.height} distinct ranked param sets:\n" + text_table(header, lines)
+    return text + _decay_note(lines)
 
 
 def _best(review: Review, info: RunInfo) -> str:
@@ -94,8 +97,24 @@ def _best(review: Review, info: RunInfo) -> str:
         return ""
     params = params_of(review.best)
     sets = " ".join(f"--set {k}={v}" for k, v in params.items())
-    return ("Best params: " + ", ".join(f"{k} = {v}" for k, v in params.items())
-            + f"\n  same as: tradebot run {info.script} {sets}")
+    lines = ["Best params: " + ", ".join(f"{k} = {v}" for k, v in params.items()),
+             f"  same as: tradebot run {info.script} {sets}"]
+    if review.window != Window(0, info.bars):
+        lines[-1] += (f"  (that runs on all {info.bars:,} bars; the numbers above are for bars "
+                      f"{review.window.start:,}..{review.window.end:,})")
+    returned = review.best.get("total_return_pct")
+    if returned is not None and returned <= 0:
+        lines.append(f"No profitable parameters found: the best trial by {review.objective.metric} lost money "
+                     f"(total return {_cell(returned)} %); every ranked trial lost money"
+                     if _all_lose(review) else
+                     f"Note: the best trial by {review.objective.metric} lost money (total return "
+                     f"{_cell(returned)} %), though other trials made some")
+    return "\n".join(lines)
+
+
+def _all_lose(review: Review) -> bool:
+    returns = review.ranked["total_return_pct"]
+    return bool(returns.len()) and bool((returns.fill_null(0) <= 0).all())
 
 
 def _checks(review: Review) -> str:
@@ -137,14 +156,25 @@ def _validation(review: Review) -> str:
         rows.append([str(fold.fold.number), f"{fold.fold.train.start}..{fold.fold.train.end}",
                      f"{fold.fold.test.start}..{fold.fold.test.end}", params,
                      _cell(best["objective"] if best else None), _cell(oos.get(metric)),
-                     _pct(decay(best["objective"] if best else None, oos.get(metric),
-                                maximize=review.objective.maximize)),
+                     _decay(best["objective"] if best else None, oos.get(metric),
+                            maximize=review.objective.maximize),
                      _cell(oos.get("total_return_pct"))])
     stitched = result.stitched_metrics
     summary = (f"stitched out-of-sample: total return {_cell(stitched.get('total_return_pct'))} %, sharpe "
                f"{_cell(stitched.get('sharpe'))}, max drawdown {_cell(stitched.get('max_drawdown_pct'))} %"
-               if stitched else "stitched out-of-sample: no test window ran")
-    return f"Validation ({kind}):\n" + text_table(header, rows) + "\n" + summary
+               if stitched else "stitched out-of-sample: no test window ran"
+               + (" (the search was interrupted first)" if result.interrupted else ""))
+    return f"Validation ({kind}):\n" + text_table(header, rows) + _decay_note(rows) + "\n" + summary
+
+
+def _decay(in_sample: float | None, out_of_sample: float | None, *, maximize: bool) -> str:
+    if decay_undefined(in_sample, out_of_sample):
+        return "n/a"
+    return _pct(decay(in_sample, out_of_sample, maximize=maximize))
+
+
+def _decay_note(rows: Sequence[Sequence[str]]) -> str:
+    return "\n" + DECAY_NA if any("n/a" in row for row in rows) else ""
 
 
 def _cell(value: Any) -> str:
@@ -212,7 +242,8 @@ def manifest(review: Review, info: RunInfo) -> dict[str, Any]:
         "script": {"path": str(info.script), "sha256": sha256_file(info.script)},
         "data": {"path": str(info.data), "sha256": sha256_file(info.data),
                  "bars": review.window.end - review.window.start},
-        "search": {"method": info.method, "trials": info.trials, "seed": info.seed, "jobs": info.jobs,
+        "search": {"method": info.method, "trials": info.trials,
+                   "seed": info.seed if info.method != "grid" else None, "jobs": info.jobs,
                    "storage": info.storage, "study": info.study, "objective": review.objective.metric,
                    "maximize": review.objective.maximize, "min_trades": review.objective.min_trades},
         "best_params": params_of(review.best) if review.best else None,

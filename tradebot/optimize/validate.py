@@ -117,10 +117,23 @@ def stitched_metrics(stitched: pl.DataFrame, capital: float) -> dict[str, Any]:
                           bars_per_year=bars_per_year(stitched["timestamp"]))
 
 
+NEAR_ZERO = 0.1  # an in-sample value under this share of the out-of-sample one has no useful ratio
+DECAY_NA = (f"decay n/a: the in-sample value is near zero (under {NEAR_ZERO:.0%} of the out-of-sample "
+            "value), so a change measured as a share of it means nothing")
+
+
 def decay(in_sample: float | None, out_of_sample: float | None, *, maximize: bool = True) -> float | None:
     """How much worse the objective is out of sample, as a share of |in-sample|: 0.4 is 40 % worse,
-    negative is better (None when unknown or the in-sample value is 0)."""
-    if in_sample is None or out_of_sample is None or in_sample == 0:
+    negative is better. None when unknown, or when the in-sample value is near zero (see
+    `decay_undefined`): in-sample Sharpe -0.05 and out-of-sample 3.3 would read "-6567 %"."""
+    if in_sample is None or out_of_sample is None or decay_undefined(in_sample, out_of_sample):
         return None
     worse = in_sample - out_of_sample if maximize else out_of_sample - in_sample
     return worse / abs(in_sample)
+
+
+def decay_undefined(in_sample: float | None, out_of_sample: float | None) -> bool:
+    """Both values are known but the in-sample one is too near zero for a ratio to it (DECAY_NA)."""
+    if in_sample is None or out_of_sample is None:
+        return False
+    return abs(in_sample) < NEAR_ZERO * max(abs(in_sample), abs(out_of_sample)) or in_sample == 0

@@ -11,7 +11,7 @@ from aiohttp import web
 from ..config import Config
 from ..errors import UsageError
 from .security import new_token
-from .server import make_app
+from .server import DASHBOARD, make_app
 from .settings import DashboardSettings, load_settings, token_required
 
 
@@ -43,7 +43,7 @@ async def _serve(settings: DashboardSettings, *, opened: bool) -> None:
         raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
                          ) from None
     port = runner.addresses[0][1] if settings.port == 0 else settings.port
-    runner.app["dashboard"].guard.listening(port)
+    runner.app[DASHBOARD].guard.listening(port)
     url = _url(settings, port)
     print(f"dashboard: {url}", flush=True)
     print(f"project: {settings.project}  store: {settings.store}", flush=True)

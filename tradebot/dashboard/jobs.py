@@ -75,7 +75,9 @@ class Job:
         """running, stopping, finished, stopped, failed, or lost (ended without a word)."""
         if self.exit is not None:
             code = self.exit_code
-            return "finished" if code == 0 else "stopped" if code in INTERRUPTED else "failed"
+            if code in INTERRUPTED or (code == 0 and self.stop_asked):  # a stream ends 0 on Ctrl-C
+                return "stopped"
+            return "finished" if code == 0 else "failed"
         if self.alive:
             return "stopping" if self.stop_asked else "running"
         return "lost"

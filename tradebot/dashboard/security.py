@@ -86,7 +86,8 @@ class Guard:
     def _login(self, request: web.Request, offered: str) -> web.StreamResponse:
         if self.token is None or not hmac.compare_digest(offered, self.token):
             return _refuse(401, "refused: wrong token")
-        target = request.rel_url.without_query("token")
+        query = {k: v for k, v in request.rel_url.query.items() if k != "token"}
+        target = request.rel_url.with_query(query) if query else request.rel_url.with_query(None)
         response = web.Response(status=303, headers={"Location": str(target)})
         response.set_cookie(TOKEN_COOKIE, offered, httponly=True, samesite="Strict", path="/")
         return response

@@ -132,7 +132,7 @@ def routes(app: web.Application, dash: Dashboard) -> None:
             return _problem(request, err, dash.render)
         name = shown(script, s.project)
         code, output = await dash.tradebot("check", name, timeout=CHECK_TIMEOUT)
-        if request.headers.get("Accept") == "application/json":
+        if request.path.startswith("/api/"):
             return _json({"script": name, "exit_code": code, "output": output})
         return _html(dash.render.strategies(views.scripts(s.project), dash.jobs_of("run"), (name, code, output)))
 
@@ -270,14 +270,14 @@ def routes(app: web.Application, dash: Dashboard) -> None:
 
 def _problem(request: web.Request, err: UserError, render: Renderer) -> web.Response:
     status = 404 if isinstance(err, OutsideError) and "no such file" in err.render() else 400
-    if request.path.startswith("/api/") or request.headers.get("Accept") == "application/json":
+    if request.path.startswith("/api/"):
         return _json({"error": err.render()}, status=status)
     return _html(render.error("Refused", err.render()), status=status)
 
 
 def _studies(settings: DashboardSettings):
     try:
-        return views.studies(settings.storage, settings.project)
+        return views.studies(settings.storage)
     except UserError as err:
         return [], err.render()
 
@@ -335,6 +335,9 @@ def pushed(stream: Handler) -> Handler:
     return handler
 
 
+DASHBOARD: web.AppKey[Dashboard] = web.AppKey("dashboard", Dashboard)
+
+
 def make_app(settings: DashboardSettings) -> web.Application:
     dash = Dashboard(settings)
     settings.state.mkdir(parents=True, exist_ok=True)
@@ -342,7 +345,7 @@ def make_app(settings: DashboardSettings) -> web.Application:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     app = web.Application(middlewares=[dash.guard.middleware])
-    app["dashboard"] = dash
+    app[DASHBOARD] = dash
     routes(app, dash)
 
     async def closing(app: web.Application) -> None:

@@ -25,7 +25,7 @@ class DashboardSettings:
     project: Path  # the .tbs files, reports/ and the state folder live under it
     store: Path  # the candle store (config bybit.store)
     sessions: Path  # paper/live session folders (config ui.sessions)
-    storage: str  # the Optuna storage sweeps use and the Sweeps page lists (config ui.storage)
+    storage: str  # the Optuna storage URL sweeps use and the Sweeps page lists (config ui.storage)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     token: str | None = None  # required on every request when set
@@ -67,6 +67,8 @@ def load_settings(config: Config, *, project: Path | None = None, host: str | No
     store = _under(project, config.get("bybit", "store", "data/bybit"))
     sessions = _under(project, config.get(SECTION, "sessions", "sessions"))
     storage = str(config.get(SECTION, "storage", f"{STATE_DIR}/studies.db"))
+    if "://" not in storage:  # a SQLite file, relative to the project whatever a job's folder
+        storage = "sqlite:///" + _under(project, storage).as_posix()
     token = config.get(SECTION, "token", None, flag=token) or None
     return DashboardSettings(project, store, sessions, storage, host, port, token)
 

@@ -92,11 +92,11 @@ class StudyRow:
     best_params: dict
 
 
-def studies(storage: str, project: Path) -> tuple[list[StudyRow], str]:
+def studies(storage: str) -> tuple[list[StudyRow], str]:
     """The studies in the Optuna storage with their best trial, and a note when there are none."""
     from ..optimize.study import open_storage, storage_url
 
-    url = storage_url(storage) if "://" in storage else storage_url(str(project / storage))
+    url = storage_url(storage)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
         return [], f"no study yet: sweeps started here are stored in {storage}"
     import optuna

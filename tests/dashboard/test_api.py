@@ -195,6 +195,7 @@ def test_stop_is_graceful_and_a_restarted_dashboard_reattaches(served, serve, pr
     assert stopped["status"] == "stopped" and stopped["exit_code"] == 0, stopped["tail"]
     assert stopped["tail"][-1] == "stream stopped"
     assert served.get(f'/api/jobs/{job["id"]}').json()["status"] == "stopped"
+    assert f'stop asked of {job["id"]}' in again.get("/system").text  # the dashboard's log
 
 
 def test_a_job_whose_supervisor_vanished_is_lost_with_its_last_lines(project, tmp_path) -> None:
@@ -236,8 +237,10 @@ def test_paper_page_says_plainly_when_paper_is_missing(served) -> None:
     reply = served.get("/api/sessions").json()
     assert reply["paper_available"] is False and "no `tradebot paper` command" in reply["why"]
     assert 'id="paper-unavailable"' in served.get("/paper").text
-    # No form to start one, and the allow-listed kind fails in the job's log, not silently.
+    # No form to start one, and asking anyway is refused with the reason.
     assert 'action="/jobs/paper"' not in served.get("/paper").text
+    refused = served.post("/api/jobs", json={"kind": "paper", "script": "strategies/rsi.tbs"})
+    assert refused.status_code == 400 and "no `tradebot paper` command" in refused.json()["error"]
 
 
 def test_session_pages_read_the_journal(served, project) -> None:

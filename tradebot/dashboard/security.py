@@ -80,7 +80,7 @@ class Guard:
         response = await handler(request)
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Referrer-Policy", "same-origin")  # no-referrer would make Origin "null"
         return response
 
     def _login(self, request: web.Request, offered: str) -> web.StreamResponse:

@@ -160,7 +160,10 @@ def routes(app: web.Application, dash: Dashboard) -> None:
         kind = request.match_info.get("kind", "")
         try:
             form = await _form(request)
-            job = dash.start(form.pop("kind", kind) if not kind else kind, form)
+            kind = kind or form.pop("kind", "")
+            if kind == "paper" and not (await dash.paper_available())[0]:
+                raise JobInputError(f"paper: {(await dash.paper_available())[1]}")
+            job = dash.start(kind, form)
         except UserError as err:
             return _problem(request, err, dash.render)
         if request.path.startswith("/api/"):
@@ -344,6 +347,7 @@ def make_app(settings: DashboardSettings) -> web.Application:
     handler = logging.FileHandler(dash.log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
+    log.setLevel(logging.INFO)
     app = web.Application(middlewares=[dash.guard.middleware])
     app[DASHBOARD] = dash
     routes(app, dash)

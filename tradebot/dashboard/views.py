@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..data.integrity import check_file
-from ..data.intervals import format_ms
+from ..data.intervals import INTERVALS, format_ms
 from ..errors import UserError
 from .paths import shown
 
@@ -38,12 +38,19 @@ def store_series(store: Path) -> list[SeriesRow]:
     if not store.is_dir():
         return []
     rows = []
-    for path in sorted(store.glob("*/*/*.csv")):
+    for path in sorted(store.glob("*/*/*.csv"), key=_series_order):
         if path.name.endswith(".filled.csv"):
             continue
         stat = path.stat()
         rows.append(_series_row(path, stat.st_mtime_ns, stat.st_size))
     return rows
+
+
+def _series_order(path: Path) -> tuple[str, str, float, str]:
+    """Category, symbol, then intervals by length (1m before 1h), unknown names last."""
+    interval = INTERVALS.get(path.stem)
+    length = float(interval.ms or 31 * 86_400_000) if interval else float("inf")
+    return path.parent.parent.name, path.parent.name, length, path.stem
 
 
 @lru_cache(maxsize=512)

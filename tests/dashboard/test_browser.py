@@ -130,3 +130,25 @@ def test_non_local_bind_refuses_without_the_token(page, serve, project, tmp_path
     # The push channel checks it too: without the cookie an EventSource is refused.
     assert page.request.get(served.url + "/events/system", headers={"Cookie": ""},
                             max_redirects=0).status == 401
+
+
+def test_a_session_journal_is_pushed_as_it_grows(page, serve, project, tmp_path) -> None:
+    session = project / "sessions" / "rsi-replay"
+    session.mkdir(parents=True)
+    journal = session / "journal.jsonl"
+    journal.write_text('{"kind": "fill", "side": "buy", "price": 1.1012, "qty": 1000}\n', encoding="utf-8")
+    (session / "equity.csv").write_text("timestamp,equity\n" + "".join(
+        f"2024-01-01T{h:02d}:00:00Z,{10_000 + 5 * h}\n" for h in range(24)), encoding="utf-8")
+    served = serve(settings_for(project))
+    page.goto(served.url + "/paper")
+    page.click("#sessions a")
+    page.wait_for_url("**/paper/rsi-replay")
+    page.wait_for_function("document.querySelector('#journal').textContent.includes('1.1012')")
+    assert page.evaluate("window.tradebot.charts.equity.getOption().series[0].data.length") == 24
+    with open(journal, "a", encoding="utf-8") as handle:  # the trader appends; the page follows
+        handle.write('{"kind": "mark", "time": "2024-01-02T00:00:00Z", "position": 1000, "open_pnl": -3.5, '
+                     '"equity": 10115.5}\n')
+    page.wait_for_function("document.querySelector('#journal').textContent.includes('10115.5')")
+    assert page.evaluate("window.tradebot.charts.equity.getOption().series[0].data.length") == 25
+    assert [page.inner_text(f"#now-{key}") for key in ("position", "open_pnl", "equity")] == ["1000", "-3.5", "10115.5"]
+    shoot(page, tmp_path, "session")

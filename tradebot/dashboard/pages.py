@@ -17,6 +17,8 @@ from .views import SeriesRow, Session, StudyRow
 
 NAV = (("/data", "Data"), ("/strategies", "Strategies"), ("/sweeps", "Sweeps"), ("/paper", "Paper"),
        ("/system", "System"))
+# The journal fields the session page shows as they arrive (docs/dashboard.md, "Paper sessions").
+SESSION_NOW = (("position", "position"), ("open_pnl", "open P&L"), ("equity", "equity"))
 INTERVAL_CHOICES = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w")
 
 PAGE = """<!DOCTYPE html>
@@ -145,11 +147,14 @@ class Renderer:
         head = "".join(f"<th>{escape(k)}</th>" for k in (trades[0] if trades else {}))
         rows = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in t.values()) + "</tr>"
                        for t in trades[-50:])
-        body = (f'<div id="equity" class="chart"></div>'
+        fills = (f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>" if trades
+                 else '<p class="note">No closed trade yet.</p>')
+        now = "".join(f'<span>{label} <b id="now-{key}">-</b></span>' for key, label in SESSION_NOW)
+        body = (f'<p class="now">{now}</p><div id="equity" class="chart"></div>'
                 f'<script type="application/json" id="session-data">{data}</script>'
                 f"<h2>Journal (live)</h2><pre id=\"journal\" class=\"terminal\" "
                 f'data-events="/events/sessions/{escape(session.name)}"></pre>'
-                f"<h2>Fills</h2><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+                f"<h2>Trades</h2>{fills}"
                 f'<h2>Result</h2><pre class="terminal">{escape(json.dumps(result, indent=1)) if result else "(running)"}</pre>')
         return self.page("session", f"Session {session.name}", body, charts=True)
 

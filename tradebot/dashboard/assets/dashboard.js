@@ -64,6 +64,19 @@
     window.tradebot.charts = { usage: chart };
   }
 
+  function sessionNow(chart, points) {
+    // A journal entry updates what it carries: position, open P&L, equity (a new chart point).
+    return (entry) => {
+      for (const key of ["position", "open_pnl", "equity"]) {
+        if (entry[key] !== undefined && $("now-" + key)) $("now-" + key).textContent = entry[key];
+      }
+      if (typeof entry.equity === "number") {
+        points.push([entry.time || entry.timestamp || String(points.length), entry.equity]);
+        chart.setOption({ xAxis: { data: points.map((p) => p[0]) }, series: [{ data: points.map((p) => p[1]) }] });
+      }
+    };
+  }
+
   function equityChart() {
     const data = JSON.parse($("session-data").textContent);
     const chart = echarts.init($("equity"));
@@ -71,11 +84,12 @@
       grid: { left: 60, right: 20, top: 40, bottom: 30 }, xAxis: { type: "category", data: data.equity.map((p) => p[0]) },
       yAxis: { type: "value", scale: true }, series: [{ type: "line", showSymbol: false, data: data.equity.map((p) => p[1]) }] });
     window.tradebot.charts = { equity: chart };
+    return sessionNow(chart, data.equity.slice());
   }
 
   const page = document.body.dataset.page;
   if (page === "job") follow($("log"), jobStatus, () => { window.tradebot.ended = true; });
   if (page === "system") usageChart();
-  if (page === "session") { equityChart(); follow($("journal"), null, null); }
+  if (page === "session") follow($("journal"), equityChart(), null);
   window.tradebot.ready = true;
 })();

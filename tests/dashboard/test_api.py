@@ -198,6 +198,15 @@ def test_stop_is_graceful_and_a_restarted_dashboard_reattaches(served, serve, pr
     assert f'stop asked of {job["id"]}' in again.get("/system").text  # the dashboard's log
 
 
+def test_kill_ends_a_job_at_once_and_says_so(served, fake_env) -> None:
+    job = start(served, kind="stream", symbols="ETHUSDT", interval="1m")
+    wait_for(served, job["id"], until=lambda j: any("ETHUSDT" in line for line in j["tail"]), timeout=60)
+    assert served.post(f'/jobs/{job["id"]}/stop', data={"force": "1", "csrf": served.csrf}).status_code == 303
+    killed = wait_for(served, job["id"], timeout=30)
+    assert killed["status"] == "killed" and killed["exit_code"] != 0
+    assert "stream stopped" not in killed["tail"]  # no graceful path ran
+
+
 def test_a_job_whose_supervisor_vanished_is_lost_with_its_last_lines(project, tmp_path) -> None:
     settings = settings_for(project)
     folder = settings.jobs / "20240101-000000-abcd"

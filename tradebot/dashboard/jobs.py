@@ -46,7 +46,7 @@ class Job:
     folder: Path
     record: dict
     exit: dict | None
-    stop_asked: bool
+    stop: dict | None  # stop.json: when a stop was asked, and whether it was a kill
     alive: bool
 
     @property
@@ -72,14 +72,16 @@ class Job:
 
     @property
     def status(self) -> str:
-        """running, stopping, finished, stopped, failed, or lost (ended without a word)."""
+        """running, stopping, finished, stopped, killed, failed, or lost (ended without a word)."""
         if self.exit is not None:
             code = self.exit_code
-            if code in INTERRUPTED or (code == 0 and self.stop_asked):  # a stream ends 0 on Ctrl-C
+            if code in INTERRUPTED or (code == 0 and self.stop is not None):  # a stream ends 0 on Ctrl-C
                 return "stopped"
+            if code != 0 and self.stop is not None and self.stop.get("force"):
+                return "killed"
             return "finished" if code == 0 else "failed"
         if self.alive:
-            return "stopping" if self.stop_asked else "running"
+            return "stopping" if self.stop is not None else "running"
         return "lost"
 
     @property
@@ -171,7 +173,7 @@ class Registry:
         child = self._children.get(job_id)
         if child is not None and child.poll() is not None:  # reap our own supervisor: no zombie
             del self._children[job_id]
-        return Job(folder, record, _read_json(folder / EXIT_FILE), (folder / STOP_FILE).exists(),
+        return Job(folder, record, _read_json(folder / EXIT_FILE), _read_json(folder / STOP_FILE),
                    self._supervisor_alive(record))
 
     def all(self) -> list[Job]:

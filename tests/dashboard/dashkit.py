@@ -15,13 +15,13 @@ HERE = Path(__file__).parent
 
 ROOT = HERE.parents[1]
 BROKEN = """strategy "broken"
-data "../data/EURUSD_1h.csv"
+data "data/EURUSD_1h.csv"
 r = rsi(close, 14)
 enter long when r crosses above 30
 exit long when r crosess above 70
 """
 SWEEP = """strategy "SMA sweep"
-data "../data/EURUSD_1h.csv"
+data "data/EURUSD_1h.csv"
 param fast = 10 in 5..20 step 5
 param slow = 40 in 30..60 step 10
 fast_ma = sma(close, fast)
@@ -39,11 +39,12 @@ def make_project(folder: Path, *, bars: int = 800) -> Path:
     """strategies/rsi.tbs (the example, with its optimize block) on the first `bars` EURUSD hours,
     strategies/broken.tbs (a misspelt keyword), strategies/sweep.tbs (a 16-point grid), and the
     data they read."""
-    (folder / "strategies").mkdir(parents=True)
-    (folder / "data").mkdir()
+    # The data beside the scripts: a script may only read files under its own folder.
+    (folder / "strategies" / "data").mkdir(parents=True)
     lines = (ROOT / "data" / "EURUSD_1h.csv").read_text(encoding="utf-8").splitlines()[: bars + 1]
-    (folder / "data" / "EURUSD_1h.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (folder / "strategies" / "rsi.tbs").write_text((ROOT / "examples" / "rsi.tbs").read_text(encoding="utf-8"),
+    (folder / "strategies" / "data" / "EURUSD_1h.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    example = (ROOT / "examples" / "rsi.tbs").read_text(encoding="utf-8")
+    (folder / "strategies" / "rsi.tbs").write_text(example.replace('"../data/EURUSD_1h.csv"', '"data/EURUSD_1h.csv"'),
                                                    encoding="utf-8")
     (folder / "strategies" / "broken.tbs").write_text(BROKEN, encoding="utf-8")
     (folder / "strategies" / "sweep.tbs").write_text(SWEEP, encoding="utf-8")

@@ -68,7 +68,7 @@ def test_strategies_lists_scripts_and_check_shows_the_terminal_diagnostic(served
     ({"kind": "optimize", "script": "strategies/rsi.tbs", "method": "annealing"}, "method"),
     ({"kind": "run", "script": "../../etc/passwd"}, "outside the project folder"),
     ({"kind": "run", "script": "/etc/passwd"}, "outside the project folder"),
-    ({"kind": "run", "script": "data/EURUSD_1h.csv"}, "not a .tbs file"),
+    ({"kind": "run", "script": "strategies/data/EURUSD_1h.csv"}, "not a .tbs file"),
 ])
 def test_bad_job_requests_are_refused_before_any_process(served, fields, message) -> None:
     reply = served.post("/api/jobs", json=fields)
@@ -156,6 +156,7 @@ def test_run_job_finishes_with_its_report(served) -> None:
     assert report.status_code == 200 and "echarts" in report.text.lower()
     page = served.get("/strategies").text
     assert f'/jobs/{job["id"]}' in page and 'class="report"' in page
+    assert f'<ul id="reports"><li><a href="{done["report_url"]}"' in page  # listed with the saved reports
     events = served.get(f'/events/jobs/{job["id"]}').text  # an ended job: the log, its status, the end
     assert "event: log" in events and "event: end\ndata: finished" in events
 

@@ -9,7 +9,8 @@ and to look at their results.
 - `supervise` - the small parent each job runs under: forwards Ctrl-C, records the exit code.
 - `views`     - what the pages show, read from the store, the project, Optuna and paper sessions.
 - `pages`     - server-rendered HTML; `security` - token, CSRF, Origin and Host checks;
-- `server`    - the aiohttp application: routes, server-sent events.
+- `server`    - the aiohttp application: routes, server-sent events;
+- `command`   - `tradebot ui` itself: the settings, the printed URL (with a generated token), serving.
 
 Nothing here imports `cli`; only `cli/ui.py` imports this package. Paper and live sessions are
 read through their folders (journal, trades.csv, equity.csv, result.json), never by importing a

@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import sys
 import webbrowser
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -18,18 +19,12 @@ from .settings import DashboardSettings, load_settings, token_required
 def serve(args: argparse.Namespace, config: Config) -> int:
     settings = load_settings(config, host=args.host, port=args.port, token=args.token)
     if settings.token is None and token_required(settings.host):
-        settings = _with_token(settings, new_token())
+        settings = replace(settings, token=new_token())  # printed in the login link below
     try:
         asyncio.run(_serve(settings, opened=args.open))
     except KeyboardInterrupt:
         print("dashboard stopped; jobs keep running (`tradebot ui` again shows them)", file=sys.stderr)
     return 0
-
-
-def _with_token(settings: DashboardSettings, token: str) -> DashboardSettings:
-    from dataclasses import replace
-
-    return replace(settings, token=token)
 
 
 async def _serve(settings: DashboardSettings, *, opened: bool) -> None:
@@ -40,8 +35,8 @@ async def _serve(settings: DashboardSettings, *, opened: bool) -> None:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-                         ) from None
+        raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc} "
+                         "(another program uses the port? try --port)") from None
     port = runner.addresses[0][1] if settings.port == 0 else settings.port
     runner.app[DASHBOARD].guard.listening(port)
     url = _url(settings, port)

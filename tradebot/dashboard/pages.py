@@ -89,7 +89,8 @@ class Renderer:
         return self.page("data", "Data", body)
 
     # --- Strategies ---------------------------------------------------------------------------
-    def strategies(self, scripts: Sequence[str], jobs: Sequence[Job], check: tuple[str, int, str] | None) -> str:
+    def strategies(self, scripts: Sequence[str], jobs: Sequence[Job], check: tuple[str, int, str] | None,
+                   reports: Sequence[Path] = ()) -> str:
         rows = "".join(
             f"<tr><td><code>{escape(s)}</code></td><td>"
             f"{self.form('/strategies/check', _hidden('script', s), 'Check', cls='inline')}"
@@ -102,8 +103,12 @@ class Renderer:
             verdict = "no errors" if code == 0 else f"exit code {code}"
             checked = (f'<section id="check" class="{"ok" if code == 0 else "bad"}"><h2>check {escape(script)}: '
                        f'{verdict}</h2><pre class="terminal">{escape(output) or "ok"}</pre></section>')
+        listed = "".join(f'<li><a href="/files/{escape(shown(path, self.project))}" target="_blank">'
+                         f"{escape(shown(path, self.project))}</a> {_when(path.stat().st_mtime)}</li>"
+                         for path in reports)
+        saved = f'<ul id="reports">{listed}</ul>' if reports else '<p class="note">No report yet.</p>'
         return self.page("strategies", "Strategies",
-                         f"{checked}{table}<h2>Runs</h2>{self.job_table(jobs)}")
+                         f"{checked}{table}<h2>Runs</h2>{self.job_table(jobs)}<h2>Reports</h2>{saved}")
 
     # --- Sweeps -------------------------------------------------------------------------------
     def sweeps(self, scripts: Sequence[str], studies: Sequence[StudyRow], note: str, storage: str,

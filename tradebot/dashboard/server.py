@@ -123,7 +123,8 @@ def routes(app: web.Application, dash: Dashboard) -> None:
         return _html(dash.render.data(series, s.store, dash.jobs_of("fetch", "stream")))
 
     async def strategies_page(request: web.Request) -> web.Response:
-        return _html(dash.render.strategies(views.scripts(s.project), dash.jobs_of("run"), None))
+        return _html(dash.render.strategies(views.scripts(s.project), dash.jobs_of("run"), None,
+                                            views.reports(s.reports)))
 
     async def check(request: web.Request) -> web.Response:
         try:
@@ -134,7 +135,8 @@ def routes(app: web.Application, dash: Dashboard) -> None:
         code, output = await dash.tradebot("check", name, timeout=CHECK_TIMEOUT)
         if request.path.startswith("/api/"):
             return _json({"script": name, "exit_code": code, "output": output})
-        return _html(dash.render.strategies(views.scripts(s.project), dash.jobs_of("run"), (name, code, output)))
+        return _html(dash.render.strategies(views.scripts(s.project), dash.jobs_of("run"), (name, code, output),
+                                            views.reports(s.reports)))
 
     async def sweeps_page(request: web.Request) -> web.Response:
         studies, note = await asyncio.to_thread(_studies, s)

@@ -90,6 +90,18 @@ def scripts(project: Path) -> list[str]:
     return found[:MAX_SCRIPTS]
 
 
+MAX_REPORTS = 40
+
+
+def reports(folder: Path) -> list[Path]:
+    """The HTML reports under the project's reports folder, newest first (what `--report` wrote
+    from the terminal as well as from the dashboard)."""
+    if not folder.is_dir():
+        return []
+    found = sorted(folder.rglob("*.html"), key=lambda path: path.stat().st_mtime, reverse=True)
+    return found[:MAX_REPORTS]
+
+
 @dataclass(frozen=True)
 class StudyRow:
     name: str

@@ -1,6 +1,6 @@
 """The dashboard in a real browser (chromium through Playwright): fetch from the fake exchange and
 watch the job finish live, check a broken script and see the terminal's diagnostic, run a backtest
-and open its report, watch a stream's CPU on the System page and stop it with the button, see the
+and open its report, run a sweep and see its best so far and its study, watch a stream's CPU on the System page and stop it with the button, see the
 Paper page say plainly that paper trading is missing, and be refused without the token on a
 non-local address. Screenshots go to the test's folder (and to $TRADEBOT_SCREENSHOTS when set)."""
 from __future__ import annotations
@@ -90,6 +90,19 @@ def test_fetch_check_run_report_system_paper(page, serve, project, fake_env, tmp
     assert report.evaluate("window.tradebot.model.trades.length") > 0
     shoot(report, tmp_path, "report")
     report.close()
+
+    page.goto(served.url + "/sweeps")
+    form = page.locator('form[action="/jobs/optimize"]')
+    form.locator('select[name="script"]').select_option("strategies/sweep.tbs")
+    form.locator("button").click()
+    page.wait_for_url("**/jobs/*")
+    wait_job(page, "finished")
+    assert page.inner_text("#best").startswith("best so far: sharpe ")
+    assert page.locator("#report a").count() == 1
+    shoot(page, tmp_path, "sweep-job")
+    page.goto(served.url + "/sweeps")
+    assert page.locator("#studies tbody tr").first.inner_text().startswith("sweep\t16\tmaximize")
+    shoot(page, tmp_path, "sweeps")
 
     page.goto(served.url + "/data")
     form = page.locator('form[action="/jobs/stream"]')

@@ -25,6 +25,8 @@ def test_wheel_contains_grammar_and_bundled_data(tmp_path: Path) -> None:
     assert "tradebot/lang/library/trend.py" in names
     assert {"tradebot/charts/vendor/echarts.min.js", "tradebot/charts/vendor/ECHARTS-LICENSE",
             "tradebot/charts/assets/report.js", "tradebot/report/html.py"} <= names
+    assert {"tradebot/dashboard/server.py", "tradebot/dashboard/assets/dashboard.js",
+            "tradebot/dashboard/assets/dashboard.css"} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "tradebot = tradebot.__main__:run" in text

@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from browser import chromium_path, launched  # noqa: E402
+from browser import real_browser  # noqa: E402
 
 from tradebot.runtime import ExecutionConfig, Level, SideRules, Signals, run_backtest  # noqa: E402
 
@@ -54,12 +54,4 @@ def small_run():
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        executable = None
-    if executable is None:
-        pytest.skip("the browser tests need chromium (apt-get install chromium) and the playwright package")
-    with sync_playwright() as playwright, launched(playwright, executable) as launched_browser:
-        yield launched_browser
+    yield from real_browser()

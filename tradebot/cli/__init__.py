@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "tradebot.cli.eval",
     "tradebot.cli.repl",
     "tradebot.cli.report",
+    "tradebot.cli.ui",
 )
 
 log = logging.getLogger("tradebot")

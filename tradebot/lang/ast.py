@@ -243,12 +243,14 @@ class ParamDecl:
 
 @dataclass(frozen=True)
 class Assign:
-    """`name = expr`: a named series or value."""
+    """`name = expr [starting expr]`: a named series or value; `start` is the value of a series
+    that reads its own past until its formula first gives one (lang/stateful/)."""
 
     name: str
     value: Expr
     span: Span = _span()
     name_span: Span = _span()
+    start: Expr | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .parser import SyntaxDiagnostics, parse_program, without_bom
 from .risk_check import RiskRules, check_risk, is_extended
 from .resolve import INVALID, Resolver, Scope, is_invalid
 from .settings import SETTINGS
+from .stateful.groups import Recursions, cycles, reference_graph
 from .types import BOOL_CONST, NUMBER_CONST, STRING_CONST, Kind
 
 SIGNALS = ("enter_long", "exit_long", "enter_short", "exit_short")
@@ -192,6 +193,9 @@ class _Checker:
         self.params: dict[str, ParamInfo] = {}
         self.resolved: dict[str, ir.Node] = {}
         self.resolving: list[str] = []
+        self.depths: list[int] = []  # the resolver's history depth when each of `resolving` began
+        self.recursions = Recursions(self._error, self.resolver)
+        self.cycles: dict[str, frozenset[str]] = {}
         self.objectives: Collection[str] | None = None
         self.broken: frozenset[str] = frozenset()
 
@@ -206,6 +210,11 @@ class _Checker:
         self._apply_overrides()
         # After the params: a setting may be a param (`stop_loss sl`), with its `--set` value.
         settings = self._settings([s for s in statements if isinstance(s, ast.Setting)])
+        assigns = [s for s in statements if isinstance(s, ast.Assign) and self.definitions.get(s.name) is s]
+        self.cycles = cycles(reference_graph(assigns, self.functions))
+        for stmt in assigns:  # a recursion is entered where its start value is declared
+            if stmt.start is not None:
+                self._definition_value(stmt.name, stmt.name_span)
         series = {s.name: self._definition_value(s.name, s.name_span)
                   for s in statements if isinstance(s, ast.Assign)}
         signals = self._rules([s for s in statements if isinstance(s, ast.Rule)])
@@ -278,15 +287,43 @@ class _Checker:
         if not isinstance(stmt, ast.Assign):
             return INVALID
         if name in self.resolving:
-            chain = " → ".join([*self.resolving[self.resolving.index(name):], name])
-            self._error(f"circular definition: {chain}", span,
-                        "a series cannot depend on itself; use history (`x[1]`) of an input instead")
-            return INVALID
+            index = self.resolving.index(name)
+            through_history = self.resolver.history_depth > self.depths[index]
+            return self.recursions.reenter(stmt, [*self.resolving[index:], name], through_history, span)
+        if stmt.start is None and self._enter_recursion_first(name):
+            return self.resolved[name]
         self.resolving.append(name)
+        self.depths.append(self.resolver.history_depth)
+        start = self._start_value(stmt)
         value = self.resolver.bounded(self.resolver.resolve(stmt.value, self.scope()), stmt.value.span)
         self.resolving.pop()
+        self.depths.pop()
+        value = self.recursions.finish(stmt, value, start, self.resolving, self.resolved)
         self.resolved[name] = value
         return value
+
+    def _enter_recursion_first(self, name: str) -> bool:
+        """Resolve the definitions with `starting` that `name` may read in a cycle first (the
+        recursion needs its placeholders where the start values are); whether that resolved `name`."""
+        for other in sorted(self.cycles.get(name, ()) - {name}, key=lambda n: self.definitions[n].span.start):
+            stmt = self.definitions[other]
+            if (isinstance(stmt, ast.Assign) and stmt.start is not None and other not in self.resolved
+                    and other not in self.resolving):
+                self._definition_value(other, stmt.name_span)
+        return name in self.resolved
+
+    def _start_value(self, stmt: ast.Assign) -> ir.Node | None:
+        if stmt.start is None:
+            return None
+        self.recursions.in_start.add(stmt.name)
+        start = self.resolver.resolve(stmt.start, self.scope())
+        self.recursions.in_start.discard(stmt.name)
+        if not is_invalid(start) and start.type.kind not in (Kind.NUMBER, Kind.BOOL):
+            self._error(f"a start value is a number or a condition, got a {start.type.describe()}",
+                        stmt.start.span, "for example `starting 0` or `starting close`")
+            start = INVALID
+        self.recursions.starts[stmt.name] = start
+        return start
 
     # ------------------------------------------------------------ strategy, settings
     def _strategy_name(self, statements: tuple[ast.Statement, ...]) -> str | None:

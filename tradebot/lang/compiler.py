@@ -26,8 +26,10 @@ from .builtins import REGISTRY
 from .checker import SIGNALS, CheckedProgram
 from .library.support import scratch_columns
 from .diagnostics import Diagnostic, ScriptDiagnostics
+from .stateful.bytecode import compile_group
+from .stateful.lowering import group_expr
 from .timeframes import ResampleStep, check_fits
-from .types import ArgKind, Kind
+from .types import NUMBER_SERIES, ArgKind, Kind
 
 Interval = Union[int, dt.timedelta, None]  # the data's bar length in ms
 
@@ -134,6 +136,7 @@ class _Lowering:
         self.resamples: dict[str, dict[str, ir.Node]] = {}  # timeframe -> {column: expression}
         self.where: dict[str, str] = {}  # timeframe -> where it is first used
         self.windows: list[WindowUse] = []
+        self.groups: dict[ir.Recurrence, tuple[str, int]] = {}  # recursion -> (struct column, layer)
 
     def _count(self, node: ir.Node) -> None:
         self.uses[node] += 1
@@ -190,6 +193,9 @@ class _Lowering:
             return target[node.name], depth
         if isinstance(node, ir.Resample):
             return self._resample(node)
+        if isinstance(node, ir.StateOf):
+            column, depth = self._recurrence(node.group)
+            return pl.col(column).struct.field(node.name), depth
         if isinstance(node, ir.Op):
             args = [self.expr(a) for a in node.args]
             depth = max((d for _, d in args), default=0)
@@ -253,6 +259,20 @@ class _Lowering:
         self.layers[depth].extend(expr.alias(f"{prefix}_{f}") for f, expr in fields.items())
         self.columns[node] = (prefix, depth + 1)
         return {f: pl.col(f"{prefix}_{f}") for f in fields}, depth + 1
+
+    def _recurrence(self, group: ir.Recurrence) -> tuple[str, int]:
+        """A recursion (lang/stateful/): its inputs are columns of earlier layers, and the VM's
+        run over them one struct column with a field per member."""
+        if group not in self.groups:
+            program = compile_group(group)
+            inputs = [self.expr(node) for node in program.inputs or (ir.Call("close", (), NUMBER_SERIES),)]
+            depth = max(d for _, d in inputs)
+            column = f"__g{len(self.groups)}"
+            while len(self.layers) <= depth:
+                self.layers.append([])
+            self.layers[depth].append(group_expr(group, program, [e for e, _ in inputs]).alias(column))
+            self.groups[group] = (column, depth + 1)
+        return self.groups[group]
 
     def _resample(self, node: ir.Resample) -> tuple[pl.Expr, int]:
         """`expr @ tf`: a column the timeframe's resampling step adds before the first layer."""

@@ -90,7 +90,43 @@ class Resample(_Shared):
     span: Span = _span()
 
 
-Node = Union[Const, Op, Call, FieldOf, Resample]
+@dataclass(frozen=True)
+class Member:
+    """Inside a recursion's formulas: definition `name` of the group on the bar being computed
+    (its past is `history` of it). Only a Recurrence's bodies hold these."""
+
+    name: str
+    type: Type
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """Definitions that read their own past (`streak = ... streak[1] ... starting 0`), computed
+    together bar by bar (lang/stateful/). `bodies[i]` and `starts[i]` belong to `names[i]`; a
+    member is its start value until its body first has a value."""
+
+    names: tuple[str, ...]
+    bodies: tuple[Node, ...]
+    starts: tuple[Node, ...]
+    spans: tuple[Span, ...] = field(default=(), compare=False, hash=False, repr=False)
+
+    @property
+    def type(self) -> Type:  # not a value itself; its members are read through StateOf
+        return self.bodies[0].type
+
+
+@dataclass(frozen=True)
+class StateOf:
+    """The series of one member of a recursion."""
+
+    group: Recurrence
+    name: str
+    type: Type
+    span: Span = _span()
+
+
+Node = Union[Const, Op, Call, FieldOf, Resample, Member, Recurrence, StateOf]
 
 for _node_class in (Const, Op, Call, FieldOf, Resample):
     _node_class.__hash__ = _Shared.__hash__  # type: ignore[method-assign]  # @dataclass set its own
@@ -124,6 +160,10 @@ def children(node: Node) -> tuple[Node, ...]:
         return (node.target,)
     if isinstance(node, Resample):
         return (node.expr,)
+    if isinstance(node, StateOf):
+        return (node.group,)
+    if isinstance(node, Recurrence):
+        return (*node.bodies, *node.starts)
     return ()
 
 

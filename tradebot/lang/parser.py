@@ -96,8 +96,8 @@ class ToAst(Transformer):
     def param_choices(self, meta, *values):
         return ast.ParamChoices(tuple(values), span_of(meta))
 
-    def assignment(self, meta, name, value):
-        return ast.Assign(_ident(name), value, span_of(meta), span_of(name))
+    def assignment(self, meta, name, value, start):
+        return ast.Assign(_ident(name), value, span_of(meta), span_of(name), start)
 
     def funcdef(self, meta, name, *rest):
         *params, body = rest

@@ -46,7 +46,60 @@ class _Evaluator:
             return self.op(node)
         if isinstance(node, ir.Resample):
             return self.resample(node)
+        if isinstance(node, ir.StateOf):
+            return self.recursion(node.group)[node.name]
         raise TypeError(f"cannot evaluate {type(node).__name__}")
+
+    def recursion(self, group: ir.Recurrence) -> dict[str, np.ndarray]:
+        """A recursion bar by bar, straight from its formulas: a member is its start value until
+        its formula first has a value. Each member on each bar is computed when first asked for."""
+        cache = self.__dict__.setdefault("_recursions", {})
+        if group in cache:
+            return cache[group]
+        values = {name: np.full(self.n, NAN) for name in group.names}
+        done = {name: np.zeros(self.n, dtype=bool) for name in group.names}
+        started = dict.fromkeys(group.names, False)
+        formulas = dict(zip(group.names, zip(group.bodies, group.starts)))
+        columns: dict[int, np.ndarray] = {}
+
+        def member(name: str, t: int) -> float:
+            if t < 0:
+                return NAN
+            if not done[name][t]:
+                body, start = formulas[name]
+                value = at(body, t)
+                if not started[name] and math.isnan(value):
+                    value = at(start, t)
+                elif not math.isnan(value):
+                    started[name] = True
+                values[name][t], done[name][t] = value, True
+            return float(values[name][t])
+
+        def at(node: ir.Node, t: int) -> float:
+            if t < 0:
+                return NAN
+            if isinstance(node, ir.Member):
+                return member(node.name, t)
+            if not any(isinstance(n, ir.Member) for n in _outside_states(node)):
+                if id(node) not in columns:
+                    columns[id(node)] = np.asarray(self.value(node), dtype=float)
+                return float(columns[id(node)][t])
+            if isinstance(node, ir.Call):  # an elementwise function of the recursion
+                return float(np.asarray(REGISTRY[node.name].reference(*(np.array([at(a, t)]) for a in node.args)))[0])
+            assert isinstance(node, ir.Op), node
+            if node.op == "history":
+                return at(node.args[0], t - node.param)  # type: ignore[operator]
+            if node.op in ("crosses_above", "crosses_below"):
+                a, b = node.args
+                now, before = (">", "<=") if node.op == "crosses_above" else ("<", ">=")
+                return _and(_compare(now, at(a, t), at(b, t)), _compare(before, at(a, t - 1), at(b, t - 1)))
+            return _BAR_OPS[node.op](*(at(a, t) for a in node.args))
+
+        for t in range(self.n):
+            for name in group.names:
+                member(name, t)
+        cache[group] = values
+        return values
 
     def resample(self, node: ir.Resample) -> np.ndarray:
         """Build the higher bars, evaluate there, show each value from the bar where it closed."""
@@ -102,6 +155,16 @@ class _Evaluator:
             previous = _compare(before, a[t - 1], b[t - 1]) if t > 0 else NAN
             out[t] = _and(_compare(now, a[t], b[t]), previous)
         return out
+
+
+def _outside_states(node: ir.Node):
+    """`node` and its subexpressions, not looking into finished recursions (StateOf)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if not isinstance(current, ir.StateOf):
+            stack.extend(ir.children(current))
 
 
 def epoch_ms(timestamps) -> np.ndarray:

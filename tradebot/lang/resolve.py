@@ -77,6 +77,8 @@ class Resolver:
         self._depth = 0  # resolve() calls in progress: bounded, as Python's stack is
         self._deep_reported = False
         self._depths: dict[int, tuple[ir.Node, int]] = {}  # ir.depth's cache
+        self.history_depth = 0  # how many `x[n >= 1]` enclose the expression being resolved
+        self.epoch = 0  # bumped when a recursion's placeholders appear or are replaced
 
     def error(self, message: str, span: Span, hint: str | None = None, notes: tuple[str, ...] = ()) -> ir.Const:
         key = (message, span.start)
@@ -231,7 +233,12 @@ class Resolver:
         return ir.Op("if", (cond, then, other), Type(kind, True), span=node.span)
 
     def _history(self, node: ast.History, scope: Scope) -> ir.Node:
-        target, offset = self.resolve(node.target, scope), self.resolve(node.offset, scope)
+        offset = self.resolve(node.offset, scope)
+        known = isinstance(offset, ir.Const) and isinstance(offset.value, (int, float)) and offset.value >= 1
+        # Names read a bar or more back: a definition may read its own past (lang/stateful/).
+        self.history_depth += known
+        target = self.resolve(node.target, scope)
+        self.history_depth -= known
         if is_invalid(target) or is_invalid(offset):
             return INVALID
         bars = self.constant_int(offset, node.offset.span, "a history offset", minimum=None)
@@ -429,7 +436,8 @@ class Resolver:
         values = {name: self.resolve(arg.value, scope) for name, arg in bound.items()}
         if any(is_invalid(v) for v in values.values()):
             return INVALID
-        key = (func.name, *(values[name] for name in names))
+        # A recursion being formed (lang/stateful/) changes what a name means: `epoch` moves on.
+        key = (func.name, self.history_depth, self.epoch, *(values[name] for name in names))
         if key in self._expansions:
             return self._expansions[key]
         if len(self._expansions) >= MAX_EXPANSIONS:

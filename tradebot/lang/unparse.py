@@ -103,7 +103,8 @@ def statement(node: ast.Statement) -> str:
     if isinstance(node, ast.ParamDecl):
         return f"param {node.name} = {expr(node.default)}{_domain(node.domain)}"
     if isinstance(node, ast.Assign):
-        return f"{node.name} = {expr(node.value)}"
+        start = f" starting {expr(node.start)}" if node.start is not None else ""
+        return f"{node.name} = {expr(node.value)}{start}"
     if isinstance(node, ast.FuncDef):
         return f"def {node.name}({', '.join(p.id for p in node.params)}) = {expr(node.body)}"
     if isinstance(node, ast.Rule):

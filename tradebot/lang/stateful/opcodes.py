@@ -1,0 +1,20 @@
+"""The VM's instruction set. Each instruction is a triple (op, a, b) of int64.
+
+Kept apart from vm.py so that compiling a script (bytecode.py) never imports numba.
+"""
+from __future__ import annotations
+
+# Push one value.
+CONST = 0  # consts[a]
+INPUT = 1  # inputs[a, t]: a column the plan computed
+MEMBER = 2  # out[a, t]: a member already computed on this bar
+PRIOR = 3  # out[a, t - b]: a member b bars ago (missing before the first bar)
+# Pop two, push one.
+ADD, SUB, MUL, DIV, POW = 10, 11, 12, 13, 14
+LT, LE, GT, GE, EQ, NE = 20, 21, 22, 23, 24, 25
+AND, OR = 30, 31
+MIN, MAX, NZ = 40, 41, 42
+# Pop one, push one.
+NEG, NOT, ABS, SQRT, LOG, EXP, SIGN = 50, 51, 52, 53, 54, 55, 56
+# Pop three, push one.
+IF, CLIP = 60, 61

@@ -1,0 +1,142 @@
+"""The one function that runs every recursion: a stack machine over whole columns, compiled by
+numba once per installation (`cache=True`), whatever the script. A new or edited script only
+produces new bytecode (bytecode.py), never new machine code.
+
+Values are float64; missing is NaN; conditions are 1.0 / 0.0 / NaN with three-valued `and`/`or`
+(the rules of docs/language.md, "Missing values"). Numba's cache checks only this file's
+timestamp, so the opcodes are repeated here as literals from opcodes.py (a test keeps them equal).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+EXP_MAX = float(np.log(np.finfo(np.float64).max))
+
+
+@njit(cache=True, nogil=True)
+def _binary(op, a, b):  # noqa: C901 - one branch per instruction
+    if op < 30 or op == 30 or op == 31:
+        if op == 30:  # and: false wins over missing
+            if a == 0.0 or b == 0.0:
+                return 0.0
+            return math.nan if (a != a or b != b) else 1.0
+        if op == 31:  # or: true wins over missing
+            if a == 1.0 or b == 1.0:
+                return 1.0
+            return math.nan if (a != a or b != b) else 0.0
+        if a != a or b != b:
+            return math.nan
+        if op == 10:
+            return a + b
+        if op == 11:
+            return a - b
+        if op == 12:
+            return a * b
+        if op == 13:
+            return math.nan if b == 0.0 else a / b
+        if op == 14:
+            if a == 0.0 and b < 0.0:
+                return math.nan
+            if a < 0.0 and b != math.floor(b):
+                return math.nan
+            return a ** b
+        if op == 20:
+            return 1.0 if a < b else 0.0
+        if op == 21:
+            return 1.0 if a <= b else 0.0
+        if op == 22:
+            return 1.0 if a > b else 0.0
+        if op == 23:
+            return 1.0 if a >= b else 0.0
+        if op == 24:
+            return 1.0 if a == b else 0.0
+        return 1.0 if a != b else 0.0
+    if op == 42:  # nz
+        return b if a != a else a
+    if a != a or b != b:
+        return math.nan
+    if op == 40:
+        return min(a, b)
+    return max(a, b)
+
+
+@njit(cache=True, nogil=True)
+def _unary(op, a):
+    if a != a:
+        return math.nan
+    if op == 50:
+        return -a
+    if op == 51:
+        return 1.0 - a
+    if op == 52:
+        return abs(a)
+    if op == 53:
+        return math.sqrt(a) if a >= 0.0 else math.nan
+    if op == 54:
+        return math.log(a) if a > 0.0 else math.nan
+    if op == 55:
+        return math.exp(a) if a <= EXP_MAX else math.nan
+    return 1.0 if a > 0.0 else (-1.0 if a < 0.0 else 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _ternary(op, a, b, c):
+    if op == 60:  # if a then b else c
+        if a != a:
+            return math.nan
+        return b if a == 1.0 else c
+    if a != a or b != b or c != c:  # clip
+        return math.nan
+    return min(max(a, b), c)
+
+
+@njit(cache=True, nogil=True)
+def _run_segment(code, consts, inputs, out, stack, t, begin, end):
+    sp = 0
+    for pc in range(begin, end, 3):
+        op = code[pc]
+        if op == 1:
+            stack[sp] = inputs[code[pc + 1], t]
+            sp += 1
+        elif op == 0:
+            stack[sp] = consts[code[pc + 1]]
+            sp += 1
+        elif op == 3:
+            back = t - code[pc + 2]
+            stack[sp] = out[code[pc + 1], back] if back >= 0 else math.nan
+            sp += 1
+        elif op == 2:
+            stack[sp] = out[code[pc + 1], t]
+            sp += 1
+        elif op < 50:
+            sp -= 1
+            stack[sp - 1] = _binary(op, stack[sp - 1], stack[sp])
+        elif op < 60:
+            stack[sp - 1] = _unary(op, stack[sp - 1])
+        else:
+            sp -= 2
+            stack[sp - 1] = _ternary(op, stack[sp - 1], stack[sp], stack[sp + 1])
+    return stack[0]
+
+
+@njit(cache=True, nogil=True)
+def run(code, consts, inputs, segments, members, n, stack_size):
+    """The members' series (members × n): bar by bar, each member in `segments` order; a member
+    is its start value until its body first has a value."""
+    out = np.full((members, n), math.nan)
+    started = np.zeros(members, dtype=np.bool_)
+    stack = np.empty(stack_size)
+    for t in range(n):
+        for s in range(segments.shape[0]):
+            m = segments[s, 0]
+            value = _run_segment(code, consts, inputs, out, stack, t, segments[s, 1], segments[s, 2])
+            if not started[m]:
+                if value != value:
+                    value = _run_segment(code, consts, inputs, out, stack, t, segments[s, 3], segments[s, 4])
+                else:
+                    started[m] = True
+            out[m, t] = value
+    return out

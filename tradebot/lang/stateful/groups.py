@@ -18,9 +18,11 @@ from typing import Callable, Mapping, MutableMapping, Sequence
 from .. import ast, ir
 from ..ast import Span
 from ..resolve import INVALID, Resolver, is_invalid
+from ..types import Kind
 from .bytecode import DirectCycle, Unsupported, compile_group, placeholders
 
 ErrorFn = Callable[..., object]
+_KIND = {Kind.NUMBER: "a number", Kind.BOOL: "a condition", Kind.STRING: "a string", Kind.RECORD: "several series"}
 HISTORY_HINT = "a series can read its own past through history, e.g. `{name}[1]` (the previous bar), with a start value: `{name} = ... starting 0`"
 
 
@@ -67,15 +69,15 @@ class Recursions:
     def reenter(self, stmt: ast.Assign, chain: list[str], through_history: bool, span: Span) -> ir.Node:
         """`stmt` reached again while it is being resolved."""
         name = stmt.name
+        if name in self.in_start:
+            return self._fail(f"the start value of `{name}` cannot read `{name}`", span,
+                              "start from the bars or a constant, e.g. `starting close`")
         if not through_history:
             return self._fail(f"circular definition: {' → '.join(chain)}", span, HISTORY_HINT.format(name=name))
         if stmt.start is None:
             return self._fail(f"`{name}` reads its own past, so it needs a start value", span,
                               f"end line {stmt.span.line} with `starting VALUE`: what `{name}` is until its "
                               "formula has a value, e.g. `starting 0`")
-        if name in self.in_start:
-            return self._fail(f"the start value of `{name}` cannot read `{name}`", span,
-                              "start from the bars or a constant, e.g. `starting close`")
         start = self.starts.get(name, INVALID)
         if is_invalid(start):
             return INVALID
@@ -96,8 +98,8 @@ class Recursions:
             return value
         assert start is not None  # only definitions with `starting` get placeholders
         if not is_invalid(value) and not is_invalid(start) and value.type.kind is not start.type.kind:
-            self.error(f"`{name}` starts as a {start.type.describe()} but its formula gives a "
-                       f"{value.type.describe()}", stmt.start.span,  # type: ignore[union-attr]
+            self.error(f"`{name}` starts as {_KIND[start.type.kind]} but its formula gives "
+                       f"{_KIND[value.type.kind]}", stmt.start.span,  # type: ignore[union-attr]
                        "start a number with a number, and a condition with true or false")
             value = INVALID
         self.pending[name] = (value, start, stmt)

@@ -115,3 +115,32 @@ def expressions(only: frozenset[str] | None = None) -> tuple[st.SearchStrategy[s
 
     number = st.recursive(leaf_number, extend_number, max_leaves=6)
     return number, condition_from(number)
+
+
+def stateful(number: st.SearchStrategy[str], condition: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Definitions of `s` (and sometimes `t`, `b`) that read their own past, over random inputs:
+    one recursion, two reading each other through history, or a latch (a condition)."""
+    def body(past: tuple[str, ...]) -> st.SearchStrategy[str]:
+        leaf = st.one_of(st.sampled_from(past), number.map(lambda x: f"({x})"))
+
+        def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+            cond = st.one_of(
+                st.tuples(inner, st.sampled_from(["<", ">=", "==", "crosses above", "crosses below"]), inner)
+                .map(lambda t: f"({t[0]} {t[1]} {t[2]})"), condition)
+            return st.one_of(
+                st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+                st.tuples(cond, inner, inner).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})"),
+                st.tuples(st.sampled_from(["max", "min", "nz"]), inner, inner).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
+                inner.map(lambda x: f"abs({x})"),
+                st.tuples(inner, st.integers(1, 2)).map(lambda t: f"({t[0]})[{t[1]}]"),
+            )
+        return st.recursive(leaf, extend, max_leaves=5)
+
+    single = st.tuples(body(("s[1]", "s[2]", "(s + close)[1]")), number).map(
+        lambda t: f"s = {t[0]} starting {t[1]}\n")
+    mutual = st.tuples(body(("t[1]", "s[1]")), number, body(("s",))).map(
+        lambda t: f"s = {t[0]} starting {t[1]}\nt = {t[2]}\n")
+    latch = st.tuples(condition, condition, st.sampled_from(["true", "false"])).map(
+        lambda t: f"b = if {t[0]} then true else if {t[1]} then false else b[1] starting {t[2]}\n"
+                  "s = if b then 1 else 0\n")
+    return st.one_of(single, mutual, latch)

@@ -16,7 +16,7 @@ from numba import njit
 EXP_MAX = float(np.log(np.finfo(np.float64).max))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _binary(op, a, b):  # noqa: C901 - one branch per instruction
     if op < 30 or op == 30 or op == 31:
         if op == 30:  # and: false wins over missing
@@ -63,7 +63,7 @@ def _binary(op, a, b):  # noqa: C901 - one branch per instruction
     return max(a, b)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _unary(op, a):
     if a != a:
         return math.nan
@@ -82,7 +82,7 @@ def _unary(op, a):
     return 1.0 if a > 0.0 else (-1.0 if a < 0.0 else 0.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _ternary(op, a, b, c):
     if op == 60:  # if a then b else c
         if a != a:

@@ -3,6 +3,7 @@ and the VM's instruction set against its documentation (lang/stateful/)."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
@@ -125,8 +126,11 @@ FUNCTIONS = {opcodes.MIN: "min", opcodes.MAX: "max", opcodes.NZ: "nz", opcodes.A
              opcodes.CLIP: "clip"}
 
 
-def run_op(op: int, *values: float) -> float:
+def run_op(op: int, *values: float, fused: bool = False) -> float:
+    """`op` on constants; `fused`: with its right operand folded in (opcodes.FUSED)."""
     code = [x for i in range(len(values)) for x in (opcodes.CONST, i, 0)] + [op, 0, 0]
+    if fused:
+        code[-6:] = [op + opcodes.FUSED * opcodes.FUSABLE[opcodes.CONST], len(values) - 1, 0]
     segments = np.array([[0, 0, len(code), len(code), len(code)]], dtype=np.int64)
     out = vm.run(np.array(code, dtype=np.int64), np.array(values, dtype=float), np.zeros((1, 1)),
                  segments, 1, 1, len(values))
@@ -146,6 +150,7 @@ def test_vm_operators_follow_the_reference_rules(op: int) -> None:
     for a in (VALUES[:3] if logic else VALUES):
         for b in (VALUES[:3] if logic else VALUES):
             assert same(run_op(op, a, b), fn(a, b)), (BINARY[op], a, b)
+            assert same(run_op(op, a, b, fused=True), fn(a, b)), (BINARY[op], a, b, "fused")
 
 
 @pytest.mark.parametrize("op", sorted(FUNCTIONS))
@@ -165,3 +170,26 @@ def test_vm_unary_and_if() -> None:
     for a in VALUES[:3]:
         assert same(run_op(opcodes.NOT, a), reference._BAR_OPS["not"](a))
         assert same(run_op(opcodes.IF, a, 5.0, 7.0), reference._BAR_OPS["if"](a, 5.0, 7.0))
+
+
+def test_the_vm_is_compiled_once_per_installation_not_per_script(tmp_path) -> None:
+    """A second script with other recursions runs the cached VM: numba adds no compiled code."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    code = ("import sys\nfrom tradebot.pipeline import compile_source, load_bars\n"
+            "bars = load_bars('data/EURUSD_1h.csv').head(50)\n"
+            "compile_source(sys.argv[1], 's.tbs').plan.evaluate(bars)\n")
+
+    def run(source: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", code, source], capture_output=True, text=True,
+                              timeout=600, env=env, cwd=Path(__file__).resolve().parents[2])
+        assert done.returncode == 0, done.stderr
+        return sorted(p.name for p in (tmp_path / "cache").rglob("*vm*.nb*"))
+
+    first = run("streak = if close > close[1] then streak[1] + 1 else 0 starting 0\nenter long when streak > 1")
+    assert first, "the VM was compiled and cached"
+    assert run("a = b[2] * 0.5 + abs(close - open)\nb = max(a, b[1]) starting close\n"
+               "on = if close > b then true else on[1] and not (close < a) starting false\nenter long when on") == first

@@ -148,8 +148,12 @@ class _Emitter:
         self.depth = max(self.depth, self.stack)
 
     def _apply(self, op: int, arity: int) -> None:
-        self.code.extend((op, 0, 0))
         self.stack -= arity - 1
+        last = self.code[-3] if self.code else None
+        if arity == 2 and last in oc.FUSABLE:  # the right operand was just pushed: fold it in
+            self.code[-3] = op + oc.FUSED * oc.FUSABLE[last]
+            return
+        self.code.extend((op, 0, 0))
 
     def _emit(self, node: ir.Node, shift: int) -> None:
         if isinstance(node, ir.Const):

@@ -18,3 +18,7 @@ MIN, MAX, NZ = 40, 41, 42
 NEG, NOT, ABS, SQRT, LOG, EXP, SIGN = 50, 51, 52, 53, 54, 55, 56
 # Pop three, push one.
 IF, CLIP = 60, 61
+# A binary instruction whose right operand is a push folds it in: op + FUSED * (1 const,
+# 2 input, 3 prior), with the push's a and b (half the instructions of a typical formula).
+FUSED = 100
+FUSABLE = {CONST: 1, INPUT: 2, PRIOR: 3}

@@ -111,6 +111,17 @@ def _run_segment(code, consts, inputs, out, stack, t, begin, end):
         elif op == 2:
             stack[sp] = out[code[pc + 1], t]
             sp += 1
+        elif op >= 100:  # a binary instruction with its right operand folded in (opcodes.FUSED)
+            kind = op // 100
+            index = code[pc + 1]
+            if kind == 1:
+                right = consts[index]
+            elif kind == 2:
+                right = inputs[index, t]
+            else:
+                back = t - code[pc + 2]
+                right = out[index, back] if back >= 0 else math.nan
+            stack[sp - 1] = _binary(op - 100 * kind, stack[sp - 1], right)
         elif op < 50:
             sp -= 1
             stack[sp - 1] = _binary(op, stack[sp - 1], stack[sp])

@@ -16,7 +16,7 @@ from numba import njit
 EXP_MAX = float(np.log(np.finfo(np.float64).max))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _binary(op, a, b):  # noqa: C901 - one branch per instruction
     if op < 30 or op == 30 or op == 31:
         if op == 30:  # and: false wins over missing
@@ -63,7 +63,7 @@ def _binary(op, a, b):  # noqa: C901 - one branch per instruction
     return max(a, b)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _unary(op, a):
     if a != a:
         return math.nan
@@ -82,7 +82,7 @@ def _unary(op, a):
     return 1.0 if a > 0.0 else (-1.0 if a < 0.0 else 0.0)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _ternary(op, a, b, c):
     if op == 60:  # if a then b else c
         if a != a:
@@ -93,7 +93,7 @@ def _ternary(op, a, b, c):
     return min(max(a, b), c)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _run_segment(code, consts, inputs, out, stack, t, begin, end):
     sp = 0
     for pc in range(begin, end, 3):
@@ -133,7 +133,7 @@ def _run_segment(code, consts, inputs, out, stack, t, begin, end):
     return stack[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def run(code, consts, inputs, segments, members, n, stack_size):
     """The members' series (members × n): bar by bar, each member in `segments` order; a member
     is its start value until its body first has a value."""

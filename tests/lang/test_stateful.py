@@ -193,3 +193,17 @@ def test_the_vm_is_compiled_once_per_installation_not_per_script(tmp_path) -> No
     assert first, "the VM was compiled and cached"
     assert run("a = b[2] * 0.5 + abs(close - open)\nb = max(a, b[1]) starting close\n"
                "on = if close > b then true else on[1] and not (close < a) starting false\nenter long when on") == first
+
+
+def test_the_stateful_heikin_ashi_equals_the_builtin(eurusd_path) -> None:
+    """examples/heikin_ashi_stateful.tbs writes Heikin-Ashi out as recursions; the `heikinashi()`
+    builtin (examples/heikin_ashi.tbs) computes it in its own kernel: the same candles."""
+    from tradebot.pipeline import load_bars
+
+    frame = load_bars(eurusd_path)
+    source = ("ha = heikinashi()\nha_close = (open + high + low + close) / 4\n"
+              "ha_open = (ha_open[1] + ha_close[1]) / 2 starting (open + close) / 2\n"
+              "b_open = ha.open\nb_close = ha.close\nenter long when ha_close > ha_open\n")
+    out = compile_source(source, "ha.tbs", series=["ha_open", "ha_close", "b_open", "b_close"]).plan.evaluate(frame)
+    np.testing.assert_allclose(out["ha_open"].to_numpy(), out["b_open"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out["ha_close"].to_numpy(), out["b_close"].to_numpy(), rtol=1e-12)

@@ -27,31 +27,65 @@ HISTORY_HINT = "a series can read its own past through history, e.g. `{name}[1]`
 
 
 def reference_graph(assigns: Sequence[ast.Assign], functions: Mapping[str, ast.FuncDef]) -> dict[str, set[str]]:
-    """Which definitions each definition's formula may read (through user functions too)."""
-    def names(node: object, seen: frozenset[str]) -> set[str]:
+    """Which definitions each definition's formula may read (through user functions too; each
+    function's names are gathered once, so functions calling functions stay linear)."""
+    by_function: dict[str, frozenset[str]] = {}
+
+    def names(node: object) -> set[str]:
         out: set[str] = set()
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name):
                 out.add(sub.id)
-            elif isinstance(sub, ast.Call) and sub.func in functions and sub.func not in seen:
-                out |= names(functions[sub.func].body, seen | {sub.func})
+            elif isinstance(sub, ast.Call) and sub.func in functions:
+                out |= function_names(sub.func)
         return out
+
+    def function_names(func: str) -> frozenset[str]:
+        if func not in by_function:
+            by_function[func] = frozenset()  # a recursive function (an error of its own) stops here
+            by_function[func] = frozenset(names(functions[func].body))
+        return by_function[func]
+
     known = {a.name for a in assigns}
-    return {a.name: names(a.value, frozenset()) & known for a in assigns}
+    return {a.name: names(a.value) & known for a in assigns}
 
 
 def cycles(graph: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
-    """Each name's strongly connected component (names that may read each other)."""
-    reach: dict[str, set[str]] = {}
-    for start in graph:
-        seen, stack = set(), [start]
+    """Each name's strongly connected component (names that may read each other), by Kosaraju's
+    two passes, iterative: linear in the script, however many definitions it has."""
+    order: list[str] = []
+    seen: set[str] = set()
+    for root in graph:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(graph[root]))]
         while stack:
-            for nxt in graph.get(stack.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        reach[start] = seen
-    return {a: frozenset(b for b in graph if b in reach[a] and a in reach[b]) | {a} for a in graph}
+            node, edges = stack[-1]
+            nxt = next((n for n in edges if n not in seen), None)
+            if nxt is None:
+                stack.pop()
+                order.append(node)
+            else:
+                seen.add(nxt)
+                stack.append((nxt, iter(graph.get(nxt, ()))))
+    reverse: dict[str, set[str]] = {name: set() for name in graph}
+    for name, targets in graph.items():
+        for target in targets:
+            reverse.setdefault(target, set()).add(name)
+    component: dict[str, frozenset[str]] = {}
+    for root in reversed(order):
+        if root in component:
+            continue
+        members, todo = {root}, [root]
+        while todo:
+            for prev in reverse[todo.pop()]:
+                if prev not in members and prev not in component:
+                    members.add(prev)
+                    todo.append(prev)
+        group = frozenset(members)
+        component.update(dict.fromkeys(members, group))
+    return component
 
 
 class Recursions:

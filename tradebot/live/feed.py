@@ -36,9 +36,9 @@ def check_continuous(bars: pl.DataFrame, step_ms: int, where: str) -> None:
     starts = bars["timestamp"].dt.epoch("ms").to_numpy()
     for i in range(1, len(starts)):
         if starts[i] - starts[i - 1] != step_ms:
-            raise DataError(f"{where}: row {i + 2}: gap in the bars: {format_ms(int(starts[i]))} "
-                            f"follows {format_ms(int(starts[i - 1]))}; fill it first "
-                            "(tradebot data repair / tradebot fetch)")
+            raise DataError(where, f"gap in the bars: {format_ms(int(starts[i]))} follows "
+                            f"{format_ms(int(starts[i - 1]))}", row=i + 2,
+                            hint="fill it first (tradebot data repair, tradebot fetch)")
 
 
 def replay_bars(path: Path) -> tuple[pl.DataFrame, int]:
@@ -46,14 +46,14 @@ def replay_bars(path: Path) -> tuple[pl.DataFrame, int]:
     bars = load_bars(path)
     step = interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy())
     if step is None:
-        raise DataError(f"{path}: fewer than 2 bars: nothing to replay")
+        raise DataError(path, "fewer than 2 bars: nothing to replay")
     check_continuous(bars, step, str(path))
     return bars, step
 
 
 def split_warmup(bars: pl.DataFrame, warmup: int, where: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     if bars.height <= warmup:
-        raise DataError(f"{where}: the script's warm-up needs {warmup} bars before the first live "
+        raise DataError(where, f"the script's warm-up needs {warmup} bars before the first live "
                         f"one; the data has {bars.height}")
     return bars.head(warmup), bars.slice(warmup)
 
@@ -87,7 +87,7 @@ async def warm_history(rest: BybitRest, store: CandleStore, key: SeriesKey, *, w
     history = stored.filter((pl.col("timestamp") >= start)
                             & (pl.col("timestamp").dt.epoch("ms") < open_start))
     if history.height < warmup:
-        raise DataError(f"{key}: the script's warm-up needs {warmup} {interval.name} bars; the "
-                        f"exchange has {history.height} since the symbol's listing")
+        raise DataError(store.path(key), f"the script's warm-up needs {warmup} {interval.name} "
+                        f"bars; the exchange has {history.height} since {key.symbol}'s listing")
     check_continuous(history, interval.ms, str(store.path(key)))
     return history

@@ -56,9 +56,9 @@ def read_session(folder: Path) -> Recorded:
     try:
         records = list(read_records(path))
     except JournalError as exc:
-        raise DataError(str(exc)) from None
+        raise DataError(path, str(exc).split(": ", 1)[-1]) from None
     if not records or records[0].get("format") != FORMAT:
-        raise DataError(f"{path}: not a paper-trading journal")
+        raise DataError(path, "not a paper-trading journal")
     rows = [row for r in records if r["kind"] == "bars" for row in r["rows"]]
     rows += [r["row"] for r in records if r["kind"] == "step"]
     bars = pl.DataFrame(rows, schema=["timestamp", "open", "high", "low", "close", "volume"],

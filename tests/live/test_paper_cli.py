@@ -18,16 +18,14 @@ import polars as pl
 import pytest
 
 from fake_bybit import WsFault
+from tests.data.test_cli import FAST as DATA_FAST
 from tradebot.cli import main
 from tradebot.live.journal import JOURNAL_NAME
 from tradebot.live.review import read_session, verify
 
 REPO = Path(__file__).resolve().parents[2]
-FAST = {"TRADEBOT_BYBIT_RETRY_BASE": "0.005", "TRADEBOT_BYBIT_RETRY_CAP": "0.05",
-        "TRADEBOT_BYBIT_RATE": "1000", "TRADEBOT_BYBIT_PING_INTERVAL": "0.05",
-        "TRADEBOT_BYBIT_DEAD_AFTER": "0.3", "TRADEBOT_BYBIT_RECONNECT_BASE": "0.02",
-        "TRADEBOT_BYBIT_RECONNECT_CAP": "0.1", "TRADEBOT_BYBIT_TIMEOUT": "2",
-        "TRADEBOT_BYBIT_MAX_ATTEMPTS": "2"}
+# The data tests' fast client settings, and one attempt fewer per request: "unreachable" sooner.
+FAST = {**DATA_FAST, "TRADEBOT_BYBIT_MAX_ATTEMPTS": "2"}
 SCRIPT = """capital 10_000
 fee 0.05%
 fast = ema(close, 3)
@@ -60,6 +58,7 @@ def test_live_sessions_share_one_connection_resume_and_verify(make_fake: Any, tm
     argv = ["paper", *_scripts(tmp_path), "--symbol", "BTCUSDT", "ETHUSDT", "--interval", "1m",
             "--rest-url", fake.rest_url, "--ws-url", fake.ws_url, "--duration", "1.5"]
     assert main(argv) == 0, capsys.readouterr().err
+    assert fake.stream.connections == 2  # four sessions, one connection (and its reconnect)
     assert main(argv) == 0  # the same command again resumes every session
     err = capsys.readouterr().err
     assert err.count("resumed after bar") == 4 and "Traceback" not in err

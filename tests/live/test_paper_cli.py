@@ -52,7 +52,9 @@ def _scripts(tmp_path: Path) -> list[str]:
 
 
 def test_live_sessions_share_one_connection_resume_and_verify(make_fake: Any, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEBOT_BYBIT_DEAD_AFTER", "5")  # only the drop below reconnects, even under load
     fake = make_fake(speed=600.0)  # a 1-minute candle every 0.1 s
     fake.config.ws_faults.append(WsFault(drop_after=8))  # the stream drops once: a hole refilled
     argv = ["paper", *_scripts(tmp_path), "--symbol", "BTCUSDT", "ETHUSDT", "--interval", "1m",

@@ -22,7 +22,7 @@ from typing import Iterable, Mapping
 from . import ir
 from .builtins import REGISTRY
 from .library import LIBRARY_MODULES
-from .timeframes import DAY_MS, MINUTE_MS as _MINUTE, parse_timeframe
+from ..market.timeframe import DAY_MS, MINUTE_MS as _MINUTE, parse_timeframe
 
 MONTH_MS = 31 * DAY_MS  # the longest month: a safe upper bound for `@ 1M` buckets
 _OPEN_ENDED = "until"  # notes such as "until the first true"

@@ -16,7 +16,7 @@ from ..data.bybit import BybitRest
 from ..data.intervals import Interval, format_ms
 from ..data.store import CandleStore, SeriesKey
 from ..errors import DataError, NetworkError, UsageError
-from ..lang.timeframes import interval_ms
+from ..market.timeframe import infer_interval_ms as interval_ms
 from ..pipeline import load_bars
 
 log = logging.getLogger("tradebot")

@@ -4,6 +4,7 @@ hand-worked sums along nested calls, shifts and `@ timeframe`, and a property ov
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -96,3 +97,12 @@ def test_warmup_is_the_first_value(expression: str) -> None:
     needed = lookback([strategy.checked.series["x"]]).bars(HOUR_MS)
     full = strategy.plan.evaluate(_bars(needed + 20, 1), interval=HOUR_MS)["x"]
     assert full[needed] is not None and full[needed - 1] is None
+
+
+def test_check_prints_the_warm_up(capsys: pytest.CaptureFixture[str]) -> None:
+    from tradebot.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    assert main(["check", str(root / "examples" / "rsi.tbs")]) == 0
+    # rsi(close, 14) crossing: 14 + 1 bars; band(close, 20, -2): sma and stdev over 20, 19 bars.
+    assert "warm-up 19 bars" in capsys.readouterr().out

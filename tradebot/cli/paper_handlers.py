@@ -134,11 +134,16 @@ async def _trade(manager: Any, key: Any, session: PaperSession) -> None:
     sub = await manager.subscribe(key.category, key.symbol, key.interval,
                                   since_ms=None if last is None else last + session.identity.interval_ms,
                                   confirmed_only=True)
+    held = session.broker.position()
     try:
         async for event in sub:
             started = time.perf_counter()
             record = session.on_bar(event.row())
             if record is not None:
+                if record["position"] != held:  # an entry, an addition or an exit filled on this bar
+                    print(f"{session.folder.name} {format_ms(event.start_ms)} position {held:g} -> "
+                          f"{record['position']:g}", flush=True)
+                    held = record["position"]
                 print(f"{session.folder.name} {format_ms(event.start_ms)} close {event.close:g} "
                       f"position {record['position']:g} equity {record['equity']:.2f} "
                       f"({(time.perf_counter() - started) * 1000:.0f} ms, {event.source})", file=sys.stderr)

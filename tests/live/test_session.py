@@ -75,3 +75,29 @@ def test_live_path_equals_backtest(data, text, bars, warm) -> None:
         expected = backtest(strategy, bars) if warmup == 0 else \
             backtest_of_session(strategy, bars, warmup, interval_ms=HOUR_MS)
         assert_same_as_backtest(result, expected, bars.height - 1)
+
+
+def test_resume_after_many_trades(tmp_path: Path) -> None:
+    """A session whose snapshot holds more trades than the engine's first buffer (16) resumes."""
+    import datetime as dt
+
+    import numpy as np
+    import polars as pl
+
+    strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\n", tmp_path / "s.tbs")
+    n = 200
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    close = 100 + np.sin(np.arange(n))
+    bars = pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(n)]).cast(
+        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
+        "volume": np.ones(n)})
+    session = new_session(strategy, tmp_path / "session")
+    session.start(bars.head(0))
+    for row in bar_rows(bars)[:190]:
+        session.on_bar(row)
+    assert len(session.closed) > 20
+    session = new_session(strategy, tmp_path / "session")
+    session.resume()
+    for row in bar_rows(bars)[190:]:
+        session.on_bar(row)
+    assert_same_as_backtest(session.result(), backtest(strategy, bars), n - 1)

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "tradebot.cli.repl",
     "tradebot.cli.report",
     "tradebot.cli.ui",
+    "tradebot.cli.paper",
 )
 
 log = logging.getLogger("tradebot")

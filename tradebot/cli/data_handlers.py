@@ -89,21 +89,25 @@ def run_stream(args: argparse.Namespace, config: Config) -> int:
         async with BybitRest(settings.rest) as rest, StreamManager(settings.stream, rest) as mgr:
             now = await rest.server_time()
             since = parse_time(args.since, now_ms=now) if args.since else None
-            writers = [asyncio.create_task(write_stream(mgr, store, key, since_ms=since))
-                       for key in keys]
-            try:
-                await asyncio.wait_for(asyncio.gather(*writers), args.duration)
-            except asyncio.TimeoutError:
-                pass  # --duration elapsed
-            finally:
-                for task in writers:
-                    task.cancel()
+            await gather_for([asyncio.create_task(write_stream(mgr, store, key, since_ms=since))
+                              for key in keys], args.duration)
 
     try:
         asyncio.run(go())
     except KeyboardInterrupt:
         print("stream stopped", file=sys.stderr)
     return 0
+
+
+async def gather_for(tasks: list[asyncio.Task[Any]], duration: float | None) -> None:
+    """Run `tasks` until they end or `duration` seconds pass (None: no limit); cancel the rest."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), duration)
+    except asyncio.TimeoutError:
+        pass  # --duration elapsed
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def write_stream(manager: StreamManager, store: CandleStore, key: SeriesKey, *,

@@ -13,9 +13,10 @@ from ..errors import UsageError, UserError
 from ..lang import ast
 from ..lang.diagnostics import Diagnostic, render_one
 from ..lang.explain import risk_as_written
+from ..lang.lookback import lookback
 from ..optimize import flags as optimize_flags
-from ..pipeline import (Strategy, backtest_counting_rules, check_data, count_rules, data_path, load_bars,
-                        load_strategy)
+from ..pipeline import (Strategy, backtest_counting_rules, check_data, count_rules, data_path, engine_nodes,
+                        load_bars, load_strategy)
 from ..runtime.report import format_summary, price_decimals, result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
 
@@ -138,5 +139,7 @@ def check_command(args: argparse.Namespace, config: Config) -> int:
         checked = strategy.checked
         rules = sum(1 for s in checked.program.statements if isinstance(s, ast.Rule))
         against = f", fits {args.data}" if bars is not None else ""
-        print(f"{path}: ok ({len(checked.params)} params, {len(checked.series)} series, {rules} rules{against})")
+        warmup = lookback(engine_nodes(checked).values()).describe()
+        print(f"{path}: ok ({len(checked.params)} params, {len(checked.series)} series, {rules} rules{against}; "
+              f"{warmup})")
     return worst

@@ -406,7 +406,7 @@ BUILTINS = (
 
 NOTES = {
     "rsi": Note("length", "TA-Lib RSI"),
-    "macd": Note("slow + signal - 2", "TA-Lib MACD (all three fields from the same bar; the fast "
+    "macd": Note("max(fast, slow) + signal - 2", "TA-Lib MACD (all three fields from the same bar; the fast "
                  "EMA is seeded at the slow period, as TA-Lib does)"),
     "stoch": Note("length + smooth_k + smooth_d - 3", "TA-Lib STOCH with SMA smoothing"),
     "stochrsi": Note("length + k_length + d_length - 2", "TA-Lib STOCHRSI with SMA %D"),
@@ -421,9 +421,9 @@ NOTES = {
     "aroon": Note("length", "TA-Lib AROON (ties go to the most recent bar)"),
     "aroonosc": Note("length", "TA-Lib AROONOSC"),
     "trix": Note("3 * (length - 1) + 1", "TA-Lib TRIX"),
-    "ultosc": Note("slow", "TA-Lib ULTOSC"),
+    "ultosc": Note("max(fast, mid, slow)", "TA-Lib ULTOSC"),
     "cmo": Note("length", "TA-Lib CMO"),
-    "apo": Note("slow - 1", "TA-Lib APO with EMA averages (matype 1)"),
-    "ppo": Note("slow - 1", "TA-Lib PPO with EMA averages (matype 1)"),
+    "apo": Note("max(fast, slow) - 1", "TA-Lib APO with EMA averages (matype 1)"),
+    "ppo": Note("max(fast, slow) - 1", "TA-Lib PPO with EMA averages (matype 1)"),
     "bop": Note("0", "TA-Lib BOP"),
 }

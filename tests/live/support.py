@@ -1,0 +1,58 @@
+"""Shared by the paper-trading tests: random scripts, bars as rows, a session in a folder, and
+the comparison with a backtest (a running session has not closed at end of data)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from hypothesis import reject, strategies as st
+
+from tests.lang.strategies import expressions
+from tradebot.errors import UserError
+from tradebot.live.feed import rows
+from tradebot.live.session import Identity, PaperSession
+from tradebot.pipeline import Strategy, compile_source
+from tradebot.runtime.engine import BacktestResult
+
+HOUR_MS = 3_600_000
+_NUMBER, CONDITION = expressions()
+RISK = ("", "stop_loss 1%", "take_profit 2%\nstop_loss 3 * atr(3)", "exit after 3 bars",
+        "trailing_stop 1%", "enter long at limit close - 0.5 expire 2 bars")
+
+
+@st.composite
+def scripts(draw) -> str:
+    """A random well-typed script: four random conditions and some risk rules."""
+    lines = [f"{rule} when {draw(CONDITION)}"
+             for rule in ("enter long", "exit long", "enter short", "exit short")]
+    return "\n".join([draw(st.sampled_from(RISK)), "pyramiding " + str(draw(st.integers(1, 2))), *lines]) + "\n"
+
+
+def compiled(text: str, path: Path) -> Strategy:
+    """The script compiled; a generated one the checker refuses (`@ 3h` inside `@ 2h`) is skipped."""
+    path.write_text(text, encoding="utf-8")
+    try:
+        return compile_source(text, str(path), path=path)
+    except UserError:
+        reject()
+
+
+def new_session(strategy: Strategy, folder: Path) -> PaperSession:
+    identity = Identity.of(strategy, symbol="TEST", category="replay", interval="1h", interval_ms=HOUR_MS)
+    return PaperSession(strategy, folder, identity)
+
+
+def bar_rows(bars: pl.DataFrame) -> list[tuple[int, float, float, float, float, float]]:
+    return list(rows(bars))
+
+
+def assert_same_as_backtest(session_result: BacktestResult, backtest: BacktestResult, last_bar: int) -> None:
+    """The session's trades and equity equal the backtest's, bit for bit, except what the
+    backtest closes at its last bar because the data ends there."""
+    open_at_end = (pl.col("exit_reason") == "end_of_data") & (pl.col("exit_bar") == last_bar)
+    expected = backtest.trades.filter(~open_at_end)
+    assert session_result.trades.to_dicts() == expected.to_dicts()
+    n = session_result.equity.height
+    assert n == backtest.equity.height
+    compared = n - 1 if expected.height < backtest.trades.height else n
+    assert session_result.equity.head(compared).to_dicts() == backtest.equity.head(compared).to_dicts()

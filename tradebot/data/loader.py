@@ -49,22 +49,20 @@ def load_ohlcv(path: str | Path, *, allow_empty: bool = False, min_rows: int = 1
     data = read_bytes(path)
     key = cache.SourceKey.of(data, path.stat()) if cache_dir and len(data) >= cache.MIN_BYTES else None
     hit = cache.lookup(cache_dir, path, key) if key else None
-    if hit is not None:
-        frame = hit
+    if hit is not None and hit.height >= min_rows:  # else: parse, for the error with its line
         log.debug("%s: the validated frame from the cache", path)
-        first_line = 2  # only files with rows are cached; the line of the last row is not needed
-    else:
-        frame, layout = parse_with_layout(data, path)
-        if frame.height == 0 and not allow_empty:
-            raise DataError(path, "file has a header but no data rows")
-        first_line = 1 + layout.has_header
-        frame = validate_ohlcv(frame, path, first_line=first_line)
+        return hit
+    frame, layout = parse_with_layout(data, path)
+    if frame.height == 0 and not allow_empty:
+        raise DataError(path, "file has a header but no data rows")
+    first_line = 1 + layout.has_header
+    frame = validate_ohlcv(frame, path, first_line=first_line)
     if 0 < frame.height < min_rows:
         raise DataError(path, f"file has {frame.height} data row(s); at least {min_rows} are needed",
                         row=first_line + frame.height - 1,
                         hint="a backtest needs at least 2 bars: use a longer file")
     if key and hit is None and frame.height:
-        cache.store(cache_dir, path, key, frame)
+        cache.store(cache_dir, path, key, frame)  # (a hit with too few rows is not rewritten)
     return frame
 
 

@@ -9,10 +9,13 @@ bench extra installs; `vbt.settings["engine"]` picks one): both are timed, side 
 ratios are against the faster of the two at each size. Warm: best of 5 in-process calls after a
 warm-up call (numba compiled, data in memory), from OHLCV in memory to trades + equity + headline
 metrics. Cold: a new Python process that imports, loads the same bars from an .npz file, computes
-once and exits (median of 3 wall-clock runs). Also times a whole `tradebot run` on a 1M-bar CSV
-(new process: start-up, CSV load and validation, compile, backtest, report). `--warm-only` skips
-the new processes (minutes on a loaded machine); `--clock cpu` times the warm calls in CPU
-seconds of the process, as bench_indicators.py explains.
+once and exits (median of 3 wall-clock runs). Whole job: the same strategy on a 1M-bar CSV in a
+new process, `tradebot run` (data cache primed, and `--no-cache`) beside a vectorbt script that
+reads the CSV with pandas and prints the same headline figures, each engine; median wall and CPU
+seconds of 3 runs (CPU: user + system of every thread, which a loaded machine disturbs less).
+`--warm-only` skips the new processes (minutes on a loaded machine), `--whole-only` runs only the
+whole job, `--no-whole` skips it; `--clock cpu` times the warm calls in CPU seconds of the
+process, as bench_indicators.py explains.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import best_of, median_wall, synthetic_bars, table, write_csv  # noqa: E402
+from common import best_of, median_process, median_wall, synthetic_bars, table, write_csv  # noqa: E402
 
 FAST, SLOW, FEE, SLIPPAGE = 10, 30, 0.0002, 0.00005
 SCRIPT = f"""strategy "SMA cross"
@@ -86,10 +89,17 @@ def cold(code: str, npz: Path, call: str = "run(bars)") -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm-only", action="store_true", help="skip the new-process timings")
+    parser.add_argument("--whole-only", action="store_true",
+                        help="only the whole-job processes (tradebot run vs a vectorbt script)")
+    parser.add_argument("--no-whole", action="store_true", help="skip the whole-job processes")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="warm calls in wall seconds, or CPU seconds of the process")
     args = parser.parse_args()
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    if args.whole_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            print_whole_runs(whole_runs(Path(tmp)))
+        return
     tradebot_run, vectorbt_run = in_process(TRADEBOT_CODE), in_process(VECTORBT_CODE)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,17 +119,49 @@ def main() -> None:
             print(table(["bars", "trades (tb / vbt numba / vbt rust)", f"warm tb s ({args.clock})",
                          "warm vbt numba s", "warm vbt rust s", "warm ratio (vs faster)"], rows))
             return
-        big = synthetic_bars(1_000_000)
-        csv = write_csv(big, Path(tmp) / "bars_1m.csv")
-        script = Path(tmp) / "sma.tbs"
-        script.write_text(SCRIPT)
-        tradebot = Path(sys.executable).with_name("tradebot")
-        whole = median_wall(lambda: subprocess.run([str(tradebot), "run", str(script), "--data", str(csv)],
-                                                   check=True, capture_output=True))
+        whole = whole_runs(Path(tmp)) if not args.no_whole else None
     print(table(["bars", "trades (tb / vbt numba / vbt rust)", "warm tb s", "warm vbt numba s",
                  "warm vbt rust s", "warm ratio (vs faster)", "cold tb s", "cold vbt numba s",
                  "cold vbt rust s", "cold ratio (vs faster)"], rows))
-    print(f"\nwhole `tradebot run` on 1,000,000 bars (new process, CSV load to report): {whole:.2f} s")
+    if whole:
+        print_whole_runs(whole)
+
+
+def whole_runs(tmp: Path) -> list[tuple[str, float, float]]:
+    """The whole job in a new process, on the same 1M-bar CSV: `tradebot run` (its data cache
+    primed by the untimed run, and with --no-cache), and a vectorbt script that reads the CSV
+    with pandas, runs the same strategy and prints the same headline figures, with each engine.
+    (name, median wall s, median CPU s) of 3 runs each."""
+    csv = write_csv(synthetic_bars(1_000_000), tmp / "bars_1m.csv")
+    script = tmp / "sma.tbs"
+    script.write_text(SCRIPT)
+    tradebot = [str(Path(sys.executable).with_name("tradebot")), "run", str(script), "--data", str(csv)]
+    env = {"TRADEBOT_RUN_CACHE_DIR": str(tmp / "cache")}  # median_process's untimed run primes it
+    results = [("tradebot run (cached data)", *median_process(tradebot, env=env)),
+               ("tradebot run --no-cache", *median_process([*tradebot, "--no-cache"], env=env))]
+    for engine in ENGINES:
+        program = VECTORBT_CODE + VECTORBT_WHOLE.format(csv=str(csv), engine=engine)
+        try:
+            results.append((f"vectorbt ({engine}) script", *median_process([sys.executable, "-c", program])))
+        except subprocess.CalledProcessError as exc:  # e.g. vectorbt-rust not installed
+            print(f"vectorbt ({engine}) skipped: {exc.stderr.decode().strip().splitlines()[-1]}")
+    return results
+
+
+# vectorbt's side of the whole job: read the CSV as a vectorbt user would (pandas), run, report.
+VECTORBT_WHOLE = textwrap.dedent("""
+    bars = pd.read_csv({csv!r})
+    bars["timestamp"] = pd.to_datetime(bars["timestamp"], utc=True).dt.tz_localize(None)
+    print(run(bars, {engine!r}))  # run() reads columns with .to_numpy(), as from a polars frame
+""")
+
+
+def print_whole_runs(results: list[tuple[str, float, float]]) -> None:
+    fastest_vbt_wall = min(wall for name, wall, _ in results if name.startswith("vectorbt"))
+    fastest_vbt_cpu = min(cpu for name, _, cpu in results if name.startswith("vectorbt"))
+    rows = [[name, wall, cpu, wall / fastest_vbt_wall, cpu / fastest_vbt_cpu] for name, wall, cpu in results]
+    print("\nwhole job on 1,000,000 bars in a new process (start-up, CSV, backtest, report; median of 3):")
+    print(table(["process", "wall s", "CPU s", "wall vs faster vbt", "CPU vs faster vbt"], rows))
 
 
 if __name__ == "__main__":

@@ -61,3 +61,31 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
 def write_csv(bars: pl.DataFrame, path: Path) -> Path:
     bars.write_csv(path, datetime_format="%Y-%m-%dT%H:%M:%SZ")
     return path
+
+
+def median_process(argv: list[str], *, repeat: int = 3, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds (user + system, every thread) of `repeat` runs
+    of a new process, after one untimed run. CPU time comes from the children's resource usage (POSIX); where that is
+    missing (Windows) it is reported as NaN."""
+    import os
+    import subprocess
+    try:
+        import resource
+    except ImportError:  # Windows
+        resource = None
+    # As after a normal install, the processes import from cached bytecode: with
+    # PYTHONDONTWRITEBYTECODE set (some sandboxes do) every start-up would compile every module,
+    # seconds that no user pays. One untimed run writes the caches (and any program's own).
+    env = {name: value for name, value in {**os.environ, **(env or {})}.items()
+           if name != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(argv, check=True, capture_output=True, env=env)
+    walls, cpus = [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN) if resource else None
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True, env=env)
+        walls.append(time.perf_counter() - start)
+        if resource:
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus) if cpus else float("nan")

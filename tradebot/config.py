@@ -57,6 +57,18 @@ class Config:
         return self.tables.get(section, {}).get(key, default)
 
 
+def as_bool(value: Any) -> bool:
+    """A true/false setting from TOML (a bool) or the environment (`1`/`true`/`yes`/`on`, `0`/…)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def user_config_dir() -> Path:
     from platformdirs import user_config_dir as _dir
 

@@ -190,9 +190,11 @@ def _setting_error(checked: CheckedProgram, name: str, message: str, hint: str) 
     return ScriptDiagnostics([Diagnostic(message, span, hint)], checked.source, checked.filename)
 
 
-def load_bars(path: Path) -> pl.DataFrame:
+def load_bars(path: Path, *, cache_dir: Path | None = None) -> pl.DataFrame:
+    """The bars of `path` (at least 2); `cache_dir`: reuse the validated frame while the file's
+    content is unchanged (tradebot/data/cache.py)."""
     log.debug("loading %s", path)
-    return load_ohlcv(path, min_rows=2)
+    return load_ohlcv(path, min_rows=2, cache_dir=cache_dir)
 
 
 def require_volume(strategy: Strategy, bars: pl.DataFrame) -> None:

@@ -9,6 +9,7 @@ from typing import Iterable
 
 from ..compiled import numba_warming_up
 from ..config import Config
+from ..data import cache as data_cache
 from ..errors import UsageError, UserError
 from ..lang import ast
 from ..lang.diagnostics import Diagnostic, render_one
@@ -35,6 +36,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--report", nargs="?", const="", metavar="FILE",
                      help="also write an HTML report (default reports/<strategy>-<time>.html)")
     run.add_argument("--open", action="store_true", help="open the --report in the default browser")
+    run.add_argument("--no-cache", action="store_true",
+                     help="parse the CSV even if its validated copy is cached (docs/data.md)")
     optimize_flags.add_arguments(run)
     run.set_defaults(handler=run_command)
 
@@ -85,7 +88,7 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
 
 def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> int:
     source = data_path(strategy, flag=args.data, config=config)
-    bars = load_bars(source)
+    bars = load_bars(source, cache_dir=data_cache.configured_dir(config, disabled=args.no_cache))
     print_warnings(strategy, check_data(strategy, bars))
     report = args.report is not None or args.out  # --out keeps what `tradebot report DIR` draws
     if report:

@@ -25,6 +25,7 @@ import polars as pl
 
 from ..errors import DataError
 from ..market.bars import OHLCV_COLUMNS, VALUE_COLUMNS, empty_ohlcv
+from . import cache
 from .access import read_regular_file
 from .formats import Layout, sniff
 from .schema import validate_ohlcv
@@ -35,14 +36,23 @@ log = logging.getLogger(__name__)
 FIRST_DATA_LINE = 2  # of a file with a header
 
 
-def load_ohlcv(path: str | Path, *, allow_empty: bool = False, min_rows: int = 1) -> pl.DataFrame:
+def load_ohlcv(path: str | Path, *, allow_empty: bool = False, min_rows: int = 1,
+               cache_dir: Path | None = None) -> pl.DataFrame:
     """Load and validate an OHLCV CSV; the result has the canonical schema and order.
 
     A file with a header but no rows is an error unless `allow_empty` (the store uses that);
-    `min_rows`: fewer valid rows is an error (a backtest needs 2 bars).
+    `min_rows`: fewer valid rows is an error (a backtest needs 2 bars). `cache_dir`: keep the
+    validated frame there and reuse it while the file's content is unchanged (cache.py says why a
+    hit is never stale).
     """
     path = Path(path)
-    frame, layout = parse_with_layout(read_bytes(path), path)
+    data = read_bytes(path)
+    key = cache.SourceKey.of(data, path.stat()) if cache_dir and len(data) >= cache.MIN_BYTES else None
+    hit = cache.lookup(cache_dir, path, key) if key else None
+    if hit is not None and hit.height >= min_rows:  # else: parse, for the error with its line
+        log.debug("%s: the validated frame from the cache", path)
+        return hit
+    frame, layout = parse_with_layout(data, path)
     if frame.height == 0 and not allow_empty:
         raise DataError(path, "file has a header but no data rows")
     first_line = 1 + layout.has_header
@@ -51,6 +61,8 @@ def load_ohlcv(path: str | Path, *, allow_empty: bool = False, min_rows: int = 1
         raise DataError(path, f"file has {frame.height} data row(s); at least {min_rows} are needed",
                         row=first_line + frame.height - 1,
                         hint="a backtest needs at least 2 bars: use a longer file")
+    if key and hit is None and frame.height:
+        cache.store(cache_dir, path, key, frame)  # (a hit with too few rows is not rewritten)
     return frame
 
 

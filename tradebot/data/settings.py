@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import Config
+from ..config import Config, as_bool
 from ..errors import UsageError
 from .bybit import RestSettings
 from .ratelimit import Backoff
@@ -19,17 +19,6 @@ from .store import DEFAULT_ROOT, CandleStore
 from .wsconn import StreamSettings
 
 SECTION = "bybit"
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected true or false, got {value!r}")
 
 
 def _optional_float(value: Any) -> float | None:
@@ -67,7 +56,7 @@ KEYS: tuple[Key, ...] = (
     Key("reconnect_cap", 30.0, float, "longest reconnect delay, seconds"),
     Key("lock_timeout", 30.0, float, "wait for another writer's file lock, seconds"),
     Key("retention_days", None, _optional_float, "keep only the last N days (default: keep all)"),
-    Key("fsync", True, _bool, "fsync every write (turn off only for throwaway data)"),
+    Key("fsync", True, as_bool, "fsync every write (turn off only for throwaway data)"),
 )
 
 

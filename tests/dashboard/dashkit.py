@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import requests
 
 from tradebot.dashboard.server import Dashboard
@@ -87,3 +88,15 @@ def wait_for(served: Served, job_id: str, *, until=lambda job: job["status"] not
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {job['status']}: {job['tail']}")
         time.sleep(0.3)
+
+
+def write_gapless_bars(path: Path, *, bars: int) -> None:
+    """Hourly bars without a gap (a replay refuses one, as live trading would): a seeded walk."""
+    rng = np.random.default_rng(7)
+    close = 1.1 * np.exp(np.cumsum(rng.normal(0, 0.002, bars)))
+    open_ = np.concatenate([[1.1], close[:-1]])
+    high, low = np.maximum(open_, close) * 1.0005, np.minimum(open_, close) * 0.9995
+    start = np.datetime64("2024-01-01T00:00")
+    rows = [f"{(start + np.timedelta64(i, 'h')).astype(str)}:00Z,{open_[i]:.5f},{high[i]:.5f},{low[i]:.5f},"
+            f"{close[i]:.5f},100" for i in range(bars)]
+    path.write_text("timestamp,open,high,low,close,volume\n" + "\n".join(rows) + "\n", encoding="utf-8")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from dashkit import settings_for, wait_for
+from dashkit import settings_for, wait_for, write_gapless_bars
 
 from tradebot.dashboard.jobs import Registry
 
@@ -243,14 +244,34 @@ def test_sweep_progress_best_and_studies(served) -> None:
     assert "fast=" in served.get("/sweeps").text
 
 
-def test_paper_page_says_plainly_when_paper_is_missing(served) -> None:
+def test_a_paper_session_replayed_from_the_dashboard_is_identical_to_the_backtest(served, project) -> None:
+    # The page offers the form once `tradebot paper` exists; a replay job writes a session folder
+    # that `tradebot paper verify` (the CLI's own check) finds identical to a backtest.
     reply = served.get("/api/sessions").json()
-    assert reply["paper_available"] is False and "no `tradebot paper` command" in reply["why"]
-    assert 'id="paper-unavailable"' in served.get("/paper").text
-    # No form to start one, and asking anyway is refused with the reason.
-    assert 'action="/jobs/paper"' not in served.get("/paper").text
-    refused = served.post("/api/jobs", json={"kind": "paper", "script": "strategies/rsi.tbs"})
-    assert refused.status_code == 400 and "no `tradebot paper` command" in refused.json()["error"]
+    assert reply["paper_available"] is True, reply
+    assert 'action="/jobs/paper"' in served.get("/paper").text
+    write_gapless_bars(project / "strategies" / "data" / "replay.csv", bars=400)
+    job = start(served, kind="paper", script="strategies/rsi.tbs", replay="strategies/data/replay.csv")
+    assert job["argv"][:2] == ["paper", str(project.resolve() / "strategies" / "rsi.tbs")]
+    done = wait_for(served, job["id"])
+    assert done["status"] == "finished" and done["exit_code"] == 0, done["tail"]
+    sessions = served.get("/api/sessions").json()["sessions"]
+    assert len(sessions) == 1 and served.get(f"/paper/{sessions[0]}").status_code == 200
+    verified = subprocess.run([sys.executable, "-m", "tradebot", "paper", "verify",
+                               str(project / "sessions" / sessions[0])], capture_output=True, text=True, timeout=300)
+    assert verified.returncode == 0 and "identical" in verified.stdout, verified.stdout + verified.stderr
+
+
+@pytest.mark.parametrize("fields, why", [
+    ({"replay": "/etc/passwd"}, "outside the project"),
+    ({"replay": "strategies/rsi.tbs"}, "not a .csv file"),
+    ({"symbols": "BTCUSDT ETHUSDT"}, "one symbol"),
+    ({"symbols": "BTC-USDT"}, "is not a symbol"),
+    ({}, "symbols: required"),
+])
+def test_a_malformed_paper_job_is_refused(served, fields, why) -> None:
+    refused = served.post("/api/jobs", json={"kind": "paper", "script": "strategies/rsi.tbs", **fields})
+    assert refused.status_code == 400 and why in refused.json()["error"], refused.text
 
 
 def test_session_pages_read_the_journal(served, project) -> None:

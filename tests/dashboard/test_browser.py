@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from dashkit import settings_for
+from dashkit import write_gapless_bars, settings_for
 
 TIMEOUT_MS = 120_000
 
@@ -126,9 +126,19 @@ def test_fetch_check_run_report_system_paper(page, serve, project, fake_env, tmp
     assert not page.locator("form.stop").first.is_visible()  # nothing left to stop
     shoot(page, tmp_path, "stream-stopped")
 
+    # A paper session on stored bars replayed as if live; its page follows the journal.
+    write_gapless_bars(project / "strategies" / "data" / "replay.csv", bars=400)
     page.goto(served.url + "/paper")
-    assert "Paper trading is not available" in page.inner_text("#paper-unavailable")
-    assert page.locator('form[action="/jobs/paper"]').count() == 0
+    form = page.locator('form[action="/jobs/paper"]')
+    form.locator('select[name="script"]').select_option("strategies/rsi.tbs")
+    form.locator('input[name="replay"]').fill("strategies/data/replay.csv")
+    form.locator("button").click()
+    page.wait_for_url("**/jobs/*")
+    wait_job(page, "finished")
+    page.goto(served.url + "/paper")
+    page.locator("#sessions a").first.click()
+    page.wait_for_url("**/paper/*")
+    assert "equity" in page.inner_text("main").lower()
     shoot(page, tmp_path, "paper")
 
 

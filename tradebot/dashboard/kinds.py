@@ -130,10 +130,21 @@ def optimize(form: Mapping[str, str], settings: DashboardSettings, job_id: str) 
 
 
 def paper(form: Mapping[str, str], settings: DashboardSettings, job_id: str) -> JobSpec:
+    """A session on the live stream of one symbol, or on a stored CSV (inside the project or the
+    store) replayed bar by bar as if live."""
     script = _script(form, settings)
     session = settings.sessions / f"{script.stem}-{job_id}"
-    return JobSpec("paper", ("paper", str(script), "--out", str(session)),
-                   f"paper {shown(script, settings.project)}", session=session)
+    replay = str(form.get("replay", "") or "").strip()
+    if replay:
+        path = inside((settings.project, settings.store), replay, base=settings.project, suffixes=(".csv",))
+        source, what = ["--replay", str(path)], f"replay {shown(path, settings.project)}"
+    else:
+        symbols = _symbols(form)
+        if len(symbols) != 1:
+            raise JobInputError("symbols: a paper session from the dashboard follows one symbol")
+        source, what = ["--symbol", symbols[0], *_series(form, settings)], symbols[0]
+    return JobSpec("paper", ("paper", str(script), *source, "--out", str(session)),
+                   f"paper {shown(script, settings.project)} {what}", session=session)
 
 
 KINDS: Mapping[str, Builder] = {"fetch": fetch, "stream": stream, "run": run, "optimize": optimize,

@@ -133,7 +133,11 @@ class Renderer:
     def paper(self, available: bool, why: str, scripts: Sequence[str], sessions: Sequence[Session],
               jobs: Sequence[Job], sessions_root: Path) -> str:
         if available:
-            start = self.form("/jobs/paper", _select("script", scripts, scripts[0] if scripts else ""),
+            # Live candles for a symbol, or a stored CSV of the project replayed as if live.
+            start = self.form("/jobs/paper", _select("script", scripts, scripts[0] if scripts else "")
+                              + _input("symbols", "BTCUSDT", required=False) + _select("interval", INTERVAL_CHOICES, "1m")
+                              + _select("category", ("linear", "spot", "inverse"), "linear")
+                              + _input("replay", "or a CSV to replay (empty: live)", required=False),
                               "Start paper session", cls="start")
         else:
             start = (f'<p id="paper-unavailable" class="problem">Paper trading is not available: {escape(why)}. '

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -190,8 +191,21 @@ def journal_events(path: Path, offset: int) -> tuple[list[dict], int]:
     for line in text.splitlines():
         if line.strip():
             try:
-                value = json.loads(line)
+                # The journal keeps NaN (a risk level not set) as Python's JSON does; a browser's
+                # JSON.parse refuses it, so the page gets null there.
+                value = _nan_as_none(json.loads(line))
                 events.append(value if isinstance(value, dict) else {"value": value})
             except ValueError:
                 events.append({"text": line})
     return events, offset
+
+
+def _nan_as_none(value):
+    """`value` with every NaN or infinity (anywhere in lists and dicts) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_nan_as_none(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _nan_as_none(v) for k, v in value.items()}
+    return value

@@ -55,7 +55,7 @@ class PaperBroker:
 
     @classmethod
     def restore(cls, snapshot: dict[str, Any]) -> PaperBroker:
-        return cls(_RestorableStepper.restore(snapshot))
+        return cls(Stepper.restore(snapshot))
 
     def snapshot(self) -> dict[str, Any]:
         return self.stepper.snapshot()
@@ -74,17 +74,3 @@ class PaperBroker:
 
     def fills(self) -> np.ndarray:
         return self.stepper.trades
-
-
-class _RestorableStepper(Stepper):
-    """`Stepper.restore` sets the state (with its trade count) before growing the trade buffer, so
-    growing copied more rows than the fresh buffer has once a snapshot held more than 16 trades
-    (a ValueError on resuming such a session). Until runtime/stepper.py grows the buffer first,
-    this copies only the rows the buffer has."""
-
-    def _make_room(self, rows: int) -> None:
-        if rows > self._trades.shape[0]:
-            grown = np.zeros((max(rows, 2 * self._trades.shape[0]), self._trades.shape[1]))
-            kept = min(self.state.k, self._trades.shape[0])
-            grown[:kept] = self._trades[:kept]
-            self._trades = grown

@@ -113,13 +113,15 @@ class Stepper:
             raise ValueError(f"not a {SNAPSHOT_FORMAT} snapshot: format {snapshot.get('format')!r}")
         floats = np.array([float.fromhex(v) for v in snapshot["floats"]])
         stepper = cls(np.array(snapshot["modes"]), np.array(snapshot["ints"]), floats)
+        # Grow the (still empty) trade buffer before the state carries the snapshot's trade count:
+        # growing copies the first `state.k` rows, more than a fresh buffer has past 16 trades.
+        stepper._make_room(len(snapshot["trades"]))
         # The freshly built state is the template of every field's type (numba compiles `step`
         # for exact types: an int where a float belongs would be another signature).
         stepper.state = _decode(stepper.state, snapshot["state"])
         stepper.bars_seen = int(snapshot["bars_seen"])
         lots = [[float.fromhex(v) for v in row] for row in snapshot["lots"]]
         stepper._lots[:len(lots)] = np.array(lots).reshape(len(lots), kn.LOT_FIELDS)
-        stepper._make_room(len(snapshot["trades"]))
         trades = [[float.fromhex(v) for v in row] for row in snapshot["trades"]]
         stepper._trades[:len(trades)] = np.array(trades).reshape(len(trades), kn.TRADE_FIELDS)
         return stepper

@@ -68,10 +68,17 @@
     // A journal entry updates what it carries: position, open P&L, equity (a new chart point).
     return (entry) => {
       for (const key of ["position", "open_pnl", "equity"]) {
-        if (entry[key] !== undefined && $("now-" + key)) $("now-" + key).textContent = entry[key];
+        const value = typeof entry[key] === "number" ? entry[key].toFixed(2) : entry[key];
+        if (entry[key] !== undefined && $("now-" + key)) $("now-" + key).textContent = value;
       }
       if (typeof entry.equity === "number") {
-        points.push([entry.time || entry.timestamp || String(points.length), entry.equity]);
+        // A paper journal's step carries its bar as `row` (epoch ms first), as the equity file's times.
+        const when = entry.time || entry.timestamp
+          || (Array.isArray(entry.row) ? new Date(entry.row[0]).toISOString().replace(".000Z", "Z") : String(points.length));
+        // The journal is read from its start, so the bars equity.csv already drew come again: skip them.
+        const last = points.length ? points[points.length - 1][0] : null;
+        if (Array.isArray(entry.row) && last !== null && when <= last) return;
+        points.push([when, entry.equity]);
         chart.setOption({ xAxis: { data: points.map((p) => p[0]) }, series: [{ data: points.map((p) => p[1]) }] });
       }
     };

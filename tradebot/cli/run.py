@@ -16,8 +16,8 @@ from ..lang.diagnostics import Diagnostic, render_one
 from ..lang.explain import risk_as_written
 from ..lang.lookback import lookback
 from ..optimize import flags as optimize_flags
-from ..pipeline import (Strategy, backtest_counting_rules, check_data, count_rules, data_path, engine_nodes,
-                        load_bars, load_strategy)
+from ..pipeline import (Strategy, backtest_counting_rules, backtest_portfolio, check_data, count_rules,
+                        data_path, engine_nodes, is_portfolio, load_bars, load_strategy, universe_panel)
 from ..runtime.report import format_summary, price_decimals, result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
 
@@ -87,6 +87,8 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> int:
+    if is_portfolio(strategy):
+        return _backtest_portfolio(strategy, args, config)
     source = data_path(strategy, flag=args.data, config=config)
     bars = load_bars(source, cache_dir=data_cache.configured_dir(config, disabled=args.no_cache))
     print_warnings(strategy, check_data(strategy, bars))
@@ -114,6 +116,30 @@ def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> i
         decimals = price_decimals(bars["close"].to_numpy(), tick_size=strategy.checked.settings["tick_size"])
         print(format_summary(result, title=strategy.title, settings=settings, params=_params_as_written(strategy),
                              last_trades=args.trades, price_decimals=decimals, rules=rules), end="")
+    return 0
+
+
+def _backtest_portfolio(strategy: Strategy, args: argparse.Namespace, config: Config) -> int:
+    """A script with a `universe`: one account over its symbols (docs/execution.md, "Portfolios")."""
+    from ..runtime.portfolio_report import format_portfolio, portfolio_to_dict, write_portfolio
+
+    if args.data or args.report is not None:
+        raise UsageError(f"{'--data' if args.data else '--report'} is for one symbol; "
+                         "a script with a `universe` names its own files")
+    panel = universe_panel(strategy, config)
+    result = backtest_portfolio(strategy, panel)
+    settings = {"strategy": strategy.title, "script": str(args.script),
+                "universe": strategy.checked.settings["universe"], "symbols": ", ".join(panel.symbols),
+                "bars": len(panel.timestamps), "from": str(panel.timestamps[0]),
+                "to": str(panel.timestamps[-1])}
+    if args.out:
+        paths = write_portfolio(result, args.out, settings=settings)
+        print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(portfolio_to_dict(result, settings=settings), indent=2, allow_nan=False))
+    else:
+        print(format_portfolio(result, title=strategy.title, settings=settings,
+                               last_trades=args.trades), end="")
     return 0
 
 

@@ -46,12 +46,9 @@ class Panel:
 
 def universe_files(pattern: str, base: Path) -> dict[str, Path]:
     """The files a `universe` glob names (relative to `base`), by symbol: the text the wildcards
-    matched (`linear/*/1h.csv` → the folder name, `*_1h.csv` → the name's start)."""
+    matched (`linear/*/1h.csv` → the folder name, `*_1h.csv` → the name's start); {} for none."""
     full = base / pattern
     found = sorted(Path(p) for p in glob.glob(str(full)))
-    if not found:
-        raise DataError(full, "the universe matches no file",
-                        hint="check the pattern: it is relative to the script's folder")
     matcher = re.compile(_glob_regex(full.as_posix()))
     files: dict[str, Path] = {}
     for path in found:

@@ -45,15 +45,16 @@ class Panel:
 
 
 def universe_files(pattern: str, base: Path) -> dict[str, Path]:
-    """The files a `universe` glob names (relative to `base`), by symbol: the text the wildcards
-    matched (`linear/*/1h.csv` → the folder name, `*_1h.csv` → the name's start); {} for none."""
+    """The files a `universe` glob names (relative to `base`), by symbol: the text the last
+    wildcard matched (`linear/*/1h.csv` → the folder name, `*_1h.csv` → the name's start,
+    `*/*.csv` → the file's stem, so one symbol in two folders is a duplicate); {} for none."""
     full = base / pattern
     found = sorted(Path(p) for p in glob.glob(str(full)))
     matcher = re.compile(_glob_regex(full.as_posix()))
     files: dict[str, Path] = {}
     for path in found:
         match = matcher.fullmatch(path.as_posix())
-        symbol = "".join(match.groups()) if match and match.groups() else path.stem
+        symbol = match.groups()[-1] if match and match.groups() else path.stem
         if symbol in files:
             raise DataError(path, f"symbol {symbol!r} appears twice in the universe",
                             hint=f"also from {files[symbol]}: name each symbol once")

@@ -143,8 +143,8 @@ SETTINGS: Mapping[str, SettingSpec] = {
                                  maximum=1.0))),
         SettingSpec("universe", "string", None,
                     "Run on many symbols with one account: a glob of CSV files relative to the "
-                    "script (`universe \"../data/*/1h.csv\"`; each symbol is named by the text the "
-                    "wildcards matched). docs/execution.md, \"Portfolios\".",
+                    "script (`universe \"../data/*/1h.csv\"`; each symbol is named by the text the last "
+                    "wildcard matched). docs/execution.md, \"Portfolios\".",
                     'universe "../data/generated/*_generated_1h.csv"'),
         SettingSpec("max_positions", "whole", None,
                     "In a universe, the most symbols held at once; more entries than free slots "

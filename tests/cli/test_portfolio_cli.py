@@ -81,12 +81,12 @@ def test_duplicate_symbols_are_refused(tmp_path, capsys):
     assert code == 3 and "appears twice" in err
 
 
-def test_portfolio_settings_without_a_universe_are_script_errors(tmp_path, capsys):
+def test_portfolio_settings_without_a_universe_are_warned_about(tmp_path, capsys):
     path = script(tmp_path, "max_positions 2\nrank by roc(close, 5)\nenter long when close > open\n")
     code, _, err = run(capsys, "check", path)
-    assert code == 2
-    assert "s.tbs:1:1: error: `max_positions` applies to a universe" in err
-    assert "s.tbs:2:1: error: `rank` applies to a universe" in err
+    assert code == 0
+    assert "s.tbs:1:1: warning: `max_positions` applies to a universe" in err
+    assert "s.tbs:2:1: warning: `rank` applies to a universe" in err
 
 
 def test_rank_needs_by_and_a_number(tmp_path, capsys):

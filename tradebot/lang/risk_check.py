@@ -363,7 +363,7 @@ class _RiskChecker:
             return
         for key in ("max_positions", "rank"):
             if key in self.where:
-                self.error(f"`{key}` applies to a universe of symbols, and the script names none",
+                self._warning(f"`{key}` applies to a universe of symbols, and the script names none",
                            self.where[key].span,
                            'add `universe "../data/*/1h.csv"` (a glob of CSV files), or drop it')
 

@@ -28,7 +28,7 @@ def test_a_one_symbol_universe_equals_the_single_symbol_engine_bit_for_bit(case)
     assert portfolio.trades.drop("symbol").equals(single.trades)
     for name in ("equity", "drawdown"):
         assert portfolio.equity[name].to_numpy().tobytes() == single.equity[name].to_numpy().tobytes()
-    assert (portfolio.symbol_equity["position"].to_numpy().tobytes()
+    assert (portfolio.symbol_equity()["position"].to_numpy().tobytes()
             == single.equity["position"].to_numpy().tobytes())
     assert portfolio.ruin == single.ruin
     assert set(portfolio.trades["symbol"]) <= {"X"}

@@ -37,20 +37,29 @@ class PortfolioBars:
 class PortfolioResult:
     """trades: one row per closed trade with its `symbol` (else as `BacktestResult.trades`).
     equity: timestamp, equity, drawdown, positions (how many symbols are held).
-    symbol_equity: timestamp, symbol, position, pnl (that symbol's realized plus open P&L).
-    metrics: {"all", "long", "short"} for the account; `symbols`: one row of metrics per
-    symbol; `correlation`: the symbols' bar-return correlation matrix."""
+    position, pnl: (bars, symbols) matrices: each symbol's signed quantity held and its realized
+    plus open P&L after each bar (`symbol_equity()` as one long frame, built on demand: it has
+    bars × symbols rows). metrics: {"all", "long", "short"} for the account; `per_symbol`: one
+    row of metrics per symbol; `correlation()`: the symbols' bar-return correlation matrix."""
 
     symbols: tuple[str, ...]
     trades: pl.DataFrame
     equity: pl.DataFrame
-    symbol_equity: pl.DataFrame
+    position: np.ndarray
+    pnl: np.ndarray
+    close: np.ndarray
     metrics: dict[str, dict[str, Any]]
     per_symbol: dict[str, dict[str, Any]]
-    correlation: np.ndarray
     config: ExecutionConfig
     bars_per_year: float
     ruin: Ruin | None = None
+
+    def symbol_equity(self) -> pl.DataFrame:
+        """timestamp, symbol, position, pnl: one row per bar and symbol."""
+        return _symbol_equity(self.equity["timestamp"], self.symbols, self.position, self.pnl)
+
+    def correlation(self) -> np.ndarray:
+        return return_correlation(self.close)
 
 
 def run_portfolio(bars: PortfolioBars, signals: Sequence[Signals], rank: np.ndarray,
@@ -70,8 +79,7 @@ def run_portfolio(bars: PortfolioBars, signals: Sequence[Signals], rank: np.ndar
         np.int64(max_positions))
     timestamps = bars.timestamps
     trades = trades_frame(records, timestamps)
-    trades = trades.insert_column(0, pl.Series("symbol", np.array(bars.symbols, dtype=object)[tags],
-                                               dtype=pl.String))
+    trades = trades.insert_column(0, pl.Series("symbol", bars.symbols, dtype=pl.String).gather(tags))
     held = np.count_nonzero(position, axis=1)
     equity_frame = pl.DataFrame({"timestamp": timestamps, "equity": equity,
                                  "drawdown": drawdowns, "positions": held})
@@ -79,10 +87,10 @@ def run_portfolio(bars: PortfolioBars, signals: Sequence[Signals], rank: np.ndar
     close = bars.prices["close"]
     metrics = _account_metrics(trades, equity_frame, position, close, records, config, per_year)
     return PortfolioResult(
-        symbols=bars.symbols, trades=trades, equity=equity_frame,
-        symbol_equity=_symbol_equity(timestamps, bars.symbols, position, pnl),
-        metrics=metrics, per_symbol=_symbol_metrics(trades, bars.symbols, position, pnl, close),
-        correlation=return_correlation(close), config=config, bars_per_year=per_year,
+        symbols=bars.symbols, trades=trades, equity=equity_frame, position=position, pnl=pnl,
+        close=close, metrics=metrics,
+        per_symbol=_symbol_metrics(trades, bars.symbols, position, pnl, close),
+        config=config, bars_per_year=per_year,
         ruin=ruin_of(ruin, timestamps))
 
 
@@ -136,18 +144,23 @@ def basket_return_pct(close: np.ndarray) -> float:
 
 
 def return_correlation(close: np.ndarray) -> np.ndarray:
-    """Pearson correlation of the symbols' close-to-close returns over the bars both have (a
-    return spans a symbol's consecutive bars on the timeline; a gap gives no return)."""
-    m = close.shape[1]
-    returns = np.full((close.shape[0], m), np.nan)
-    returns[1:] = close[1:] / close[:-1] - 1.0
-    out = np.eye(m)
-    for a in range(m):
-        for b in range(a + 1, m):
-            both = ~(np.isnan(returns[:, a]) | np.isnan(returns[:, b]))
-            x, y = returns[both, a], returns[both, b]
-            value = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else np.nan
-            out[a, b] = out[b, a] = value
+    """Pearson correlation of the symbols' close-to-close returns, each pair over the bars both
+    have a return on (a return spans a symbol's consecutive timeline bars; a gap gives none).
+    NaN for a pair with fewer than 3 common returns or a constant one. All pairs at once: sums
+    over the common bars are matrix products of the returns (0 where missing) and the masks."""
+    returns = close[1:] / close[:-1] - 1.0
+    valid = (~np.isnan(returns)).astype(np.float64)
+    x = np.where(valid > 0, returns, 0.0)
+    count = valid.T @ valid                       # common returns of a and b
+    sum_a = x.T @ valid                           # [a, b]: a's returns where b has one
+    sum_sq = (x * x).T @ valid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_a, mean_b = sum_a / count, sum_a.T / count
+        covariance = (x.T @ x) / count - mean_a * mean_b
+        var_a = sum_sq / count - mean_a ** 2
+        out = covariance / np.sqrt(var_a * var_a.T)
+    out[(count < 3) | ~(var_a > 0) | ~(var_a.T > 0)] = np.nan
+    np.fill_diagonal(out, 1.0)
     return out
 
 
@@ -156,7 +169,7 @@ def _symbol_equity(timestamps: pl.Series, symbols: tuple[str, ...], position: np
     n, m = position.shape
     return pl.DataFrame({
         "timestamp": pl.concat([timestamps] * m) if m else timestamps.clear(),
-        "symbol": np.repeat(np.array(symbols, dtype=object), n).astype(str),
+        "symbol": pl.Series(symbols, dtype=pl.String).gather(np.repeat(np.arange(m), n)),
         "position": position.T.reshape(-1), "pnl": pnl.T.reshape(-1)})
 
 

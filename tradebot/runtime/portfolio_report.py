@@ -45,7 +45,7 @@ def _correlation_table(result: PortfolioResult) -> str:
     if len(result.symbols) < 2:
         return ""
     rows = [[symbol, *(f"{value:.2f}" for value in row)]
-            for symbol, row in zip(result.symbols, result.correlation)]
+            for symbol, row in zip(result.symbols, result.correlation())]
     return ("Correlation of the symbols' bar returns:\n"
             + text_table(["", *result.symbols], rows, right_from=1))
 
@@ -72,7 +72,7 @@ def portfolio_to_dict(result: PortfolioResult, *, settings: Mapping[str, Any]) -
         "metrics": result.metrics,
         "per_symbol": result.per_symbol,
         "correlation": {a: dict(zip(result.symbols, map(float, row)))
-                        for a, row in zip(result.symbols, result.correlation)},
+                        for a, row in zip(result.symbols, result.correlation())},
         "trades": trade_records(result.trades),
     })
 
@@ -87,7 +87,7 @@ def write_portfolio(result: PortfolioResult, out_dir: Path, *,
     paths = {name: out_dir / name for name in names}
     result.trades.write_csv(paths["trades.csv"], datetime_format=ISO_FORMAT)
     result.equity.write_csv(paths["equity.csv"], datetime_format=ISO_FORMAT)
-    result.symbol_equity.write_csv(paths["symbol_equity.csv"], datetime_format=ISO_FORMAT)
+    result.symbol_equity().write_csv(paths["symbol_equity.csv"], datetime_format=ISO_FORMAT)
     text = json.dumps(portfolio_to_dict(result, settings=settings), indent=2, allow_nan=False)
     paths["result.json"].write_text(text + "\n", encoding="utf-8")
     return paths

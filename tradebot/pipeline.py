@@ -173,6 +173,10 @@ def data_path(strategy: Strategy | None, *, flag: str | None, config: Config) ->
     else `[run] data` in tradebot.toml / TRADEBOT_RUN_DATA, else the bundled data set."""
     if flag:
         return Path(flag)
+    if strategy and is_portfolio(strategy):  # only `tradebot run` trades a universe
+        raise _setting_error(strategy.checked, "universe", "this command reads one symbol's data, "
+                             "and the script trades a universe", "run it with `tradebot run`, "
+                             "or pass one symbol's file with --data")
     declared = strategy.checked.settings.get("data") if strategy else None
     if declared:
         base = strategy.path.parent if strategy and strategy.path else Path.cwd()
@@ -282,7 +286,12 @@ def is_portfolio(strategy: Strategy) -> bool:
 
 
 def universe_panel(strategy: Strategy, config: Config) -> Panel:
-    """The script's universe, loaded and aligned: its glob (relative to the script) under the
+    """The script's universe, loaded and aligned."""
+    return load_panel(universe_paths(strategy, config))
+
+
+def universe_paths(strategy: Strategy, config: Config) -> dict[str, Path]:
+    """The files of the script's universe by symbol: its glob (relative to the script) under the
     same rules as a `data` line (docs/security.md)."""
     checked = strategy.checked
     pattern = checked.settings["universe"]
@@ -300,7 +309,7 @@ def universe_panel(strategy: Strategy, config: Config) -> Panel:
         if why:
             raise _setting_error(checked, "universe", f"cannot read `{path}`: {why}",
                                  "move the files under the script's folder or a data folder")
-    return load_panel(files)
+    return files
 
 
 def backtest_portfolio(strategy: Strategy, panel: Panel) -> PortfolioResult:

@@ -96,3 +96,16 @@ def test_rank_needs_by_and_a_number(tmp_path, capsys):
     assert code == 2
     assert "s.tbs:2:6: error: `rank` is followed by `by`" in err
     assert "hint: write `rank by roc(close, 20)`" in err
+
+
+def test_check_resolves_the_universe_and_one_symbol_commands_refuse_it(tmp_path, capsys):
+    code, out, _ = run(capsys, "check", str(ROTATION))
+    assert code == 0 and "rotation.tbs: ok" in out
+    code, _, err = run(capsys, "check", universe_script(tmp_path, "none/*.csv"))
+    assert code == 2 and "matches no file" in err
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d/A.csv").write_text(HEADER + "2024-01-01T00:00:00Z,1,1,1,1,1\n"
+                                      "2024-01-01T01:00:00Z,1,1,1,1,1\n")
+    path = script(tmp_path, 'universe "d/*.csv"\nm = close\nenter long when m > 0\n', "e.tbs")
+    code, _, err = run(capsys, "eval", path)
+    assert code == 2 and "the script trades a universe" in err and "^" in err

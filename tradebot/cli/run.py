@@ -17,7 +17,8 @@ from ..lang.explain import risk_as_written
 from ..lang.lookback import lookback
 from ..optimize import flags as optimize_flags
 from ..pipeline import (Strategy, backtest_counting_rules, backtest_portfolio, check_data, count_rules,
-                        data_path, engine_nodes, is_portfolio, load_bars, load_strategy, universe_panel)
+                        data_path, engine_nodes, is_portfolio, load_bars, load_strategy, universe_panel,
+                        universe_paths)
 from ..runtime.report import format_summary, price_decimals, result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
 
@@ -157,7 +158,10 @@ def check_command(args: argparse.Namespace, config: Config) -> int:
     for path in args.scripts:
         try:
             strategy = load_strategy(path)
-            data_path(strategy, flag=None, config=config)  # a `data` line the script may not read
+            if is_portfolio(strategy):  # a universe the script may not read, or matching nothing
+                universe_paths(strategy, config)
+            else:
+                data_path(strategy, flag=None, config=config)  # a `data` line it may not read
             warnings = check_data(strategy, bars) if bars is not None else []
         except UserError as err:
             print(err.render(), file=sys.stderr)

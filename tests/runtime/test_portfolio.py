@@ -1,6 +1,8 @@
 """The portfolio kernel against the single-symbol engine and hand-worked multi-symbol cases."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
@@ -8,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.runtime.test_stepper import CASES
 from tradebot.runtime import ExecutionConfig, Signals, run_backtest
-from tradebot.runtime.execution import SideRules, Sizing, Level
+from tradebot.runtime.execution import Sizing
 from tradebot.runtime.portfolio import PRICES, PortfolioBars, run_portfolio
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -99,3 +101,25 @@ def test_the_leverage_cap_counts_every_symbols_position():
     result = run_portfolio(bars, signals, np.zeros((n, 2)), config, max_positions=2)
     assert result.trades["symbol"].to_list() == ["A"]
     assert result.trades["qty"].to_list() == [100.0]
+
+
+@SETTINGS
+@given(CASES, st.integers(0, 2**32 - 1))
+def test_symbols_that_cannot_compete_trade_as_if_alone(case, seed):
+    """Two symbols on the same bars with different signals, sized in units with leverage to
+    spare and a slot each: every symbol's trades equal its own single-symbol run (stops,
+    targets, trailing, entry orders, time exits and pyramiding included)."""
+    bars, first, config = case
+    config = replace(config, capital=1e7, sizing=Sizing("units", 10.0), leverage=100.0)
+    flags = np.random.default_rng(seed).random((4, bars.height)) < 0.3
+    second = Signals(*flags, levels=dict(first.levels))
+    two = PortfolioBars(bars["timestamp"], ("X", "Y"),
+                        {name: np.column_stack([bars[name].to_numpy()] * 2) for name in PRICES})
+    portfolio = run_portfolio(two, [first, second], np.zeros((bars.height, 2)), config, 2)
+    for symbol, signals in (("X", first), ("Y", second)):
+        alone = run_backtest(bars, signals, config)
+        if alone.ruin is not None:
+            return  # one symbol's ruin ends the shared account: not a case of independence
+        mine = portfolio.trades.filter(pl.col("symbol") == symbol).drop("symbol")
+        assert mine.sort("exit_bar", "entry_bar", maintain_order=True).equals(
+            alone.trades.sort("exit_bar", "entry_bar", maintain_order=True))

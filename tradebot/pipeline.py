@@ -323,7 +323,7 @@ def backtest_portfolio(strategy: Strategy, panel: Panel) -> PortfolioResult:
     for j, symbol in enumerate(panel.symbols):
         bars = panel.bars[symbol]
         require_volume(strategy, bars)
-        frame = plan.evaluate(bars)
+        frame = plan.evaluate(bars, interval=panel.interval_ms, whole_data=True)
         signals.append(Signals(
             **{name: panel.spread(symbol, frame[name].fill_null(False).to_numpy(), False)
                for name in SIGNALS},

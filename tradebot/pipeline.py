@@ -14,11 +14,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
 import polars as pl
 
 from .config import Config
 from .data.access import refusal, script_data_roots
 from .data.loader import load_ohlcv
+from .data.panel import Panel, load_panel, universe_files
 from .errors import UsageError, UserError
 from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check_source
 from .lang import ast, ir
@@ -30,6 +32,7 @@ from .lang.parser import without_bom
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
 from .runtime.metrics import METRICS
+from .runtime.portfolio import PortfolioBars, PortfolioResult, run_portfolio
 from .runtime.report import RuleCount
 from .runtime.signals import Signals
 
@@ -170,6 +173,10 @@ def data_path(strategy: Strategy | None, *, flag: str | None, config: Config) ->
     else `[run] data` in tradebot.toml / TRADEBOT_RUN_DATA, else the bundled data set."""
     if flag:
         return Path(flag)
+    if strategy and is_portfolio(strategy):  # only `tradebot run` trades a universe
+        raise _setting_error(strategy.checked, "universe", "this command reads one symbol's data, "
+                             "and the script trades a universe", "run it with `tradebot run`, "
+                             "or pass one symbol's file with --data")
     declared = strategy.checked.settings.get("data") if strategy else None
     if declared:
         base = strategy.path.parent if strategy and strategy.path else Path.cwd()
@@ -271,3 +278,59 @@ def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:
     require_volume(strategy, bars)
     return backtest_from_frame(strategy.checked, bars, strategy.plan.evaluate(bars, whole_data=True))
 
+
+
+def is_portfolio(strategy: Strategy) -> bool:
+    """Does the script trade a universe of symbols (docs/execution.md, "Portfolios")?"""
+    return strategy.checked.settings.get("universe") is not None
+
+
+def universe_panel(strategy: Strategy, config: Config) -> Panel:
+    """The script's universe, loaded and aligned."""
+    return load_panel(universe_paths(strategy, config))
+
+
+def universe_paths(strategy: Strategy, config: Config) -> dict[str, Path]:
+    """The files of the script's universe by symbol: its glob (relative to the script) under the
+    same rules as a `data` line (docs/security.md)."""
+    checked = strategy.checked
+    pattern = checked.settings["universe"]
+    base = strategy.path.parent if strategy.path else Path.cwd()
+    if checked.settings.get("data"):
+        raise _setting_error(checked, "data", "a script with a `universe` reads its symbols' files "
+                             "from it, not from `data`", "drop the `data` line")
+    files = universe_files(pattern, base)
+    if not files:
+        raise _setting_error(checked, "universe", f"`{pattern}` matches no file",
+                             "the pattern is relative to the script's folder")
+    roots = script_data_roots(base, config, bundled_data_path().parent)
+    for path in files.values():
+        why = refusal(path, roots)
+        if why:
+            raise _setting_error(checked, "universe", f"cannot read `{path}`: {why}",
+                                 "move the files under the script's folder or a data folder")
+    return files
+
+
+def backtest_portfolio(strategy: Strategy, panel: Panel) -> PortfolioResult:
+    """Evaluate the plan on each symbol's own bars (no symbol sees another's, none is filled
+    forward), place the results on the panel's timeline and run the portfolio engine."""
+    checked = strategy.checked
+    rank = checked.settings.get("rank")
+    plan = strategy_plan(checked, extra={"portfolio.rank": rank} if rank is not None else None)
+    levels = [name for name in engine_nodes(checked) if name not in SIGNALS]
+    signals, ranks = [], np.zeros((len(panel.timestamps), len(panel.symbols)))
+    for j, symbol in enumerate(panel.symbols):
+        bars = panel.bars[symbol]
+        require_volume(strategy, bars)
+        frame = plan.evaluate(bars, interval=panel.interval_ms, whole_data=True)
+        signals.append(Signals(
+            **{name: panel.spread(symbol, frame[name].fill_null(False).to_numpy(), False)
+               for name in SIGNALS},
+            levels={name: panel.spread(symbol, frame[name].cast(pl.Float64).to_numpy(), np.nan)
+                    for name in levels}))
+        if rank is not None:
+            ranks[:, j] = panel.spread(symbol, frame["portfolio.rank"].cast(pl.Float64).to_numpy(), np.nan)
+    slots = checked.settings.get("max_positions") or len(panel.symbols)
+    bars = PortfolioBars(panel.timestamps, panel.symbols, dict(panel.prices))
+    return run_portfolio(bars, signals, ranks, execution_config(checked), slots)

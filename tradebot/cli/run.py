@@ -16,8 +16,9 @@ from ..lang.diagnostics import Diagnostic, render_one
 from ..lang.explain import risk_as_written
 from ..lang.lookback import lookback
 from ..optimize import flags as optimize_flags
-from ..pipeline import (Strategy, backtest_counting_rules, check_data, count_rules, data_path, engine_nodes,
-                        load_bars, load_strategy)
+from ..pipeline import (Strategy, backtest_counting_rules, backtest_portfolio, check_data, count_rules,
+                        data_path, engine_nodes, is_portfolio, load_bars, load_strategy, universe_panel,
+                        universe_paths)
 from ..runtime.report import format_summary, price_decimals, result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
 
@@ -87,6 +88,8 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> int:
+    if is_portfolio(strategy):
+        return _backtest_portfolio(strategy, args, config)
     source = data_path(strategy, flag=args.data, config=config)
     bars = load_bars(source, cache_dir=data_cache.configured_dir(config, disabled=args.no_cache))
     print_warnings(strategy, check_data(strategy, bars))
@@ -117,6 +120,30 @@ def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> i
     return 0
 
 
+def _backtest_portfolio(strategy: Strategy, args: argparse.Namespace, config: Config) -> int:
+    """A script with a `universe`: one account over its symbols (docs/execution.md, "Portfolios")."""
+    from ..runtime.portfolio_report import format_portfolio, portfolio_to_dict, write_portfolio
+
+    if args.data or args.report is not None:
+        raise UsageError(f"{'--data' if args.data else '--report'} is for one symbol; "
+                         "a script with a `universe` names its own files")
+    panel = universe_panel(strategy, config)
+    result = backtest_portfolio(strategy, panel)
+    settings = {"strategy": strategy.title, "script": str(args.script),
+                "universe": strategy.checked.settings["universe"], "symbols": ", ".join(panel.symbols),
+                "bars": len(panel.timestamps), "from": str(panel.timestamps[0]),
+                "to": str(panel.timestamps[-1])}
+    if args.out:
+        paths = write_portfolio(result, args.out, settings=settings)
+        print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(portfolio_to_dict(result, settings=settings), indent=2, allow_nan=False))
+    else:
+        print(format_portfolio(result, title=strategy.title, settings=settings,
+                               last_trades=args.trades), end="")
+    return 0
+
+
 def _params_as_written(strategy: Strategy) -> dict[str, object]:
     """Param values for people: a percentage param shows as `0.6%`, not 0.006 (JSON keeps numbers)."""
     values = strategy.checked.param_values
@@ -131,7 +158,10 @@ def check_command(args: argparse.Namespace, config: Config) -> int:
     for path in args.scripts:
         try:
             strategy = load_strategy(path)
-            data_path(strategy, flag=None, config=config)  # a `data` line the script may not read
+            if is_portfolio(strategy):  # a universe the script may not read, or matching nothing
+                universe_paths(strategy, config)
+            else:
+                data_path(strategy, flag=None, config=config)  # a `data` line it may not read
             warnings = check_data(strategy, bars) if bars is not None else []
         except UserError as err:
             print(err.render(), file=sys.stderr)

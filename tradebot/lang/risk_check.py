@@ -162,13 +162,16 @@ class _RiskChecker:
         forms = " or ".join(f"`{e}`" for e in examples)
         marked = [f for f in spec.forms if setting.mark and f.mark == setting.mark]
         if setting.mark and not marked:
-            what = {"at": "a price level", "risk": "a risk amount"}[setting.mark]
+            what = {"at": "a price level", "risk": "a risk amount", "by": "a ranking"}[setting.mark]
             span = setting.value.span
             self.error(f"`{spec.name}` does not take {what} (`{setting.mark}`)", span, f"write {forms}")
         elif marked and marked[0].unit:
             where = setting.units_span if written else setting.span
             self.error(f"`{spec.name} {setting.mark} …` ends with `{marked[0].unit}`", where,
                        f"write `{marked[0].example}`")
+        elif not setting.mark and spec.kind == "form" and all(f.mark for f in spec.forms):
+            self.error(f"`{spec.name}` is followed by `{spec.forms[0].mark}`", setting.value.span,
+                       f"write {forms}")
         elif not written and spec.kind == "form":
             self.error(f"say what the {spec.name} is measured in", setting.span, f"write {forms}")
         else:
@@ -218,6 +221,8 @@ class _RiskChecker:
             return None
         if kind in ("level", "price"):
             return self._level(setting, form, kind, value)
+        if kind == "series":
+            return value
         if not isinstance(value, ir.Const):
             self.error(f"`{setting.name}` must be a constant", node.span, f"for example `{form.example}`")
             return None
@@ -326,6 +331,7 @@ class _RiskChecker:
         self._risk_sizing_has_stops(entering)
         self._ticks_have_a_tick_size()
         self._size_within_leverage()
+        self._portfolio_settings_have_a_universe()
         for side, entry in self.entries.items():
             if side not in entering:
                 self._warning(f"`enter {side} at {entry.kind} …` says how {side} entries are placed, "
@@ -351,6 +357,15 @@ class _RiskChecker:
             self.error(f"`size risk … to stop` sizes from the stop loss, but {' and '.join(missing)} "
                        "entries have none", self.where["size"].span,
                        f"add `stop_loss {missing[0]} 2%` (or `stop_loss 2%` for both sides)")
+
+    def _portfolio_settings_have_a_universe(self) -> None:
+        if self.values.get("universe") is not None:
+            return
+        for key in ("max_positions", "rank"):
+            if key in self.where:
+                self._warning(f"`{key}` applies to a universe of symbols, and the script names none",
+                           self.where[key].span,
+                           'add `universe "../data/*/1h.csv"` (a glob of CSV files), or drop it')
 
     def _ticks_have_a_tick_size(self) -> None:
         if self.values.get("tick_size") is not None:

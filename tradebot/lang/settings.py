@@ -11,7 +11,7 @@ checked by checker.py; sided ones, forms and the kinds below by risk_check.py.
 Kinds: "string", "number", "percent" (a % value is required); "choice" (one of `choices`, a bare
 word); "whole" (a whole number); "level" (a percentage of the entry price, or a price distance
 that may be a series, read on the signal bar); "price" (an absolute price, may be a series);
-"form" (only the `forms` are valid: `size`).
+"form" (only the `forms` are valid: `size`); "series" (a number series, read per bar: `rank by`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from ..market.vocab import FILL_POLICIES, MAX_FEE, MAX_LEVERAGE, MAX_PYRAMIDING, MAX_SLIPPAGE
 
-EXTENDED_KINDS = ("choice", "whole", "level", "price", "form")
+EXTENDED_KINDS = ("choice", "whole", "level", "price", "form", "series")
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,21 @@ SETTINGS: Mapping[str, SettingSpec] = {
                            _size("cash", "number", "cash", "size 1000 cash"),
                            _size("to stop", "percent", "risk", "size risk 1% to stop", mark="risk",
                                  maximum=1.0))),
+        SettingSpec("universe", "string", None,
+                    "Run on many symbols with one account: a glob of CSV files relative to the "
+                    "script (`universe \"../data/*/1h.csv\"`; each symbol is named by the text the last "
+                    "wildcard matched). docs/execution.md, \"Portfolios\".",
+                    'universe "../data/generated/*_generated_1h.csv"'),
+        SettingSpec("max_positions", "whole", None,
+                    "In a universe, the most symbols held at once; more entries than free slots "
+                    "are taken in `rank by` order. Default: every symbol.",
+                    "max_positions 3", minimum=1, maximum=10_000),
+        SettingSpec("rank", "form", None,
+                    "In a universe, the order entries take the free slots in: higher first, by "
+                    "the value on the signal bar; ties and a missing value go by symbol name.",
+                    "rank by roc(close, 20)",
+                    forms=(SettingForm("", "series", "rank", None, "rank by roc(close, 20)",
+                                       mark="by"),)),
         SettingSpec("min_qty", "number", 0.0,
                     "The smallest quantity an order may have; smaller entries are skipped.",
                     "min_qty 0.001", minimum=0.0),

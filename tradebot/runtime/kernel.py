@@ -576,8 +576,13 @@ def _intrabar(book, lots, trades, k, bar, o, h, l, c, policy, costs, liquidation
 
 
 @njit(cache=True)
-def _enter(book, lots, pending, bar, o, h, l, modes, floats, sizing, costs):
-    """Fill the standing entry order if it triggers on this bar; returns (book, filled-or-void)."""
+def _enter(book, lots, pending, bar, o, h, l, modes, floats, sizing, costs, others_value,
+           others_notional):
+    """Fill the standing entry order if it triggers on this bar; returns (book, filled-or-void).
+
+    `others_value` and `others_notional` are what the account holds besides this book (a
+    portfolio's other symbols, marked at their latest price; 0.0 for one symbol): the equity the
+    entry is sized from and the gross position the leverage cap counts include them."""
     ref, how = entry_trigger(pending, o, h, l)
     if how < 0:
         return book, False
@@ -589,9 +594,9 @@ def _enter(book, lots, pending, bar, o, h, l, modes, floats, sizing, costs):
     limit_like = pending.kind == O_LIMIT
     fill = fill_price(ref, side, costs.limit_frac if limit_like else costs.market_frac,
                       costs.limit_abs if limit_like else costs.market_abs)
-    equity = book.cash + book.side * book.qty * ref
+    equity = book.cash + book.side * book.qty * ref + others_value
     stop = _level(modes[base + R_STOP], values[R_STOP], fill, -side)
-    qty = size_lot(equity, book.qty * ref, fill, stop, costs, sizing, floats[C_SIZE],
+    qty = size_lot(equity, book.qty * ref + others_notional, fill, stop, costs, sizing, floats[C_SIZE],
                    floats[C_LEVERAGE], floats[C_MIN_QTY], floats[C_QTY_STEP])
     if qty == 0.0:
         return book, True
@@ -691,7 +696,8 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
             if limit > 0:
                 book, k = _time_exits(book, lots, trades, k, t, o, limit, costs)
         if pending.side != FLAT and book.side != -pending.side and book.lots < max_lots:
-            book, done = _enter(book, lots, pending, t, o, h, l, modes, floats, sizing, costs)
+            book, done = _enter(book, lots, pending, t, o, h, l, modes, floats, sizing, costs,
+                                 0.0, 0.0)
             if done:
                 pending = no_pending()
         # 2. intrabar (venue): stops and targets, and the liquidation price once the bar's
@@ -756,3 +762,249 @@ def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_s
                  equity, position, drawdown)
     return (trades[:state.k].copy(), equity, position, drawdown,
             np.array([state.ruin_bar, state.shortfall]))
+
+
+# ------------------------------------------------------------------ the portfolio
+#
+# Many symbols, one account (docs/execution.md, "Portfolios"). Each symbol has its own book
+# (side, lots, quantity), open lots, entry order and exit order; the cash is shared. A symbol's
+# transitions are the single-symbol ones above, given a `Book` whose cash is the shared cash;
+# what the other symbols hold enters only where the account as a whole matters: the equity an
+# entry is sized from, the leverage cap, and the liquidation price.
+
+
+@njit(cache=True, inline="always")
+def _pending_of(p_int, p_float, j):
+    """Symbol `j`'s standing entry order, from the rows the portfolio keeps them in."""
+    return Pending(p_int[j, 0], p_int[j, 1], p_float[j, 0], p_int[j, 2], p_int[j, 3],
+                   (p_float[j, 1], p_float[j, 2], p_float[j, 3], p_float[j, 4]))
+
+
+@njit(cache=True, inline="always")
+def _keep_pending(p_int, p_float, j, pending, rank):
+    p_int[j, 0], p_int[j, 1], p_int[j, 2], p_int[j, 3] = (pending.side, pending.kind,
+                                                          pending.signal_bar, pending.last_bar)
+    p_float[j, 0] = pending.level
+    p_float[j, 1], p_float[j, 2], p_float[j, 3], p_float[j, 4] = pending.risk
+    p_float[j, 5] = rank
+
+
+@njit(cache=True, inline="always")
+def _held(sides, qtys, quotes, skip):
+    """(signed value, gross notional) of every position but symbol `skip`'s, at `quotes`."""
+    value = 0.0
+    notional = 0.0
+    for i in range(sides.shape[0]):
+        if i != skip and sides[i] != FLAT:
+            value += sides[i] * qtys[i] * quotes[i]
+            notional += qtys[i] * quotes[i]
+    return value, notional
+
+
+@njit(cache=True, inline="always")
+def _book_of(cash, sides, counts, qtys, j):
+    return Book(cash, sides[j], counts[j], qtys[j])
+
+
+@njit(cache=True, inline="always")
+def _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k):
+    """Write symbol `j`'s book back, tag the trades it closed (rows k0..k) with it, and return
+    the shared cash; `flows[j]` accumulates the cash changes it caused (its realized P&L)."""
+    flows[j] += book.cash - cash
+    sides[j], counts[j], qtys[j] = book.side, book.lots, book.qty
+    for r in range(k0, k):
+        symbols[r] = j
+    return book.cash
+
+
+@njit(cache=True)
+def _room(trades, symbols, k, need):
+    """The trade records with room for `need` more rows after row `k` (doubled when short)."""
+    if k + need <= trades.shape[0]:
+        return trades, symbols
+    size = max(2 * trades.shape[0], k + need)
+    grown = np.empty((size, TRADE_FIELDS))
+    grown[:k] = trades[:k]
+    tags = np.empty(size, dtype=np.int64)
+    tags[:k] = symbols[:k]
+    return grown, tags
+
+
+@njit(cache=True, inline="always")
+def _row_levels(levels, j):
+    """Symbol `j`'s risk level arrays (row j of each (symbols, bars-or-1) matrix; R_SLOTS = 10)."""
+    return (levels[0][j], levels[1][j], levels[2][j], levels[3][j], levels[4][j],
+            levels[5][j], levels[6][j], levels[7][j], levels[8][j], levels[9][j])
+
+
+@njit(cache=True)
+def _entry_order(open_, t, p_int, p_float, sides, counts, max_lots, keys, candidates):
+    """The symbols whose standing entry order may fill at bar t's open, in rank order: the
+    rank read on the signal bar, higher first, a missing rank last, ties by symbol index (the
+    facade sorts the symbols by name)."""
+    count = 0
+    for j in range(open_.shape[1]):
+        side = p_int[j, 0]
+        if (open_[t, j] == open_[t, j] and side != FLAT and sides[j] != -side
+                and counts[j] < max_lots):
+            rank = p_float[j, 5]
+            keys[count] = -rank if rank == rank else np.inf
+            candidates[count] = j
+            count += 1
+    order = np.argsort(keys[:count], kind="mergesort")  # stable: ties keep the symbol order
+    return candidates[:count][order]
+
+
+@njit(cache=True)
+def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
+                       rank, levels, modes, ints, floats, max_positions):
+    """Run every symbol's signals over one timeline with one account.
+
+    Prices, signals and `rank` are (bars, symbols) matrices; a symbol without a bar at a time
+    has NaN prices there (no fill, no signal, no decision: its orders wait for its next bar).
+    `levels` holds R_SLOTS (symbols, bars) matrices, or (symbols, 1) for a constant. Each bar:
+    the exits at the open of every symbol (freeing cash), then the standing entry orders in rank
+    order while fewer than `max_positions` symbols hold a position (adding to one held does not
+    count), each sized from the account's equity (cash plus every position at its latest
+    price); then each symbol's stops and targets, the end of its data, the account's mark and
+    ruin, and each symbol's decision. With one symbol every step is `step`'s, in its order.
+
+    Returns (trades, their symbols, equity, positions (bars, symbols), each symbol's P&L
+    (bars, symbols), drawdown, ruin).
+    """
+    n, m = open_.shape
+    costs = _costs(floats)
+    policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
+    checks_exits = exit_checks(modes)
+    cash = floats[C_CAPITAL]
+    sides = np.zeros(m, dtype=np.int64)
+    counts = np.zeros(m, dtype=np.int64)
+    qtys = np.zeros(m)
+    quotes = np.zeros(m)  # each symbol's latest price (the open, then the close, of its last bar)
+    flows = np.zeros(m)
+    last = np.full(m, -1, dtype=np.int64)
+    for j in range(m):
+        for t in range(n - 1, -1, -1):
+            if close[t, j] == close[t, j]:
+                last[j] = t
+                break
+    lots = np.empty((m, max_lots, LOT_FIELDS))
+    trades = np.empty((n + m, TRADE_FIELDS))
+    symbols = np.empty(n + m, dtype=np.int64)
+    o_exit = np.full(m, NO_EXIT, dtype=np.int64)
+    p_int = np.empty((m, 4), dtype=np.int64)
+    p_float = np.empty((m, 6))
+    for j in range(m):
+        _keep_pending(p_int, p_float, j, no_pending(), np.nan)
+    keys = np.empty(m)
+    candidates = np.empty(m, dtype=np.int64)
+    equity = np.empty(n)
+    drawdown = np.empty(n)
+    position = np.zeros((n, m))
+    pnl = np.zeros((n, m))
+    k, peak, ruin_bar, shortfall = 0, -np.inf, -1, 0.0
+    for t in range(n):
+        if ruin_bar >= 0:
+            equity[t] = cash
+            drawdown[t] = cash / peak - 1.0 if peak > 0.0 else -1.0
+            pnl[t] = flows
+            continue
+        trades, symbols = _room(trades, symbols, k, m * (max_lots + 1))
+        # 1. open: every symbol's exits first, then the entries in rank order
+        for j in range(m):
+            o = open_[t, j]
+            if o != o:
+                continue
+            quotes[j] = o
+            if sides[j] == FLAT:
+                continue
+            book, k0 = _book_of(cash, sides, counts, qtys, j), k
+            if o_exit[j] != NO_EXIT:
+                book, k = _close_all(book, lots[j], trades, k, t, o, o_exit[j], costs)
+            if book.side != FLAT:
+                limit = ints[I_TIME_LONG] if book.side == LONG else ints[I_TIME_SHORT]
+                if limit > 0:
+                    book, k = _time_exits(book, lots[j], trades, k, t, o, limit, costs)
+            cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k)
+        held = 0
+        for j in range(m):
+            held += sides[j] != FLAT
+        for j in _entry_order(open_, t, p_int, p_float, sides, counts, max_lots, keys, candidates):
+            if sides[j] == FLAT and held >= max_positions:
+                continue  # no slot: a market order lapses, a limit or stop order stands
+            value, notional = _held(sides, qtys, quotes, j)
+            book = _book_of(cash, sides, counts, qtys, j)
+            book, done = _enter(book, lots[j], _pending_of(p_int, p_float, j), t, open_[t, j],
+                                high[t, j], low[t, j], modes, floats, sizing, costs, value,
+                                notional)
+            if done:
+                _keep_pending(p_int, p_float, j, no_pending(), np.nan)
+            held += sides[j] == FLAT and book.side != FLAT
+            cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k, k)
+        # 2. intrabar: stops, targets, and the account's liquidation price
+        liquidated = False
+        for j in range(m):
+            o = open_[t, j]
+            if o != o or sides[j] == FLAT:
+                continue
+            h, l, c = high[t, j], low[t, j], close[t, j]
+            book, k0 = _book_of(cash, sides, counts, qtys, j), k
+            value, _ = _held(sides, qtys, quotes, j)
+            account = Book(cash + value, book.side, book.lots, book.qty)
+            reached = under_water(account, l if book.side == LONG else h, costs)
+            if reached or checks_exits[0 if book.side == LONG else 1]:
+                liquidation = liquidation_price(account, costs) if reached else np.nan
+                book, k, price = _intrabar(book, lots[j], trades, k, t, o, h, l, c, policy,
+                                           costs, liquidation)
+                liquidated = price == price
+                if liquidated and book.side != FLAT:
+                    book, k = _close_all(book, lots[j], trades, k, t, price, EXIT_LIQUIDATION,
+                                         costs)
+            cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k)
+            if liquidated:
+                break
+        # 3. close: the end of each symbol's data, the account's mark, ruin
+        for j in range(m):
+            c = close[t, j]
+            if c != c:
+                continue
+            quotes[j] = c
+            if t == last[j] and sides[j] != FLAT:
+                book, k0 = _book_of(cash, sides, counts, qtys, j), k
+                book, k = _close_all(book, lots[j], trades, k, t, c, EXIT_END_OF_DATA, costs)
+                cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k)
+        value = cash + _held(sides, qtys, quotes, -1)[0]
+        if liquidated or not value > 0.0:
+            for j in range(m):
+                if sides[j] != FLAT:
+                    book, k0 = _book_of(cash, sides, counts, qtys, j), k
+                    book, k = _close_all(book, lots[j], trades, k, t, quotes[j],
+                                         EXIT_LIQUIDATION, costs)
+                    cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k)
+            shortfall = -cash if cash < 0.0 else 0.0
+            cash = cash if cash > 0.0 else 0.0
+            ruin_bar, value = t, cash
+        equity[t] = value
+        for j in range(m):
+            position[t, j] = sides[j] * qtys[j]
+            pnl[t, j] = flows[j] + sides[j] * qtys[j] * quotes[j]
+        peak = max(peak, value)
+        drawdown[t] = value / peak - 1.0 if peak > 0.0 else -1.0
+        if ruin_bar >= 0:
+            continue
+        # 4. decide: each symbol with a bar, on its own signals
+        for j in range(m):
+            if close[t, j] != close[t, j]:
+                continue
+            order = decide(sides[j], counts[j] < max_lots, enter_long[t, j], exit_long[t, j],
+                           enter_short[t, j], exit_short[t, j])
+            o_exit[j] = order.exit_reason
+            pending = _pending_of(p_int, p_float, j)
+            if order.entry_side != FLAT or pending.side != FLAT:
+                pending = _placed(pending, order, t, t, _row_levels(levels, j), modes, ints,
+                                  exit_long[t, j], exit_short[t, j])
+                placed_now = pending.side != FLAT and pending.signal_bar == t
+                _keep_pending(p_int, p_float, j, pending,
+                              rank[t, j] if placed_now else p_float[j, 5])
+    return (trades[:k].copy(), symbols[:k].copy(), equity, position, pnl, drawdown,
+            np.array([ruin_bar, shortfall]))

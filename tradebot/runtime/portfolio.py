@@ -1,0 +1,189 @@
+"""Portfolio backtest: many symbols on one timeline, one account (docs/execution.md, "Portfolios").
+
+`run_portfolio` stacks each symbol's prices and signals into (bars, symbols) matrices, hands them
+to the compiled `kernel.simulate_portfolio` (the single-symbol kernel's transitions, with an inner
+loop over the symbols in each bar and a shared cash) and turns its arrays into frames and metrics:
+the account's, and each symbol's. A symbol without a bar at a time has NaN prices there (the
+caller never fills them forward); its signals there are ignored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import polars as pl
+
+from .engine import (Ruin, _kernel, _kernel_array, kernel_settings, level_values, read_only,
+                     ruin_of, trades_frame)
+from .execution import ExecutionConfig
+from .metrics import bars_per_year, equity_metrics, trade_metrics
+from .signals import SIGNAL_NAMES, Signals
+
+PRICES = ("open", "high", "low", "close")
+
+
+@dataclass(frozen=True)
+class PortfolioBars:
+    """N symbols on one timeline: `prices[name]` is a (bars, symbols) matrix, NaN where a
+    symbol has no bar. Symbols are in the order their ties are broken (by name)."""
+
+    timestamps: pl.Series
+    symbols: tuple[str, ...]
+    prices: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class PortfolioResult:
+    """trades: one row per closed trade with its `symbol` (else as `BacktestResult.trades`).
+    equity: timestamp, equity, drawdown, positions (how many symbols are held).
+    position, pnl: (bars, symbols) matrices: each symbol's signed quantity held and its realized
+    plus open P&L after each bar (`symbol_equity()` as one long frame, built on demand: it has
+    bars × symbols rows). metrics: {"all", "long", "short"} for the account; `per_symbol`: one
+    row of metrics per symbol; `correlation()`: the symbols' bar-return correlation matrix."""
+
+    symbols: tuple[str, ...]
+    trades: pl.DataFrame
+    equity: pl.DataFrame
+    position: np.ndarray
+    pnl: np.ndarray
+    close: np.ndarray
+    metrics: dict[str, dict[str, Any]]
+    per_symbol: dict[str, dict[str, Any]]
+    config: ExecutionConfig
+    bars_per_year: float
+    ruin: Ruin | None = None
+
+    def symbol_equity(self) -> pl.DataFrame:
+        """timestamp, symbol, position, pnl: one row per bar and symbol."""
+        return _symbol_equity(self.equity["timestamp"], self.symbols, self.position, self.pnl)
+
+    def correlation(self) -> np.ndarray:
+        return return_correlation(self.close)
+
+
+def run_portfolio(bars: PortfolioBars, signals: Sequence[Signals], rank: np.ndarray,
+                  config: ExecutionConfig, max_positions: int) -> PortfolioResult:
+    """Simulate each symbol's `signals` (aligned on `bars.timestamps`) with one account."""
+    n, m = len(bars.timestamps), len(bars.symbols)
+    if len(signals) != m or rank.shape != (n, m):
+        raise ValueError(f"{len(signals)} signal sets and rank {rank.shape} for {m} symbols × {n} bars")
+    if max_positions < 1:
+        raise ValueError(f"max_positions must be >= 1, got {max_positions}")
+    prices = [_kernel_array(bars.prices[name], np.float64) for name in PRICES]
+    flags = [_kernel_array(np.column_stack([getattr(s, name) for s in signals]), np.bool_)
+             for name in SIGNAL_NAMES]
+    levels = tuple(_level_matrix(value, signals) for value in level_values(config))
+    records, tags, equity, position, pnl, drawdowns, ruin = _kernel().simulate_portfolio(
+        *prices, *flags, _kernel_array(rank, np.float64), levels, *kernel_settings(config),
+        np.int64(max_positions))
+    timestamps = bars.timestamps
+    trades = trades_frame(records, timestamps)
+    trades = trades.insert_column(0, pl.Series("symbol", bars.symbols, dtype=pl.String).gather(tags))
+    held = np.count_nonzero(position, axis=1)
+    equity_frame = pl.DataFrame({"timestamp": timestamps, "equity": equity,
+                                 "drawdown": drawdowns, "positions": held})
+    per_year = bars_per_year(timestamps)
+    close = bars.prices["close"]
+    metrics = _account_metrics(trades, equity_frame, position, close, records, config, per_year)
+    return PortfolioResult(
+        symbols=bars.symbols, trades=trades, equity=equity_frame, position=position, pnl=pnl,
+        close=close, metrics=metrics,
+        per_symbol=_symbol_metrics(trades, bars.symbols, position, pnl, close),
+        config=config, bars_per_year=per_year,
+        ruin=ruin_of(ruin, timestamps))
+
+
+def _level_matrix(value: float | str, signals: Sequence[Signals]) -> np.ndarray:
+    """A risk level slot for the kernel: (symbols, bars) for a named series, (symbols, 1) for a
+    constant."""
+    if isinstance(value, str):
+        return read_only(np.ascontiguousarray(np.vstack([s.levels[value] for s in signals]),
+                                              dtype=np.float64))
+    return read_only(np.full((len(signals), 1), value, dtype=np.float64))
+
+
+def _account_metrics(trades: pl.DataFrame, equity: pl.DataFrame, position: np.ndarray,
+                     close: np.ndarray, records: np.ndarray, config: ExecutionConfig,
+                     per_year: float) -> dict[str, dict[str, Any]]:
+    """The single-symbol metrics for the account, plus exposure, turnover and concurrency."""
+    values = equity["equity"].to_numpy()
+    held = equity["positions"].to_numpy()
+    everything = {
+        **equity_metrics(values, equity["timestamp"], capital=config.capital,
+                         bars_per_year=per_year, drawdowns=equity["drawdown"].to_numpy()),
+        "buy_and_hold_return_pct": basket_return_pct(close),
+        **trade_metrics(trades, exposed=held > 0),
+        "turnover": turnover(trades, values),
+        "avg_positions": float(held.mean()) if len(held) else 0.0,
+        "max_positions_held": int(held.max()) if len(held) else 0,
+    }
+    result = {"all": everything}
+    for side, sign in (("long", 1.0), ("short", -1.0)):
+        result[side] = trade_metrics(trades.filter(pl.col("side") == side),
+                                     exposed=(position * sign > 0).any(axis=1))
+    return result
+
+
+def turnover(trades: pl.DataFrame, equity: np.ndarray) -> float:
+    """Traded notional (every entry and exit fill) over the mean equity: 2.0 is the account
+    bought and sold in full once."""
+    traded = float((trades["qty"] * (trades["entry_price"] + trades["exit_price"])).sum())
+    mean = float(equity.mean()) if len(equity) else 0.0
+    return traded / mean if mean > 0 else 0.0
+
+
+def basket_return_pct(close: np.ndarray) -> float:
+    """The equal-weight basket's return: the mean of each symbol's first-to-last close return."""
+    returns = []
+    for column in close.T:
+        seen = column[~np.isnan(column)]
+        if len(seen):
+            returns.append(seen[-1] / seen[0] - 1.0)
+    return float(100.0 * np.mean(returns)) if returns else 0.0
+
+
+def return_correlation(close: np.ndarray) -> np.ndarray:
+    """Pearson correlation of the symbols' close-to-close returns, each pair over the bars both
+    have a return on (a return spans a symbol's consecutive timeline bars; a gap gives none).
+    NaN for a pair with fewer than 3 common returns or a constant one. All pairs at once: sums
+    over the common bars are matrix products of the returns (0 where missing) and the masks."""
+    returns = close[1:] / close[:-1] - 1.0
+    valid = (~np.isnan(returns)).astype(np.float64)
+    x = np.where(valid > 0, returns, 0.0)
+    count = valid.T @ valid                       # common returns of a and b
+    sum_a = x.T @ valid                           # [a, b]: a's returns where b has one
+    sum_sq = (x * x).T @ valid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_a, mean_b = sum_a / count, sum_a.T / count
+        covariance = (x.T @ x) / count - mean_a * mean_b
+        var_a = sum_sq / count - mean_a ** 2
+        out = covariance / np.sqrt(var_a * var_a.T)
+    out[(count < 3) | ~(var_a > 0) | ~(var_a.T > 0)] = np.nan
+    np.fill_diagonal(out, 1.0)
+    return out
+
+
+def _symbol_equity(timestamps: pl.Series, symbols: tuple[str, ...], position: np.ndarray,
+                   pnl: np.ndarray) -> pl.DataFrame:
+    n, m = position.shape
+    return pl.DataFrame({
+        "timestamp": pl.concat([timestamps] * m) if m else timestamps.clear(),
+        "symbol": pl.Series(symbols, dtype=pl.String).gather(np.repeat(np.arange(m), n)),
+        "position": position.T.reshape(-1), "pnl": pnl.T.reshape(-1)})
+
+
+def _symbol_metrics(trades: pl.DataFrame, symbols: tuple[str, ...], position: np.ndarray,
+                    pnl: np.ndarray, close: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Each symbol's trade statistics, exposure, final P&L (realized plus open) and its own
+    buy-and-hold return."""
+    out = {}
+    for j, symbol in enumerate(symbols):
+        stats = trade_metrics(trades.filter(pl.col("symbol") == symbol),
+                              exposed=position[:, j] != 0)
+        stats["pnl"] = float(pnl[-1, j]) if len(pnl) else 0.0
+        stats["buy_and_hold_return_pct"] = basket_return_pct(close[:, j:j + 1])
+        stats["bars"] = int(np.count_nonzero(~np.isnan(close[:, j])))
+        out[symbol] = stats
+    return out
+

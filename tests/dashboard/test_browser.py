@@ -173,5 +173,5 @@ def test_a_session_journal_is_pushed_as_it_grows(page, serve, project, tmp_path)
                      '"equity": 10115.5}\n')
     page.wait_for_function("document.querySelector('#journal').textContent.includes('10115.5')")
     assert page.evaluate("window.tradebot.charts.equity.getOption().series[0].data.length") == 25
-    assert [page.inner_text(f"#now-{key}") for key in ("position", "open_pnl", "equity")] == ["1000", "-3.5", "10115.5"]
+    assert [page.inner_text(f"#now-{key}") for key in ("position", "open_pnl", "equity")] == ["1000.00", "-3.50", "10115.50"]  # money, two decimals
     shoot(page, tmp_path, "session")

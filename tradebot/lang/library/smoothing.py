@@ -34,7 +34,7 @@ def ema_combination(x: pl.Expr, n: int, weights: tuple[float, ...]) -> pl.Expr:
 
 def wma(x: pl.Expr, n: int) -> pl.Expr:
     """Linearly weighted: the newest bar weighs n, the oldest 1 (TA-Lib WMA)."""
-    return rolling_weighted(x, range(1, n + 1), n * (n + 1) / 2)
+    return rolling_weighted(x, lambda: np.arange(1, n + 1, dtype=np.float64), n * (n + 1) / 2)
 
 
 # ------------------------------------------------------------------ naive references

@@ -80,12 +80,22 @@ def any_missing(*exprs: pl.Expr) -> pl.Expr:
     return missing
 
 
-def rolling_weighted(expr: pl.Expr, weights: Sequence[float], divisor: float = 1.0) -> pl.Expr:
+def rolling_weighted(expr: pl.Expr, weights: Sequence[float] | Callable[[], np.ndarray],
+                     divisor: float = 1.0) -> pl.Expr:
     """sum(weights[i] * x[t - (n-1) + i]) / divisor: oldest bar first; missing if any bar is
-    missing.
+    missing. `weights` may be a function that makes them: it runs only when the plan is
+    evaluated, so checking a script with a huge window builds no window-sized array.
 
     A kernel: Polars' weighted window took 17 ms for 1M bars where TA-Lib's WMA takes 1.4."""
-    return window("weighted_sum", [expr], np.asarray(weights, dtype=np.float64), float(divisor))
+    made = weights if callable(weights) else (lambda: np.asarray(weights, dtype=np.float64))
+    return window("weighted_sum", [expr], _Deferred(made), float(divisor))
+
+
+class _Deferred:
+    """A kernel parameter made when the kernel runs, not when the plan is built."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self.make = make
 
 
 def rolling_sum(expr: pl.Expr, n: int, *, mean: bool = False) -> pl.Expr:
@@ -176,11 +186,12 @@ def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = 
     reads one)."""
     def run(series: Sequence[pl.Series]) -> pl.Series:
         fn = getattr(_compiled(f"tradebot.lang.library.{module}"), name)
+        made = [p.make() if isinstance(p, _Deferred) else p for p in params]
         columns = [s.cast(pl.Float64) for s in series]
         first = _common_warmup(columns)
         if first:  # the kernel on the bars after a shared warm-up: views, no copies
-            return _with_warmup(first, fn(*(c.slice(first).to_numpy() for c in columns), *params))
-        return pl.Series(fn(*(_with_nan(c) for c in columns), *params), nan_to_null=True)
+            return _with_warmup(first, fn(*(c.slice(first).to_numpy() for c in columns), *made))
+        return pl.Series(fn(*(_with_nan(c) for c in columns), *made), nan_to_null=True)
 
     return pl.map_batches(list(inputs), run, return_dtype=pl.Float64)
 

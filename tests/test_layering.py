@@ -5,6 +5,7 @@ TYPE_CHECKING) is read with `ast` and checked against the rules the README's Lay
   (tables, durations) nothing at all.
 - `lang` never imports `runtime`, `data` or `exchange`; `runtime` never `lang` or `data`;
   `data` never `lang`, `runtime` or `live`; `exchange` never `data` or `live`.
+- `lang.tooling` (editor and docs generators) is imported by nothing else in `lang`.
 - Nothing imports `cli` but `cli` itself and `tradebot/__main__.py` (the console entry point).
 """
 from __future__ import annotations
@@ -109,3 +110,18 @@ def test_the_check_finds_each_kind_of_broken_import() -> None:
         "tradebot.repl.app:1 imports tradebot.cli.run.main (nothing imports cli)",
         "tradebot.runtime.engine:2 imports tradebot.data.store (runtime never imports data)",
     ]
+
+
+def test_the_compile_path_never_imports_the_editor_tooling() -> None:
+    """`lang/tooling/` (vocabulary, lexers, docs) is derived from the registries; the compile path
+    must not depend on it, or the generators could no longer be moved or dropped freely."""
+    broken = [
+        f"{module}:{line} imports {target}"
+        for module, (source, is_package) in tradebot_modules().items()
+        if module.startswith("tradebot.lang") and not module.startswith("tradebot.lang.tooling")
+        for line, target in imported(module, source, is_package=is_package)
+        if target.startswith("tradebot.lang.tooling")
+    ]
+    assert broken == []
+    assert imported("tradebot.lang.compiler", "from .tooling import vocabulary\n", is_package=False).__next__()[1] \
+        == "tradebot.lang.tooling.vocabulary"

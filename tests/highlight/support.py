@@ -6,7 +6,7 @@ from pathlib import Path
 from pygments.token import (Comment, Error, Keyword, Literal, Name, Number, Operator, Punctuation,
                             String, _TokenType)
 
-from tradebot.lang.highlight import TbsLexer
+from tradebot.lang.tooling.highlight import TbsLexer
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"

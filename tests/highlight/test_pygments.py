@@ -18,7 +18,7 @@ from tests.golden import compare_golden
 from tests.highlight.support import ALL_FILES, GOLDEN, VALID_FILES, lex, pygments_role
 from tradebot.lang.builtins import REGISTRY
 from tradebot.lang.grammar import KEYWORDS, get_parser
-from tradebot.lang.highlight import TbsLexer
+from tradebot.lang.tooling.highlight import TbsLexer
 from tradebot.lang.settings import SETTINGS
 
 KEYWORD_ROLES = {"keyword", "declaration", "constant", "operator_word"}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.highlight.support import ALL_FILES, ROOT, VALID_FILES, pygments_roles_by_line
-from tradebot.lang import tmgen
+from tradebot.lang.tooling import tmgen
 
 NODE_DIR = Path(__file__).parent / "node"
 GRAMMAR = ROOT / "grammar" / "tbs.tmLanguage.json"
@@ -44,7 +44,7 @@ def textmate_role(scopes: list[str]) -> str | None:
 
 def test_committed_grammar_is_generated() -> None:
     stale = tmgen.stale_outputs(ROOT, tmgen.render())
-    assert stale == [], "run `python -m tradebot.lang.tmgen` and commit the result"
+    assert stale == [], "run `python -m tradebot.lang.tooling.tmgen` and commit the result"
 
 
 def test_check_mode_reports_a_stale_copy(tmp_path: Path) -> None:

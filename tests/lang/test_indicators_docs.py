@@ -1,6 +1,6 @@
 """docs/builtins.md is generated from the registry, and every builtin is documented and tested:
 
-- the committed docs/builtins.md equals `python -m tradebot.lang.docgen` (run it with --write);
+- the committed docs/builtins.md equals `python -m tradebot.lang.tooling.docgen` (run it with --write);
 - every builtin has a doc sentence, an example that uses it, and a note (warm-up, and the TA-Lib
   function or definition it follows);
 - every builtin is exercised by a test that pins its values: a TA-Lib case in test_talib.CASES,
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tradebot.lang import docgen
+from tradebot.lang.tooling import docgen
 from tradebot.lang.builtins import REGISTRY
 
 from . import test_talib
@@ -25,7 +25,7 @@ HAND_TESTS = ("test_indicators_hand.py", "test_signals_functions.py", "test_mtf.
 
 def test_committed_builtins_md_is_generated() -> None:
     committed = docgen.DOC_PATH.read_text(encoding="utf-8")
-    assert committed == docgen.render(), "docs/builtins.md is stale: run python -m tradebot.lang.docgen --write"
+    assert committed == docgen.render(), "docs/builtins.md is stale: run python -m tradebot.lang.tooling.docgen --write"
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

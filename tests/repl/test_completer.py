@@ -9,7 +9,7 @@ from prompt_toolkit.document import Document
 from tests.repl.conftest import FAKE_FIELDS
 from tradebot.lang.builtins import REGISTRY
 from tradebot.lang.settings import SETTINGS
-from tradebot.lang.vocabulary import vocabulary
+from tradebot.lang.tooling.vocabulary import vocabulary
 from tradebot.repl.completer import ReplCompleter, trailing_operand
 
 

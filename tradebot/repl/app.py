@@ -26,7 +26,7 @@ from pygments.lexer import inherit
 from pygments.token import Name
 
 from ..compiled import numba_warming_up
-from ..lang.highlight import TbsLexer
+from ..lang.tooling.highlight import TbsLexer
 from .completer import ReplCompleter
 from .controller import Repl
 from .session import needs_more

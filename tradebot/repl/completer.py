@@ -18,7 +18,7 @@ from prompt_toolkit.document import Document
 from ..lang import ast, unparse
 from ..lang.builtins import REGISTRY
 from ..lang.settings import SETTINGS
-from ..lang.vocabulary import vocabulary
+from ..lang.tooling.vocabulary import vocabulary
 from .commands import COMMANDS
 from .session import InputError, Session, check_expression
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from lark.lexer import PatternStr
 
-from .builtins import REGISTRY
-from .grammar import KEYWORDS, get_parser
-from .settings import SETTINGS
+from ..builtins import REGISTRY
+from ..grammar import KEYWORDS, get_parser
+from ..settings import SETTINGS
 
 # The roles a piece of .tbs text can play; both highlighters map each role to their own names.
 COMMENT, STRING, NUMBER, PERCENT, TIMEFRAME = "comment", "string", "number", "percent", "timeframe"

@@ -1,8 +1,8 @@
 """docs/builtins.md, generated from the builtin registry and the library's NOTES.
 
-    python -m tradebot.lang.docgen            # print the document
-    python -m tradebot.lang.docgen --write    # rewrite docs/builtins.md
-    python -m tradebot.lang.docgen --check    # exit 1 if docs/builtins.md is out of date
+    python -m tradebot.lang.tooling.docgen            # print the document
+    python -m tradebot.lang.tooling.docgen --write    # rewrite docs/builtins.md
+    python -m tradebot.lang.tooling.docgen --check    # exit 1 if docs/builtins.md is out of date
 
 tests/lang/test_indicators_docs.py fails when the committed file differs from `render()`, or when
 a builtin lacks a doc, an example, a note or a test.
@@ -13,11 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .builtins import REGISTRY, Builtin, PriceDefault
-from .library import LIBRARY_MODULES
-from .library.support import Note
+from ..builtins import REGISTRY, Builtin, PriceDefault
+from ..library import LIBRARY_MODULES
+from ..library.support import Note
 
-DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "builtins.md"
+DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "builtins.md"
 
 CATEGORIES = (
     ("price", "Price series", "Used by name, never called: `close`, `close[1]` (the previous bar)."),
@@ -36,7 +36,7 @@ INTRO = """\
 # Builtins
 
 Every series, function and indicator of the .tbs language, grouped by family. This file is
-generated from the builtin registry (`python -m tradebot.lang.docgen --write`); do not edit it by
+generated from the builtin registry (`python -m tradebot.lang.tooling.docgen --write`); do not edit it by
 hand — tests/lang/test_indicators_docs.py fails when it is out of date.
 
 How to read an entry: the signature lists each parameter with its kind and default
@@ -199,7 +199,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tradebot.lang.docgen", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tradebot.lang.tooling.docgen", description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", action="store_true", help=f"rewrite {DOC_PATH}")
     group.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = DOC_PATH.read_text(encoding="utf-8") if DOC_PATH.exists() else ""
         if current != text:
-            print(f"{DOC_PATH} is out of date: run python -m tradebot.lang.docgen --write", file=sys.stderr)
+            print(f"{DOC_PATH} is out of date: run python -m tradebot.lang.tooling.docgen --write", file=sys.stderr)
             return 1
         return 0
     sys.stdout.write(text)

@@ -20,6 +20,24 @@ from typing import Callable, Iterator, NamedTuple, Sequence
 import numpy as np
 import polars as pl
 
+
+def _resolve_polars_numpy_proxy() -> None:
+    """Polars imports numpy through a lazy proxy module whose first attribute access is not thread
+    safe: it copies numpy's namespace into the proxy, numpy's own `numpy._globals` submodule then
+    shadows the proxy's `_globals` dict, and a second thread already inside the proxy's first access
+    fails with "'module' object does not support item assignment". Our UDFs build Series from
+    numpy arrays on Polars' thread pool (seen failing in a sweep worker), so the proxy is resolved
+    once here, on the importing thread."""
+    try:
+        from polars import _dependencies
+    except ImportError:  # a Polars without the lazy proxy has nothing to resolve
+        return
+    getattr(getattr(_dependencies, "numpy", np), "ndarray", None)
+
+
+_resolve_polars_numpy_proxy()
+
+
 class Note(NamedTuple):
     """What docs/builtins.md says about a builtin beyond its doc: when its first value appears,
     and the TA-Lib function it equals or the published definition it follows."""

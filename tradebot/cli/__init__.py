@@ -83,6 +83,9 @@ def configure_logging(*, verbose: bool, quiet: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ..optimize.interrupt import keep_lost_presses
+
+    keep_lost_presses()  # a Ctrl-C Python swallows in a callback at start-up still stops a sweep
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C at any point, start-up included: a word, not a traceback

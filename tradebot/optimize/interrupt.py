@@ -10,6 +10,13 @@ are then found abandoned by the next run (claims.py).
 
 Only the main thread may set signal handlers; elsewhere (the Python API in a thread) Ctrl-C keeps
 its usual meaning.
+
+A Ctrl-C before the sweep's handler is installed raises KeyboardInterrupt wherever the main thread
+is. If that is inside a callback Python cannot raise from (a weakref or garbage-collector callback,
+e.g. importlib's module-lock cleanup while the workers start), Python prints "Exception ignored in
+…" with a traceback and the press is lost: the sweep ran on to its end. `keep_lost_presses` (the
+CLI installs it first thing) records such a press instead, silently, and the sweep honours it as
+soon as it starts.
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ class _State:
     active = False  # a handler of ours is installed
     pressed = False  # Ctrl-C was pressed while it was
     cutting = False  # inside `cut_short`: Ctrl-C raises at once
+    lost = False  # a Ctrl-C that Python swallowed in a callback before a sweep began
 
 
 _state = _State()
@@ -48,7 +56,11 @@ def stop_on_ctrl_c(stream: TextIO | None = None) -> Iterator[None]:
         out.flush()
 
     previous = signal.signal(signal.SIGINT, handler)
-    _state.active, _state.pressed, _state.cutting = True, False, False
+    _state.active, _state.pressed, _state.cutting = True, _state.lost, False
+    if _state.lost:
+        _state.lost = False
+        out.write(STOPPING)
+        out.flush()
     try:
         yield
     finally:
@@ -76,3 +88,22 @@ def cut_short() -> Iterator[None]:
         yield
     finally:
         _state.cutting = before
+
+
+_previous_hook: list = []  # the hook ours replaced (sys.__unraisablehook__ unless someone else's)
+
+
+def keep_lost_presses() -> None:
+    """Record a KeyboardInterrupt that Python could not raise (see the module docstring) instead of
+    printing it as "Exception ignored"; any other unraisable exception is reported as before."""
+    if getattr(sys.unraisablehook, "__name__", "") == _record_lost_press.__name__:
+        return
+    _previous_hook.append(sys.unraisablehook)
+    sys.unraisablehook = _record_lost_press
+
+
+def _record_lost_press(unraisable: sys.UnraisableHookArgs) -> None:
+    if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        _state.lost = True
+        return
+    (_previous_hook[-1] if _previous_hook else sys.__unraisablehook__)(unraisable)

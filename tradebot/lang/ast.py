@@ -179,8 +179,21 @@ class AtTimeframe:
     span: Span = _span()
 
 
+@dataclass(frozen=True)
+class OfSymbol:
+    """`close of BTCUSDT`: `expr` computed on another symbol's bars, read on the script's bar with
+    the same open time (docs/language.md, "Other symbols")."""
+
+    expr: Expr
+    symbol: str
+    span: Span = _span()
+    symbol_span: Span = _span()
+    quoted: bool = False  # `of "1000PEPEUSDT"` rather than `of BTCUSDT`
+    word_span: Span = _span()  # the word `of`
+
+
 Expr = Union[Number, Percent, String, Bool, Name, Unary, Binary, Crosses, IfElse, Call, History,
-             Field, Streak, AtTimeframe]
+             Field, Streak, AtTimeframe, OfSymbol]
 
 # ---------------------------------------------------------------- statements
 
@@ -210,6 +223,7 @@ class Setting:
     mark: str | None = None
     units: tuple[str, ...] = ()
     units_span: Span = _span()
+    more: tuple[Expr, ...] = ()  # the values after the first in a list: `universe BTCUSDT, ETHUSDT`
 
 
 @dataclass(frozen=True)

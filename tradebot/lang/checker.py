@@ -20,7 +20,7 @@ from .library.pine_names import pine_hint
 from .optimize_check import OptimizeSpec, check_optimize
 from .parser import SyntaxDiagnostics, parse_program, without_bom
 from .risk_check import RiskRules, check_risk, is_extended
-from .resolve import INVALID, Resolver, Scope, is_invalid
+from .resolve import INVALID, SYMBOL, Resolver, Scope, is_invalid
 from .settings import SETTINGS
 from .stateful.groups import Recursions, cycles, reference_graph
 from .types import BOOL_CONST, NUMBER_CONST, STRING_CONST, Kind
@@ -341,6 +341,10 @@ class _Checker:
             if spec is None:
                 self._unknown_setting(setting)
                 continue
+            if setting.more and spec.kind != "universe":
+                self._error(f"`{setting.name}` takes one value", setting.more[0].span,
+                            f"for example `{spec.example}`; only `universe` lists several")
+                continue
             if is_extended(setting, spec):
                 continue  # checked by `_risk`, once the params are known
             if setting.name in seen:
@@ -374,6 +378,8 @@ class _Checker:
                     hint or "settings are: " + ", ".join(SETTINGS))
 
     def _setting_value(self, spec, setting: ast.Setting) -> Any:
+        if spec.kind == "universe":
+            return self._universe(setting)
         value = self.resolver.resolve(setting.value, self.scope())
         if is_invalid(value):
             return None
@@ -393,6 +399,32 @@ class _Checker:
                         f"write the % sign, for example `{spec.example}`")
             return None
         return self._in_bounds(spec, float(value.value), setting.value.span)  # type: ignore[arg-type]
+
+    def _universe(self, setting: ast.Setting) -> str | tuple[str, ...] | None:
+        """`universe "glob/*.csv"` (a str) or `universe BTCUSDT, ETHUSDT` (a tuple of symbols, read
+        from the candle store). A quoted item that is a symbol name (`"1000PEPEUSDT"`, which a bare
+        word cannot be) counts as a symbol; any other quoted text is a glob."""
+        items = (setting.value, *setting.more)
+        if len(items) == 1 and isinstance(setting.value, ast.String) \
+                and not SYMBOL.fullmatch(setting.value.value):
+            if not setting.value.value.strip():
+                self._error("the universe is empty", setting.value.span,
+                            "name symbols (`universe BTCUSDT, ETHUSDT`) or a glob of CSV files")
+                return None
+            return setting.value.value
+        symbols: dict[str, Span] = {}
+        for item in items:
+            name = item.id if isinstance(item, ast.Name) else item.value if isinstance(item, ast.String) else None
+            if not isinstance(name, str) or not SYMBOL.fullmatch(name):
+                self._error("a universe lists symbols (`universe BTCUSDT, ETHUSDT`) or one quoted glob "
+                            "of CSV files", item.span, 'quote a symbol that starts with a digit: "1000PEPEUSDT"')
+                return None
+            if name in symbols:
+                self._error(f"`{name}` is in the universe twice", item.span,
+                            f"it is already listed at column {symbols[name].column}")
+                return None
+            symbols[name] = item.span
+        return tuple(symbols)
 
     def _in_bounds(self, spec, number: float, span: Span) -> float | None:
         shown = (lambda v: f"{v * 100:g}%") if spec.kind == "percent" else (lambda v: f"{v:g}")

@@ -28,6 +28,7 @@ from .library.support import scratch_columns
 from .diagnostics import Diagnostic, ScriptDiagnostics
 from .stateful.bytecode import compile_group
 from .stateful.lowering import group_expr
+from .symbols import SymbolStep, others_for
 from .timeframes import ResampleStep, check_fits
 from .types import NUMBER_SERIES, ArgKind, Kind
 
@@ -51,6 +52,12 @@ class Plan:
     steps: tuple[ResampleStep, ...] = ()  # `expr @ timeframe` columns, added before the layers
     windows: tuple[WindowUse, ...] = ()  # every window, its own and its steps', longest first
     script: tuple[str, str] | None = None  # (source text, file name): where a window error points
+    symbols: tuple[SymbolStep, ...] = ()  # `expr of SYMBOL` columns, joined before the layers
+
+    @property
+    def other_symbols(self) -> tuple[str, ...]:
+        """The symbols whose bars `evaluate` needs in `others` (`close of BTCUSDT`)."""
+        return tuple(step.symbol for step in self.symbols)
 
     def check_windows(self, height: int) -> None:
         """A window longer than the data is refused before anything is computed: its result would
@@ -66,29 +73,39 @@ class Plan:
         raise ScriptDiagnostics([Diagnostic(message, use.span, hint)], source, filename)
 
     def lazy(self, bars: pl.DataFrame | pl.LazyFrame, *, interval: Interval = None,
-             bar_end: pl.Expr | None = None, keep: tuple[str, ...] = ()) -> pl.LazyFrame:
+             bar_end: pl.Expr | None = None, keep: tuple[str, ...] = (),
+             others: Mapping[str, pl.DataFrame] | None = None) -> pl.LazyFrame:
         """The plan on `bars`. `interval` is the data's bar length (inferred from the bars when
-        not given); it decides when a higher-timeframe bar is complete (lang/timeframes.py)."""
+        not given); it decides when a higher-timeframe bar is complete (lang/timeframes.py).
+        `others`: the bars of each symbol read with `of` (lang/symbols.py), at the same interval."""
         frame = bars.lazy()
         if self.steps:
             bar_end = bar_end if bar_end is not None else self._bar_end(bars, interval)
             for step in self.steps:
                 frame = step.apply(frame, bar_end)
+        if self.symbols:
+            others = others_for(self.symbols, others, self.script)
+            for symbol_step in self.symbols:
+                frame = symbol_step.apply(frame, others[symbol_step.symbol])
         for layer in self.layers:
             frame = frame.with_columns(layer)
         return frame.select(*keep, *(expr.alias(name) for name, expr in self.outputs.items()))
 
     def evaluate(self, bars: pl.DataFrame, *, interval: Interval = None,
-                 whole_data: bool = False) -> pl.DataFrame:
+                 whole_data: bool = False, others: Mapping[str, pl.DataFrame] | None = None) -> pl.DataFrame:
         """One column per output, one row per bar. `whole_data`: the bars are all the data there
         is (a run, not a prefix or a fold), so a window longer than them is an error
         (`check_windows`; the windows of `@` steps count too: higher bars are fewer)."""
         if whole_data:
             self.check_windows(bars.height)
+            if self.symbols:
+                others = others_for(self.symbols, others, self.script)
+                for step in self.symbols:  # each symbol's windows against its own bars
+                    step.plan.check_windows(others[step.symbol].height)
         # The in-memory engine: Polars 2.1's streaming engine fails ("zip node received non-equal
         # length inputs") on a literal compared with a shifted column under a rolling window,
         # found by tests/lang/test_compiler_reference.py. Bars fit in memory anyway.
-        return self.lazy(bars, interval=interval).collect(engine="in-memory")
+        return self.lazy(bars, interval=interval, others=others).collect(engine="in-memory")
 
     def _bar_end(self, bars: pl.DataFrame | pl.LazyFrame, interval: Interval) -> pl.Expr:
         """Each base bar's end time in ms (its start + the data's interval); checks every
@@ -120,7 +137,11 @@ def compile_nodes(outputs: Mapping[str, ir.Node], *, source: str | None = None,
     """`source`: the script's file name, to say where an `@ timeframe` that does not fit is;
     `text`: the script's text, to show where a window longer than the data is."""
     plan = _Lowering(outputs, source).plan()
-    return replace(plan, script=(text, source or "<script>")) if text is not None else plan
+    if text is None:
+        return plan
+    script = (text, source or "<script>")
+    symbols = tuple(replace(step, plan=replace(step.plan, script=script)) for step in plan.symbols)
+    return replace(plan, script=script, symbols=symbols)
 
 
 class _Lowering:
@@ -135,6 +156,8 @@ class _Lowering:
         self.scratch = 0  # builtins lowered so far (names their shared intermediates)
         self.resamples: dict[str, dict[str, ir.Node]] = {}  # timeframe -> {column: expression}
         self.where: dict[str, str] = {}  # timeframe -> where it is first used
+        self.others: dict[str, dict[str, ir.Node]] = {}  # symbol -> {column: expression}
+        self.other_spans: dict[str, Span] = {}  # symbol -> its first `of`
         self.windows: list[WindowUse] = []
         self.groups: dict[ir.Recurrence, tuple[str, int]] = {}  # recursion -> (struct column, layer)
 
@@ -150,7 +173,7 @@ class _Lowering:
                     self.uses[child] += 1
 
     def _materialize(self, node: ir.Node) -> bool:
-        if isinstance(node, (ir.Const, ir.Resample)) or (isinstance(node, ir.Call) and not node.args
+        if isinstance(node, (ir.Const, ir.Resample, ir.OfSymbol)) or (isinstance(node, ir.Call) and not node.args
                                                           and REGISTRY[node.name].is_series):
             return False
         return isinstance(node, ir.Call) or self.uses[node] > 1
@@ -161,8 +184,10 @@ class _Lowering:
                                    self.where[frame])
                       for frame, columns in self.resamples.items())
         windows = [*self.windows, *(w for step in steps for w in step.plan.windows)]
+        symbols = tuple(SymbolStep(symbol, compile_nodes(columns, source=self.source), self.other_spans[symbol])
+                        for symbol, columns in sorted(self.others.items()))
         return Plan(tuple(tuple(layer) for layer in self.layers if layer), outputs, steps,
-                    tuple(sorted(windows, key=lambda w: -w.bars)))
+                    tuple(sorted(windows, key=lambda w: -w.bars)), symbols=symbols)
 
     def _output(self, node: ir.Node) -> pl.Expr:
         expr = self.expr(node)[0]
@@ -193,6 +218,8 @@ class _Lowering:
             return target[node.name], depth
         if isinstance(node, ir.Resample):
             return self._resample(node)
+        if isinstance(node, ir.OfSymbol):
+            return self._of_symbol(node)
         if isinstance(node, ir.StateOf):
             column, depth = self._recurrence(node.group)
             return pl.col(column).struct.field(node.name), depth
@@ -279,6 +306,14 @@ class _Lowering:
         column = f"__r{sum(len(c) for c in self.resamples.values())}"
         self.resamples.setdefault(node.timeframe, {})[column] = node.expr
         self.where.setdefault(node.timeframe, f"{self.source or '<script>'}:{node.span.line}:{node.span.column}")
+        self.columns[node] = (column, 0)
+        return pl.col(column), 0
+
+    def _of_symbol(self, node: ir.OfSymbol) -> tuple[pl.Expr, int]:
+        """`expr of SYMBOL`: a column that symbol's step joins on before the first layer."""
+        column = f"__s{sum(len(c) for c in self.others.values())}"
+        self.others.setdefault(node.symbol, {})[column] = node.expr
+        self.other_spans.setdefault(node.symbol, node.span)
         self.columns[node] = (column, 0)
         return pl.col(column), 0
 

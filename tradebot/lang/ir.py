@@ -91,6 +91,17 @@ class Resample(_Shared):
 
 
 @dataclass(frozen=True)
+class OfSymbol(_Shared):
+    """`expr of SYMBOL`: evaluated on another symbol's own bars, read on the script's bar with the
+    same open time (missing where that symbol has no such bar; docs/language.md)."""
+
+    expr: Node
+    symbol: str
+    type: Type
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Member:
     """Inside a recursion's formulas: definition `name` of the group on the bar being computed
     (its past is `history` of it). Only a Recurrence's bodies hold these."""
@@ -126,9 +137,9 @@ class StateOf:
     span: Span = _span()
 
 
-Node = Union[Const, Op, Call, FieldOf, Resample, Member, Recurrence, StateOf]
+Node = Union[Const, Op, Call, FieldOf, Resample, OfSymbol, Member, Recurrence, StateOf]
 
-for _node_class in (Const, Op, Call, FieldOf, Resample):
+for _node_class in (Const, Op, Call, FieldOf, Resample, OfSymbol):
     _node_class.__hash__ = _Shared.__hash__  # type: ignore[method-assign]  # @dataclass set its own
 
 ARITHMETIC = ("+", "-", "*", "/", "%", "^")
@@ -158,13 +169,18 @@ def children(node: Node) -> tuple[Node, ...]:
         return node.args
     if isinstance(node, FieldOf):
         return (node.target,)
-    if isinstance(node, Resample):
+    if isinstance(node, (Resample, OfSymbol)):
         return (node.expr,)
     if isinstance(node, StateOf):
         return (node.group,)
     if isinstance(node, Recurrence):
         return (*node.bodies, *node.starts)
     return ()
+
+
+def symbols(*roots: Node) -> tuple[str, ...]:
+    """The other symbols `roots` read (`close of BTCUSDT`), in name order."""
+    return tuple(sorted({n.symbol for n in walk(*roots) if isinstance(n, OfSymbol)}))
 
 
 def depth(node: Node, known: dict[int, tuple[Node, int]]) -> int:

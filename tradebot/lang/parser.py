@@ -19,6 +19,7 @@ from .builtins import REGISTRY
 from .grammar import KEYWORDS, get_parser
 from .library.pine_names import dotted_name_at, pine_hint
 from .parse_messages import describe_expected, describe_token, friendly_hint
+from .settings import SETTINGS
 from .recovery import (MAX_NESTING, Chunk, defined_name, nesting_diagnostic, shift_diagnostic, shift_tree,
                        statement_chunks, tree_depth)
 
@@ -65,6 +66,14 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), text[1:-1])
 
 
+def _is_unit(setting: str, value: ast.OfSymbol) -> bool:
+    """Whether `of WORD` after a setting's value is one of its unit forms (`size 50% of equity`)."""
+    spec = SETTINGS.get(setting)
+    words = f"of {value.symbol}"
+    return not value.quoted and spec is not None and any(
+        f.unit == words or f.unit.startswith(words + " ") for f in spec.forms)
+
+
 @v_args(meta=True, inline=True)
 class ToAst(Transformer):
     """Lark tree → ast dataclasses, with each node's span from Lark's positions."""
@@ -76,10 +85,22 @@ class ToAst(Transformer):
     def strategy_decl(self, meta, name):
         return ast.StrategyDecl(_unquote(name), span_of(meta))
 
-    def setting(self, meta, name, side, mark, value, *units):
+    def setting(self, meta, name, side, mark, value, *rest):
+        more = tuple(item for item in rest if not isinstance(item, Token))
+        units = [item for item in rest if isinstance(item, Token)]
+        if not more and isinstance(value, ast.OfSymbol) and _is_unit(str(name), value):
+            # `size 50% of equity`: `of` and the word after it are unit words, not a symbol
+            units = [Token("NAME", "of", start_pos=value.word_span.start, line=value.word_span.line,
+                           column=value.word_span.column, end_line=value.word_span.end_line,
+                           end_column=value.word_span.end_column, end_pos=value.word_span.end),
+                     Token("NAME", value.symbol, start_pos=value.symbol_span.start,
+                           line=value.symbol_span.line, column=value.symbol_span.column,
+                           end_line=value.symbol_span.end_line, end_column=value.symbol_span.end_column,
+                           end_pos=value.symbol_span.end), *units]
+            value = value.expr
         units_span = span_of(units[0]).merge(span_of(units[-1])) if units else ast.NOWHERE
         return ast.Setting(_ident(name), value, span_of(meta), span_of(name), side, mark,
-                           tuple(str(u) for u in units), units_span)
+                           tuple(str(u) for u in units), units_span, more)
 
     def time_exit(self, meta, action, side, bars):
         return ast.TimeExit(action, side, bars, span_of(meta))
@@ -200,6 +221,11 @@ class ToAst(Transformer):
 
     def at_timeframe(self, meta, expr, timeframe):
         return ast.AtTimeframe(expr, str(timeframe), span_of(meta))
+
+    def of_symbol(self, meta, expr, word, symbol):
+        quoted = symbol.type == "STRING"
+        return ast.OfSymbol(expr, _unquote(str(symbol)) if quoted else str(symbol), span_of(meta),
+                            span_of(symbol), quoted, span_of(word))
 
     def number(self, meta, token):
         n = _number(token)

@@ -14,21 +14,26 @@ import numpy as np
 from ..market.timeframe import infer_interval_ms, parse_timeframe
 from . import ir
 from .builtins import REGISTRY
+from .symbols import naive_aligned
 from .timeframes import check_fits, naive_higher_bars, naive_visible
 from .types import ArgKind
 
 NAN = float("nan")
 
 
-def evaluate(node: ir.Node, bars: Mapping[str, np.ndarray], *, interval: int | None = None) -> np.ndarray:
+def evaluate(node: ir.Node, bars: Mapping[str, np.ndarray], *, interval: int | None = None,
+             others: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> np.ndarray:
     """The value of `node` on every bar. `interval`: the data's bar length in ms (inferred from
-    the timestamps when not given); only `@ timeframe` reads it."""
-    return _Evaluator(bars, interval=interval).value(node)
+    the timestamps when not given); only `@ timeframe` reads it. `others`: the bars of each
+    symbol read with `of`."""
+    return _Evaluator(bars, interval=interval, others=others).value(node)
 
 
 class _Evaluator:
     def __init__(self, bars: Mapping[str, np.ndarray], *, interval: int | None = None,
-                 bar_ends: np.ndarray | None = None) -> None:
+                 bar_ends: np.ndarray | None = None,
+                 others: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+        self.others = others or {}
         self.bars = {k: (epoch_ms(v) if k == "timestamp" else np.asarray(v, dtype=float))
                      for k, v in bars.items()}
         self.n = len(self.bars["close"])
@@ -46,6 +51,10 @@ class _Evaluator:
             return self.op(node)
         if isinstance(node, ir.Resample):
             return self.resample(node)
+        if isinstance(node, ir.OfSymbol):
+            other = self.others[node.symbol]
+            values = np.asarray(_Evaluator(other).value(node.expr), dtype=float)
+            return naive_aligned(values, epoch_ms(other["timestamp"]), self.bars["timestamp"])
         if isinstance(node, ir.StateOf):
             return self.recursion(node.group)[node.name]
         raise TypeError(f"cannot evaluate {type(node).__name__}")

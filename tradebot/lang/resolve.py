@@ -5,6 +5,8 @@ errors about itself so one mistake yields one message.
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Callable, Collection, Mapping
 
@@ -50,6 +52,10 @@ def is_invalid(node: ir.Node) -> bool:
 
 def const(value: object, type_: Type, span: Span) -> ir.Const:
     return ir.Const(value, type_, span)  # type: ignore[arg-type]
+
+
+# A symbol as exchanges write it (`BTCUSDT`, `1000PEPEUSDT`, `BTC-27DEC24`): also a safe folder name.
+SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass
@@ -293,18 +299,49 @@ class Resolver:
             frame = parse_timeframe(node.timeframe)
         except ValueError as exc:
             return self.error(str(exc), node.span)
-        if inner.type.kind is Kind.RECORD:
-            return self._record_misuse(inner, node.expr.span)
-        if inner.type.kind is Kind.STRING:
-            return self.error("only numbers and conditions have a timeframe", node.span)
-        if isinstance(inner, ir.Const):
-            return inner  # the same on every timeframe
+        early = self._lifted_operand(inner, node, "have a timeframe")
+        if early is not None:
+            return early
         for sub in ir.walk(inner):
+            if isinstance(sub, ir.OfSymbol):
+                return self.error(f"`of {sub.symbol}` inside `@ {frame.text}`", sub.span,
+                                  f"put the timeframe inside: `(... @ {frame.text}) of {sub.symbol}`")
             if isinstance(sub, ir.Resample) and not parse_timeframe(sub.timeframe).is_multiple_of(frame):
                 return self.error(f"`@ {sub.timeframe}` inside `@ {frame.text}` must be a whole multiple "
                                   f"of {frame.text}", sub.span if sub.span.line else node.span,
                                   f"inside `(...) @ {frame.text}` every bar is {frame.describe()} long")
         return ir.Resample(inner, frame.text, inner.type.as_series(), span=node.span)
+
+    def _lifted_operand(self, inner: ir.Node, node: ast.AtTimeframe | ast.OfSymbol, what: str) -> ir.Node | None:
+        """What `expr @ tf` and `expr of SYMBOL` are when `expr` cannot be computed on other bars
+        (an error) or needs not be (a constant, the same on any bars); None otherwise."""
+        if inner.type.kind is Kind.RECORD:
+            return self._record_misuse(inner, node.expr.span)
+        if inner.type.kind is Kind.STRING:
+            return self.error(f"only numbers and conditions {what}", node.span)
+        return inner if isinstance(inner, ir.Const) else None
+
+    def _ofsymbol(self, node: ast.OfSymbol, scope: Scope) -> ir.Node:
+        """`expr of BTCUSDT`: expr computed on that symbol's bars, read on the script's bar with
+        the same open time (compiler: SymbolStep; docs/language.md, "Other symbols")."""
+        inner = self.resolve(node.expr, scope)
+        if is_invalid(inner):
+            return INVALID
+        if not SYMBOL.fullmatch(node.symbol):
+            return self.error(f"`{node.symbol}` is not a symbol name", node.symbol_span,
+                              "a symbol is letters, digits, `_`, `-` or `.`, e.g. `of BTCUSDT`")
+        early = self._lifted_operand(inner, node, "can be read from another symbol")
+        if early is not None:
+            return early
+        nested = next((sub for sub in ir.walk(inner) if isinstance(sub, ir.OfSymbol)), None)
+        if nested is not None:
+            return self.error(f"`of {nested.symbol}` inside `of {node.symbol}`", nested.span,
+                              "read each symbol on its own: `close of A` and `close of B`")
+        if any(isinstance(sub, (ir.Member, ir.StateOf)) for sub in ir.walk(inner)):
+            return self.error("a definition that reads its own past cannot be read from another "
+                              "symbol", node.span, "define the series from `close of "
+                              f"{node.symbol}` instead")
+        return ir.OfSymbol(inner, node.symbol, inner.type.as_series(), span=node.span)
 
     # ------------------------------------------------------------ calls
     def _call(self, node: ast.Call, scope: Scope) -> ir.Node:

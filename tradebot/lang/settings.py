@@ -11,7 +11,8 @@ checked by checker.py; sided ones, forms and the kinds below by risk_check.py.
 Kinds: "string", "number", "percent" (a % value is required); "choice" (one of `choices`, a bare
 word); "whole" (a whole number); "level" (a percentage of the entry price, or a price distance
 that may be a series, read on the signal bar); "price" (an absolute price, may be a series);
-"form" (only the `forms` are valid: `size`); "series" (a number series, read per bar: `rank by`).
+"form" (only the `forms` are valid: `size`); "series" (a number series, read per bar: `rank by`);
+"universe" (a quoted glob of files, or symbols separated by commas; checker.py).
 """
 from __future__ import annotations
 
@@ -141,10 +142,12 @@ SETTINGS: Mapping[str, SettingSpec] = {
                            _size("cash", "number", "cash", "size 1000 cash"),
                            _size("to stop", "percent", "risk", "size risk 1% to stop", mark="risk",
                                  maximum=1.0))),
-        SettingSpec("universe", "string", None,
-                    "Run on many symbols with one account: a glob of CSV files relative to the "
-                    "script (`universe \"../data/*/1h.csv\"`; each symbol is named by the text the last "
-                    "wildcard matched). docs/execution.md, \"Portfolios\".",
+        SettingSpec("universe", "universe", None,
+                    "Run on many symbols with one account: symbols from the candle store "
+                    "(`universe BTCUSDT, ETHUSDT, SOLUSDT`, fetched with `tradebot fetch --universe "
+                    "SCRIPT`), or a glob of CSV files relative to the script (`universe "
+                    "\"../data/*/1h.csv\"`; each symbol is named by the text the last wildcard "
+                    "matched). docs/execution.md, \"Portfolios\".",
                     'universe "../data/generated/*_generated_1h.csv"'),
         SettingSpec("max_positions", "whole", None,
                     "In a universe, the most symbols held at once; more entries than free slots "

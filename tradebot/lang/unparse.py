@@ -27,7 +27,7 @@ def _level(node: ast.Expr) -> int:
         return PRECEDENCE["not" if node.op == "not" else "neg"]
     if isinstance(node, ast.Streak):
         return PRECEDENCE["streak"]
-    if isinstance(node, (ast.Call, ast.History, ast.Field, ast.AtTimeframe)):
+    if isinstance(node, (ast.Call, ast.History, ast.Field, ast.AtTimeframe, ast.OfSymbol)):
         return PRECEDENCE["postfix"]
     return PRECEDENCE["atom"]
 
@@ -84,6 +84,9 @@ def expr(node: ast.Expr) -> str:
         return f"{_wrap(node.target, PRECEDENCE['postfix'])}.{node.name}"
     if isinstance(node, ast.AtTimeframe):
         return f"{_wrap(node.expr, PRECEDENCE['postfix'])} @ {node.timeframe}"
+    if isinstance(node, ast.OfSymbol):
+        symbol = expr(ast.String(node.symbol)) if node.quoted else node.symbol
+        return f"{_wrap(node.expr, PRECEDENCE['postfix'])} of {symbol}"
     raise TypeError(f"cannot unparse {type(node).__name__}")
 
 
@@ -92,7 +95,8 @@ def statement(node: ast.Statement) -> str:
     if isinstance(node, ast.StrategyDecl):
         return f"strategy {expr(ast.String(node.name))}"
     if isinstance(node, ast.Setting):
-        words = [node.name, node.side, node.mark, expr(node.value), *node.units]
+        value = ", ".join(expr(v) for v in (node.value, *node.more))
+        words = [node.name, node.side, node.mark, value, *node.units]
         return " ".join(w for w in words if w)
     if isinstance(node, ast.TimeExit):
         side = f" {node.side}" if node.side else ""

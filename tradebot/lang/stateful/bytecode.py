@@ -212,6 +212,8 @@ def _describe(node: ir.Node) -> str:
         return f"`{node.target.name}(...).{node.name}`"
     if isinstance(node, ir.Resample):
         return f"`@ {node.timeframe}`"
+    if isinstance(node, ir.OfSymbol):
+        return f"`of {node.symbol}`"
     if isinstance(node, ir.Op) and node.op in ("held_for", "held_within"):
         return f"`{node.op.split('_')[1]} … bars`"
     return "this expression"

@@ -219,7 +219,7 @@ def substitute(node: ir.Node, mapping: Mapping[str, ir.Node]) -> ir.Node:
             out = dataclasses.replace(n, args=tuple(visit(a) for a in n.args))
         elif isinstance(n, ir.FieldOf):
             out = dataclasses.replace(n, target=visit(n.target))
-        elif isinstance(n, ir.Resample):
+        elif isinstance(n, (ir.Resample, ir.OfSymbol)):
             out = dataclasses.replace(n, expr=visit(n.expr))
         else:
             out = n

@@ -21,7 +21,9 @@ from .config import Config
 from .data.access import refusal, script_data_roots
 from .data.loader import load_ohlcv
 from .data.panel import Panel, load_panel, universe_files
-from .errors import UsageError, UserError
+from .data.settings import load_settings
+from .data.universe import store_files
+from .errors import DataError, UsageError, UserError
 from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check_source
 from .lang import ast, ir
 from .lang.compiler import Plan, compile_nodes, compile_program
@@ -29,6 +31,8 @@ from .lang.data_fit import data_diagnostics
 from .lang.diagnostics import Diagnostic, ScriptDiagnostics
 from .lang.explain import rule_conditions, written
 from .lang.parser import without_bom
+from .market.intervals import INTERVALS
+from .market.timeframe import infer_interval_ms
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
 from .runtime.metrics import METRICS
@@ -251,7 +255,8 @@ def backtest_counting_rules(strategy: Strategy, bars: pl.DataFrame) -> tuple[Bac
     run without trades can say which rule never fired."""
     require_volume(strategy, bars)
     rules = rule_conditions(strategy.checked)
-    frame = strategy_plan(strategy.checked, extra=_rule_nodes(rules)).evaluate(bars, whole_data=True)
+    plan = _bound(strategy, strategy_plan(strategy.checked, extra=_rule_nodes(rules)))
+    frame = plan.evaluate(bars, whole_data=True)
     return backtest_from_frame(strategy.checked, bars, frame), _rule_counts(strategy, rules, frame)
 
 
@@ -260,8 +265,14 @@ def count_rules(strategy: Strategy, bars: pl.DataFrame) -> list[RuleCount]:
     rules = rule_conditions(strategy.checked)
     if not rules:
         return []
-    frame = compile_nodes(_rule_nodes(rules), source=strategy.checked.filename).evaluate(bars)
+    frame = _bound(strategy, compile_nodes(_rule_nodes(rules), source=strategy.checked.filename)).evaluate(bars)
     return _rule_counts(strategy, rules, frame)
+
+
+def _bound(strategy: Strategy, plan: Plan) -> Plan:
+    """`plan` (another plan of the same script) reading the other symbols' bars bound to the
+    strategy's plan (`with_other_symbols`)."""
+    return plan.with_others(strategy.plan.others) if strategy.plan.others is not None else plan
 
 
 def _rule_nodes(rules: Sequence[tuple[object, ir.Node]]) -> dict[str, ir.Node]:
@@ -285,20 +296,39 @@ def is_portfolio(strategy: Strategy) -> bool:
     return strategy.checked.settings.get("universe") is not None
 
 
-def universe_panel(strategy: Strategy, config: Config) -> Panel:
+@dataclass(frozen=True)
+class StoreChoice:
+    """Which store series `universe BTCUSDT, ...` and `close of BTCUSDT` read: the category
+    (None: `[bybit] category`, default linear) and, for a universe, the interval (None: the one
+    its symbols have in the store). docs/execution.md, "Portfolios"."""
+
+    category: str | None = None
+    interval: str | None = None
+
+    def root_and_category(self, config: Config) -> tuple[Path, str]:
+        settings = load_settings(config, {"category": self.category})
+        return settings.store_root, settings.category
+
+
+def universe_panel(strategy: Strategy, config: Config, store: StoreChoice = StoreChoice()) -> Panel:
     """The script's universe, loaded and aligned."""
-    return load_panel(universe_paths(strategy, config))
+    return load_panel(universe_paths(strategy, config, store))
 
 
-def universe_paths(strategy: Strategy, config: Config) -> dict[str, Path]:
-    """The files of the script's universe by symbol: its glob (relative to the script) under the
-    same rules as a `data` line (docs/security.md)."""
+def universe_paths(strategy: Strategy, config: Config, store: StoreChoice = StoreChoice()) -> dict[str, Path]:
+    """The files of the script's universe by symbol: the store's files of its symbols, or its glob
+    (relative to the script) under the same rules as a `data` line (docs/security.md)."""
     checked = strategy.checked
     pattern = checked.settings["universe"]
     base = strategy.path.parent if strategy.path else Path.cwd()
     if checked.settings.get("data"):
         raise _setting_error(checked, "data", "a script with a `universe` reads its symbols' files "
                              "from it, not from `data`", "drop the `data` line")
+    if isinstance(pattern, tuple):
+        root, category = store.root_and_category(config)
+        script = strategy.path or Path("SCRIPT.tbs")
+        hint = f"tradebot fetch --universe {script} --interval {{interval}} --since 2024-01-01"
+        return dict(store_files(root, category, pattern, store.interval, fetch_hint=hint).files)
     files = universe_files(pattern, base)
     if not files:
         raise _setting_error(checked, "universe", f"`{pattern}` matches no file",
@@ -312,12 +342,43 @@ def universe_paths(strategy: Strategy, config: Config) -> dict[str, Path]:
     return files
 
 
+def with_other_symbols(strategy: Strategy, config: Config, bars: pl.DataFrame | None = None, *,
+                       panel: Panel | None = None, store: StoreChoice = StoreChoice()) -> Strategy:
+    """The strategy with the bars of every symbol it reads with `of` bound to its plan: from the
+    universe's own bars when it is in the panel, else from the store at the same category and
+    the interval of the script's bars (a glob universe reads only its own files)."""
+    needed = strategy.plan.other_symbols
+    if not needed:
+        return strategy
+    found = {s: panel.bars[s] for s in needed if panel is not None and s in panel.bars}
+    rest = [s for s in needed if s not in found]
+    if rest and panel is not None and not isinstance(strategy.checked.settings["universe"], tuple):
+        step = next(step for step in strategy.plan.symbols if step.symbol == rest[0])
+        raise ScriptDiagnostics([Diagnostic(
+            f"`{rest[0]}` is not in the universe, whose files are the only data it reads",
+            step.span, "its symbols are " + ", ".join(panel.symbols))],
+            strategy.checked.source, strategy.checked.filename)
+    if rest:
+        interval_ms = panel.interval_ms if panel is not None else \
+            infer_interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy()) if bars is not None else None
+        interval = next((name for name, iv in INTERVALS.items() if iv.ms == interval_ms), None)
+        if interval is None:
+            raise DataError("data", f"the store has no series at the data's interval "
+                            f"({interval_ms} ms) for `of {rest[0]}`",
+                            hint="run on data with a Bybit interval (1m ... 1d)")
+        root, category = store.root_and_category(config)
+        hint = f"tradebot fetch {' '.join(rest)} --interval {{interval}} --since 2024-01-01"
+        files = store_files(root, category, rest, interval, fetch_hint=hint).files
+        found.update({symbol: load_bars(path) for symbol, path in files.items()})
+    return replace(strategy, plan=strategy.plan.with_others(found))
+
+
 def backtest_portfolio(strategy: Strategy, panel: Panel) -> PortfolioResult:
     """Evaluate the plan on each symbol's own bars (no symbol sees another's, none is filled
     forward), place the results on the panel's timeline and run the portfolio engine."""
     checked = strategy.checked
     rank = checked.settings.get("rank")
-    plan = strategy_plan(checked, extra={"portfolio.rank": rank} if rank is not None else None)
+    plan = _bound(strategy, strategy_plan(checked, extra={"portfolio.rank": rank} if rank is not None else None))
     levels = [name for name in engine_nodes(checked) if name not in SIGNALS]
     signals, ranks = [], np.zeros((len(panel.timestamps), len(panel.symbols)))
     for j, symbol in enumerate(panel.symbols):

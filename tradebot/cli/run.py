@@ -16,9 +16,9 @@ from ..lang.diagnostics import Diagnostic, render_one
 from ..lang.explain import risk_as_written
 from ..lang.lookback import lookback
 from ..optimize import flags as optimize_flags
-from ..pipeline import (Strategy, backtest_counting_rules, backtest_portfolio, check_data, count_rules,
-                        data_path, engine_nodes, is_portfolio, load_bars, load_strategy, universe_panel,
-                        universe_paths)
+from ..pipeline import (StoreChoice, Strategy, backtest_counting_rules, backtest_portfolio, check_data,
+                        count_rules, data_path, engine_nodes, is_portfolio, load_bars, load_strategy,
+                        universe_panel, universe_paths, with_other_symbols)
 from ..runtime.report import format_summary, price_decimals, result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
 
@@ -39,6 +39,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--open", action="store_true", help="open the --report in the default browser")
     run.add_argument("--no-cache", action="store_true",
                      help="parse the CSV even if its validated copy is cached (docs/data.md)")
+    run.add_argument("--interval", help="bar interval of a `universe BTCUSDT, ...` read from the store "
+                     "(default: the one its symbols have there)")
+    run.add_argument("--category", choices=("linear", "spot", "inverse"), help="store category of "
+                     "`universe BTCUSDT, ...` and `close of BTCUSDT` (config bybit.category, default linear)")
     optimize_flags.add_arguments(run)
     run.set_defaults(handler=run_command)
 
@@ -93,6 +97,7 @@ def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> i
     source = data_path(strategy, flag=args.data, config=config)
     bars = load_bars(source, cache_dir=data_cache.configured_dir(config, disabled=args.no_cache))
     print_warnings(strategy, check_data(strategy, bars))
+    strategy = with_other_symbols(strategy, config, bars, store=_store_choice(args))
     report = args.report is not None or args.out  # --out keeps what `tradebot report DIR` draws
     if report:
         from .report import backtest_for_report, save_report
@@ -127,10 +132,14 @@ def _backtest_portfolio(strategy: Strategy, args: argparse.Namespace, config: Co
     if args.data or args.report is not None:
         raise UsageError(f"{'--data' if args.data else '--report'} is for one symbol; "
                          "a script with a `universe` names its own files")
-    panel = universe_panel(strategy, config)
+    store = _store_choice(args)
+    panel = universe_panel(strategy, config, store)
+    strategy = with_other_symbols(strategy, config, panel=panel, store=store)
     result = backtest_portfolio(strategy, panel)
+    universe = strategy.checked.settings["universe"]
     settings = {"strategy": strategy.title, "script": str(args.script),
-                "universe": strategy.checked.settings["universe"], "symbols": ", ".join(panel.symbols),
+                "universe": universe if isinstance(universe, str) else ", ".join(universe),
+                "symbols": ", ".join(panel.symbols),
                 "bars": len(panel.timestamps), "from": str(panel.timestamps[0]),
                 "to": str(panel.timestamps[-1])}
     if args.out:
@@ -142,6 +151,10 @@ def _backtest_portfolio(strategy: Strategy, args: argparse.Namespace, config: Co
         print(format_portfolio(result, title=strategy.title, settings=settings,
                                last_trades=args.trades), end="")
     return 0
+
+
+def _store_choice(args: argparse.Namespace) -> StoreChoice:
+    return StoreChoice(getattr(args, "category", None), getattr(args, "interval", None))
 
 
 def _params_as_written(strategy: Strategy) -> dict[str, object]:

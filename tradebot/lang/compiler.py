@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Union
 
 import polars as pl
@@ -53,6 +53,14 @@ class Plan:
     windows: tuple[WindowUse, ...] = ()  # every window, its own and its steps', longest first
     script: tuple[str, str] | None = None  # (source text, file name): where a window error points
     symbols: tuple[SymbolStep, ...] = ()  # `expr of SYMBOL` columns, joined before the layers
+    # The other symbols' bars when bound to the plan (`with_others`): every command that
+    # evaluates it (a run, its report, an optimizer's folds) then reads the same data.
+    others: Mapping[str, pl.DataFrame] | None = field(default=None, compare=False, repr=False)
+
+    def with_others(self, others: Mapping[str, pl.DataFrame]) -> Plan:
+        """This plan with the bars of the symbols it reads bound (`evaluate` uses them when
+        given none)."""
+        return replace(self, others=dict(others))
 
     @property
     def other_symbols(self) -> tuple[str, ...]:
@@ -84,7 +92,7 @@ class Plan:
             for step in self.steps:
                 frame = step.apply(frame, bar_end)
         if self.symbols:
-            others = others_for(self.symbols, others, self.script)
+            others = others_for(self.symbols, others if others is not None else self.others, self.script)
             for symbol_step in self.symbols:
                 frame = symbol_step.apply(frame, others[symbol_step.symbol])
         for layer in self.layers:
@@ -99,7 +107,7 @@ class Plan:
         if whole_data:
             self.check_windows(bars.height)
             if self.symbols:
-                others = others_for(self.symbols, others, self.script)
+                others = others_for(self.symbols, others if others is not None else self.others, self.script)
                 for step in self.symbols:  # each symbol's windows against its own bars
                     step.plan.check_windows(others[step.symbol].height)
         # The in-memory engine: Polars 2.1's streaming engine fails ("zip node received non-equal

@@ -342,6 +342,15 @@ def universe_paths(strategy: Strategy, config: Config, store: StoreChoice = Stor
     return files
 
 
+def store_symbols(strategy: Strategy) -> tuple[str, ...]:
+    """The symbols the script reads from the candle store: its `universe BTCUSDT, ...` and, unless
+    its universe is a glob of files (which `of` then reads from), every `of SYMBOL`."""
+    universe = strategy.checked.settings.get("universe")
+    if isinstance(universe, str):
+        return ()
+    return tuple(dict.fromkeys([*(universe or ()), *strategy.plan.other_symbols]))
+
+
 def with_other_symbols(strategy: Strategy, config: Config, bars: pl.DataFrame | None = None, *,
                        panel: Panel | None = None, store: StoreChoice = StoreChoice()) -> Strategy:
     """The strategy with the bars of every symbol it reads with `of` bound to its plan: from the

@@ -65,6 +65,7 @@ class FakeConfig:
     rest_faults: deque[str] = field(default_factory=deque)  # "10006" "403" "429" "500" "502"
     # "10000" "10016" "badjson" "short" "slow:<s>": consumed one per kline request
     ws_faults: deque[WsFault] = field(default_factory=deque)
+    failing_symbols: dict[str, str] = field(default_factory=dict)  # symbol -> fault on every kline request
     refuse_handshakes: int = 0          # answer the next N handshakes with HTTP 502
 
 
@@ -205,7 +206,9 @@ class FakeRest:
         return self.reply({"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)})
 
     async def kline(self, request: web.Request) -> web.Response:
-        fault = self.config.rest_faults.popleft() if self.config.rest_faults else None
+        fault = self.config.failing_symbols.get(request.query.get("symbol", ""))
+        if fault is None and self.config.rest_faults:
+            fault = self.config.rest_faults.popleft()
         if fault is not None and (early := await self._fault(fault)) is not None:
             return early
         q = request.query

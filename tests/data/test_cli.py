@@ -132,3 +132,50 @@ def test_a_misspelt_time_is_refused_before_any_request(argv: list[str],
     assert main([*argv, *unreachable]) == 2
     err = capsys.readouterr().err
     assert "cannot read" in err and "as a time" in err and "network" not in err
+
+
+def _universe_script(tmp_path: Path) -> Path:
+    path = tmp_path / "rotation.tbs"
+    path.write_text('strategy "r"\nuniverse BTCUSDT, "ETHUSDT"\n'
+                    "enter long when close > close of SOLUSDT\n")
+    return path
+
+
+def test_fetch_universe_gets_every_symbol_the_script_reads_then_the_script_runs(
+        fake: FakeBybit, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = _universe_script(tmp_path)
+    code = main(["fetch", "--universe", str(script), "--interval", "1h", "--since", "10d",
+                 "--rest-url", fake.rest_url])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    # The universe's two symbols and the one read with `of`, each reported as it ends.
+    assert out.out.count("+239 candles") == 3  # 10 days of 1h, the open candle dropped
+    assert all(f"fetch: {s} +239 candles" in out.err for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT"))
+    assert "(3 of 3 symbols)" in out.err
+    assert main(["run", str(script)]) == 0
+    assert "Per symbol:" in capsys.readouterr().out
+
+
+def test_fetch_universe_keeps_the_others_when_one_symbol_fails(
+        fake: FakeBybit, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake.config.failing_symbols["ETHUSDT"] = "500"
+    code = main(["fetch", "--universe", str(_universe_script(tmp_path)), "--interval", "1h",
+                 "--since", "10d", "--rest-url", fake.rest_url, "--no-progress"])
+    out = capsys.readouterr()
+    assert code == 4
+    assert out.out.count("+239 candles") == 2 and "ETHUSDT" not in out.out
+    assert "linear ETHUSDT 1h: not fetched; the store keeps no candles" in out.err
+    assert re.search(r"failed after \d+ attempts: HTTP 500", out.err)
+    store = tmp_path / "data" / "bybit" / "linear"
+    assert load_ohlcv(store / "BTCUSDT" / "1h.csv").height == 239
+    assert not (store / "ETHUSDT" / "1h.csv").exists()
+
+
+def test_fetch_universe_of_a_glob_script_names_nothing_to_fetch(fake: FakeBybit, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["fetch", "--universe", str(REPO / "examples" / "rotation.tbs"), "--interval", "1h",
+                 "--since", "10d", "--rest-url", fake.rest_url])
+    err = capsys.readouterr().err
+    assert code == 2 and "no symbol to fetch: its universe is a glob of files" in err
+    assert main(["fetch", "--interval", "1h", "--since", "10d"]) == 2
+    assert "--universe SCRIPT" in capsys.readouterr().err

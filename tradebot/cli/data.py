@@ -22,7 +22,9 @@ def add_commands(subparsers: Any) -> None:
     fetch = subparsers.add_parser("fetch", help="backfill Bybit candles into the store",
                                   description="Fetch what the store lacks between --since and "
                                   "--until; several symbols run concurrently.")
-    fetch.add_argument("symbols", nargs="+", metavar="SYMBOL")
+    fetch.add_argument("symbols", nargs="*", metavar="SYMBOL")
+    fetch.add_argument("--universe", type=Path, metavar="SCRIPT", help="also every symbol the "
+                       "script reads from the store: its `universe` list and each `close of SYMBOL`")
     _series_flags(fetch)
     fetch.add_argument("--since", required=True,
                        help="start: 2024-01-01, an ISO-8601 time, or an age such as 90d, 12h")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..data.backfill import backfill
+from ..data.backfill import FetchResult, backfill
 from ..data.bybit import BybitRest, rows_to_frame
 from ..data.integrity import check_file
 from ..data.intervals import format_ms, parse_interval, parse_time
@@ -40,8 +40,31 @@ def settings_for(args: argparse.Namespace, config: Config) -> DataSettings:
 
 def series_keys(args: argparse.Namespace, settings: DataSettings) -> list[SeriesKey]:
     interval = parse_interval(args.interval)
-    symbols = list(dict.fromkeys(s.upper() for s in args.symbols))  # Bybit symbols are upper case
+    named = [*args.symbols, *script_symbols(getattr(args, "universe", None))]
+    symbols = list(dict.fromkeys(s.upper() for s in named))  # Bybit symbols are upper case
     return [SeriesKey(settings.category, s, interval) for s in symbols]
+
+
+def script_symbols(script: Path | None) -> tuple[str, ...]:
+    """`fetch --universe SCRIPT`: the symbols the script reads from the store."""
+    if script is None:
+        return ()
+    from ..pipeline import load_strategy, store_symbols  # the compiler: only for --universe
+
+    strategy = load_strategy(script)
+    symbols = store_symbols(strategy)
+    if not symbols:
+        universe = strategy.checked.settings.get("universe")
+        what = f"its universe is a glob of files (`{universe}`)" if universe else "it has no universe"
+        raise UsageError(f"{script}: no symbol to fetch: {what} and it reads no `close of SYMBOL` "
+                         "from the store; list symbols with `universe BTCUSDT, ETHUSDT`")
+    return symbols
+
+
+def require_symbols(args: argparse.Namespace) -> None:
+    if not args.symbols and getattr(args, "universe", None) is None:
+        raise UsageError("name the symbols to fetch (tradebot fetch BTCUSDT ETHUSDT ...) "
+                         "or a script with --universe SCRIPT")
 
 
 def check_times(args: argparse.Namespace) -> None:
@@ -54,6 +77,7 @@ def check_times(args: argparse.Namespace) -> None:
 
 
 def run_fetch(args: argparse.Namespace, config: Config) -> int:
+    require_symbols(args)
     settings = settings_for(args, config)
     keys = series_keys(args, settings)
     check_times(args)
@@ -68,15 +92,37 @@ def run_fetch(args: argparse.Namespace, config: Config) -> int:
             if until is not None and until < since:
                 raise UsageError("--until is before --since")
             progress = Progress(0, label="fetch", enabled=not quiet)
+            finished = SeriesProgress(len(keys), enabled=not quiet)
             results = await backfill(rest, store, keys, since=since, until=until, now_ms=now,
-                                     concurrency=settings.concurrency, progress=progress)
+                                     concurrency=settings.concurrency, progress=progress,
+                                     keep_going=True, on_done=finished.done)
             progress.close()
             return results
 
-    for result in asyncio.run(go()):
-        print(f"{result.key}: +{result.added} candles, store holds "
-              f"{describe_range(result.first_ms, result.last_ms)} -> {store.path(result.key)}")
-    return 0
+    results = asyncio.run(go())
+    for result in results:
+        if result.failed is None:
+            print(f"{result.key}: +{result.added} candles, store holds "
+                  f"{describe_range(result.first_ms, result.last_ms)} -> {store.path(result.key)}")
+    failed = [result for result in results if result.failed is not None]
+    for result in failed:  # after the others' lines: what was kept, then what failed and why
+        print(f"{result.key}: not fetched; the store keeps {describe_range(result.first_ms, result.last_ms)}\n"
+              f"{result.failed.render()}", file=sys.stderr)
+    return max((result.failed.exit_code for result in failed), default=0)
+
+
+class SeriesProgress:
+    """One line on stderr as each series ends (the progress bar counts windows of all of them)."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self.total, self.enabled, self.count = total, enabled, 0
+
+    def done(self, result: FetchResult) -> None:
+        self.count += 1
+        if self.enabled and self.total > 1:
+            state = "failed" if result.failed is not None else f"+{result.added} candles"
+            print(f"fetch: {result.key.symbol} {state} ({self.count} of {self.total} symbols)",
+                  file=sys.stderr)
 
 
 def run_stream(args: argparse.Namespace, config: Config) -> int:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Awaitable, Callable, TypeVar
 
 import polars as pl
 
+from ..errors import UserError
 from .bybit import MAX_LIMIT, BybitRest, rows_to_frame
 from .integrity import find_gaps
 from .intervals import Interval
@@ -25,6 +27,7 @@ from .progress import Progress
 from .store import CandleStore, SeriesKey
 
 Row = tuple[int, float, float, float, float, float]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class FetchResult:
     windows: int
     first_ms: int | None
     last_ms: int | None
+    failed: UserError | None = None  # with `keep_going`: why this series stopped (what was retried)
 
 
 # A candle counts as closed only this long after its end by the response's clock: the server reads
@@ -158,22 +162,49 @@ async def plan(rest: BybitRest, store: CandleStore, key: SeriesKey, *, since: in
 
 async def backfill(rest: BybitRest, store: CandleStore, keys: list[SeriesKey], *, since: int,
                    until: int | None = None, now_ms: int | None = None, concurrency: int = 4,
-                   progress: Progress | None = None) -> list[FetchResult]:
+                   progress: Progress | None = None, keep_going: bool = False,
+                   on_done: Callable[[FetchResult], None] | None = None) -> list[FetchResult]:
     """Fetch what each series lacks in [since, until] and merge it into the store.
 
     `now_ms` should be the exchange's clock (`rest.server_time()`); it is fetched when omitted,
     because windows must end at the exchange's present, not at a skewed local clock.
+    `keep_going`: a series that fails (its retries spent) is returned with `failed` set while the
+    others go on; what it merged before failing stays. `on_done`: called as each series ends.
     """
     now_ms = now_ms if now_ms is not None else await rest.server_time()
-    plans = await asyncio.gather(*(plan(rest, store, k, since=since, until=until, now_ms=now_ms)
-                                   for k in keys))
+    guard = _Guard(store, keep_going)
+    plans = await asyncio.gather(*(guard.run(k, plan(rest, store, k, since=since, until=until,
+                                                      now_ms=now_ms)) for k in keys))
     if progress is not None:
-        progress.start(sum(len(p) for p in plans))
+        progress.start(sum(len(p) for p in plans if isinstance(p, list)))
     gate = asyncio.Semaphore(max(1, concurrency))
-    return list(await asyncio.gather(*(
-        _run_series(rest, store, key, windows, gate=gate, batch=max(1, concurrency),
-                    progress=progress)
-        for key, windows in zip(keys, plans))))
+
+    async def series(key: SeriesKey, windows: list[Window] | FetchResult) -> FetchResult:
+        result = windows if isinstance(windows, FetchResult) else await guard.run(
+            key, _run_series(rest, store, key, windows, gate=gate, batch=max(1, concurrency),
+                             progress=progress))
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    return list(await asyncio.gather(*(series(key, windows) for key, windows in zip(keys, plans))))
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """Runs one series' step; with `keep_going`, a user-facing failure becomes its result."""
+
+    store: CandleStore
+    keep_going: bool
+
+    async def run(self, key: SeriesKey, step: Awaitable[T]) -> T | FetchResult:
+        try:
+            return await step
+        except UserError as err:
+            if not self.keep_going:
+                raise
+            return FetchResult(key=key, added=0, windows=0, first_ms=self.store.first_start(key),
+                               last_ms=self.store.last_start(key), failed=err)
 
 
 async def _run_series(rest: BybitRest, store: CandleStore, key: SeriesKey, windows: list[Window],

@@ -93,8 +93,9 @@ class Plan:
                 frame = step.apply(frame, bar_end)
         if self.symbols:
             others = others_for(self.symbols, others if others is not None else self.others, self.script)
+            ms = _interval_ms(bars, interval)  # the other symbols' too: the caller loads them so
             for symbol_step in self.symbols:
-                frame = symbol_step.apply(frame, others[symbol_step.symbol])
+                frame = symbol_step.apply(frame, others[symbol_step.symbol], ms)
         for layer in self.layers:
             frame = frame.with_columns(layer)
         return frame.select(*keep, *(expr.alias(name) for name, expr in self.outputs.items()))
@@ -118,14 +119,20 @@ class Plan:
     def _bar_end(self, bars: pl.DataFrame | pl.LazyFrame, interval: Interval) -> pl.Expr:
         """Each base bar's end time in ms (its start + the data's interval); checks every
         timeframe against that interval."""
-        if isinstance(interval, dt.timedelta):
-            interval = int(interval / dt.timedelta(milliseconds=1))
-        if interval is None:
-            stamps = bars.lazy().select(pl.col("timestamp").dt.epoch("ms")).collect()
-            interval = infer_interval_ms(stamps.to_series().to_numpy())
+        ms = _interval_ms(bars, interval)
         for step in self.steps:
-            check_fits(step.frame, interval, step.where)
-        return pl.col("timestamp").dt.epoch("ms") + (interval or 0)
+            check_fits(step.frame, ms, step.where)
+        return pl.col("timestamp").dt.epoch("ms") + (ms or 0)
+
+
+def _interval_ms(bars: pl.DataFrame | pl.LazyFrame, interval: Interval) -> int | None:
+    """The data's bar length in ms: `interval` as given, else inferred from the bars."""
+    if isinstance(interval, dt.timedelta):
+        return int(interval / dt.timedelta(milliseconds=1))
+    if interval is None:
+        stamps = bars.lazy().select(pl.col("timestamp").dt.epoch("ms")).collect()
+        return infer_interval_ms(stamps.to_series().to_numpy())
+    return interval
 
 
 def compile_program(checked: CheckedProgram, *, series: Iterable[str] = (), signals: bool = True) -> Plan:

@@ -53,7 +53,8 @@ class _Evaluator:
             return self.resample(node)
         if isinstance(node, ir.OfSymbol):
             other = self.others[node.symbol]
-            values = np.asarray(_Evaluator(other).value(node.expr), dtype=float)
+            interval = self.interval if self.interval is not None else infer_interval_ms(self.bars["timestamp"])
+            values = np.asarray(_Evaluator(other, interval=interval).value(node.expr), dtype=float)
             return naive_aligned(values, epoch_ms(other["timestamp"]), self.bars["timestamp"])
         if isinstance(node, ir.StateOf):
             return self.recursion(node.group)[node.name]

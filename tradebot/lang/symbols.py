@@ -42,8 +42,9 @@ class SymbolStep:
     plan: Plan  # outputs named as the columns they become in the script's frame
     span: Span  # the first `of` reading this symbol, for errors
 
-    def apply(self, frame: pl.LazyFrame, bars: pl.DataFrame) -> pl.LazyFrame:
-        values = self.plan.lazy(bars, keep=("timestamp",)).with_columns(
+    def apply(self, frame: pl.LazyFrame, bars: pl.DataFrame, interval: int | None) -> pl.LazyFrame:
+        """`interval`: the script's bar length, which the other symbol's bars share."""
+        values = self.plan.lazy(bars, interval=interval, keep=("timestamp",)).with_columns(
             pl.col("timestamp").dt.epoch("ms").alias(_OTHER_KEY)).drop("timestamp")
         keyed = frame.with_columns(pl.col("timestamp").dt.epoch("ms").alias(_KEY))
         joined = keyed.join(values, left_on=_KEY, right_on=_OTHER_KEY, how="left",

@@ -129,7 +129,8 @@ def local_clock(time: pl.Expr, tz: str) -> pl.Expr:
     the floor of a division), which put 00:00 in hour 23."""
     def run(series: pl.Series) -> pl.Series:
         values = series.cast(pl.Float64)
-        whole = (values.null_count() == 0 and not values.is_nan().any()
+        # (An empty series has no min: a `@ 3h` over data with no complete 3h bar gives one.)
+        whole = (values.len() > 0 and values.null_count() == 0 and not values.is_nan().any()
                  and values.min() >= EARLIEST_MS and values.max() <= LATEST_MS)
         if whole:  # the usual case (bar times): no masks
             return pl.Series(wall_clock(values.cast(pl.Int64).to_numpy(), tz), dtype=pl.Int64)

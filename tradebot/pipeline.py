@@ -353,33 +353,48 @@ def store_symbols(strategy: Strategy) -> tuple[str, ...]:
 
 def with_other_symbols(strategy: Strategy, config: Config, bars: pl.DataFrame | None = None, *,
                        panel: Panel | None = None, store: StoreChoice = StoreChoice()) -> Strategy:
-    """The strategy with the bars of every symbol it reads with `of` bound to its plan: from the
-    universe's own bars when it is in the panel, else from the store at the same category and
-    the interval of the script's bars (a glob universe reads only its own files)."""
+    """The strategy with the bars of every symbol it reads with `of` bound to its plan
+    (`other_bars`)."""
     needed = strategy.plan.other_symbols
     if not needed:
         return strategy
-    found = {s: panel.bars[s] for s in needed if panel is not None and s in panel.bars}
-    rest = [s for s in needed if s not in found]
-    if rest and panel is not None and not isinstance(strategy.checked.settings["universe"], tuple):
-        step = next(step for step in strategy.plan.symbols if step.symbol == rest[0])
+    found = other_bars(strategy, config, needed, bars, panel=panel, store=store)
+    return replace(strategy, plan=strategy.plan.with_others(found))
+
+
+def other_bars(strategy: Strategy, config: Config, symbols: Sequence[str], bars: pl.DataFrame | None = None,
+               *, panel: Panel | None = None, store: StoreChoice = StoreChoice()) -> dict[str, pl.DataFrame]:
+    """The bars of `symbols` (read with `of`): from the universe's own bars when the symbol is in
+    the panel, else from the store at the same category and the interval of the script's bars
+    (`bars`, or the panel's); a glob universe reads only its own files."""
+    found = {s: panel.bars[s] for s in symbols if panel is not None and s in panel.bars}
+    rest = [s for s in symbols if s not in found]
+    if not rest:
+        return found
+    if panel is not None and not isinstance(strategy.checked.settings["universe"], tuple):
         raise ScriptDiagnostics([Diagnostic(
             f"`{rest[0]}` is not in the universe, whose files are the only data it reads",
-            step.span, "its symbols are " + ", ".join(panel.symbols))],
+            _of_span(strategy, rest[0]), "its symbols are " + ", ".join(panel.symbols))],
             strategy.checked.source, strategy.checked.filename)
-    if rest:
-        interval_ms = panel.interval_ms if panel is not None else \
-            infer_interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy()) if bars is not None else None
-        interval = next((name for name, iv in INTERVALS.items() if iv.ms == interval_ms), None)
-        if interval is None:
-            raise DataError("data", f"the store has no series at the data's interval "
-                            f"({interval_ms} ms) for `of {rest[0]}`",
-                            hint="run on data with a Bybit interval (1m ... 1d)")
-        root, category = store.root_and_category(config)
-        hint = f"tradebot fetch {' '.join(rest)} --interval {{interval}} --since 2024-01-01"
-        files = store_files(root, category, rest, interval, fetch_hint=hint).files
-        found.update({symbol: load_bars(path) for symbol, path in files.items()})
-    return replace(strategy, plan=strategy.plan.with_others(found))
+    interval_ms = panel.interval_ms if panel is not None else \
+        infer_interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy()) if bars is not None else None
+    interval = next((name for name, iv in INTERVALS.items() if iv.ms == interval_ms), None)
+    if interval is None:
+        raise DataError("data", f"the store has no series at the data's interval "
+                        f"({interval_ms} ms) for `of {rest[0]}`",
+                        hint="run on data with a Bybit interval (1m ... 1d)")
+    root, category = store.root_and_category(config)
+    hint = f"tradebot fetch {' '.join(rest)} --interval {{interval}} --since 2024-01-01"
+    files = store_files(root, category, rest, interval, fetch_hint=hint).files
+    return {**found, **{symbol: load_bars(path) for symbol, path in files.items()}}
+
+
+def _of_span(strategy: Strategy, symbol: str) -> ast.Span:
+    """Where the script first reads `symbol` with `of`."""
+    checked = strategy.checked
+    spans = [node.span for node in ir.walk(*checked.series.values(), *engine_nodes(checked).values())
+             if isinstance(node, ir.OfSymbol) and node.symbol == symbol]
+    return min(spans, key=lambda span: span.start) if spans else checked.program.span
 
 
 def backtest_portfolio(strategy: Strategy, panel: Panel) -> PortfolioResult:

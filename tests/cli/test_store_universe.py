@@ -131,3 +131,14 @@ def test_a_universe_reading_a_member_with_of_uses_its_bars(store, tmp_path, caps
     plain = result(capsys, script(tmp_path, "universe BTCUSDT, ETHUSDT\nenter long when roc(close, 1) > 0\n"
                                   "exit long when roc(close, 1) < 0\n", "p.tbs"))
     assert always["trades"] and always["trades"] == plain["trades"]
+
+
+def test_eval_exports_a_series_read_from_another_symbol(store, tmp_path, capsys):
+    data = tmp_path / "data/bybit/linear/ETHUSDT/1h.csv"
+    code, out, err = run(capsys, "eval", script(tmp_path, "gap = close - close of BTCUSDT\n"),
+                         "--data", str(data), "--format", "csv", "--tail", "200")
+    assert code == 0, err
+    got = pl.read_csv(out.encode())["gap"].to_numpy()
+    eth = pl.read_csv(data)["close"].to_numpy()
+    btc = pl.read_csv(tmp_path / "data/bybit/linear/BTCUSDT/1h.csv")["close"].to_numpy()
+    np.testing.assert_allclose(got, eth - btc, rtol=1e-12)

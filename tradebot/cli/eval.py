@@ -29,7 +29,7 @@ from ..lang.resolve import Resolver, Scope, is_invalid
 from ..lang.timeframes import timeframe_diagnostics
 from ..lang.types import NUMBER_SERIES, Kind
 from ..market.timeframe import infer_interval_ms
-from ..pipeline import check_data, data_path, load_bars, load_strategy, require_volume
+from ..pipeline import check_data, data_path, load_bars, load_strategy, other_bars, require_volume
 from .flags import output_file, parse_overrides
 
 FORMATS = ("csv", "parquet", "table")
@@ -156,8 +156,9 @@ def _unique(name: str, taken: dict[str, object]) -> str:
     return f"{name} ({n})"
 
 
-def _frame(bars: pl.DataFrame, nodes: dict[str, ir.Node], source: str | None = None) -> pl.DataFrame:
-    values = compile_nodes(nodes, source=source).evaluate(bars)
+def _frame(bars: pl.DataFrame, nodes: dict[str, ir.Node], source: str | None = None,
+           others: Mapping[str, pl.DataFrame] | None = None) -> pl.DataFrame:
+    values = compile_nodes(nodes, source=source).evaluate(bars, others=others)
     return pl.concat([bars.select("timestamp"), values], how="horizontal")
 
 
@@ -177,7 +178,8 @@ def _eval_script(args: argparse.Namespace, config: Config) -> pl.DataFrame:
     bars = load_bars(data_path(strategy, flag=args.data, config=config))
     require_volume(strategy, bars)
     check_data(strategy, bars)  # its errors; risk warnings say nothing about exported series
-    return _frame(bars, nodes, str(path))
+    others = other_bars(strategy, config, ir.symbols(*nodes.values()), bars)  # `close of BTCUSDT`: the store
+    return _frame(bars, nodes, str(path), others)
 
 
 def _script_columns(series: Mapping[str, ir.Node]) -> dict[str, ir.Node]:

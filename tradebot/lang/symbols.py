@@ -62,8 +62,8 @@ def others_for(steps: tuple[SymbolStep, ...], others: Mapping[str, pl.DataFrame]
         return others
     step = missing[0]
     message = f"`of {step.symbol}` reads another symbol's bars, and none were loaded for it"
-    hint = ("`tradebot run` reads them from the store or the universe's files; "
-            "this command reads one symbol only")
+    hint = ("`tradebot run` and `tradebot eval` read them from the store or the universe's files; "
+            "what evaluated it here was given none")
     if script is None:
         raise ScriptError(f"{message}; {hint}")
     raise ScriptDiagnostics([Diagnostic(message, step.span, hint)], script[0], script[1])

@@ -165,3 +165,11 @@ def test_signals_reading_another_symbol_never_change_when_bars_are_appended(
         bars.head(t), others={"B": other.filter(pl.col("timestamp") <= last)}))
     for name in SIGNALS:
         assert prefix[name].to_list() == full[name].to_list()[:t], f"{name} changed at t={t}: {condition}"
+
+
+def test_of_is_a_keyword_for_the_highlighters_and_the_completer() -> None:
+    from tradebot.lang.tooling.vocabulary import vocabulary
+    from tradebot.repl.completer import keyword_candidates
+
+    assert "of" in vocabulary().all_keywords
+    assert "of" in {candidate.text for candidate in keyword_candidates()}

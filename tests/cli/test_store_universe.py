@@ -142,3 +142,15 @@ def test_eval_exports_a_series_read_from_another_symbol(store, tmp_path, capsys)
     eth = pl.read_csv(data)["close"].to_numpy()
     btc = pl.read_csv(tmp_path / "data/bybit/linear/BTCUSDT/1h.csv")["close"].to_numpy()
     np.testing.assert_allclose(got, eth - btc, rtol=1e-12)
+
+
+def test_a_report_draws_a_named_series_read_from_another_symbol(store, tmp_path, capsys):
+    """The report's named series are evaluated with the run's other-symbol bars: `gap` is ETH's
+    close minus BTC's at the same hour, read back from the page's data."""
+    data = tmp_path / "data/bybit/linear/ETHUSDT/1h.csv"
+    page = tmp_path / "r.html"
+    code, _, err = run(capsys, "run", script(tmp_path, "gap = close - close of BTCUSDT\n"
+                                             "enter long when gap > 0\nexit long when gap < 0\n"),
+                       "--data", str(data), "--report", str(page), "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    assert page.exists() and "gap" in page.read_text(encoding="utf-8")

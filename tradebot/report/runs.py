@@ -46,7 +46,10 @@ def named_series(strategy: Strategy, bars: pl.DataFrame) -> dict[str, np.ndarray
     nodes = {name: node for name, node in strategy.checked.series.items() if node.type == NUMBER_SERIES}
     if not nodes:
         return {}
-    frame = compile_nodes(nodes, source=strategy.checked.filename).evaluate(bars)
+    plan = compile_nodes(nodes, source=strategy.checked.filename)
+    if strategy.plan.others is not None:  # `close of BTCUSDT`: the same other symbols' bars as the run
+        plan = plan.with_others(strategy.plan.others)
+    frame = plan.evaluate(bars)
     return {name: frame[name].cast(pl.Float64).to_numpy() for name in nodes}
 
 

@@ -22,11 +22,11 @@ from typing import Iterable, Mapping
 from . import ir
 from .builtins import REGISTRY
 from .library import LIBRARY_MODULES
+from .operators import OPERATORS
 from ..market.timeframe import DAY_MS, MINUTE_MS as _MINUTE, parse_timeframe
 
 MONTH_MS = 31 * DAY_MS  # the longest month: a safe upper bound for `@ 1M` buckets
 _OPEN_ENDED = "until"  # notes such as "until the first true"
-_SHIFTS = {"crosses_above": 1, "crosses_below": 1}
 _FUNCTIONS = {"max": max, "min": min, "floor": math.floor, "sqrt": math.sqrt, "ceil": math.ceil}
 
 
@@ -80,11 +80,7 @@ def _needed(node: ir.Node, unit_ms: int) -> int:
 
 
 def _op_shift(node: ir.Op) -> int:
-    if node.op == "history":
-        return int(node.param or 0)
-    if node.op in ("held_for", "held_within"):
-        return int(node.param or 1) - 1
-    return _SHIFTS.get(node.op, 0)
+    return OPERATORS[node.op].lookback(int(node.param or 0))
 
 
 def _call_warmup(node: ir.Call) -> int:

@@ -5,29 +5,35 @@ Parentheses are written only where precedence needs them, so canonical text read
 """
 from __future__ import annotations
 
-from . import ast
+from typing import Callable
 
-# Binding strength, loosest first; matches grammar/tbs.lark.
-PRECEDENCE = {
-    "if": 1, "or": 2, "and": 3, "not": 4, "streak": 5, "compare": 6, "sum": 7, "product": 8,
-    "neg": 9, "^": 10, "postfix": 11, "atom": 12,
+from . import ast
+from .operators import OPERATORS, PRECEDENCE, OpSpec
+
+# Each operator's AST node, as its registry name and its operands in the order its syntax writes them.
+_OPERANDS: dict[type, Callable[..., tuple[str, tuple[ast.Expr, ...]]]] = {
+    ast.Binary: lambda n: (n.op, (n.left, n.right)),
+    ast.Unary: lambda n: (n.op, (n.operand,)),
+    ast.Crosses: lambda n: (f"crosses_{n.direction}", (n.left, n.right)),
+    ast.IfElse: lambda n: ("if", (n.cond, n.then, n.otherwise)),
+    ast.Streak: lambda n: ("held_for" if n.kind == "for" else "held_within", (n.cond, n.bars)),
+    ast.History: lambda n: ("history", (n.target, n.offset)),
 }
-_LEVEL_OF_OP = {"or": "or", "and": "and", "+": "sum", "-": "sum", "*": "product", "/": "product", "%": "product",
-                 "^": "^"}
+
+
+def _operator(node: ast.Expr) -> tuple[OpSpec, tuple[ast.Expr, ...]] | None:
+    operands = _OPERANDS.get(type(node))
+    if operands is None:
+        return None
+    name, args = operands(node)
+    return OPERATORS[name], args
 
 
 def _level(node: ast.Expr) -> int:
-    if isinstance(node, ast.IfElse):
-        return PRECEDENCE["if"]
-    if isinstance(node, ast.Binary):
-        return PRECEDENCE[_LEVEL_OF_OP.get(node.op, "compare")]
-    if isinstance(node, ast.Crosses):
-        return PRECEDENCE["compare"]
-    if isinstance(node, ast.Unary):
-        return PRECEDENCE["not" if node.op == "not" else "neg"]
-    if isinstance(node, ast.Streak):
-        return PRECEDENCE["streak"]
-    if isinstance(node, (ast.Call, ast.History, ast.Field, ast.AtTimeframe)):
+    found = _operator(node)
+    if found is not None:
+        return PRECEDENCE[found[0].level]
+    if isinstance(node, (ast.Call, ast.Field, ast.AtTimeframe)):
         return PRECEDENCE["postfix"]
     return PRECEDENCE["atom"]
 
@@ -39,15 +45,6 @@ def _wrap(node: ast.Expr, minimum: int) -> str:
 
 def _number(value: float, is_int: bool) -> str:
     return str(int(value)) if is_int else repr(float(value))
-
-
-def _binary(node: ast.Binary) -> str:
-    level = _level(node)
-    if node.op == "^":  # right-associative; its right side is a unary
-        return f"{_wrap(node.left, PRECEDENCE['postfix'])} ^ {_wrap(node.right, PRECEDENCE['neg'])}"
-    if level == PRECEDENCE["compare"]:  # non-associative: both sides are sums
-        return f"{_wrap(node.left, PRECEDENCE['sum'])} {node.op} {_wrap(node.right, PRECEDENCE['sum'])}"
-    return f"{_wrap(node.left, level)} {node.op} {_wrap(node.right, level + 1)}"
 
 
 def expr(node: ast.Expr) -> str:
@@ -62,24 +59,13 @@ def expr(node: ast.Expr) -> str:
         return "true" if node.value else "false"
     if isinstance(node, ast.Name):
         return node.id
-    if isinstance(node, ast.Unary):
-        if node.op == "not":
-            return f"not {_wrap(node.operand, PRECEDENCE['not'])}"
-        return f"-{_wrap(node.operand, PRECEDENCE['neg'])}"
-    if isinstance(node, ast.Binary):
-        return _binary(node)
-    if isinstance(node, ast.Crosses):
-        return (f"{_wrap(node.left, PRECEDENCE['sum'])} crosses {node.direction} "
-                f"{_wrap(node.right, PRECEDENCE['sum'])}")
-    if isinstance(node, ast.IfElse):
-        return f"if {expr(node.cond)} then {expr(node.then)} else {expr(node.otherwise)}"
-    if isinstance(node, ast.Streak):
-        return f"{_wrap(node.cond, PRECEDENCE['compare'])} {node.kind} {_wrap(node.bars, PRECEDENCE['sum'])} bars"
+    found = _operator(node)
+    if found is not None:  # precedence and associativity: each operand at the level the grammar parses it
+        spec, operands = found
+        return spec.write(*(_wrap(o, PRECEDENCE[level]) for o, level in zip(operands, spec.operand_levels)))
     if isinstance(node, ast.Call):
         args = ", ".join(expr(a.value) if a.name is None else f"{a.name}={expr(a.value)}" for a in node.args)
         return f"{node.func}({args})"
-    if isinstance(node, ast.History):
-        return f"{_wrap(node.target, PRECEDENCE['postfix'])}[{expr(node.offset)}]"
     if isinstance(node, ast.Field):
         return f"{_wrap(node.target, PRECEDENCE['postfix'])}.{node.name}"
     if isinstance(node, ast.AtTimeframe):

@@ -1,21 +1,22 @@
-"""docs/builtins.md, generated from the builtin registry and the library's NOTES.
+"""docs/builtins.md, generated from the builtin registry (each builtin's doc, example,
+warm-up and source).
 
     python -m tradebot.lang.tooling.docgen            # print the document
     python -m tradebot.lang.tooling.docgen --write    # rewrite docs/builtins.md
     python -m tradebot.lang.tooling.docgen --check    # exit 1 if docs/builtins.md is out of date
 
 tests/lang/test_indicators_docs.py fails when the committed file differs from `render()`, or when
-a builtin lacks a doc, an example, a note or a test.
+a builtin lacks a doc, an example, a source or a test.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from ..builtins import REGISTRY, Builtin, PriceDefault
-from ..library import LIBRARY_MODULES
-from ..library.support import Note
+from ..lookback import warmup_bars
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "builtins.md"
 
@@ -121,13 +122,6 @@ OPERATORS = """\
 """
 
 
-def notes() -> dict[str, Note]:
-    merged: dict[str, Note] = {}
-    for module in LIBRARY_MODULES:
-        merged.update(getattr(module, "NOTES", {}))
-    return merged
-
-
 def _parameter(p) -> str:
     text = f"{p.name}: {p.kind.value}"
     if p.required:
@@ -146,21 +140,29 @@ def signature(builtin: Builtin) -> str:
     return f"{builtin.name}({', '.join(_parameter(p) for p in builtin.params)}) -> {returns}"
 
 
-def _entry(builtin: Builtin, note: Note | None) -> list[str]:
+def _entry(builtin: Builtin) -> list[str]:
     lines = [f"### `{builtin.name}`", "", f"`{signature(builtin)}`", "", builtin.doc, ""]
     lines.append(f"- example: `{builtin.example}`")
-    if note is not None:
-        lines.append(f"- warm-up: {_warmup(note.warmup)}")
-        lines.append(f"- matches: {note.source}")
+    if builtin.source:
+        lines.append(f"- warm-up: {_warmup(builtin)}")
+        lines.append(f"- matches: {builtin.source}")
     if builtin.see_also:
         lines.append("- see also: " + ", ".join(f"`{name}`" for name in builtin.see_also))
     return [*lines, ""]
 
 
-def _warmup(text: str) -> str:
+def _warmup(builtin: Builtin) -> str:
+    """The formula, and the number lang/lookback.py computes from it at the defaults (where every
+    parameter it names has one): the bars live trading loads before its first signal."""
+    text = builtin.warmup
     if text.startswith("until"):
         return text
-    return f"{text} bar" if text == "1" else f"{text} bars"
+    formula = f"{text} bar" if text == "1" else f"{text} bars"
+    defaults = {p.name: p.default for p in builtin.params if not p.required and isinstance(p.default, (int, float))}
+    named = set(re.findall(r"[A-Za-z_]\w*", text)) - {"max", "min", "floor", "ceil", "sqrt"}
+    if text.isdigit() or not named <= set(defaults):
+        return formula
+    return f"{formula} ({warmup_bars(builtin, defaults)} with the defaults)"
 
 
 def _price_table(builtins: list[Builtin]) -> list[str]:
@@ -171,7 +173,6 @@ def _price_table(builtins: list[Builtin]) -> list[str]:
 
 def render() -> str:
     """The whole document."""
-    found = notes()
     by_category: dict[str, list[Builtin]] = {}
     for builtin in REGISTRY.values():
         by_category.setdefault(builtin.category, []).append(builtin)
@@ -194,7 +195,7 @@ def render() -> str:
             out.append("\n".join(_price_table(members)))
             continue
         for builtin in members:
-            out.append("\n".join(_entry(builtin, found.get(builtin.name))))
+            out.append("\n".join(_entry(builtin)))
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -27,13 +27,13 @@ from .lang import ast, ir
 from .lang.compiler import Plan, compile_nodes, compile_program
 from .lang.data_fit import data_diagnostics
 from .lang.diagnostics import Diagnostic, ScriptDiagnostics
-from .lang.explain import rule_conditions, written
+from .lang.explain import risk_as_written, rule_conditions, written
 from .lang.parser import without_bom
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
 from .runtime.metrics import METRICS
 from .runtime.portfolio import PortfolioBars, PortfolioResult, run_portfolio
-from .runtime.report import RuleCount
+from .runtime.report import RuleCount, format_summary, price_decimals
 from .runtime.signals import Signals
 
 log = logging.getLogger(__name__)
@@ -277,6 +277,30 @@ def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:
     """Run the strategy on bars: evaluate its plan, then the engine."""
     require_volume(strategy, bars)
     return backtest_from_frame(strategy.checked, bars, strategy.plan.evaluate(bars, whole_data=True))
+
+
+def run_settings(strategy: Strategy, bars: pl.DataFrame, **source: object) -> dict[str, object]:
+    """What a run's summary, result.json and report say was run: the risk rules as written, the
+    strategy, where it came from (`source`: script, data) and the bars' span."""
+    return {**risk_as_written(strategy.checked), "strategy": strategy.title, **source, "bars": bars.height,
+            "from": str(bars["timestamp"][0]), "to": str(bars["timestamp"][-1])}
+
+
+def summarise(strategy: Strategy, bars: pl.DataFrame, result: BacktestResult, *, settings: Mapping[str, object],
+              rules: Sequence[RuleCount] = (), last_trades: int = 10) -> str:
+    """The terminal summary of a run, for `tradebot run` and the REPL's `:run` alike: prices with
+    the data's decimals, params as written."""
+    decimals = price_decimals(bars["close"].to_numpy(), tick_size=strategy.checked.settings["tick_size"])
+    return format_summary(result, title=strategy.title, settings=settings, params=params_as_written(strategy),
+                          last_trades=last_trades, price_decimals=decimals, rules=rules)
+
+
+def params_as_written(strategy: Strategy) -> dict[str, object]:
+    """Param values for people: a percentage param shows as `0.6%`, not 0.006 (JSON keeps numbers)."""
+    values = strategy.checked.param_values
+    return {p.name: (f"{p.value * 100:.10g}%" if p.is_percent else str(values[p.name]).lower()
+                     if isinstance(values[p.name], bool) else values[p.name])
+            for p in strategy.checked.params}
 
 
 

@@ -211,7 +211,7 @@ def require_volume(strategy: Strategy, bars: pl.DataFrame) -> None:
     if bars.height == 0 or bars["volume"].null_count() < bars.height:
         return
     checked = strategy.checked
-    reads = [node for node in _walk([*engine_nodes(checked).values(), *checked.series.values()])
+    reads = [node for node in ir.walk(*engine_nodes(checked).values(), *checked.series.values())
              if isinstance(node, ir.Call) and node.name == "volume"]
     if not reads:
         return
@@ -223,17 +223,6 @@ def require_volume(strategy: Strategy, bars: pl.DataFrame) -> None:
         f"{what}, but the data has no volume column", span,
         "run it on data with volume (docs/data.md lists the formats read)")],
         checked.source, checked.filename)
-
-
-def _walk(roots: Iterable[ir.Node]) -> Iterable[ir.Node]:
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if id(node) not in seen:
-            seen.add(id(node))
-            yield node
-            stack.extend(ir.children(node))
 
 
 def check_data(strategy: Strategy, bars: pl.DataFrame) -> list[Diagnostic]:

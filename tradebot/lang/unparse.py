@@ -75,29 +75,29 @@ def expr(node: ast.Expr) -> str:
 
 def statement(node: ast.Statement) -> str:
     """Canonical text of one statement (one line)."""
-    if isinstance(node, ast.StrategyDecl):
-        return f"strategy {expr(ast.String(node.name))}"
-    if isinstance(node, ast.Setting):
-        words = [node.name, node.side, node.mark, expr(node.value), *node.units]
-        return " ".join(w for w in words if w)
-    if isinstance(node, ast.TimeExit):
-        side = f" {node.side}" if node.side else ""
-        return f"{node.action}{side} after {_wrap(node.bars, PRECEDENCE['sum'])} bars"
-    if isinstance(node, ast.EntryOrder):
-        expire = f" expire {_wrap(node.expire, PRECEDENCE['sum'])} bars" if node.expire is not None else ""
-        return f"{node.action} {node.side} at {node.kind} {expr(node.price)}{expire}"
-    if isinstance(node, ast.ParamDecl):
-        return f"param {node.name} = {expr(node.default)}{_domain(node.domain)}"
-    if isinstance(node, ast.Assign):
-        start = f" starting {expr(node.start)}" if node.start is not None else ""
-        return f"{node.name} = {expr(node.value)}{start}"
-    if isinstance(node, ast.FuncDef):
-        return f"def {node.name}({', '.join(p.id for p in node.params)}) = {expr(node.body)}"
-    if isinstance(node, ast.Rule):
-        return f"{node.action} {node.side} when {expr(node.cond)}"
-    if isinstance(node, ast.Optimize):
-        return " ".join([f"optimize {node.goal} {node.objective}", *map(_optimize_clause, node.clauses)])
-    raise TypeError(f"cannot unparse {type(node).__name__}")
+    write = _STATEMENTS.get(type(node))
+    if write is None:
+        raise TypeError(f"cannot unparse {type(node).__name__}")
+    return write(node)
+
+
+def _setting(node: ast.Setting) -> str:
+    return " ".join(w for w in [node.name, node.side, node.mark, expr(node.value), *node.units] if w)
+
+
+def _time_exit(node: ast.TimeExit) -> str:
+    side = f" {node.side}" if node.side else ""
+    return f"{node.action}{side} after {_wrap(node.bars, PRECEDENCE['sum'])} bars"
+
+
+def _entry_order(node: ast.EntryOrder) -> str:
+    expire = f" expire {_wrap(node.expire, PRECEDENCE['sum'])} bars" if node.expire is not None else ""
+    return f"{node.action} {node.side} at {node.kind} {expr(node.price)}{expire}"
+
+
+def _assign(node: ast.Assign) -> str:
+    start = f" starting {expr(node.start)}" if node.start is not None else ""
+    return f"{node.name} = {expr(node.value)}{start}"
 
 
 def _optimize_clause(clause: ast.OptimizeClause) -> str:
@@ -117,6 +117,20 @@ def _domain(domain: ast.ParamRange | ast.ParamChoices | None) -> str:
         return " in [" + ", ".join(expr(v) for v in domain.values) + "]"
     step = f" step {expr(domain.step)}" if domain.step is not None else ""
     return f" in {expr(domain.low)}..{expr(domain.high)}{step}"
+
+
+# One writer per statement kind (a kind missing here is a TypeError, not silently dropped text).
+_STATEMENTS: dict[type, Callable[..., str]] = {
+    ast.StrategyDecl: lambda n: f"strategy {expr(ast.String(n.name))}",
+    ast.Setting: _setting,
+    ast.TimeExit: _time_exit,
+    ast.EntryOrder: _entry_order,
+    ast.ParamDecl: lambda n: f"param {n.name} = {expr(n.default)}{_domain(n.domain)}",
+    ast.Assign: _assign,
+    ast.FuncDef: lambda n: f"def {n.name}({', '.join(p.id for p in n.params)}) = {expr(n.body)}",
+    ast.Rule: lambda n: f"{n.action} {n.side} when {expr(n.cond)}",
+    ast.Optimize: lambda n: " ".join([f"optimize {n.goal} {n.objective}", *map(_optimize_clause, n.clauses)]),
+}
 
 
 def program(node: ast.Program) -> str:

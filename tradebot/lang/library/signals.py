@@ -169,6 +169,19 @@ def _fn(name, params, lower, reference, doc, example, category=SERIES, returns=N
     return indicator(name, params, lower, reference, doc=doc, example=example, category=category, **extra, **notes)
 
 
+def _bars_since_extreme(highest: bool):
+    """highestbars / lowestbars: one declaration, the extreme named once."""
+    name, word, price_name = ("highestbars", "highest", "high") if highest else ("lowestbars", "lowest", "low")
+    oldest = "MAXINDEX" if highest else "MININDEX"
+    return _fn(name, (series(), length()), lambda x, n: bars_since_extreme(x, n, highest=highest),
+               lambda x, n: naive_bars_since_extreme(x, n, highest=highest),
+               f"How many bars ago the {word} of the last `length` values was (0 = this bar; ties: the "
+               "most recent).", f"{name}({price_name}, 20) {'== 0' if highest else '> 10'}",
+               warmup="length - 1",
+               source=f"TA-Lib AROON's bars since the {word} (ties: the most recent bar; TA-Lib {oldest} would "
+                      "take the oldest)")
+
+
 BARS_BACK = integer("length", 1, "bars back", minimum=1)
 
 BUILTINS = (
@@ -185,20 +198,7 @@ BUILTINS = (
         "The lowest value of the last `length` bars, this bar included; `length` may be a series.",
         "close < lowest(low, 20)[1]",
         warmup="length - 1", source="TA-Lib MIN"),
-    _fn("highestbars", (series(), length()), lambda x, n: bars_since_extreme(x, n, highest=True),
-        lambda x, n: naive_bars_since_extreme(x, n, highest=True),
-        "How many bars ago the highest of the last `length` values was (0 = this bar; ties: the "
-        "most recent).", "highestbars(high, 20) == 0",
-        warmup="length - 1",
-        source="TA-Lib AROON's bars since the highest (ties: the most recent bar; TA-Lib MAXINDEX would take the "
-               "oldest)"),
-    _fn("lowestbars", (series(), length()), lambda x, n: bars_since_extreme(x, n, highest=False),
-        lambda x, n: naive_bars_since_extreme(x, n, highest=False),
-        "How many bars ago the lowest of the last `length` values was (0 = this bar; ties: the "
-        "most recent).", "lowestbars(low, 20) > 10",
-        warmup="length - 1",
-        source="TA-Lib AROON's bars since the lowest (ties: the most recent bar; TA-Lib MININDEX would take the "
-               "oldest)"),
+    *(_bars_since_extreme(highest) for highest in (True, False)),
     _fn("change", (series(), BARS_BACK), lambda x, n: x - x.shift(int(n)),
         lambda x, n: arr(x) - lag(x, int(n)),
         "The difference from `length` bars ago: src - src[length].", "change(close, 5) > 0",

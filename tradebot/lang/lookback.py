@@ -38,7 +38,8 @@ class Lookback:
 
     def bars(self, interval_ms: int) -> int:
         """Bars of `interval_ms` needed before the first bar whose every value is warm."""
-        return max((_needed(node, interval_ms) for node in self.nodes), default=0)
+        known: dict[tuple[int, int], int] = {}  # shared across the roots: they share definitions too
+        return max((_needed(node, interval_ms, known) for node in self.nodes), default=0)
 
     def describe(self) -> str:
         """One line for `tradebot check`: the warm-up on 1-minute and on 1-hour data (a value
@@ -59,18 +60,28 @@ def lookback(nodes: Iterable[ir.Node]) -> Lookback:
     return Lookback(nodes, tuple(names))
 
 
-def _needed(node: ir.Node, unit_ms: int) -> int:
-    """Bars of `unit_ms` before `node`'s first value (its own warm-up on top of its inputs')."""
+def _needed(node: ir.Node, unit_ms: int, known: dict[tuple[int, int], int] | None = None) -> int:
+    """Bars of `unit_ms` before `node`'s first value (its own warm-up on top of its inputs').
+    `known`: each shared node's answer, by id and unit: definitions built on definitions share
+    their nodes, and walking them as a tree doubles the work with each level (issue 10.11)."""
+    known = {} if known is None else known
+    key = (id(node), unit_ms)
+    if key not in known:
+        known[key] = _own_and_inputs(node, unit_ms, known)
+    return known[key]
+
+
+def _own_and_inputs(node: ir.Node, unit_ms: int, known: dict[tuple[int, int], int]) -> int:
     if isinstance(node, ir.Const):
         return 0
     if isinstance(node, ir.Resample):
         frame_ms = parse_timeframe(node.timeframe).ms or MONTH_MS
         per_bar = max(1, -(-frame_ms // unit_ms))
         # The inner warm-up in higher bars, each `per_bar` of ours, plus the higher bar in progress.
-        return (_needed(node.expr, frame_ms) + 1) * per_bar + per_bar
+        return (_needed(node.expr, frame_ms, known) + 1) * per_bar + per_bar
     if isinstance(node, ir.FieldOf):
-        return _needed(node.target, unit_ms)
-    inputs = max((_needed(child, unit_ms) for child in ir.children(node)), default=0)
+        return _needed(node.target, unit_ms, known)
+    inputs = max((_needed(child, unit_ms, known) for child in ir.children(node)), default=0)
     if isinstance(node, ir.Op):
         return inputs + _op_shift(node)
     if isinstance(node, ir.Call):

@@ -97,3 +97,14 @@ def test_each_operator_checks_to_its_own_ir_node() -> None:
         node = compile_source(f"x = {text}\n", filename="op.tbs").checked.series["x"]
         ops = [n.op for n in ir.walk(node) if isinstance(n, ir.Op)]
         assert ops and ops[0] == spec.name, (text, ops)
+
+
+def test_every_documented_operator_is_in_the_table_and_its_example_uses_it() -> None:
+    from tradebot.lang.tooling import docgen
+
+    documented = [spec for spec in OPERATORS.values() if spec.meaning]
+    assert {spec.name for spec in documented} <= set(docgen._OPERATOR_ROWS)
+    for spec in documented:
+        assert len(spec.shown) == len(spec.operand_levels), spec.name
+        node = compile_source(f"x = {spec.example}\n", filename="op.tbs").checked.series["x"]
+        assert spec.name in {n.op for n in ir.walk(node) if isinstance(n, ir.Op)}, spec.example

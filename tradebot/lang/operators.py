@@ -67,6 +67,11 @@ class OpSpec:
     counts_bars: bool = False
     # A crossing: the comparison that holds on this bar and the one that held on the bar before.
     crossing: tuple[str, str] | None = None
+    # For docs/builtins.md's operator table (the forms arithmetic does not explain): the operands'
+    # names in `syntax`, what it means and an example.
+    shown: tuple[str, ...] = ()
+    meaning: str = ""
+    example: str = ""
 
     @property
     def arity(self) -> int:
@@ -170,10 +175,11 @@ def _lower_crosses(now: str, before: str) -> Callable[[list[pl.Expr], int | None
     return lower
 
 
-def _crossing(name: str, now: str, before: str) -> OpSpec:
+def _crossing(name: str, now: str, before: str, example: str) -> OpSpec:
     return OpSpec(name, "{0} crosses " + name.split("_")[1] + " {1}", "crosses", "comparison", ("sum", "sum"),
                   Kind.NUMBER, Kind.BOOL, _lower_crosses(now, before), _crosses(now, before), windowed=True,
-                  lookback=lambda param: 1, crossing=(now, before))
+                  lookback=lambda param: 1, crossing=(now, before), shown=("a", "b"),
+                  meaning=f"a {now} b on this bar and a {before} b on the previous one", example=example)
 
 
 def _lower_held(every: bool) -> Callable[[list[pl.Expr], int | None], pl.Expr]:
@@ -238,17 +244,24 @@ _SPECS = (
            _binary(lambda a, b: a | b), _or3, np.logical_or, opcode=oc.OR),
     # Its branches are both numbers or both conditions (the resolver); `operand` is the condition.
     OpSpec("if", "if {0} then {1} else {2}", "if_else", "conditional", ("conditional",) * 3, Kind.BOOL,
-           None, _lower_if, _if, opcode=oc.IF),
-    _crossing("crosses_above", ">", "<="),
-    _crossing("crosses_below", "<", ">="),
+           None, _lower_if, _if, opcode=oc.IF, shown=("c", "a", "b"),
+           meaning="a where c is true, b where false, missing where c is missing",
+           example="if close > open then 1 else -1"),
+    _crossing("crosses_above", ">", "<=", "ema(close, 12) crosses above ema(close, 26)"),
+    _crossing("crosses_below", "<", ">=", "close crosses below sar()"),
     # `x[n]`: the bar count is the constant `param`, not an operand of the IR node.
     OpSpec("history", "{0}[{1}]", "history", "postfix", ("postfix", "conditional"), None, None,
            lambda args, param: args[0].shift(param), _history, windowed=True, lookback=lambda param: param,
-           counts_bars=True),
+           counts_bars=True, shown=("x", "n"), meaning="x n bars ago (missing on the first n bars)",
+           example="close > high[1]"),
     OpSpec("held_for", "{0} for {1} bars", "held_for", "streak", ("comparison", "sum"), Kind.BOOL, Kind.BOOL,
-           _lower_held(True), _held(True), windowed=True, lookback=_window_extra, counts_bars=True),
+           _lower_held(True), _held(True), windowed=True, lookback=_window_extra, counts_bars=True,
+           shown=("cond", "n"), meaning="cond true on each of the last n bars (missing if any is missing)",
+           example="close > sma(close, 50) for 3 bars"),
     OpSpec("held_within", "{0} within {1} bars", "held_within", "streak", ("comparison", "sum"), Kind.BOOL,
-           Kind.BOOL, _lower_held(False), _held(False), windowed=True, lookback=_window_extra, counts_bars=True),
+           Kind.BOOL, _lower_held(False), _held(False), windowed=True, lookback=_window_extra,
+           counts_bars=True, shown=("cond", "n"), meaning="cond true at least once in the last n bars",
+           example="rsi(close, 14) < 30 within 5 bars"),
 )
 
 OPERATORS: Mapping[str, OpSpec] = {spec.name: spec for spec in _SPECS}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..builtins import REGISTRY, Builtin, PriceDefault
 from ..lookback import warmup_bars
+from ..operators import OPERATORS
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "builtins.md"
 
@@ -107,19 +108,20 @@ days, `w` weeks, `M` calendar months.
   and every `@` value is missing.
 """
 
-OPERATORS = """\
-## Operators and streaks
+# The rows of the operators table, in reading order: each from its spec in lang/operators.py,
+# and `@`, which is not an operator (ir.Resample), where it reads best.
+_OPERATOR_ROWS = ("crosses_above", "crosses_below", "held_for", "held_within", "history", "@", "if")
+_TIMEFRAME_ROW = ("x @ 4h", "x on a higher timeframe, once its bar has closed", "rsi(close, 14) @ 4h > 50")
 
-| form | meaning | example |
-|---|---|---|
-| `a crosses above b` | a > b on this bar and a <= b on the previous one | `ema(close, 12) crosses above ema(close, 26)` |
-| `a crosses below b` | a < b on this bar and a >= b on the previous one | `close crosses below sar()` |
-| `cond for n bars` | cond true on each of the last n bars (missing if any is missing) | `close > sma(close, 50) for 3 bars` |
-| `cond within n bars` | cond true at least once in the last n bars | `rsi(close, 14) < 30 within 5 bars` |
-| `x[n]` | x n bars ago (missing on the first n bars) | `close > high[1]` |
-| `x @ 4h` | x on a higher timeframe, once its bar has closed | `rsi(close, 14) @ 4h > 50` |
-| `if c then a else b` | a where c is true, b where false, missing where c is missing | `if close > open then 1 else -1` |
-"""
+
+def _operators() -> str:
+    rows = ["## Operators and streaks", "", "| form | meaning | example |", "|---|---|---|"]
+    for name in _OPERATOR_ROWS:
+        spec = OPERATORS.get(name)
+        form, meaning, example = (_TIMEFRAME_ROW if spec is None
+                                  else (spec.write(*spec.shown), spec.meaning, spec.example))
+        rows.append(f"| `{form}` | {meaning} | `{example}` |")
+    return "\n".join(rows) + "\n"
 
 
 def _parameter(p) -> str:
@@ -187,7 +189,7 @@ def render() -> str:
         out.append(f"- **{title}**: {names}")
     out.append("\nand [Missing values](#missing-values), [Multi-timeframe](#multi-timeframe-expr--timeframe), "
                "[Operators and streaks](#operators-and-streaks).\n")
-    out += [MISSING, MTF, OPERATORS]
+    out += [MISSING, MTF, _operators()]
     for key, title, blurb in CATEGORIES:
         members = sorted(by_category.get(key, []), key=lambda b: b.name)
         out.append(f"## {title}\n\n{blurb}\n")

@@ -162,7 +162,7 @@ def _warmup(builtin: Builtin) -> str:
     formula = f"{text} bar" if text == "1" else f"{text} bars"
     defaults = {p.name: p.default for p in builtin.params if not p.required and isinstance(p.default, (int, float))}
     named = set(re.findall(r"[A-Za-z_]\w*", text)) - {"max", "min", "floor", "ceil", "sqrt"}
-    if text.isdigit() or not named <= set(defaults):
+    if not named or not named <= set(defaults):  # a plain number, or a parameter without a default
         return formula
     return f"{formula} ({warmup_bars(builtin, defaults)} with the defaults)"
 

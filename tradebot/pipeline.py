@@ -29,7 +29,7 @@ from .lang import ast, ir
 from .lang.compiler import Plan, compile_nodes, compile_program
 from .lang.data_fit import data_diagnostics
 from .lang.diagnostics import Diagnostic, ScriptDiagnostics
-from .lang.explain import rule_conditions, written
+from .lang.explain import risk_as_written, rule_conditions, written
 from .lang.parser import without_bom
 from .market.intervals import INTERVALS
 from .market.timeframe import infer_interval_ms
@@ -37,7 +37,7 @@ from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
 from .runtime.metrics import METRICS
 from .runtime.portfolio import PortfolioBars, PortfolioResult, run_portfolio
-from .runtime.report import RuleCount
+from .runtime.report import RuleCount, format_summary, price_decimals
 from .runtime.signals import Signals
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ def require_volume(strategy: Strategy, bars: pl.DataFrame) -> None:
     if bars.height == 0 or bars["volume"].null_count() < bars.height:
         return
     checked = strategy.checked
-    reads = [node for node in _walk([*engine_nodes(checked).values(), *checked.series.values()])
+    reads = [node for node in ir.walk(*engine_nodes(checked).values(), *checked.series.values())
              if isinstance(node, ir.Call) and node.name == "volume"]
     if not reads:
         return
@@ -227,17 +227,6 @@ def require_volume(strategy: Strategy, bars: pl.DataFrame) -> None:
         f"{what}, but the data has no volume column", span,
         "run it on data with volume (docs/data.md lists the formats read)")],
         checked.source, checked.filename)
-
-
-def _walk(roots: Iterable[ir.Node]) -> Iterable[ir.Node]:
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if id(node) not in seen:
-            seen.add(id(node))
-            yield node
-            stack.extend(ir.children(node))
 
 
 def check_data(strategy: Strategy, bars: pl.DataFrame) -> list[Diagnostic]:
@@ -288,6 +277,30 @@ def backtest(strategy: Strategy, bars: pl.DataFrame) -> BacktestResult:
     """Run the strategy on bars: evaluate its plan, then the engine."""
     require_volume(strategy, bars)
     return backtest_from_frame(strategy.checked, bars, strategy.plan.evaluate(bars, whole_data=True))
+
+
+def run_settings(strategy: Strategy, bars: pl.DataFrame, **source: object) -> dict[str, object]:
+    """What a run's summary, result.json and report say was run: the risk rules as written, the
+    strategy, where it came from (`source`: script, data) and the bars' span."""
+    return {**risk_as_written(strategy.checked), "strategy": strategy.title, **source, "bars": bars.height,
+            "from": str(bars["timestamp"][0]), "to": str(bars["timestamp"][-1])}
+
+
+def summarise(strategy: Strategy, bars: pl.DataFrame, result: BacktestResult, *, settings: Mapping[str, object],
+              rules: Sequence[RuleCount] = (), last_trades: int = 10) -> str:
+    """The terminal summary of a run, for `tradebot run` and the REPL's `:run` alike: prices with
+    the data's decimals, params as written."""
+    decimals = price_decimals(bars["close"].to_numpy(), tick_size=strategy.checked.settings["tick_size"])
+    return format_summary(result, title=strategy.title, settings=settings, params=params_as_written(strategy),
+                          last_trades=last_trades, price_decimals=decimals, rules=rules)
+
+
+def params_as_written(strategy: Strategy) -> dict[str, object]:
+    """Param values for people: a percentage param shows as `0.6%`, not 0.006 (JSON keeps numbers)."""
+    values = strategy.checked.param_values
+    return {p.name: (f"{p.value * 100:.10g}%" if p.is_percent else str(values[p.name]).lower()
+                     if isinstance(values[p.name], bool) else values[p.name])
+            for p in strategy.checked.params}
 
 
 

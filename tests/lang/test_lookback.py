@@ -106,3 +106,18 @@ def test_check_prints_the_warm_up(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(root / "examples" / "rsi.tbs")]) == 0
     # rsi(close, 14) crossing: 14 + 1 bars; band(close, 20, -2): sma and stdev over 20, 19 bars.
     assert "warm-up 19 bars" in capsys.readouterr().out
+
+
+def test_a_shared_definition_is_measured_once_per_unit(monkeypatch) -> None:
+    """`a1 = a0 + a0[1]`, `a2 = a1 + a1[1]`, ...: every level reads the one before twice, so walking
+    the definitions as a tree costs 2^levels (18 levels took 40 s); each node is measured once."""
+    from tradebot.lang import lookback as module
+
+    levels = 40
+    source = "a0 = sma(close, 3)\n" + "".join(f"a{i} = a{i - 1} + a{i - 1}[1]\n" for i in range(1, levels + 1))
+    node = compile_source(source, "t.tbs", series=[f"a{levels}"]).checked.series[f"a{levels}"]
+    calls = []
+    measure = module._own_and_inputs
+    monkeypatch.setattr(module, "_own_and_inputs", lambda *args: calls.append(args[0]) or measure(*args))
+    assert lookback([node]).bars(HOUR_MS) == 2 + levels  # sma's 2, then one more bar per `[1]`
+    assert len(calls) == len({id(n) for n in calls}) <= 3 * (levels + 1) + 3

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from tradebot.lang import reference
+from tradebot.lang.operators import OPERATORS
 from tradebot.lang.stateful import opcodes, vm
 from tradebot.pipeline import compile_source
 
@@ -145,7 +146,7 @@ def same(a: float, b: float) -> bool:
 def test_vm_operators_follow_the_reference_rules(op: int) -> None:
     """Every instruction against the reference evaluator's rules, missing values included (the
     conditions' three-valued logic uses only 0, 1 and missing)."""
-    fn = reference._BAR_OPS[BINARY[op]]
+    fn = OPERATORS[BINARY[op]].reference
     logic = BINARY[op] in ("and", "or")
     for a in (VALUES[:3] if logic else VALUES):
         for b in (VALUES[:3] if logic else VALUES):
@@ -166,10 +167,10 @@ def test_vm_functions_follow_the_registry_references(op: int) -> None:
 
 def test_vm_unary_and_if() -> None:
     for a in VALUES:
-        assert same(run_op(opcodes.NEG, a), reference._BAR_OPS["neg"](a))
+        assert same(run_op(opcodes.NEG, a), OPERATORS["neg"].reference(a))
     for a in VALUES[:3]:
-        assert same(run_op(opcodes.NOT, a), reference._BAR_OPS["not"](a))
-        assert same(run_op(opcodes.IF, a, 5.0, 7.0), reference._BAR_OPS["if"](a, 5.0, 7.0))
+        assert same(run_op(opcodes.NOT, a), OPERATORS["not"].reference(a))
+        assert same(run_op(opcodes.IF, a, 5.0, 7.0), OPERATORS["if"].reference(a, 5.0, 7.0))
 
 
 def test_the_vm_is_compiled_once_per_installation_not_per_script(tmp_path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from tradebot.lang.builtins import REGISTRY
 from tradebot.lang.parser import parse_program
 from tradebot.lang.settings import SETTINGS
-from tradebot.pipeline import backtest, compile_source, load_bars, load_strategy
+from tradebot.pipeline import backtest, compile_source, count_rules, load_bars, load_strategy
 from tradebot.repl.commands import COMMANDS
 from tradebot.runtime.report import format_summary
 
@@ -31,9 +31,10 @@ def _build(repl) -> None:
 def test_run_prints_the_pipelines_own_summary(repl, eurusd):
     _build(repl)
     out = _type(repl, ":run")
-    result = backtest(compile_source(SCRIPT, "s.tbs"), eurusd)
-    truth = format_summary(result, title="x", settings={}, params={"n": 14})
-    metrics = truth[truth.index("Metric"):]  # the metrics table and trades do not depend on titles
+    strategy = compile_source(SCRIPT, "s.tbs")
+    truth = format_summary(backtest(strategy, eurusd), title="x", settings={}, params={"n": 14},
+                           rules=count_rules(strategy, eurusd))
+    metrics = truth[truth.index("Metric"):]  # the metrics, rules and trades do not depend on titles
     assert metrics.rstrip() in out
 
 
@@ -60,8 +61,10 @@ def test_load_a_script_and_use_its_data(repl, repo_root):
     assert "5,000 bars" in out
     strategy = load_strategy(repo_root / "examples" / "rsi.tbs")
     run = _type(repl, ":run")
-    truth = format_summary(backtest(strategy, load_bars(repo_root / "data" / "EURUSD_1h.csv")),
-                           title="x", settings={}, params={})
+    bars = load_bars(repo_root / "data" / "EURUSD_1h.csv")
+    # The rules by their lines in the session (`:show`), which has no comment lines.
+    truth = format_summary(backtest(strategy, bars), title="x", settings={}, params={},
+                           rules=count_rules(repl.session.compiled(), bars))
     assert truth[truth.index("Metric"):].rstrip() in run
 
 

@@ -150,12 +150,6 @@ def test_load_script_keeps_statements_and_names_errors_by_file(repo_root, tmp_pa
     assert f"{bad}:1:5" in str(caught.value)
 
 
-def test_the_hidden_name_of_expressions_is_reserved():
-    with pytest.raises(InputError) as caught:
-        accept_statements(empty_session(), "__repl_value = 1")
-    assert "reserved" in caught.value.text and caret_column(caught.value.text) == (1, 1)
-
-
 def test_a_higher_timeframe_expression_evaluates_with_its_resampling(eurusd_path):
     """`@ 4h` needs the plan's resampling step; the REPL must keep it (as `tradebot eval` does)."""
     from tradebot.data.loader import load_ohlcv

@@ -20,12 +20,9 @@ import polars as pl
 from ..config import Config
 from ..errors import ScriptError, UsageError
 from ..lang import ast, ir
-from ..lang.builtins import REGISTRY
-from ..lang.checker import CheckedProgram
+from ..lang.checker import CheckedProgram, check_expression
 from ..lang.compiler import compile_nodes
 from ..lang.diagnostics import ScriptDiagnostics, did_you_mean
-from ..lang.parser import parse_expression
-from ..lang.resolve import Resolver, Scope, is_invalid
 from ..lang.timeframes import timeframe_diagnostics
 from ..lang.types import NUMBER_SERIES, Kind
 from ..market.timeframe import infer_interval_ms
@@ -90,18 +87,6 @@ def _format(args: argparse.Namespace) -> str:
 
 
 # ------------------------------------------------------------------ expressions
-
-
-def check_expression(text: str, source_name: str) -> ir.Node:
-    """An expression typed into the command line → IR (ScriptDiagnostics with carets, the source
-    named `source_name`). Only builtins are in scope."""
-    expr = parse_expression(text, source_name)
-    errors: list = []
-    scope = Scope(lambda name, span: None, {}, lambda: list(REGISTRY), {})
-    node = Resolver(errors).resolve(expr, scope)
-    if errors or is_invalid(node):
-        raise ScriptDiagnostics(errors, text, source_name)
-    return node
 
 
 def _eval_expressions(texts: list[str], args: argparse.Namespace, config: Config) -> pl.DataFrame:

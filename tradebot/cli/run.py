@@ -13,13 +13,13 @@ from ..data import cache as data_cache
 from ..errors import UsageError, UserError
 from ..lang import ast
 from ..lang.diagnostics import Diagnostic, render_one
-from ..lang.explain import risk_as_written
 from ..lang.lookback import lookback
 from ..optimize import flags as optimize_flags
 from ..pipeline import (StoreChoice, Strategy, backtest_counting_rules, backtest_portfolio, check_data,
                         count_rules, data_path, engine_nodes, is_portfolio, load_bars, load_strategy,
-                        universe_panel, universe_paths, with_other_symbols)
-from ..runtime.report import format_summary, price_decimals, result_to_dict, write_outputs
+                        params_as_written, run_settings, summarise, universe_panel, universe_paths,
+                        with_other_symbols)
+from ..runtime.report import result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
 
 
@@ -106,22 +106,18 @@ def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> i
         result, rules = run.result, count_rules(strategy, bars)
     else:
         result, rules = backtest_counting_rules(strategy, bars)
-    settings = {**risk_as_written(strategy.checked), "strategy": strategy.title, "script": str(args.script),
-                "data": str(source), "bars": bars.height, "from": str(bars["timestamp"][0]),
-                "to": str(bars["timestamp"][-1])}
+    settings = run_settings(strategy, bars, script=str(args.script), data=str(source))
     params = strategy.checked.param_values
     if args.out:
         paths = write_outputs(result, args.out, settings=settings, params=params, rules=rules)
         print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
     if report:
-        save_report(run, strategy, args, bars=bars, settings=settings, params=_params_as_written(strategy))
+        save_report(run, strategy, args, bars=bars, settings=settings, params=params_as_written(strategy))
     if args.json:
         document = result_to_dict(result, settings=settings, params=params, rules=rules)
         print(json.dumps(document, indent=2, allow_nan=False))
     else:
-        decimals = price_decimals(bars["close"].to_numpy(), tick_size=strategy.checked.settings["tick_size"])
-        print(format_summary(result, title=strategy.title, settings=settings, params=_params_as_written(strategy),
-                             last_trades=args.trades, price_decimals=decimals, rules=rules), end="")
+        print(summarise(strategy, bars, result, settings=settings, rules=rules, last_trades=args.trades), end="")
     return 0
 
 
@@ -155,14 +151,6 @@ def _backtest_portfolio(strategy: Strategy, args: argparse.Namespace, config: Co
 
 def _store_choice(args: argparse.Namespace) -> StoreChoice:
     return StoreChoice(getattr(args, "category", None), getattr(args, "interval", None))
-
-
-def _params_as_written(strategy: Strategy) -> dict[str, object]:
-    """Param values for people: a percentage param shows as `0.6%`, not 0.006 (JSON keeps numbers)."""
-    values = strategy.checked.param_values
-    return {p.name: (f"{p.value * 100:.10g}%" if p.is_percent else str(values[p.name]).lower()
-                     if isinstance(values[p.name], bool) else values[p.name])
-            for p in strategy.checked.params}
 
 
 def check_command(args: argparse.Namespace, config: Config) -> int:

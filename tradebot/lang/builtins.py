@@ -67,6 +67,11 @@ class Builtin:
     is_series: bool = False  # a price series such as `close`: used by name, never called
     bare: bool = False  # also usable by name, meaning the call with every default (`hour`)
     see_also: tuple[str, ...] = field(default=())
+    # The bar of its first value, as a formula over its parameters' names (`max(fast, slow) +
+    # signal - 2`) that lang/lookback.py evaluates with a call's arguments; "until ..." when the
+    # first value waits for an event (`barssince`). docs/builtins.md prints it.
+    warmup: str = "0"
+    source: str = ""  # the TA-Lib function it equals, or the published definition it follows
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -123,9 +128,9 @@ def integer(name: str, default: Any = REQUIRED, doc: str = "", minimum: float | 
 def indicator(name: str, params: tuple[ParamSpec, ...], lower: Callable[..., Any],
               reference: Callable[..., Any], *, doc: str, example: str, category: str,
               returns: Type = NUMBER_SERIES, elementwise: bool = False,
-              see_also: tuple[str, ...] = (), bare: bool = False) -> Builtin:
+              see_also: tuple[str, ...] = (), bare: bool = False, warmup: str = "0", source: str = "") -> Builtin:
     return Builtin(name, params, returns, lower, reference, doc, example, category,
-                   elementwise=elementwise, see_also=see_also, bare=bare)
+                   elementwise=elementwise, see_also=see_also, bare=bare, warmup=warmup, source=source)
 
 
 def text(name: str, default: Any = REQUIRED, doc: str = "",

@@ -18,7 +18,7 @@ from .builtins import REGISTRY
 from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
 from .library.pine_names import pine_hint
 from .optimize_check import OptimizeSpec, check_optimize
-from .parser import SyntaxDiagnostics, parse_program, without_bom
+from .parser import SyntaxDiagnostics, parse_expression, parse_program, without_bom
 from .risk_check import RiskRules, check_risk, is_extended
 from .resolve import INVALID, SYMBOL, Resolver, Scope, is_invalid
 from .settings import SETTINGS
@@ -180,6 +180,40 @@ def check_source(source: str, filename: str, *, overrides: Mapping[str, float | 
     return check(program, source=source, filename=filename, overrides=overrides, objectives=objectives)
 
 
+def check_expression(text: str, filename: str, *, within: CheckedProgram | None = None) -> ir.Node:
+    """One expression → IR: what `tradebot eval` computes and the REPL evaluates. In scope: the
+    builtins, and with `within` a checked script's definitions, params and functions (the REPL's
+    session). Raises ScriptDiagnostics pointing into `text`, named `filename`."""
+    expr = parse_expression(text, filename)
+    errors: list[Diagnostic] = []
+    resolver = Resolver(errors)
+    node = resolver.bounded(resolver.resolve(expr, _scope_of(within)), expr.span)
+    if errors or is_invalid(node):
+        raise ScriptDiagnostics(errors, text, filename)
+    return node
+
+
+def _scope_of(checked: CheckedProgram | None) -> Scope:
+    if checked is None:
+        return Scope(lambda name, span: None, {}, lambda: list(REGISTRY), {})
+    functions = {s.name: s for s in checked.program.statements if isinstance(s, ast.FuncDef)}
+    params = {p.name: p for p in checked.params}
+
+    def lookup(name: str, span: Span) -> ir.Node | None:
+        if name in checked.series:
+            return checked.series[name]
+        return param_value(params[name], span) if name in params else None
+    return Scope(lookup, functions, lambda: [*checked.series, *params, *functions, *REGISTRY], {})
+
+
+def param_value(info: ParamInfo, span: Span) -> ir.Const:
+    """A param as the constant its uses read (a boolean or string param as its label)."""
+    if info.labels is not None:  # `param use_filter = true`, `param mode = "a" in [...]`
+        kind = BOOL_CONST if isinstance(info.label, bool) else STRING_CONST
+        return ir.Const(info.label, kind, span)
+    return ir.Const(int(info.value) if info.is_int else info.value, NUMBER_CONST, span)
+
+
 class _Checker:
     def __init__(self, program: ast.Program, source: str, filename: str,
                  overrides: dict[str, float | bool | str]):
@@ -278,12 +312,7 @@ class _Checker:
         stmt = self.definitions.get(name)
         if isinstance(stmt, ast.ParamDecl):
             info = self.params.get(name)
-            if info is None:
-                return INVALID
-            if info.labels is not None:  # `param use_filter = true`, `param mode = "a" in [...]`
-                kind = BOOL_CONST if isinstance(info.label, bool) else STRING_CONST
-                return ir.Const(info.label, kind, stmt.name_span)
-            return ir.Const(int(info.value) if info.is_int else info.value, NUMBER_CONST, stmt.name_span)
+            return INVALID if info is None else param_value(info, stmt.name_span)
         if not isinstance(stmt, ast.Assign):
             return INVALID
         if name in self.resolving:

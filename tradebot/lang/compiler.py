@@ -25,6 +25,7 @@ from .ast import Span
 from .builtins import REGISTRY
 from .checker import SIGNALS, CheckedProgram
 from .library.support import scratch_columns
+from .operators import OPERATORS
 from .diagnostics import Diagnostic, ScriptDiagnostics
 from .stateful.bytecode import compile_group
 from .stateful.lowering import group_expr
@@ -244,7 +245,7 @@ class _Lowering:
             exprs = [e for e, _ in args]
             if node.param is not None:
                 self.windows.append(WindowUse(node.param, node.span))
-            if node.op in _WINDOWED:
+            if OPERATORS[node.op].windowed:
                 # A literal is one value, not a column: shifting or rolling it would give null.
                 exprs = [_broadcast(e) if isinstance(a, ir.Const) else e for e, a in zip(exprs, node.args)]
             return lower_op(node, exprs), depth
@@ -333,12 +334,9 @@ class _Lowering:
         return pl.col(column), 0
 
 
-_WINDOWED = ("crosses_above", "crosses_below", "history", "held_for", "held_within")
-
-
 def _windows(node: ir.Node) -> bool:
     """Whether `node` reads its arguments over several bars (a shift, a window, a recursion)."""
-    return (isinstance(node, ir.Op) and node.op in _WINDOWED) or (
+    return (isinstance(node, ir.Op) and OPERATORS[node.op].windowed) or (
         isinstance(node, ir.Call) and not REGISTRY[node.name].elementwise)
 
 
@@ -355,53 +353,10 @@ def _literal(node: ir.Const) -> pl.Expr:
 
 
 def lower_op(node: ir.Op, args: list[pl.Expr]) -> pl.Expr:
-    """One operator in Polars, with the language's missing-value rules."""
-    op = node.op
-    if op in _MIRRORED and isinstance(node.args[0], ir.Const) and not isinstance(node.args[1], ir.Const):
+    """One operator in Polars, with the language's missing-value rules (lang/operators.py)."""
+    spec = OPERATORS[node.op]
+    if spec.mirror is not None and isinstance(node.args[0], ir.Const) and not isinstance(node.args[1], ir.Const):
         # `1 < x` as `x > 1`: Polars 2.1 returns a single value for a literal compared with an
         # all-missing column (found by tests/lang/test_compiler_reference.py).
-        return _BINARY[_MIRRORED[op]](args[1], args[0])
-    if op in _BINARY:
-        return _BINARY[op](*args)
-    if op == "neg":
-        return -args[0]
-    if op == "not":
-        return ~args[0]
-    if op == "if":
-        cond, then, other = args
-        return pl.when(cond.is_null()).then(None).when(cond).then(then).otherwise(other)
-    if op == "crosses_above":
-        a, b = args
-        return (a > b) & (a.shift(1) <= b.shift(1))
-    if op == "crosses_below":
-        a, b = args
-        return (a < b) & (a.shift(1) >= b.shift(1))
-    if op == "history":
-        return args[0].shift(node.param)
-    if op in ("held_for", "held_within"):
-        # Missing if any bar in the window is missing; else all (for) / any (within) are true.
-        as_number = args[0].cast(pl.Float64)
-        window = as_number.rolling_min(node.param) if op == "held_for" else as_number.rolling_max(node.param)
-        return window == 1.0
-    raise ValueError(f"unknown operator {op}")
-
-
-_MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-
-_BINARY = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: pl.when(b != 0).then(a / b),
-    "%": lambda a, b: pl.when(b != 0).then(a % b),  # a - b * floor(a / b), as resolve.modulo
-    "^": lambda a, b: a.pow(b).fill_nan(None),
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "and": lambda a, b: a & b,
-    "or": lambda a, b: a | b,
-}
-
+        return OPERATORS[spec.mirror].lower([args[1], args[0]], node.param)
+    return spec.lower(args, node.param)

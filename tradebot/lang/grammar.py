@@ -6,6 +6,7 @@ package so an installed wheel finds it too.
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from typing import Iterator
 
@@ -17,15 +18,15 @@ GRAMMAR_FILE = "tbs.lark"
 OPENERS = {"LPAR", "LSQB"}
 CLOSERS = {"RPAR", "RSQB"}
 
-# Words the grammar reserves; they cannot name a series, param or function.
-# (The other words of `optimize`, such as `trials` or `where`, are contextual: still usable as names.
-# So are the risk words `at`, `risk`, `after`, `limit`, `stop` and `expire`: each is a keyword only
-# where a name cannot stand, e.g. `at` right after a setting's name or `enter long`.)
-KEYWORDS = (
-    "strategy", "param", "def", "in", "step", "enter", "exit", "long", "short", "when",
-    "if", "then", "else", "and", "or", "not", "crosses", "above", "below", "for", "within",
-    "bars", "true", "false", "optimize",
-)
+
+def _grammar_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(reserved, contextual): the grammar's quoted words, split by its `// contextual words:` line."""
+    lines = grammar_text().splitlines()
+    marked = [line.split(":", 1)[1].split() for line in lines if line.startswith("// contextual words:")]
+    assert len(marked) == 1, "grammar/tbs.lark lists its contextual words on one `// contextual words:` line"
+    rules = "\n".join(line.split("//")[0] for line in lines)
+    words = dict.fromkeys(re.findall(r'"([A-Za-z_]+)"', rules))
+    return tuple(w for w in words if w not in marked[0]), tuple(marked[0])
 
 
 class LayoutPostLex:
@@ -62,6 +63,12 @@ def _continues(newline: Token) -> bool:
 
 def grammar_text() -> str:
     return resources.files(GRAMMAR_PACKAGE).joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
+
+
+# Words the grammar reserves; they cannot name a series, param or function. The contextual ones
+# (`optimize`'s clauses, the risk words `at`, `risk`, `after`, `limit`, `stop`, `expire`, ...) are
+# keywords only where a name cannot stand, e.g. `at` right after a setting's name or `enter long`.
+KEYWORDS, CONTEXTUAL_WORDS = _grammar_words()
 
 
 @functools.lru_cache(maxsize=None)

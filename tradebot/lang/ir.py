@@ -49,7 +49,7 @@ class Const(_Shared):
 class Op(_Shared):
     """An operator on series: arithmetic, comparison, logic, if/else, crosses, history, streaks.
 
-    `op` is one of OPERATORS; `param` carries a constant operand (the bar count of `history`,
+    `op` names its spec in lang/operators.py; `param` carries a constant operand (the bar count of `history`,
     `held_for`, `held_within`).
     """
 
@@ -141,14 +141,6 @@ Node = Union[Const, Op, Call, FieldOf, Resample, OfSymbol, Member, Recurrence, S
 
 for _node_class in (Const, Op, Call, FieldOf, Resample, OfSymbol):
     _node_class.__hash__ = _Shared.__hash__  # type: ignore[method-assign]  # @dataclass set its own
-
-ARITHMETIC = ("+", "-", "*", "/", "%", "^")
-COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
-OPERATORS = ARITHMETIC + COMPARISONS + (
-    "neg", "not", "and", "or", "if", "crosses_above", "crosses_below",
-    "history", "held_for", "held_within",
-)
-
 
 def walk(*roots: Node) -> Iterator[Node]:
     """Every node under `roots`, each shared subexpression once. Iterative (a deeply nested script

@@ -14,6 +14,7 @@ import numpy as np
 from ..market.timeframe import infer_interval_ms, parse_timeframe
 from . import ir
 from .builtins import REGISTRY
+from .operators import OPERATORS
 from .symbols import naive_aligned
 from .timeframes import check_fits, naive_higher_bars, naive_visible
 from .types import ArgKind
@@ -97,13 +98,10 @@ class _Evaluator:
             if isinstance(node, ir.Call):  # an elementwise function of the recursion
                 return float(np.asarray(REGISTRY[node.name].reference(*(np.array([at(a, t)]) for a in node.args)))[0])
             assert isinstance(node, ir.Op), node
-            if node.op == "history":
-                return at(node.args[0], t - node.param)  # type: ignore[operator]
-            if node.op in ("crosses_above", "crosses_below"):
-                a, b = node.args
-                now, before = (">", "<=") if node.op == "crosses_above" else ("<", ">=")
-                return _and(_compare(now, at(a, t), at(b, t)), _compare(before, at(a, t - 1), at(b, t - 1)))
-            return _BAR_OPS[node.op](*(at(a, t) for a in node.args))
+            spec = OPERATORS[node.op]
+            if spec.windowed:
+                return spec.reference(lambda i, s: at(node.args[i], s), t, node.param)
+            return spec.reference(*(at(a, t) for a in node.args))
 
         for t in range(self.n):
             for name in group.names:
@@ -137,34 +135,15 @@ class _Evaluator:
         return np.asarray(result, dtype=float)
 
     def op(self, node: ir.Op) -> np.ndarray:
+        """The operator's reference (lang/operators.py) on every bar."""
         args = [self.value(a) for a in node.args]
-        fn = _BAR_OPS.get(node.op)
-        if fn is not None:
-            return np.array([fn(*(a[t] for a in args)) for t in range(self.n)], dtype=float)
-        x = args[0]
-        if node.op == "history":
-            return np.array([x[t - node.param] if t >= node.param else NAN for t in range(self.n)])
-        if node.op in ("held_for", "held_within"):
-            return self.streak(node.op, x, node.param)
-        if node.op in ("crosses_above", "crosses_below"):
-            return self.crosses(node.op, *args)
-        raise ValueError(node.op)
+        spec = OPERATORS[node.op]
+        if not spec.windowed:
+            return np.array([spec.reference(*(a[t] for a in args)) for t in range(self.n)], dtype=float)
 
-    def streak(self, op: str, x: np.ndarray, n: int) -> np.ndarray:
-        out = np.full(self.n, NAN)
-        for t in range(n - 1, self.n):
-            window = x[t - n + 1: t + 1]
-            if not np.isnan(window).any():
-                out[t] = float(all(window == 1.0) if op == "held_for" else any(window == 1.0))
-        return out
-
-    def crosses(self, op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        now, before = ("<", ">=") if op == "crosses_below" else (">", "<=")
-        out = np.full(self.n, NAN)
-        for t in range(self.n):
-            previous = _compare(before, a[t - 1], b[t - 1]) if t > 0 else NAN
-            out[t] = _and(_compare(now, a[t], b[t]), previous)
-        return out
+        def read(i: int, s: int) -> float:
+            return float(args[i][s]) if s >= 0 else NAN
+        return np.array([spec.reference(read, t, node.param) for t in range(self.n)], dtype=float)
 
 
 def _outside_states(node: ir.Node):
@@ -183,71 +162,6 @@ def epoch_ms(timestamps) -> np.ndarray:
     if np.issubdtype(values.dtype, np.datetime64):
         values = values.astype("datetime64[ms]").astype(np.int64)
     return values.astype(float)
-
-
-def _missing(*values: float) -> bool:
-    return any(math.isnan(v) for v in values)
-
-
-def _compare(op: str, a: float, b: float) -> float:
-    if _missing(a, b):
-        return NAN
-    return float({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[op])
-
-
-def _and(a: float, b: float) -> float:  # three-valued: false wins over missing
-    if a == 0.0 or b == 0.0:
-        return 0.0
-    return NAN if _missing(a, b) else 1.0
-
-
-def _or(a: float, b: float) -> float:  # three-valued: true wins over missing
-    if a == 1.0 or b == 1.0:
-        return 1.0
-    return NAN if _missing(a, b) else 0.0
-
-
-def _div(a: float, b: float) -> float:
-    return NAN if _missing(a, b) or b == 0 else a / b
-
-
-def _mod(a: float, b: float) -> float:
-    # The published definition, a - b * floor(a / b) (the sign of b), one rounding at a time.
-    return NAN if _missing(a, b) or b == 0 else a - b * math.floor(a / b)
-
-
-def _pow(a: float, b: float) -> float:
-    if _missing(a, b):
-        return NAN
-    try:
-        result = a ** b
-    except (ZeroDivisionError, OverflowError):
-        return NAN if a == 0 else math.inf
-    return NAN if isinstance(result, complex) else float(result)
-
-
-def _if(c: float, a: float, b: float) -> float:
-    return NAN if math.isnan(c) else (a if c == 1.0 else b)
-
-
-def _arith(fn):
-    return lambda a, b: NAN if _missing(a, b) else fn(a, b)
-
-
-_BAR_OPS = {
-    "+": _arith(lambda a, b: a + b),
-    "-": _arith(lambda a, b: a - b),
-    "*": _arith(lambda a, b: a * b),
-    "/": _div,
-    "%": _mod,
-    "^": _pow,
-    **{op: (lambda o: lambda a, b: _compare(o, a, b))(op) for op in ir.COMPARISONS},
-    "and": _and,
-    "or": _or,
-    "neg": lambda a: -a,
-    "not": lambda a: NAN if math.isnan(a) else 1.0 - a,
-    "if": _if,
-}
 
 
 def as_condition(values: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from .ast import Span
 from .builtins import REGISTRY, Builtin, ParamSpec, PriceDefault
 from .diagnostics import Diagnostic, did_you_mean
 from .library.pine_names import pine_hint
+from .operators import OPERATORS
 from .unparse import expr as unparse_expr
 from .types import BOOL_CONST, BOOL_SERIES, NUMBER_CONST, NUMBER_SERIES, STRING_CONST, ArgKind, Kind, Type
 
@@ -30,20 +31,6 @@ MAX_WHOLE = 10_000_000
 MAX_DEPTH = 200
 MAX_EXPANSIONS = 10_000  # different user-function calls (same function, different arguments)
 INVALID = ir.Const(float("nan"), Type(Kind.NUMBER, False, ("<invalid>",)))
-_ARITH_FOLD: Mapping[str, Callable[[float, float], float]] = {
-    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b, "^": lambda a, b: a ** b, "%": lambda a, b: modulo(a, b),
-}
-
-
-def modulo(a: float, b: float) -> float:
-    """a - b * floor(a / b): the remainder with the sign of b (what Polars' `%` computes, so the
-    folded constant equals the compiled series)."""
-    return a - b * float(np.floor(a / b))
-_COMPARE_FOLD: Mapping[str, Callable[[object, object], bool]] = {
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
-}
 
 
 def is_invalid(node: ir.Node) -> bool:
@@ -158,29 +145,23 @@ class Resolver:
         operand = self.resolve(node.operand, scope)
         if is_invalid(operand):
             return INVALID
-        if node.op == "neg":
-            if not self._expect(operand, Kind.NUMBER, "`-`", node.operand.span):
-                return INVALID
-            if isinstance(operand, ir.Const):
-                return const(-operand.value, NUMBER_CONST, node.span)  # type: ignore[operator]
-            return ir.Op("neg", (operand,), NUMBER_SERIES, span=node.span)
-        if not self._expect(operand, Kind.BOOL, "`not`", node.operand.span):
+        spec = OPERATORS[node.op]
+        if not self._expect(operand, spec.operand, f"`{spec.words[0]}`", node.operand.span):
             return INVALID
         if isinstance(operand, ir.Const):
-            return const(not operand.value, BOOL_CONST, node.span)
-        return ir.Op("not", (operand,), BOOL_SERIES, span=node.span)
+            value = spec.fold(operand.value)  # type: ignore[misc]
+            value = bool(value) if spec.result is Kind.BOOL else value
+            return const(value, Type(spec.result, False), node.span)  # type: ignore[arg-type]
+        return ir.Op(node.op, (operand,), Type(spec.result, True), span=node.span)  # type: ignore[arg-type]
 
     def _binary(self, node: ast.Binary, scope: Scope) -> ir.Node:
         left, right = self.resolve(node.left, scope), self.resolve(node.right, scope)
         if is_invalid(left) or is_invalid(right):
             return INVALID
-        if node.op in ("and", "or"):
-            want, result = Kind.BOOL, Kind.BOOL
-        elif node.op in ir.COMPARISONS:  # conditions and strings (params) compare for equality
-            want, result = (left.type.kind if left.type.kind in (Kind.BOOL, Kind.STRING) and node.op in ("==", "!=")
-                            else Kind.NUMBER), Kind.BOOL
-        else:
-            want, result = Kind.NUMBER, Kind.NUMBER
+        spec = OPERATORS[node.op]
+        # `==` and `!=` also compare conditions and strings (params); everything else wants its kind.
+        equal_kinds = spec.equality and left.type.kind in (Kind.BOOL, Kind.STRING)
+        want, result = (left.type.kind if equal_kinds else spec.operand), spec.result
         ok_left = self._expect(left, want, f"`{node.op}`", node.left.span)
         ok_right = self._expect(right, want, f"`{node.op}`", node.right.span)
         if not (ok_left and ok_right):
@@ -190,23 +171,21 @@ class Resolver:
         return ir.Op(node.op, (left, right), Type(result, True), span=node.span)
 
     def _fold_binary(self, node: ast.Binary, a: object, b: object, result: Kind) -> ir.Node:
-        if node.op == "and":
-            return const(bool(a and b), BOOL_CONST, node.span)
-        if node.op == "or":
-            return const(bool(a or b), BOOL_CONST, node.span)
-        if node.op in _COMPARE_FOLD:
-            return const(_COMPARE_FOLD[node.op](a, b), BOOL_CONST, node.span)
+        fold = OPERATORS[node.op].fold
+        if result is Kind.BOOL:
+            return const(bool(fold(a, b)), BOOL_CONST, node.span)  # type: ignore[misc]
         if node.op in ("/", "%") and b == 0:
             return self.error("division by zero", node.span, "the right-hand side is a constant 0")
         try:
             # In floats: an integer `10^10^10` would be computed exactly, for ever.
-            value = _ARITH_FOLD[node.op](float(a), float(b))  # type: ignore[arg-type]
+            value = fold(float(a), float(b))  # type: ignore[arg-type,misc]
         except OverflowError:
             return self.error("this constant is too large", node.span, "numbers go up to about 1.8e308")
         except (ZeroDivisionError, ValueError) as exc:
             return self.error(f"cannot compute this constant: {exc}", node.span)
         if isinstance(value, complex):
             return self.error("this constant is not a real number", node.span)
+        value = float(value)
         if not np.isfinite(value):
             return self.error("this constant is too large", node.span, "numbers go up to about 1.8e308")
         if isinstance(a, int) and isinstance(b, int) and value.is_integer() and abs(value) < 2 ** 53:

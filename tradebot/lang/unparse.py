@@ -5,29 +5,35 @@ Parentheses are written only where precedence needs them, so canonical text read
 """
 from __future__ import annotations
 
-from . import ast
+from typing import Callable
 
-# Binding strength, loosest first; matches grammar/tbs.lark.
-PRECEDENCE = {
-    "if": 1, "or": 2, "and": 3, "not": 4, "streak": 5, "compare": 6, "sum": 7, "product": 8,
-    "neg": 9, "^": 10, "postfix": 11, "atom": 12,
+from . import ast
+from .operators import OPERATORS, PRECEDENCE, OpSpec
+
+# Each operator's AST node, as its registry name and its operands in the order its syntax writes them.
+_OPERANDS: dict[type, Callable[..., tuple[str, tuple[ast.Expr, ...]]]] = {
+    ast.Binary: lambda n: (n.op, (n.left, n.right)),
+    ast.Unary: lambda n: (n.op, (n.operand,)),
+    ast.Crosses: lambda n: (f"crosses_{n.direction}", (n.left, n.right)),
+    ast.IfElse: lambda n: ("if", (n.cond, n.then, n.otherwise)),
+    ast.Streak: lambda n: ("held_for" if n.kind == "for" else "held_within", (n.cond, n.bars)),
+    ast.History: lambda n: ("history", (n.target, n.offset)),
 }
-_LEVEL_OF_OP = {"or": "or", "and": "and", "+": "sum", "-": "sum", "*": "product", "/": "product", "%": "product",
-                 "^": "^"}
+
+
+def _operator(node: ast.Expr) -> tuple[OpSpec, tuple[ast.Expr, ...]] | None:
+    operands = _OPERANDS.get(type(node))
+    if operands is None:
+        return None
+    name, args = operands(node)
+    return OPERATORS[name], args
 
 
 def _level(node: ast.Expr) -> int:
-    if isinstance(node, ast.IfElse):
-        return PRECEDENCE["if"]
-    if isinstance(node, ast.Binary):
-        return PRECEDENCE[_LEVEL_OF_OP.get(node.op, "compare")]
-    if isinstance(node, ast.Crosses):
-        return PRECEDENCE["compare"]
-    if isinstance(node, ast.Unary):
-        return PRECEDENCE["not" if node.op == "not" else "neg"]
-    if isinstance(node, ast.Streak):
-        return PRECEDENCE["streak"]
-    if isinstance(node, (ast.Call, ast.History, ast.Field, ast.AtTimeframe, ast.OfSymbol)):
+    found = _operator(node)
+    if found is not None:
+        return PRECEDENCE[found[0].level]
+    if isinstance(node, (ast.Call, ast.Field, ast.AtTimeframe, ast.OfSymbol)):
         return PRECEDENCE["postfix"]
     return PRECEDENCE["atom"]
 
@@ -39,15 +45,6 @@ def _wrap(node: ast.Expr, minimum: int) -> str:
 
 def _number(value: float, is_int: bool) -> str:
     return str(int(value)) if is_int else repr(float(value))
-
-
-def _binary(node: ast.Binary) -> str:
-    level = _level(node)
-    if node.op == "^":  # right-associative; its right side is a unary
-        return f"{_wrap(node.left, PRECEDENCE['postfix'])} ^ {_wrap(node.right, PRECEDENCE['neg'])}"
-    if level == PRECEDENCE["compare"]:  # non-associative: both sides are sums
-        return f"{_wrap(node.left, PRECEDENCE['sum'])} {node.op} {_wrap(node.right, PRECEDENCE['sum'])}"
-    return f"{_wrap(node.left, level)} {node.op} {_wrap(node.right, level + 1)}"
 
 
 def expr(node: ast.Expr) -> str:
@@ -62,24 +59,13 @@ def expr(node: ast.Expr) -> str:
         return "true" if node.value else "false"
     if isinstance(node, ast.Name):
         return node.id
-    if isinstance(node, ast.Unary):
-        if node.op == "not":
-            return f"not {_wrap(node.operand, PRECEDENCE['not'])}"
-        return f"-{_wrap(node.operand, PRECEDENCE['neg'])}"
-    if isinstance(node, ast.Binary):
-        return _binary(node)
-    if isinstance(node, ast.Crosses):
-        return (f"{_wrap(node.left, PRECEDENCE['sum'])} crosses {node.direction} "
-                f"{_wrap(node.right, PRECEDENCE['sum'])}")
-    if isinstance(node, ast.IfElse):
-        return f"if {expr(node.cond)} then {expr(node.then)} else {expr(node.otherwise)}"
-    if isinstance(node, ast.Streak):
-        return f"{_wrap(node.cond, PRECEDENCE['compare'])} {node.kind} {_wrap(node.bars, PRECEDENCE['sum'])} bars"
+    found = _operator(node)
+    if found is not None:  # precedence and associativity: each operand at the level the grammar parses it
+        spec, operands = found
+        return spec.write(*(_wrap(o, PRECEDENCE[level]) for o, level in zip(operands, spec.operand_levels)))
     if isinstance(node, ast.Call):
         args = ", ".join(expr(a.value) if a.name is None else f"{a.name}={expr(a.value)}" for a in node.args)
         return f"{node.func}({args})"
-    if isinstance(node, ast.History):
-        return f"{_wrap(node.target, PRECEDENCE['postfix'])}[{expr(node.offset)}]"
     if isinstance(node, ast.Field):
         return f"{_wrap(node.target, PRECEDENCE['postfix'])}.{node.name}"
     if isinstance(node, ast.AtTimeframe):
@@ -92,30 +78,30 @@ def expr(node: ast.Expr) -> str:
 
 def statement(node: ast.Statement) -> str:
     """Canonical text of one statement (one line)."""
-    if isinstance(node, ast.StrategyDecl):
-        return f"strategy {expr(ast.String(node.name))}"
-    if isinstance(node, ast.Setting):
-        value = ", ".join(expr(v) for v in (node.value, *node.more))
-        words = [node.name, node.side, node.mark, value, *node.units]
-        return " ".join(w for w in words if w)
-    if isinstance(node, ast.TimeExit):
-        side = f" {node.side}" if node.side else ""
-        return f"{node.action}{side} after {_wrap(node.bars, PRECEDENCE['sum'])} bars"
-    if isinstance(node, ast.EntryOrder):
-        expire = f" expire {_wrap(node.expire, PRECEDENCE['sum'])} bars" if node.expire is not None else ""
-        return f"{node.action} {node.side} at {node.kind} {expr(node.price)}{expire}"
-    if isinstance(node, ast.ParamDecl):
-        return f"param {node.name} = {expr(node.default)}{_domain(node.domain)}"
-    if isinstance(node, ast.Assign):
-        start = f" starting {expr(node.start)}" if node.start is not None else ""
-        return f"{node.name} = {expr(node.value)}{start}"
-    if isinstance(node, ast.FuncDef):
-        return f"def {node.name}({', '.join(p.id for p in node.params)}) = {expr(node.body)}"
-    if isinstance(node, ast.Rule):
-        return f"{node.action} {node.side} when {expr(node.cond)}"
-    if isinstance(node, ast.Optimize):
-        return " ".join([f"optimize {node.goal} {node.objective}", *map(_optimize_clause, node.clauses)])
-    raise TypeError(f"cannot unparse {type(node).__name__}")
+    write = _STATEMENTS.get(type(node))
+    if write is None:
+        raise TypeError(f"cannot unparse {type(node).__name__}")
+    return write(node)
+
+
+def _setting(node: ast.Setting) -> str:
+    value = ", ".join(expr(v) for v in (node.value, *node.more))  # `universe BTCUSDT, ETHUSDT`
+    return " ".join(w for w in [node.name, node.side, node.mark, value, *node.units] if w)
+
+
+def _time_exit(node: ast.TimeExit) -> str:
+    side = f" {node.side}" if node.side else ""
+    return f"{node.action}{side} after {_wrap(node.bars, PRECEDENCE['sum'])} bars"
+
+
+def _entry_order(node: ast.EntryOrder) -> str:
+    expire = f" expire {_wrap(node.expire, PRECEDENCE['sum'])} bars" if node.expire is not None else ""
+    return f"{node.action} {node.side} at {node.kind} {expr(node.price)}{expire}"
+
+
+def _assign(node: ast.Assign) -> str:
+    start = f" starting {expr(node.start)}" if node.start is not None else ""
+    return f"{node.name} = {expr(node.value)}{start}"
 
 
 def _optimize_clause(clause: ast.OptimizeClause) -> str:
@@ -135,6 +121,20 @@ def _domain(domain: ast.ParamRange | ast.ParamChoices | None) -> str:
         return " in [" + ", ".join(expr(v) for v in domain.values) + "]"
     step = f" step {expr(domain.step)}" if domain.step is not None else ""
     return f" in {expr(domain.low)}..{expr(domain.high)}{step}"
+
+
+# One writer per statement kind (a kind missing here is a TypeError, not silently dropped text).
+_STATEMENTS: dict[type, Callable[..., str]] = {
+    ast.StrategyDecl: lambda n: f"strategy {expr(ast.String(n.name))}",
+    ast.Setting: _setting,
+    ast.TimeExit: _time_exit,
+    ast.EntryOrder: _entry_order,
+    ast.ParamDecl: lambda n: f"param {n.name} = {expr(n.default)}{_domain(n.domain)}",
+    ast.Assign: _assign,
+    ast.FuncDef: lambda n: f"def {n.name}({', '.join(p.id for p in n.params)}) = {expr(n.body)}",
+    ast.Rule: lambda n: f"{n.action} {n.side} when {expr(n.cond)}",
+    ast.Optimize: lambda n: " ".join([f"optimize {n.goal} {n.objective}", *map(_optimize_clause, n.clauses)]),
+}
 
 
 def program(node: ast.Program) -> str:

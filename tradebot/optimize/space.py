@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..lang import ast
 from ..lang.checker import CheckedProgram, ParamInfo
 from ..lang.diagnostics import Diagnostic, ScriptDiagnostics
+from ..lang.operators import OPERATORS
 
 CHUNK = 1 << 20  # grid points decoded and pruned at a time
 MAX_GRID = 20_000_000  # beyond this a grid is refused: random or Bayesian search fits better
@@ -213,12 +214,6 @@ def dimension(info: ParamInfo) -> Dimension:
 
 
 # ---------------------------------------------------------------- constraints
-_ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "^": np.power,
-               "%": lambda a, b: np.subtract(a, np.multiply(b, np.floor(np.divide(a, b)))),
-               "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-               "==": np.equal, "!=": np.not_equal, "and": np.logical_and, "or": np.logical_or}
-
-
 def evaluate(node: ast.Expr, env: Mapping[str, np.ndarray]) -> np.ndarray | float | bool:
     """A checked `where` expression on columns of param values (the checker allowed only these)."""
     if isinstance(node, (ast.Number, ast.Percent, ast.Bool)):
@@ -226,10 +221,9 @@ def evaluate(node: ast.Expr, env: Mapping[str, np.ndarray]) -> np.ndarray | floa
     if isinstance(node, ast.Name):
         return env[node.id]
     if isinstance(node, ast.Unary):
-        operand = evaluate(node.operand, env)
-        return np.logical_not(operand) if node.op == "not" else np.negative(operand)
-    if isinstance(node, ast.Binary):
-        return _ARITHMETIC[node.op](evaluate(node.left, env), evaluate(node.right, env))
+        return OPERATORS[node.op].fold(evaluate(node.operand, env))  # type: ignore[misc]
+    if isinstance(node, ast.Binary):  # each operator's constant folding, on arrays of candidates
+        return OPERATORS[node.op].fold(evaluate(node.left, env), evaluate(node.right, env))  # type: ignore[misc]
     if isinstance(node, ast.IfElse):
         return np.where(evaluate(node.cond, env), evaluate(node.then, env), evaluate(node.otherwise, env))
     raise TypeError(f"not a constraint expression: {type(node).__name__}")

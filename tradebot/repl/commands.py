@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Callable
 from ..errors import UsageError
 from ..lang import ast, unparse
 from ..lang.builtins import REGISTRY
-from ..lang.diagnostics import did_you_mean
+from ..lang.diagnostics import did_you_mean, render_one
 from ..lang.parser import parse_expression
 from ..lang.settings import SETTINGS
-from ..pipeline import backtest, read_script
-from ..runtime.report import format_summary
+from ..pipeline import backtest_counting_rules, check_data, read_script, run_settings, summarise
 from . import display
 from .session import INPUT, empty_session, load_script
 
@@ -114,16 +113,15 @@ def _reset(repl: Repl, arg: str) -> str:
 
 
 def _run(repl: Repl, arg: str) -> str:
+    """What `tradebot run` prints for the session's script on the session's data."""
     strategy = repl.session.compiled()
     bars = repl.bars()
-    warnings = [f"warning: {w.message}" + (f"\n  hint: {w.hint}" if w.hint else "")
-                for w in strategy.checked.warnings]
-    result = backtest(strategy, bars)
-    first, last = (str(bars["timestamp"][i]) for i in (0, -1))
-    settings = {"strategy": strategy.title, "data": repl.data_name(),
-                "bars": bars.height, "from": first, "to": last}
-    summary = format_summary(result, title=strategy.title, settings=settings,
-                             params=strategy.checked.param_values)
+    checked = strategy.checked
+    warnings = [render_one(w, checked.source, checked.filename)
+                for w in [*checked.warnings, *check_data(strategy, bars)]]
+    result, rules = backtest_counting_rules(strategy, bars)
+    summary = summarise(strategy, bars, result, settings=run_settings(strategy, bars, data=repl.data_name()),
+                        rules=rules)
     return "\n".join([*warnings, summary.rstrip("\n")])
 
 

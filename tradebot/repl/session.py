@@ -2,8 +2,8 @@
 
 The session keeps the statements the user entered as source text (`Entry`). A new input is tried
 against the session's source plus the new text, compiled by `pipeline.compile_source` (statements)
-or checked with `checker.check` and compiled with `compiler.compile_nodes` (an expression, under a
-hidden name). Nothing is re-implemented: what the REPL accepts is exactly what `tradebot run` would.
+or checked with `checker.check_expression` within the session's checked script and compiled with
+`compiler.compile_nodes` (an expression). Nothing is re-implemented: what the REPL accepts is exactly what `tradebot run` would.
 
 A statement that defines a name the session already has (`r = ...`, `param`, `def`, a setting,
 `strategy`) replaces the earlier one where it stood; rules accumulate. On any error the session is
@@ -21,7 +21,8 @@ from typing import Iterable
 import polars as pl
 
 from ..lang import ast, ir, unparse
-from ..lang.checker import CheckedProgram, check
+from ..lang import checker
+from ..lang.checker import CheckedProgram
 from ..lang.compiler import compile_nodes
 from ..lang.diagnostics import Diagnostic, ScriptDiagnostics, render_one
 from ..lang.parser import parse_expression, parse_program
@@ -30,8 +31,6 @@ from ..pipeline import Strategy, compile_source
 
 INPUT = "<input>"  # the filename diagnostics show for what the user typed
 SESSION = "<session>"  # ... and for the statements accepted earlier
-VALUE_NAME = "__repl_value"  # the hidden definition an expression is checked under
-_VALUE_PREFIX = f"{VALUE_NAME} = "
 
 
 class InputError(Exception):
@@ -59,7 +58,7 @@ class Entry:
 
 
 # Statements a script has at most one of: writing another replaces it.
-_ONE_PER_SCRIPT = ("StrategyDecl", "Optimize")
+_ONE_PER_SCRIPT = (ast.StrategyDecl, ast.Optimize)
 
 
 def statement_key(node: ast.Statement) -> tuple[str, ...] | None:
@@ -68,10 +67,10 @@ def statement_key(node: ast.Statement) -> tuple[str, ...] | None:
     Rules and any statement kind not known here add up: if the language allows only one of them,
     the checker says so, which is better than silently dropping the earlier one."""
     if isinstance(node, ast.Setting):  # `stop_loss long 2%` and `stop_loss short 3%` are two
-        return ("setting", node.name, str(getattr(node, "side", None) or ""))
+        return ("setting", node.name, node.side or "")
     if isinstance(node, (ast.Assign, ast.ParamDecl, ast.FuncDef)):  # one namespace for all three
         return ("name", node.name)
-    if type(node).__name__ in _ONE_PER_SCRIPT:
+    if isinstance(node, _ONE_PER_SCRIPT):
         return (type(node).__name__,)
     return None
 
@@ -120,10 +119,6 @@ class Accepted:
 def accept_statements(session: Session, text: str) -> Accepted:
     """Add the statements in `text` to the session (InputError if the result does not compile)."""
     new = _entries(_parse(lambda: parse_program(text, INPUT)), text)
-    for entry in new:
-        if entry.key == ("name", VALUE_NAME):
-            raise InputError(_render([Diagnostic(f"`{VALUE_NAME}` is reserved by the REPL",
-                                                 entry.node.name_span, "choose another name")], text))
     merged, replaced = _merge(session.entries, new)
     candidate = Session(tuple(merged), session.script)
     try:
@@ -180,12 +175,8 @@ class Expression:
 def check_expression(session: Session, text: str) -> Expression:
     """Check `text` as an expression that may use everything the session defines."""
     tree = _parse(lambda: parse_expression(text, INPUT))
-    source = session.source + _VALUE_PREFIX + text + "\n"
-    try:
-        checked = check(parse_program(source, SESSION), source=source, filename=SESSION)
-    except ScriptDiagnostics as err:
-        raise InputError(_render_expression_errors(err.diagnostics, session, text)) from None
-    return Expression(unparse.expr(tree), checked.series[VALUE_NAME])
+    node = _parse(lambda: checker.check_expression(text, INPUT, within=session.checked))
+    return Expression(unparse.expr(tree), node)
 
 
 @dataclass(frozen=True)
@@ -314,21 +305,4 @@ def _render_relocated(diagnostics: Iterable[Diagnostic], session: Session, new: 
             shown.append(render_one(dataclasses.replace(diag, span=span), text, INPUT))
         else:
             shown.append(render_one(diag, session.source, SESSION))
-    return "\n\n".join(shown)
-
-
-def _render_expression_errors(diagnostics: Iterable[Diagnostic], session: Session, text: str) -> str:
-    base_offset = len(session.source)
-    base_line = session.source.count("\n") + 1
-    shown = []
-    for diag in sorted(diagnostics, key=Diagnostic.sort_key):
-        if diag.span.start >= base_offset + len(_VALUE_PREFIX):
-            columns = -len(_VALUE_PREFIX) if diag.span.line == base_line else 0
-            span = _shift(diag.span, lines=1 - base_line, offset=-(base_offset + len(_VALUE_PREFIX)),
-                          columns=columns)
-            shown.append(render_one(dataclasses.replace(diag, span=span), text, INPUT))
-        elif diag.span.start < base_offset:
-            shown.append(render_one(diag, session.source, SESSION))
-        else:  # about the hidden definition itself: no place in the input to point at
-            shown.append(f"error: {diag.message}" + (f"\n  hint: {diag.hint}" if diag.hint else ""))
     return "\n\n".join(shown)

@@ -1,5 +1,5 @@
 """The builtin library, one module per family; each exports BUILTINS (see lang/builtins.py) and
-NOTES (warm-up and the definition followed, for docs/builtins.md).
+`warmup=`/`source=` on each builtin (warm-up and the definition followed, for docs/builtins.md).
 
     prices      open high low close volume hl2 hlc3 ohlc4 time bar_index
     calendar    hour minute dayofweek dayofmonth month year in_session (time zones)

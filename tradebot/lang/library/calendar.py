@@ -22,7 +22,7 @@ import polars as pl
 from ..builtins import indicator, price, text
 from ..diagnostics import did_you_mean
 from ..types import BOOL_SERIES
-from .support import Note, arr, nan_array, share
+from .support import arr, nan_array, share
 
 CATEGORY = "time"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -224,42 +224,39 @@ def zone() -> object:
     return text("tz", "UTC", TZ_DOC, validate=check_timezone)
 
 
-def _calendar(name: str, lower, naive_pick, doc: str, example: str):
+def _calendar(name: str, lower, naive_pick, doc: str, example: str, source: str):
     return indicator(name, (zone(), price("time")), lower, _naive_part(naive_pick),
-                     doc=doc, example=example, category=CATEGORY, bare=True)
+                     doc=doc, example=example, category=CATEGORY, bare=True, source=source)
 
 
 BUILTINS = (
     _calendar("hour", _clock(HOUR_MS, 24), lambda m: m.hour,
               "The hour of the bar's open time, 0..23, in UTC or in the time zone `tz`; `hour` alone "
-              "is `hour(\"UTC\")`.", 'hour("Europe/London") >= 8'),
+              "is `hour(\"UTC\")`.", 'hour("Europe/London") >= 8',
+              source="the bar's open time (TradingView hour(time, tz))"),
     _calendar("minute", _clock(MINUTE_MS, 60), lambda m: m.minute,
-              "The minute of the bar's open time, 0..59 (in `tz`).", "minute == 0"),
+              "The minute of the bar's open time, 0..59 (in `tz`).", "minute == 0",
+              source="the bar's open time (TradingView minute(time, tz))"),
     _calendar("dayofweek", lambda tz, time: _clock(DAY_MS, 7, 3)(tz, time) + 1.0, lambda m: m.isoweekday(),
               "The day of the week of the bar's open time, ISO numbering: 1 = Monday ... 7 = Sunday "
-              "(in `tz`).", "dayofweek != 5"),
+              "(in `tz`).", "dayofweek != 5",
+              source="ISO 8601 weekday, 1 = Monday (TradingView's dayofweek counts 1 = Sunday)"),
     _calendar("dayofmonth", _part(lambda d: d.dt.day()), lambda m: m.day,
-              "The day of the month of the bar's open time, 1..31 (in `tz`).", "dayofmonth <= 7"),
+              "The day of the month of the bar's open time, 1..31 (in `tz`).", "dayofmonth <= 7",
+              source="the bar's open time (TradingView dayofmonth(time, tz))"),
     _calendar("month", _part(lambda d: d.dt.month()), lambda m: m.month,
-              "The month of the bar's open time, 1 = January ... 12 = December (in `tz`).", "month != 8"),
+              "The month of the bar's open time, 1 = January ... 12 = December (in `tz`).", "month != 8",
+              source="the bar's open time (TradingView month(time, tz))"),
     _calendar("year", _part(lambda d: d.dt.year()), lambda m: m.year,
-              "The year of the bar's open time (in `tz`).", "year >= 2020"),
+              "The year of the bar's open time (in `tz`).", "year >= 2020",
+              source="the bar's open time (TradingView year(time, tz))"),
     indicator("in_session", (text("session", doc="\"HH:MM-HH:MM\", start included, end excluded",
                                   validate=check_session), zone(), price("time")),
               _in_session, _ref_in_session, returns=BOOL_SERIES, category=CATEGORY,
               doc="True when the bar opens inside the daily session, in the time zone `tz` (daylight "
                   "saving included); a session whose end is before its start runs past midnight "
                   "(\"22:00-02:00\"), and \"00:00-00:00\" is the whole day.",
-              example='in_session("09:30-16:00", "America/New_York")'),
+              example='in_session("09:30-16:00", "America/New_York")',
+              source="TradingView's session strings (time(timeframe.period, \"0930-1600\", tz) is not na), on the "
+                     "bar's open time"),
 )
-
-NOTES = {
-    "hour": Note("0", "the bar's open time (TradingView hour(time, tz))"),
-    "minute": Note("0", "the bar's open time (TradingView minute(time, tz))"),
-    "dayofweek": Note("0", "ISO 8601 weekday, 1 = Monday (TradingView's dayofweek counts 1 = Sunday)"),
-    "dayofmonth": Note("0", "the bar's open time (TradingView dayofmonth(time, tz))"),
-    "month": Note("0", "the bar's open time (TradingView month(time, tz))"),
-    "year": Note("0", "the bar's open time (TradingView year(time, tz))"),
-    "in_session": Note("0", "TradingView's session strings (time(timeframe.period, \"0930-1600\", tz) "
-                            "is not na), on the bar's open time"),
-}

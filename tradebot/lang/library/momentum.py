@@ -1,5 +1,5 @@
 """Momentum indicators: oscillators and rate-of-change measures, each equal to the TA-Lib
-function named in NOTES (tests/lang/test_talib.py).
+function named in its `source` (tests/lang/test_talib.py).
 
 Where TA-Lib answers 0 instead of dividing by zero (a flat window, a zero price) so does tradebot,
 with TA-Lib's tests: a range is "flat" within 1e-14 of its own price level (TA_IS_ZERO_SCALED),
@@ -13,7 +13,7 @@ import polars as pl
 from ..builtins import indicator, length, price, series
 from ..types import record
 from .smoothing import naive_ema, naive_skip, naive_sma, sum_in_order
-from .support import TA_EPSILON, Note, arr, kernel, lag, nan_array, naive_window, naive_windows
+from .support import TA_EPSILON, arr, kernel, lag, nan_array, naive_window, naive_windows
 from .support import rolling_extreme, share, window
 
 CATEGORY = "momentum"
@@ -326,104 +326,102 @@ BUILTINS = (
     indicator("rsi", (series(), length(default=14)), _rsi, _ref_rsi,
               doc="Relative Strength Index (Wilder): 100 * average gain / (average gain + average loss) "
                   "of one-bar changes, Wilder-smoothed after a plain-mean seed. 0 when flat.",
-              example="rsi(close, 14) < 30", category=CATEGORY),
+              example="rsi(close, 14) < 30", category=CATEGORY,
+              warmup="length", source="TA-Lib RSI"),
     indicator("macd", (series(), length("fast", 12), length("slow", 26), length("signal", 9)),
               _macd, _ref_macd, returns=record("macd", "signal", "hist"),
               doc="Moving average convergence/divergence: `.macd` = ema(fast) - ema(slow), `.signal` its "
                   "ema, `.hist` their difference.",
-              example="macd(close).hist > 0", category=CATEGORY),
+              example="macd(close).hist > 0", category=CATEGORY,
+              warmup="max(fast, slow) + signal - 2",
+              source="TA-Lib MACD (all three fields from the same bar; the fast EMA is seeded at the slow period, "
+                     "as TA-Lib does)"),
     indicator("stoch", (length(default=14), length("smooth_k", 3), length("smooth_d", 3), *HLC),
               _stoch, _ref_stoch, returns=record("k", "d"),
               doc="Slow stochastic: `.k` is the sma of 100 * (close - lowest low) / (highest high - lowest "
                   "low) over `length` bars, `.d` the sma of `.k`. 0 when the range is flat.",
-              example="stoch(14, 3, 3).k crosses above stoch(14, 3, 3).d", category=CATEGORY),
+              example="stoch(14, 3, 3).k crosses above stoch(14, 3, 3).d", category=CATEGORY,
+              warmup="length + smooth_k + smooth_d - 3", source="TA-Lib STOCH with SMA smoothing"),
     indicator("stochrsi", (series(), length(default=14), length("k_length", 14), length("d_length", 3)),
               _stochrsi, _ref_stochrsi, returns=record("k", "d"),
               doc="Stochastic RSI: the fast stochastic of rsi(src, length) over `k_length` bars (`.k`) "
                   "and its sma over `d_length` bars (`.d`).",
-              example="stochrsi(close).k < 20", category=CATEGORY),
+              example="stochrsi(close).k < 20", category=CATEGORY,
+              warmup="length + k_length + d_length - 2", source="TA-Lib STOCHRSI with SMA %D"),
     indicator("cci", (length(default=20), *HLC), _cci, _ref_cci,
               doc="Commodity Channel Index (Lambert): (typical price - its sma) / (0.015 * mean absolute "
                   "deviation), over `length` bars. 0 when flat.",
-              example="cci(20) > 100", category=CATEGORY),
+              example="cci(20) > 100", category=CATEGORY,
+              warmup="length - 1", source="TA-Lib CCI"),
     indicator("roc", (series(), length(default=10)), _roc, _ref_roc,
               doc="Rate of change in percent: (src / src[length] - 1) * 100; 0 when src[length] is 0.",
-              example="roc(close, 10) > 2", category=CATEGORY),
+              example="roc(close, 10) > 2", category=CATEGORY,
+              warmup="length", source="TA-Lib ROC"),
     indicator("mom", (series(), length(default=10)), lambda x, n: x - x.shift(n),
               lambda x, n: arr(x) - lag(x, n),
-              doc="Momentum: src - src[length].", example="mom(close, 10) > 0", category=CATEGORY),
+              doc="Momentum: src - src[length].", example="mom(close, 10) > 0", category=CATEGORY,
+              warmup="length", source="TA-Lib MOM"),
     indicator("willr", (length(default=14), *HLC), _willr, _ref_willr,
               doc="Williams %R: -100 * (highest high - close) / (highest high - lowest low) over `length` "
                   "bars, from -100 to 0. 0 when the range is flat.",
-              example="willr(14) < -80", category=CATEGORY),
+              example="willr(14) < -80", category=CATEGORY,
+              warmup="length - 1", source="TA-Lib WILLR"),
     indicator("mfi", (length(default=14), *HLC, price("volume")), _mfi, _ref_mfi,
               doc="Money Flow Index: 100 * up money flow / total money flow of the typical price over "
                   "`length` bars; 0 when the total flow is below 1 (as TA-Lib).",
-              example="mfi(14) > 80", category=CATEGORY),
+              example="mfi(14) > 80", category=CATEGORY,
+              warmup="length", source="TA-Lib MFI"),
     indicator("adx", (length(default=14), *HLC), _directional("adx"), _ref_directional("adx"),
               doc="Average Directional Index (Wilder): the smoothed |+DI - -DI| / (+DI + -DI), 0..100; "
                   "trend strength whatever its direction.",
-              example="adx(14) > 25", category=CATEGORY),
+              example="adx(14) > 25", category=CATEGORY,
+              warmup="2 * length - 1", source="TA-Lib ADX"),
     indicator("plus_di", (length(default=14), *HLC), _directional("plus_di"),
               _ref_directional("plus_di"),
               doc="Plus directional indicator (Wilder): 100 * smoothed +DM / smoothed true range.",
-              example="plus_di(14) > minus_di(14)", category=CATEGORY),
+              example="plus_di(14) > minus_di(14)", category=CATEGORY,
+              warmup="length", source="TA-Lib PLUS_DI"),
     indicator("minus_di", (length(default=14), *HLC), _directional("minus_di"),
               _ref_directional("minus_di"),
               doc="Minus directional indicator (Wilder): 100 * smoothed -DM / smoothed true range.",
-              example="minus_di(14) > 30", category=CATEGORY),
+              example="minus_di(14) > 30", category=CATEGORY,
+              warmup="length", source="TA-Lib MINUS_DI"),
     indicator("aroon", (length(default=14), price("high"), price("low")), _aroon, _ref_aroon,
               returns=record("up", "down"),
               doc="Aroon (Chande): `.up` = 100 * (length - bars since the highest high) / length over "
                   "the last length + 1 bars, `.down` likewise for the lowest low.",
-              example="aroon(25).up > 70", category=CATEGORY),
+              example="aroon(25).up > 70", category=CATEGORY,
+              warmup="length", source="TA-Lib AROON (ties go to the most recent bar)"),
     indicator("aroonosc", (length(default=14), price("high"), price("low")), _aroonosc,
               _ref_aroonosc,
               doc="Aroon oscillator: aroon up - aroon down, -100..100.",
-              example="aroonosc(25) > 50", category=CATEGORY),
+              example="aroonosc(25) > 50", category=CATEGORY,
+              warmup="length", source="TA-Lib AROONOSC"),
     indicator("trix", (series(), length(default=30)), _trix, _ref_trix,
               doc="TRIX: the one-bar rate of change, in percent, of a triple ema.",
-              example="trix(close, 15) crosses above 0", category=CATEGORY),
+              example="trix(close, 15) crosses above 0", category=CATEGORY,
+              warmup="3 * (length - 1) + 1", source="TA-Lib TRIX"),
     indicator("ultosc", (length("fast", 7), length("mid", 14), length("slow", 28), *HLC),
               _ultosc, _ref_ultosc,
               doc="Ultimate Oscillator (Williams): weighted 4:2:1 average of buying pressure / true "
                   "range over three lengths, 0..100.",
-              example="ultosc() < 30", category=CATEGORY),
+              example="ultosc() < 30", category=CATEGORY,
+              warmup="max(fast, mid, slow)", source="TA-Lib ULTOSC"),
     indicator("cmo", (series(), length(default=14)), _cmo, _ref_cmo,
               doc="Chande Momentum Oscillator: 100 * (gains - losses) / (gains + losses), Wilder-smoothed "
                   "as in rsi; -100..100.",
-              example="cmo(close, 14) > 50", category=CATEGORY),
+              example="cmo(close, 14) > 50", category=CATEGORY,
+              warmup="length", source="TA-Lib CMO"),
     indicator("apo", (series(), length("fast", 12), length("slow", 26)), _apo, _ref_apo,
               doc="Absolute price oscillator: ema(fast) - ema(slow).",
-              example="apo(close, 12, 26) > 0", category=CATEGORY),
+              example="apo(close, 12, 26) > 0", category=CATEGORY,
+              warmup="max(fast, slow) - 1", source="TA-Lib APO with EMA averages (matype 1)"),
     indicator("ppo", (series(), length("fast", 12), length("slow", 26)), _ppo, _ref_ppo,
               doc="Percentage price oscillator: (ema(fast) - ema(slow)) / ema(slow) * 100.",
-              example="ppo(close, 12, 26) > 1", category=CATEGORY),
+              example="ppo(close, 12, 26) > 1", category=CATEGORY,
+              warmup="max(fast, slow) - 1", source="TA-Lib PPO with EMA averages (matype 1)"),
     indicator("bop", (price("open"), price("high"), price("low"), price("close")), _bop, _ref_bop,
               doc="Balance of power: (close - open) / (high - low); 0 when high equals low.",
-              example="sma(bop(), 14) > 0", category=CATEGORY),
+              example="sma(bop(), 14) > 0", category=CATEGORY,
+              source="TA-Lib BOP"),
 )
-
-NOTES = {
-    "rsi": Note("length", "TA-Lib RSI"),
-    "macd": Note("max(fast, slow) + signal - 2", "TA-Lib MACD (all three fields from the same bar; the fast "
-                 "EMA is seeded at the slow period, as TA-Lib does)"),
-    "stoch": Note("length + smooth_k + smooth_d - 3", "TA-Lib STOCH with SMA smoothing"),
-    "stochrsi": Note("length + k_length + d_length - 2", "TA-Lib STOCHRSI with SMA %D"),
-    "cci": Note("length - 1", "TA-Lib CCI"),
-    "roc": Note("length", "TA-Lib ROC"),
-    "mom": Note("length", "TA-Lib MOM"),
-    "willr": Note("length - 1", "TA-Lib WILLR"),
-    "mfi": Note("length", "TA-Lib MFI"),
-    "adx": Note("2 * length - 1", "TA-Lib ADX"),
-    "plus_di": Note("length", "TA-Lib PLUS_DI"),
-    "minus_di": Note("length", "TA-Lib MINUS_DI"),
-    "aroon": Note("length", "TA-Lib AROON (ties go to the most recent bar)"),
-    "aroonosc": Note("length", "TA-Lib AROONOSC"),
-    "trix": Note("3 * (length - 1) + 1", "TA-Lib TRIX"),
-    "ultosc": Note("max(fast, mid, slow)", "TA-Lib ULTOSC"),
-    "cmo": Note("length", "TA-Lib CMO"),
-    "apo": Note("max(fast, slow) - 1", "TA-Lib APO with EMA averages (matype 1)"),
-    "ppo": Note("max(fast, slow) - 1", "TA-Lib PPO with EMA averages (matype 1)"),
-    "bop": Note("0", "TA-Lib BOP"),
-}

@@ -4,7 +4,7 @@ and Pine's `na(x)`, which tests for a missing value (how a pivot is detected).
 
 Each equals its TA-Lib function where TA-Lib has one (rma(tr(), n) is ATR, dmi's fields are
 PLUS_DI / MINUS_DI / ADX, variance is VAR, correlation is CORREL; tests/lang/test_talib.py) and
-otherwise follows the published definition cited in NOTES, pinned by hand-worked cases
+otherwise follows the published definition cited in their `source`, pinned by hand-worked cases
 (tests/lang/test_pine_indicators.py) and by the naive references here.
 
 Two Pine habits are deliberately not copied, because they read the future: `ichimoku` reports
@@ -23,7 +23,7 @@ from ..builtins import indicator, length, number, price, series
 from ..types import BOOL_SERIES, record
 from .momentum import _naive_directional
 from .smoothing import ema, naive_ema, naive_skip, sum_in_order
-from .support import Note, arr, divide, kernel, lag, nan_array, naive_window, naive_windows
+from .support import arr, divide, kernel, lag, nan_array, naive_window, naive_windows
 from .support import rolling_extreme, rolling_weighted, share, window
 
 HL = (price("high"), price("low"))
@@ -151,11 +151,12 @@ def _ref_pivot(highest: bool):
     return reference
 
 
-def _pivot_builtin(name: str, highest: bool, rule: str, example: str):
+def _pivot_builtin(name: str, highest: bool, rule: str, example: str, warmup: str, source: str):
     kind = "high" if highest else "low"
     return indicator(name, (series(), length("left", doc="bars before the pivot"),
                             length("right", doc="bars after it, waited for")),
                      _pivot(highest), _ref_pivot(highest), category="series", example=example,
+                     warmup=warmup, source=source,
                      doc=f"A pivot {kind}'s price, reported `right` bars after the pivot (when those bars "
                          f"have confirmed it, so no lookahead), missing on every other bar: the bar `right` "
                          f"bars ago is {rule} the `right` bars after it.")
@@ -214,53 +215,74 @@ BUILTINS = (
     indicator("rma", (series(), length()), _rma, naive_rma, category="trend",
               doc="Wilder's moving average (TradingView ta.rma): alpha = 1/length, seeded with the mean "
                   "of the first `length` values; the smoothing inside rsi and atr.",
-              example="rma(tr(), 14)"),
+              example="rma(tr(), 14)",
+              warmup="length - 1",
+              source="TradingView ta.rma (Wilder's smoothing, as inside TA-Lib RSI/ATR; rma(tr(), n) equals TA-Lib "
+                     "ATR)"),
     indicator("alma", (series(), length(default=9), number("offset", 0.85, "where the weights peak, 0 "
                                                            "(oldest bar) .. 1 (newest)", minimum=0.0),
                        number("sigma", 6.0, "sharpness: larger is a narrower bell", minimum=0.01)),
               _alma, _ref_alma, category="trend",
               doc="Arnaud Legoux moving average: a Gaussian-weighted mean of the last `length` values, "
                   "its peak at offset * (length - 1) bars from the oldest, width length / sigma.",
-              example="alma(close, 9, 0.85, 6)"),
+              example="alma(close, 9, 0.85, 6)",
+              warmup="length - 1",
+              source="Arnaud Legoux & Dimitrios Kouzis-Loukas' ALMA as TradingView ta.alma (m = offset * (length - "
+                     "1), s = length / sigma)"),
     indicator("tsi", (series(), length("short", 13, "the second (outer) smoothing"),
                       length("long", 25, "the first (inner) smoothing")),
               _tsi, _ref_tsi, category="momentum",
               doc="True strength index (Blau): 100 * ema(ema(change, long), short) / ema(ema(|change|, "
                   "long), short) of the one-bar change, -100..100; missing when price has not moved.",
-              example="tsi(close, 13, 25) crosses above 0"),
+              example="tsi(close, 13, 25) crosses above 0",
+              warmup="long + short - 1",
+              source="William Blau's True Strength Index (Stocks & Commodities, 1991), each EMA seeded with its "
+                     "first `length` values' mean"),
     indicator("dmi", (length(default=14), *HLC), _dmi, _ref_dmi, category="momentum",
               returns=record(*DMI_FIELDS),
               doc="Wilder's directional movement system in one call: `.plus` (+DI), `.minus` (-DI) and "
                   "`.adx`, all from the bar ADX has its first value.",
-              example="dmi(14).plus > dmi(14).minus and dmi(14).adx > 25", see_also=("adx", "plus_di")),
+              example="dmi(14).plus > dmi(14).minus and dmi(14).adx > 25", see_also=("adx", "plus_di"),
+              warmup="2 * length - 1",
+              source="TA-Lib PLUS_DI, MINUS_DI and ADX (TradingView ta.dmi with equal lengths)"),
     indicator("median", (series(), length()), lambda x, n: x.rolling_median(n),
               lambda x, n: naive_window(x, n, np.median), category="series",
               doc="The median of the last `length` values (the mean of the two middle ones when "
-                  "`length` is even).", example="close > median(close, 21)"),
+                  "`length` is even).", example="close > median(close, 21)",
+              warmup="length - 1", source="the window's median (TradingView ta.median)"),
     indicator("variance", (series(), length()), _variance, lambda x, n: naive_window(x, n, np.var),
               category="series",
               doc="The (population) variance of the last `length` values: stdev squared.",
-              example="variance(close, 20) > 0"),
+              example="variance(close, 20) > 0",
+              warmup="length - 1", source="TA-Lib VAR (population; TradingView ta.variance)"),
     indicator("correlation", (series("a", "the first series"), series("b", "the second series"), length()),
               lambda a, b, n: window("correlation", [a, b], n, module=MODULE), _ref_correlation,
               category="series",
               doc="Pearson's correlation of a and b over the last `length` bars, -1..1; 0 when either "
-                  "is flat over the window.", example="correlation(close, volume, 20) > 0.5"),
+                  "is flat over the window.", example="correlation(close, volume, 20) > 0.5",
+              warmup="length - 1", source="TA-Lib CORREL (Pearson); a flat window is 0"),
     indicator("na", (series("x", "any number series"),), lambda x: x.is_null(),
               lambda x: np.isnan(arr(x)).astype(float), category="signal", returns=BOOL_SERIES,
               doc="True on bars where x is missing (warm-up, no pivot, a division by zero), false "
                   "elsewhere: never missing itself.",
-              example="not na(pivothigh(high, 5, 5))"),
+              example="not na(pivothigh(high, 5, 5))",
+              source="TradingView na(x)"),
     _pivot_builtin("pivothigh", True, "above each of the `left` bars before it and at least as high as",
-                   "close > ffill(pivothigh(high, 5, 5))"),
+                   "close > ffill(pivothigh(high, 5, 5))",
+                   warmup="left + right",
+                   source="TradingView ta.pivothigh(src, left, right): a value on the confirming bar; strict on "
+                          "the left, ties allowed on the right"),
     _pivot_builtin("pivotlow", False, "below each of the `left` bars before it and at most as low as",
-                   "close < ffill(pivotlow(low, 5, 5))"),
+                   "close < ffill(pivotlow(low, 5, 5))",
+                   warmup="left + right", source="TradingView ta.pivotlow(src, left, right), mirrored"),
     indicator("heikinashi", OHLC, _heikinashi, _ref_heikinashi, category="trend",
               returns=record(*HA_FIELDS),
               doc="Heikin-Ashi candles: `.close` = ohlc4, `.open` = the mean of the previous HA open and "
                   "close (the first: (open + close) / 2), `.high` / `.low` the bar's extremes stretched "
                   "to include the HA open and close.",
-              example="heikinashi().close > heikinashi().open"),
+              example="heikinashi().close > heikinashi().open",
+              source="Dan Valcu, \"Using the Heikin-Ashi technique\" (Stocks & Commodities, 2004), as TradingView's "
+                     "Heikin-Ashi chart"),
     indicator("ichimoku", (length("conversion", 9, "the conversion line's window"),
                            length("base", 26, "the base line's window"),
                            length("span_b", 52, "the second span's window"), *HL),
@@ -270,28 +292,8 @@ BUILTINS = (
                   "are reported on the bar they are computed, never shifted forward (the cloud TradingView "
                   "draws over this bar is `.span_a[25]`, `.span_b[25]`). No lagging span: it reads "
                   "the future.",
-              example="close > ichimoku().span_a[25]"),
+              example="close > ichimoku().span_a[25]",
+              warmup="max(conversion, base, span_b) - 1",
+              source="Goichi Hosoda's Ichimoku Kinko Hyo lines as TradingView's Ichimoku Cloud, without the "
+                     "forward and backward displacement"),
 )
-
-NOTES = {
-    "rma": Note("length - 1", "TradingView ta.rma (Wilder's smoothing, as inside TA-Lib RSI/ATR; "
-                              "rma(tr(), n) equals TA-Lib ATR)"),
-    "alma": Note("length - 1", "Arnaud Legoux & Dimitrios Kouzis-Loukas' ALMA as TradingView ta.alma "
-                               "(m = offset * (length - 1), s = length / sigma)"),
-    "tsi": Note("long + short - 1", "William Blau's True Strength Index (Stocks & Commodities, 1991), "
-                                    "each EMA seeded with its first `length` values' mean"),
-    "dmi": Note("2 * length - 1", "TA-Lib PLUS_DI, MINUS_DI and ADX (TradingView ta.dmi with equal "
-                                  "lengths)"),
-    "median": Note("length - 1", "the window's median (TradingView ta.median)"),
-    "variance": Note("length - 1", "TA-Lib VAR (population; TradingView ta.variance)"),
-    "correlation": Note("length - 1", "TA-Lib CORREL (Pearson); a flat window is 0"),
-    "na": Note("0", "TradingView na(x)"),
-    "pivothigh": Note("left + right", "TradingView ta.pivothigh(src, left, right): a value on the "
-                                      "confirming bar; strict on the left, ties allowed on the right"),
-    "pivotlow": Note("left + right", "TradingView ta.pivotlow(src, left, right), mirrored"),
-    "heikinashi": Note("0", "Dan Valcu, \"Using the Heikin-Ashi technique\" (Stocks & Commodities, "
-                            "2004), as TradingView's Heikin-Ashi chart"),
-    "ichimoku": Note("max(conversion, base, span_b) - 1", "Goichi Hosoda's Ichimoku Kinko Hyo lines as "
-                                                          "TradingView's Ichimoku Cloud, without the "
-                                                          "forward and backward displacement"),
-}

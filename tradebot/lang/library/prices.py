@@ -7,13 +7,13 @@ import polars as pl
 
 from ..builtins import Builtin
 from ..types import NUMBER_SERIES
-from .support import Note
 
 CATEGORY = "price"
 
 
-def _price(name: str, doc: str, lower, reference) -> Builtin:
-    return Builtin(name, (), NUMBER_SERIES, lower, reference, doc, f"{name}[1]", CATEGORY, is_series=True)
+def _price(name: str, doc: str, lower, reference, source: str = "the data") -> Builtin:
+    return Builtin(name, (), NUMBER_SERIES, lower, reference, doc, f"{name}[1]", CATEGORY, is_series=True,
+                   source=source)
 
 
 def _column(name: str) -> Builtin:
@@ -41,9 +41,6 @@ BUILTINS = (
            lambda b: np.asarray(b["timestamp"], float)),
     _price("bar_index", "The bar's position in the data: 0 on the first bar, then 1, 2, ...",
            lambda: pl.int_range(pl.len(), dtype=pl.Int64).cast(pl.Float64),
-           lambda b: np.arange(len(b["close"]), dtype=float)),
+           lambda b: np.arange(len(b["close"]), dtype=float),
+           "TradingView bar_index (counted from the first bar of the data)"),
 )
-
-NOTES = {name: Note("0", "the data") for name in
-         ("open", "high", "low", "close", "volume", "hl2", "hlc3", "ohlc4", "time")}
-NOTES["bar_index"] = Note("0", "TradingView bar_index (counted from the first bar of the data)")

@@ -13,7 +13,7 @@ import polars as pl
 from ..builtins import condition, indicator, integer, length, series, window_length
 from ..types import BOOL_SERIES
 from .momentum import bars_since_extreme, naive_bars_since_extreme
-from .support import Note, any_missing, arr, divide, lag, nan_array, naive_window, rolling_extreme, rolling_sum
+from .support import any_missing, arr, divide, lag, nan_array, naive_window, rolling_extreme, rolling_sum
 from .support import by_length, naive_by_length, share
 
 SERIES, SIGNAL = "series", "signal"
@@ -163,9 +163,23 @@ def _ref_fill(x):
 # ------------------------------------------------------------------ the table
 
 
-def _fn(name, params, lower, reference, doc, example, category=SERIES, returns=None):
+def _fn(name, params, lower, reference, doc, example, category=SERIES, returns=None, **notes):
+    """`notes`: the builtin's `warmup` and `source` (builtins.Builtin)."""
     extra = {"returns": returns} if returns is not None else {}
-    return indicator(name, params, lower, reference, doc=doc, example=example, category=category, **extra)
+    return indicator(name, params, lower, reference, doc=doc, example=example, category=category, **extra, **notes)
+
+
+def _bars_since_extreme(highest: bool):
+    """highestbars / lowestbars: one declaration, the extreme named once."""
+    name, word, price_name = ("highestbars", "highest", "high") if highest else ("lowestbars", "lowest", "low")
+    oldest = "MAXINDEX" if highest else "MININDEX"
+    return _fn(name, (series(), length()), lambda x, n: bars_since_extreme(x, n, highest=highest),
+               lambda x, n: naive_bars_since_extreme(x, n, highest=highest),
+               f"How many bars ago the {word} of the last `length` values was (0 = this bar; ties: the "
+               "most recent).", f"{name}({price_name}, 20) {'== 0' if highest else '> 10'}",
+               warmup="length - 1",
+               source=f"TA-Lib AROON's bars since the {word} (ties: the most recent bar; TA-Lib {oldest} would "
+                      "take the oldest)")
 
 
 BARS_BACK = integer("length", 1, "bars back", minimum=1)
@@ -176,90 +190,76 @@ BUILTINS = (
         naive_by_length(lambda x, n: naive_window(x, n, np.max), np.max),
         "The highest value of the last `length` bars, this bar included; `length` may be a series "
         "(`highest(high, barssince(c) + 1)`), each bar's own window.",
-        "close > highest(high, 20)[1]"),
+        "close > highest(high, 20)[1]",
+        warmup="length - 1", source="TA-Lib MAX"),
     _fn("lowest", (series(), window_length()),
         by_length(lambda x, n: rolling_extreme(x, n, highest=False), "variable_extreme", False),
         naive_by_length(lambda x, n: naive_window(x, n, np.min), np.min),
         "The lowest value of the last `length` bars, this bar included; `length` may be a series.",
-        "close < lowest(low, 20)[1]"),
-    _fn("highestbars", (series(), length()), lambda x, n: bars_since_extreme(x, n, highest=True),
-        lambda x, n: naive_bars_since_extreme(x, n, highest=True),
-        "How many bars ago the highest of the last `length` values was (0 = this bar; ties: the "
-        "most recent).", "highestbars(high, 20) == 0"),
-    _fn("lowestbars", (series(), length()), lambda x, n: bars_since_extreme(x, n, highest=False),
-        lambda x, n: naive_bars_since_extreme(x, n, highest=False),
-        "How many bars ago the lowest of the last `length` values was (0 = this bar; ties: the "
-        "most recent).", "lowestbars(low, 20) > 10"),
+        "close < lowest(low, 20)[1]",
+        warmup="length - 1", source="TA-Lib MIN"),
+    *(_bars_since_extreme(highest) for highest in (True, False)),
     _fn("change", (series(), BARS_BACK), lambda x, n: x - x.shift(int(n)),
         lambda x, n: arr(x) - lag(x, int(n)),
-        "The difference from `length` bars ago: src - src[length].", "change(close, 5) > 0"),
+        "The difference from `length` bars ago: src - src[length].", "change(close, 5) > 0",
+        warmup="length", source="TA-Lib MOM"),
     _fn("pct_change", (series(), BARS_BACK), _pct_change, _ref_pct_change,
         "The relative change from `length` bars ago as a fraction, (src - src[length]) / "
         "src[length], so it compares with percentages (`pct_change(close) > 1%`); missing when "
-        "src[length] is 0.", "pct_change(close, 1) > 1%"),
+        "src[length] is 0.", "pct_change(close, 1) > 1%",
+        warmup="length", source="pandas Series.pct_change"),
     _fn("cum", (series(),), lambda x: x.cum_sum(), _ref_cum,
         "The running total of src since the first bar (missing bars are skipped).",
-        "cum(volume) > 1000000"),
+        "cum(volume) > 1000000",
+        source="a running sum (TradingView ta.cum)"),
     _fn("sum", (series(), window_length()), by_length(lambda x, n: rolling_sum(x, n), "variable_sums", 0),
         naive_by_length(lambda x, n: naive_window(x, n, np.sum), np.sum),
-        "The sum of the last `length` values; `length` may be a series.", "sum(volume, 24) > 1000"),
+        "The sum of the last `length` values; `length` may be a series.", "sum(volume, 24) > 1000",
+        warmup="length - 1", source="TA-Lib SUM"),
     _fn("zscore", (series(), length()), _zscore, _ref_zscore,
         "How many (population) standard deviations src is from its mean over the last `length` "
-        "bars; missing when they are all equal.", "zscore(close, 50) < -2"),
+        "bars; missing when they are all equal.", "zscore(close, 50) < -2",
+        warmup="length - 1", source="(src - sma) / stdev with the population standard deviation"),
     _fn("percentrank", (series(), length()), _percentrank, _ref_percentrank,
         "The percentage of the previous `length` values that are at or below src (0..100).",
-        "percentrank(close, 100) > 90"),
+        "percentrank(close, 100) > 90",
+        warmup="length", source="TradingView ta.percentrank"),
     _fn("rising", (series(), length(default=1)), _rising, lambda x, n: _ref_rising(x, n),
         "True when src is above each of its previous `length` values.", "rising(close, 3)",
-        SIGNAL, BOOL_SERIES),
+        SIGNAL, BOOL_SERIES,
+        warmup="length", source="TradingView ta.rising"),
     _fn("falling", (series(), length(default=1)), _falling, lambda x, n: _ref_rising(x, n, -1.0),
         "True when src is below each of its previous `length` values.", "falling(close, 3)",
-        SIGNAL, BOOL_SERIES),
+        SIGNAL, BOOL_SERIES,
+        warmup="length", source="TradingView ta.falling"),
     _fn("barssince", (condition(),), _barssince, _ref_barssince,
         "Bars since `cond` was last true (0 on a bar where it is true); missing until it first is.",
-        "barssince(close crosses above sma(close, 20)) < 5", SIGNAL),
+        "barssince(close crosses above sma(close, 20)) < 5", SIGNAL,
+        warmup="until the first true", source="TradingView ta.barssince"),
     _fn("valuewhen", (condition(), series(), integer("occurrence", 0, "0 = the latest time")),
         _valuewhen, _ref_valuewhen,
         "The value src had on the bar where `cond` was true for the (occurrence+1)-th most recent "
-        "time; missing until then.", "valuewhen(close crosses above sma(close, 20), low, 0)", SIGNAL),
+        "time; missing until then.", "valuewhen(close crosses above sma(close, 20), low, 0)", SIGNAL,
+        warmup="until the (occurrence+1)-th true", source="TradingView ta.valuewhen"),
     _fn("between", (series("x", "the value tested"), series("lo", "the lower bound"),
                     series("hi", "the upper bound")),
         _between, _ref_between,
-        "True when lo <= x <= hi.", "between(rsi(close, 14), 40, 60)", SIGNAL, BOOL_SERIES),
+        "True when lo <= x <= hi.", "between(rsi(close, 14), 40, 60)", SIGNAL, BOOL_SERIES,
+        source="lo <= x <= hi"),
     _fn("cross", (series("a", "the first series"), series("b", "the second series")), _cross, _ref_cross,
         "True on a bar where a crosses b in either direction (a - b changes sign from the previous "
-        "bar, or leaves 0).", "cross(close, sma(close, 20))", SIGNAL, BOOL_SERIES),
+        "bar, or leaves 0).", "cross(close, sma(close, 20))", SIGNAL, BOOL_SERIES,
+        warmup="1", source="TradingView ta.cross"),
     _fn("latch", (condition("set", "turns the state on"), condition("reset", "turns it off (wins "
                                                                         "over `set` on the same bar)")),
         _latch, _ref_latch,
         "A state that turns true on a bar where `set` is true and stays true until a bar where "
         "`reset` is; false before the first `set`.",
         "latch(close crosses above sma(close, 50), close crosses below sma(close, 50))",
-        SIGNAL, BOOL_SERIES),
+        SIGNAL, BOOL_SERIES,
+        source="a set/reset flip-flop; reset wins"),
     _fn("ffill", (series(),), lambda x: x.forward_fill(), _ref_fill,
         "src, with each missing value replaced by the last value before it (missing until the first).",
-        "ffill(valuewhen(rising(volume, 5), close, 0))"),
+        "ffill(valuewhen(rising(volume, 5), close, 0))",
+        warmup="until the first value", source="forward fill (pandas ffill)"),
 )
-
-NOTES = {
-    "highest": Note("length - 1", "TA-Lib MAX"),
-    "lowest": Note("length - 1", "TA-Lib MIN"),
-    "highestbars": Note("length - 1", "TA-Lib AROON's bars since the highest (ties: the most recent "
-                        "bar; TA-Lib MAXINDEX would take the oldest)"),
-    "lowestbars": Note("length - 1", "TA-Lib AROON's bars since the lowest (ties: the most recent "
-                       "bar; TA-Lib MININDEX would take the oldest)"),
-    "change": Note("length", "TA-Lib MOM"),
-    "pct_change": Note("length", "pandas Series.pct_change"),
-    "cum": Note("0", "a running sum (TradingView ta.cum)"),
-    "sum": Note("length - 1", "TA-Lib SUM"),
-    "zscore": Note("length - 1", "(src - sma) / stdev with the population standard deviation"),
-    "percentrank": Note("length", "TradingView ta.percentrank"),
-    "rising": Note("length", "TradingView ta.rising"),
-    "falling": Note("length", "TradingView ta.falling"),
-    "barssince": Note("until the first true", "TradingView ta.barssince"),
-    "valuewhen": Note("until the (occurrence+1)-th true", "TradingView ta.valuewhen"),
-    "between": Note("0", "lo <= x <= hi"),
-    "cross": Note("1", "TradingView ta.cross"),
-    "latch": Note("0", "a set/reset flip-flop; reset wins"),
-    "ffill": Note("until the first value", "forward fill (pandas ffill)"),
-}

@@ -15,7 +15,7 @@ import importlib
 from contextlib import contextmanager
 from contextvars import ContextVar
 from fractions import Fraction
-from typing import Callable, Iterator, NamedTuple, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import polars as pl
@@ -36,14 +36,6 @@ def _resolve_polars_numpy_proxy() -> None:
 
 
 _resolve_polars_numpy_proxy()
-
-
-class Note(NamedTuple):
-    """What docs/builtins.md says about a builtin beyond its doc: when its first value appears,
-    and the TA-Lib function it equals or the published definition it follows."""
-
-    warmup: str
-    source: str
 
 
 # TA-Lib's fixed zero band for dimensionless ratios (RSI, DX): |v| < 1e-14 counts as 0.

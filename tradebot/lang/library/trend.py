@@ -1,7 +1,7 @@
 """Trend indicators: moving averages, parabolic SAR, supertrend and linear regression.
 
-Each equals the TA-Lib function named in NOTES (tests/lang/test_talib.py), except hma, vwma and
-supertrend, which TA-Lib lacks: their definitions are cited in NOTES and pinned by hand-worked
+Each equals the TA-Lib function named in its `source` (tests/lang/test_talib.py), except hma, vwma and
+supertrend, which TA-Lib lacks: their definitions are cited in their `source` and pinned by hand-worked
 cases and the naive references here.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..builtins import REQUIRED, ParamSpec, indicator, length, number, price, se
 from ..types import ArgKind, record
 from .smoothing import ema, ema_combination, naive_ema, naive_skip, naive_sma, naive_wma, sma, sum_in_order
 from .smoothing import wma
-from .support import Note, arr, fma_exact, kernel, nan_array, naive_window, naive_windows
+from .support import arr, fma_exact, kernel, nan_array, naive_window, naive_windows
 from .support import by_length, naive_by_length, share, volume_weighted, window
 
 CATEGORY = "trend"
@@ -203,78 +203,75 @@ BUILTINS = (
     indicator("sma", (series(), window_length()), by_length(sma, "variable_sums", 1),
               naive_by_length(naive_sma, np.mean),
               doc="Simple moving average: the mean of the last `length` values; `length` may be a series.",
-              example="sma(close, 20)", category=CATEGORY),
+              example="sma(close, 20)", category=CATEGORY,
+              warmup="length - 1", source="TA-Lib SMA"),
     indicator("ema", (series(), length()), lambda x, n: ema(x, n), lambda x, n: naive_ema(x, n),
               doc="Exponential moving average, alpha = 2/(length+1), seeded with the mean of the first "
                   "`length` values.",
-              example="ema(close, 21)", category=CATEGORY),
+              example="ema(close, 21)", category=CATEGORY,
+              warmup="length - 1", source="TA-Lib EMA (seeded with the SMA of the first `length` values)"),
     indicator("wma", (series(), length()), wma, naive_wma,
               doc="Linearly weighted moving average: the newest value weighs `length`, the oldest 1.",
-              example="wma(close, 10)", category=CATEGORY),
+              example="wma(close, 10)", category=CATEGORY,
+              warmup="length - 1", source="TA-Lib WMA"),
     indicator("dema", (series(), length()), _dema, _ref_dema,
               doc="Double exponential moving average: 2 * ema - ema(ema).",
-              example="dema(close, 20)", category=CATEGORY),
+              example="dema(close, 20)", category=CATEGORY,
+              warmup="2 * (length - 1)", source="TA-Lib DEMA"),
     indicator("tema", (series(), length()), _tema, _ref_tema,
               doc="Triple exponential moving average: 3 * e1 - 3 * e2 + e3, each e the ema of the last.",
-              example="tema(close, 20)", category=CATEGORY),
+              example="tema(close, 20)", category=CATEGORY,
+              warmup="3 * (length - 1)", source="TA-Lib TEMA"),
     indicator("trima", (series(), length()), _trima, _ref_trima,
               doc="Triangular moving average: an sma of an sma, weighting the middle of the window most.",
-              example="trima(close, 20)", category=CATEGORY),
+              example="trima(close, 20)", category=CATEGORY,
+              warmup="length - 1", source="TA-Lib TRIMA"),
     indicator("kama", (series(), length(default=30)), lambda x, n: kernel("kama", [x], n), _ref_kama,
               doc="Kaufman adaptive moving average: an ema whose speed follows the efficiency ratio "
                   "(net change / total movement over `length` bars), between 2/3 and 2/31.",
-              example="close > kama(close, 30)", category=CATEGORY),
+              example="close > kama(close, 30)", category=CATEGORY,
+              warmup="length", source="TA-Lib KAMA (fast 2, slow 30)"),
     indicator("hma", (series(), length()), _hma, _ref_hma,
               doc="Hull moving average: wma(2 * wma(src, length/2) - wma(src, length), sqrt(length)), "
                   "lengths rounded down.",
-              example="hma(close, 16)", category=CATEGORY),
+              example="hma(close, 16)", category=CATEGORY,
+              warmup="length + floor(sqrt(length)) - 2",
+              source="Alan Hull, \"How to reduce lag in a moving average\" (alanhull.com, 2005); as "
+                     "TradingView ta.hma"),
     indicator("vwma", (series(), length(), price("volume")), _vwma, _ref_vwma,
               doc="Volume-weighted moving average: sum(src * volume) / sum(volume) over `length` bars; "
                   "missing when the volume sum is 0.",
-              example="vwma(close, 20)", category=CATEGORY),
+              example="vwma(close, 20)", category=CATEGORY,
+              warmup="length - 1", source="TradingView ta.vwma: sum(src * volume, n) / sum(volume, n)"),
     indicator("t3", (series(), length(default=5), number("vfactor", 0.7, "the volume factor, 0..1",
                                                          minimum=0.0)),
               lambda x, n, v: kernel("t3", [x], n, float(v)), _ref_t3,
               doc="Tillson T3: six chained emas combined with weights set by the volume factor.",
-              example="t3(close, 5, 0.7)", category=CATEGORY),
+              example="t3(close, 5, 0.7)", category=CATEGORY,
+              warmup="6 * (length - 1)", source="TA-Lib T3"),
     indicator("sar", (number("acceleration", 0.02, "the step of the acceleration factor", minimum=0.0),
                       number("maximum", 0.2, "the largest acceleration factor", minimum=0.0),
                       price("high"), price("low")),
               lambda a, m, h, l: kernel("sar", [h, l], float(a), float(m)), _ref_sar,
               doc="Parabolic SAR (Wilder): a trailing stop that accelerates towards price and flips "
                   "side when price crosses it.",
-              example="close crosses above sar()", category=CATEGORY),
+              example="close crosses above sar()", category=CATEGORY,
+              warmup="1", source="TA-Lib SAR (initial direction from bar 1's directional movement)"),
     indicator("supertrend", (number("factor", 3.0, "band width in ATRs", minimum=0.0),
                              length(default=10, doc="ATR length"),
                              price("high"), price("low"), price("close")),
               _supertrend, _ref_supertrend, returns=record("line", "direction"),
               doc="Supertrend: hl2 -/+ factor * atr(length) bands that only tighten while a trend "
                   "lasts; `.line` is the active band, `.direction` +1 in an uptrend, -1 in a downtrend.",
-              example="supertrend(3, 10).direction > 0", category=CATEGORY),
+              example="supertrend(3, 10).direction > 0", category=CATEGORY,
+              warmup="length",
+              source="Olivier Seban's Supertrend as TradingView ta.supertrend (bands from hl2, ratcheting rule, "
+                     "flip on a close beyond the band), with atr() as defined here; direction is +1 up / -1 down "
+                     "(Pine's is the opposite sign)"),
     indicator("linreg", (series(), _length(REQUIRED, 2)),
               lambda x, n: _linreg(x, n), _ref_linreg, returns=record("value", "slope", "intercept"),
               doc="Least-squares line through the last `length` values: `.value` is the line at this "
                   "bar, `.slope` its change per bar, `.intercept` its value at the oldest bar.",
-              example="linreg(close, 20).slope > 0", category=CATEGORY),
+              example="linreg(close, 20).slope > 0", category=CATEGORY,
+              warmup="length - 1", source="TA-Lib LINEARREG / LINEARREG_SLOPE / LINEARREG_INTERCEPT"),
 )
-
-NOTES = {
-    "sma": Note("length - 1", "TA-Lib SMA"),
-    "ema": Note("length - 1", "TA-Lib EMA (seeded with the SMA of the first `length` values)"),
-    "wma": Note("length - 1", "TA-Lib WMA"),
-    "dema": Note("2 * (length - 1)", "TA-Lib DEMA"),
-    "tema": Note("3 * (length - 1)", "TA-Lib TEMA"),
-    "trima": Note("length - 1", "TA-Lib TRIMA"),
-    "kama": Note("length", "TA-Lib KAMA (fast 2, slow 30)"),
-    "hma": Note("length + floor(sqrt(length)) - 2",
-                "Alan Hull, \"How to reduce lag in a moving average\" (alanhull.com, 2005); as "
-                "TradingView ta.hma"),
-    "vwma": Note("length - 1", "TradingView ta.vwma: sum(src * volume, n) / sum(volume, n)"),
-    "t3": Note("6 * (length - 1)", "TA-Lib T3"),
-    "sar": Note("1", "TA-Lib SAR (initial direction from bar 1's directional movement)"),
-    "supertrend": Note("length",
-                       "Olivier Seban's Supertrend as TradingView ta.supertrend (bands from hl2, "
-                       "ratcheting rule, flip on a close beyond the band), with atr() as defined here; "
-                       "direction is +1 up / -1 down (Pine's is the opposite sign)"),
-    "linreg": Note("length - 1", "TA-Lib LINEARREG / LINEARREG_SLOPE / LINEARREG_INTERCEPT"),
-}

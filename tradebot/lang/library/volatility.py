@@ -2,7 +2,7 @@
 Donchian channels.
 
 tr, trange, atr, natr, stdev and bbands equal their TA-Lib functions (tests/lang/test_talib.py);
-keltner and donchian, which TA-Lib lacks, follow the definitions cited in NOTES.
+keltner and donchian, which TA-Lib lacks, follow the definitions cited in their `source`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import polars as pl
 from ..builtins import indicator, length, number, price, series, window_length
 from ..types import record
 from .smoothing import ema, naive_ema, naive_skip, naive_sma, sma, sum_in_order
-from .support import Note, arr, by_length, kernel, nan_array, naive_by_length, naive_window, rolling_extreme
+from .support import arr, by_length, kernel, nan_array, naive_by_length, naive_window, rolling_extreme
 from .support import share, window
 
 CATEGORY = "volatility"
@@ -122,51 +122,48 @@ BUILTINS = (
     indicator("tr", HLC, true_range, naive_true_range,
               doc="True range: the largest of high - low, |high - previous close| and |low - previous "
                   "close|; missing on the first bar.",
-              example="tr() > 2 * atr(14)", category=CATEGORY, see_also=("trange", "atr")),
+              example="tr() > 2 * atr(14)", category=CATEGORY, see_also=("trange", "atr"),
+              warmup="1", source="TA-Lib TRANGE"),
     indicator("trange", HLC, true_range, naive_true_range,
               doc="True range (the TA-Lib name for `tr`).",
-              example="trange() > atr(14)", category=CATEGORY, see_also=("tr",)),
+              example="trange() > atr(14)", category=CATEGORY, see_also=("tr",),
+              warmup="1", source="TA-Lib TRANGE"),
     indicator("atr", (length(default=14), *HLC), lambda n, h, l, c: atr(h, l, c, n),
               lambda n, h, l, c: naive_atr(h, l, c, n),
               doc="Average true range (Wilder): the mean of the first `length` true ranges, then "
                   "Wilder-smoothed.",
-              example="close - 3 * atr(14)", category=CATEGORY),
+              example="close - 3 * atr(14)", category=CATEGORY,
+              warmup="length", source="TA-Lib ATR"),
     indicator("natr", (length(default=14), *HLC), _natr, _ref_natr,
               doc="Normalized ATR: atr(length) / close * 100; 0 when close is 0.",
-              example="natr(14) > 1", category=CATEGORY),
+              example="natr(14) > 1", category=CATEGORY,
+              warmup="length", source="TA-Lib NATR"),
     indicator("stdev", (series(), window_length()), by_length(stdev, "variable_sums", 2),
               naive_by_length(naive_stdev, np.std),
               doc="Population standard deviation of the last `length` values; `length` may be a series.",
-              example="sma(close, 20) + 2 * stdev(close, 20)", category=CATEGORY),
+              example="sma(close, 20) + 2 * stdev(close, 20)", category=CATEGORY,
+              warmup="length - 1", source="TA-Lib STDDEV (nbdev 1)"),
     indicator("bbands", (series(), length(default=20), number("mult", 2.0, "band width in standard "
                                                                "deviations", minimum=0.0)),
               _bbands, _ref_bbands, returns=record("upper", "middle", "lower"),
               doc="Bollinger bands: `.middle` = sma(src, length), `.upper` / `.lower` = middle -/+ "
                   "mult * stdev(src, length).",
-              example="close < bbands(close, 20, 2).lower", category=CATEGORY),
+              example="close < bbands(close, 20, 2).lower", category=CATEGORY,
+              warmup="length - 1", source="TA-Lib BBANDS with an SMA middle band and nbdevup = nbdevdn = mult"),
     indicator("keltner", (length(default=20), number("mult", 2.0, "band width in ATRs", minimum=0.0),
                           length("atr_length", 10), *HLC),
               _keltner, _ref_keltner, returns=record("upper", "middle", "lower"),
               doc="Keltner channel: `.middle` = ema(close, length), `.upper` / `.lower` = middle -/+ "
                   "mult * atr(atr_length).",
-              example="close > keltner(20, 2, 10).upper", category=CATEGORY),
+              example="close > keltner(20, 2, 10).upper", category=CATEGORY,
+              warmup="max(length - 1, atr_length)",
+              source="StockCharts ChartSchool, \"Keltner Channels\" (Linda Raschke's version): EMA(20) +/- 2 * "
+                     "ATR(10); fields missing together"),
     indicator("donchian", (length(default=20), price("high"), price("low")), _donchian,
               _ref_donchian, returns=record("upper", "middle", "lower"),
               doc="Donchian channel: `.upper` = highest high, `.lower` = lowest low of the last `length` "
                   "bars (this bar included), `.middle` their mean.",
-              example="close >= donchian(20).upper", category=CATEGORY),
+              example="close >= donchian(20).upper", category=CATEGORY,
+              warmup="length - 1",
+              source="Richard Donchian's channel as TradingView's Donchian Channels (current bar included)"),
 )
-
-NOTES = {
-    "tr": Note("1", "TA-Lib TRANGE"),
-    "trange": Note("1", "TA-Lib TRANGE"),
-    "atr": Note("length", "TA-Lib ATR"),
-    "natr": Note("length", "TA-Lib NATR"),
-    "stdev": Note("length - 1", "TA-Lib STDDEV (nbdev 1)"),
-    "bbands": Note("length - 1", "TA-Lib BBANDS with an SMA middle band and nbdevup = nbdevdn = mult"),
-    "keltner": Note("max(length - 1, atr_length)",
-                    "StockCharts ChartSchool, \"Keltner Channels\" (Linda Raschke's version): "
-                    "EMA(20) +/- 2 * ATR(10); fields missing together"),
-    "donchian": Note("length - 1", "Richard Donchian's channel as TradingView's Donchian Channels "
-                     "(current bar included)"),
-}

@@ -2,7 +2,7 @@
 money flow, and the volume-weighted average price (session-anchored and rolling).
 
 obv, ad and adosc equal their TA-Lib functions (tests/lang/test_talib.py); cmf and vwap follow the
-definitions cited in NOTES. Running totals skip bars with a missing input.
+definitions cited in their `source`. Running totals skip bars with a missing input.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ..builtins import indicator, length, price, series, text
 from .calendar import DAY_MS, MINUTE_MS, check_session, local_clock, naive_in_session
 from .calendar import naive_local, parse_session, session_mask, zone
 from .smoothing import naive_skip
-from .support import Note, arr, fma_exact, kernel, nan_array, naive_windows, share
+from .support import arr, fma_exact, kernel, nan_array, naive_windows, share
 from .support import volume_weighted, window
 
 CATEGORY = "volume"
@@ -140,20 +140,26 @@ BUILTINS = (
               _obv, _ref_obv,
               doc="On-balance volume (Granville): a running total adding the volume on bars where src "
                   "rose, subtracting it where src fell; starts at the first bar's volume.",
-              example="obv(close) > sma(obv(close), 20)", category=CATEGORY),
+              example="obv(close) > sma(obv(close), 20)", category=CATEGORY,
+              source="TA-Lib OBV"),
     indicator("ad", HLCV, lambda h, l, c, v: kernel("running_flow", [h, l, c, v], module="wilder"), _ref_ad,
               doc="Accumulation/distribution line (Chaikin): a running total of volume times the close's "
                   "location in the bar's range, ((close - low) - (high - close)) / (high - low).",
-              example="ad() > ad()[10]", category=CATEGORY),
+              example="ad() > ad()[10]", category=CATEGORY,
+              source="TA-Lib AD"),
     indicator("adosc", (length("fast", 3), length("slow", 10), *HLCV),
               lambda f, s, h, l, c, v: kernel("adosc", [h, l, c, v], f, s), _ref_adosc,
               doc="Chaikin A/D oscillator: ema(fast) - ema(slow) of the accumulation/distribution line, "
                   "both seeded with its first value.",
-              example="adosc(3, 10) crosses above 0", category=CATEGORY),
+              example="adosc(3, 10) crosses above 0", category=CATEGORY,
+              warmup="max(fast, slow) - 1", source="TA-Lib ADOSC"),
     indicator("cmf", (length(default=20), *HLCV), _cmf, _ref_cmf,
               doc="Chaikin money flow: the sum of money-flow volume over `length` bars / the sum of "
                   "volume; missing when no volume traded.",
-              example="cmf(20) > 0.1", category=CATEGORY),
+              example="cmf(20) > 0.1", category=CATEGORY,
+              warmup="length - 1",
+              source="Marc Chaikin's money flow as StockCharts ChartSchool \"Chaikin Money Flow\" and "
+                     "TradingView's CMF: sum(MFV, n) / sum(volume, n)"),
     indicator("vwap", (series("src", "the price averaged"),
                        text("session", "", "\"HH:MM-HH:MM\" to anchor at a session's start (missing "
                             "outside it); \"\" for the whole day", validate=check_anchor),
@@ -163,21 +169,13 @@ BUILTINS = (
                   "sum(volume) since the day began in the time zone `tz` (00:00 UTC by default), or since "
                   "the session's start when one is given (`vwap(hlc3, \"09:30-16:00\", "
                   "\"America/New_York\")`), missing outside the session.",
-              example="close > vwap(hlc3)", category=CATEGORY),
+              example="close > vwap(hlc3)", category=CATEGORY,
+              source="Session VWAP as TradingView ta.vwap with a daily (or session) anchor: cumulative sum(src * "
+                     "volume) / sum(volume) from each local 00:00 (or session start)"),
     indicator("vwap_rolling", (length(), series("src", "the price averaged"), price("volume")),
               _vwap_rolling, _ref_vwap_rolling,
               doc="Rolling volume-weighted average price: sum(src * volume) / sum(volume) over the last "
                   "`length` bars.",
-              example="close > vwap_rolling(24, hlc3)", category=CATEGORY),
+              example="close > vwap_rolling(24, hlc3)", category=CATEGORY,
+              warmup="length - 1", source="sum(src * volume, n) / sum(volume, n) (equals vwma)"),
 )
-
-NOTES = {
-    "obv": Note("0", "TA-Lib OBV"),
-    "ad": Note("0", "TA-Lib AD"),
-    "adosc": Note("max(fast, slow) - 1", "TA-Lib ADOSC"),
-    "cmf": Note("length - 1", "Marc Chaikin's money flow as StockCharts ChartSchool \"Chaikin Money "
-                "Flow\" and TradingView's CMF: sum(MFV, n) / sum(volume, n)"),
-    "vwap": Note("0", "Session VWAP as TradingView ta.vwap with a daily (or session) anchor: cumulative "
-                 "sum(src * volume) / sum(volume) from each local 00:00 (or session start)"),
-    "vwap_rolling": Note("length - 1", "sum(src * volume, n) / sum(volume, n) (equals vwma)"),
-}

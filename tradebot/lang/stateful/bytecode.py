@@ -18,13 +18,10 @@ import numpy as np
 
 from .. import ir
 from ..ast import Span
+from ..operators import OPERATORS
 from ..types import NUMBER_SERIES
 from . import opcodes as oc
 
-_BINARY = {"+": oc.ADD, "-": oc.SUB, "*": oc.MUL, "/": oc.DIV, "^": oc.POW,
-           "<": oc.LT, "<=": oc.LE, ">": oc.GT, ">=": oc.GE, "==": oc.EQ, "!=": oc.NE,
-           "and": oc.AND, "or": oc.OR}
-_UNARY = {"neg": oc.NEG, "not": oc.NOT}
 # Elementwise builtins the VM computes (same missing-value rules as lang/library/math.py).
 FUNCTIONS = {"abs": oc.ABS, "min": oc.MIN, "max": oc.MAX, "sqrt": oc.SQRT, "log": oc.LOG,
              "exp": oc.EXP, "sign": oc.SIGN, "clip": oc.CLIP, "nz": oc.NZ}
@@ -179,18 +176,18 @@ class _Emitter:
     def _op(self, node: ir.Op, shift: int) -> None:
         if node.op == "history":
             return self._emit(node.args[0], shift + int(node.param or 0))
-        if node.op in ("crosses_above", "crosses_below"):
-            now, before = (oc.GT, oc.LE) if node.op == "crosses_above" else (oc.LT, oc.GE)
+        spec = OPERATORS[node.op]
+        if spec.crossing is not None:  # this bar's comparison and the last bar's
             a, b = node.args
-            for step, op in ((shift, now), (shift + 1, before)):
+            for step, test in zip((shift, shift + 1), spec.crossing):
                 self._emit(a, step)
                 self._emit(b, step)
-                self._apply(op, 2)
-            return self._apply(oc.AND, 2)
-        if node.op in _BINARY or node.op in _UNARY or node.op == "if":
+                self._apply(OPERATORS[test].opcode, 2)  # type: ignore[arg-type]
+            return self._apply(OPERATORS["and"].opcode, 2)  # type: ignore[arg-type]
+        opcode = spec.opcode
+        if opcode is not None:
             for arg in node.args:
                 self._emit(arg, shift)
-            opcode = _BINARY.get(node.op) or _UNARY.get(node.op) or oc.IF
             return self._apply(opcode, len(node.args))
         member = next(placeholders(node)).name
         raise Unsupported(_describe(node), member, node.span)

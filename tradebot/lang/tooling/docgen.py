@@ -1,21 +1,23 @@
-"""docs/builtins.md, generated from the builtin registry and the library's NOTES.
+"""docs/builtins.md, generated from the builtin registry (each builtin's doc, example,
+warm-up and source).
 
     python -m tradebot.lang.tooling.docgen            # print the document
     python -m tradebot.lang.tooling.docgen --write    # rewrite docs/builtins.md
     python -m tradebot.lang.tooling.docgen --check    # exit 1 if docs/builtins.md is out of date
 
 tests/lang/test_indicators_docs.py fails when the committed file differs from `render()`, or when
-a builtin lacks a doc, an example, a note or a test.
+a builtin lacks a doc, an example, a source or a test.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from ..builtins import REGISTRY, Builtin, PriceDefault
-from ..library import LIBRARY_MODULES
-from ..library.support import Note
+from ..lookback import warmup_bars
+from ..operators import OPERATORS
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "builtins.md"
 
@@ -106,26 +108,20 @@ days, `w` weeks, `M` calendar months.
   and every `@` value is missing.
 """
 
-OPERATORS = """\
-## Operators and streaks
-
-| form | meaning | example |
-|---|---|---|
-| `a crosses above b` | a > b on this bar and a <= b on the previous one | `ema(close, 12) crosses above ema(close, 26)` |
-| `a crosses below b` | a < b on this bar and a >= b on the previous one | `close crosses below sar()` |
-| `cond for n bars` | cond true on each of the last n bars (missing if any is missing) | `close > sma(close, 50) for 3 bars` |
-| `cond within n bars` | cond true at least once in the last n bars | `rsi(close, 14) < 30 within 5 bars` |
-| `x[n]` | x n bars ago (missing on the first n bars) | `close > high[1]` |
-| `x @ 4h` | x on a higher timeframe, once its bar has closed | `rsi(close, 14) @ 4h > 50` |
-| `if c then a else b` | a where c is true, b where false, missing where c is missing | `if close > open then 1 else -1` |
-"""
+# The rows of the operators table, in reading order: each from its spec in lang/operators.py,
+# and `@`, which is not an operator (ir.Resample), where it reads best.
+_OPERATOR_ROWS = ("crosses_above", "crosses_below", "held_for", "held_within", "history", "@", "if")
+_TIMEFRAME_ROW = ("x @ 4h", "x on a higher timeframe, once its bar has closed", "rsi(close, 14) @ 4h > 50")
 
 
-def notes() -> dict[str, Note]:
-    merged: dict[str, Note] = {}
-    for module in LIBRARY_MODULES:
-        merged.update(getattr(module, "NOTES", {}))
-    return merged
+def _operators() -> str:
+    rows = ["## Operators and streaks", "", "| form | meaning | example |", "|---|---|---|"]
+    for name in _OPERATOR_ROWS:
+        spec = OPERATORS.get(name)
+        form, meaning, example = (_TIMEFRAME_ROW if spec is None
+                                  else (spec.write(*spec.shown), spec.meaning, spec.example))
+        rows.append(f"| `{form}` | {meaning} | `{example}` |")
+    return "\n".join(rows) + "\n"
 
 
 def _parameter(p) -> str:
@@ -146,21 +142,29 @@ def signature(builtin: Builtin) -> str:
     return f"{builtin.name}({', '.join(_parameter(p) for p in builtin.params)}) -> {returns}"
 
 
-def _entry(builtin: Builtin, note: Note | None) -> list[str]:
+def _entry(builtin: Builtin) -> list[str]:
     lines = [f"### `{builtin.name}`", "", f"`{signature(builtin)}`", "", builtin.doc, ""]
     lines.append(f"- example: `{builtin.example}`")
-    if note is not None:
-        lines.append(f"- warm-up: {_warmup(note.warmup)}")
-        lines.append(f"- matches: {note.source}")
+    if builtin.source:
+        lines.append(f"- warm-up: {_warmup(builtin)}")
+        lines.append(f"- matches: {builtin.source}")
     if builtin.see_also:
         lines.append("- see also: " + ", ".join(f"`{name}`" for name in builtin.see_also))
     return [*lines, ""]
 
 
-def _warmup(text: str) -> str:
+def _warmup(builtin: Builtin) -> str:
+    """The formula, and the number lang/lookback.py computes from it at the defaults (where every
+    parameter it names has one): the bars live trading loads before its first signal."""
+    text = builtin.warmup
     if text.startswith("until"):
         return text
-    return f"{text} bar" if text == "1" else f"{text} bars"
+    formula = f"{text} bar" if text == "1" else f"{text} bars"
+    defaults = {p.name: p.default for p in builtin.params if not p.required and isinstance(p.default, (int, float))}
+    named = set(re.findall(r"[A-Za-z_]\w*", text)) - {"max", "min", "floor", "ceil", "sqrt"}
+    if not named or not named <= set(defaults):  # a plain number, or a parameter without a default
+        return formula
+    return f"{formula} ({warmup_bars(builtin, defaults)} with the defaults)"
 
 
 def _price_table(builtins: list[Builtin]) -> list[str]:
@@ -171,7 +175,6 @@ def _price_table(builtins: list[Builtin]) -> list[str]:
 
 def render() -> str:
     """The whole document."""
-    found = notes()
     by_category: dict[str, list[Builtin]] = {}
     for builtin in REGISTRY.values():
         by_category.setdefault(builtin.category, []).append(builtin)
@@ -186,7 +189,7 @@ def render() -> str:
         out.append(f"- **{title}**: {names}")
     out.append("\nand [Missing values](#missing-values), [Multi-timeframe](#multi-timeframe-expr--timeframe), "
                "[Operators and streaks](#operators-and-streaks).\n")
-    out += [MISSING, MTF, OPERATORS]
+    out += [MISSING, MTF, _operators()]
     for key, title, blurb in CATEGORIES:
         members = sorted(by_category.get(key, []), key=lambda b: b.name)
         out.append(f"## {title}\n\n{blurb}\n")
@@ -194,7 +197,7 @@ def render() -> str:
             out.append("\n".join(_price_table(members)))
             continue
         for builtin in members:
-            out.append("\n".join(_entry(builtin, found.get(builtin.name))))
+            out.append("\n".join(_entry(builtin)))
     return "\n".join(out).rstrip() + "\n"
 
 

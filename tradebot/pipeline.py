@@ -35,7 +35,7 @@ from .market.intervals import INTERVALS
 from .market.timeframe import infer_interval_ms
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
-from .runtime.metrics import METRICS
+from .runtime.metrics import METRICS, PORTFOLIO_METRICS
 from .runtime.portfolio import PortfolioBars, PortfolioResult, run_portfolio
 from .runtime.report import RuleCount
 from .runtime.signals import Signals
@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 BUNDLED_DATA = "EURUSD_1h.csv"
 # The metrics an `optimize` statement may maximize or minimize (the language cannot import them).
-OBJECTIVES = tuple(metric.key for metric in METRICS)
+# A portfolio's own metrics are objectives too; a one-symbol sweep refuses them (optimize/command.py).
+PORTFOLIO_OBJECTIVES = tuple(metric.key for metric in PORTFOLIO_METRICS)
+OBJECTIVES = tuple(metric.key for metric in METRICS) + PORTFOLIO_OBJECTIVES
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+import polars as pl
+
 from ..textkit import text_table
 from .metrics import PORTFOLIO_METRICS
 from .portfolio import PortfolioResult
@@ -73,8 +75,14 @@ def portfolio_to_dict(result: PortfolioResult, *, settings: Mapping[str, Any]) -
         "per_symbol": result.per_symbol,
         "correlation": {a: dict(zip(result.symbols, map(float, row)))
                         for a, row in zip(result.symbols, result.correlation())},
-        "trades": trade_records(result.trades),
+        "trades": portfolio_trade_records(result.trades),
     })
+
+
+def portfolio_trade_records(trades: pl.DataFrame) -> list[dict[str, Any]]:
+    """Trades as dicts (`trade_records`) with their symbol first."""
+    return [{"symbol": symbol, **record}
+            for symbol, record in zip(trades["symbol"].to_list(), trade_records(trades))]
 
 
 def write_portfolio(result: PortfolioResult, out_dir: Path, *,

@@ -2,6 +2,7 @@
 of a plain `tradebot run` of the same params, by grid, random, bayes, walk-forward and --jobs 2."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from tradebot.cli import main
 from tradebot.config import Config
 from tradebot.optimize.batch import EvaluatorSpec, Objective, Window, params_of
+from tradebot.optimize.command import fingerprint
 from tradebot.optimize.parallel import Workers
 from tradebot.optimize.portfolio import PortfolioEvaluator, PortfolioSpec, timeline_bars
 from tradebot.optimize.search import SearchOptions, run_search
@@ -123,6 +125,8 @@ def test_cli_walk_forward_by_a_portfolio_metric_with_files(universe, capsys):
     assert best["metrics"]["turnover"] == trials.filter(pl.col("status") == "ok")["turnover"].min()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data"]["path"].endswith("*_1h.csv")
+    files = sorted((universe / "data").glob("*_1h.csv"))
+    assert manifest["data"]["files"] == {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def test_what_cannot_apply_is_refused_clearly(universe, tmp_path, capsys):
@@ -135,3 +139,14 @@ def test_what_cannot_apply_is_refused_clearly(universe, tmp_path, capsys):
     assert main(["run", str(single), "--optimize"]) == 2
     err = capsys.readouterr().err
     assert "`turnover` is a portfolio metric" in err and "^" in err and "hint:" in err
+
+
+def test_a_shared_study_fingerprints_every_file_of_the_universe(tmp_path):
+    files = [tmp_path / "A_1h.csv", tmp_path / "B_1h.csv"]
+    for path in files:
+        path.write_text("timestamp,open,high,low,close\n")
+    before = fingerprint("script", files, method="grid", trials=None, seed=0)
+    files[1].write_text("timestamp,open,high,low,close\n2024-01-01T00:00:00Z,1,1,1,1\n")
+    assert fingerprint("script", files, method="grid", trials=None, seed=0) != before
+    assert fingerprint("script", files[0], method="grid", trials=None, seed=0) == \
+        fingerprint("script", files[:1], method="grid", trials=None, seed=0)

@@ -173,7 +173,8 @@ def prepare(args: argparse.Namespace, config: Config) -> Setup:
     options = SearchOptions(method, trials, seed, jobs, storage, study,
                             fingerprint(source, files, method=method, trials=trials, seed=seed))
     info = RunInfo(strategy.title, args.script, data, method, trials, seed, jobs,
-                   storage, study if storage else None, None, evaluator.bars.height)
+                   storage, study if storage else None, None, evaluator.bars.height,
+                   () if isinstance(files, Path) else tuple(files))
     return Setup(evaluator, Space(evaluator.base), spec, options, info)
 
 

@@ -150,3 +150,16 @@ def test_a_shared_study_fingerprints_every_file_of_the_universe(tmp_path):
     assert fingerprint("script", files, method="grid", trials=None, seed=0) != before
     assert fingerprint("script", files[0], method="grid", trials=None, seed=0) == \
         fingerprint("script", files[:1], method="grid", trials=None, seed=0)
+
+
+def test_cli_jobs_2_writes_the_trials_of_jobs_1(universe, monkeypatch, capsys):
+    """Two worker processes (the automatic choice off: the sweep is too short to pay for them)."""
+    path = script_in(universe, "optimize maximize sharpe by random trials 6 seed 2")
+    monkeypatch.setenv("TRADEBOT_OPTIMIZE_AUTO_JOBS", "false")
+    frames = []
+    for jobs in ("1", "2"):
+        out = universe / f"jobs{jobs}"
+        assert main(["run", str(path), "--optimize", "--jobs", jobs, "--out", str(out)]) == 0
+        assert f"{jobs} job" in capsys.readouterr().out
+        frames.append(pl.read_csv(out / "trials.csv"))
+    assert frames[0].height == 6 and frames[0].equals(frames[1])

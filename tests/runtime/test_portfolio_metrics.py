@@ -14,7 +14,8 @@ from tradebot.runtime import ExecutionConfig
 from tradebot.runtime.execution import Sizing
 from tradebot.runtime.metrics import PORTFOLIO_METRICS
 from tradebot.runtime.portfolio import run_portfolio
-from tradebot.runtime.portfolio_metrics import (concurrency, correlation_to_others, mean_correlation,
+from tradebot.runtime import portfolio_metrics
+from tradebot.runtime.portfolio_metrics import (CHUNK_BARS, concurrency, correlation_to_others, mean_correlation,
                                                 return_correlation, turnover)
 
 
@@ -44,12 +45,16 @@ def test_correlation_hand_worked_same_and_opposite_moves():
     assert correlation_to_others(matrix) == pytest.approx([0.0, 0.0, -1.0])
 
 
-def test_correlation_with_gaps_equals_pandas_pairwise_correlation():
+@pytest.mark.parametrize("chunk", [CHUNK_BARS, 7])
+def test_correlation_with_gaps_equals_pandas_pairwise_correlation(chunk, monkeypatch):
     """Missing bars (NaN) leave a symbol without the returns around them; each pair is correlated
-    over the returns both have, as pandas' `corr(min_periods=3)` does."""
+    over the returns both have, as pandas' `corr(min_periods=3)` does. With chunks of 7 bars,
+    chunks without a gap (summed without masks) and chunks with one add up alike."""
+    monkeypatch.setattr(portfolio_metrics, "CHUNK_BARS", chunk)
     rng = np.random.default_rng(5)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (300, 4)), axis=0))
     close[rng.random(close.shape) < 0.2] = np.nan
+    close[100:200] = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (100, 4)), axis=0))  # no gap here
     close[:290, 3] = np.nan  # D: too few common returns with anyone
     returns = close[1:] / close[:-1] - 1.0
     expected = pd.DataFrame(returns).corr(min_periods=3).to_numpy()

@@ -42,20 +42,35 @@ def basket_return_pct(close: np.ndarray) -> float:
     return float(100.0 * np.mean(returns)) if returns else 0.0
 
 
+CHUNK_BARS = 32_768  # returns are summed in chunks of bars: memory bounded, few matrix products
+
+
 def return_correlation(close: np.ndarray) -> np.ndarray:
     """Pearson correlation of the symbols' close-to-close returns, each pair over the bars both
     have a return on (a return spans a symbol's consecutive timeline bars; a gap gives none).
     NaN for a pair with fewer than 3 common returns or a constant one. All pairs at once: sums
-    over the common bars are matrix products of the returns (0 where missing) and the masks."""
-    returns = close[1:] / close[:-1] - 1.0
-    valid = (~np.isnan(returns)).astype(np.float64)
-    x = np.where(valid > 0, returns, 0.0)
-    count = valid.T @ valid                       # common returns of a and b
-    sum_a = x.T @ valid                           # [a, b]: a's returns where b has one
-    sum_sq = (x * x).T @ valid
+    over the common bars are matrix products of the returns (0 where missing) and the masks,
+    accumulated chunk by chunk of bars (memory independent of the number of bars)."""
+    m = close.shape[1]
+    count, sum_a, sum_sq, products = (np.zeros((m, m)) for _ in range(4))
+    for start in range(0, max(len(close) - 1, 0), CHUNK_BARS):
+        part = close[start:start + CHUNK_BARS + 1]
+        x = part[1:] / part[:-1] - 1.0
+        valid = ~np.isnan(x)
+        if valid.all():  # the usual case: every pair has every return, one product is enough
+            count += len(x)
+            sum_a += x.sum(axis=0)[:, None]
+            sum_sq += (x * x).sum(axis=0)[:, None]
+        else:
+            mask = valid.astype(np.float64)
+            x = np.where(valid, x, 0.0)
+            count += mask.T @ mask                # common returns of a and b
+            sum_a += x.T @ mask                   # [a, b]: a's returns where b has one
+            sum_sq += (x * x).T @ mask
+        products += x.T @ x
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_a, mean_b = sum_a / count, sum_a.T / count
-        covariance = (x.T @ x) / count - mean_a * mean_b
+        covariance = products / count - mean_a * mean_b
         var_a = sum_sq / count - mean_a ** 2
         out = covariance / np.sqrt(var_a * var_a.T)
     out[(count < 3) | ~(var_a > 0) | ~(var_a.T > 0)] = np.nan

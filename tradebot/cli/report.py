@@ -16,8 +16,8 @@ from ..pipeline import Strategy
 from ..report.backtest import backtest_page
 from ..report.html import write_report
 from ..report.model import BacktestPage, SweepPage
-from ..runtime.portfolio import PortfolioResult
 from ..report.runs import RunData, backtest_for_report, default_path, open_in_browser, report_path
+from ..runtime.portfolio import PortfolioResult
 
 __all__ = ["add_commands", "backtest_for_report", "save_portfolio_report", "save_report", "sweep_reporter"]
 

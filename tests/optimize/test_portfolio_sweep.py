@@ -2,6 +2,7 @@
 of a plain `tradebot run` of the same params, by grid, random, bayes, walk-forward and --jobs 2."""
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
@@ -15,10 +16,10 @@ from tradebot.config import Config
 from tradebot.optimize.batch import EvaluatorSpec, Objective, Window, params_of
 from tradebot.optimize.command import fingerprint
 from tradebot.optimize.parallel import Workers
-from tradebot.optimize.portfolio import PortfolioEvaluator, PortfolioSpec, timeline_bars
+from tradebot.optimize.portfolio import PortfolioEvaluator, portfolio_evaluator
 from tradebot.optimize.search import SearchOptions, run_search
 from tradebot.optimize.space import Space
-from tradebot.pipeline import backtest_portfolio, load_strategy, universe_panel
+from tradebot.pipeline import backtest_portfolio, load_strategy, universe_panel, with_other_symbols
 from tradebot.runtime.metrics import PORTFOLIO_METRICS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,14 +57,21 @@ def script_in(folder: Path, optimize: str, name: str = "rotation.tbs") -> Path:
 
 
 def evaluator_for(path: Path) -> PortfolioEvaluator:
-    strategy = load_strategy(path)
-    panel = universe_panel(strategy, Config())
-    spec = EvaluatorSpec(path.read_text(), str(path), timeline_bars(panel), Objective("sharpe"))
-    return PortfolioEvaluator(PortfolioSpec(**vars(spec), panel=panel))
+    spec = EvaluatorSpec(path.read_text(), str(path), pl.DataFrame(), Objective("sharpe"))
+    _, _, evaluator = portfolio_evaluator(load_strategy(path), argparse.Namespace(data=None), Config(), spec)
+    return evaluator
 
 
-def test_every_trial_equals_a_plain_run_with_its_params(universe):
+# A market filter read from another symbol of the universe with `of`.
+LEADER = ("enter long when roc(close, momentum) > 0 and close > sma(close, trend)",
+          "enter long when roc(close, momentum) > 0 and close of GENA > sma(close, trend) of GENA")
+
+
+@pytest.mark.parametrize("leader", [False, True])
+def test_every_trial_equals_a_plain_run_with_its_params(universe, leader):
     path = script_in(universe, "optimize maximize sharpe")
+    if leader:
+        path.write_text(path.read_text().replace(*LEADER))
     evaluator = evaluator_for(path)
     trials = evaluator.run(Space(evaluator.base).grid(), Window(0, evaluator.bars.height))
     assert trials.height == 9 and (trials["status"] == "ok").all()
@@ -71,7 +79,8 @@ def test_every_trial_equals_a_plain_run_with_its_params(universe):
     for row in trials.iter_rows(named=True):
         params = params_of(row)
         strategy = load_strategy(path, overrides=params)
-        plain = backtest_portfolio(strategy, universe_panel(strategy, Config())).metrics["all"]
+        panel = universe_panel(strategy, Config())
+        plain = backtest_portfolio(with_other_symbols(strategy, Config(), panel=panel), panel).metrics["all"]
         for key, value in plain.items():
             assert row[key] == value or (math.isnan(value) and math.isnan(row[key])), (params, key)
     assert trials["trades"].n_unique() > 1  # the params matter

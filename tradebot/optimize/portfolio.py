@@ -11,9 +11,10 @@ the window's rows only.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import polars as pl
 
@@ -23,8 +24,8 @@ from ..errors import UsageError
 from ..lang.checker import CheckedProgram
 from ..lang.compiler import Plan, compile_nodes
 from ..lang.diagnostics import Diagnostic, ScriptDiagnostics
-from ..pipeline import (PORTFOLIO_OBJECTIVES, Strategy, portfolio_from_frames, portfolio_nodes,
-                        require_volume, universe_paths)
+from ..pipeline import (PORTFOLIO_OBJECTIVES, StoreChoice, Strategy, other_bars, portfolio_from_frames,
+                        portfolio_nodes, require_volume, universe_paths)
 from ..runtime.portfolio import PortfolioResult
 from .batch import BYTES_PER_CELL, MAX_BATCH, WORKING_COPIES, Evaluator, EvaluatorSpec, Window
 
@@ -35,6 +36,7 @@ class PortfolioSpec(EvaluatorSpec):
     length is what windows cut) and whose `panel` holds every symbol's bars (picklable)."""
 
     panel: Panel | None = None
+    others: Mapping[str, pl.DataFrame] | None = None  # bars of the symbols read with `of`
 
 
 def timeline_bars(panel: Panel) -> pl.DataFrame:
@@ -75,8 +77,9 @@ class PortfolioEvaluator(Evaluator):
                 for i, p in enumerate(programs)]
 
     def _plan(self, programs: Sequence[CheckedProgram]) -> Plan:
-        return compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
+        plan = compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
                               for name, node in portfolio_nodes(checked).items()})
+        return plan.with_others(self.spec.others) if self.spec.others else plan
 
 
 def portfolio_evaluator(strategy: Strategy, args: argparse.Namespace, config: Config,
@@ -84,13 +87,19 @@ def portfolio_evaluator(strategy: Strategy, args: argparse.Namespace, config: Co
     """The universe's glob (as the run's data), its files and the evaluator over them."""
     if args.data:
         raise UsageError("--data is for one symbol; a script with a `universe` names its own files")
-    files = universe_paths(strategy, config)
+    store = StoreChoice(getattr(args, "category", None), getattr(args, "interval", None))
+    files = universe_paths(strategy, config, store)
     panel = load_panel(files)
     for symbol in panel.symbols:
         require_volume(strategy, panel.bars[symbol])
+    needed = strategy.plan.other_symbols
+    others = other_bars(strategy, config, needed, panel=panel, store=store) if needed else None
+    universe = strategy.checked.settings["universe"]
     base = strategy.path.parent if strategy.path else Path.cwd()
-    data = base / strategy.checked.settings["universe"]
-    evaluator = PortfolioEvaluator(PortfolioSpec(**{**vars(spec), "bars": timeline_bars(panel)}, panel=panel))
+    # The run's data: the glob, or the store folder holding the symbols' files.
+    data = base / universe if isinstance(universe, str) else Path(os.path.commonpath(list(files.values())))
+    evaluator = PortfolioEvaluator(PortfolioSpec(**{**vars(spec), "bars": timeline_bars(panel)}, panel=panel,
+                                                 others=others))
     return data, [files[symbol] for symbol in panel.symbols], evaluator
 
 

@@ -35,7 +35,7 @@ from .market.intervals import INTERVALS
 from .market.timeframe import infer_interval_ms
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
-from .runtime.metrics import METRICS
+from .runtime.metrics import METRICS, PORTFOLIO_METRICS
 from .runtime.portfolio import PortfolioBars, PortfolioResult, run_portfolio
 from .runtime.report import RuleCount, format_summary, price_decimals
 from .runtime.signals import Signals
@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 BUNDLED_DATA = "EURUSD_1h.csv"
 # The metrics an `optimize` statement may maximize or minimize (the language cannot import them).
-OBJECTIVES = tuple(metric.key for metric in METRICS)
+# A portfolio's own metrics are objectives too; a one-symbol sweep refuses them (optimize/command.py).
+PORTFOLIO_OBJECTIVES = tuple(metric.key for metric in PORTFOLIO_METRICS)
+OBJECTIVES = tuple(metric.key for metric in METRICS) + PORTFOLIO_OBJECTIVES
 
 
 @dataclass(frozen=True)
@@ -415,20 +417,49 @@ def backtest_portfolio(strategy: Strategy, panel: Panel) -> PortfolioResult:
     forward), place the results on the panel's timeline and run the portfolio engine."""
     checked = strategy.checked
     rank = checked.settings.get("rank")
-    plan = _bound(strategy, strategy_plan(checked, extra={"portfolio.rank": rank} if rank is not None else None))
+    plan = _bound(strategy, strategy_plan(checked, extra={RANK: rank} if rank is not None else None))
+    frames = {}
+    for symbol in panel.symbols:
+        require_volume(strategy, panel.bars[symbol])
+        frames[symbol] = plan.evaluate(panel.bars[symbol], interval=panel.interval_ms, whole_data=True)
+    return portfolio_from_frames(checked, panel, frames)
+
+
+RANK = "portfolio.rank"  # the plan output holding a portfolio script's `rank by` value
+
+
+def portfolio_nodes(checked: CheckedProgram) -> dict[str, ir.Node]:
+    """`engine_nodes` plus the `rank by` value of a portfolio script: what a plan computes on
+    each symbol's bars (the optimizer compiles many programs' into one plan)."""
+    rank = checked.settings.get("rank")
+    return {**engine_nodes(checked), **({RANK: rank} if rank is not None else {})}
+
+
+def portfolio_from_frames(checked: CheckedProgram, panel: Panel, frames: Mapping[str, pl.DataFrame], *,
+                          prefix: str = "", window: tuple[int, int] | None = None) -> PortfolioResult:
+    """Run the portfolio engine on inputs a plan computed per symbol (`frames[symbol]`, columns
+    `prefix + name`, one row per bar of the symbol up to the window's end), over the timeline
+    rows [start, end) of `window` (default: all of it)."""
+    start, end = window or (0, len(panel.timestamps))
     levels = [name for name in engine_nodes(checked) if name not in SIGNALS]
-    signals, ranks = [], np.zeros((len(panel.timestamps), len(panel.symbols)))
+
+    def placed(symbol: str, name: str, fill: object, dtype: type) -> np.ndarray:
+        values = frames[symbol][prefix + name]
+        values = values.fill_null(False) if dtype is bool else values.cast(pl.Float64)
+        out = np.full(end, fill, dtype=dtype)
+        rows = panel.rows[symbol]
+        mine = rows[:values.len()]
+        out[mine[mine < end]] = values.to_numpy()[:np.count_nonzero(mine < end)]
+        return out[start:]
+
+    has_rank = checked.settings.get("rank") is not None
+    signals, ranks = [], np.zeros((end - start, len(panel.symbols)))
     for j, symbol in enumerate(panel.symbols):
-        bars = panel.bars[symbol]
-        require_volume(strategy, bars)
-        frame = plan.evaluate(bars, interval=panel.interval_ms, whole_data=True)
-        signals.append(Signals(
-            **{name: panel.spread(symbol, frame[name].fill_null(False).to_numpy(), False)
-               for name in SIGNALS},
-            levels={name: panel.spread(symbol, frame[name].cast(pl.Float64).to_numpy(), np.nan)
-                    for name in levels}))
-        if rank is not None:
-            ranks[:, j] = panel.spread(symbol, frame["portfolio.rank"].cast(pl.Float64).to_numpy(), np.nan)
+        signals.append(Signals(**{name: placed(symbol, name, False, bool) for name in SIGNALS},
+                               levels={name: placed(symbol, name, np.nan, float) for name in levels}))
+        if has_rank:
+            ranks[:, j] = placed(symbol, RANK, np.nan, float)
     slots = checked.settings.get("max_positions") or len(panel.symbols)
-    bars = PortfolioBars(panel.timestamps, panel.symbols, dict(panel.prices))
+    bars = PortfolioBars(panel.timestamps[start:end], panel.symbols,
+                         {name: matrix[start:end] for name, matrix in panel.prices.items()})
     return run_portfolio(bars, signals, ranks, execution_config(checked), slots)

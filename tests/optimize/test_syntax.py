@@ -120,10 +120,12 @@ def test_two_optimize_statements_and_nothing_to_search_are_errors() -> None:
 
 
 def test_every_objective_is_a_metric_of_a_run() -> None:
-    """The objectives offered are exactly the metrics a plain run reports (runtime.report)."""
+    """The objectives offered are exactly the metrics a plain run reports (runtime.report), and
+    a portfolio run's own (runtime.portfolio_report)."""
+    from tradebot.runtime.portfolio_report import PORTFOLIO_ROWS
     from tradebot.runtime.report import METRIC_ROWS
 
-    assert set(OBJECTIVES) == {key for key, _, _ in METRIC_ROWS}
+    assert set(OBJECTIVES) == {key for key, _, _ in (*METRIC_ROWS, *PORTFOLIO_ROWS)}
     assert {"sharpe", "sortino", "calmar", "cagr_pct", "profit_factor", "max_drawdown_pct"} <= set(OBJECTIVES)
 
 

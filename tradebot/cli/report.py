@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import polars as pl
 
 from ..config import Config
@@ -16,8 +17,9 @@ from ..report.backtest import backtest_page
 from ..report.html import write_report
 from ..report.model import BacktestPage, SweepPage
 from ..report.runs import RunData, backtest_for_report, default_path, open_in_browser, report_path
+from ..runtime.portfolio import PortfolioResult
 
-__all__ = ["add_commands", "backtest_for_report", "save_report", "sweep_reporter"]
+__all__ = ["add_commands", "backtest_for_report", "save_portfolio_report", "save_report", "sweep_reporter"]
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -52,13 +54,31 @@ def save_report(run: RunData, strategy: Strategy, args: argparse.Namespace, *, b
     _publish(page, report_path(args.report, strategy.title), opened=args.open)
 
 
+def save_portfolio_report(result: PortfolioResult, strategy: Strategy, args: argparse.Namespace, *,
+                          prices: Mapping[str, np.ndarray], files: Mapping[str, Path],
+                          settings: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    """After `tradebot run` of a universe: report.json for a later `tradebot report DIR` (the
+    symbols' files), and the --report page."""
+    from ..report.portfolio import portfolio_page
+
+    if args.out:
+        from ..report.saved import write_portfolio_extras
+
+        write_portfolio_extras(Path(args.out), title=strategy.title, capital=result.config.capital,
+                               files=files)
+    if args.report is None:
+        return
+    page = portfolio_page(result, title=strategy.title, prices=prices, settings=settings, params=params)
+    _publish(page, report_path(args.report, strategy.title), opened=args.open)
+
+
 def sweep_reporter(args: argparse.Namespace) -> Callable[..., None] | None:
     """The optimizer's hook: with --report, or --out (whose report.html replaces the old SVG
     figure), called with the review, the run's info and the bars once the sweep is done."""
     if args.report is None and not args.out:
         return None
 
-    def publish(review, info, bars: pl.DataFrame) -> None:  # noqa: ANN001 - optimizer types, imported lazily
+    def publish(review, info, bars) -> None:  # noqa: ANN001 - optimizer types (bars: a frame or a Panel), imported lazily
         from ..report.sweep import sweep_page
 
         page = sweep_page(review, info, bars, top=args.top or 10)

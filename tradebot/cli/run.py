@@ -10,6 +10,7 @@ from typing import Iterable
 from ..compiled import numba_warming_up
 from ..config import Config
 from ..data import cache as data_cache
+from ..data.panel import load_panel
 from ..errors import UsageError, UserError
 from ..lang import ast
 from ..lang.diagnostics import Diagnostic, render_one
@@ -17,7 +18,7 @@ from ..lang.lookback import lookback
 from ..optimize import flags as optimize_flags
 from ..pipeline import (StoreChoice, Strategy, backtest_counting_rules, backtest_portfolio, check_data,
                         count_rules, data_path, engine_nodes, is_portfolio, load_bars, load_strategy,
-                        params_as_written, run_settings, summarise, universe_panel, universe_paths,
+                        params_as_written, run_settings, summarise, universe_paths,
                         with_other_symbols)
 from ..runtime.report import result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
@@ -125,11 +126,11 @@ def _backtest_portfolio(strategy: Strategy, args: argparse.Namespace, config: Co
     """A script with a `universe`: one account over its symbols (docs/execution.md, "Portfolios")."""
     from ..runtime.portfolio_report import format_portfolio, portfolio_to_dict, write_portfolio
 
-    if args.data or args.report is not None:
-        raise UsageError(f"{'--data' if args.data else '--report'} is for one symbol; "
-                         "a script with a `universe` names its own files")
+    if args.data:
+        raise UsageError("--data is for one symbol; a script with a `universe` names its own files")
     store = _store_choice(args)
-    panel = universe_panel(strategy, config, store)
+    files = universe_paths(strategy, config, store)
+    panel = load_panel(files)
     strategy = with_other_symbols(strategy, config, panel=panel, store=store)
     result = backtest_portfolio(strategy, panel)
     universe = strategy.checked.settings["universe"]
@@ -141,6 +142,11 @@ def _backtest_portfolio(strategy: Strategy, args: argparse.Namespace, config: Co
     if args.out:
         paths = write_portfolio(result, args.out, settings=settings)
         print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+    if args.out or args.report is not None:
+        from .report import save_portfolio_report
+
+        save_portfolio_report(result, strategy, args, prices=panel.prices, files=files, settings=settings,
+                              params=params_as_written(strategy))
     if args.json:
         print(json.dumps(portfolio_to_dict(result, settings=settings), indent=2, allow_nan=False))
     else:

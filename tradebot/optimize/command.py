@@ -12,20 +12,22 @@ import hashlib
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, Sequence, TextIO
 
 import polars as pl
 
 from ..config import Config
+from ..data.panel import Panel
 from ..errors import UsageError
 from ..lang.diagnostics import render_one
 from ..lang.optimize_check import DEFAULT_TRIALS, OptimizeSpec
-from ..pipeline import compile_source, data_path, load_bars, read_script, require_volume
+from ..pipeline import compile_source, data_path, is_portfolio, load_bars, read_script, require_volume
 from ..textkit import format_duration
 from . import interrupt
 from .flags import CONFIRM_ABOVE, DEFAULT_TOP
 from .batch import DEFAULT_MEMORY_MB, Evaluator, EvaluatorSpec, Objective, Window
 from .parallel import PROBE, Workers, plan_jobs
+from .portfolio import portfolio_evaluator, refuse_portfolio_objective, report_bars
 from .progress import Progress
 from .report import RunInfo, format_report, sha256_file, write_files
 from .review import Review, review
@@ -49,7 +51,7 @@ class Setup:
 
 
 def optimize_command(args: argparse.Namespace, config: Config,
-                     report: Callable[[Review, RunInfo, pl.DataFrame], None] | None = None) -> int:
+                     report: Callable[[Review, RunInfo, pl.DataFrame | Panel], None] | None = None) -> int:
     """Run the sweep and print its report; `report` (the CLI's --report) also gets the outcome."""
     if args.overrides:
         raise UsageError("--set fixes a param for a plain run; to optimize with a param fixed, narrow its "
@@ -72,7 +74,7 @@ def optimize_command(args: argparse.Namespace, config: Config,
             paths = write_files(outcome, setup.info, Path(args.out), text=text)
             print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
         if report is not None:
-            report(outcome, setup.info, setup.evaluator.bars)
+            report(outcome, setup.info, report_bars(setup.evaluator))
     return INTERRUPTED if outcome.search.interrupted or interrupt.pressed() else 0
 
 
@@ -148,9 +150,6 @@ def prepare(args: argparse.Namespace, config: Config) -> Setup:
     if spec is None:
         raise UsageError(f"{args.script} has no `optimize` statement: add one, for example "
                          "`optimize maximize sharpe`, to say what to search for (docs/optimize.md)")
-    data = data_path(strategy, flag=args.data, config=config)
-    bars = load_bars(data)
-    require_volume(strategy, bars)
     method = args.method or spec.method
     if method == "grid" and args.trials:
         raise UsageError("--trials is for --method random or bayes; a grid tries every combination")
@@ -159,21 +158,33 @@ def prepare(args: argparse.Namespace, config: Config) -> Setup:
     jobs = args.jobs or 1
     memory = int(config.get("optimize", "memory_mb", DEFAULT_MEMORY_MB))
     objective = Objective(spec.objective, spec.maximize, spec.min_trades)
-    evaluator = Evaluator(EvaluatorSpec(source, str(args.script), bars, objective,
-                                        memory_mb=max(16, memory // jobs)))
+    evaluator_spec = EvaluatorSpec(source, str(args.script), pl.DataFrame(), objective,
+                                   memory_mb=max(16, memory // jobs))
+    if is_portfolio(strategy):
+        data, files, evaluator = portfolio_evaluator(strategy, args, config, evaluator_spec)
+    else:
+        refuse_portfolio_objective(strategy)
+        data = files = data_path(strategy, flag=args.data, config=config)
+        bars = load_bars(data)
+        require_volume(strategy, bars)
+        evaluator = Evaluator(replace(evaluator_spec, bars=bars))
     study = args.study or args.script.stem
     storage = storage_url(args.storage) if args.storage else None  # `studies.db` is a SQLite file
     options = SearchOptions(method, trials, seed, jobs, storage, study,
-                            fingerprint(source, data, method=method, trials=trials, seed=seed))
+                            fingerprint(source, files, method=method, trials=trials, seed=seed))
     info = RunInfo(strategy.title, args.script, data, method, trials, seed, jobs,
-                   storage, study if storage else None, None, bars.height)
+                   storage, study if storage else None, None, evaluator.bars.height,
+                   () if isinstance(files, Path) else tuple(files))
     return Setup(evaluator, Space(evaluator.base), spec, options, info)
 
 
-def fingerprint(source: str, data: Path, *, method: str, trials: int | None, seed: int) -> str:
-    """What a shared study must agree on: script text, data bytes and the search."""
+def fingerprint(source: str, data: Path | Sequence[Path], *, method: str, trials: int | None,
+                seed: int) -> str:
+    """What a shared study must agree on: script text, data bytes (every file of a universe) and
+    the search."""
     digest = hashlib.sha256(source.encode("utf-8"))
-    digest.update((sha256_file(data) or str(data)).encode())
+    for path in [data] if isinstance(data, Path) else data:
+        digest.update((sha256_file(path) or str(path)).encode())
     digest.update(f"{method}|{trials}|{seed}".encode())
     return digest.hexdigest()
 

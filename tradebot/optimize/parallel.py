@@ -33,11 +33,11 @@ IN_FLIGHT_PER_JOB = 2  # batches queued per worker: enough to keep it busy, few 
 _worker_evaluator: Evaluator | None = None
 
 
-def _start_worker(spec: EvaluatorSpec) -> None:
+def _start_worker(kind: type[Evaluator], spec: EvaluatorSpec) -> None:
     # SIGINT exists on Windows too; ignoring it leaves Ctrl-C to the parent, which stops the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _worker_evaluator
-    _worker_evaluator = Evaluator(spec)
+    _worker_evaluator = kind(spec)  # an Evaluator, or a portfolio's (optimize/portfolio.py)
 
 
 def _evaluate(candidates: Candidates, window: Window) -> pl.DataFrame:
@@ -142,7 +142,7 @@ class Workers:
                 with _ctrl_c_deferred():
                     self.pool = ProcessPoolExecutor(max_workers=self.jobs,
                                                     mp_context=multiprocessing.get_context("spawn"),
-                                                    initializer=_start_worker, initargs=(local.spec,))
+                                                    initializer=_start_worker, initargs=(type(local), local.spec))
                     for _ in range(self.jobs):  # the pool starts a worker per task it is given
                         self.pool.submit(_nothing)
             except KeyboardInterrupt:

@@ -44,6 +44,7 @@ class RunInfo:
     study: str | None
     candidates: int | None  # combinations the sweep had to try (None for bayes)
     bars: int = 0  # bars in the data (a plain run's window)
+    files: tuple[Path, ...] = ()  # a universe's files (`data` is then its glob)
 
 
 def format_report(review: Review, info: RunInfo, *, top: int) -> str:
@@ -241,7 +242,8 @@ def manifest(review: Review, info: RunInfo) -> dict[str, Any]:
         "command": sys.argv,
         "script": {"path": str(info.script), "sha256": sha256_file(info.script)},
         "data": {"path": str(info.data), "sha256": sha256_file(info.data),
-                 "bars": review.window.end - review.window.start},
+                 "bars": review.window.end - review.window.start,
+                 **({"files": {str(p): sha256_file(p) for p in info.files}} if info.files else {})},
         "search": {"method": info.method, "trials": info.trials,
                    "seed": info.seed if info.method != "grid" else None, "jobs": info.jobs,
                    "storage": info.storage, "study": info.study, "objective": review.objective.metric,

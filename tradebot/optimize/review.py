@@ -67,7 +67,7 @@ def review(evaluator: Evaluator, space: Space, search: SearchResult, window: Win
 
 
 def _with_costs(evaluator: Evaluator, factor: float) -> Evaluator:
-    return Evaluator(dataclasses.replace(evaluator.spec, cost_factor=factor))
+    return type(evaluator)(dataclasses.replace(evaluator.spec, cost_factor=factor))
 
 
 def _out_of_sample(evaluator: Evaluator, rows: pl.DataFrame, window: Window) -> tuple[dict | None, ...]:

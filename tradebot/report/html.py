@@ -10,7 +10,9 @@ from pathlib import Path
 
 from ..charts import ECHARTS_VERSION, asset_text, echarts_js
 from ..runtime.report import json_safe
-from .model import BacktestPage, SweepPage
+from .model import BacktestPage, PortfolioPage, SweepPage
+
+Page = BacktestPage | PortfolioPage | SweepPage
 
 MODEL_ID = "tradebot-model"
 
@@ -35,12 +37,12 @@ TEMPLATE = """<!DOCTYPE html>
 """
 
 
-def model_json(page: BacktestPage | SweepPage) -> str:
+def model_json(page: Page) -> str:
     """The embedded document (strict JSON: non-finite floats are null)."""
     return json.dumps(json_safe(page.to_json()), allow_nan=False, separators=(",", ":"))
 
 
-def render(page: BacktestPage | SweepPage) -> str:
+def render(page: Page) -> str:
     # "</" inside a <script> block would end it early: JSON allows the escaped form "<\\/".
     model = model_json(page).replace("</", "<\\/")
     return TEMPLATE.format(version=ECHARTS_VERSION, title=escape(page.title), css=asset_text("report.css"),
@@ -48,7 +50,7 @@ def render(page: BacktestPage | SweepPage) -> str:
                            data_script=asset_text("data.js"), script=asset_text("report.js"))
 
 
-def write_report(page: BacktestPage | SweepPage, path: Path) -> Path:
+def write_report(page: Page, path: Path) -> Path:
     """Write the page to `path` (parent folders created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -68,17 +68,9 @@ class BacktestPage:
     notes: Sequence[str] = ()
 
     def to_json(self) -> dict[str, Any]:
-        bars = None if self.bars is None else {
-            name: encode_array(getattr(self.bars, name)) for name in ("open", "high", "low", "close")}
         return {
-            "kind": "backtest",
-            "title": self.title,
-            "capital": self.capital,
-            "settings": dict(self.settings),
-            "params": dict(self.params),
-            "time": encode_times(self.time),
-            "equity": encode_array(self.equity),
-            "bars": bars,
+            **_account("backtest", self),
+            "bars": None if self.bars is None else _prices(self.bars),
             "series": [{"name": s.name, "overlay": s.overlay, "values": encode_array(s.values)}
                        for s in self.series],
             "metrics": _table(self.metrics),
@@ -90,9 +82,65 @@ class BacktestPage:
 
 
 @dataclass(frozen=True)
+class SymbolView:
+    """One symbol of a portfolio page: its prices on the page's timeline (NaN where it has no bar)
+    and its P&L (realized plus open) after each bar."""
+
+    name: str
+    bars: PriceBars
+    pnl: np.ndarray
+
+
+@dataclass(frozen=True)
+class PortfolioPage:
+    """A portfolio backtest: the account's equity beside the equal-weight basket (`hold`), the
+    symbols held per bar, the metrics (the account's table plus `portfolio`), one row per symbol,
+    the correlation of their returns, each symbol's prices and P&L, and the trades with their
+    `symbol` (entry_bar/exit_bar index the page's `time`)."""
+
+    title: str
+    capital: float
+    time: np.ndarray
+    equity: np.ndarray
+    hold: np.ndarray
+    positions: np.ndarray
+    metrics: Table
+    portfolio: Table
+    symbol_table: Table
+    correlation: Table
+    symbols: Sequence[SymbolView]
+    trades: Sequence[Mapping[str, Any]]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    monthly: Sequence[tuple[int, int, float]] = ()
+    yearly: Sequence[tuple[int, float]] = ()
+    notes: Sequence[str] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **_account("portfolio", self),
+            "hold": encode_array(self.hold),
+            "positions": encode_array(self.positions),
+            "bars": None,
+            "series": [],
+            "metrics": _table(self.metrics),
+            "portfolio": _table(self.portfolio),
+            "symbol_table": _table(self.symbol_table),
+            "correlation": _table(self.correlation),
+            "symbols": [{"name": s.name, "pnl": encode_array(s.pnl), "bars": _prices(s.bars)}
+                        for s in self.symbols],
+            "trades": _columns(self.trades),
+            "monthly": [list(m) for m in self.monthly],
+            "yearly": [list(y) for y in self.yearly],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
 class SweepPage:
     """An optimizer sweep: trials, heatmaps, the overfitting checks, validation, the manifest, and
-    the best params' own backtest page (None when no trial qualified)."""
+    the best params' own backtest page (a portfolio's for a universe; None when no trial
+    qualified)."""
 
     title: str
     summary: Sequence[str]
@@ -107,7 +155,7 @@ class SweepPage:
     oos_equity: np.ndarray
     oos_fold: np.ndarray
     manifest: Mapping[str, Any]
-    best: BacktestPage | None
+    best: BacktestPage | PortfolioPage | None
     notes: Sequence[str] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -128,6 +176,16 @@ class SweepPage:
             "best": self.best.to_json() if self.best else None,
             "notes": list(self.notes),
         }
+
+
+def _account(kind: str, page: BacktestPage | PortfolioPage) -> dict[str, Any]:
+    """What every run's page starts with: its kind, title, capital, settings, params and equity."""
+    return {"kind": kind, "title": page.title, "capital": page.capital, "settings": dict(page.settings),
+            "params": dict(page.params), "time": encode_times(page.time), "equity": encode_array(page.equity)}
+
+
+def _prices(bars: PriceBars) -> dict[str, Any]:
+    return {name: encode_array(getattr(bars, name)) for name in ("open", "high", "low", "close")}
 
 
 def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:

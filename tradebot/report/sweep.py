@@ -11,11 +11,14 @@ from typing import Any, Sequence
 import numpy as np
 import polars as pl
 
+from ..data.panel import Panel
 from ..optimize.batch import PARAM_PREFIX, param_columns, params_of
 from ..optimize.report import RunInfo, folds_frame, format_report, manifest
 from ..optimize.review import COST_FACTOR, Review
 from ..runtime.report import json_safe
+from ..runtime.portfolio import PortfolioResult
 from .backtest import backtest_page
+from .portfolio import portfolio_page
 from ..charts.heatmap import Heatmap
 from .model import SweepPage, Table
 
@@ -23,8 +26,9 @@ MAX_PAIR_HEATMAPS = 3
 MIN_TOP = 10
 
 
-def sweep_page(review: Review, info: RunInfo, bars: pl.DataFrame, *, top: int = MIN_TOP) -> SweepPage:
-    """The page of a finished (or interrupted) sweep; `bars` are all the bars the sweep ran on."""
+def sweep_page(review: Review, info: RunInfo, bars: pl.DataFrame | Panel, *, top: int = MIN_TOP) -> SweepPage:
+    """The page of a finished (or interrupted) sweep; `bars` are all the bars the sweep ran on
+    (a portfolio's: its universe's panel)."""
     trials = review.search.trials
     names = param_columns(trials)
     notes = []
@@ -33,11 +37,14 @@ def sweep_page(review: Review, info: RunInfo, bars: pl.DataFrame, *, top: int = 
     if review.best is None:
         notes.append("no trial produced a result to rank, so there is no best run, no checks and no heatmap")
     best = None
-    if review.best_run is not None:
-        window = bars.slice(review.window.start, review.window.end - review.window.start)
-        best = backtest_page(review.best_run, title=f"{info.title}: best params", bars=window,
-                             params=params_of(review.best or {}),
-                             settings={"bars": f"{review.window.start}..{review.window.end}"})
+    start, end = review.window.start, review.window.end
+    shown = {"title": f"{info.title}: best params", "params": params_of(review.best or {}),
+             "settings": {"bars": f"{start}..{end}"}}
+    if isinstance(review.best_run, PortfolioResult) and isinstance(bars, Panel):
+        best = portfolio_page(review.best_run, prices={name: matrix[start:end] for name, matrix in bars.prices.items()},
+                              **shown)
+    elif review.best_run is not None and isinstance(bars, pl.DataFrame):
+        best = backtest_page(review.best_run, bars=bars.slice(start, end - start), **shown)
     validation = review.validation
     stitched = validation.stitched if validation is not None else None
     return SweepPage(

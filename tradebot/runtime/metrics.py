@@ -73,6 +73,15 @@ METRICS: tuple[Metric, ...] = (
     Metric("bars_per_year", "Bars per year", "number", None),
 )
 
+# What a portfolio run (a script with a `universe`) adds for the account, after METRICS; the
+# optimizer may rank by them too (portfolio_metrics.py computes them).
+PORTFOLIO_METRICS: tuple[Metric, ...] = (
+    Metric("turnover", "Turnover (traded / mean equity)", "ratio", None),
+    Metric("avg_positions", "Average positions held", "number", None),
+    Metric("max_positions_held", "Most positions held", "count", None),
+    Metric("avg_correlation", "Mean correlation of the symbols' returns", "ratio", False),
+)
+
 
 def bars_per_year(timestamps: pl.Series) -> float:
     """Bar intervals per calendar year actually present in the data: (n - 1) / span in years.

@@ -18,6 +18,8 @@ from .engine import (Ruin, _kernel, _kernel_array, kernel_settings, level_values
                      ruin_of, trades_frame)
 from .execution import ExecutionConfig
 from .metrics import bars_per_year, equity_metrics, trade_metrics
+from .portfolio_metrics import (basket_return_pct, concurrency, correlation_to_others, mean_correlation,
+                                return_correlation, turnover)
 from .signals import SIGNAL_NAMES, Signals
 
 PRICES = ("open", "high", "low", "close")
@@ -85,11 +87,13 @@ def run_portfolio(bars: PortfolioBars, signals: Sequence[Signals], rank: np.ndar
                                  "drawdown": drawdowns, "positions": held})
     per_year = bars_per_year(timestamps)
     close = bars.prices["close"]
-    metrics = _account_metrics(trades, equity_frame, position, close, records, config, per_year)
+    correlation = return_correlation(close)
+    metrics = _account_metrics(trades, equity_frame, position, close, correlation, config, per_year)
     return PortfolioResult(
         symbols=bars.symbols, trades=trades, equity=equity_frame, position=position, pnl=pnl,
         close=close, metrics=metrics,
-        per_symbol=_symbol_metrics(trades, bars.symbols, position, pnl, close),
+        per_symbol=_symbol_metrics(trades, bars.symbols, position, pnl, close, correlation,
+                                   equity_frame["equity"].to_numpy()),
         config=config, bars_per_year=per_year,
         ruin=ruin_of(ruin, timestamps))
 
@@ -104,9 +108,10 @@ def _level_matrix(value: float | str, signals: Sequence[Signals]) -> np.ndarray:
 
 
 def _account_metrics(trades: pl.DataFrame, equity: pl.DataFrame, position: np.ndarray,
-                     close: np.ndarray, records: np.ndarray, config: ExecutionConfig,
+                     close: np.ndarray, correlation: np.ndarray, config: ExecutionConfig,
                      per_year: float) -> dict[str, dict[str, Any]]:
-    """The single-symbol metrics for the account, plus exposure, turnover and concurrency."""
+    """The single-symbol metrics for the account, plus turnover, concurrency and the symbols'
+    mean correlation (metrics.PORTFOLIO_METRICS)."""
     values = equity["equity"].to_numpy()
     held = equity["positions"].to_numpy()
     everything = {
@@ -115,53 +120,14 @@ def _account_metrics(trades: pl.DataFrame, equity: pl.DataFrame, position: np.nd
         "buy_and_hold_return_pct": basket_return_pct(close),
         **trade_metrics(trades, exposed=held > 0),
         "turnover": turnover(trades, values),
-        "avg_positions": float(held.mean()) if len(held) else 0.0,
-        "max_positions_held": int(held.max()) if len(held) else 0,
+        **concurrency(held),
+        "avg_correlation": mean_correlation(correlation),
     }
     result = {"all": everything}
     for side, sign in (("long", 1.0), ("short", -1.0)):
         result[side] = trade_metrics(trades.filter(pl.col("side") == side),
                                      exposed=(position * sign > 0).any(axis=1))
     return result
-
-
-def turnover(trades: pl.DataFrame, equity: np.ndarray) -> float:
-    """Traded notional (every entry and exit fill) over the mean equity: 2.0 is the account
-    bought and sold in full once."""
-    traded = float((trades["qty"] * (trades["entry_price"] + trades["exit_price"])).sum())
-    mean = float(equity.mean()) if len(equity) else 0.0
-    return traded / mean if mean > 0 else 0.0
-
-
-def basket_return_pct(close: np.ndarray) -> float:
-    """The equal-weight basket's return: the mean of each symbol's first-to-last close return."""
-    returns = []
-    for column in close.T:
-        seen = column[~np.isnan(column)]
-        if len(seen):
-            returns.append(seen[-1] / seen[0] - 1.0)
-    return float(100.0 * np.mean(returns)) if returns else 0.0
-
-
-def return_correlation(close: np.ndarray) -> np.ndarray:
-    """Pearson correlation of the symbols' close-to-close returns, each pair over the bars both
-    have a return on (a return spans a symbol's consecutive timeline bars; a gap gives none).
-    NaN for a pair with fewer than 3 common returns or a constant one. All pairs at once: sums
-    over the common bars are matrix products of the returns (0 where missing) and the masks."""
-    returns = close[1:] / close[:-1] - 1.0
-    valid = (~np.isnan(returns)).astype(np.float64)
-    x = np.where(valid > 0, returns, 0.0)
-    count = valid.T @ valid                       # common returns of a and b
-    sum_a = x.T @ valid                           # [a, b]: a's returns where b has one
-    sum_sq = (x * x).T @ valid
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_a, mean_b = sum_a / count, sum_a.T / count
-        covariance = (x.T @ x) / count - mean_a * mean_b
-        var_a = sum_sq / count - mean_a ** 2
-        out = covariance / np.sqrt(var_a * var_a.T)
-    out[(count < 3) | ~(var_a > 0) | ~(var_a.T > 0)] = np.nan
-    np.fill_diagonal(out, 1.0)
-    return out
 
 
 def _symbol_equity(timestamps: pl.Series, symbols: tuple[str, ...], position: np.ndarray,
@@ -174,13 +140,18 @@ def _symbol_equity(timestamps: pl.Series, symbols: tuple[str, ...], position: np
 
 
 def _symbol_metrics(trades: pl.DataFrame, symbols: tuple[str, ...], position: np.ndarray,
-                    pnl: np.ndarray, close: np.ndarray) -> dict[str, dict[str, Any]]:
-    """Each symbol's trade statistics, exposure, final P&L (realized plus open) and its own
-    buy-and-hold return."""
+                    pnl: np.ndarray, close: np.ndarray, correlation: np.ndarray,
+                    equity: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Each symbol's trade statistics, exposure, final P&L (realized plus open), its own
+    buy-and-hold return, its turnover (of the account's mean equity: the symbols' add up to the
+    account's) and its mean correlation with the other symbols."""
     out = {}
+    to_others = correlation_to_others(correlation)
     for j, symbol in enumerate(symbols):
-        stats = trade_metrics(trades.filter(pl.col("symbol") == symbol),
-                              exposed=position[:, j] != 0)
+        mine = trades.filter(pl.col("symbol") == symbol)
+        stats = trade_metrics(mine, exposed=position[:, j] != 0)
+        stats["turnover"] = turnover(mine, equity)
+        stats["avg_correlation"] = float(to_others[j])
         stats["pnl"] = float(pnl[-1, j]) if len(pnl) else 0.0
         stats["buy_and_hold_return_pct"] = basket_return_pct(close[:, j:j + 1])
         stats["bars"] = int(np.count_nonzero(~np.isnan(close[:, j])))

@@ -6,19 +6,21 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+import polars as pl
+
 from ..textkit import text_table
+from .metrics import PORTFOLIO_METRICS
 from .portfolio import PortfolioResult
 from .report import (ISO_FORMAT, _key_values, _metrics_table, _number, _time, _underlined,
                      json_safe, metric_cell, trade_records)
 
 # The account's metrics beyond the single-symbol ones: (key, label, unit).
-PORTFOLIO_ROWS = (("turnover", "Turnover (traded / mean equity)", "ratio"),
-                  ("avg_positions", "Average positions held", "number"),
-                  ("max_positions_held", "Most positions held", "count"))
+PORTFOLIO_ROWS = tuple((m.key, m.label, m.unit) for m in PORTFOLIO_METRICS)
 SYMBOL_COLUMNS = (("bars", "Bars", "count"), ("trades", "Trades", "count"),
                   ("pnl", "P&L", "money"), ("win_rate_pct", "Win rate", "pct"),
-                  ("exposure_pct", "Exposure", "pct"), ("fees_paid", "Fees", "money"),
-                  ("buy_and_hold_return_pct", "Buy & hold", "pct"))
+                  ("exposure_pct", "Exposure", "pct"), ("turnover", "Turnover", "ratio"),
+                  ("fees_paid", "Fees", "money"), ("buy_and_hold_return_pct", "Buy & hold", "pct"),
+                  ("avg_correlation", "Corr. to others", "ratio"))
 
 
 def format_portfolio(result: PortfolioResult, *, title: str, settings: Mapping[str, Any],
@@ -73,8 +75,14 @@ def portfolio_to_dict(result: PortfolioResult, *, settings: Mapping[str, Any]) -
         "per_symbol": result.per_symbol,
         "correlation": {a: dict(zip(result.symbols, map(float, row)))
                         for a, row in zip(result.symbols, result.correlation())},
-        "trades": trade_records(result.trades),
+        "trades": portfolio_trade_records(result.trades),
     })
+
+
+def portfolio_trade_records(trades: pl.DataFrame) -> list[dict[str, Any]]:
+    """Trades as dicts (`trade_records`) with their symbol first."""
+    return [{"symbol": symbol, **record}
+            for symbol, record in zip(trades["symbol"].to_list(), trade_records(trades))]
 
 
 def write_portfolio(result: PortfolioResult, out_dir: Path, *,

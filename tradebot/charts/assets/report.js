@@ -138,7 +138,8 @@
     var div = makeChart(card('Equity and drawdown', []), 'tall');
     container.appendChild(div.parentNode);
     var chart = initChart(div, 'overview' + (this.suffix || ''));
-    var legend = ['Equity'].concat(this.hold ? ['Buy & hold'] : []).concat(['Drawdown %']);
+    var holdName = this.holdName || 'Buy & hold';
+    var legend = ['Equity'].concat(this.hold ? [holdName] : []).concat(['Drawdown %']);
     chart.setOption({
       animation: false,
       legend: { data: legend, top: 0 },
@@ -151,7 +152,7 @@
       dataZoom: [{ type: 'inside', xAxisIndex: [0, 1], filterMode: 'none' },
         { type: 'slider', xAxisIndex: [0, 1], filterMode: 'none', bottom: 10, showDataShadow: false }],
       series: [{ name: 'Equity', type: 'line', showSymbol: false, xAxisIndex: 0, yAxisIndex: 0, data: [], lineStyle: { width: 1.5 }, color: COLORS.equity },
-        { name: 'Buy & hold', type: 'line', showSymbol: false, xAxisIndex: 0, yAxisIndex: 0, data: [], lineStyle: { width: 1 }, color: COLORS.hold },
+        { name: holdName, type: 'line', showSymbol: false, xAxisIndex: 0, yAxisIndex: 0, data: [], lineStyle: { width: 1 }, color: COLORS.hold },
         { name: 'Drawdown %', type: 'line', showSymbol: false, xAxisIndex: 1, yAxisIndex: 1, data: [], areaStyle: { opacity: 0.35 }, lineStyle: { width: 1 }, color: COLORS.drawdown }]
     });
     function redraw() {
@@ -180,12 +181,16 @@
     ['Bars', 'bars_held'], ['Reason', 'exit_reason'], ['Stop', 'stop'], ['Target', 'target']];
   var MAX_TRADE_ROWS = 5000;
 
+  Backtest.prototype.tradeColumns = function () { return TRADE_COLUMNS; };
+  /* The trades the price chart marks (a portfolio's: the chosen symbol's). */
+  Backtest.prototype.chartTrades = function () { return this.page.trades; };
+
   Backtest.prototype.tradesTable = function (container) {
-    var self = this, trades = this.page.trades;
+    var self = this, trades = this.page.trades, columns = this.tradeColumns();
     if (!trades.length) { container.appendChild(card('Trades', [empty('No trades: the strategy never entered a position.')])); return; }
     var rows = trades.map(function (t, i) { return Object.assign({ index: i + 1 }, t); });
     var table = el('table', { 'class': 'sortable', id: 'trades-table' + (this.suffix || '') });
-    var head = el('tr', {}, TRADE_COLUMNS.map(function (c) { return el('th', { text: c[0], 'data-key': c[1] }); }));
+    var head = el('tr', {}, columns.map(function (c) { return el('th', { text: c[0], 'data-key': c[1] }); }));
     table.appendChild(el('thead', {}, [head]));
     var body = el('tbody');
     table.appendChild(body);
@@ -194,7 +199,7 @@
       body.textContent = '';
       rows.slice(0, MAX_TRADE_ROWS).forEach(function (t) {
         var tr = el('tr', { 'class': 'clickable', 'data-trade': t.index - 1, title: 'show this trade on the chart' },
-          TRADE_COLUMNS.map(function (c) {
+          columns.map(function (c) {
             var v = t[c[1]], text;
             if (c[1] === 'entry_time' || c[1] === 'exit_time') text = v.slice(0, 16).replace('T', ' ');
             else if (c[1] === 'pnl') text = fmt(v, 2);
@@ -270,9 +275,9 @@
         { type: 'slider', xAxisIndex: axes, filterMode: 'none', bottom: 10, showDataShadow: false }],
       series: series
     });
-    var trades = this.page.trades;
     function inWindow(t, a, b) { return t.exit_bar >= a && t.entry_bar < b; }
     this.redrawChart = function () {
+      var trades = self.chartTrades();
       var range = visibleRange(chart, self.t0, self.t1);
       var w = windowOf(self.time, range[0], range[1]), b = buckets(chart);
       var candles = candlePoints(self.time, self.bars, w[0], w[1], Math.floor(chart.getWidth() / MIN_CANDLE_PX));
@@ -390,6 +395,152 @@
     });
     return dl;
   }
+
+  // ------------------------------------------------------------------ a portfolio
+  /* A Backtest whose prices are one symbol's at a time (the picker on the Chart tab), with the
+     equal-weight basket as its buy and hold, and the tabs of the symbols. */
+  function Portfolio(page) {
+    Backtest.call(this, page);
+    this.hold = decodeArray(page.hold);
+    this.holdName = 'Equal-weight basket';
+    this.positions = decodeArray(page.positions);
+    this.symbols = page.symbols.map(function (s) {
+      return { name: s.name, pnl: decodeArray(s.pnl), bars: { open: decodeArray(s.bars.open),
+        high: decodeArray(s.bars.high), low: decodeArray(s.bars.low), close: decodeArray(s.bars.close) } };
+    });
+    var any = this.symbols.some(function (s) { for (var i = 0; i < s.bars.close.length; i++) if (s.bars.close[i] === s.bars.close[i]) return true; return false; });
+    if (!any) this.hold = null;
+    this.selectSymbol(0);
+  }
+  Portfolio.prototype = Object.create(Backtest.prototype);
+  Portfolio.prototype.constructor = Portfolio;
+
+  Portfolio.prototype.selectSymbol = function (index) {
+    var s = this.symbols[index];
+    this.symbol = index;
+    this.bars = s && s.bars.close.some(function (v) { return v === v; }) ? s.bars : null;
+    if (this.picker) this.picker.value = String(index);
+  };
+
+  Portfolio.prototype.symbolIndex = function (name) {
+    for (var i = 0; i < this.symbols.length; i++) if (this.symbols[i].name === name) return i;
+    return -1;
+  };
+
+  Portfolio.prototype.tabs = function (prefix) {
+    var self = this, list = Backtest.prototype.tabs.call(this, prefix);
+    list.splice(2, 0, { name: prefix + 'Symbols', build: function (c) { self.symbolsTab(c); } });
+    return list;
+  };
+
+  Portfolio.prototype.tradeColumns = function () { return [TRADE_COLUMNS[0], ['Symbol', 'symbol']].concat(TRADE_COLUMNS.slice(1)); };
+
+  Portfolio.prototype.chartTrades = function () {
+    var name = this.symbols[this.symbol] ? this.symbols[this.symbol].name : null;
+    return this.page.trades.filter(function (t) { return t.symbol === name; });
+  };
+
+  Portfolio.prototype.overview = function (container) {
+    Backtest.prototype.overview.call(this, container);
+    if (this.n < 2) return;
+    var self = this;
+    var div = makeChart(card('Symbols held', []), 'small');
+    container.appendChild(div.parentNode);
+    var chart = initChart(div, 'positions' + (this.suffix || ''));
+    chart.setOption({
+      animation: false, tooltip: { trigger: 'axis', formatter: tooltipTime },
+      grid: { left: 70, right: 30, outerBoundsMode: 'none', top: 34, bottom: 60 },
+      xAxis: this.timeAxis(0, true), yAxis: { minInterval: 1, name: 'symbols held' },
+      dataZoom: [{ type: 'inside', filterMode: 'none' }, { type: 'slider', filterMode: 'none', bottom: 10, showDataShadow: false }],
+      series: [{ name: 'Symbols held', type: 'line', step: 'end', showSymbol: false, data: [], areaStyle: { opacity: 0.2 }, lineStyle: { width: 1 }, color: COLORS.equity }]
+    });
+    function redraw() {
+      var range = visibleRange(chart, self.t0, self.t1), w = windowOf(self.time, range[0], range[1]);
+      chart.setOption({ series: [{ data: linePoints(self.time, self.positions, w[0], w[1], buckets(chart)) }] });
+    }
+    onZoom(chart, redraw);
+    redraw();
+  };
+
+  Portfolio.prototype.performance = function (container) {
+    var page = this.page;
+    container.appendChild(card('Performance', [plainTable(page.metrics.header, page.metrics.rows)]));
+    var correlation = correlationTable(page.correlation);
+    correlation.id = 'correlation' + (this.suffix || '');
+    container.appendChild(el('div', { 'class': 'grid2' }, [card('Portfolio', [plainTable(page.portfolio.header, page.portfolio.rows)]),
+      card('Correlation of the symbols\' bar returns', [correlation])]));
+    container.appendChild(el('div', { 'class': 'grid2' }, [card('Settings', [keyValues(page.settings)]),
+      card('Params', [Object.keys(page.params).length ? keyValues(page.params) : empty('none')])]));
+  };
+
+  /* The matrix with each cell shaded by its value (red +1, white 0, blue -1). */
+  function correlationTable(table) {
+    var node = plainTable(table.header, table.rows);
+    node.querySelectorAll('tbody tr').forEach(function (tr, r) {
+      tr.querySelectorAll('td').forEach(function (td, c) {
+        var v = table.rows[r][c];
+        if (c === 0 || typeof v !== 'number') return;
+        var a = Math.min(1, Math.abs(v)) * 0.55;
+        td.style.background = v >= 0 ? 'rgba(224,64,42,' + a + ')' : 'rgba(47,90,255,' + a + ')';
+        td.textContent = v.toFixed(2);
+      });
+    });
+    return node;
+  }
+
+  Portfolio.prototype.symbolsTab = function (container) {
+    var self = this, page = this.page;
+    var table = plainTable(page.symbol_table.header, page.symbol_table.rows);
+    table.id = 'symbols-table' + (this.suffix || '');
+    table.querySelectorAll('tbody tr').forEach(function (tr, i) {
+      tr.className = 'clickable';
+      tr.title = 'show this symbol on the chart';
+      tr.addEventListener('click', function () { self.showSymbol(self.symbolIndex(page.symbol_table.rows[i][0])); });
+    });
+    container.appendChild(card('Per symbol (click a row to see its chart)', [el('div', { 'class': 'scroll' }, [table])]));
+    if (this.n < 2) return;
+    var div = makeChart(card('P&L of each symbol (realized plus open)', []), 'tall');
+    container.appendChild(div.parentNode);
+    var chart = initChart(div, 'symbols' + (this.suffix || ''));
+    chart.setOption({
+      animation: false, legend: { top: 0, type: 'scroll' }, tooltip: { trigger: 'axis', formatter: tooltipTime },
+      grid: { left: 70, right: 30, outerBoundsMode: 'none', top: 40, bottom: 60 },
+      xAxis: this.timeAxis(0, true), yAxis: { scale: true, name: 'P&L' },
+      dataZoom: [{ type: 'inside', filterMode: 'none' }, { type: 'slider', filterMode: 'none', bottom: 10, showDataShadow: false }],
+      series: this.symbols.map(function (s) { return { name: s.name, type: 'line', showSymbol: false, data: [], lineStyle: { width: 1.2 } }; })
+    });
+    function redraw() {
+      var range = visibleRange(chart, self.t0, self.t1), w = windowOf(self.time, range[0], range[1]), b = buckets(chart);
+      chart.setOption({ series: self.symbols.map(function (s) { return { data: linePoints(self.time, s.pnl, w[0], w[1], b) }; }) });
+    }
+    onZoom(chart, redraw);
+    redraw();
+  };
+
+  Portfolio.prototype.showSymbol = function (index) {
+    this.selectSymbol(index);
+    this.selected = undefined;
+    showTab(this.chartTab);
+    if (this.redrawChart) this.redrawChart();
+  };
+
+  Portfolio.prototype.showTrade = function (index) {
+    this.selectSymbol(this.symbolIndex(this.page.trades[index].symbol));
+    Backtest.prototype.showTrade.call(this, index);
+  };
+
+  Portfolio.prototype.priceChart = function (container) {
+    var self = this;
+    var picker = this.picker = el('select', { id: 'symbol-picker' + (this.suffix || ''), 'aria-label': 'symbol' },
+      this.symbols.map(function (s, i) { return el('option', { value: String(i), text: s.name }); }));
+    picker.value = String(this.symbol);
+    picker.addEventListener('change', function () { self.showSymbol(Number(picker.value)); });
+    container.appendChild(el('div', { 'class': 'picker' }, [el('label', { text: 'Symbol ' }, [picker]),
+      el('span', { text: ' candles and trades of one symbol; the trades table and the Symbols tab choose one too' })]));
+    var box = el('div');
+    container.appendChild(box);
+    Backtest.prototype.priceChart.call(this, box);
+  };
 
   // ------------------------------------------------------------------ a sweep
   function Sweep(page) { this.page = page; }
@@ -510,6 +661,8 @@
     });
   }
 
+  function chartTab(list) { return list.filter(function (t) { return /Chart$/.test(t.name); })[0]; }
+
   function start() {
     var main = document.getElementById('pages');
     document.getElementById('loading').remove();
@@ -518,16 +671,16 @@
       var sweep = new Sweep(model);
       addTabs(sweep.tabs());
       if (model.best) {
-        var best = api.backtest = new Backtest(model.best);
+        var best = api.backtest = model.best.kind === 'portfolio' ? new Portfolio(model.best) : new Backtest(model.best);
         best.suffix = '-best';
         var bestTabs = best.tabs('Best: ');
-        best.chartTab = bestTabs[3];
+        best.chartTab = chartTab(bestTabs);
         addTabs(bestTabs);
       }
     } else {
-      var bt = api.backtest = new Backtest(model);
+      var bt = api.backtest = model.kind === 'portfolio' ? new Portfolio(model) : new Backtest(model);
       var list = bt.tabs('');
-      bt.chartTab = list[3];
+      bt.chartTab = chartTab(list);
       addTabs(list);
     }
     showTab(tabs[0]);

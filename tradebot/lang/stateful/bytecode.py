@@ -20,7 +20,7 @@ from .. import ir
 from ..ast import Span
 from ..operators import OPERATORS
 from ..types import NUMBER_SERIES
-from . import opcodes as oc
+from ...vm import opcodes as oc
 
 # Elementwise builtins the VM computes (same missing-value rules as lang/library/math.py).
 FUNCTIONS = {"abs": oc.ABS, "min": oc.MIN, "max": oc.MAX, "sqrt": oc.SQRT, "log": oc.LOG,

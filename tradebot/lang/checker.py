@@ -18,6 +18,7 @@ from .builtins import REGISTRY
 from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
 from .library.pine_names import pine_hint
 from .optimize_check import OptimizeSpec, check_optimize
+from .position_check import check_position
 from .parser import SyntaxDiagnostics, parse_expression, parse_program, without_bom
 from .risk_check import RiskRules, check_risk, is_extended
 from .resolve import INVALID, SYMBOL, Resolver, Scope, is_invalid
@@ -257,6 +258,8 @@ class _Checker:
                                   resolve=lambda expr: self.resolver.resolve(expr, self.scope()))
         risk_values, risk = self._risk(statements, settings)
         settings.update(risk_values)
+        check_position(series, signals, risk, settings, self._error, universe_span=next(
+            (s.span for s in statements if isinstance(s, ast.Setting) and s.name == "universe"), None))
         self._unused_function_bodies()
         if self.errors:
             raise ScriptDiagnostics(self.errors, self.source, self.filename)

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -21,6 +21,9 @@ from ..market.vocab import FILL_POLICIES, SIZING_MODES
 from .execution import ExecutionConfig
 from .metrics import bars_per_year, compute_metrics, drawdown
 from .signals import Signals
+
+if TYPE_CHECKING:
+    from .program import RuleProgram
 
 TRADE_SCHEMA = {
     "side": pl.String,
@@ -70,15 +73,20 @@ class BacktestResult:
     ruin: Ruin | None = None
 
 
-def run_backtest(bars: pl.DataFrame, signals: Signals,
-                 config: ExecutionConfig | None = None) -> BacktestResult:
-    """Simulate `signals` on `bars` under `config` (default: ExecutionConfig())."""
+def run_backtest(bars: pl.DataFrame, signals: Signals, config: ExecutionConfig | None = None,
+                 program: RuleProgram | None = None) -> BacktestResult:
+    """Simulate `signals` on `bars` under `config` (default: ExecutionConfig()); `program`: the
+    rules and risk values that read position state (runtime/program.py), computed in the run."""
+    from .program import kernel_program
+
     config = ExecutionConfig() if config is None else config
     _check_inputs(bars, signals, config)
     prices = (_kernel_array(bars[name].to_numpy(), np.float64) for name in ("open", "high", "low", "close"))
     flags = (_kernel_array(array, np.bool_) for array in signals.arrays())
+    levels, modes, ints, floats = kernel_config(config, signals)
+    modes, rules = kernel_program(program, config, modes)
     records, equity, position, drawdowns, ruin = _kernel().simulate(
-        *prices, *flags, *kernel_config(config, signals))
+        *prices, *flags, levels, modes, ints, floats, rules)
     timestamps = bars["timestamp"]
     trades = trades_frame(records, timestamps)
     equity_frame = equity_curve(timestamps, equity, position, drawdowns=drawdowns)

@@ -104,19 +104,20 @@ def engine_nodes(checked: CheckedProgram) -> dict[str, ir.Node]:
     risk value that is a series (`long.stop_loss`, `short.take_profit`, `long.entry`, ...;
     constants travel in `execution_config`). The optimizer compiles many programs' engine nodes
     into one plan. What reads position state is computed in the run (`position_program`): its
-    signals are false here, its levels missing, and its program's inputs follow (`pos.0`, ...)."""
+    signals are true here (a gate the run ANDs with the program's value), its levels missing,
+    and its program's inputs follow (`pos.0`, ...)."""
     nodes = _engine_values(checked)
     program = compile_position(nodes)
     if program is None:
         return nodes
-    for name in program.outputs:
-        nodes[name] = _NO_SIGNAL if name in SIGNALS else _NO_LEVEL
+    for name in program.outputs:  # a signal's column gates the program's (paper warm-up masks it)
+        nodes[name] = _GATE if name in SIGNALS else _NO_LEVEL
     nodes.update({f"{PROGRAM_INPUT}{i}": node for i, node in enumerate(program.inputs)})
     return nodes
 
 
 PROGRAM_INPUT = "pos."
-_NO_SIGNAL = ir.Const(False, BOOL_CONST)
+_GATE = ir.Const(True, BOOL_CONST)
 _NO_LEVEL = ir.Const(float("nan"), NUMBER_CONST)
 
 
@@ -125,13 +126,15 @@ def position_program(checked: CheckedProgram) -> PositionProgram | None:
     return compile_position(_engine_values(checked))
 
 
-def rule_program(program: PositionProgram | None, frame: pl.DataFrame, prefix: str = "") -> RuleProgram | None:
-    """`program` for the runtime, its inputs read from a plan's output `frame`."""
+def rule_program(program: PositionProgram | None, frame: pl.DataFrame | None,
+                 prefix: str = "") -> RuleProgram | None:
+    """`program` for the runtime, its inputs read from a plan's output `frame` (None: given bar
+    by bar later, runtime.stepper)."""
     if program is None:
         return None
     columns = [frame[f"{prefix}{PROGRAM_INPUT}{i}"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-               for i in range(len(program.inputs))]
-    inputs = np.vstack(columns) if columns else np.zeros((0, frame.height))
+               for i in range(len(program.inputs))] if frame is not None else []
+    inputs = np.vstack(columns) if columns else np.zeros((len(program.inputs), 0 if frame is None else frame.height))
     code = program.bytecode
     return RuleProgram(code.code, code.consts, code.segments, code.stack_size, len(code.names),
                        program.width, dict(program.outputs), program.tracks, inputs)

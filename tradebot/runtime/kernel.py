@@ -733,9 +733,10 @@ def position_registers(book, lots, trades, k, t, c, row, inputs, tracks, regs):
 
 @njit(cache=True, inline="always")
 def _rule(flag, slots, s, out, cell):
-    """Signal `s`: its member's value on this bar when the program computes it (missing: false)."""
+    """Signal `s`: its member's value on this bar when the program computes it (missing: false),
+    gated by the precomputed flag (true but where a paper session's warm-up masks it)."""
     m = slots[s]
-    return flag if m < 0 else out[m, cell] == 1.0
+    return flag if m < 0 else flag and out[m, cell] == 1.0
 
 
 @njit(cache=True)

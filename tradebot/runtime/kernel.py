@@ -55,7 +55,7 @@ from ..vm.interp import run_bar
 # The interpreter and the register layout are compiled into this module's cached functions, but
 # numba's cache checks only this file's timestamp: this digest of tradebot/vm/interp.py and
 # registers.py makes an edit there an edit here too (tests/runtime/test_position_state.py).
-VM_DIGEST = "0"
+VM_DIGEST = "273681282a2c0640"
 
 # Position sides; also the sign of the position quantity.
 FLAT = 0
@@ -687,10 +687,11 @@ def _read_only_array(array):
 
 
 @njit(cache=True)
-def position_registers(book, lots, trades, k, t, c, row, inputs, tracks, regs):
+def position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, tracks, regs):
     """Write the position state as of bar t's close into `regs` (vm/registers.py). The entry bar
-    is where the position opened: a new side, or every lot filled on this bar (what was held
-    before closed at this open); an added lot keeps it."""
+    is where the position was opened, its first entry since it was last flat: another side than
+    at the last close, or flat at this open after its exits (a bar's entries fill after its
+    exits at the open and before its stops); an added lot keeps it."""
     was = regs[rg.SIDE]
     regs[rg.SIDE] = book.side
     regs[rg.OPEN_ENTRIES] = book.lots
@@ -701,7 +702,7 @@ def position_registers(book, lots, trades, k, t, c, row, inputs, tracks, regs):
         for j in range(tracks.shape[0]):
             regs[rg.TRACKS + j] = np.nan
     else:
-        opened = was != book.side or lots[0, 0] == t
+        opened = was != book.side or flat_at_open
         cost, fees = 0.0, 0.0
         for i in range(book.lots):
             cost += lots[i, 2] * lots[i, 1]
@@ -764,11 +765,11 @@ def moving_levels(book, lots, slots, modes, out, cell):
 
 
 @njit(cache=True)
-def state_rules(book, lots, trades, k, t, row, c, program, el, xl, es, xs):
+def state_rules(book, lots, trades, k, t, row, c, flat_at_open, program, el, xl, es, xs):
     """Bar t's close for a program: the registers, every member, the moving levels of what is
     held; returns the four signals (the program's where it computes them)."""
     code, consts, segments, inputs, out, started, regs, stack, slots, tracks, modes = program
-    position_registers(book, lots, trades, k, t, c, row, inputs, tracks, regs)
+    position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, tracks, regs)
     run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started)
     cell = t if t < out.shape[1] else t % out.shape[1]
     if book.side != FLAT:
@@ -827,6 +828,7 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
             limit = ints[I_TIME_LONG] if book.side == LONG else ints[I_TIME_SHORT]
             if limit > 0:
                 book, k = _time_exits(book, lots, trades, k, t, o, limit, costs)
+        flat_at_open = book.side == FLAT  # before the entry: a position opened on this bar
         if pending.side != FLAT and book.side != -pending.side and book.lots < max_lots:
             book, done = _enter(book, lots, pending, t, o, h, l, modes, floats, sizing, costs,
                                  0.0, 0.0)
@@ -861,7 +863,8 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
         # 4. decide (policy)
         el, xl, es, xs = enter_long[i], exit_long[i], enter_short[i], exit_short[i]
         if has_program:
-            el, xl, es, xs = state_rules(book, lots, trades, k, t, i, c, program, el, xl, es, xs)
+            el, xl, es, xs = state_rules(book, lots, trades, k, t, i, c, flat_at_open, program,
+                                         el, xl, es, xs)
         order = decide(book.side, book.lots < max_lots, el, xl, es, xs)
         if order.entry_side != FLAT or pending.side != FLAT:
             pending = _placed(pending, order, t, i, levels, modes, ints, xl, xs)

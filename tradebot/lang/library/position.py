@@ -49,7 +49,7 @@ BUILTINS = (
     _value("position_size", "The quantity held at the bar's close (0 when flat).",
            "position_size > 0"),
     _value("entry_price", "The average fill price of the open entries, weighted by quantity "
-           "(costs included); missing while flat.", "stop_loss long at entry_price - 2 * atr(14)"),
+           "(costs included); missing while flat.", "close < entry_price - 2 * atr(14)"),
     _value("entry_bar", "The bar (`bar_index`) the position was opened on: its first entry since "
            "flat, kept when entries are added; missing while flat.", "bar_index - entry_bar"),
     _value("entry_time", "The open time (`time`, ms) of the bar the position was opened on; missing "

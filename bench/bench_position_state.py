@@ -5,7 +5,8 @@ window, against the same strategy without them, on 1,000,000 synthetic hourly ba
     .venv/bin/python bench/bench_position_state.py [--bars 1000000] [--repeat 5]
 
 "with" reads highest_since_entry, bars_since_entry, open_profit_pct and entry_price (a moving
-stop), a recursion (`held`) and a window whose length is a series; "without" has the same
+stop), a recursion reading the position (`held`) and a window whose length is a series
+(`lowest(low, bar_index % 20 + 1)`); "without" has the same
 indicators and rule shapes with ordinary series in their place. "backtest" is compile + plan +
 engine + metrics (`pipeline.backtest`), warm, best of --repeat, wall and CPU time (this process,
 every thread). "tradebot run" is a new process per run on a CSV of the bars (median of 3 after
@@ -38,7 +39,7 @@ stop_loss long at entry_price - 2 * atr(14)
 enter long when close crosses above upper
 exit long when close < highest_since_entry(high) - 3 * a
 exit long when bars_since_entry >= 48 and open_profit_pct < 0.5%
-exit long when held > 10 and close < lowest(low, held % 20 + 1)[1]
+exit long when held > 10 and close < lowest(low, bar_index % 20 + 1)[1]
 """
 WITHOUT = COMMON + """held = barssince(close crosses above upper)
 stop_loss long at close - 2 * atr(14)

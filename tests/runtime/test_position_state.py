@@ -208,6 +208,7 @@ def test_a_script_without_position_state_has_no_program():
     assert position_program(compile_source("enter long when close > open\n", "s.tbs").checked) is None
 
 
+@pytest.mark.timeout(1200)  # two runs with an empty numba cache, the first compiling everything
 def test_a_second_script_with_position_state_adds_no_compiled_code(tmp_path):
     """A new script brings bytecode, never machine code: after one script reading position state
     has run, another one (other values, a recursion, a moving stop) adds nothing to numba's cache."""

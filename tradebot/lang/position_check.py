@@ -62,7 +62,11 @@ def _compilable(name: str, node: ir.Node, error: ErrorFn, reported: set[tuple[in
             return
         reported.add(key)
         hint = TIMEFRAME_HINT if exc.what.startswith("`@") else RECURSION_HINT
-        if exc.what.strip("`").split("(")[0] in TRACKED:
+        function = exc.what.strip("`").split("(")[0]
+        if function in ("highest", "lowest"):  # `highest(high, bars_since_entry + 1)`
+            hint = (f"the {function} value since the entry is `{function}_since_entry(x)`; a window "
+                    "runs over whole columns before the backtest, where there is no position")
+        if function in TRACKED:
             hint = "it follows a column computed before the run: give it prices or indicators"
         error(f"{exc.what} cannot read position state (`{exc.member}`)", exc.span, hint)
 

@@ -230,3 +230,15 @@ def test_a_second_script_with_position_state_adds_no_compiled_code(tmp_path):
                         "enter long when close > highest(high, 20)[1] and bars_since_exit > 3\n"
                         "exit long when n >= 48 and open_profit_pct < 0.5% or open_profit crosses below 0\n")
     assert second == first
+
+
+def test_the_report_leaves_position_series_out_of_its_charts():
+    from tradebot.report.runs import backtest_for_report
+
+    bars = make_bars([100.0 + i % 3 for i in range(12)], [100.5 + i % 4 for i in range(12)])
+    strategy = compile_source("held = if position_side != 0 then held[1] + 1 else 0 starting 0\nr = close * 2\n"
+                              "stop_loss long at entry_price - 5\nenter long when close > open\n"
+                              "exit long when held > 2\n", "s.tbs")
+    data = backtest_for_report(strategy, bars)
+    assert set(data.series) == {"r"} and set(data.levels) == {"long.stop_loss"}
+    assert data.result.trades.height == backtest(strategy, bars).trades.height > 0

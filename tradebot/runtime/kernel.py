@@ -686,7 +686,7 @@ def _read_only_array(array):
     return array
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, tracks, regs):
     """Write the position state as of bar t's close into `regs` (vm/registers.py). The entry bar
     is where the position was opened, its first entry since it was last flat: another side than
@@ -740,7 +740,7 @@ def _rule(flag, slots, s, out, cell):
     return flag if m < 0 else flag and out[m, cell] == 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def moving_levels(book, lots, slots, modes, out, cell):
     """Each open lot's stop, target and trailing distance from this close's value of a risk
     level that reads position state: it moves with it, applying from the next bar on (a
@@ -764,11 +764,12 @@ def moving_levels(book, lots, slots, modes, out, cell):
                 row[7] = value if mode == M_DISTANCE else np.nan
 
 
-@njit(cache=True)
-def state_rules(book, lots, trades, k, t, row, c, flat_at_open, program, el, xl, es, xs):
-    """Bar t's close for a program: the registers, every member, the moving levels of what is
-    held; returns the four signals (the program's where it computes them)."""
-    code, consts, segments, inputs, out, started, regs, stack, slots, tracks, modes = program
+@njit(cache=True, inline="always")
+def state_rules(book, lots, trades, k, t, row, c, flat_at_open, code, consts, segments, inputs, out,
+                started, regs, stack, slots, tracks, modes, el, xl, es, xs):
+    """Bar t's close for a program (its arrays, kernel.PR_* order): the registers, every member,
+    the moving levels of what is held; returns the four signals (the program's where it computes
+    them)."""
     position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, tracks, regs)
     run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started)
     cell = t if t < out.shape[1] else t % out.shape[1]
@@ -813,6 +814,9 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
     policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
     has_program = program[2].shape[0] > 0
     checks_exits = exit_checks(modes) | exit_checks(program[PR_MODES])
+    # Unpacked once: reading arrays out of the tuple on every bar costs reference counting.
+    p_code, p_consts, p_segments, p_inputs, p_out, p_started, p_regs, p_stack = program[:8]
+    p_slots, p_tracks, p_modes = program[8:]
     book, order, pending, k, peak, ruin_bar, shortfall = state
     for i in range(open_.shape[0]):
         t = first + i
@@ -863,8 +867,9 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
         # 4. decide (policy)
         el, xl, es, xs = enter_long[i], exit_long[i], enter_short[i], exit_short[i]
         if has_program:
-            el, xl, es, xs = state_rules(book, lots, trades, k, t, i, c, flat_at_open, program,
-                                         el, xl, es, xs)
+            el, xl, es, xs = state_rules(book, lots, trades, k, t, i, c, flat_at_open, p_code,
+                                         p_consts, p_segments, p_inputs, p_out, p_started, p_regs,
+                                         p_stack, p_slots, p_tracks, p_modes, el, xl, es, xs)
         order = decide(book.side, book.lots < max_lots, el, xl, es, xs)
         if order.entry_side != FLAT or pending.side != FLAT:
             pending = _placed(pending, order, t, i, levels, modes, ints, xl, xs)

@@ -18,6 +18,8 @@ from .test_diagnostics import errors
      "a column computed before the run", 5),
     ("a = highest(high, bars_since_entry + 1)", "`highest(...)` cannot read position state",
      "`highest_since_entry(x)`", 5),
+    ("a = (close - entry_price) of BTCUSDT", "`of BTCUSDT` cannot read position state",
+     "computed on its own bars before the run", 5),
     ("a = (bars_since_entry > 2) for 3 bars", "`for … bars` cannot read position state", "avg[1]", 5),
     ('a = last_exit_reason == "stopp"', '"stopp" is not an exit reason', "did you mean `stop`", 25),
     ("break_even long open_profit / 100", "a break-even trigger cannot read position state",

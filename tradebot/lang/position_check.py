@@ -62,6 +62,9 @@ def _compilable(name: str, node: ir.Node, error: ErrorFn, reported: set[tuple[in
             return
         reported.add(key)
         hint = TIMEFRAME_HINT if exc.what.startswith("`@") else RECURSION_HINT
+        if exc.what.startswith("`of "):
+            hint = ("another symbol's series is computed on its own bars before the run, where "
+                    "there is no position: compare the position value outside the `of`")
         function = exc.what.strip("`").split("(")[0]
         if function in ("highest", "lowest"):  # `highest(high, bars_since_entry + 1)`
             hint = (f"the {function} value since the entry is `{function}_since_entry(x)`; a window "

@@ -13,9 +13,9 @@ from typing import Any
 from ...errors import UsageError
 from ..builtins import Builtin, series
 from ..types import NUMBER_SERIES, Kind, Type
-from .support import Note
 
 CATEGORY = "position"
+SOURCE = "position state, as of the bar's close (TradingView strategy.*)"
 STRING_SERIES = Type(Kind.STRING, True)
 
 
@@ -35,12 +35,12 @@ def _from_run(name: str):
 
 def _value(name: str, doc: str, example: str, returns: Type = NUMBER_SERIES) -> Builtin:
     return Builtin(name, (), returns, _not_a_column(name), _from_run(name), doc, example, CATEGORY,
-                   is_series=True)
+                   is_series=True, source=SOURCE)
 
 
 def _tracked(name: str, doc: str, example: str) -> Builtin:
     return Builtin(name, (series("src", "the series followed since the entry"),), NUMBER_SERIES,
-                   _not_a_column(name), _from_run(name), doc, example, CATEGORY)
+                   _not_a_column(name), _from_run(name), doc, example, CATEGORY, source=SOURCE)
 
 
 BUILTINS = (
@@ -74,5 +74,3 @@ BUILTINS = (
            "before the first exit.", 'last_exit_reason != "stop"', STRING_SERIES),
 )
 
-NOTES = {item.name: Note("-", "position state, as of the bar's close (TradingView strategy.*)")
-         for item in BUILTINS}

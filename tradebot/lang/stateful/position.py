@@ -151,7 +151,7 @@ class _Swap:
             out = dataclasses.replace(node, args=tuple(self.visit(a) for a in node.args))
         elif isinstance(node, ir.FieldOf):
             out = dataclasses.replace(node, target=self.visit(node.target))
-        elif isinstance(node, ir.Resample):
+        elif isinstance(node, (ir.Resample, ir.OfSymbol)):
             out = dataclasses.replace(node, expr=self.visit(node.expr))
         self.memo[id(node)] = out
         return out

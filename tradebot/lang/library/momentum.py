@@ -248,14 +248,17 @@ def _ref_ultosc(fast, mid, slow, high, low, close):
     high, low, close = arr(high), arr(low), arr(close)
     prev = lag(close, 1)
     true_low = np.minimum(low, prev)
-    buying, true_range = close - true_low, np.maximum(high, prev) - true_low
+    # TA-Lib's terms as written, not max(high, prev) - true low: the two differ when a script
+    # passes a "high" below its "low" (ultosc(1, 1, 1, 1, open, open) on two bars: 0.126 against 0).
+    true_range = np.maximum(np.maximum(high - low, np.abs(prev - high)), np.abs(prev - low))
+    buying = close - true_low
     longest = max(fast, mid, slow)
 
     def osc(b, r):
         total = 0.0
         for weight, n in zip((4.0, 2.0, 1.0), sorted((fast, mid, slow))):
             rs = np.sum(r[-n:])
-            total += weight * (np.sum(b[-n:]) / rs) if rs != 0 else 0.0
+            total += weight * (np.sum(b[-n:]) / rs) if abs(rs) >= 1e-14 else 0.0  # TA_IS_ZERO
         return 100.0 * (total / 7.0)
     return naive_windows([buying, true_range], longest, osc)
 

@@ -52,25 +52,46 @@ def any_nan(x):
     return np.isnan(total)
 
 
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def probe(x, start, stop):
+    """The sum of x[start:stop]: NaN when one of them is (or when infinities of both signs
+    meet, a false alarm that only costs the careful path).
+
+    A probed kernel (`support.kernel(..., probed=True)`) returns (result, probe): the sum of
+    every input value, added along in its main loop (the bars before it through this), so
+    that the check for a missing value that decides between the kernel on the data as it is
+    and the one on the bars with every input is not a pass of its own over each input (0.1-0.3
+    ms each for 1M bars, more on a loaded machine, where the kernel itself is memory-bound).
+    Off the recursion's chain, the additions cost nothing measurable. A kernel whose answer is
+    the same either way (all missing, or a copy) may return a probe of 0."""
+    total = 0.0
+    for i in range(start, stop):
+        total += x[i]
+    return total
+
+
 @njit(cache=True, nogil=True)
 def ema(x, n, seed_at):
     """TA-Lib EMA, k = 2/(n+1): seeded at index seed_at-1 with the mean of the n values ending
-    there (seed_at = n for a plain EMA; MACD seeds its fast EMA at the slow period)."""
+    there (seed_at = n for a plain EMA; MACD seeds its fast EMA at the slow period). Probed."""
     out = np.full(len(x), NAN)
     if len(x) < seed_at:
-        return out
+        return out, 0.0
     if n == 1 and seed_at == 1:  # TA-Lib: no smoothing at period 1, a copy
-        return x.copy()
+        return x.copy(), 0.0
     k = 2.0 / (n + 1)
     total = 0.0
     for i in range(seed_at - n, seed_at):
         total += x[i]
     prev = total / n
     out[seed_at - 1] = prev
+    seen = probe(x, 0, seed_at)
     for i in range(seed_at, len(x)):
-        prev = fma(x[i] - prev, k, prev)
+        value = x[i]
+        seen += value
+        prev = fma(value - prev, k, prev)
         out[i] = prev
-    return out
+    return out, seen
 
 
 @njit(cache=True, nogil=True)
@@ -324,14 +345,14 @@ def sar(high, low, acceleration, maximum):
 @njit(cache=True, nogil=True)
 def t3(x, n, volume_factor):
     """TA-Lib T3 (Tillson): six chained EMAs (k = 2/(n+1)), each seeded with the mean of the
-    previous one's first n values, combined with the volume factor's coefficients."""
+    previous one's first n values, combined with the volume factor's coefficients. Probed."""
     size = len(x)
     out = np.full(size, NAN)
     lookback = 6 * (n - 1)
     if size <= lookback:
-        return out
+        return out, 0.0
     if n == 1:
-        return x.copy()
+        return x.copy(), 0.0
     k = 2.0 / (n + 1.0)
     keep = 1.0 - k
     e = np.zeros(6)
@@ -360,35 +381,41 @@ def t3(x, n, volume_factor):
     # The levels in registers, not in `e`: through the array every level paid a store and a load
     # in the chain (5.2 ms for 1M bars with the plan; TA-Lib's T3 2.8). The same arithmetic.
     e0, e1, e2, e3, e4, e5 = e[0], e[1], e[2], e[3], e[4], e[5]
+    seen = probe(x, 0, lookback + 1)
     for i in range(lookback + 1, size):
-        e0 = fma(keep, e0, k * x[i])
+        value = x[i]
+        seen += value
+        e0 = fma(keep, e0, k * value)
         e1 = fma(keep, e1, k * e0)
         e2 = fma(keep, e2, k * e1)
         e3 = fma(keep, e3, k * e2)
         e4 = fma(keep, e4, k * e3)
         e5 = fma(keep, e5, k * e4)
         out[i] = fma(c4, e2, fma(c3, e3, fma(c1, e5, c2 * e4)))
-    return out
+    return out, seen
 
 
 @njit(cache=True, nogil=True)
 def adosc(high, low, close, volume, fast, slow):
     """TA-Lib ADOSC: ema(fast) - ema(slow) of the accumulation/distribution line, both seeded
-    with its first value (not a mean); first value at bar max(fast, slow) - 1."""
+    with its first value (not a mean); first value at bar max(fast, slow) - 1. Probed."""
     size = len(close)
     out = np.full(size, NAN)
     lookback = max(fast, slow) - 1
     if size <= lookback:
-        return out
+        return out, 0.0
     fast_k = 2.0 / (fast + 1.0)
     slow_k = 2.0 / (slow + 1.0)
     line = 0.0
     fast_ema = 0.0
     slow_ema = 0.0
+    seen = 0.0
     for i in range(size):
-        span = high[i] - low[i]
+        h, l, c, v = high[i], low[i], close[i], volume[i]
+        seen += (h + l) + (c + v)
+        span = h - l
         if span > 0.0:
-            line += (close[i] - low[i] - (high[i] - close[i])) / span * volume[i]
+            line += (c - l - (h - c)) / span * v
         if i == 0:
             fast_ema = line
             slow_ema = line
@@ -397,4 +424,4 @@ def adosc(high, low, close, volume, fast, slow):
             slow_ema = fma(1.0 - slow_k, slow_ema, slow_k * line)
         if i >= lookback:
             out[i] = fast_ema - slow_ema
-    return out
+    return out, seen

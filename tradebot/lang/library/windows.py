@@ -314,17 +314,23 @@ def range_position(close, high, low, n, willr):
             lowest = min(lowest, bottom)
             older = t - block + 1
             out[t] = _position(close[t], max(highest, high_suffix[older]), min(lowest, low_suffix[older]), willr)
-        highest = -np.inf
-        lowest = np.inf
-        for i in range(stop - 1, block - 1, -1):
-            highest = max(highest, high[i])
-            lowest = min(lowest, low[i])
-            high_suffix[i - block] = highest
-            low_suffix[i - block] = lowest
+        _range_suffixes(high, low, block, stop, high_suffix, low_suffix)
     if np.isnan(probe):
         return _range_position_missing(close, high, low, n, willr)
     out[:min(n - 1, size)] = NAN
     return out
+
+
+@njit(cache=True, nogil=True)
+def _range_suffixes(high, low, block, stop, high_suffix, low_suffix):
+    """The highest high and lowest low of high[i:stop] and low[i:stop], at [i - block]."""
+    highest = -np.inf
+    lowest = np.inf
+    for i in range(stop - 1, block - 1, -1):
+        highest = max(highest, high[i])
+        lowest = min(lowest, low[i])
+        high_suffix[i - block] = highest
+        low_suffix[i - block] = lowest
 
 
 @njit(cache=True, nogil=True)
@@ -350,13 +356,7 @@ def _range_position_missing(close, high, low, n, willr):
                 top = max(highest, high_suffix[start - block + n]) if start < block else highest
                 bottom = min(lowest, low_suffix[start - block + n]) if start < block else lowest
                 out[t] = _position(close[t], top, bottom, willr)
-        highest = -np.inf
-        lowest = np.inf
-        for i in range(stop - 1, block - 1, -1):
-            highest = max(highest, high[i])
-            lowest = min(lowest, low[i])
-            high_suffix[i - block] = highest
-            low_suffix[i - block] = lowest
+        _range_suffixes(high, low, block, stop, high_suffix, low_suffix)
     return out
 
 

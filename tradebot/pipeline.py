@@ -34,7 +34,7 @@ from .lang.parser import without_bom
 from .market.intervals import INTERVALS
 from .market.timeframe import infer_interval_ms
 from .runtime.engine import BacktestResult, run_backtest
-from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
+from .runtime.execution import EntryOrder, ExecutionConfig, Level, Rung, SideRules, Sizing
 from .runtime.metrics import METRICS, PORTFOLIO_METRICS
 from .runtime.portfolio import PortfolioBars, PortfolioResult, run_portfolio
 from .runtime.report import RuleCount, format_summary, price_decimals
@@ -88,7 +88,9 @@ def _side_rules(checked: CheckedProgram, side: str) -> SideRules:
     if risk.entry is not None:
         entry = EntryOrder(risk.entry.kind, _engine_value(risk.entry.price, f"{side}.entry"),
                            risk.entry.expire)
-    return SideRules(**levels, exit_after=risk.exit_after, entry=entry)
+    portion = None if risk.exit_portion is None else _engine_value(risk.exit_portion, f"{side}.exit_portion")
+    ladder = tuple(Rung(Level(r.level.mode, _engine_value(r.level.value, "")), r.portion) for r in risk.ladder)
+    return SideRules(**levels, exit_after=risk.exit_after, entry=entry, exit_portion=portion, ladder=ladder)
 
 
 def _engine_value(node: ir.Node, name: str) -> float | str:
@@ -107,6 +109,8 @@ def engine_nodes(checked: CheckedProgram) -> dict[str, ir.Node]:
         values = {name: level.value for name, level in risk.levels.items()}
         if risk.entry is not None:
             values["entry"] = risk.entry.price
+        if risk.exit_portion is not None:
+            values["exit_portion"] = risk.exit_portion
         nodes.update({f"{side}.{name}": node for name, node in values.items()
                       if not isinstance(node, ir.Const)})
     return nodes

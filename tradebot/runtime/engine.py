@@ -106,12 +106,14 @@ def kernel_config(config: ExecutionConfig, signals: Signals) -> tuple[Any, Any, 
 
 
 def level_values(config: ExecutionConfig) -> list[float | str]:
-    """The value of each of the kernel's risk-level slots (stop, target, trailing, break-even and
-    entry price, long then short): a constant, NaN for none, or the name of a per-bar series."""
+    """The value of each of the kernel's risk-level slots (stop, target, trailing, break-even,
+    entry price and exit portion, long then short): a constant, NaN for none, or the name of a
+    per-bar series."""
     values: list[float | str] = []
     for rules in (config.long, config.short):
         values += [level.value if level else math.nan for level in rules.levels().values()]
         values.append(math.nan if rules.entry.price is None else rules.entry.price)
+        values.append(math.nan if rules.exit_portion is None else rules.exit_portion)
     return values
 
 
@@ -127,18 +129,24 @@ def kernel_settings(config: ExecutionConfig) -> tuple[Any, Any, Any]:
         for kind, level in enumerate(rules.levels().values()):
             modes[side_index * kn.R_KINDS + kind] = mode_codes[level.mode] if level else kn.M_NONE
         modes[side_index * kn.R_KINDS + kn.R_ENTRY] = order_codes[rules.entry.kind]
+        if rules.exit_portion is not None:
+            modes[side_index * kn.R_KINDS + kn.R_PORTION] = kn.M_PERCENT
     ints = np.zeros(kn.I_FIELDS, dtype=np.int64)
     ints[kn.I_SIZING] = SIZING_MODES.index(config.sizing.mode)
     ints[kn.I_POLICY] = FILL_POLICIES.index(config.fill)
     ints[kn.I_PYRAMIDING] = config.pyramiding
     ints[kn.I_TIME_LONG], ints[kn.I_TIME_SHORT] = (r.exit_after or 0 for r in (config.long, config.short))
     ints[kn.I_EXPIRE_LONG], ints[kn.I_EXPIRE_SHORT] = (r.entry.expire or 0 for r in (config.long, config.short))
-    floats = np.zeros(kn.C_FIELDS)
+    floats = np.zeros(kn.C_FIELDS + kn.LADDER_FIELDS)
     floats[[kn.C_CAPITAL, kn.C_FEE, kn.C_FEE_FIXED, kn.C_SLIPPAGE, kn.C_SLIPPAGE_PRICE,
             kn.C_SPREAD, kn.C_SPREAD_PRICE, kn.C_SIZE, kn.C_MIN_QTY, kn.C_QTY_STEP, kn.C_LEVERAGE]] = (
         config.capital, config.fee, config.fee_per_order, config.slippage, config.slippage_price,
         config.spread, config.spread_price, config.sizing.value, config.sizing.min_qty,
         config.sizing.qty_step, config.leverage)
+    for side_index, rules in enumerate((config.long, config.short)):
+        for r, rung in enumerate(rules.ladder):
+            at = kn.C_FIELDS + (side_index * kn.MAX_RUNGS + r) * kn.RUNG_FIELDS
+            floats[at:at + kn.RUNG_FIELDS] = (mode_codes[rung.level.mode], rung.level.value, rung.portion)
     return read_only(modes), read_only(ints), read_only(floats)
 
 
@@ -240,7 +248,7 @@ def _named_levels(config: ExecutionConfig) -> list[tuple[str, str]]:
     for side in ("long", "short"):
         rules = config.side(side)
         values = {**{k: v.value for k, v in rules.levels().items() if v is not None},
-                  "entry price": rules.entry.price}
+                  "entry price": rules.entry.price, "exit portion": rules.exit_portion}
         out.extend((value, f"{side} {what}") for what, value in values.items() if isinstance(value, str))
     return out
 

@@ -24,7 +24,7 @@ from . import kernel as kn
 from .engine import kernel_settings, read_only
 from .execution import ExecutionConfig
 
-SNAPSHOT_FORMAT = "tradebot-stepper/1"
+SNAPSHOT_FORMAT = "tradebot-stepper/2"  # 2: the exit order carries its portion
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Stepper:
                                ((modes, np.int64), (ints, np.int64), (floats, np.float64)))
         self.state = kn.initial_state(self._settings[2])
         self.bars_seen = 0
-        self._lots = np.zeros((int(ints[kn.I_PYRAMIDING]), kn.LOT_FIELDS))
+        self._lots = np.zeros((int(kn.lot_rows(*self._settings[1:])), kn.LOT_FIELDS))
         self._trades = np.zeros((16, kn.TRADE_FIELDS))
 
     @classmethod
@@ -73,7 +73,8 @@ class Stepper:
             raise ValueError(f"a bar needs 4 prices, 4 signals and {kn.R_SLOTS} level values, got "
                              f"{len(bar)}, {len(signal_row)} and {len(level_row)}")
         before, t = self.state.k, self.bars_seen
-        self._make_room(before + self._lots.shape[0] + 1)
+        # A bar closes each lot at most once, plus a part of each on a partial exit.
+        self._make_room(before + 2 * self._lots.shape[0] + 1)
         # The same argument types as `simulate` passes (read-only inputs): one compiled `step`.
         prices = [_one(price, np.float64) for price in bar]
         flags = [_one(flag, np.bool_) for flag in signal_row]

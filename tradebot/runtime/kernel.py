@@ -823,13 +823,14 @@ def _costs(floats):
 
 
 @njit(cache=True, inline="always")
-def exit_checks(modes):
-    """Per side (long, short): does any risk level apply? (If not, the intrabar phase only
-    watches the liquidation price.)"""
+def exit_checks(modes, floats):
+    """Per side (long, short): does any risk level or laddered target apply? (If not, the
+    intrabar phase only watches the liquidation price.)"""
     checks = np.zeros(2, dtype=np.bool_)
     for side_index in range(2):
         for kind in range(R_ENTRY):
             checks[side_index] |= modes[side_index * R_KINDS + kind] != M_NONE
+        checks[side_index] |= _rung(floats, LONG if side_index == 0 else SHORT, 0)[0] != M_NONE
     return checks
 
 
@@ -863,7 +864,7 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
     """
     costs = _costs(floats)
     policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
-    checks_exits = exit_checks(modes)
+    checks_exits = exit_checks(modes, floats)
     ladder = has_ladder(floats)
     book, order, pending, k, peak, ruin_bar, shortfall = state
     for i in range(open_.shape[0]):
@@ -1068,7 +1069,7 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
     n, m = open_.shape
     costs = _costs(floats)
     policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
-    checks_exits = exit_checks(modes)
+    checks_exits = exit_checks(modes, floats)
     ladder = has_ladder(floats)
     rows = lot_rows(ints, floats)
     cash = floats[C_CAPITAL]

@@ -3,10 +3,14 @@
 the seam to the engine (`execution_config`, `engine_nodes`)."""
 from __future__ import annotations
 
+import numpy as np
+import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
 
 from tests.runtime.support import make_bars
-from tradebot.lang import ir
+from tradebot.lang import ir, reference
 from tradebot.lang.checker import check_source
 from tradebot.lang.diagnostics import ScriptDiagnostics
 from tradebot.lang.unparse import program as unparse_program
@@ -14,6 +18,9 @@ from tradebot.lang.parser import parse_program
 from tradebot.pipeline import compile_source, engine_nodes, execution_config
 from tradebot.runtime.execution import Level, Rung
 
+from .strategies import expressions, ohlcv
+
+_, CONDITION = expressions()
 ENTER = "enter long when close > open\n"
 
 
@@ -106,3 +113,32 @@ def test_a_rung_without_a_side_applies_to_both_and_the_forms_round_trip():
     assert config.long.ladder == config.short.ladder == (Rung(Level("percent", 0.02), 0.5),)
     text = unparse_program(parse_program(source, "t.tbs"))
     assert "take_profit 2% exit 50%" in text and "exit short 30% when" in text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conditions=st.tuples(CONDITION, CONDITION, CONDITION), bars=ohlcv(min_bars=3), data=st.data())
+def test_the_portion_series_on_random_rules_is_the_largest_firing_part_and_never_looks_ahead(
+        conditions, bars, data):
+    """Against the naive reference evaluator (each condition read bar by bar, missing = not
+    firing) and a plain max over the rules; and on the first t bars the first t values of all."""
+    c50, c25, c_all = conditions
+    source = (f"c1 = {c50}\nc2 = {c25}\nc3 = {c_all}\nenter long when close > open\n"
+              "exit long 50% when c1\nexit long 25% when c2\nexit long when c3\n")
+    try:
+        strategy = compile_source(source, "gen.tbs")
+    except ScriptDiagnostics:
+        reject()  # a condition that is a compile error by design (constant folding)
+    frame = strategy.plan.evaluate(bars)
+    columns = {c: bars[c].to_numpy() for c in ("timestamp", "open", "high", "low", "close", "volume")}
+    fired = [reference.as_condition(reference.evaluate(strategy.checked.series[name], columns))
+             for name in ("c1", "c2", "c3")]
+    expected = np.full(bars.height, np.nan)
+    for portion, firing in zip((0.5, 0.25, 1.0), fired):
+        expected = np.where(firing, np.fmax(expected, portion), expected)
+    portion = frame["long.exit_portion"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    np.testing.assert_array_equal(portion, expected, err_msg=source)
+    assert (frame["exit_long"].to_numpy() == np.logical_or.reduce(fired)).all()
+    t = data.draw(st.integers(1, bars.height - 1), label="t")
+    prefix = strategy.plan.evaluate(bars.head(t))["long.exit_portion"].cast(pl.Float64).fill_null(np.nan)
+    np.testing.assert_array_equal(prefix.to_numpy(), portion[:t])
+

@@ -613,16 +613,16 @@ def open_entries(book, lots, ladder):
 
 
 @njit(cache=True, inline="always")
-def with_portion(order, side, levels, modes, row):
-    """`order` with the portion its signal exit closes, read on the signal bar (row `row`). An
-    exit with an opposite entry (a reversal) always closes everything: the entry needs a flat
-    book. NaN or 100 %: everything."""
+def with_portion(order, side, long_parts, short_parts, modes, row):
+    """`order` with the portion its signal exit closes, read on the signal bar (row `row` of the
+    side's R_PORTION level array). An exit with an opposite entry (a reversal) always closes
+    everything: the entry needs a flat book. NaN or 100 %: everything. (The two arrays are passed
+    apart: indexing the level tuple with a side known only at run time cost 4x the whole loop.)"""
     if order.exit_reason != EXIT_SIGNAL or order.entry_side != FLAT or side == FLAT:
         return order
-    slot = _slot(side, R_PORTION)
-    if modes[slot] == M_NONE:
+    if modes[_slot(side, R_PORTION)] == M_NONE:
         return order
-    portion = _at(levels[slot], row)
+    portion = _at(long_parts if side == LONG else short_parts, row)
     if not (portion > 0.0 and portion < 1.0):
         return order
     return Order(EXIT_SIGNAL, FLAT, portion)
@@ -866,6 +866,7 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
     policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
     checks_exits = exit_checks(modes, floats)
     ladder = has_ladder(floats)
+    long_parts, short_parts = levels[R_PORTION], levels[R_KINDS + R_PORTION]
     book, order, pending, k, peak, ruin_bar, shortfall = state
     for i in range(open_.shape[0]):
         t = first + i
@@ -920,7 +921,8 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
         # 4. decide (policy)
         order = decide(book.side, open_entries(book, lots, ladder) < max_lots, enter_long[i],
                        exit_long[i], enter_short[i], exit_short[i])
-        order = with_portion(order, book.side, levels, modes, i)
+        if order.exit_reason == EXIT_SIGNAL:
+            order = with_portion(order, book.side, long_parts, short_parts, modes, i)
         if order.entry_side != FLAT or pending.side != FLAT:
             pending = _placed(pending, order, t, i, levels, modes, ints, exit_long[i],
                               exit_short[i])
@@ -1201,7 +1203,9 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             holding = _book_of(cash, sides, counts, qtys, j)
             order = decide(sides[j], open_entries(holding, lots[j], ladder) < max_lots,
                            enter_long[t, j], exit_long[t, j], enter_short[t, j], exit_short[t, j])
-            order = with_portion(order, sides[j], _row_levels(levels, j), modes, t)
+            if order.exit_reason == EXIT_SIGNAL:
+                order = with_portion(order, sides[j], levels[R_PORTION][j],
+                                     levels[R_KINDS + R_PORTION][j], modes, t)
             o_exit[j], o_portion[j] = order.exit_reason, order.portion
             pending = _pending_of(p_int, p_float, j)
             if order.entry_side != FLAT or pending.side != FLAT:

@@ -142,3 +142,10 @@ def test_the_portion_series_on_random_rules_is_the_largest_firing_part_and_never
     prefix = strategy.plan.evaluate(bars.head(t))["long.exit_portion"].cast(pl.Float64).fill_null(np.nan)
     np.testing.assert_array_equal(prefix.to_numpy(), portion[:t])
 
+
+
+def test_reports_show_the_parts_a_side_exits_as_written():
+    from tradebot.lang.explain import risk_as_written
+    source = ENTER + "exit long 25% when close > open\nexit long when close < open\n"
+    assert risk_as_written(compile_source(source, "t.tbs").checked) == {
+        "long.exit_portion": "25%, all (the largest of the rules that fire)"}

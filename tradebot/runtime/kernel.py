@@ -15,7 +15,8 @@ resume after any bar (`stepper.Stepper` gives it one bar per call, `simulate` al
 bar runs these phases, the first three the venue's half (what an exchange does with the orders
 it holds), the fourth the policy's (what the strategy decides):
 
-1. open     - the pending exit (signal or reversal) fills at the open, then time exits, then the
+1. open     - the pending exit (signal or reversal; a signal exit with a portion closes that part
+               of every lot, `_close_part`) fills at the open, then time exits, then the
                standing entry order if it triggers: at the open (a market order, or a limit/stop
                the open gapped through) or inside the bar at its level (`entry_trigger`);
 2. intrabar - every lot is tested against its stop (fixed, break-even or trailing) and target

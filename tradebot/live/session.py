@@ -1,9 +1,9 @@
 """One script on one symbol, one confirmed bar at a time, resumable from its journal.
 
 Each bar goes through the same path as a backtest, so the results are the backtest's:
-1. it is appended to the session's frame, which starts at the session's first bar and never
-   moves (a recursive indicator such as an EMA depends on where its data starts; a fixed first
-   bar keeps it equal to a backtest over the same bars; see docs/paper.md for the memory this costs);
+1. it is appended to the session's frame, a window of the last bars whose first bar moves only
+   where that changes no value the plan computes, bit for bit (window.py: a recursive
+   indicator such as an EMA depends on where its data starts, until it has converged);
 2. the script's compiled plan runs on the frame and the last row gives the signals and the risk
    levels (the plan is causal: a row depends only on the bars up to it);
 3. the kernel's own `step` advances on that bar (PaperBroker), filling as the backtest fills.
@@ -12,8 +12,9 @@ The warm-up bars (history before the first live bar) pass through the kernel wit
 off, so bar indices and `exit_after` counts match a backtest of the whole frame whose signals are
 off before `live_from` (`verify`).
 
-Durability: a live bar, the intent fed to the kernel and what it filled are one `step` record,
-fsync'ed before the next bar is taken. A crash leaves each bar either wholly journaled or unseen:
+Durability: a live bar, the intent fed to the kernel, what it filled, the orders standing and
+any move of the window's first bar are one `step` record, fsync'ed before the next bar is taken;
+a cancel is its own record, fsync'ed before the request is deleted. A crash leaves each bar either wholly journaled or unseen:
 resuming restores the kernel from the last snapshot and replays the journaled intents after it
 (no fill journaled twice), and the feed hands over every bar after the last journaled one (none
 skipped).

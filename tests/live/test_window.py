@@ -93,6 +93,20 @@ def test_a_real_script_keeps_a_bounded_window_and_trades_as_the_backtest(tmp_pat
     assert_same_as_backtest(result, backtest_of_session(strategy, bars, 40, interval_ms=HOUR_MS), 8999)
 
 
+def test_a_long_warm_up_is_cut_to_the_window_before_the_first_live_bar(tmp_path: Path) -> None:
+    strategy = compiled(SCRIPT, tmp_path / "s.tbs")
+    bars = _walk(8000)
+    warm = new_session(strategy, tmp_path / "warm")
+    warm.start(bars.head(7000))
+    assert 7000 - warm.retention.keep - warm.retention.period < warm.frame.first  # before any live bar
+    warm.close()
+    session = _run(strategy, bars, tmp_path / "session", 7000, set())
+    resumed = new_session(strategy, tmp_path / "session")
+    resumed.resume()
+    assert (resumed.frame.first, resumed.frame.held) == (session.frame.first, session.frame.held)
+    assert_same_as_backtest(session.result(), backtest_of_session(strategy, bars, 7000, interval_ms=HOUR_MS), 7999)
+
+
 def test_a_running_total_or_bar_index_keeps_every_bar(tmp_path: Path) -> None:
     for name, text in (("cum", "enter long when cum(close - open) > 0\nexit long when cum(close - open) < 0\n"),
                        ("index", "enter long when bar_index % 7 == 0\nexit long when bar_index % 5 == 0\n")):

@@ -192,8 +192,13 @@ class PaperSession:
         for row in rows:
             self._take_warmup(row)
         self.live_from = self.frame.size
-        self._journal.append({"kind": "warm", "bar": self.frame.size,
-                              "snapshot": self.broker.snapshot()})
+        warm = {"kind": "warm", "bar": self.frame.size, "snapshot": self.broker.snapshot()}
+        window = self._next_window()  # a long history: the first live bar sees the window only
+        if window is not None:
+            warm["window"] = window
+        self._journal.append(warm)
+        if window is not None:
+            self._move_window(window)
         self.write_outputs()
 
     def resume(self) -> int:
@@ -213,6 +218,8 @@ class PaperSession:
                     self.equity.append((self.config.capital, 0.0, 0.0))
             elif kind == "warm":
                 self.live_from, snapshot, replay = record["bar"], record["snapshot"], []
+                if "window" in record:
+                    self._move_window(record["window"])
             elif kind == "step":
                 steps += 1
                 self._take_journaled(record)

@@ -111,7 +111,7 @@ def same_state(plan: Plan, held: pl.DataFrame, forget: int, rows: int, *, interv
 
 
 def _identical(a: pl.Series, b: pl.Series) -> bool:
-    if a.dtype != b.dtype:
+    if a.dtype != b.dtype or not a.is_null().equals(b.is_null()):  # a null is not a NaN
         return False
     if a.dtype.is_float():
         x, y = a.to_numpy(), b.to_numpy()

@@ -90,13 +90,18 @@ def test_a_kill_around_the_cancel(tmp_path: Path, moment: str) -> None:
 
 
 def test_cancelling_an_order_that_no_longer_stands_changes_nothing(tmp_path: Path) -> None:
-    session, rows, bars = _started(tmp_path, 75)  # the order filled (or expired) by now
+    session, rows, bars = _started(tmp_path, 75)  # the order filled by now
     assert session.broker.orders() == []
     assert not session.cancel("long-30", "late")
+    (held,) = session.broker.positions()
     for row in rows[75:]:
         session.on_bar(row)
-    assert_same_as_backtest(session.result(), backtest_of_session(session.strategy, bars, 0,
-                            interval_ms=3_600_000), 119)
+    assert session.broker.positions() == [] and session.broker.position() == 0
+    backtest = backtest_of_session(session.strategy, bars, 0, interval_ms=3_600_000)
+    assert_same_as_backtest(session.result(), backtest, 119)
+    (trade,) = backtest.trades.iter_rows(named=True)
+    assert (held.side, held.qty, held.entry_bar, held.entry_price) == \
+        (trade["side"], trade["qty"], trade["entry_bar"], trade["entry_price"])
 
 
 NEVER_FILLS = """enter long when bar_index == 150

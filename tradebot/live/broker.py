@@ -2,8 +2,8 @@
 
 A `Broker` receives, for each confirmed bar, the strategy's intent (the kernel's four signals and
 the value of each risk-level slot on that bar) and reports the fills it caused (`submit`), takes
-back a standing entry order (`cancel`), and tells the position held (`position`), the orders
-standing (`orders`) and every fill so far (`fills`). `PaperBroker` is the first implementation: it runs the backtest kernel's own
+back a standing entry order (`cancel`), and tells the lots held (`positions`, `position` their
+signed total), the orders standing (`orders`) and every fill so far (`fills`). `PaperBroker` is the first implementation: it runs the backtest kernel's own
 `step` (runtime/stepper.py), so its fills are the backtest's by construction: market orders at
 the next bar's open plus costs, limit and stop entries, stops and targets on the bar's high and
 low with the backtest's precedence. A broker for the exchange implements the same protocol.
@@ -46,6 +46,19 @@ class Order:
     last: int | None
 
 
+@dataclass(frozen=True)
+class Position:
+    """One open lot: its side, quantity, entry bar and fill price (costs included), and the
+    stop and target protecting it (NaN: none)."""
+
+    side: str
+    qty: float
+    entry_bar: int
+    entry_price: float
+    stop: float
+    target: float
+
+
 class Broker(Protocol):
     def submit(self, intent: Intent) -> BarOutcome:
         """Hand over one bar's intent; the outcome carries the trades it closed."""
@@ -60,8 +73,12 @@ class Broker(Protocol):
         """The orders standing now."""
         ...
 
+    def positions(self) -> list[Position]:
+        """The lots held now, oldest first."""
+        ...
+
     def position(self) -> float:
-        """The signed quantity held now."""
+        """The signed quantity held now (the lots' total)."""
         ...
 
     def fills(self) -> np.ndarray:
@@ -112,6 +129,13 @@ class PaperBroker:
         last = None if pending.last_bar == kn.NEVER else int(pending.last_bar)
         return [Order(f"{side}-{int(pending.signal_bar)}", side, _KINDS[int(pending.kind)], price,
                       int(pending.signal_bar), last)]
+
+    def positions(self) -> list[Position]:
+        book = self.stepper.state.book
+        side = "long" if book.side == kn.LONG else "short"
+        lots = [kn.Lot(*row) for row in self.stepper.lots]
+        return [Position(side, float(lot.qty), int(lot.entry_bar), float(lot.entry_price),
+                         float(lot.stop), float(lot.target)) for lot in lots]
 
     def position(self) -> float:
         book = self.stepper.state.book

@@ -65,6 +65,11 @@ class Stepper:
         """Every trade closed so far, in closing order (a copy)."""
         return self._trades[:self.state.k].copy()
 
+    @property
+    def lots(self) -> np.ndarray:
+        """The open lots (kernel.Lot fields), oldest first (a copy)."""
+        return self._lots[:self.state.book.lots].copy()
+
     def on_bar(self, bar: Sequence[float], signal_row: Sequence[bool], level_row: Sequence[float],
                *, is_last: bool = False) -> BarOutcome:
         """Run the next bar: `bar` is (open, high, low, close), `signal_row` (enter_long,

@@ -140,3 +140,18 @@ def test_sigkill_around_a_cancel_of_a_replayed_session(tmp_path: Path) -> None:
                            env=env, capture_output=True, text=True, timeout=300)
     assert check.returncode == 0 and "1 orders cancelled" in check.stdout, check.stdout + check.stderr
     assert np.isfinite([r["equity"] for r in steps]).all()
+
+
+def test_paper_cancel_names_the_orders_that_stand(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tradebot.cli import main
+
+    session, _, _ = _started(tmp_path, 32)
+    session.close()
+    assert main(["paper", "status", str(session.folder)]) == 0
+    assert "order      long-30: limit long entry at" in capsys.readouterr().out
+    assert main(["paper", "cancel", str(session.folder), "long-29"]) == 2
+    err = capsys.readouterr().err
+    assert "no order long-29 stands after the last bar (long-30)" in err and "Traceback" not in err
+    assert main(["paper", "cancel", str(session.folder), "long-30"]) == 0
+    (request,) = session.folder.glob(CANCEL_GLOB)
+    assert request.read_text(encoding="utf-8") == "long-30"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,21 +23,14 @@ from tradebot.live.window import Retention, convergence_horizon, same_state
 from tradebot.pipeline import Strategy, engine_nodes
 
 
-def _session(strategy: Strategy, folder: Path, horizon: int | None = None) -> PaperSession:
-    session = new_session(strategy, folder)
-    if horizon is not None:
-        session.retention = replace(session.retention, horizon=horizon)
-    return session
-
-
 def _run(strategy: Strategy, bars: pl.DataFrame, folder: Path, warmup: int, restarts: set[int],
          horizon: int | None = None) -> PaperSession:
-    session = _session(strategy, folder, horizon)
+    session = new_session(strategy, folder, horizon)
     session.start(bars.head(warmup))
     for i, row in enumerate(bar_rows(bars)[warmup:]):
         session.on_bar(row)
         if i in restarts:  # dropped as by a kill; the same command resumes it
-            session = _session(strategy, folder, horizon)
+            session = new_session(strategy, folder, horizon)
             session.resume()
     return session
 

@@ -85,6 +85,8 @@ def child(script: str, history: int, bars: int) -> dict[str, object]:
                 base = resident_mb()
             if i % 100_000 == 0 or i == bars:
                 samples.append((i, round(resident_mb() - base, 1)))
+                print(f"{script}: {i:,} live bars, resident {resident_mb():.1f} MB, "
+                      f"{time.process_time() - cpu:.0f} s CPU", file=sys.stderr, flush=True)
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
         held = getattr(session.frame, "held", session.frame.size)
         session.close()
@@ -94,7 +96,7 @@ def child(script: str, history: int, bars: int) -> dict[str, object]:
 
 def run(script: str, history: int, bars: int) -> dict[str, object]:
     out = subprocess.run([sys.executable, __file__, "--child", script, str(history), str(bars)],
-                         capture_output=True, text=True, check=True, env=os.environ)
+                         stdout=subprocess.PIPE, text=True, check=True, env=os.environ)  # progress on stderr
     return json.loads(out.stdout.splitlines()[-1])
 
 def main() -> None:

@@ -14,6 +14,7 @@ module imports numba (the kernel); `import tradebot.runtime` does not import it.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,11 @@ class Stepper:
         """Every trade closed so far, in closing order (a copy)."""
         return self._trades[:self.state.k].copy()
 
+    @property
+    def lots(self) -> np.ndarray:
+        """The open lots (kernel.Lot fields), oldest first (a copy)."""
+        return self._lots[:self.state.book.lots].copy()
+
     def on_bar(self, bar: Sequence[float], signal_row: Sequence[bool], level_row: Sequence[float],
                *, is_last: bool = False) -> BarOutcome:
         """Run the next bar: `bar` is (open, high, low, close), `signal_row` (enter_long,
@@ -85,6 +91,20 @@ class Stepper:
         self.bars_seen += 1
         equity, position, drawdown = (float(array[0]) for array in out)
         return BarOutcome(equity, position, drawdown, self._trades[before:self.state.k].copy())
+
+    def cancel_pending(self) -> bool:
+        """Withdraw the standing entry order (a limit or stop entry waiting for its price, or a
+        market entry for the next open): the state a bar leaves when nothing stands. Whether
+        one stood."""
+        pending = self.state.pending
+        if pending.side == kn.FLAT:
+            return False
+        # Every field keeps its Python type (`step` is compiled for exact types; see `restore`).
+        none = pending._replace(side=type(pending.side)(kn.FLAT), kind=type(pending.kind)(kn.O_MARKET),
+                                level=math.nan, signal_bar=type(pending.signal_bar)(-1),
+                                last_bar=type(pending.last_bar)(-1), risk=(math.nan,) * len(pending.risk))
+        self.state = self.state._replace(pending=none)
+        return True
 
     def _make_room(self, rows: int) -> None:
         """Grow the trade buffer (doubling) so that `step` can write up to `rows` records."""

@@ -28,11 +28,13 @@ EQUITY_KEYS = ("start_equity", "final_equity", "total_return_pct", "annualized_r
 TRADE_KEYS = ("trades", "win_rate_pct", "profit_factor", "expectancy", "sqn", "net_pnl", "avg_trade_pct",
               "best_trade_pct", "worst_trade_pct", "avg_bars_held", "fees_paid", "exposure_pct",
               "ambiguous_trades", "ambiguous_pnl")
+# The "all" section of `as_dicts`, in its order: one row of numbers per trial in a sweep.
+ALL_KEYS = (*EQUITY_KEYS, "buy_and_hold_return_pct", *TRADE_KEYS)
 COUNT_KEYS = frozenset({"max_drawdown_bars", "bars", "trades", "ambiguous_trades"})  # ints, not floats
 MS_PER_DAY = 86_400_000.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ratio(numerator, denominator, zero_denominator):
     """numerator / denominator; a zero denominator gives `zero_denominator` unless it is NaN,
     then +inf for a positive numerator and 0.0 otherwise (metrics._ratio)."""
@@ -43,22 +45,37 @@ def _ratio(numerator, denominator, zero_denominator):
     return math.inf if numerator > 0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _mean_std(values):
-    """(mean, sample standard deviation): 0.0 for what fewer values leave undefined."""
+    """(mean, sample standard deviation): 0.0 for what fewer values leave undefined. Two-pass,
+    as numpy computes it; four running sums, so that the additions do not wait on each other."""
     n = values.shape[0]
     if n == 0:
         return 0.0, 0.0
-    mean = values.sum() / n
+    mean = _sum4(values, 0.0, False) / n
     if n < 2:
         return mean, 0.0
-    squares = 0.0
-    for x in values:
-        squares += (x - mean) * (x - mean)
-    return mean, math.sqrt(squares / (n - 1))
+    return mean, math.sqrt(_sum4(values, mean, True) / (n - 1))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _sum4(values, center, squared):
+    """The sum of `values` (or of their squared deviations from `center`) in four lanes."""
+    a = b = c = d = 0.0
+    n = values.shape[0]
+    stop = n - n % 4
+    for i in range(0, stop, 4):
+        if squared:
+            w, x, y, z = values[i] - center, values[i + 1] - center, values[i + 2] - center, values[i + 3] - center
+            a, b, c, d = a + w * w, b + x * x, c + y * y, d + z * z
+        else:
+            a, b, c, d = a + values[i], b + values[i + 1], c + values[i + 2], d + values[i + 3]
+    for i in range(stop, n):
+        a += (values[i] - center) ** 2 if squared else values[i]
+    return (a + b) + (c + d)
+
+
+@njit(cache=True, error_model="numpy")
 def _cagr(growth, years):
     if years <= 0:
         return 0.0
@@ -67,7 +84,7 @@ def _cagr(growth, years):
     return math.exp(math.log(growth) / years) - 1.0  # overflows to +inf, as metrics._cagr says
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _underwater(drawdown, ms):
     """(bars, days) of the longest stretch under water (metrics.drawdown_durations): from the
     peak bar before a run of bars under water to the first bar back at or above it, or to the
@@ -87,20 +104,19 @@ def _underwater(drawdown, ms):
     return most_bars, most_ms / MS_PER_DAY
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _equity_part(equity, drawdown, ms, capital, bars_per_year, out):
     """metrics.equity_metrics into `out` (EQUITY_KEYS order)."""
     n = equity.shape[0]
-    returns = np.zeros(max(n - 1, 0))
-    for t in range(1, n):
-        if equity[t - 1] > 0:
-            returns[t - 1] = equity[t] / equity[t - 1] - 1.0
+    returns = np.empty(max(n - 1, 0))
+    losses = np.empty(max(n - 1, 0))
+    for t in range(1, n):  # branch-free, so that numba vectorizes it
+        r = equity[t] / equity[t - 1] - 1.0
+        r = r if equity[t - 1] > 0 else 0.0
+        returns[t - 1] = r
+        losses[t - 1] = min(r, 0.0)
     mean, std = _mean_std(returns)
-    downside = 0.0
-    for r in returns:
-        if r < 0:
-            downside += r * r
-    downside = math.sqrt(downside / returns.shape[0]) if returns.shape[0] else 0.0
+    downside = math.sqrt(_sum4(losses, 0.0, True) / losses.shape[0]) if losses.shape[0] else 0.0
     final = equity[n - 1] if n else capital
     years = (n - 1) / bars_per_year if bars_per_year > 0 else 0.0
     cagr = _cagr(final / capital, years)
@@ -115,7 +131,7 @@ def _equity_part(equity, drawdown, ms, capital, bars_per_year, out):
     out[9], out[10], out[11], out[12], out[13] = 100.0 * max_dd, bars, days, n, bars_per_year
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _trade_part(pnl, returns, held, fees, ambiguous, exposed_bars, bars, out):
     """metrics.trade_metrics of the trades given into `out` (TRADE_KEYS order)."""
     count = pnl.shape[0]
@@ -145,7 +161,7 @@ def _trade_part(pnl, returns, held, fees, ambiguous, exposed_bars, bars, out):
     out[12], out[13] = ambiguous_count, ambiguous_pnl
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def summarize(equity, position, drawdown, ms, capital, bars_per_year,
               side, pnl, returns, held, fees, ambiguous):
     """(equity metrics, trade metrics of all / long / short trades as a (3, len(TRADE_KEYS))
@@ -164,7 +180,7 @@ def summarize(equity, position, drawdown, ms, capital, bars_per_year,
     return out_equity, out_trades
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _side_part(side, sign, pnl, returns, held, fees, ambiguous, exposed_bars, bars, out):
     mine = side == sign
     _trade_part(pnl[mine], returns[mine], held[mine], fees[mine], ambiguous[mine], exposed_bars, bars, out)
@@ -207,6 +223,11 @@ def as_dicts(equity_part: np.ndarray, trade_part: np.ndarray, buy_and_hold_pct: 
                   **_named(TRADE_KEYS, trade_part[0])}
     return {"all": everything, "long": _named(TRADE_KEYS, trade_part[1]),
             "short": _named(TRADE_KEYS, trade_part[2])}
+
+
+def all_row(equity_part: np.ndarray, trade_part: np.ndarray, buy_and_hold_pct: float) -> np.ndarray:
+    """The "all" section of `as_dicts` as numbers in ALL_KEYS order."""
+    return np.concatenate([equity_part, [buy_and_hold_pct], trade_part[0]])
 
 
 def _named(keys: tuple[str, ...], values: np.ndarray) -> dict[str, float | int]:

@@ -1,6 +1,6 @@
 """Issue 18.3: a 100,000-trial random sweep on 100k bars stays in bounded memory.
 
-    .venv/bin/python bench/bench_big_sweep.py [TRIALS ...]     # default: 10000 100000
+    .venv/bin/python bench/bench_big_sweep.py [--bars N] [TRIALS ...]     # default: 100000 bars; 10000 100000 trials
 
 Each size runs `tradebot run SCRIPT --optimize --method random --trials N --out DIR` (one job,
 the whole command: sweep, review, report, trials.csv) in a new process on 100,000 synthetic hourly
@@ -53,11 +53,15 @@ def one(folder: Path, trials: int) -> None:
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000]
+    args = sys.argv[1:]
+    bars = BARS
+    if args[:1] == ["--bars"]:
+        bars, args = int(args[1]), args[2:]
+    sizes = [int(a) for a in args] or [10_000, 100_000]
     rows = []
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        write_csv(synthetic_bars(BARS), folder / "bars.csv")
+        write_csv(synthetic_bars(bars), folder / "bars.csv")
         (folder / "big.tbs").write_text(SCRIPT, encoding="utf-8")
         for trials in sizes:
             out = subprocess.run([sys.executable, __file__, "--one", name, str(trials)], check=True,
@@ -66,6 +70,7 @@ def main() -> None:
             assert got["rows"] == trials, got
             rows.append([trials, got["seconds"], got["cpu_seconds"], trials / got["cpu_seconds"], got["peak_mb"]])
             print(f"{trials}: done", file=sys.stderr)
+    print(f"{bars:,} bars")
     print(table(["trials", "wall s", "CPU s", "trials / CPU s", "peak MB"], rows))
 
 

@@ -89,7 +89,10 @@ def _top_table(review: Review, top: int) -> str:
             outside = oos[rank][review.objective.metric] if oos[rank] else None
             cells += [_cell(outside), _decay(row["objective"], outside, maximize=review.objective.maximize)]
         lines.append(cells)
-    text = f"Top {rows.height} of {review.ranked.height} distinct ranked param sets:\n" + text_table(header, lines)
+    kept = review.search.log is not None and review.search.log.spilled  # only the best are in memory
+    of = f"the best {review.ranked.height:,} kept of {review.search.count:,} trials" if kept else \
+        f"{review.ranked.height} distinct ranked param sets"
+    text = f"Top {rows.height} of {of}:\n" + text_table(header, lines)
     return text + _decay_note(lines)
 
 

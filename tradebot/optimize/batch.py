@@ -153,7 +153,8 @@ class Evaluator:
         return self._frame(candidates, values, errors, evaluated=bool(ready))
 
     def market(self, window: Window) -> Market:
-        """The window's bars as the engine reads them, prepared once per window."""
+        """The window's bars as the engine reads them, prepared once per window (the last one
+        only: validation searches its folds one after another)."""
         if window not in self._markets:
             if window.bars < 2:
                 raise UserError("the data has fewer than 2 bars: nothing can be traded")
@@ -184,7 +185,7 @@ class Evaluator:
                 columns[key] = column.cast(pl.Int64) if key in COUNT_KEYS else column
         objective, status = self.objective.column(values, have)
         columns["objective"] = objective
-        columns["status"] = np.where([e is not None for e in errors], "error", status) if len(errors) else status
+        columns["status"] = status  # a combination that failed its check has no metrics: "error"
         columns["error"] = pl.Series("error", errors, dtype=pl.String)
         return pl.DataFrame(columns, strict=False)
 

@@ -63,13 +63,13 @@ class Objective:
             return None, "few_trades"
         return float(metrics[self.metric]), "ok"
 
-    def column(self, values: np.ndarray, have: np.ndarray) -> tuple[pl.Series, np.ndarray]:
-        """`score` over rows of ALL_KEYS numbers (`have`: the rows with metrics): the objective
-        column (null where not ranked) and the status of each row."""
-        trades = values[:, ALL_KEYS.index("trades")]
+    def column(self, values: np.ndarray, have: np.ndarray, keys: tuple[str, ...]) -> tuple[pl.Series, np.ndarray]:
+        """`score` over rows of numbers named by `keys` (`have`: the rows with metrics): the
+        objective column (null where not ranked) and the status of each row."""
+        trades = values[:, keys.index("trades")]
         ok = have & (trades >= self.min_trades)
         status = np.where(ok, "ok", np.where(have, "few_trades", "error"))
-        objective = np.where(ok, values[:, ALL_KEYS.index(self.metric)], np.nan)
+        objective = np.where(ok, values[:, keys.index(self.metric)], np.nan)
         return pl.Series("objective", objective, dtype=pl.Float64).fill_nan(None), status
 
     def better(self, a: float | None, b: float | None) -> bool:
@@ -146,11 +146,19 @@ class Evaluator:
             except UserError as err:
                 errors[i] = _first_line(err)
         ready = list(programs)
-        values = np.full((len(rows), len(ALL_KEYS)), np.nan)
-        if ready:
-            values[ready] = metric_rows([programs[i] for i in ready], self.bars.slice(0, window.end),
-                                        self.market(window), start=window.start, plan_size=self.batch_size())
-        return self._frame(candidates, values, errors, evaluated=bool(ready))
+        keys, counts, found = self.metric_rows([programs[i] for i in ready], window)
+        values = np.full((len(rows), len(keys)), np.nan)
+        values[ready] = found
+        return self._frame(candidates, values, errors, keys=keys, counts=counts, evaluated=bool(ready))
+
+    def metric_rows(self, programs: Sequence[CheckedProgram], window: Window
+                    ) -> tuple[tuple[str, ...], frozenset[str], np.ndarray]:
+        """(metric keys, those that are counts, one row of numbers per program): the batched path
+        (batched.py). An evaluator whose runs are not one symbol's overrides it."""
+        if not programs:
+            return ALL_KEYS, COUNT_KEYS, np.empty((0, len(ALL_KEYS)))
+        return ALL_KEYS, COUNT_KEYS, metric_rows(programs, self.bars.slice(0, window.end), self.market(window),
+                                                 start=window.start, plan_size=self.batch_size())
 
     def market(self, window: Window) -> Market:
         """The window's bars as the engine reads them, prepared once per window (the last one
@@ -173,21 +181,32 @@ class Evaluator:
         return self.backtests([self.check(params)], window)[0]
 
     def _frame(self, candidates: Candidates, values: np.ndarray, errors: list[str | None], *,
-               evaluated: bool) -> pl.DataFrame:
-        have = ~np.isnan(values[:, 0])
+               keys: tuple[str, ...], counts: frozenset[str], evaluated: bool) -> pl.DataFrame:
+        have = np.array([e is None for e in errors], dtype=bool)
         columns: dict[str, Any] = {
             "trial": candidates.positions, "grid_index": candidates.indices,
             **{PARAM_PREFIX + name: column for name, column in candidates.columns.items()},
         }
         if evaluated:  # no metric columns when every combination failed (as before: no keys)
-            for k, key in enumerate(ALL_KEYS):
+            for k, key in enumerate(keys):
                 column = pl.Series(key, values[:, k]).fill_nan(None)
-                columns[key] = column.cast(pl.Int64) if key in COUNT_KEYS else column
-        objective, status = self.objective.column(values, have)
+                columns[key] = column.cast(pl.Int64) if key in counts else column
+        objective, status = self.objective.column(values, have, keys)
         columns["objective"] = objective
         columns["status"] = status  # a combination that failed its check has no metrics: "error"
         columns["error"] = pl.Series("error", errors, dtype=pl.String)
         return pl.DataFrame(columns, strict=False)
+
+
+def rows_of_results(results: Sequence[Any]) -> tuple[tuple[str, ...], frozenset[str], np.ndarray]:
+    """`Evaluator.metric_rows` from full results (their `metrics["all"]`), for evaluators that
+    build them (portfolios)."""
+    if not results:
+        return ALL_KEYS, COUNT_KEYS, np.empty((0, len(ALL_KEYS)))
+    first = results[0].metrics["all"]
+    keys = tuple(first)
+    counts = frozenset(k for k, v in first.items() if isinstance(v, int) and not isinstance(v, bool))
+    return keys, counts, np.array([[float(r.metrics["all"][k]) for k in keys] for r in results])
 
 
 def _first_line(err: UserError) -> str:

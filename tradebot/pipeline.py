@@ -119,8 +119,11 @@ def engine_nodes(checked: CheckedProgram) -> dict[str, ir.Node]:
 def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
     """One plan computing the engine inputs of several programs (outputs prefixed `i.`): an
     indicator the programs share is computed once (the compiler dedupes equal IR)."""
-    return compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
+    plan = compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
                           for name, node in engine_nodes(checked).items()})
+    # Missing signals are false, filled in the plan's own (parallel) pass rather than per column.
+    return replace(plan, outputs={name: expr.fill_null(False) if name.split(".", 1)[1] in SIGNALS else expr
+                                  for name, expr in plan.outputs.items()})
 
 
 def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.DataFrame, *,
@@ -128,10 +131,20 @@ def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.D
     """Run the engine on inputs already computed by a plan (`frame` columns `prefix + name`)."""
     if bars.height < 2:
         raise UserError("the data has fewer than 2 bars: nothing can be traded")
+    return run_backtest(bars, engine_signals(checked, frame, prefix=prefix), execution_config(checked))
+
+
+def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str = "") -> Signals:
+    """The engine's inputs (`engine_nodes`) from the columns a plan computed (`prefix + name`)."""
     levels = [name for name in engine_nodes(checked) if name not in SIGNALS]
-    signals = Signals(**{name: frame[prefix + name].fill_null(False).to_numpy() for name in SIGNALS},
-                      levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in levels})
-    return run_backtest(bars, signals, execution_config(checked))
+    return Signals(**{name: _flags(frame[prefix + name]) for name in SIGNALS},
+                   levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in levels})
+
+
+def _flags(column: pl.Series) -> np.ndarray:
+    """A signal column as booleans, missing as false (the fill only when something is missing:
+    it costs a Polars pass, a sweep's signals rarely need it)."""
+    return (column.fill_null(False) if column.null_count() else column).to_numpy()
 
 
 def read_script(path: Path) -> str:

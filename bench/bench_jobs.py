@@ -1,6 +1,6 @@
 """Where the time of `--jobs N` goes (docs/optimize.md, "Jobs: where the time goes").
 
-    .venv/bin/python bench/bench_jobs.py [SCRIPT] [DATA] [TRIALS]
+    .venv/bin/python bench/bench_jobs.py [SCRIPT or -] [DATA] [TRIALS]
 
 Defaults: a MACD + ATR-stop script on the bundled EURUSD data, random search of 200 trials.
 Prints, in one process: the cost of a trial once warm, the one-off warm-up of a fresh process,
@@ -54,7 +54,7 @@ def main() -> None:
     from tradebot.optimize.study import frozen_trials, open_storage, open_study
     from tradebot.pipeline import load_bars
 
-    script = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    script = Path(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "-" else None  # "-": the MACD script
     data = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "data" / "EURUSD_1h.csv"
     trials = int(sys.argv[3]) if len(sys.argv) > 3 else 200
     source = script.read_text() if script else MACD

@@ -19,6 +19,7 @@ combination); vectorbt is asked for Sharpe, total return, max drawdown and trade
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -74,15 +75,17 @@ PRELUDE = textwrap.dedent(f"""
     def measure(sweep, bars, combos):
         sweep(bars.head(2000))  # warm-up: numba compiled or loaded from its cache
         before = rss_mb()
-        first = timed(sweep, bars)
-        best = min(first, timed(sweep, bars))
-        print(json.dumps({{"combos": combos, "seconds": best, "first_seconds": first,
+        first, first_cpu = timed(sweep, bars)
+        second, second_cpu = timed(sweep, bars)
+        print(json.dumps({{"combos": combos, "seconds": min(first, second), "first_seconds": first,
+                          "cpu_seconds": min(first_cpu, second_cpu),
                           "peak_mb": peak_mb(), "sweep_mb": peak_mb() - before}}))
 
     def timed(sweep, bars):
-        start = time.perf_counter()
+        # (wall, CPU) seconds; CPU counts the threads of this process, not worker processes
+        start, cpu = time.perf_counter(), time.process_time()
         sweep(bars)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 """)
 
 TRADEBOT = textwrap.dedent("""
@@ -105,6 +108,7 @@ TRADEBOT = textwrap.dedent("""
 
 VECTORBT = textwrap.dedent("""
     import numpy as np, pandas as pd, vectorbt as vbt
+    vbt.settings["engine"] = ENGINE  # 'rust' fails loudly when vectorbt-rust is missing
 
     def frames(bars):
         index = pd.DatetimeIndex(bars["timestamp"].to_numpy())
@@ -141,10 +145,10 @@ VECTORBT = textwrap.dedent("""
 """)
 
 
-def child(side: str, case: str, *, jobs: int = 1) -> dict:
+def child(side: str, case: str, *, jobs: int = 1, engine: str = "numba") -> dict:
     grid = SMA_PAIRS if case == "sma" else RSI_GRID
     settings = (f"SCRIPT = {SCRIPTS[case]!r}\nCOMBOS = {len(grid)}\nJOBS = {jobs}\nGRID = {grid!r}\n"
-                f"CASE = {case!r}\nFEE, SLIPPAGE = {FEE}, {SLIPPAGE}\n")
+                f"CASE = {case!r}\nFEE, SLIPPAGE = {FEE}, {SLIPPAGE}\nENGINE = {engine!r}\n")
     body = TRADEBOT if side == "tradebot" else VECTORBT
     main = f"bars = synthetic_bars({BARS})\nmeasure(sweep, bars, {len(grid)})\n"
     code = PRELUDE + settings + body + ("\nif __name__ == '__main__':\n" + textwrap.indent(main, "    "))
@@ -159,20 +163,36 @@ def child(side: str, case: str, *, jobs: int = 1) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def rust_installed() -> bool:
+    return importlib.util.find_spec("vectorbt_rust") is not None
+
+
 def main() -> None:
+    engines = ("numba", "rust") if rust_installed() else ("numba",)
     rows = []
     for case in ("sma", "rsi_stops"):
-        ours, theirs = child("tradebot", case), child("vectorbt", case)
+        ours = child("tradebot", case)
+        theirs = {engine: child("vectorbt", case, engine=engine) for engine in engines}
         two = child("tradebot", case, jobs=2)
         speed = lambda r: r["combos"] / r["seconds"]  # noqa: E731
+        cpu_speed = lambda r: r["combos"] / r["cpu_seconds"]  # noqa: E731
+        fastest = max(theirs.values(), key=speed)
+        fastest_cpu = max(theirs.values(), key=cpu_speed)
         first_two = two["combos"] / two["first_seconds"]
-        rows.append([case, ours["combos"], speed(ours), f"{speed(two):,.1f} ({first_two:,.1f})", speed(theirs),
-                     speed(ours) / speed(theirs), ours["peak_mb"], theirs["peak_mb"], ours["sweep_mb"],
-                     theirs["sweep_mb"]])
+        rows.append([case, ours["combos"], speed(ours), cpu_speed(ours), f"{speed(two):,.1f} ({first_two:,.1f})",
+                     " / ".join(f"{speed(theirs[e]):,.1f}" for e in engines),
+                     " / ".join(f"{cpu_speed(theirs[e]):,.1f}" for e in engines),
+                     speed(ours) / speed(fastest), cpu_speed(ours) / cpu_speed(fastest_cpu),
+                     ours["peak_mb"], " / ".join(f"{theirs[e]['peak_mb']:,.0f}" for e in engines),
+                     ours["sweep_mb"], " / ".join(f"{theirs[e]['sweep_mb']:,.0f}" for e in engines)])
         print(f"{case}: done", file=sys.stderr)
-    print(table(["case", "combos", "tradebot combos/s", "tradebot 2 jobs combos/s (incl. start)", "vectorbt combos/s",
-                 "speed ratio (1 job)", "tradebot peak MB", "vectorbt peak MB", "tradebot sweep MB",
-                 "vectorbt sweep MB"], [[f"{v:,.1f}" if isinstance(v, float) else v for v in r] for r in rows]))
+    names = " / ".join(engines)
+    print(table(["case", "combos", "tradebot combos/s", "tradebot combos/CPU s",
+                 "tradebot 2 jobs combos/s (incl. start)", f"vectorbt {names} combos/s",
+                 f"vectorbt {names} combos/CPU s", "ratio (wall, vs fastest)", "ratio (CPU, vs fastest)",
+                 "tradebot peak MB", f"vectorbt {names} peak MB", "tradebot sweep MB",
+                 f"vectorbt {names} sweep MB"],
+                [[f"{v:,.1f}" if isinstance(v, float) else v for v in r] for r in rows]))
 
 
 if __name__ == "__main__":

@@ -50,15 +50,16 @@ def _cache_folders(module: ModuleType) -> set[Path]:
 
 
 def warm_up_in_background() -> threading.Thread:
-    """Start importing numba and loading its CPU target on a background thread.
+    """Start importing numba on a background thread, and let it load cached kernels lean.
 
-    Loading a cached kernel first makes numba import its whole library of typing and lowering
-    registries (about half a second on a million-bar `tradebot run`, a third of the run). That
-    work holds the GIL, but the work the main thread does meanwhile — Polars reading the CSV and
-    evaluating the plan — releases it, so the two overlap instead of adding up. The registries
-    are loaded under numba's own compiler lock, the lock its dispatchers take for the same
-    step, so a kernel the main thread calls meanwhile simply waits for it. A failure here is
-    ignored: the real call raises it again, with its context.
+    numba's own loading of a cached kernel first imports its whole library of typing and lowering
+    registries (`BaseContext.refresh`: 0.4-0.55 s of CPU, holding the GIL, a third of a
+    million-bar `tradebot run`), which running machine code read from the cache never uses:
+    `load_cached_kernels_lean` skips it. What is left, numba's import (0.3 s), runs here while
+    the main thread reads the CSV and evaluates the plan in Polars, which release the GIL. The
+    import runs under numba's compiler lock, which its dispatchers take too, so a kernel the main
+    thread calls meanwhile simply waits for it. A failure here is ignored: the real call raises
+    it again, with its context.
     """
     thread = threading.Thread(target=_load_numba_target, name="numba-warm-up", daemon=True)
     thread.start()
@@ -78,10 +79,41 @@ def numba_warming_up() -> Iterator[None]:
 
 def _load_numba_target() -> None:
     try:
+        load_cached_kernels_lean()
         from numba.core.compiler_lock import global_compiler_lock
         from numba.core.registry import cpu_target
+        from numba.core.runtime import rtsys
 
         with global_compiler_lock:
-            cpu_target.target_context.refresh()
+            rtsys.initialize(cpu_target.target_context)
     except Exception:  # noqa: BLE001 — an optimisation only; see the docstring
         log.debug("numba warm-up failed", exc_info=True)
+
+
+def load_cached_kernels_lean() -> None:
+    """Make numba load a cached kernel without importing its registries first.
+
+    `Cache.load_overload` (numba 0.60-0.68) refreshes the target context before reading the
+    cache: it imports every typing and lowering registry numba has (and, where SciPy is
+    installed, SciPy's BLAS), which only compiling needs, then initializes the runtime that
+    the kernels allocate their arrays with. Rebuilding a cached kernel needs the runtime and the
+    code generator alone, so the replacement does just that; a kernel that is not cached
+    compiles as before, and numba's compiler refreshes the context itself then. Should numba's
+    private names change, numba is left as it is (only slower)."""
+    from numba.core import caching
+
+    cache = caching.Cache
+    if getattr(cache.load_overload, "lean", False) or not all(
+            hasattr(cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors")):
+        return
+
+    def load_overload(self, sig, target_context):
+        from numba.core.runtime import rtsys
+
+        rtsys.initialize(target_context)  # no-op after the first time
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+        return None  # the guard swallowed an I/O error: a miss, as in numba
+
+    load_overload.lean = True
+    cache.load_overload = load_overload

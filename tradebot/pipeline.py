@@ -36,7 +36,7 @@ from .market.timeframe import infer_interval_ms
 from .lang.stateful.position import PositionProgram, compile_position, reads_position
 from .lang.types import BOOL_CONST, NUMBER_CONST
 from .runtime.engine import BacktestResult, run_backtest
-from .runtime.execution import EntryOrder, ExecutionConfig, Level, SideRules, Sizing
+from .runtime.execution import EntryOrder, ExecutionConfig, Level, Rung, SideRules, Sizing
 from .runtime.metrics import METRICS, PORTFOLIO_METRICS
 from .runtime.portfolio import PortfolioBars, PortfolioResult, run_portfolio
 from .runtime.program import RuleProgram
@@ -91,7 +91,9 @@ def _side_rules(checked: CheckedProgram, side: str) -> SideRules:
     if risk.entry is not None:
         entry = EntryOrder(risk.entry.kind, _engine_value(risk.entry.price, f"{side}.entry"),
                            risk.entry.expire)
-    return SideRules(**levels, exit_after=risk.exit_after, entry=entry)
+    portion = None if risk.exit_portion is None else _engine_value(risk.exit_portion, f"{side}.exit_portion")
+    ladder = tuple(Rung(Level(r.level.mode, _engine_value(r.level.value, "")), r.portion) for r in risk.ladder)
+    return SideRules(**levels, exit_after=risk.exit_after, entry=entry, exit_portion=portion, ladder=ladder)
 
 
 def _engine_value(node: ir.Node, name: str) -> float | str:
@@ -147,6 +149,8 @@ def _engine_values(checked: CheckedProgram) -> dict[str, ir.Node]:
         values = {name: level.value for name, level in risk.levels.items()}
         if risk.entry is not None:
             values["entry"] = risk.entry.price
+        if risk.exit_portion is not None:
+            values["exit_portion"] = risk.exit_portion
         nodes.update({f"{side}.{name}": node for name, node in values.items()
                       if not isinstance(node, ir.Const)})
     return nodes
@@ -155,8 +159,11 @@ def _engine_values(checked: CheckedProgram) -> dict[str, ir.Node]:
 def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
     """One plan computing the engine inputs of several programs (outputs prefixed `i.`): an
     indicator the programs share is computed once (the compiler dedupes equal IR)."""
-    return compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
+    plan = compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
                           for name, node in engine_nodes(checked).items()})
+    # Missing signals are false, filled in the plan's own (parallel) pass rather than per column.
+    return replace(plan, outputs={name: expr.fill_null(False) if name.split(".", 1)[1] in SIGNALS else expr
+                                  for name, expr in plan.outputs.items()})
 
 
 def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.DataFrame, *,
@@ -164,16 +171,25 @@ def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.D
     """Run the engine on inputs already computed by a plan (`frame` columns `prefix + name`)."""
     if bars.height < 2:
         raise UserError("the data has fewer than 2 bars: nothing can be traded")
-    levels = level_names(checked)
-    signals = Signals(**{name: frame[prefix + name].fill_null(False).to_numpy() for name in SIGNALS},
-                      levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in levels})
-    return run_backtest(bars, signals, execution_config(checked),
+    return run_backtest(bars, engine_signals(checked, frame, prefix=prefix), execution_config(checked),
                         rule_program(position_program(checked), frame, prefix))
 
 
 def level_names(checked: CheckedProgram) -> list[str]:
     """The engine's per-bar risk levels among `engine_nodes` (`long.stop_loss`, ...)."""
     return [name for name in engine_nodes(checked) if name not in SIGNALS and not name.startswith(PROGRAM_INPUT)]
+
+
+def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str = "") -> Signals:
+    """The engine's inputs (`engine_nodes`) from the columns a plan computed (`prefix + name`)."""
+    return Signals(**{name: _flags(frame[prefix + name]) for name in SIGNALS},
+                   levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in level_names(checked)})
+
+
+def _flags(column: pl.Series) -> np.ndarray:
+    """A signal column as booleans, missing as false (the fill only when something is missing:
+    it costs a Polars pass, a sweep's signals rarely need it)."""
+    return (column.fill_null(False) if column.null_count() else column).to_numpy()
 
 
 def read_script(path: Path) -> str:

@@ -169,3 +169,24 @@ def test_shifted_inputs_of_range_indicators_equal_reference(number: str, eurusd_
     node = strategy.checked.series["x"]
     frame = compile_nodes({"x": node}).evaluate(bars)
     assert_same(as_float(frame["x"]), reference.evaluate(node, bars_dict(bars)), number)
+
+
+def test_ultosc_with_a_high_below_its_low_matches_the_reference() -> None:
+    """Hypothesis found `ultosc(1, 1, 1, 1, open, open)` at 100 compiled and 0 in the reference:
+    the reference took the true range as max(high, prev close) - true low, TA-Lib (and the kernel)
+    as the largest of high - low, |prev close - high|, |prev close - low|; they differ only when a
+    script passes a "high" below its "low"."""
+    import datetime as dt
+
+    opens = np.array([1.5, 1.2, 0.8, 1.9])
+    bars = pl.DataFrame({"timestamp": [dt.datetime(2024, 1, 1, i, tzinfo=dt.timezone.utc) for i in range(4)],
+                         "open": opens, "high": opens * 1.1, "low": opens * 0.9, "close": opens,
+                         "volume": np.ones(4)})
+    strategy = compile_source(script_for("ultosc(1, 1, 1, 1, open, open)", "close > open"), "ult.tbs")
+    node = dict(strategy.checked.series)["x"]
+    compiled = as_float(compile_nodes({"x": node}).evaluate(bars)["x"])
+    # By hand (period 1, high 1): bar 1 buys 1.2 - min(1.2, 1.5) = 0 of a range max(1 - 1.2, |1.5 - 1|,
+    # |1.5 - 1.2|) = 0.5 -> 0; bar 2 buys 0.8 - 0.8 = 0 -> 0; bar 3 buys 1.9 - 0.8 = 1.1 of
+    # max(1 - 1.9, |0.8 - 1|, |0.8 - 1.9|) = 1.1 -> 100.
+    np.testing.assert_allclose(compiled, [np.nan, 0.0, 0.0, 100.0])
+    assert_same(compiled, reference.evaluate(node, bars_dict(bars)), "ultosc with high < low")

@@ -2,6 +2,7 @@
 the comparison with a backtest (a running session has not closed at end of data)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -52,9 +53,14 @@ def compiled(text: str, path: Path) -> Strategy:
         reject()
 
 
-def new_session(strategy: Strategy, folder: Path) -> PaperSession:
+def new_session(strategy: Strategy, folder: Path, horizon: int | None = None) -> PaperSession:
+    """A session on hourly bars; `horizon`: a window far shorter than the script's own
+    (live/window.py), so that bars are forgotten (and checks refused) on short data."""
     identity = Identity.of(strategy, symbol="TEST", category="replay", interval="1h", interval_ms=HOUR_MS)
-    return PaperSession(strategy, folder, identity)
+    session = PaperSession(strategy, folder, identity)
+    if horizon is not None:
+        session.retention = replace(session.retention, horizon=horizon)
+    return session
 
 
 def bar_rows(bars: pl.DataFrame) -> list[tuple[int, float, float, float, float, float]]:

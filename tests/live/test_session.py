@@ -44,8 +44,9 @@ def test_live_path_equals_backtest(data, text, bars, warm) -> None:
         all_rows = bar_rows(bars)
         live = all_rows[warmup:]
         plan = data.draw(disturbances(len(live)))
+        horizon = data.draw(st.none() | st.integers(1, 4))  # a tiny window: bars forgotten too
         folder = Path(tmp) / "session"
-        session = new_session(strategy, folder)
+        session = new_session(strategy, folder, horizon)
         session.start(bars.head(warmup))
         tears = list(plan["tears"])
         i = 0
@@ -66,7 +67,7 @@ def test_live_path_equals_backtest(data, text, bars, warm) -> None:
                 plan["restarts"].discard(i)
                 if tears:  # killed mid-write: the last bar's record is torn and cut on resume
                     _tear(folder, tears.pop())
-                session = new_session(strategy, folder)  # the old one is dropped, as by a kill
+                session = new_session(strategy, folder, horizon)  # the old one is dropped, as by a kill
                 session.resume()
                 i = (session.frame.size - warmup) - 1  # the feed resumes after the last journaled bar
             i += 1

@@ -11,6 +11,7 @@ import pytest
 
 from tradebot.cli import main
 from tradebot.optimize.batch import Evaluator, EvaluatorSpec, Objective, Window, params_of
+from tradebot.optimize.batched import group_by_inputs
 from tradebot.optimize.parallel import Workers
 from tradebot.optimize.search import SearchOptions, run_search
 from tradebot.optimize.space import Space
@@ -142,3 +143,39 @@ def test_risk_settings_from_params_are_swept_like_any_param(small_csv, tmp_path)
     for row in frame.iter_rows(named=True):
         plain = plain_run(script, small_csv, params_of(row))
         assert plain == {k: json_safe(row[k]) for k in plain}, params_of(row)
+
+
+RANDOM_STOPS = """fee 0.05%
+param length = 14 in 6..20
+param sl = 1% in 0.4%..2%
+param tp = 2% in 1%..4%
+stop_loss sl
+take_profit tp
+r = rsi(close, length)
+enter long  when r crosses above 30
+exit  long  when r crosses above 70
+enter short when r crosses below 70
+exit  short when r crosses below 30
+"""
+
+
+def test_random_trials_equal_their_plain_runs_in_every_metric(small_csv, tmp_path) -> None:
+    """Random continuous stop and target values (many trials share an RSI and run as one group
+    of engine inputs): each trial still equals `tradebot run --set ...` in every metric."""
+    script = write_script(tmp_path, RANDOM_STOPS, "optimize maximize sharpe")
+    evaluator = Evaluator(EvaluatorSpec(script.read_text(), str(script), load_bars(small_csv), Objective("sharpe")))
+    frame = evaluator.run(Space(evaluator.base).sample(10, seed=4), Window(0, evaluator.bars.height))
+    assert frame.height == 10 and len(set(frame["sharpe"].to_list())) == 10
+    for row in frame.iter_rows(named=True):
+        plain = plain_run(script, small_csv, params_of(row))
+        assert plain == {k: json_safe(row[k]) for k in plain}, params_of(row)
+
+
+def test_combinations_differing_only_in_a_stop_share_their_engine_inputs(small_csv, tmp_path) -> None:
+    script = write_script(tmp_path, STOPS, "optimize maximize sharpe")
+    evaluator = Evaluator(EvaluatorSpec(script.read_text(), str(script), load_bars(small_csv), Objective("sharpe")))
+    rows = Space(evaluator.base).grid().rows()
+    groups = group_by_inputs([evaluator.check(params) for params in rows])
+    assert sorted(len(m) for m in groups.members) == [3, 3, 3]  # 3 lengths x 3 stop distances
+    for members in groups.members:
+        assert len({rows[i]["length"] for i in members}) == 1 and len({rows[i]["sl"] for i in members}) == 3

@@ -4,7 +4,9 @@ It shares no code with the kernel and is organised differently: each bar is a li
 "events" (the open, then the touches inside the bar) and a position is a plain list of dicts. It is
 slow and only meant for the small random scenarios of tests/runtime/test_risk_properties.py.
 Config: a plain dict (see `CONFIG_KEYS`); levels of a side: {"stop_loss": (mode, values), ...}
-where `values` is one value per bar or a constant.
+where `values` is one value per bar or a constant. Partial exits ("Partial exits"): a side's
+"exit_portion" (the part its exit signal closes, a constant or one value per bar; NaN or 1: all)
+and "ladder" (a list of (mode, value, portion) targets that each take a part of every entry).
 """
 from __future__ import annotations
 
@@ -37,7 +39,41 @@ class Account:
         return self.cfg["fee"] * qty * fill + self.cfg["fee_per_order"]
 
     # ---- leaving
+    def rounded_part(self, qty: float, portion: float) -> float:
+        """"Partial exits": the part of `qty` a portion closes: rounded down to the step, nothing
+        below the step or the minimum, everything when less than the minimum would be left."""
+        step, least = self.cfg["qty_step"], self.cfg["min_qty"]
+        part = qty * portion
+        if step > 0:
+            part = math.floor(part / step + 1e-9) * step
+        if not part > 0 or part < least:
+            return 0.0
+        return qty if qty - part <= 1e-9 * qty or qty - part < least else part
+
+    def leave_part(self, lot: dict, bar: int, price: float, portion: float):
+        """A partial signal exit: `portion` of the lot at the open; the rest stays open."""
+        part = self.rounded_part(lot["qty"], portion)
+        if part == 0:
+            return
+        if part == lot["qty"]:
+            self.leave(lot, bar, price, "signal", market=True)
+            return
+        piece = dict(lot, qty=part, fee=lot["fee"] * part / lot["qty"])
+        self.record(piece, bar, price, "signal", market=True, ambiguous=False)
+        lot["qty"] -= part
+        lot["fee"] -= piece["fee"]
+
+    def entries(self) -> int:
+        """Open entries: a laddered entry is several lots, all with its entry bar."""
+        return len({lot["bar"] for lot in self.lots})
+
     def leave(self, lot: dict, bar: int, price: float, reason: str, market: bool, ambiguous=False):
+        self.record(lot, bar, price, reason, market, ambiguous)
+        self.lots.remove(lot)
+        if not self.lots:
+            self.side = 0
+
+    def record(self, lot: dict, bar: int, price: float, reason: str, market: bool, ambiguous):
         fill = self.price_after_costs(price, buying=self.side < 0, market=market)
         fee = self.fee_for(lot["qty"], fill)
         self.cash += self.side * lot["qty"] * fill - fee
@@ -47,9 +83,6 @@ class Account:
             "fees": lot["fee"] + fee, "exit_reason": reason,
             "ambiguous": ambiguous or lot["ambiguous"],
             "pnl": self.side * lot["qty"] * (fill - lot["fill"]) - lot["fee"] - fee})
-        self.lots.remove(lot)
-        if not self.lots:
-            self.side = 0
 
     def leave_all(self, bar: int, price: float, reason: str):
         for lot in list(self.lots):
@@ -117,10 +150,24 @@ class Account:
         self.cash -= side * qty * fill + fee
         self.side = side
         trail = read.get("trailing_stop")
-        self.lots.append({"bar": bar, "price": price, "fill": fill, "qty": qty, "fee": fee, "stop": stop,
-                          "target": level("take_profit", +1), "trail": trail,
-                          "be": level("break_even", +1), "best": fill, "how": how,
-                          "ambiguous": False})
+        lot = {"bar": bar, "price": price, "fill": fill, "qty": qty, "fee": fee, "stop": stop,
+               "target": level("take_profit", +1), "trail": trail,
+               "be": level("break_even", +1), "best": fill, "how": how, "ambiguous": False}
+        # A ladder: each rung takes its part of the entry with its own target; the rest keeps the
+        # plain target. A rung that rounds to nothing, or would leave less than the minimum
+        # quantity, leaves its part to the rest.
+        rest = lot
+        for mode, value, portion in rules.get("ladder", ()):
+            part = min(self.rounded_part(qty, portion), rest["qty"])
+            if part == 0 or (part < rest["qty"] and rest["qty"] - part < self.cfg["min_qty"]):
+                continue
+            target = fill * (1 + side * value) if mode == "percent" else fill + side * value
+            piece = dict(rest, qty=part, fee=rest["fee"] * part / rest["qty"], target=target)
+            self.lots.append(piece)
+            if part == rest["qty"]:
+                return
+            rest = dict(rest, qty=rest["qty"] - part, fee=rest["fee"] - piece["fee"])
+        self.lots.append(rest)
 
 
 def better(side, a, b):
@@ -242,7 +289,7 @@ def reference_risk_backtest(bars: dict, signals: dict, cfg: dict):
     {open, high, low, close} (lists)."""
     acct = Account(cfg, cash=cfg["capital"])
     n = len(bars["open"])
-    exit_reason, order = None, None
+    exit_reason, order, portion = None, None, 1.0
     equity, position = [], []
     ruin_bar, shortfall = None, 0.0
     for t in range(n):
@@ -251,14 +298,17 @@ def reference_risk_backtest(bars: dict, signals: dict, cfg: dict):
             position.append(0.0)
             continue
         o, h, l, c = (bars[k][t] for k in ("open", "high", "low", "close"))
-        if exit_reason and acct.side:
+        if exit_reason and acct.side and portion < 1:
+            for lot in list(acct.lots):
+                acct.leave_part(lot, t, o, portion)
+        elif exit_reason and acct.side:
             acct.leave_all(t, o, exit_reason)
         if acct.side:
             limit = cfg["long" if acct.side > 0 else "short"].get("exit_after")
             for lot in list(acct.lots):
                 if limit and t - lot["bar"] >= limit:
                     acct.leave(lot, t, o, "time", market=True)
-        if order and acct.side != -order["side"] and len(acct.lots) < cfg["pyramiding"]:
+        if order and acct.side != -order["side"] and acct.entries() < cfg["pyramiding"]:
             hit = triggered(order, o, h, l)
             if hit:
                 acct.enter(order["side"], t, order["bar"], hit[0], hit[1], market=order["kind"] != "limit")
@@ -281,7 +331,20 @@ def reference_risk_backtest(bars: dict, signals: dict, cfg: dict):
         position.append(acct.side * held)
         if ruin_bar is None:
             exit_reason, order = next_orders(acct, order, t, signals, cfg)
+            portion = exit_portion(acct, exit_reason, t, signals, cfg)
     return acct.trades, equity, position, (ruin_bar, shortfall)
+
+
+def exit_portion(acct: Account, reason, t: int, signals: dict, cfg: dict) -> float:
+    """The part of every lot the exit at the next open closes: all, but for an exit signal of a
+    side with portions that no opposite entry signal follows (a reversal needs a flat book)."""
+    el, xl, es, xs = (bool(signals[k][t]) for k in ("enter_long", "exit_long", "enter_short", "exit_short"))
+    opposite = (es and not el and not xs) if acct.side > 0 else (el and not es and not xl)
+    if reason != "signal" or opposite:
+        return 1.0
+    values = cfg["long" if acct.side > 0 else "short"].get("exit_portion")
+    portion = 1.0 if values is None else value_on(values, t)
+    return portion if 0 < portion < 1 else 1.0
 
 
 def next_orders(acct: Account, order, t: int, signals: dict, cfg: dict):
@@ -292,10 +355,10 @@ def next_orders(acct: Account, order, t: int, signals: dict, cfg: dict):
     reason, new_side = None, 0
     if acct.side > 0:
         reason = "signal" if xl else ("reversal" if es else None)
-        new_side = -1 if es else (1 if el and len(acct.lots) < cfg["pyramiding"] else 0)
+        new_side = -1 if es else (1 if el and acct.entries() < cfg["pyramiding"] else 0)
     elif acct.side < 0:
         reason = "signal" if xs else ("reversal" if el else None)
-        new_side = 1 if el else (-1 if es and len(acct.lots) < cfg["pyramiding"] else 0)
+        new_side = 1 if el else (-1 if es and acct.entries() < cfg["pyramiding"] else 0)
     else:
         new_side = 1 if el else (-1 if es else 0)
     if new_side:

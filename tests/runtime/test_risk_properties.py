@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tests.runtime.risk_reference import reference_risk_backtest
 from tests.runtime.support import HOUR_MS, START_MS, money_tolerance
 from tradebot.runtime import ExecutionConfig, Signals, run_backtest
-from tradebot.runtime.execution import EntryOrder, Level, SideRules, Sizing
+from tradebot.runtime.execution import EntryOrder, Level, Rung, SideRules, Sizing
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KINDS = ("stop_loss", "take_profit", "trailing_stop", "break_even")
@@ -70,12 +70,28 @@ def side_rules(draw, close: np.ndarray, *, orders: bool = False) -> dict:
             rules[kind] = (mode, level_values(draw, mode, close))
     if draw(st.booleans()):
         rules["exit_after"] = draw(st.integers(1, 6))
+    partial_exits(draw, rules, len(close))
     kind = draw(st.sampled_from(["limit", "stop"] if orders else ["market", "limit", "stop"]))
     if kind != "market":
         offset = draw(st.sampled_from([0.01, 0.03]))
         prices = close * (1 - offset if kind == "limit" else 1 + offset)
         rules["entry"] = (kind, prices, draw(st.sampled_from([None, 1, 3])))
     return rules
+
+
+def partial_exits(draw, rules: dict, n: int) -> None:
+    """Sometimes a portion for the side's exit signal (a constant, or per bar with some bars
+    closing everything) and sometimes a ladder of one or two rungs (docs/execution.md)."""
+    if draw(st.booleans()):
+        portions = st.sampled_from([0.25, 0.5, 0.7])
+        rules["exit_portion"] = (draw(portions) if draw(st.booleans()) else
+                                 np.array(draw(st.lists(st.sampled_from([0.25, 0.5, 1.0, np.nan]),
+                                                        min_size=n, max_size=n))))
+    if draw(st.booleans()):
+        rungs = draw(st.sampled_from([[0.5], [0.3, 0.3], [0.5, 0.5], [0.25, 0.75]]))
+        rules["ladder"] = [(mode, draw(st.sampled_from([0.01, 0.02])) * (1 if mode == "percent" else 100),
+                            portion) for portion in rungs
+                           for mode in [draw(st.sampled_from(["percent", "distance"]))]]
 
 
 @st.composite
@@ -128,7 +144,10 @@ def to_engine(flags: np.ndarray, cfg: dict) -> tuple[Signals, ExecutionConfig]:
         if "entry" in spec:
             kind, prices, expire = spec["entry"]
             entry = EntryOrder(kind, value(f"{side}.entry", prices), expire)
-        return SideRules(**kinds, exit_after=spec.get("exit_after"), entry=entry)
+        ladder = tuple(Rung(Level(mode, level), portion) for mode, level, portion in spec.get("ladder", ()))
+        portion = spec.get("exit_portion")
+        return SideRules(**kinds, exit_after=spec.get("exit_after"), entry=entry, ladder=ladder,
+                         exit_portion=None if portion is None else value(f"{side}.exit_portion", portion))
 
     config = ExecutionConfig(
         cfg["capital"], cfg["fee"], cfg["slippage"], fee_per_order=cfg["fee_per_order"],

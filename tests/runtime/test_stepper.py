@@ -84,10 +84,10 @@ def test_the_stepper_and_simulate_share_one_compiled_step():
 
 def test_a_bar_of_the_wrong_shape_is_refused():
     stepper = Stepper.for_config(ExecutionConfig())
-    with pytest.raises(ValueError, match="4 prices, 4 signals, 10 level values and 0 program inputs, got 4, 3, 10 and 0"):
+    with pytest.raises(ValueError, match="4 prices, 4 signals, 12 level values and 0 program inputs, got 4, 3, 12 and 0"):
         stepper.on_bar([1.0] * 4, [False] * 3, [float("nan")] * kn.R_SLOTS)
 
 
 def test_a_snapshot_of_another_format_is_refused():
-    with pytest.raises(ValueError, match="not a tradebot-stepper/1 snapshot"):
+    with pytest.raises(ValueError, match="not a tradebot-stepper/2 snapshot"):
         Stepper.restore({"format": "something else"})

@@ -5,6 +5,7 @@ them, resumable after any crash; `paper status` and `paper verify` read a sessio
     tradebot paper a.tbs --replay data/bybit/linear/BTCUSDT/1m.csv
     tradebot paper status [SESSION ...]
     tradebot paper verify SESSION
+    tradebot paper cancel SESSION ORDER
 
 The same command started again resumes each session from its folder (default
 sessions/<script>-<symbol>-<interval>).
@@ -23,9 +24,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     paper = subparsers.add_parser(
         "paper", help="paper-trade scripts on the live stream (or --replay a file)",
         description="Run .tbs scripts on confirmed live candles with the backtest's own fills. "
-                    "`paper status [SESSION]` and `paper verify SESSION` inspect a session.")
+                    "`paper status [SESSION]` and `paper verify SESSION` inspect a session; "
+                    "`paper cancel SESSION ORDER` withdraws a standing entry order.")
     paper.add_argument("scripts", nargs="+", metavar="SCRIPT",
-                       help=".tbs files (or `status [SESSION...]`, `verify SESSION`)")
+                       help=".tbs files (or `status [SESSION...]`, `verify SESSION`, `cancel SESSION ORDER`)")
     paper.add_argument("--symbol", dest="symbols", nargs="+", metavar="SYMBOL", default=[])
     paper.add_argument("--interval", help="bar interval, e.g. 1m, 5m, 1h")
     paper.add_argument("--category", choices=("linear", "spot", "inverse"),

@@ -18,8 +18,8 @@ from ..data.intervals import format_ms, parse_interval
 from ..errors import UsageError
 from ..lang.lookback import lookback
 from ..live import feed
-from ..live.review import read_session, status_lines, verify
-from ..live.session import Identity, PaperSession
+from ..live.review import read_session, standing_orders, status_lines, verify
+from ..live.session import Identity, PaperSession, request_cancel
 from ..pipeline import Strategy, engine_nodes, load_strategy
 from .flags import parse_overrides
 from .paper import SESSIONS
@@ -30,6 +30,10 @@ def run_paper(args: argparse.Namespace, config: Config) -> int:
     word = args.scripts[0]
     if word == "status":
         return _status(args.scripts[1:])
+    if word == "cancel":
+        if len(args.scripts) != 3:
+            raise UsageError("usage: tradebot paper cancel SESSION ORDER (an order `paper status` lists)")
+        return _cancel(Path(args.scripts[1]), args.scripts[2])
     if word == "verify":
         if len(args.scripts) != 2:
             raise UsageError("usage: tradebot paper verify SESSION (one session folder)")
@@ -67,6 +71,14 @@ def _open(session: PaperSession, history: Any) -> None:
         print(f"{session.folder}: started, warm-up {history.height} bars", file=sys.stderr)
     name = session.folder.name
     session.on_fill = lambda trade: print(_fill_text(name, trade), flush=True)
+    _take_cancels(session)
+
+
+def _take_cancels(session: PaperSession) -> None:
+    """The cancel requests left by `tradebot paper cancel`, each with what became of it."""
+    for order_id, done in session.take_cancel_requests():
+        outcome = "cancelled" if done else "no longer stands (filled, expired or replaced): nothing cancelled"
+        print(f"{session.folder.name} order {order_id} {outcome}", file=sys.stderr, flush=True)
 
 
 def _replay(args: argparse.Namespace, strategies: list[Strategy]) -> int:
@@ -85,6 +97,7 @@ def _replay(args: argparse.Namespace, strategies: list[Strategy]) -> int:
         for row in feed.rows(bars):
             for session in sessions:
                 session.on_bar(row)  # bars already in the session (warm-up, resumed) are skipped
+                _take_cancels(session)
     finally:
         for session in sessions:
             session.close()
@@ -139,6 +152,7 @@ async def _trade(manager: Any, key: Any, session: PaperSession) -> None:
         async for event in sub:
             started = time.perf_counter()
             record = session.on_bar(event.row())
+            _take_cancels(session)  # after the decision: a request never delays a candle
             if record is not None:
                 if record["position"] != held:  # an entry, an addition or an exit filled on this bar
                     print(f"{session.folder.name} {format_ms(event.start_ms)} position {held:g} -> "
@@ -157,6 +171,17 @@ def _status(folders: list[str]) -> int:
         print(f"no sessions under {SESSIONS}/", file=sys.stderr)
     for path in paths:
         print("\n".join(status_lines(read_session(path), now_ms=_now())))
+    return 0
+
+
+def _cancel(folder: Path, order_id: str) -> int:
+    standing = standing_orders(read_session(folder))
+    if order_id not in standing:
+        raise UsageError(f"{folder}: no order {order_id} stands after the last bar "
+                         f"({', '.join(standing) or 'none stands'})")
+    request_cancel(folder, order_id)
+    print(f"{folder}: cancel of {order_id} requested; the session takes it before its next bar "
+          "(it may have filled by then: the session's terminal says which)")
     return 0
 
 

@@ -224,6 +224,7 @@ class Setting:
     units: tuple[str, ...] = ()
     units_span: Span = _span()
     more: tuple[Expr, ...] = ()  # the values after the first in a list: `universe BTCUSDT, ETHUSDT`
+    portion: Expr | None = None  # `take_profit long 2% exit 50%`: one rung of a ladder
 
 
 @dataclass(frozen=True)
@@ -280,12 +281,13 @@ class FuncDef:
 
 @dataclass(frozen=True)
 class Rule:
-    """`enter long when cond` / `exit short when cond`."""
+    """`enter long when cond` / `exit short when cond` / `exit long 50% when cond`."""
 
     action: str  # "enter" | "exit"
     side: str  # "long" | "short"
     cond: Expr
     span: Span = _span()
+    portion: Expr | None = None  # the part of the position an exit closes (None: all of it)
 
 
 @dataclass(frozen=True)

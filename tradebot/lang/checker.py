@@ -20,6 +20,7 @@ from .library.pine_names import pine_hint
 from .optimize_check import OptimizeSpec, check_optimize
 from .position_check import check_position
 from .parser import SyntaxDiagnostics, parse_expression, parse_program, without_bom
+from .portions import check_portion, exit_portion
 from .risk_check import RiskRules, check_risk, is_extended
 from .resolve import INVALID, SYMBOL, Resolver, Scope, is_invalid
 from .settings import SETTINGS
@@ -233,6 +234,7 @@ class _Checker:
         self.cycles: dict[str, frozenset[str]] = {}
         self.objectives: Collection[str] | None = None
         self.broken: frozenset[str] = frozenset()
+        self.exit_portions: dict[str, ir.Node | None] = {}  # per side, from the exit rules
 
     # ------------------------------------------------------------ driver
     def run(self) -> CheckedProgram:
@@ -257,6 +259,8 @@ class _Checker:
                                   params=self.params, error=self._error, objectives=self.objectives,
                                   resolve=lambda expr: self.resolver.resolve(expr, self.scope()))
         risk_values, risk = self._risk(statements, settings)
+        risk = RiskRules(*(replace(risk.side(side), exit_portion=self.exit_portions.get(side))
+                           for side in ("long", "short")))
         settings.update(risk_values)
         check_position(series, signals, risk, settings, self._error, universe_span=next(
             (s.span for s in statements if isinstance(s, ast.Setting) and s.name == "universe"), None))
@@ -600,9 +604,11 @@ class _Checker:
     # ------------------------------------------------------------ rules
     def _rules(self, rules: list[ast.Rule]) -> dict[str, ir.Node]:
         conditions: dict[str, list[ir.Node]] = {}
+        parts: dict[str, list[tuple[float, ir.Node]]] = {"long": [], "short": []}
         for rule in rules:
             cond = self.resolver.bounded(self.resolver.resolve(rule.cond, self.scope()), rule.cond.span)
-            if is_invalid(cond):
+            portion = self._portion(rule)
+            if is_invalid(cond) or portion is None:
                 continue
             if cond.type.kind is not Kind.BOOL:
                 self._error(f"a rule's condition must be true or false, got a {cond.type.describe()}",
@@ -610,6 +616,9 @@ class _Checker:
                 continue
             # Several rules for the same action and side: any of them triggers it.
             conditions.setdefault(f"{rule.action}_{rule.side}", []).append(cond)
+            if rule.action == "exit":
+                parts[rule.side].append((portion, cond))
+        self.exit_portions = {side: exit_portion(found) for side, found in parts.items() if found}
         signals = {key: _any_of(conds) for key, conds in conditions.items()}
         for key in SIGNALS:
             signals.setdefault(key, ir.Const(False, BOOL_CONST))
@@ -618,6 +627,18 @@ class _Checker:
                                             self.program.span, "add one, e.g. `enter long when ...`",
                                             severity="warning"))
         return signals
+
+    def _portion(self, rule: ast.Rule) -> float | None:
+        """The part of the position the rule closes (1.0: all); None after an error."""
+        if rule.portion is None:
+            return 1.0
+        if rule.action == "enter":
+            self._error("an entry takes no portion: it opens a position", rule.portion.span,
+                        "size entries with `size 50% of equity`; `exit long 50% when ...` closes part")
+            return None
+        value = self.resolver.resolve(rule.portion, self.scope())
+        return check_portion(rule.portion, value, is_percent=self._is_percent(rule.portion),
+                             example=f"exit {rule.side} 50% when ...", error=self._error)
 
     def _unused_function_bodies(self) -> None:
         """A function never called is still checked for unknown names."""

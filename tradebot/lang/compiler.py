@@ -83,10 +83,13 @@ class Plan:
 
     def lazy(self, bars: pl.DataFrame | pl.LazyFrame, *, interval: Interval = None,
              bar_end: pl.Expr | None = None, keep: tuple[str, ...] = (),
-             others: Mapping[str, pl.DataFrame] | None = None) -> pl.LazyFrame:
+             others: Mapping[str, pl.DataFrame] | None = None,
+             every_column: bool = False) -> pl.LazyFrame:
         """The plan on `bars`. `interval` is the data's bar length (inferred from the bars when
         not given); it decides when a higher-timeframe bar is complete (lang/timeframes.py).
-        `others`: the bars of each symbol read with `of` (lang/symbols.py), at the same interval."""
+        `others`: the bars of each symbol read with `of` (lang/symbols.py), at the same interval.
+        `every_column`: keep every intermediate column too (paper trading compares them to know
+        that two evaluations starting at different bars have reached the same values)."""
         frame = bars.lazy()
         if self.steps:
             bar_end = bar_end if bar_end is not None else self._bar_end(bars, interval)
@@ -99,10 +102,12 @@ class Plan:
                 frame = symbol_step.apply(frame, others[symbol_step.symbol], ms)
         for layer in self.layers:
             frame = frame.with_columns(layer)
-        return frame.select(*keep, *(expr.alias(name) for name, expr in self.outputs.items()))
+        outputs = (expr.alias(name) for name, expr in self.outputs.items())
+        return frame.with_columns(outputs) if every_column else frame.select(*keep, *outputs)
 
     def evaluate(self, bars: pl.DataFrame, *, interval: Interval = None,
-                 whole_data: bool = False, others: Mapping[str, pl.DataFrame] | None = None) -> pl.DataFrame:
+                 whole_data: bool = False, others: Mapping[str, pl.DataFrame] | None = None,
+                 every_column: bool = False) -> pl.DataFrame:
         """One column per output, one row per bar. `whole_data`: the bars are all the data there
         is (a run, not a prefix or a fold), so a window longer than them is an error
         (`check_windows`; the windows of `@` steps count too: higher bars are fewer)."""
@@ -115,7 +120,8 @@ class Plan:
         # The in-memory engine: Polars 2.1's streaming engine fails ("zip node received non-equal
         # length inputs") on a literal compared with a shifted column under a rolling window,
         # found by tests/lang/test_compiler_reference.py. Bars fit in memory anyway.
-        return self.lazy(bars, interval=interval, others=others).collect(engine="in-memory")
+        return self.lazy(bars, interval=interval, others=others,
+                         every_column=every_column).collect(engine="in-memory")
 
     def _bar_end(self, bars: pl.DataFrame | pl.LazyFrame, interval: Interval) -> pl.Expr:
         """Each base bar's end time in ms (its start + the data's interval); checks every

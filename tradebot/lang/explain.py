@@ -49,4 +49,14 @@ def risk_as_written(checked: CheckedProgram) -> dict[str, str]:
                 texts[f"{side}.{name}"] = written(checked, level.span)
         if risk.entry is not None and not isinstance(risk.entry.price, ir.Const):
             texts[f"{side}.entry"] = written(checked, risk.entry.span)
+        if risk.exit_portion is not None and not isinstance(risk.exit_portion, ir.Const):
+            texts[f"{side}.exit_portion"] = _portions(checked, side)
     return texts
+
+
+def _portions(checked: CheckedProgram, side: str) -> str:
+    """`50%, 25% or all, by rule`: the parts a side's exit rules close, as written."""
+    parts = [written(checked, rule.portion.span) if rule.portion is not None else "all"
+             for rule in checked.program.statements
+             if isinstance(rule, ast.Rule) and rule.action == "exit" and rule.side == side]
+    return f"{', '.join(dict.fromkeys(parts))} (the largest of the rules that fire)"

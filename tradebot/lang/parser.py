@@ -86,6 +86,7 @@ class ToAst(Transformer):
         return ast.StrategyDecl(_unquote(name), span_of(meta))
 
     def setting(self, meta, name, side, mark, value, *rest):
+        *rest, portion = rest  # `["exit" portion]` is always there, None when not written
         more = tuple(item for item in rest if not isinstance(item, Token))
         units = [item for item in rest if isinstance(item, Token)]
         if not more and isinstance(value, ast.OfSymbol) and _is_unit(str(name), value):
@@ -100,7 +101,7 @@ class ToAst(Transformer):
             value = value.expr
         units_span = span_of(units[0]).merge(span_of(units[-1])) if units else ast.NOWHERE
         return ast.Setting(_ident(name), value, span_of(meta), span_of(name), side, mark,
-                           tuple(str(u) for u in units), units_span, more)
+                           tuple(str(u) for u in units), units_span, more, portion)
 
     def time_exit(self, meta, action, side, bars):
         return ast.TimeExit(action, side, bars, span_of(meta))
@@ -125,8 +126,8 @@ class ToAst(Transformer):
         names = tuple(ast.Name(_ident(p), span_of(p)) for p in params if p is not None)
         return ast.FuncDef(_ident(name), names, body, span_of(meta), span_of(name))
 
-    def rule(self, meta, action, side, cond):
-        return ast.Rule(action, side, cond, span_of(meta))
+    def rule(self, meta, action, side, portion, cond):
+        return ast.Rule(action, side, cond, span_of(meta), portion)
 
     def action(self, meta, token):
         return str(token)
@@ -273,10 +274,21 @@ def _parse_script(text: str) -> Tree:
 def syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:
     """A friendly diagnostic for one Lark syntax error; the plain one (where, and the token) when
     the friendly wording fails in any way: a bug there must not hide the user's error."""
+    _blame_the_condition(error)
     try:
         return _friendly_diagnostic(error, source)
     except Exception:  # noqa: BLE001 - any failure of the wording falls back to the plain error
         return plain_syntax_diagnostic(error, source)
+
+
+def _blame_the_condition(error: UnexpectedInput) -> None:
+    """`enter long close > open`: the parser took `close` for an exit's portion (`exit long half
+    when …`) and stopped at `>`; the mistake is where the condition starts, so point there."""
+    history = getattr(error, "token_history", None) or []
+    if (isinstance(error, UnexpectedToken) and "WHEN" in error.expected
+            and set(error.expected) <= {"WHEN", "_NL"} and history and history[-1].type == "NAME"):
+        error.token = history[-1]
+        error.line, error.column = history[-1].line, history[-1].column
 
 
 def plain_syntax_diagnostic(error: UnexpectedInput, source: str) -> Diagnostic:

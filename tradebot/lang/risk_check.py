@@ -20,6 +20,8 @@ from . import ast, ir
 from .ast import Span
 from .diagnostics import Diagnostic, did_you_mean
 from .resolve import MAX_WHOLE, is_invalid
+from ..market.vocab import MAX_RUNGS
+from .portions import check_portion
 from .settings import SETTINGS, SettingForm, SettingSpec
 from .types import Kind
 from .unparse import expr as unparse_expr
@@ -54,12 +56,24 @@ class EntryOrderSpec:
 
 
 @dataclass(frozen=True)
+class Rung:
+    """`take_profit long 2% exit 50%`: `portion` of each entry gets its own constant target."""
+
+    level: RiskLevel
+    portion: float
+    span: Span = field(default=ast.NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class SideRisk:
     """The risk rules of one side."""
 
     levels: Mapping[str, RiskLevel] = field(default_factory=dict)  # keys from LEVELS
     exit_after: int | None = None
     entry: EntryOrderSpec | None = None
+    # The portion the side's exit rules close per bar (None: everything; tradebot/lang/portions.py).
+    exit_portion: ir.Node | None = None
+    ladder: tuple[Rung, ...] = ()  # laddered targets, in the order written
 
 
 @dataclass(frozen=True)
@@ -115,10 +129,11 @@ class _RiskChecker:
         self.levels: dict[str, dict[str, RiskLevel]] = {side: {} for side in SIDES}
         self.exit_after: dict[str, int] = {}
         self.entries: dict[str, EntryOrderSpec] = {}
+        self.ladders: dict[str, list[Rung]] = {side: [] for side in SIDES}
 
     def rules(self) -> RiskRules:
-        sides = {side: SideRisk(self.levels[side], self.exit_after.get(side), self.entries.get(side))
-                 for side in SIDES}
+        sides = {side: SideRisk(self.levels[side], self.exit_after.get(side), self.entries.get(side),
+                                ladder=tuple(self.ladders[side])) for side in SIDES}
         return RiskRules(**sides)
 
     # ------------------------------------------------------------ settings
@@ -129,6 +144,9 @@ class _RiskChecker:
             return
         kind, key = (form.kind, form.key) if isinstance(form, SettingForm) else (spec.kind, spec.name)
         sides = (setting.side,) if setting.side else (SIDES if spec.sided else ("",))
+        if setting.portion is not None:
+            self._rung(setting, form, kind, sides)
+            return
         if not self._first_time(setting, key, sides):
             return
         value = self._value(setting, form if isinstance(form, SettingForm) else spec, kind)
@@ -284,6 +302,38 @@ class _RiskChecker:
             return False
         return True
 
+    def _rung(self, setting: ast.Setting, form, kind: str, sides: tuple[str, ...]) -> None:
+        """One rung of a laddered target: `take_profit long 2% exit 50%` (docs/execution.md)."""
+        example = "take_profit long 2% exit 50%"
+        if setting.name != "take_profit":
+            self.error(f"only a target closes part of the position: `{setting.name}` closes all of it",
+                       setting.portion.span, f"drop `exit …`, or write a rung as `{example}`")  # type: ignore[union-attr]
+            return
+        portion = check_portion(setting.portion, self.resolve(setting.portion),  # type: ignore[arg-type]
+                                is_percent=self.is_percent(setting.portion), example=example,  # type: ignore[arg-type]
+                                error=self.error)
+        level = self._value(setting, form, kind)
+        if portion is None or level is None:
+            return
+        if kind == "price" or not isinstance(level.value, ir.Const):
+            self.error("a rung's target is a constant percentage or price distance from the entry",
+                       setting.value.span, f"for example `{example}` (a param works too)")
+            return
+        for side in sides:
+            rungs = self.ladders[side]
+            if len(rungs) == MAX_RUNGS:
+                self.error(f"a side has at most {MAX_RUNGS} laddered targets", setting.span,
+                           "the last target without `exit …` closes what the rungs leave")
+                return
+            closed = sum(r.portion for r in rungs) + portion
+            if closed > 1.0 + 1e-9:
+                self.error(f"the {side} ladder's targets close {closed * 100:g}% of an entry: more than all of it",
+                           setting.portion.span,  # type: ignore[union-attr]
+                           f"their portions may add up to at most 100% (rungs on lines "
+                           f"{', '.join(str(r.span.line) for r in rungs)})")
+                return
+            rungs.append(Rung(level, portion, setting.span))
+
     # ------------------------------------------------------------ statements
     def time_exit(self, stmt: ast.TimeExit) -> None:
         if stmt.action != "exit":
@@ -329,6 +379,7 @@ class _RiskChecker:
     # ------------------------------------------------------------ script-wide checks
     def cross_checks(self, entering: set[str]) -> None:
         self._risk_sizing_has_stops(entering)
+        self._ladder_leaves_something()
         self._ticks_have_a_tick_size()
         self._size_within_leverage()
         self._portfolio_settings_have_a_universe()
@@ -348,6 +399,16 @@ class _RiskChecker:
             setting = self.where["pyramiding"]
             self._warning("with all the equity in the first entry, added entries find nothing left "
                           "to buy with", setting.span, "size each entry, e.g. `size 25% of equity`")
+
+    def _ladder_leaves_something(self) -> None:
+        """A plain target beside a ladder closing 100% has nothing left to close."""
+        for side in SIDES:
+            rungs = self.ladders[side]
+            target = self.levels[side].get("take_profit")
+            if rungs and target is not None and sum(r.portion for r in rungs) >= 1.0 - 1e-9:
+                self.error(f"the {side} ladder already closes 100% of each entry, so this target has "
+                           "nothing left to close", target.span,
+                           "lower a rung's portion, or drop this target")
 
     def _risk_sizing_has_stops(self, entering: set[str]) -> None:
         if self.values.get("size", ("",))[0] != "risk":

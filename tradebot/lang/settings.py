@@ -122,7 +122,8 @@ SETTINGS: Mapping[str, SettingSpec] = {
                "stop_loss 2%", at="stop_loss at lowest(low, 10)", maximum=0.99),
         _level("take_profit",
                "Exit when the price gains this much from the entry: a percentage, a price "
-               "distance, or a price with `at`.",
+               "distance, or a price with `at`. `take_profit long 2% exit 50%` is one rung of a "
+               "ladder: half of each entry exits there (docs/execution.md, \"Partial exits\").",
                "take_profit 3 * atr(14)", at="take_profit at highest(high, 20)"),
         _level("trailing_stop",
                "A stop that follows the best price since the entry at this distance: a "

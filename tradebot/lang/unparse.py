@@ -84,9 +84,15 @@ def statement(node: ast.Statement) -> str:
     return write(node)
 
 
+def _portion(node: ast.Expr | None) -> str:
+    """` 50%` in `exit long 50% when ...`; nothing for an exit of everything."""
+    return f" {expr(node)}" if node is not None else ""
+
+
 def _setting(node: ast.Setting) -> str:
     value = ", ".join(expr(v) for v in (node.value, *node.more))  # `universe BTCUSDT, ETHUSDT`
-    return " ".join(w for w in [node.name, node.side, node.mark, value, *node.units] if w)
+    portion = ["exit", expr(node.portion)] if node.portion is not None else []  # a ladder's rung
+    return " ".join(w for w in [node.name, node.side, node.mark, value, *node.units, *portion] if w)
 
 
 def _time_exit(node: ast.TimeExit) -> str:
@@ -132,7 +138,7 @@ _STATEMENTS: dict[type, Callable[..., str]] = {
     ast.ParamDecl: lambda n: f"param {n.name} = {expr(n.default)}{_domain(n.domain)}",
     ast.Assign: _assign,
     ast.FuncDef: lambda n: f"def {n.name}({', '.join(p.id for p in n.params)}) = {expr(n.body)}",
-    ast.Rule: lambda n: f"{n.action} {n.side} when {expr(n.cond)}",
+    ast.Rule: lambda n: f"{n.action} {n.side}{_portion(n.portion)} when {expr(n.cond)}",
     ast.Optimize: lambda n: " ".join([f"optimize {n.goal} {n.objective}", *map(_optimize_clause, n.clauses)]),
 }
 

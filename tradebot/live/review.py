@@ -1,10 +1,13 @@
-"""Reading a session folder without running it: `tradebot paper status` and `paper verify`.
+"""Reading a session folder without running it: `tradebot paper status`, `paper verify` and the
+orders `paper cancel` may name.
 
 `verify` is the parity check: it runs the backtest (`kernel.simulate` over the whole frame, the
 path `tradebot run` takes) on exactly the bars the journal holds, with every signal off before
 the session's first live bar, and compares its trades and equity with what the session recorded.
 A backtest closes what is still open at its last bar ("end_of_data"); a session still running
-has not, so those trades and that last bar's equity are left out of the comparison.
+has not, so those trades and that last bar's equity are left out of the comparison. A session
+whose orders were cancelled is compared with the kernel's `step` over the same bars and signals,
+withdrawing each order after the bar it was cancelled on (a backtest has no cancel).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from ..pipeline import Strategy, load_strategy
 from ..runtime import kernel
 from ..runtime.engine import trades_frame
 from .journal import JOURNAL_NAME, JournalError, read_records
-from .session import FORMAT, backtest_of_session
+from .session import FORMAT, backtest_of_session, replay_with_cancels
 
 END_OF_DATA = "end_of_data"
 
@@ -36,6 +39,7 @@ class Recorded:
     bars: pl.DataFrame
     live_from: int
     steps: list[dict[str, Any]]
+    cancels: list[tuple[int, str]]  # (the bar after which, order id) of each order withdrawn
 
     @property
     def trades(self) -> pl.DataFrame:
@@ -67,7 +71,8 @@ def read_session(folder: Path) -> Recorded:
                                                         ("open", "high", "low", "close", "volume")))
     warm = [r["bar"] for r in records if r["kind"] == "warm"]
     steps = [r for r in records if r["kind"] == "step"]
-    return Recorded(Path(folder), records[0], bars, warm[0] if warm else len(rows), steps)
+    cancels = [(r["after"], r["order"]) for r in records if r["kind"] == "cancel" and r["done"]]
+    return Recorded(Path(folder), records[0], bars, warm[0] if warm else len(rows), steps, cancels)
 
 
 def status_lines(recorded: Recorded, *, now_ms: int) -> list[str]:
@@ -88,14 +93,33 @@ def status_lines(recorded: Recorded, *, now_ms: int) -> list[str]:
               f"  position   {last['position']:g}",
               f"  equity     {last['equity']:.2f} (open P&L {last['equity'] - capital - realized:.2f})",
               f"  trades     {trades.height} closed, P&L {realized:.2f}"]
+    lines += [f"  order      {o['id']}: {o['kind']} {o['side']} entry"
+              + (f" at {o['price']:g}" if o["price"] is not None else "")
+              + ("" if o["last"] is None else f", until bar {o['last']}")
+              for o in _standing(recorded)]
     return lines
+
+
+def standing_orders(recorded: Recorded) -> list[str]:
+    """The ids of the orders standing after the session's last journaled bar."""
+    return [order["id"] for order in _standing(recorded)]
+
+
+def _standing(recorded: Recorded) -> list[dict[str, Any]]:
+    if not recorded.steps:
+        return []
+    last = recorded.steps[-1]
+    gone = {order for bar, order in recorded.cancels if bar >= last["bar"]}
+    return [order for order in last.get("orders", []) if order["id"] not in gone]
 
 
 def verify(recorded: Recorded) -> tuple[bool, str]:
     """(identical, message): the session against a backtest of the bars it saw."""
     strategy = _strategy(recorded)
-    backtest = backtest_of_session(strategy, recorded.bars, recorded.live_from,
-                                   interval_ms=recorded.header["interval_ms"])
+    interval_ms = recorded.header["interval_ms"]
+    backtest = replay_with_cancels(strategy, recorded.bars, recorded.live_from, recorded.cancels,
+                                   interval_ms=interval_ms) if recorded.cancels else \
+        backtest_of_session(strategy, recorded.bars, recorded.live_from, interval_ms=interval_ms)
     seen = recorded.live_from + len(recorded.steps)
     expected = backtest.trades.filter(~((pl.col("exit_reason") == END_OF_DATA)
                                         & (pl.col("exit_bar") == recorded.bars.height - 1)))
@@ -113,7 +137,8 @@ def verify(recorded: Recorded) -> tuple[bool, str]:
             time = recorded.bars["timestamp"][bar]
             return False, (f"first difference at bar {bar} ({time:%Y-%m-%d %H:%M}): equity "
                            f"{session_equity[bar]!r} in the session, {backtest_equity[bar]!r} in the backtest")
-    return True, f"identical: {got.height} trades, {seen} bars ({len(recorded.steps)} live)"
+    cancelled = f", {len(recorded.cancels)} orders cancelled" if recorded.cancels else ""
+    return True, f"identical: {got.height} trades, {seen} bars ({len(recorded.steps)} live{cancelled})"
 
 
 def _strategy(recorded: Recorded) -> Strategy:

@@ -1,9 +1,9 @@
 """One script on one symbol, one confirmed bar at a time, resumable from its journal.
 
 Each bar goes through the same path as a backtest, so the results are the backtest's:
-1. it is appended to the session's frame, which starts at the session's first bar and never
-   moves (a recursive indicator such as an EMA depends on where its data starts; a fixed first
-   bar keeps it equal to a backtest over the same bars; see docs/paper.md for the memory this costs);
+1. it is appended to the session's frame, a window of the last bars whose first bar moves only
+   where that changes no value the plan computes, bit for bit (window.py: a recursive
+   indicator such as an EMA depends on where its data starts, until it has converged);
 2. the script's compiled plan runs on the frame and the last row gives the signals and the risk
    levels (the plan is causal: a row depends only on the bars up to it);
 3. the kernel's own `step` advances on that bar (PaperBroker), filling as the backtest fills.
@@ -12,8 +12,9 @@ The warm-up bars (history before the first live bar) pass through the kernel wit
 off, so bar indices and `exit_after` counts match a backtest of the whole frame whose signals are
 off before `live_from` (`verify`).
 
-Durability: a live bar, the intent fed to the kernel and what it filled are one `step` record,
-fsync'ed before the next bar is taken. A crash leaves each bar either wholly journaled or unseen:
+Durability: a live bar, the intent fed to the kernel, what it filled, the orders standing and
+any move of the window's first bar are one `step` record, fsync'ed before the next bar is taken;
+a cancel is its own record, fsync'ed before the request is deleted. A crash leaves each bar either wholly journaled or unseen:
 resuming restores the kernel from the last snapshot and replays the journaled intents after it
 (no fill journaled twice), and the feed hands over every bar after the last journaled one (none
 skipped).
@@ -22,7 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,10 +42,12 @@ from ..runtime.metrics import bars_per_year, compute_metrics
 from ..runtime.report import write_outputs
 from .broker import Intent, PaperBroker
 from .journal import JOURNAL_NAME, Journal, read_records
+from .window import Retention, same_state
 
 FORMAT = "tradebot-paper/1"
 SNAPSHOT_EVERY = 50  # bars between kernel snapshots: a resume replays at most this many intents
 OUTPUT_EVERY = 60  # bars between rewrites of trades/equity/result when no trade closed
+CANCEL_GLOB = "cancel-*.request"  # `tradebot paper cancel` leaves one file per request
 _COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 
 
@@ -70,28 +76,77 @@ class Identity:
                    interval, interval_ms)
 
 
-class Frame:
-    """The session's bars in growable numpy columns; `polars()` is the plan's input."""
+class Columns:
+    """Rows of floats in growable numpy columns (doubling), 8 bytes a value."""
 
-    def __init__(self) -> None:
-        self._data = np.zeros((6, 1024))
-        self.size = 0
+    def __init__(self, width: int) -> None:
+        self._data = np.zeros((width, 1024))
+        self.count = 0
 
-    def append(self, row: tuple[float, ...]) -> None:
-        if self.size == self._data.shape[1]:
+    def append(self, row: Sequence[float]) -> None:
+        if self.count == self._data.shape[1]:
             self._data = np.concatenate([self._data, np.zeros_like(self._data)], axis=1)
-        self._data[:, self.size] = row
-        self.size += 1
+        self._data[:, self.count] = row
+        self.count += 1
+
+    def values(self) -> np.ndarray:
+        return self._data[:, :self.count]
+
+    def drop_first(self, count: int) -> None:
+        """Forget the first `count` rows (the buffer keeps its size: it never grows past the
+        most bars held at once)."""
+        self._data[:, :self.count - count] = self._data[:, count:self.count]
+        self.count -= count
+
+
+class Frame:
+    """The session's last bars, numbered from its first bar ever: those before `first` are
+    forgotten (window.py) and live on in the journal only. The bars are consecutive (`on_bar`
+    refuses a hole), so every bar's start is the first one's plus a whole number of intervals."""
+
+    def __init__(self, interval_ms: int) -> None:
+        self._held = Columns(6)
+        self.interval_ms = interval_ms
+        self.first = 0  # the number of the first bar held
+        self.origin_ms: int | None = None  # the start of bar 0
+        self.first_close = math.nan  # bar 0's close (the buy-and-hold benchmark)
+
+    @property
+    def size(self) -> int:
+        """Bars seen since the session began, held or not."""
+        return self.first + self._held.count
+
+    @property
+    def held(self) -> int:
+        return self._held.count
+
+    def append(self, row: Sequence[float]) -> None:
+        if self.origin_ms is None:
+            self.origin_ms, self.first_close = int(row[0]), float(row[4])
+        self._held.append(row)
+
+    def forget_before(self, first: int) -> None:
+        self._held.drop_first(first - self.first)
+        self.first = first
 
     def row(self, index: int) -> list[float]:
-        values = self._data[:, index].tolist()
+        values = self._held.values()[:, index - self.first].tolist()
         return [int(values[0]), *values[1:]]
 
     def last_start(self) -> int | None:
-        return int(self._data[0, self.size - 1]) if self.size else None
+        return int(self._held.values()[0, -1]) if self.held else None
+
+    def last_close(self) -> float:
+        return float(self._held.values()[4, -1])
+
+    def timestamps(self) -> pl.Series:
+        """Every bar's start since the session began (the held bars' and the forgotten ones')."""
+        starts = (self.origin_ms or 0) + np.arange(self.size, dtype=np.int64) * self.interval_ms
+        return pl.Series("timestamp", starts).cast(pl.Datetime("ms", "UTC"))
 
     def polars(self) -> pl.DataFrame:
-        data = self._data[:, :self.size]
+        """The held bars: the plan's input."""
+        data = self._held.values()
         return pl.DataFrame({
             "timestamp": pl.Series(data[0].astype(np.int64)).cast(pl.Datetime("ms", "UTC")),
             **{name: pl.Series(data[i]) for i, name in enumerate(_COLUMNS) if i}})
@@ -100,17 +155,21 @@ class Frame:
 class PaperSession:
     """A session folder: its journal, its outputs, and the state to take the next bar."""
 
-    def __init__(self, strategy: Strategy, folder: Path, identity: Identity) -> None:
+    def __init__(self, strategy: Strategy, folder: Path, identity: Identity, *,
+                 retention: Retention | None = None) -> None:
         self.strategy, self.folder, self.identity = strategy, Path(folder), identity
         self.config = strategy.execution()
         self.levels = level_values(self.config)
-        self.frame = Frame()
+        self.frame = Frame(identity.interval_ms)
+        self.retention = retention or Retention.of(
+            strategy.plan, list(engine_nodes(strategy.checked).values()), identity.interval_ms)
         program = position_program(strategy.checked)
         self.inputs = [f"{PROGRAM_INPUT}{i}" for i in range(len(program.inputs) if program else 0)]
         self.broker = PaperBroker.for_config(self.config, rule_program(program, None))
         self.live_from = 0
-        self.equity: list[tuple[float, float, float]] = []
+        self.equity = Columns(3)  # equity, position, drawdown of every bar (24 bytes a bar)
         self.closed: list[np.ndarray] = []
+        self.cancelled: set[str] = set()  # the cancel requests already journaled
         self.on_fill: Callable[[dict[str, Any]], None] = lambda trade: None
         self._journal: Journal | None = None
         self._since_output = 0
@@ -136,48 +195,64 @@ class PaperSession:
         for row in rows:
             self._take_warmup(row)
         self.live_from = self.frame.size
-        self._journal.append({"kind": "warm", "bar": self.frame.size,
-                              "snapshot": self.broker.snapshot()})
+        warm = {"kind": "warm", "bar": self.frame.size, "snapshot": self.broker.snapshot()}
+        window = self._next_window()  # a long history: the first live bar sees the window only
+        if window is not None:
+            warm["window"] = window
+        self._journal.append(warm)
+        if window is not None:
+            self._move_window(window)
         self.write_outputs()
 
     def resume(self) -> int:
-        """Rebuild the session from its journal; the number of journaled bars processed again."""
+        """Rebuild the session from its journal, read record by record (the bars before the last
+        journaled first bar are not kept); the number of journaled live bars."""
         self._journal = Journal(self.journal_path)  # cuts a torn last record first
-        records = list(read_records(self.journal_path))
-        self._check_header(records[0] if records else {})
-        steps: dict[int, dict[str, Any]] = {}
-        snapshot: tuple[int, dict[str, Any]] | None = None
+        records = read_records(self.journal_path)
+        self._check_header(next(records, {}))
+        replay: list[dict[str, Any]] = []  # the steps and cancels after the last snapshot
+        snapshot: dict[str, Any] | None = None
+        steps = 0
         for record in records:
-            if record["kind"] == "bars":
-                for row in record["rows"]:
-                    self.frame.append(tuple(row))
-            elif record["kind"] == "warm":
-                self.live_from = record["bar"]
-                snapshot = (record["bar"], record["snapshot"])
-            elif record["kind"] == "step":
-                self.frame.append(tuple(record["row"]))
-                steps[record["bar"]] = record
+            kind = record["kind"]
+            if kind == "bars":
+                for row in record["rows"]:  # the warm-up: every signal off, nothing held
+                    self.frame.append(row)
+                    self.equity.append((self.config.capital, 0.0, 0.0))
+            elif kind == "warm":
+                self.live_from, snapshot, replay = record["bar"], record["snapshot"], []
+                if "window" in record:
+                    self._move_window(record["window"])
+            elif kind == "step":
+                steps += 1
+                self._take_journaled(record)
+                replay.append(record)
                 if "snapshot" in record:
-                    snapshot = (record["bar"] + 1, record["snapshot"])
+                    snapshot, replay = record["snapshot"], []
+            elif kind == "cancel":
+                self.cancelled.add(record["request"])
+                replay.append(record)
         if snapshot is None:
             raise SessionError(f"{self.journal_path}: the session never finished its warm-up; "
                                "delete the folder to start it again")
-        self._rebuild(snapshot, steps)
+        # The kernel from the last snapshot, then the intents and cancels journaled after it (their
+        # fills are already in the journal).
+        self.broker = PaperBroker.restore(snapshot)
+        for record in replay:
+            if record["kind"] == "step":
+                self.broker.submit(_intent(record["intent"]))
+            else:
+                self.broker.cancel(record["order"])
         self.write_outputs()
-        return len(steps)
+        return steps
 
-    def _rebuild(self, snapshot: tuple[int, dict[str, Any]], steps: dict[int, dict[str, Any]]) -> None:
-        """The equity and fills so far from the step records, the kernel from the last snapshot
-        plus the intents journaled after it (their fills are already in the journal)."""
-        self.equity = [(self.config.capital, 0.0, 0.0)] * self.live_from
-        for bar in sorted(steps):
-            record = steps[bar]
-            self.equity.append((record["equity"], record["position"], record["drawdown"]))
-            self.closed += [np.array(row) for row in record["closed"]]
-        start, state = snapshot
-        self.broker = PaperBroker.restore(state)
-        for bar in range(start, self.live_from + len(steps)):
-            self.broker.submit(_intent(steps[bar]["intent"]))
+    def _take_journaled(self, record: dict[str, Any]) -> None:
+        """A live bar as its step record left it: the bar, its outcome, and the first bar kept."""
+        self.frame.append(record["row"])
+        self.equity.append((record["equity"], record["position"], record["drawdown"]))
+        self.closed += [np.array(row) for row in record["closed"]]
+        if "window" in record:
+            self._move_window(record["window"])
 
     def _check_header(self, header: dict[str, Any]) -> None:
         if header.get("format") != FORMAT:
@@ -200,7 +275,7 @@ class PaperSession:
         if last is not None and row[0] != last + self.identity.interval_ms:
             raise SessionError(f"{self.identity.symbol}: bar {_iso(row[0])} follows {_iso(last)}; "
                                f"the {self.identity.interval} bars between are missing")
-        self.frame.append(tuple(row))
+        self.frame.append(row)
         return self._process(self.frame.size - 1)
 
     def _process(self, bar: int) -> dict[str, Any]:
@@ -212,11 +287,16 @@ class PaperSession:
             "kind": "step", "bar": bar, "row": self.frame.row(bar),
             "intent": [list(intent.bar), list(intent.signals), list(intent.levels), list(intent.inputs)],
             "equity": outcome.equity, "position": outcome.position, "drawdown": outcome.drawdown,
-            "closed": outcome.closed.tolist()}
+            "closed": outcome.closed.tolist(), "orders": [o.__dict__ for o in self.broker.orders()]}
         if (bar + 1) % SNAPSHOT_EVERY == 0:
             record["snapshot"] = self.broker.snapshot()
+        window = self._next_window()
+        if window is not None:
+            record["window"] = window
         assert self._journal is not None
         self._journal.append(record)
+        if window is not None:
+            self._move_window(window)
         self.equity.append((outcome.equity, outcome.position, outcome.drawdown))
         self.closed += list(outcome.closed)
         self._since_output += 1
@@ -226,19 +306,37 @@ class PaperSession:
             self.on_fill(self._trade_dict(trade))
         return record
 
+    def _next_window(self) -> dict[str, int] | None:
+        """When the frame holds `keep + step` bars: whether the oldest can be forgotten without
+        changing any value (window.py), as {"first": bar kept first, "horizon": ...}; after a
+        failed check the first bar stays and the horizon doubles."""
+        retention = self.retention
+        spare = self.frame.held - retention.keep
+        if retention.never_forgets or spare < retention.step:
+            return None
+        forget = spare // retention.period * retention.period
+        if same_state(self.strategy.plan, self.frame.polars(), forget, retention.horizon,
+                      interval_ms=self.identity.interval_ms):
+            return {"first": self.frame.first + forget, "horizon": retention.horizon}
+        return {"first": self.frame.first, "horizon": retention.longer().horizon}
+
+    def _move_window(self, window: dict[str, int]) -> None:
+        self.frame.forget_before(window["first"])
+        self.retention = replace(self.retention, horizon=window["horizon"])
+
     def _decide(self, bar: int) -> Intent:
-        """The plan on every bar so far; the last row is this bar's signals and levels."""
+        """The plan on the bars held; the last row is this bar's signals and levels."""
         frame = self.frame.polars()
         outputs = self.strategy.plan.evaluate(frame, interval=self.identity.interval_ms)
-        last = outputs.row(bar, named=True)
-        prices = tuple(float(v) for v in frame.row(bar)[1:5])
+        last = outputs.row(bar - self.frame.first, named=True)
+        prices = tuple(float(v) for v in self.frame.row(bar)[1:5])
         signals = tuple(bool(last[name]) for name in SIGNALS)
         levels = tuple(_level(value, last) for value in self.levels)
         inputs = tuple(_level(name, last) for name in self.inputs)
         return Intent(prices, signals, levels, inputs)  # type: ignore[arg-type]
 
     def _take_warmup(self, row: list[float]) -> None:
-        self.frame.append(tuple(row))
+        self.frame.append(row)
         # Warm-up: no signal, and no input for the rules reading position state (which start,
         # like their recursions, on the first live bar; `backtest_of_session` masks the same).
         outcome = self.broker.submit(Intent(tuple(row[1:5]), (False,) * 4,  # type: ignore[arg-type]
@@ -246,37 +344,63 @@ class PaperSession:
                                             tuple(math.nan for _ in self.inputs)))
         self.equity.append((outcome.equity, outcome.position, outcome.drawdown))
 
+    # ---- cancelling
+
+    def cancel(self, order_id: str, request: str) -> bool:
+        """Cancel the standing entry order `order_id` (Broker.cancel) and journal it, fsync'ed,
+        before anything else happens: a resumed session cancels it again at the same point, so
+        it never fills. `request` names the request, taken once. False when no such order
+        stands any more (filled, expired or replaced): nothing is journaled but the request."""
+        if request in self.cancelled:
+            return False
+        done = self.broker.cancel(order_id)
+        assert self._journal is not None
+        self._journal.append({"kind": "cancel", "after": self.frame.size - 1, "order": order_id,
+                              "request": request, "done": done})
+        self.cancelled.add(request)
+        return done
+
+    def take_cancel_requests(self) -> list[tuple[str, bool]]:
+        """The cancel requests `tradebot paper cancel` left in the folder, applied in the order
+        they were made and then deleted (a request already journaled is only deleted)."""
+        taken = []
+        for path in sorted(self.folder.glob(CANCEL_GLOB)):
+            request = path.stem
+            order_id = path.read_text(encoding="utf-8").strip()  # written whole (request_cancel)
+            if request not in self.cancelled:
+                taken.append((order_id, self.cancel(order_id, request)))
+            path.unlink(missing_ok=True)  # after the journal has it: a kill before takes it again
+        return taken
+
     # ---- results
 
     def result(self) -> BacktestResult:
         """The session so far in the shape of a backtest result (the same writers and metrics)."""
-        frame = self.frame.polars()
-        timestamps = frame["timestamp"]
+        timestamps = self.frame.timestamps()
         records = np.array(self.closed).reshape(len(self.closed), -1) if self.closed else \
             self.broker.fills()[:0]
         trades = trades_frame(records, timestamps)
-        values = np.array(self.equity).reshape(len(self.equity), 3)
-        equity = equity_curve(timestamps, values[:, 0], values[:, 1], drawdowns=values[:, 2])
-        per_year = bars_per_year(timestamps) if frame.height > 1 else 1.0
-        metrics = compute_metrics(trades, equity, capital=self.config.capital, bars_per_year=per_year,
-                                  close=frame["close"].to_numpy())
-        return BacktestResult(trades, equity, metrics, self.config, per_year)
+        equity, position, drawdown = self.equity.values()
+        curve = equity_curve(timestamps, equity, position, drawdowns=drawdown)
+        per_year = bars_per_year(timestamps) if len(timestamps) > 1 else 1.0
+        metrics = compute_metrics(trades, curve, capital=self.config.capital, bars_per_year=per_year,
+                                  close=np.array([self.frame.first_close, self.frame.last_close()]))
+        return BacktestResult(trades, curve, metrics, self.config, per_year)
 
     def write_outputs(self) -> None:
         if self.frame.size < 2:
             return
-        frame = self.frame.polars()
+        timestamps = self.frame.timestamps()
         settings = {"strategy": self.strategy.title, "script": self.identity.script,
                     "symbol": self.identity.symbol, "interval": self.identity.interval,
-                    "bars": frame.height, "live_from": str(frame["timestamp"][min(self.live_from, frame.height - 1)]),
-                    "from": str(frame["timestamp"][0]), "to": str(frame["timestamp"][-1])}
+                    "bars": len(timestamps), "live_from": str(timestamps[min(self.live_from, len(timestamps) - 1)]),
+                    "from": str(timestamps[0]), "to": str(timestamps[-1])}
         write_outputs(self.result(), self.folder, settings=settings,
                       params=self.strategy.checked.param_values)
         self._since_output = 0
 
     def _trade_dict(self, trade: np.ndarray) -> dict[str, Any]:
-        timestamps = self.frame.polars()["timestamp"]
-        return trades_frame(trade.reshape(1, -1), timestamps).row(0, named=True)
+        return trades_frame(trade.reshape(1, -1), self.frame.timestamps()).row(0, named=True)
 
     def close(self) -> None:
         if self._journal is not None:
@@ -295,6 +419,43 @@ def backtest_of_session(strategy: Strategy, bars: pl.DataFrame, live_from: int, 
                                     for name in SIGNALS),
                                   *(pl.when(row >= live_from).then(pl.col(name)).alias(name) for name in inputs))
     return backtest_from_frame(strategy.checked, bars, masked)
+
+
+def request_cancel(folder: Path, order_id: str) -> Path:
+    """Leave a request to cancel `order_id` for the session in `folder`, which takes it before
+    its next bar (or when it starts again). Written whole under a temporary name, then renamed:
+    a session never reads half a request."""
+    name = f"cancel-{time.time_ns():020d}-{os.getpid()}"
+    temporary = folder / f"{name}.tmp"
+    temporary.write_text(order_id, encoding="utf-8")
+    return temporary.replace(folder / CANCEL_GLOB.replace("*", name[len("cancel-"):]))
+
+
+def replay_with_cancels(strategy: Strategy, bars: pl.DataFrame, live_from: int,
+                        cancels: Sequence[tuple[int, str]], *, interval_ms: int) -> BacktestResult:
+    """`backtest_of_session` for a session whose orders were cancelled: the plan over every bar
+    (not the session's window), then the kernel's `step` bar by bar (the loop body of
+    `simulate`), withdrawing each order after the bar it was cancelled on (`cancels`: (bar,
+    order id)). The trades and equity only: no metrics."""
+    outputs = strategy.plan.evaluate(bars, interval=interval_ms)
+    config = strategy.execution()
+    broker = PaperBroker.for_config(config)
+    levels = level_values(config)
+    prices = bars.select("open", "high", "low", "close").rows()
+    after: dict[int, list[str]] = {}
+    for bar, order in cancels:
+        after.setdefault(bar, []).append(order)
+    equity = []
+    for bar, row in enumerate(outputs.iter_rows(named=True)):
+        signals = tuple(bool(row[name]) and bar >= live_from for name in SIGNALS)
+        outcome = broker.stepper.on_bar(prices[bar], signals, tuple(_level(v, row) for v in levels),
+                                        is_last=bar == bars.height - 1)
+        equity.append((outcome.equity, outcome.position, outcome.drawdown))
+        for order in after.get(bar, []):
+            broker.cancel(order)
+    values = np.array(equity).reshape(len(equity), 3)
+    curve = equity_curve(bars["timestamp"], values[:, 0], values[:, 1], drawdowns=values[:, 2])
+    return BacktestResult(trades_frame(broker.fills(), bars["timestamp"]), curve, {}, config, 1.0)
 
 
 def series_names(strategy: Strategy) -> list[str]:

@@ -22,6 +22,7 @@ MAX_FEE = 0.05
 MAX_SLIPPAGE = 0.05  # also the spread's
 MAX_LEVERAGE = 100.0
 MAX_PYRAMIDING = 100
+MAX_RUNGS = 4  # laddered targets per side (`take_profit long 2% exit 50%`); kernel.MAX_RUNGS
 
 # The optimizer's stress re-run multiplies every cost by this, so the runtime accepts costs up to
 # this multiple of the bounds above.

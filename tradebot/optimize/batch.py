@@ -1,13 +1,16 @@
 """Evaluating parameter combinations in vectorized batches.
 
-A batch of combinations is checked one by one (a check with param overrides takes ~0.1 ms), then
-compiled into ONE Polars plan (`pipeline.compile_engine_plan`): structurally equal subexpressions
-are computed once, so an RSI of length 14 is one column however many thresholds are tried. The
-numba engine then runs once per combination on that plan's columns (`pipeline.backtest_from_frame`),
-which is the same engine call a plain `tradebot run` makes — hence the same metrics, exactly.
+A batch of combinations is checked one by one (a check with param overrides takes ~0.2 ms), then
+grouped by their engine inputs and run through ONE Polars plan per block of groups
+(`optimize/batched.py`): structurally equal subexpressions are computed once, so an RSI of length
+14 is one column however many thresholds or stop distances are tried. The numba engine then runs
+once per combination on that plan's columns through `engine.simulate`, the function a plain
+`tradebot run` calls, and every metric comes from the same compiled pass (runtime/summary.py):
+hence the same metrics, exactly. A trial is a row of numbers; trade and equity frames are built
+only for the trials a report shows (`Evaluator.backtest`).
 
-Memory stays bounded: the batch size comes from a memory budget and the size of one combination's
-plan (its columns × bars), never from the number of combinations.
+Memory stays bounded: the number of groups per plan comes from a memory budget and the size of
+one combination's plan (its columns × bars), never from the number of combinations.
 
 A window (bars [start, end)) restricts the backtest to part of the data for validation. The plan
 still runs on every bar before `end`: indicators only read the past (the language guarantees it),
@@ -20,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import polars as pl
 
 from ..errors import UserError
@@ -27,7 +31,9 @@ from ..lang.checker import CheckedProgram, check
 from ..lang.settings import COST_SETTINGS
 from ..lang.parser import parse_program
 from ..pipeline import OBJECTIVES, backtest_from_frame, compile_engine_plan
-from ..runtime.engine import BacktestResult
+from ..runtime.engine import BacktestResult, Market
+from ..runtime.summary import ALL_KEYS, COUNT_KEYS
+from .batched import metric_rows
 from .space import Candidates
 
 DEFAULT_MEMORY_MB = 256
@@ -56,6 +62,15 @@ class Objective:
         if metrics["trades"] < self.min_trades:
             return None, "few_trades"
         return float(metrics[self.metric]), "ok"
+
+    def column(self, values: np.ndarray, have: np.ndarray, keys: tuple[str, ...]) -> tuple[pl.Series, np.ndarray]:
+        """`score` over rows of numbers named by `keys` (`have`: the rows with metrics): the
+        objective column (null where not ranked) and the status of each row."""
+        trades = values[:, keys.index("trades")]
+        ok = have & (trades >= self.min_trades)
+        status = np.where(ok, "ok", np.where(have, "few_trades", "error"))
+        objective = np.where(ok, values[:, keys.index(self.metric)], np.nan)
+        return pl.Series("objective", objective, dtype=pl.Float64).fill_nan(None), status
 
     def better(self, a: float | None, b: float | None) -> bool:
         """Whether objective value `a` beats `b` (None, an infeasible result, never does)."""
@@ -98,6 +113,7 @@ class Evaluator:
         self.program = parse_program(spec.source, spec.filename)
         self.base = self.check({})
         self._batch: int | None = None
+        self._markets: dict[Window, Market] = {}
 
     def check(self, params: Mapping[str, float]) -> CheckedProgram:
         """The script checked with `params` as overrides (ScriptDiagnostics if it fails)."""
@@ -122,7 +138,6 @@ class Evaluator:
     def run(self, candidates: Candidates, window: Window) -> pl.DataFrame:
         """One row per combination: position, grid index, params, metrics, objective, status."""
         rows = candidates.rows()
-        metrics: list[dict[str, Any] | None] = [None] * len(rows)
         errors: list[str | None] = [None] * len(rows)
         programs: dict[int, CheckedProgram] = {}
         for i, params in enumerate(rows):
@@ -131,15 +146,31 @@ class Evaluator:
             except UserError as err:
                 errors[i] = _first_line(err)
         ready = list(programs)
-        size = self.batch_size()
-        for start in range(0, len(ready), size):
-            chunk = ready[start:start + size]
-            for i, result in zip(chunk, self.backtests([programs[i] for i in chunk], window)):
-                metrics[i] = result.metrics["all"]
-        return self._frame(candidates, rows, metrics, errors)
+        keys, counts, found = self.metric_rows([programs[i] for i in ready], window)
+        values = np.full((len(rows), len(keys)), np.nan)
+        values[ready] = found
+        return self._frame(candidates, values, errors, keys=keys, counts=counts, evaluated=bool(ready))
+
+    def metric_rows(self, programs: Sequence[CheckedProgram], window: Window
+                    ) -> tuple[tuple[str, ...], frozenset[str], np.ndarray]:
+        """(metric keys, those that are counts, one row of numbers per program): the batched path
+        (batched.py). An evaluator whose runs are not one symbol's overrides it."""
+        if not programs:
+            return ALL_KEYS, COUNT_KEYS, np.empty((0, len(ALL_KEYS)))
+        return ALL_KEYS, COUNT_KEYS, metric_rows(programs, self.bars.slice(0, window.end), self.market(window),
+                                                 start=window.start, plan_size=self.batch_size())
+
+    def market(self, window: Window) -> Market:
+        """The window's bars as the engine reads them, prepared once per window (the last one
+        only: validation searches its folds one after another)."""
+        if window not in self._markets:
+            if window.bars < 2:
+                raise UserError("the data has fewer than 2 bars: nothing can be traded")
+            self._markets = {window: Market.of(self.bars.slice(window.start, window.bars))}
+        return self._markets[window]
 
     def backtests(self, programs: Sequence[CheckedProgram], window: Window) -> list[BacktestResult]:
-        """Backtest several checked programs through one shared plan."""
+        """Backtest several checked programs through one shared plan, with every frame."""
         plan = compile_engine_plan(programs)
         frame = plan.evaluate(self.bars.slice(0, window.end)).slice(window.start, window.bars)
         bars = self.bars.slice(window.start, window.bars)
@@ -149,19 +180,33 @@ class Evaluator:
         """One combination's full result (trades, equity), as a plain run would give it."""
         return self.backtests([self.check(params)], window)[0]
 
-    def _frame(self, candidates: Candidates, rows: list[dict[str, float]],
-               metrics: list[dict[str, Any] | None], errors: list[str | None]) -> pl.DataFrame:
-        keys = list(next((m for m in metrics if m is not None), None) or ())
+    def _frame(self, candidates: Candidates, values: np.ndarray, errors: list[str | None], *,
+               keys: tuple[str, ...], counts: frozenset[str], evaluated: bool) -> pl.DataFrame:
+        have = np.array([e is None for e in errors], dtype=bool)
         columns: dict[str, Any] = {
             "trial": candidates.positions, "grid_index": candidates.indices,
             **{PARAM_PREFIX + name: column for name, column in candidates.columns.items()},
-            **{key: [m[key] if m else None for m in metrics] for key in keys},
         }
-        objective = [self.objective.score(m) for m in metrics]
-        columns["objective"] = [value for value, _ in objective]
-        columns["status"] = [("error" if e else status) for e, (_, status) in zip(errors, objective)]
-        columns["error"] = errors
+        if evaluated:  # no metric columns when every combination failed (as before: no keys)
+            for k, key in enumerate(keys):
+                column = pl.Series(key, values[:, k]).fill_nan(None)
+                columns[key] = column.cast(pl.Int64) if key in counts else column
+        objective, status = self.objective.column(values, have, keys)
+        columns["objective"] = objective
+        columns["status"] = status  # a combination that failed its check has no metrics: "error"
+        columns["error"] = pl.Series("error", errors, dtype=pl.String)
         return pl.DataFrame(columns, strict=False)
+
+
+def rows_of_results(results: Sequence[Any]) -> tuple[tuple[str, ...], frozenset[str], np.ndarray]:
+    """`Evaluator.metric_rows` from full results (their `metrics["all"]`), for evaluators that
+    build them (portfolios)."""
+    if not results:
+        return ALL_KEYS, COUNT_KEYS, np.empty((0, len(ALL_KEYS)))
+    first = results[0].metrics["all"]
+    keys = tuple(first)
+    counts = frozenset(k for k, v in first.items() if isinstance(v, int) and not isinstance(v, bool))
+    return keys, counts, np.array([[float(r.metrics["all"][k]) for k in keys] for r in results])
 
 
 def _first_line(err: UserError) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import polars as pl
 
 from ..config import Config
@@ -27,7 +28,7 @@ from ..lang.diagnostics import Diagnostic, ScriptDiagnostics
 from ..pipeline import (PORTFOLIO_OBJECTIVES, StoreChoice, Strategy, other_bars, portfolio_from_frames,
                         portfolio_nodes, require_volume, universe_paths)
 from ..runtime.portfolio import PortfolioResult
-from .batch import BYTES_PER_CELL, MAX_BATCH, WORKING_COPIES, Evaluator, EvaluatorSpec, Window
+from .batch import BYTES_PER_CELL, MAX_BATCH, WORKING_COPIES, Evaluator, EvaluatorSpec, Window, rows_of_results
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,15 @@ class PortfolioEvaluator(Evaluator):
             frames[symbol] = plan.evaluate(panel.bars[symbol].slice(0, count), interval=panel.interval_ms)
         return [portfolio_from_frames(p, panel, frames, prefix=f"{i}.", window=(window.start, window.end))
                 for i, p in enumerate(programs)]
+
+    def metric_rows(self, programs: Sequence[CheckedProgram], window: Window
+                    ) -> tuple[tuple[str, ...], frozenset[str], np.ndarray]:
+        """Each program's portfolio run, then its metrics as numbers (`rows_of_results`)."""
+        results = []
+        size = self.batch_size()
+        for start in range(0, len(programs), size):
+            results += self.backtests(programs[start:start + size], window)
+        return rows_of_results(results)
 
     def _plan(self, programs: Sequence[CheckedProgram]) -> Plan:
         plan = compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)

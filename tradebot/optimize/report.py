@@ -56,7 +56,7 @@ def format_report(review: Review, info: RunInfo, *, top: int) -> str:
 
 def _header(review: Review, info: RunInfo) -> str:
     search = review.search
-    done = search.trials.height
+    done = search.count
     goal = "maximize" if review.objective.maximize else "minimize"
     count = f"{done:,} of {info.candidates:,}" if info.candidates is not None else f"{done:,}"
     rate = done / search.elapsed if search.elapsed > 0 else 0.0
@@ -89,7 +89,10 @@ def _top_table(review: Review, top: int) -> str:
             outside = oos[rank][review.objective.metric] if oos[rank] else None
             cells += [_cell(outside), _decay(row["objective"], outside, maximize=review.objective.maximize)]
         lines.append(cells)
-    text = f"Top {rows.height} of {review.ranked.height} distinct ranked param sets:\n" + text_table(header, lines)
+    kept = review.search.log is not None and review.search.log.spilled  # only the best are in memory
+    of = f"the best {review.ranked.height:,} kept of {review.search.count:,} trials" if kept else \
+        f"{review.ranked.height} distinct ranked param sets"
+    text = f"Top {rows.height} of {of}:\n" + text_table(header, lines)
     return text + _decay_note(lines)
 
 
@@ -120,7 +123,7 @@ def _all_lose(review: Review) -> bool:
 
 def _checks(review: Review) -> str:
     lines = ["Overfitting checks:"]
-    trials = review.search.trials.filter(pl.col("status") != "error").height
+    trials = review.search.evaluated("trial").height
     dsr = "n/a (flat returns)" if review.deflated_sharpe is None else f"{review.deflated_sharpe:.3f}"
     lines.append(f"  deflated Sharpe ratio: {dsr} over {trials:,} trials (probability that the best Sharpe "
                  "beats what the best of that many unskilled trials would show; Bailey & López de Prado 2014)")
@@ -195,7 +198,7 @@ def write_files(review: Review, info: RunInfo, out_dir: Path, *, text: str) -> l
     """Write the report's files into `out_dir` (created if missing); returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {"report.txt": text}
-    review.search.trials.write_csv(out_dir / "trials.csv")
+    review.search.write_csv(out_dir / "trials.csv")
     written["best.json"] = _json(best_document(review))
     if review.validation is not None:
         folds_frame(review).write_csv(out_dir / "folds.csv")

@@ -61,7 +61,7 @@ def review(evaluator: Evaluator, space: Space, search: SearchResult, window: Win
     run = evaluator.backtest(params, window)
     doubled = _with_costs(evaluator, COST_FACTOR).backtest(params, window).metrics["all"]
     oos = _out_of_sample(evaluator, ranked.head(top), test_window) if test_window else None
-    return Review(objective, search, window, ranked, best, run, _deflated(search.trials, run),
+    return Review(objective, search, window, ranked, best, run, _deflated(search, run),
                   _stability(space, ranked, best, objective), heatmap(space, ranked, best, objective),
                   doubled, oos, validation)
 
@@ -76,9 +76,9 @@ def _out_of_sample(evaluator: Evaluator, rows: pl.DataFrame, window: Window) -> 
     return tuple(run.metrics["all"] for run in evaluator.backtests(programs, window)) if programs else ()
 
 
-def _deflated(trials: pl.DataFrame, run: BacktestResult) -> float | None:
+def _deflated(search: SearchResult, run: BacktestResult) -> float | None:
     """DSR of the best trial among every trial that produced metrics (stats.deflated_sharpe)."""
-    evaluated = trials.filter(pl.col("status") != "error")
+    evaluated = search.evaluated("sharpe", "bars_per_year")
     per_bar = [s / math.sqrt(b) for s, b in zip(evaluated["sharpe"].to_list(), evaluated["bars_per_year"].to_list())
                if b and b > 0]
     return deflated_sharpe(bar_returns(run.equity["equity"].to_numpy()), per_bar)

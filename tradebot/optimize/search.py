@@ -28,14 +28,16 @@ def run_search(evaluator: Evaluator, space: Space, options: SearchOptions, windo
                candidates: Candidates | None = None) -> SearchResult:
     """Run the sweep `options` describes on `window` (see the module docstring)."""
     started = time.monotonic()
+    log = None
     if options.method == "bayes":
         frame, interrupted = run_bayes(evaluator, space, options, window, workers, progress)
     else:
         if candidates is None:
             candidates = sweep_candidates(space, options)
-        sweep = SharedSweep if options.storage else LocalSweep
-        frame, interrupted = sweep(evaluator, space, options, window, workers, progress).run(candidates)
-    return SearchResult(frame, interrupted, time.monotonic() - started)
+        sweep = (SharedSweep if options.storage else LocalSweep)(evaluator, space, options, window, workers, progress)
+        frame, interrupted = sweep.run(candidates)
+        log = None if options.storage else sweep.log  # a shared sweep's trials are the study's
+    return SearchResult(frame, interrupted, time.monotonic() - started, log)
 
 
 def sweep_candidates(space: Space, options: SearchOptions) -> Candidates:

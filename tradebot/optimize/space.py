@@ -156,21 +156,18 @@ class Space:
         return self._sample_draws(count, rng)
 
     def _sample_draws(self, count: int, rng: np.random.Generator) -> Candidates:
-        picked: dict[tuple, int] = {}
-        parts: list[dict[str, np.ndarray]] = []
+        """Draws of `count` at a time, each distinct feasible one kept in the order drawn. Whole
+        arrays, not a Python object per draw: 100,000 draws held ~100 MB of small objects."""
+        picked = np.empty((0, len(self.dims)))
         for _ in range(SAMPLE_TRIES):
             draw = {d.name: _draw(d, rng, count) for d in self.dims}
             ok = np.flatnonzero(self.feasible(draw))
-            for i in ok:
-                key = tuple(float(draw[d.name][i]) for d in self.dims)
-                if key not in picked and len(picked) < count:
-                    picked[key] = len(picked)
-                    parts.append({n: c[i:i + 1] for n, c in draw.items()})
+            rows = np.column_stack([draw[d.name][ok] for d in self.dims]) if len(self.dims) else np.empty((len(ok), 0))
+            picked = np.concatenate([picked, _new_rows(picked, rows)[:count - len(picked)]])
             if len(picked) >= count:
                 break
-        columns = {d.name: np.concatenate([p[d.name] for p in parts]) if parts else np.zeros(0)
-                   for d in self.dims}
-        n = len(parts)
+        columns = {d.name: np.ascontiguousarray(picked[:, j]) for j, d in enumerate(self.dims)}
+        n = len(picked)
         indices = self.indices_of(columns) if self.is_discrete else np.full(n, -1, dtype=np.int64)
         return Candidates(np.arange(n, dtype=np.int64), indices, columns)
 
@@ -190,6 +187,15 @@ class Space:
             for step in (-1, 1):
                 if 0 <= position + step < size:
                     yield index + step * weight
+
+
+def _new_rows(seen: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The rows not in `seen`, each at its first occurrence, in their order."""
+    if len(rows) == 0:
+        return rows
+    _, first = np.unique(np.concatenate([seen, rows]), axis=0, return_index=True)
+    first = np.sort(first)
+    return np.concatenate([seen, rows])[first[first >= len(seen)]]
 
 
 def _draw(dim: Dimension, rng: np.random.Generator, count: int) -> np.ndarray:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import polars as pl
 
 from . import interrupt
-from .batch import Evaluator, Objective, Window, param_columns
+from .batch import Evaluator, Objective, Window
 from .parallel import Workers
 from .progress import Progress
 from .space import Candidates, Space
+from .trial_log import TrialLog, keep_best
 
 
 @dataclass(frozen=True)
@@ -31,27 +33,43 @@ class SearchOptions:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Every trial of a sweep (one row each, ordered by position) and how the sweep ended."""
+    """Every trial of a sweep (one row each, ordered by position) and how the sweep ended.
+
+    A big sweep streams its trials to disk (trial_log.py): `trials` then holds only the best
+    KEPT of them and `log` all of them; `count`, `evaluated` and `write_csv` cover every trial
+    either way."""
 
     trials: pl.DataFrame
     interrupted: bool
     elapsed: float
+    log: TrialLog | None = None
 
     def ranked(self, objective: Objective) -> pl.DataFrame:
-        """The distinct param sets with a valid objective, best first (ties: the earlier trial).
-
-        Bayesian and random search may draw the same combination more than once; it is the same
-        backtest, so it is ranked once (as its earliest trial) rather than filling the top table
-        with copies."""
-        if self.trials.is_empty() or "objective" not in self.trials.columns:
-            return self.trials.clear()
-        ok = self.trials.filter(pl.col("status") == "ok")
-        ranked = ok.sort(["objective", "trial"], descending=[objective.maximize, False])
-        return ranked.unique(subset=param_columns(ranked), keep="first", maintain_order=True)
+        """The distinct param sets with a valid objective, best first (ties: the earlier trial)."""
+        return keep_best(self.trials, objective, rows=None)
 
     def best(self, objective: Objective) -> dict | None:
         ranked = self.ranked(objective)
         return ranked.row(0, named=True) if ranked.height else None
+
+    @property
+    def count(self) -> int:
+        """Trials run (every one, also those only on disk)."""
+        return self.log.count if self.log is not None and self.log.spilled else self.trials.height
+
+    def evaluated(self, *columns: str) -> pl.DataFrame:
+        """`columns` of every trial that produced metrics (not an error)."""
+        trials = self.log.scan() if self.log is not None and self.log.spilled else self.trials.lazy()
+        if "status" not in trials.collect_schema().names():
+            return pl.DataFrame()
+        return trials.filter(pl.col("status") != "error").select(columns).collect()
+
+    def write_csv(self, path: Path) -> None:
+        """Every trial, by position, as CSV (streamed from disk for a big sweep)."""
+        if self.log is not None and self.log.spilled:
+            self.log.scan().sort("trial").sink_csv(path)
+        else:
+            self.trials.write_csv(path)
 
 
 class Best:
@@ -90,15 +108,15 @@ class LocalSweep:
         self.best = Best(evaluator.objective)
 
     def run(self, candidates: Candidates) -> tuple[pl.DataFrame, bool]:
-        frames: list[pl.DataFrame] = []
+        self.log = TrialLog(self.evaluator.objective)
         try:
             for frame in self.workers.imap(self.batches(candidates), self.window):
-                frames.append(frame)
+                self.log.add(frame)
                 self.finished(frame)
                 interrupt.check()
         except KeyboardInterrupt:
-            return self.result(frames), True
-        return self.result(frames), False
+            return self.log.trials(), True
+        return self.log.trials(), False
 
     def batches(self, candidates: Candidates) -> Iterator[Candidates]:
         size = batch_size(self.evaluator, len(candidates), self.workers.jobs)
@@ -109,8 +127,3 @@ class LocalSweep:
         best = self.best.add(frame)
         if self.progress:
             self.progress.update(frame.height, best)
-
-    def result(self, frames: list[pl.DataFrame]) -> pl.DataFrame:
-        if not frames:
-            return pl.DataFrame()
-        return pl.concat(frames, how="diagonal_relaxed").sort("trial")

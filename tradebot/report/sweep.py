@@ -91,7 +91,7 @@ def checks(review: Review) -> list[tuple[str, str]]:
     if review.best is None:
         return []
     metric = review.objective.metric
-    evaluated = review.search.trials.filter(pl.col("status") != "error").height
+    evaluated = review.search.evaluated("trial").height
     dsr = review.deflated_sharpe
     out = [("Best params", ", ".join(f"{k} = {v}" for k, v in params_of(review.best).items())),
            ("Deflated Sharpe ratio", ("n/a (flat returns)" if dsr is None else f"{dsr:.3f}") +

@@ -19,7 +19,7 @@ import polars as pl
 from ..market.bars import OHLCV_COLUMNS, PRICE_COLUMNS
 from ..market.vocab import FILL_POLICIES, SIZING_MODES
 from .execution import ExecutionConfig
-from .metrics import bars_per_year, compute_metrics, drawdown
+from .metrics import bars_per_year, drawdown
 from .signals import Signals
 
 if TYPE_CHECKING:
@@ -77,24 +77,85 @@ def run_backtest(bars: pl.DataFrame, signals: Signals, config: ExecutionConfig |
                  program: RuleProgram | None = None) -> BacktestResult:
     """Simulate `signals` on `bars` under `config` (default: ExecutionConfig()); `program`: the
     rules and risk values that read position state (runtime/program.py), computed in the run."""
-    from .program import kernel_program
-
     config = ExecutionConfig() if config is None else config
     _check_inputs(bars, signals, config)
-    prices = (_kernel_array(bars[name].to_numpy(), np.float64) for name in ("open", "high", "low", "close"))
+    market = Market.of(bars)
+    run = simulate(market, signals, config, program)
+    trades = trades_frame(run.trades, market.timestamps, columns=run.columns)
+    equity_frame = equity_curve(market.timestamps, run.equity, run.position, drawdowns=run.drawdown)
+    return BacktestResult(trades=trades, equity=equity_frame, metrics=run.metrics(),
+                          config=config, bars_per_year=market.per_year,
+                          ruin=ruin_of(run.ruin, market.timestamps))
+
+
+@dataclass(frozen=True)
+class Market:
+    """The bars as the kernel and the metrics read them, prepared once per data window (a sweep
+    runs many backtests on one window)."""
+
+    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # open, high, low, close
+    timestamps: pl.Series
+    ms: np.ndarray
+    per_year: float
+    buy_and_hold_pct: float
+
+    @classmethod
+    def of(cls, bars: pl.DataFrame) -> Market:
+        prices = tuple(_kernel_array(bars[name].to_numpy(), np.float64) for name in ("open", "high", "low", "close"))
+        close = prices[3]
+        timestamps = bars["timestamp"]
+        return cls(prices, timestamps, timestamps.dt.epoch("ms").to_numpy(), bars_per_year(timestamps),  # type: ignore[arg-type]
+                   100.0 * float(close[-1] / close[0] - 1.0) if len(close) else 0.0)
+
+
+@dataclass(frozen=True)
+class KernelRun:
+    """One simulation's arrays (the kernel's output) and its metrics' numbers, before any frame:
+    what a sweep keeps of a trial, and what a plain run builds its result from."""
+
+    trades: np.ndarray
+    columns: dict[str, np.ndarray]  # summary.trade_columns of `trades`
+    equity: np.ndarray
+    position: np.ndarray
+    drawdown: np.ndarray
+    ruin: np.ndarray
+    equity_part: np.ndarray  # summary.summarize's numbers
+    trade_part: np.ndarray
+    buy_and_hold_pct: float
+
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """{"all": ..., "long": ..., "short": ...} as `metrics.compute_metrics` gives them."""
+        from .summary import as_dicts
+
+        return as_dicts(self.equity_part, self.trade_part, self.buy_and_hold_pct)
+
+
+def simulate(market: Market, signals: Signals, config: ExecutionConfig,
+             program: RuleProgram | None = None) -> KernelRun:
+    """The kernel on `signals` under `config`, and every metric (compiled: runtime/summary.py).
+    The inputs are trusted (`run_backtest` checks them; a sweep checks its window once).
+    `program`: the rules and risk values that read position state (runtime/program.py)."""
+    from .program import kernel_program
+    from .summary import summary_arrays, trade_columns
+
     flags = (_kernel_array(array, np.bool_) for array in signals.arrays())
     levels, modes, ints, floats = kernel_config(config, signals)
     modes, rules = kernel_program(program, config, modes)
     records, equity, position, drawdowns, ruin = _kernel().simulate(
-        *prices, *flags, levels, modes, ints, floats, rules)
-    timestamps = bars["timestamp"]
-    trades = trades_frame(records, timestamps)
-    equity_frame = equity_curve(timestamps, equity, position, drawdowns=drawdowns)
-    per_year = bars_per_year(timestamps)
-    metrics = compute_metrics(trades, equity_frame, capital=config.capital,
-                              bars_per_year=per_year, close=bars["close"].to_numpy())
-    return BacktestResult(trades=trades, equity=equity_frame, metrics=metrics,
-                          config=config, bars_per_year=per_year, ruin=ruin_of(ruin, timestamps))
+        *market.prices, *flags, levels, modes, ints, floats, rules)
+    columns = trade_columns(records, _record_fields())
+    equity_part, trade_part = summary_arrays(equity, position, drawdowns, market.ms, capital=config.capital,
+                                             bars_per_year=market.per_year, trades=columns)
+    return KernelRun(records, columns, equity, position, drawdowns, ruin, equity_part, trade_part,
+                     market.buy_and_hold_pct)
+
+
+def _record_fields() -> dict[str, int]:
+    """The kernel's trade record column of each field `summary.trade_columns` reads."""
+    kn = _kernel()
+    return {"side": kn.T_SIDE, "qty": kn.T_QTY, "entry_price": kn.T_ENTRY_PRICE,
+            "exit_price": kn.T_EXIT_PRICE, "entry_fee": kn.T_ENTRY_FEE, "exit_fee": kn.T_EXIT_FEE,
+            "entry_bar": kn.T_ENTRY_BAR, "exit_bar": kn.T_EXIT_BAR, "ambiguous": kn.T_AMBIGUOUS}
 
 
 def ruin_of(ruin: np.ndarray, timestamps: pl.Series) -> Ruin | None:
@@ -114,12 +175,14 @@ def kernel_config(config: ExecutionConfig, signals: Signals) -> tuple[Any, Any, 
 
 
 def level_values(config: ExecutionConfig) -> list[float | str]:
-    """The value of each of the kernel's risk-level slots (stop, target, trailing, break-even and
-    entry price, long then short): a constant, NaN for none, or the name of a per-bar series."""
+    """The value of each of the kernel's risk-level slots (stop, target, trailing, break-even,
+    entry price and exit portion, long then short): a constant, NaN for none, or the name of a
+    per-bar series."""
     values: list[float | str] = []
     for rules in (config.long, config.short):
         values += [level.value if level else math.nan for level in rules.levels().values()]
         values.append(math.nan if rules.entry.price is None else rules.entry.price)
+        values.append(math.nan if rules.exit_portion is None else rules.exit_portion)
     return values
 
 
@@ -135,18 +198,24 @@ def kernel_settings(config: ExecutionConfig) -> tuple[Any, Any, Any]:
         for kind, level in enumerate(rules.levels().values()):
             modes[side_index * kn.R_KINDS + kind] = mode_codes[level.mode] if level else kn.M_NONE
         modes[side_index * kn.R_KINDS + kn.R_ENTRY] = order_codes[rules.entry.kind]
+        if rules.exit_portion is not None:
+            modes[side_index * kn.R_KINDS + kn.R_PORTION] = kn.M_PERCENT
     ints = np.zeros(kn.I_FIELDS, dtype=np.int64)
     ints[kn.I_SIZING] = SIZING_MODES.index(config.sizing.mode)
     ints[kn.I_POLICY] = FILL_POLICIES.index(config.fill)
     ints[kn.I_PYRAMIDING] = config.pyramiding
     ints[kn.I_TIME_LONG], ints[kn.I_TIME_SHORT] = (r.exit_after or 0 for r in (config.long, config.short))
     ints[kn.I_EXPIRE_LONG], ints[kn.I_EXPIRE_SHORT] = (r.entry.expire or 0 for r in (config.long, config.short))
-    floats = np.zeros(kn.C_FIELDS)
+    floats = np.zeros(kn.C_FIELDS + kn.LADDER_FIELDS)
     floats[[kn.C_CAPITAL, kn.C_FEE, kn.C_FEE_FIXED, kn.C_SLIPPAGE, kn.C_SLIPPAGE_PRICE,
             kn.C_SPREAD, kn.C_SPREAD_PRICE, kn.C_SIZE, kn.C_MIN_QTY, kn.C_QTY_STEP, kn.C_LEVERAGE]] = (
         config.capital, config.fee, config.fee_per_order, config.slippage, config.slippage_price,
         config.spread, config.spread_price, config.sizing.value, config.sizing.min_qty,
         config.sizing.qty_step, config.leverage)
+    for side_index, rules in enumerate((config.long, config.short)):
+        for r, rung in enumerate(rules.ladder):
+            at = kn.C_FIELDS + (side_index * kn.MAX_RUNGS + r) * kn.RUNG_FIELDS
+            floats[at:at + kn.RUNG_FIELDS] = (mode_codes[rung.level.mode], rung.level.value, rung.portion)
     return read_only(modes), read_only(ints), read_only(floats)
 
 
@@ -157,36 +226,32 @@ def _level_array(value: float | str, signals: Signals) -> np.ndarray:
     return _kernel_array(np.array([value], dtype=np.float64), np.float64)
 
 
-def trades_frame(records: np.ndarray, timestamps: pl.Series) -> pl.DataFrame:
-    """The kernel's trade matrix as a DataFrame with names, times, P&L and returns."""
+def trades_frame(records: np.ndarray, timestamps: pl.Series, *,
+                 columns: dict[str, np.ndarray] | None = None) -> pl.DataFrame:
+    """The kernel's trade matrix as a DataFrame with names, times, P&L and returns (`columns`:
+    `summary.trade_columns(records)` when the caller already has them)."""
+    from .summary import trade_columns
+
     kn = _kernel()
-    side, qty = records[:, kn.T_SIDE], records[:, kn.T_QTY]
-    entry_price, exit_price = records[:, kn.T_ENTRY_PRICE], records[:, kn.T_EXIT_PRICE]
-    fees = records[:, kn.T_ENTRY_FEE] + records[:, kn.T_EXIT_FEE]
-    # Net P&L of a round trip: the signed price move times quantity, less both fees
-    # (equal to the change in cash from entry to exit; docs/execution.md "Result frames").
-    pnl = side * qty * (exit_price - entry_price) - fees
-    entry_bar = records[:, kn.T_ENTRY_BAR].astype(np.int64)
-    exit_bar = records[:, kn.T_EXIT_BAR].astype(np.int64)
-    columns = {
-        "side": _labels(side, {1: "long", -1: "short"}),
-        "entry_time": timestamps.gather(entry_bar),
-        "entry_price": entry_price,
-        "exit_time": timestamps.gather(exit_bar),
-        "exit_price": exit_price,
-        "qty": qty,
-        "fees": fees,
-        "pnl": pnl,
-        # Net return on the entry notional, in percent.
-        "return_pct": 100.0 * pnl / (qty * entry_price),
-        "bars_held": exit_bar - entry_bar,
+    c = trade_columns(records, _record_fields()) if columns is None else columns
+    frame = {
+        "side": _labels(c["side"], {1: "long", -1: "short"}),
+        "entry_time": timestamps.gather(c["entry_bar"]),
+        "entry_price": c["entry_price"],
+        "exit_time": timestamps.gather(c["exit_bar"]),
+        "exit_price": c["exit_price"],
+        "qty": c["qty"],
+        "fees": c["fees"],
+        "pnl": c["pnl"],
+        "return_pct": c["return_pct"],
+        "bars_held": c["bars_held"],
         "exit_reason": _labels(records[:, kn.T_REASON], dict(enumerate(kn.EXIT_REASONS))),
-        "entry_bar": entry_bar,
-        "exit_bar": exit_bar,
+        "entry_bar": c["entry_bar"],
+        "exit_bar": c["exit_bar"],
         # The exit (or the path of the trade) depended on the unknown order of touches in a bar.
-        "ambiguous": records[:, kn.T_AMBIGUOUS] > 0,
+        "ambiguous": c["ambiguous"],
     }
-    return pl.DataFrame(columns, schema=TRADE_SCHEMA)
+    return pl.DataFrame(frame, schema=TRADE_SCHEMA)
 
 
 def equity_curve(timestamps: pl.Series, equity: np.ndarray, position: np.ndarray, *,
@@ -248,7 +313,7 @@ def _named_levels(config: ExecutionConfig) -> list[tuple[str, str]]:
     for side in ("long", "short"):
         rules = config.side(side)
         values = {**{k: v.value for k, v in rules.levels().items() if v is not None},
-                  "entry price": rules.entry.price}
+                  "entry price": rules.entry.price, "exit portion": rules.exit_portion}
         out.extend((value, f"{side} {what}") for what, value in values.items() if isinstance(value, str))
     return out
 

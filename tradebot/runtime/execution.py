@@ -20,7 +20,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from ..market.vocab import (COST_STRESS_FACTOR, FILL_POLICIES, LEVEL_MODES, MAX_FEE, MAX_LEVERAGE,
-                            MAX_PYRAMIDING, MAX_SLIPPAGE, ORDER_KINDS, SIZING_MODES)
+                            MAX_PYRAMIDING, MAX_RUNGS, MAX_SLIPPAGE, ORDER_KINDS, SIZING_MODES)
 
 DEFAULT_CAPITAL = 10_000.0
 
@@ -45,6 +45,21 @@ class Level:
             object.__setattr__(self, "value", float(self.value))
             if not (math.isfinite(self.value) and self.value > 0):
                 raise ValueError(f"a {self.mode} level must be a positive number, got {self.value!r}")
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung of a laddered target (`take_profit long 2% exit 50%`): `portion` (a fraction in
+    (0, 1]) of each entry's quantity gets its own target, a constant `level` (percent or
+    distance) from the entry fill."""
+
+    level: Level
+    portion: float
+
+    def __post_init__(self) -> None:
+        if self.level.mode == "price" or isinstance(self.level.value, str):
+            raise ValueError("a rung's target is a constant percentage or distance")
+        _check_portion("a rung's portion", self.portion)
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,10 @@ class SideRules:
     break_even: Level | None = None
     exit_after: int | None = None  # bars held before a time exit at the open
     entry: EntryOrder = EntryOrder()
+    # The part of the position an exit signal closes: None (all of it), a constant fraction, or
+    # the name of a per-bar series (NaN or 1 where a rule closing everything fires).
+    exit_portion: float | str | None = None
+    ladder: tuple[Rung, ...] = ()  # laddered targets, at most MAX_RUNGS (docs/execution.md)
 
     def __post_init__(self) -> None:
         for name in ("trailing_stop", "break_even"):
@@ -85,6 +104,13 @@ class SideRules:
         if self.exit_after is not None and (int(self.exit_after) != self.exit_after
                                             or self.exit_after < 1):
             raise ValueError(f"exit_after must be a whole number of bars >= 1, got {self.exit_after!r}")
+        if isinstance(self.exit_portion, (int, float)):
+            object.__setattr__(self, "exit_portion", float(self.exit_portion))
+            _check_portion("exit_portion", self.exit_portion)
+        if len(self.ladder) > MAX_RUNGS:
+            raise ValueError(f"a ladder has at most {MAX_RUNGS} rungs, got {len(self.ladder)}")
+        if sum(rung.portion for rung in self.ladder) > 1.0 + 1e-9:
+            raise ValueError("a ladder's portions add up to more than 100%")
 
     def levels(self) -> dict[str, Level | None]:
         return {"stop_loss": self.stop_loss, "take_profit": self.take_profit,
@@ -193,6 +219,12 @@ def _describe_side(rules: SideRules) -> dict[str, Any]:
                            for name, level in rules.levels().items() if level is not None}
     if rules.exit_after is not None:
         out["exit_after"] = rules.exit_after
+    if rules.exit_portion is not None:
+        out["exit_portion"] = (_percent(rules.exit_portion) if not isinstance(rules.exit_portion, str)
+                               else _value_text(rules.exit_portion))
+    if rules.ladder:
+        out["ladder"] = ", ".join(f"{_level_text(r.level.mode, r.level.value)} exit {_percent(r.portion)}"
+                                  for r in rules.ladder)
     if rules.entry.kind != "market":
         out["entry"] = f"{rules.entry.kind} {_value_text(rules.entry.price)}" + (  # type: ignore[arg-type]
             f" expire {rules.entry.expire}" if rules.entry.expire else "")
@@ -212,6 +244,11 @@ def _level_text(mode: str, value: float | str) -> str:
 
 def _percent(fraction: float) -> str:
     return f"{fraction * 100:.10g}%"
+
+
+def _check_portion(name: str, value: float) -> None:
+    if not (0.0 < value <= 1.0):
+        raise ValueError(f"{name} must be a fraction in (0, 1], got {value!r}")
 
 
 def _check_fraction(name: str, value: float, limit: float) -> None:

@@ -15,7 +15,8 @@ resume after any bar (`stepper.Stepper` gives it one bar per call, `simulate` al
 bar runs these phases, the first three the venue's half (what an exchange does with the orders
 it holds), the fourth the policy's (what the strategy decides):
 
-1. open     - the pending exit (signal or reversal) fills at the open, then time exits, then the
+1. open     - the pending exit (signal or reversal; a signal exit with a portion closes that part
+               of every lot, `_close_part`) fills at the open, then time exits, then the
                standing entry order if it triggers: at the open (a market order, or a limit/stop
                the open gapped through) or inside the bar at its level (`entry_trigger`);
 2. intrabar - every lot is tested against its stop (fixed, break-even or trailing) and target
@@ -97,7 +98,8 @@ R_TARGET = 1
 R_TRAIL = 2
 R_BREAK_EVEN = 3
 R_ENTRY = 4
-R_KINDS = 5
+R_PORTION = 5  # the part of the position a signal exit closes (M_PERCENT), per bar; M_NONE: all
+R_KINDS = 6
 R_SLOTS = 2 * R_KINDS
 
 # Level modes (R_STOP .. R_BREAK_EVEN): absent, a fraction of the entry fill, a price distance
@@ -139,6 +141,12 @@ CHOSE_TARGET = 2
 C_CAPITAL, C_FEE, C_FEE_FIXED, C_SLIPPAGE, C_SLIPPAGE_PRICE, C_SPREAD, C_SPREAD_PRICE = range(7)
 C_SIZE, C_MIN_QTY, C_QTY_STEP, C_LEVERAGE = range(7, 11)
 C_FIELDS = 11
+# A side's laddered targets (`take_profit long 2% exit 50%`) follow the scalars in `floats`: per
+# side MAX_RUNGS rungs of (mode, value, portion), long first; mode M_NONE ends the ladder. A
+# `floats` vector of only C_FIELDS values has no ladder.
+MAX_RUNGS = 4
+RUNG_FIELDS = 3
+LADDER_FIELDS = 2 * MAX_RUNGS * RUNG_FIELDS
 I_SIZING, I_POLICY, I_PYRAMIDING, I_TIME_LONG, I_TIME_SHORT, I_EXPIRE_LONG, I_EXPIRE_SHORT = range(7)
 I_FIELDS = 7
 
@@ -156,8 +164,9 @@ Lot = namedtuple("Lot", ("entry_bar", "entry_price", "qty", "entry_fee", "stop",
                          "entry_ref"))
 LOT_FIELDS = 13
 
-# The exit for the next open (NO_EXIT for none) and the side a surviving entry signal asks for.
-Order = namedtuple("Order", ("exit_reason", "entry_side"))
+# The exit for the next open (NO_EXIT for none), the side a surviving entry signal asks for, and
+# the part of every lot the exit closes (1.0: all of it; less only for a partial signal exit).
+Order = namedtuple("Order", ("exit_reason", "entry_side", "portion"))
 
 # The standing entry order: its side (FLAT for none), kind, price, the bar whose close placed it,
 # the last bar it may fill on, and the side's risk values (stop, target, trailing, break-even)
@@ -216,7 +225,7 @@ def decide(side, can_add, enter_long, exit_long, enter_short, exit_short):
     if side == SHORT:
         return _order_from_position(exit_short, want_long, LONG, want_short and can_add, SHORT)
     # Flat: at most one of the two survives the rules above.
-    return Order(NO_EXIT, LONG if want_long else (SHORT if want_short else FLAT))
+    return Order(NO_EXIT, LONG if want_long else (SHORT if want_short else FLAT), 1.0)
 
 
 @njit(cache=True, inline="always")
@@ -225,10 +234,10 @@ def _order_from_position(exit_held, want_opposite, opposite, add, held):
     entry = opposite if want_opposite else FLAT
     if exit_held:
         # The exit rule fired: that is the reason even when an opposite entry follows it.
-        return Order(EXIT_SIGNAL, entry)
+        return Order(EXIT_SIGNAL, entry, 1.0)
     if want_opposite:
-        return Order(EXIT_REVERSAL, entry)
-    return Order(NO_EXIT, held if add else FLAT)
+        return Order(EXIT_REVERSAL, entry, 1.0)
+    return Order(NO_EXIT, held if add else FLAT, 1.0)
 
 
 @njit(cache=True, inline="always")
@@ -312,11 +321,17 @@ def size_lot(equity, held_notional, fill, stop, costs, sizing, size, leverage, m
         distance = abs(fill - stop)
         want = size * equity / distance if distance > 0.0 else 0.0
     cap = (leverage * equity - held_notional - costs.fee_fixed) / unit_cost
-    qty = want if want < cap else cap
-    if qty_step > 0.0:
-        qty = math.floor(qty / qty_step + 1e-9) * qty_step
+    qty = round_qty(want if want < cap else cap, qty_step)
     if not (qty > 0.0) or qty < min_qty:
         return 0.0
+    return qty
+
+
+@njit(cache=True, inline="always")
+def round_qty(qty, qty_step):
+    """`qty` rounded down to the quantity step (0: no rounding; the epsilon keeps 0.3 / 0.1 at 3)."""
+    if qty_step > 0.0:
+        return math.floor(qty / qty_step + 1e-9) * qty_step
     return qty
 
 
@@ -516,12 +531,19 @@ def _record(trades, k, side, lot, exit_bar, exit_fill, exit_fee, reason, ambiguo
 
 
 @njit(cache=True, inline="always")
+def _sell(side, lot, trades, k, bar, price, reason, ambiguous, frac, absolute, costs):
+    """Record `lot` (or the part of one) closed at reference `price`; returns the cash it brings."""
+    fill = fill_price(price, -side, frac, absolute)
+    fee = costs.fee * lot.qty * fill + costs.fee_fixed
+    _record(trades, k, side, lot, bar, fill, fee, reason, ambiguous)
+    return side * lot.qty * fill - fee
+
+
+@njit(cache=True, inline="always")
 def _close_lot(book, lot, trades, k, bar, price, reason, ambiguous, frac, absolute, costs):
     """Sell (long) or buy back (short) one lot at reference `price`; returns the new book."""
-    fill = fill_price(price, -book.side, frac, absolute)
-    fee = costs.fee * lot.qty * fill + costs.fee_fixed
-    _record(trades, k, book.side, lot, bar, fill, fee, reason, ambiguous)
-    cash = book.cash + book.side * lot.qty * fill - fee
+    cash = book.cash + _sell(book.side, lot, trades, k, bar, price, reason, ambiguous, frac,
+                             absolute, costs)
     if book.lots == 1:
         return flat_book(cash)
     return Book(cash, book.side, book.lots - 1, book.qty - lot.qty)
@@ -551,6 +573,168 @@ def _time_exits(book, lots, trades, k, bar, price, limit, costs):
             _store(lots, kept, lot)
             kept += 1
     return book, k
+
+
+# ------------------------------------------------------------------ partial exits
+#
+# docs/execution.md, "Partial exits". A signal exit with a portion (`exit long 50% when ...`)
+# closes that part of every open lot at the next open; a laddered target (`take_profit long 2%
+# exit 50%`) splits each entry when it fills into one lot per rung (its part of the quantity,
+# with the rung's target) and a lot for the rest (the side's plain target, if any). Each closed
+# part is a trade row; the lots of one entry share its entry bar, which is how they are counted
+# as one entry for `pyramiding`.
+
+
+@njit(cache=True, inline="always")
+def _rung(floats, side, r):
+    """(mode, value, portion) of rung `r` of the side's ladder (mode M_NONE: no such rung)."""
+    if floats.shape[0] < C_FIELDS + LADDER_FIELDS:
+        return M_NONE, np.nan, np.nan
+    at = C_FIELDS + ((0 if side == LONG else 1) * MAX_RUNGS + r) * RUNG_FIELDS
+    return int(floats[at]), floats[at + 1], floats[at + 2]
+
+
+@njit(cache=True, inline="always")
+def has_ladder(floats):
+    """Does either side have laddered targets?"""
+    return _rung(floats, LONG, 0)[0] != M_NONE or _rung(floats, SHORT, 0)[0] != M_NONE
+
+
+@njit(cache=True)
+def lot_rows(ints, floats):
+    """Rows of the open-lot matrix: each of `pyramiding` entries is one lot, or with a ladder up
+    to one per rung plus the rest."""
+    return ints[I_PYRAMIDING] * (MAX_RUNGS + 1 if has_ladder(floats) else 1)
+
+
+@njit(cache=True, inline="always")
+def open_entries(book, lots, ladder):
+    """How many entries the position holds: its lots, or with a ladder the distinct entry bars
+    among them (an entry's lots are adjacent, and a bar fills at most one entry)."""
+    if not ladder:
+        return book.lots
+    count, previous = 0, -1.0
+    for i in range(book.lots):
+        if lots[i, 0] != previous:
+            count += 1
+            previous = lots[i, 0]
+    return count
+
+
+@njit(cache=True, inline="always")
+def with_portion(order, side, long_parts, short_parts, modes, row):
+    """`order` with the portion its signal exit closes, read on the signal bar (row `row` of the
+    side's R_PORTION level array). An exit with an opposite entry (a reversal) always closes
+    everything: the entry needs a flat book. NaN or 100 %: everything. (The two arrays are passed
+    apart: indexing the level tuple with a side known only at run time cost 4x the whole loop.)"""
+    if order.exit_reason != EXIT_SIGNAL or order.entry_side != FLAT or side == FLAT:
+        return order
+    if modes[_slot(side, R_PORTION)] == M_NONE:
+        return order
+    portion = _at(long_parts if side == LONG else short_parts, row)
+    if not (portion > 0.0 and portion < 1.0):
+        return order
+    return Order(EXIT_SIGNAL, FLAT, portion)
+
+
+@njit(cache=True, inline="always")
+def _part_of(lot, qty):
+    """The first `qty` of `lot`, with its share of the entry fee (the rest keeps the remainder)."""
+    return Lot(lot.entry_bar, lot.entry_price, qty, lot.entry_fee * (qty / lot.qty), lot.stop,
+               lot.target, lot.trail_pct, lot.trail_dist, lot.best, lot.be_trigger, lot.how,
+               lot.ambiguous, lot.entry_ref)
+
+
+@njit(cache=True, inline="always")
+def _rest_of(lot, part):
+    return Lot(lot.entry_bar, lot.entry_price, lot.qty - part.qty, lot.entry_fee - part.entry_fee,
+               lot.stop, lot.target, lot.trail_pct, lot.trail_dist, lot.best, lot.be_trigger,
+               lot.how, lot.ambiguous, lot.entry_ref)
+
+
+@njit(cache=True, inline="always")
+def split_qty(qty, portion, min_qty, qty_step):
+    """The quantity a portion of `qty` closes: rounded down to the step; 0.0 when that is 0 or
+    below the minimum quantity (nothing closes), all of `qty` when what would be left is below
+    the minimum quantity (or nothing)."""
+    part = round_qty(qty * portion, qty_step)
+    if not (part > 0.0) or part < min_qty:
+        return 0.0
+    left = qty - part
+    if left <= 1e-9 * qty or left < min_qty:
+        return qty
+    return part
+
+
+@njit(cache=True)
+def _close_part(book, lots, trades, k, bar, price, portion, costs, min_qty, qty_step):
+    """Close `portion` of every lot at market `price` (a partial signal exit); a lot whose part
+    rounds to nothing stays whole. Returns (book, k)."""
+    kept, lots_left = 0, book.lots
+    cash, qty = book.cash, book.qty
+    for i in range(book.lots):
+        lot = _read_lot(lots, i)
+        part = split_qty(lot.qty, portion, min_qty, qty_step)
+        if part > 0.0:
+            closing = lot if part == lot.qty else _part_of(lot, part)
+            cash += _sell(book.side, closing, trades, k, bar, price, EXIT_SIGNAL, False,
+                          costs.market_frac, costs.market_abs, costs)
+            k += 1
+            qty -= part
+            if part == lot.qty:
+                lots_left -= 1
+                continue
+            lot = _rest_of(lot, closing)
+        _store(lots, kept, lot)
+        kept += 1
+    if lots_left == 0:
+        return flat_book(cash), k
+    return Book(cash, book.side, lots_left, qty), k
+
+
+@njit(cache=True)
+def _store_entry(lots, at, lot, side, floats):
+    """Store a new entry's lot at row `at`, split by the side's ladder: one lot per rung (its
+    part of the quantity, rounded as `split_qty`, with the rung's target), then the rest with
+    the side's plain target. A rung whose part rounds to nothing, or would leave less than the
+    minimum quantity, leaves its part to the rest. Returns the number of rows stored."""
+    rows, rest = 0, lot
+    for r in range(MAX_RUNGS):
+        mode, value, portion = _rung(floats, side, r)
+        if mode == M_NONE:
+            break
+        part = split_qty(lot.qty, portion, floats[C_MIN_QTY], floats[C_QTY_STEP])
+        if part > rest.qty:
+            part = rest.qty
+        if part == 0.0 or (rest.qty - part < floats[C_MIN_QTY] and part < rest.qty):
+            continue
+        piece = rest if part == rest.qty else _part_of(rest, part)
+        target = _level(mode, value, lot.entry_price, side)
+        _store(lots, at + rows, Lot(piece.entry_bar, piece.entry_price, piece.qty,
+                                    piece.entry_fee, piece.stop, target, piece.trail_pct,
+                                    piece.trail_dist, piece.best, piece.be_trigger, piece.how,
+                                    piece.ambiguous, piece.entry_ref))
+        rows += 1
+        if part == rest.qty:
+            return rows
+        rest = _rest_of(rest, piece)
+    _store(lots, at + rows, rest)
+    return rows + 1
+
+
+@njit(cache=True)
+def trade_rows(n, enter_long, enter_short, exit_long, exit_short, modes, ints, floats):
+    """Room for every trade record of a run: one per entry (a bar fills at most one), or with
+    partial exits one per lot an entry makes plus one per lot per exit signal."""
+    partial = modes[_slot(LONG, R_PORTION)] != M_NONE or modes[_slot(SHORT, R_PORTION)] != M_NONE
+    if not (partial or has_ladder(floats)):
+        return n + 1
+    entries, exits = 0, 0
+    for i in range(n):
+        entries += enter_long[i] or enter_short[i]
+        exits += exit_long[i] or exit_short[i]
+    per_entry = MAX_RUNGS + 1 if has_ladder(floats) else 1
+    return (entries + 1) * per_entry + exits * lot_rows(ints, floats) + 1
 
 
 @njit(cache=True, inline="always")
@@ -609,8 +793,9 @@ def _enter(book, lots, pending, bar, o, h, l, modes, floats, sizing, costs, othe
     if qty == 0.0:
         return book, True
     fee = costs.fee * qty * fill + costs.fee_fixed
-    _store(lots, book.lots, new_lot(side, bar, ref, fill, qty, fee, how, modes, values))
-    return Book(book.cash - side * qty * fill - fee, side, book.lots + 1, book.qty + qty), True
+    rows = _store_entry(lots, book.lots, new_lot(side, bar, ref, fill, qty, fee, how, modes,
+                                                 values), side, floats)
+    return Book(book.cash - side * qty * fill - fee, side, book.lots + rows, book.qty + qty), True
 
 
 @njit(cache=True)
@@ -647,13 +832,14 @@ def _costs(floats):
 
 
 @njit(cache=True, inline="always")
-def exit_checks(modes):
-    """Per side (long, short): does any risk level apply? (If not, the intrabar phase only
-    watches the liquidation price.)"""
+def exit_checks(modes, floats):
+    """Per side (long, short): does any risk level or laddered target apply? (If not, the
+    intrabar phase only watches the liquidation price.)"""
     checks = np.zeros(2, dtype=np.bool_)
     for side_index in range(2):
         for kind in range(R_ENTRY):
             checks[side_index] |= modes[side_index * R_KINDS + kind] != M_NONE
+        checks[side_index] |= _rung(floats, LONG if side_index == 0 else SHORT, 0)[0] != M_NONE
     return checks
 
 
@@ -785,7 +971,7 @@ def state_rules(book, lots, trades, k, t, row, c, flat_at_open, code, consts, se
 @njit(cache=True)
 def initial_state(floats):
     """The state before the first bar: the capital in cash, no order, no trade, no peak."""
-    return State(flat_book(floats[C_CAPITAL]), Order(NO_EXIT, FLAT), no_pending(), 0, -np.inf,
+    return State(flat_book(floats[C_CAPITAL]), Order(NO_EXIT, FLAT, 1.0), no_pending(), 0, -np.inf,
                  -1, 0.0)
 
 
@@ -813,7 +999,9 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
     costs = _costs(floats)
     policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
     has_program = program[2].shape[0] > 0
-    checks_exits = exit_checks(modes) | exit_checks(program[PR_MODES])
+    checks_exits = exit_checks(modes, floats) | exit_checks(program[PR_MODES], floats)
+    ladder = has_ladder(floats)
+    long_parts, short_parts = levels[R_PORTION], levels[R_KINDS + R_PORTION]
     # Unpacked once: reading arrays out of the tuple on every bar costs reference counting.
     p_code, p_consts, p_segments, p_inputs, p_out, p_started, p_regs, p_stack = program[:8]
     p_slots, p_tracks, p_modes = program[8:]
@@ -827,13 +1015,18 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
         o, h, l, c = open_[i], high[i], low[i], close[i]
         # 1. open (venue)
         if order.exit_reason != NO_EXIT and book.side != FLAT:
-            book, k = _close_all(book, lots, trades, k, t, o, order.exit_reason, costs)
+            if order.portion < 1.0:
+                book, k = _close_part(book, lots, trades, k, t, o, order.portion, costs,
+                                      floats[C_MIN_QTY], floats[C_QTY_STEP])
+            else:
+                book, k = _close_all(book, lots, trades, k, t, o, order.exit_reason, costs)
         if book.side != FLAT:
             limit = ints[I_TIME_LONG] if book.side == LONG else ints[I_TIME_SHORT]
             if limit > 0:
                 book, k = _time_exits(book, lots, trades, k, t, o, limit, costs)
         flat_at_open = book.side == FLAT  # before the entry: a position opened on this bar
-        if pending.side != FLAT and book.side != -pending.side and book.lots < max_lots:
+        if (pending.side != FLAT and book.side != -pending.side
+                and open_entries(book, lots, ladder) < max_lots):
             book, done = _enter(book, lots, pending, t, o, h, l, modes, floats, sizing, costs,
                                  0.0, 0.0)
             if done:
@@ -870,7 +1063,9 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
             el, xl, es, xs = state_rules(book, lots, trades, k, t, i, c, flat_at_open, p_code,
                                          p_consts, p_segments, p_inputs, p_out, p_started, p_regs,
                                          p_stack, p_slots, p_tracks, p_modes, el, xl, es, xs)
-        order = decide(book.side, book.lots < max_lots, el, xl, es, xs)
+        order = decide(book.side, open_entries(book, lots, ladder) < max_lots, el, xl, es, xs)
+        if order.exit_reason == EXIT_SIGNAL:
+            order = with_portion(order, book.side, long_parts, short_parts, modes, i)
         if order.entry_side != FLAT or pending.side != FLAT:
             pending = _placed(pending, order, t, i, levels, modes, ints, xl, xs)
     return State(book, order, pending, k, peak, ruin_bar, shortfall)
@@ -891,9 +1086,11 @@ def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_s
     see `step`.
     """
     n = open_.shape[0]
-    # Each trade has its own entry and a bar fills at most one entry: n rows always suffice.
-    trades = np.empty((n + 1, TRADE_FIELDS))
-    lots = np.empty((ints[I_PYRAMIDING], LOT_FIELDS))
+    # Each trade has its own entry and a bar fills at most one entry: n rows suffice without
+    # partial exits (`trade_rows` counts the parts with them).
+    trades = np.empty((trade_rows(n, enter_long, enter_short, exit_long, exit_short, modes, ints,
+                                  floats), TRADE_FIELDS))
+    lots = np.empty((lot_rows(ints, floats), LOT_FIELDS))
     equity = np.empty(n)
     position = np.empty(n)
     drawdown = np.empty(n)
@@ -974,13 +1171,13 @@ def _room(trades, symbols, k, need):
 
 @njit(cache=True, inline="always")
 def _row_levels(levels, j):
-    """Symbol `j`'s risk level arrays (row j of each (symbols, bars-or-1) matrix; R_SLOTS = 10)."""
-    return (levels[0][j], levels[1][j], levels[2][j], levels[3][j], levels[4][j],
-            levels[5][j], levels[6][j], levels[7][j], levels[8][j], levels[9][j])
+    """Symbol `j`'s risk level arrays (row j of each (symbols, bars-or-1) matrix; R_SLOTS = 12)."""
+    return (levels[0][j], levels[1][j], levels[2][j], levels[3][j], levels[4][j], levels[5][j],
+            levels[6][j], levels[7][j], levels[8][j], levels[9][j], levels[10][j], levels[11][j])
 
 
 @njit(cache=True)
-def _entry_order(open_, t, p_int, p_float, sides, counts, max_lots, keys, candidates):
+def _entry_order(open_, t, p_int, p_float, sides, counts, lots, ladder, max_lots, keys, candidates):
     """The symbols whose standing entry order may fill at bar t's open, in rank order: the
     rank read on the signal bar, higher first, a missing rank last, ties by symbol index (the
     facade sorts the symbols by name)."""
@@ -988,7 +1185,7 @@ def _entry_order(open_, t, p_int, p_float, sides, counts, max_lots, keys, candid
     for j in range(open_.shape[1]):
         side = p_int[j, 0]
         if (open_[t, j] == open_[t, j] and side != FLAT and sides[j] != -side
-                and counts[j] < max_lots):
+                and open_entries(Book(0.0, sides[j], counts[j], 0.0), lots[j], ladder) < max_lots):
             rank = p_float[j, 5]
             keys[count] = -rank if rank == rank else np.inf
             candidates[count] = j
@@ -1017,7 +1214,9 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
     n, m = open_.shape
     costs = _costs(floats)
     policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
-    checks_exits = exit_checks(modes)
+    checks_exits = exit_checks(modes, floats)
+    ladder = has_ladder(floats)
+    rows = lot_rows(ints, floats)
     cash = floats[C_CAPITAL]
     sides = np.zeros(m, dtype=np.int64)
     counts = np.zeros(m, dtype=np.int64)
@@ -1030,10 +1229,11 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             if close[t, j] == close[t, j]:
                 last[j] = t
                 break
-    lots = np.empty((m, max_lots, LOT_FIELDS))
+    lots = np.empty((m, rows, LOT_FIELDS))
     trades = np.empty((n + m, TRADE_FIELDS))
     symbols = np.empty(n + m, dtype=np.int64)
     o_exit = np.full(m, NO_EXIT, dtype=np.int64)
+    o_portion = np.ones(m)
     p_int = np.empty((m, 4), dtype=np.int64)
     p_float = np.empty((m, 6))
     for j in range(m):
@@ -1051,7 +1251,8 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             drawdown[t] = cash / peak - 1.0 if peak > 0.0 else -1.0
             pnl[t] = flows
             continue
-        trades, symbols = _room(trades, symbols, k, m * (max_lots + 1))
+        # A bar closes each lot at most once, plus a part of each on a partial exit.
+        trades, symbols = _room(trades, symbols, k, m * (2 * rows + 1))
         # 1. open: every symbol's exits first, then the entries in rank order
         for j in range(m):
             o = open_[t, j]
@@ -1061,7 +1262,10 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             if sides[j] == FLAT:
                 continue
             book, k0 = _book_of(cash, sides, counts, qtys, j), k
-            if o_exit[j] != NO_EXIT:
+            if o_exit[j] != NO_EXIT and o_portion[j] < 1.0:
+                book, k = _close_part(book, lots[j], trades, k, t, o, o_portion[j], costs,
+                                      floats[C_MIN_QTY], floats[C_QTY_STEP])
+            elif o_exit[j] != NO_EXIT:
                 book, k = _close_all(book, lots[j], trades, k, t, o, o_exit[j], costs)
             if book.side != FLAT:
                 limit = ints[I_TIME_LONG] if book.side == LONG else ints[I_TIME_SHORT]
@@ -1071,7 +1275,8 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
         held = 0
         for j in range(m):
             held += sides[j] != FLAT
-        for j in _entry_order(open_, t, p_int, p_float, sides, counts, max_lots, keys, candidates):
+        for j in _entry_order(open_, t, p_int, p_float, sides, counts, lots, ladder, max_lots, keys,
+                              candidates):
             if sides[j] == FLAT and held >= max_positions:
                 continue  # no slot: a market order lapses, a limit or stop order stands
             value, notional = _held(sides, qtys, quotes, j)
@@ -1138,9 +1343,13 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
         for j in range(m):
             if close[t, j] != close[t, j]:
                 continue
-            order = decide(sides[j], counts[j] < max_lots, enter_long[t, j], exit_long[t, j],
-                           enter_short[t, j], exit_short[t, j])
-            o_exit[j] = order.exit_reason
+            holding = _book_of(cash, sides, counts, qtys, j)
+            order = decide(sides[j], open_entries(holding, lots[j], ladder) < max_lots,
+                           enter_long[t, j], exit_long[t, j], enter_short[t, j], exit_short[t, j])
+            if order.exit_reason == EXIT_SIGNAL:
+                order = with_portion(order, sides[j], levels[R_PORTION][j],
+                                     levels[R_KINDS + R_PORTION][j], modes, t)
+            o_exit[j], o_portion[j] = order.exit_reason, order.portion
             pending = _pending_of(p_int, p_float, j)
             if order.entry_side != FLAT or pending.side != FLAT:
                 pending = _placed(pending, order, t, t, _row_levels(levels, j), modes, ints,

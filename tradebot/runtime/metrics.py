@@ -103,21 +103,20 @@ def compute_metrics(trades: pl.DataFrame, equity: pl.DataFrame, *, capital: floa
     """All metrics of one backtest (see the module docstring and docs/execution.md).
 
     `trades` and `equity` are `BacktestResult.trades` / `.equity`; `capital` is the starting
-    equity; `close` the bars' close prices, for the buy-and-hold benchmark.
+    equity; `close` the bars' close prices, for the buy-and-hold benchmark. Computed by the
+    compiled pass every backtest uses (runtime/summary.py; `equity_metrics` and `trade_metrics`
+    below are its definitions, kept equal to it by tests/runtime/test_summary.py).
     """
+    from .summary import as_dicts, summary_arrays
+
+    columns = {name: trades[name].to_numpy() for name in ("pnl", "return_pct", "bars_held", "fees", "ambiguous")}
+    columns["side"] = np.where(trades["side"].to_numpy() == "long", 1.0, -1.0)
     values = equity["equity"].to_numpy()
-    position = equity["position"].to_numpy()
-    everything = {
-        **equity_metrics(values, equity["timestamp"], capital=capital, bars_per_year=bars_per_year,
-                         drawdowns=equity["drawdown"].to_numpy()),
-        "buy_and_hold_return_pct": _pct(close[-1] / close[0] - 1.0) if len(close) else 0.0,
-        **trade_metrics(trades, exposed=position != 0),
-    }
-    result = {"all": everything}
-    for side, sign in zip(SIDES, (1.0, -1.0)):
-        result[side] = trade_metrics(trades.filter(pl.col("side") == side),
-                                     exposed=position * sign > 0)
-    return result
+    drawdowns = equity["drawdown"].to_numpy() if "drawdown" in equity.columns else drawdown(values)
+    equity_part, trade_part = summary_arrays(values, equity["position"].to_numpy(), drawdowns,
+                                             equity["timestamp"].dt.epoch("ms").to_numpy(), capital=capital,
+                                             bars_per_year=bars_per_year, trades=columns)
+    return as_dicts(equity_part, trade_part, _pct(close[-1] / close[0] - 1.0) if len(close) else 0.0)
 
 
 def equity_metrics(equity: np.ndarray, timestamps: pl.Series, *, capital: float,

@@ -14,6 +14,7 @@ module imports numba (the kernel); `import tradebot.runtime` does not import it.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from .engine import kernel_settings, read_only
 from .execution import ExecutionConfig
 from .program import RuleProgram, kernel_program
 
-SNAPSHOT_FORMAT = "tradebot-stepper/1"
+SNAPSHOT_FORMAT = "tradebot-stepper/2"  # 2: the exit order carries its portion
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Stepper:
                                ((modes, np.int64), (ints, np.int64), (floats, np.float64)))
         self.state = kn.initial_state(self._settings[2])
         self.bars_seen = 0
-        self._lots = np.zeros((int(ints[kn.I_PYRAMIDING]), kn.LOT_FIELDS))
+        self._lots = np.zeros((int(kn.lot_rows(*self._settings[1:])), kn.LOT_FIELDS))
         self._trades = np.zeros((16, kn.TRADE_FIELDS))
         # The rules reading position state (kernel.PR_*), their members kept in a ring of the
         # bars they read back; `kn.no_program()` for a script without them.
@@ -79,6 +80,11 @@ class Stepper:
         """Every trade closed so far, in closing order (a copy)."""
         return self._trades[:self.state.k].copy()
 
+    @property
+    def lots(self) -> np.ndarray:
+        """The open lots (kernel.Lot fields), oldest first (a copy)."""
+        return self._lots[:self.state.book.lots].copy()
+
     def on_bar(self, bar: Sequence[float], signal_row: Sequence[bool], level_row: Sequence[float],
                *, is_last: bool = False, inputs: Sequence[float] = ()) -> BarOutcome:
         """Run the next bar: `bar` is (open, high, low, close), `signal_row` (enter_long,
@@ -92,7 +98,8 @@ class Stepper:
         column = read_only(np.array(inputs, dtype=np.float64).reshape(-1, 1))
         program = (*self._program[:kn.PR_INPUTS], column, *self._program[kn.PR_INPUTS + 1:])
         before, t = self.state.k, self.bars_seen
-        self._make_room(before + self._lots.shape[0] + 1)
+        # A bar closes each lot at most once, plus a part of each on a partial exit.
+        self._make_room(before + 2 * self._lots.shape[0] + 1)
         # The same argument types as `simulate` passes (read-only inputs): one compiled `step`.
         prices = [_one(price, np.float64) for price in bar]
         flags = [_one(flag, np.bool_) for flag in signal_row]
@@ -103,6 +110,20 @@ class Stepper:
         self.bars_seen += 1
         equity, position, drawdown = (float(array[0]) for array in out)
         return BarOutcome(equity, position, drawdown, self._trades[before:self.state.k].copy())
+
+    def cancel_pending(self) -> bool:
+        """Withdraw the standing entry order (a limit or stop entry waiting for its price, or a
+        market entry for the next open): the state a bar leaves when nothing stands. Whether
+        one stood."""
+        pending = self.state.pending
+        if pending.side == kn.FLAT:
+            return False
+        # Every field keeps its Python type (`step` is compiled for exact types; see `restore`).
+        none = pending._replace(side=type(pending.side)(kn.FLAT), kind=type(pending.kind)(kn.O_MARKET),
+                                level=math.nan, signal_bar=type(pending.signal_bar)(-1),
+                                last_bar=type(pending.last_bar)(-1), risk=(math.nan,) * len(pending.risk))
+        self.state = self.state._replace(pending=none)
+        return True
 
     def _make_room(self, rows: int) -> None:
         """Grow the trade buffer (doubling) so that `step` can write up to `rows` records."""

@@ -60,7 +60,7 @@ def _macd(x: pl.Expr, fast: int, slow: int, signal: int) -> dict[str, pl.Expr]:
     # One kernel per field (the three EMAs side by side): as three EMA kernels and Polars
     # arithmetic the histogram took 13 ms for 1M bars, TA-Lib's MACD 2.6.
     fast, slow = min(fast, slow), max(fast, slow)  # TA-Lib swaps them
-    return {field: kernel("macd", [x], fast, slow, signal, code)
+    return {field: kernel("macd", [x], fast, slow, signal, code, probed=True)
             for code, field in enumerate(("macd", "signal", "hist"))}
 
 
@@ -84,11 +84,11 @@ def _ref_stoch(n, smooth_k, smooth_d, high, low, close):
 
 
 def _rsi(x: pl.Expr, n: int) -> pl.Expr:
-    return kernel("wilder_oscillator", [x], n, False, module="wilder")
+    return kernel("wilder_oscillator", [x], n, False, module="wilder", probed=True)
 
 
 def _cmo(x: pl.Expr, n: int) -> pl.Expr:
-    return kernel("wilder_oscillator", [x], n, True, module="wilder")
+    return kernel("wilder_oscillator", [x], n, True, module="wilder", probed=True)
 
 
 def _stochrsi(x: pl.Expr, n: int, k_length: int, d_length: int) -> dict[str, pl.Expr]:
@@ -232,7 +232,7 @@ def _ref_aroonosc(n, high, low):
 def _trix(x: pl.Expr, n: int) -> pl.Expr:
     # The rate of change of the triple ema in one kernel; a rate of change reads the bar before,
     # so the bar after a missing one is missing (`gaps`), as a window over the ema would be.
-    return kernel("trix", [x], n, gaps=1)
+    return kernel("trix", [x], n, gaps=1, probed=True)
 
 
 def _ref_trix(x, n):
@@ -248,20 +248,23 @@ def _ref_ultosc(fast, mid, slow, high, low, close):
     high, low, close = arr(high), arr(low), arr(close)
     prev = lag(close, 1)
     true_low = np.minimum(low, prev)
-    buying, true_range = close - true_low, np.maximum(high, prev) - true_low
+    # TA-Lib's terms as written, not max(high, prev) - true low: the two differ when a script
+    # passes a "high" below its "low" (ultosc(1, 1, 1, 1, open, open) on two bars: 0.126 against 0).
+    true_range = np.maximum(np.maximum(high - low, np.abs(prev - high)), np.abs(prev - low))
+    buying = close - true_low
     longest = max(fast, mid, slow)
 
     def osc(b, r):
         total = 0.0
         for weight, n in zip((4.0, 2.0, 1.0), sorted((fast, mid, slow))):
             rs = np.sum(r[-n:])
-            total += weight * (np.sum(b[-n:]) / rs) if rs != 0 else 0.0
+            total += weight * (np.sum(b[-n:]) / rs) if abs(rs) >= 1e-14 else 0.0  # TA_IS_ZERO
         return 100.0 * (total / 7.0)
     return naive_windows([buying, true_range], longest, osc)
 
 
 def _apo(x: pl.Expr, fast: int, slow: int) -> pl.Expr:
-    return kernel("price_oscillator", [x], min(fast, slow), max(fast, slow), False)  # ema - ema
+    return kernel("price_oscillator", [x], min(fast, slow), max(fast, slow), False, probed=True)  # ema - ema
 
 
 def _ref_apo(x, fast, slow):
@@ -270,7 +273,7 @@ def _ref_apo(x, fast, slow):
 
 
 def _ppo(x: pl.Expr, fast: int, slow: int) -> pl.Expr:
-    return kernel("price_oscillator", [x], min(fast, slow), max(fast, slow), True)  # (ema - ema) / ema
+    return kernel("price_oscillator", [x], min(fast, slow), max(fast, slow), True, probed=True)  # (ema - ema) / ema
 
 
 def _ref_ppo(x, fast, slow):

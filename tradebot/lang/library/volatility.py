@@ -34,7 +34,7 @@ def naive_true_range(high, low, close) -> np.ndarray:
 
 
 def atr(high: pl.Expr, low: pl.Expr, close: pl.Expr, n: int) -> pl.Expr:
-    return kernel("atr", [high, low, close], n, module="wilder")
+    return kernel("atr", [high, low, close], n, module="wilder", probed=True)
 
 
 def naive_atr(high, low, close, n: int) -> np.ndarray:
@@ -54,7 +54,7 @@ def naive_atr(high, low, close, n: int) -> np.ndarray:
 
 
 def _natr(n: int, high, low, close) -> pl.Expr:
-    return kernel("natr", [high, low, close], n, module="wilder")  # atr / close * 100, 0 if close is 0
+    return kernel("natr", [high, low, close], n, module="wilder", probed=True)  # atr / close * 100, 0 if close is 0
 
 
 def _ref_natr(n, high, low, close):

@@ -142,13 +142,13 @@ BUILTINS = (
                   "rose, subtracting it where src fell; starts at the first bar's volume.",
               example="obv(close) > sma(obv(close), 20)", category=CATEGORY,
               source="TA-Lib OBV"),
-    indicator("ad", HLCV, lambda h, l, c, v: kernel("running_flow", [h, l, c, v], module="wilder"), _ref_ad,
+    indicator("ad", HLCV, lambda h, l, c, v: kernel("running_flow", [h, l, c, v], module="wilder", probed=True), _ref_ad,
               doc="Accumulation/distribution line (Chaikin): a running total of volume times the close's "
                   "location in the bar's range, ((close - low) - (high - close)) / (high - low).",
               example="ad() > ad()[10]", category=CATEGORY,
               source="TA-Lib AD"),
     indicator("adosc", (length("fast", 3), length("slow", 10), *HLCV),
-              lambda f, s, h, l, c, v: kernel("adosc", [h, l, c, v], f, s), _ref_adosc,
+              lambda f, s, h, l, c, v: kernel("adosc", [h, l, c, v], f, s, probed=True), _ref_adosc,
               doc="Chaikin A/D oscillator: ema(fast) - ema(slow) of the accumulation/distribution line, "
                   "both seeded with its first value.",
               example="adosc(3, 10) crosses above 0", category=CATEGORY,

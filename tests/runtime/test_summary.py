@@ -1,0 +1,47 @@
+"""The compiled metrics pass (runtime/summary.py) against the numpy definitions in metrics.py:
+every metric of every section, on random backtests (ruined accounts included), and on trades
+given as a frame or as the kernel's records."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+
+from tradebot.runtime import run_backtest
+from tradebot.runtime.metrics import equity_metrics, trade_metrics
+
+from .support import scenarios
+
+
+def numpy_metrics(result, close: np.ndarray) -> dict[str, dict]:
+    """metrics.py's definitions, section by section, on a result's frames."""
+    equity, position = result.equity["equity"].to_numpy(), result.equity["position"].to_numpy()
+    everything = {**equity_metrics(equity, result.equity["timestamp"], capital=result.config.capital,
+                                   bars_per_year=result.bars_per_year),
+                  "buy_and_hold_return_pct": 100.0 * (close[-1] / close[0] - 1.0),
+                  **trade_metrics(result.trades, exposed=position != 0)}
+    sides = {side: trade_metrics(result.trades.filter(pl.col("side") == side), exposed=position * sign > 0)
+             for side, sign in (("long", 1.0), ("short", -1.0))}
+    return {"all": everything, **sides}
+
+
+def same(a: float, b: float) -> bool:
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(min_bars=1))
+def test_the_compiled_pass_equals_the_numpy_definitions(scenario) -> None:
+    bars, signals, config = scenario
+    result = run_backtest(bars, signals, config)
+    expected = numpy_metrics(result, bars["close"].to_numpy())
+    assert {s: list(m) for s, m in result.metrics.items()} == {s: list(m) for s, m in expected.items()}
+    for section, metrics in expected.items():
+        for key, value in metrics.items():
+            got = result.metrics[section][key]
+            assert same(got, value), (section, key, got, value)
+            assert type(got) is type(value) or isinstance(value, float), (section, key)

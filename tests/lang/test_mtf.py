@@ -200,6 +200,10 @@ def test_a_timeframe_the_data_cannot_make_is_an_error(script: str, message: str)
     text = err.value.render()
     assert text.startswith("tf.tbs:1:5: error:") and message in text and "(1h)" in text
     assert err.value.exit_code == 2
+    # Rendered like every script error: the line, a caret under the `@` expression, the hint.
+    lines = text.splitlines()
+    assert lines[1].endswith(f"| {script.rstrip()}") and lines[2].endswith("|     " + "^" * len("close @ 30m"))
+    assert lines[-1].startswith("  hint: use a timeframe such as 4h or 1d")
 
 
 @pytest.mark.parametrize("script, message", [

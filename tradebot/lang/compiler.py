@@ -128,7 +128,7 @@ class Plan:
         timeframe against that interval."""
         ms = _interval_ms(bars, interval)
         for step in self.steps:
-            check_fits(step.frame, ms, step.where)
+            check_fits(step.frame, ms, step.span, step.filename, self.script[0] if self.script else None)
         return pl.col("timestamp").dt.epoch("ms") + (ms or 0)
 
 
@@ -177,7 +177,7 @@ class _Lowering:
         self.layers: list[list[pl.Expr]] = []
         self.scratch = 0  # builtins lowered so far (names their shared intermediates)
         self.resamples: dict[str, dict[str, ir.Node]] = {}  # timeframe -> {column: expression}
-        self.where: dict[str, str] = {}  # timeframe -> where it is first used
+        self.resample_spans: dict[str, Span] = {}  # timeframe -> its first `@`
         self.others: dict[str, dict[str, ir.Node]] = {}  # symbol -> {column: expression}
         self.other_spans: dict[str, Span] = {}  # symbol -> its first `of`
         self.windows: list[WindowUse] = []
@@ -203,7 +203,7 @@ class _Lowering:
     def plan(self) -> Plan:
         outputs = {name: self._output(node) for name, node in self.outputs.items()}
         steps = tuple(ResampleStep(parse_timeframe(frame), compile_nodes(columns, source=self.source),
-                                   self.where[frame])
+                                   self.resample_spans[frame], self.source or "<script>")
                       for frame, columns in self.resamples.items())
         windows = [*self.windows, *(w for step in steps for w in step.plan.windows)]
         symbols = tuple(SymbolStep(symbol, compile_nodes(columns, source=self.source), self.other_spans[symbol])
@@ -325,17 +325,19 @@ class _Lowering:
 
     def _resample(self, node: ir.Resample) -> tuple[pl.Expr, int]:
         """`expr @ tf`: a column the timeframe's resampling step adds before the first layer."""
-        column = f"__r{sum(len(c) for c in self.resamples.values())}"
-        self.resamples.setdefault(node.timeframe, {})[column] = node.expr
-        self.where.setdefault(node.timeframe, f"{self.source or '<script>'}:{node.span.line}:{node.span.column}")
-        self.columns[node] = (column, 0)
-        return pl.col(column), 0
+        return self._step_column(node, "__r", node.timeframe, self.resamples, self.resample_spans)
 
     def _of_symbol(self, node: ir.OfSymbol) -> tuple[pl.Expr, int]:
         """`expr of SYMBOL`: a column that symbol's step joins on before the first layer."""
-        column = f"__s{sum(len(c) for c in self.others.values())}"
-        self.others.setdefault(node.symbol, {})[column] = node.expr
-        self.other_spans.setdefault(node.symbol, node.span)
+        return self._step_column(node, "__s", node.symbol, self.others, self.other_spans)
+
+    def _step_column(self, node: ir.Resample | ir.OfSymbol, prefix: str, step: str,
+                     columns: dict[str, dict[str, ir.Node]], spans: dict[str, Span]) -> tuple[pl.Expr, int]:
+        """`node.expr` as one more column of the step keyed `step` (each step is a plan of its own);
+        the step's first use is where its errors point."""
+        column = f"{prefix}{sum(len(c) for c in columns.values())}"
+        columns.setdefault(step, {})[column] = node.expr
+        spans.setdefault(step, node.span)
         self.columns[node] = (column, 0)
         return pl.col(column), 0
 

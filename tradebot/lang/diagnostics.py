@@ -53,11 +53,12 @@ def _caret_line(source_line: str, start_col: int, width: int) -> str:
     return prefix + "^" * max(1, width)
 
 
-def render_one(diag: Diagnostic, source: str, filename: str) -> str:
+def render_one(diag: Diagnostic, source: str | None, filename: str) -> str:
+    """One diagnostic; without the `source` text (a plan run without it) just its place and words."""
     span = diag.span
-    lines = source.splitlines() or [""]
+    lines = (source.splitlines() or [""]) if source is not None else []
     head = f"{filename}:{span.line}:{span.column}: {diag.severity}: {diag.message}"
-    if span.line < 1 or span.line > len(lines) + 1:
+    if source is None or span.line < 1 or span.line > len(lines) + 1:
         body = []
     else:
         text = lines[span.line - 1] if span.line <= len(lines) else ""

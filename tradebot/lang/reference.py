@@ -143,7 +143,7 @@ class _Evaluator:
         if self.bar_ends is None:
             stamps = self.bars["timestamp"]
             interval = self.interval if self.interval is not None else infer_interval_ms(stamps)
-            check_fits(frame, interval, "reference")
+            check_fits(frame, interval, node.span, "reference")
             self.bar_ends = stamps + (interval or 0)
         higher, ends = naive_higher_bars(frame, self.bars)
         if len(ends) == 0:

@@ -29,7 +29,8 @@ import polars as pl
 from ..errors import ScriptError
 from ..market.timeframe import UNIT_MS, Timeframe, parse_timeframe
 from . import ir
-from .diagnostics import Diagnostic
+from .ast import Span
+from .diagnostics import Diagnostic, render_one
 
 if TYPE_CHECKING:
     from .compiler import Plan
@@ -38,14 +39,25 @@ NEVER = -(2**62)  # an end time before any bar
 
 
 class TimeframeError(ScriptError):
-    """A timeframe that does not fit the data (exit code 2, like other script errors)."""
+    """A timeframe that does not fit the data (exit code 2, like other script errors): found when
+    the plan meets the bars, so it carries its one diagnostic and, when known, the script's text."""
+
+    def __init__(self, diagnostic: Diagnostic, filename: str, source: str | None = None) -> None:
+        self.diagnostic = diagnostic
+        self.filename = filename
+        self.source = source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return render_one(self.diagnostic, self.source, self.filename)
 
 
-def check_fits(frame: Timeframe, interval: int | None, where: str) -> None:
+def check_fits(frame: Timeframe, interval: int | None, span: Span, filename: str,
+               source: str | None = None) -> None:
+    """TimeframeError at `span` (the first `@ frame`) when bars `interval` ms apart cannot build it."""
     problem = misfit(frame, interval)
     if problem is not None:
-        message, hint = problem
-        raise TimeframeError(f"{where}: error: {message}\n  hint: {hint}")
+        raise TimeframeError(Diagnostic(problem[0], span, problem[1]), filename, source)
 
 
 def misfit(frame: Timeframe, interval: int | None) -> tuple[str, str] | None:
@@ -93,7 +105,8 @@ class ResampleStep:
 
     frame: Timeframe
     plan: Plan  # outputs named as the columns they become in the base frame
-    where: str  # "line L, column C" of the first `@` using this timeframe, for errors
+    span: Span  # the first `@` using this timeframe: where a timeframe the data cannot build is shown
+    filename: str  # the script's, for that error
 
     def apply(self, frame: pl.LazyFrame, bar_end: pl.Expr) -> pl.LazyFrame:
         higher = self.higher_bars(frame)

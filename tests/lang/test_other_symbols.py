@@ -16,7 +16,7 @@ from tradebot.lang.checker import SIGNALS
 from tradebot.lang.compiler import compile_nodes
 from tradebot.lang.diagnostics import ScriptDiagnostics
 from tradebot.lang.timeframes import TimeframeError
-from tradebot.lang.unparse import program
+from tradebot.lang.statements import program
 from tradebot.lang.parser import parse_program
 from tradebot.pipeline import compile_source
 

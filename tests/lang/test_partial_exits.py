@@ -13,7 +13,7 @@ from tests.runtime.support import make_bars
 from tradebot.lang import ir, reference
 from tradebot.lang.checker import check_source
 from tradebot.lang.diagnostics import ScriptDiagnostics
-from tradebot.lang.unparse import program as unparse_program
+from tradebot.lang.statements import program as unparse_program
 from tradebot.lang.parser import parse_program
 from tradebot.pipeline import compile_source, engine_nodes, execution_config
 from tradebot.runtime.execution import Level, Rung

@@ -8,7 +8,7 @@ from tradebot.lang import ast
 from tradebot.lang.diagnostics import ScriptDiagnostics
 from tradebot.lang.grammar import KEYWORDS, get_parser
 from tradebot.lang.parser import parse_program
-from tradebot.lang.unparse import program as unparse
+from tradebot.lang.statements import program as unparse
 
 RISK_WORDS = ("at", "risk", "after", "limit", "stop", "expire")
 

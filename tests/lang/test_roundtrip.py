@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from tradebot.lang.parser import parse_program
-from tradebot.lang.unparse import program as unparse
+from tradebot.lang.statements import program as unparse
 
 from .strategies import expressions
 

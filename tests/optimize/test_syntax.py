@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tradebot.lang import ast, unparse
+from tradebot.lang import ast, statements
 from tradebot.lang.diagnostics import ScriptDiagnostics
 from tradebot.lang.optimize_check import OptimizeSpec, Validation
 from tradebot.lang.parser import parse_program
@@ -24,8 +24,8 @@ ROUND_TRIPS = [
 @pytest.mark.parametrize("text", ROUND_TRIPS)
 def test_canonical_text_parses_back_to_the_same_tree(text: str) -> None:
     tree = parse_program(text + "\n")
-    assert unparse.program(tree) == text + "\n"
-    assert parse_program(unparse.program(tree)) == tree
+    assert statements.program(tree) == text + "\n"
+    assert parse_program(statements.program(tree)) == tree
 
 
 def test_indented_lines_continue_the_statement() -> None:

@@ -86,7 +86,7 @@ class Resolver:
             return self._too_deep(node.span)
         self._depth += 1
         try:
-            return getattr(self, "_" + type(node).__name__.lower())(node, scope)
+            return _RESOLVE[type(node)](self, node, scope)
         finally:
             self._depth -= 1
 
@@ -510,3 +510,14 @@ class Resolver:
                        "windows, bar counts and offsets are counted in bars; no data is this long")
             return None
         return int(number)
+
+
+# Each expression kind's method, keyed by the class: a renamed or new node kind fails here at import
+# (or with a KeyError naming the class), not by a method name built from a string.
+_RESOLVE: dict[type, Callable[[Resolver, ast.Expr, Scope], ir.Node]] = {
+    ast.Number: Resolver._number, ast.Percent: Resolver._percent, ast.String: Resolver._string,
+    ast.Bool: Resolver._bool, ast.Name: Resolver._name, ast.Unary: Resolver._unary,
+    ast.Binary: Resolver._binary, ast.Crosses: Resolver._crosses, ast.IfElse: Resolver._ifelse,
+    ast.History: Resolver._history, ast.Streak: Resolver._streak, ast.Field: Resolver._field,
+    ast.AtTimeframe: Resolver._attimeframe, ast.OfSymbol: Resolver._ofsymbol, ast.Call: Resolver._call,
+}

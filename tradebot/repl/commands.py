@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import UsageError
-from ..lang import ast, unparse
+from ..lang import ast, statements
 from ..lang.builtins import REGISTRY
 from ..lang.diagnostics import did_you_mean, render_one
 from ..lang.parser import parse_expression
@@ -138,7 +138,7 @@ def _set(repl: Repl, arg: str) -> str:
         known = ", ".join([*params, *SETTINGS])
         raise UsageError(f"no param or setting `{name}`; " + (hint or f"these can be set: {known}"))
     default = parse_expression(value, INPUT)
-    return repl.add_statements(unparse.statement(dataclasses.replace(params[name], default=default)))
+    return repl.add_statements(statements.statement(dataclasses.replace(params[name], default=default)))
 
 
 def _tail(repl: Repl, arg: str) -> str:

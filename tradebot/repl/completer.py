@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
-from ..lang import ast, unparse
+from ..lang import ast, statements, unparse
 from ..lang.builtins import REGISTRY
 from ..lang.settings import SETTINGS
 from ..lang.tooling.vocabulary import vocabulary
@@ -63,7 +63,7 @@ def session_candidates(session: Session) -> list[Candidate]:
             kind = checked.series[node.name].type.describe()
             out.append(Candidate(node.name, _short(f"{kind} = {unparse.expr(node.value)}"), "definition"))
         elif isinstance(node, ast.FuncDef):
-            out.append(Candidate(node.name, _short(unparse.statement(node)), "user function"))
+            out.append(Candidate(node.name, _short(statements.statement(node)), "user function"))
     return out
 
 

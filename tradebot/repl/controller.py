@@ -14,7 +14,7 @@ import polars as pl
 
 from ..config import Config
 from ..errors import UserError
-from ..lang import ast
+from ..lang import ast, statements
 from ..lang.checker import CheckedProgram
 from ..lang.settings import SETTINGS
 from ..pipeline import data_path, load_bars
@@ -128,16 +128,20 @@ def describe_accepted(accepted: Accepted) -> str:
 
 
 def _describe(entry: Entry, replaced: bool, checked: CheckedProgram, rules: int) -> str:
-    node, verb = entry.node, ("redefined" if replaced else "defined")
-    if isinstance(node, ast.Assign):
-        series = checked.series.get(node.name)
-        return f"{verb} {node.name}" + (f" ({series.type.describe()})" if series is not None else "")
-    if isinstance(node, ast.ParamDecl):
-        return f"{verb} {entry.canonical()}"
-    if isinstance(node, ast.FuncDef):
-        return f"{verb} function {node.name}"
-    if isinstance(node, ast.Setting):
-        return f"{'changed' if replaced else 'set'} {entry.canonical()}"
-    if isinstance(node, ast.Rule):
-        return f"rule added: {node.action} {node.side} ({rules} rule{'s' if rules != 1 else ''} in the session; :run backtests)"
-    return f"{'replaced' if replaced else 'added'}: {entry.canonical()}"
+    node = entry.node
+    after = _AFTER.get(type(node))
+    return statements.said(node, replaced=replaced) + (after(node, checked, rules) if after else "")
+
+
+def _series_type(node: ast.Assign, checked: CheckedProgram, rules: int) -> str:
+    series = checked.series.get(node.name)
+    return f" ({series.type.describe()})" if series is not None else ""
+
+
+def _rule_count(node: ast.Rule, checked: CheckedProgram, rules: int) -> str:
+    return f" ({rules} rule{'s' if rules != 1 else ''} in the session; :run backtests)"
+
+
+# What a reply adds after the words every statement kind has (lang/statements.py): what the session
+# now knows that the statement alone does not say.
+_AFTER: dict[type, Callable[..., str]] = {ast.Assign: _series_type, ast.Rule: _rule_count}

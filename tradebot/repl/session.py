@@ -20,7 +20,7 @@ from typing import Iterable
 
 import polars as pl
 
-from ..lang import ast, ir, unparse
+from ..lang import ast, ir, statements, unparse
 from ..lang import checker
 from ..lang.checker import CheckedProgram
 from ..lang.compiler import compile_nodes
@@ -50,29 +50,8 @@ class Entry:
     key: tuple[str, ...] | None = None
 
     def canonical(self) -> str:
-        """The statement as `unparse` writes it (as typed, for a kind unparse does not know yet)."""
-        try:
-            return unparse.statement(self.node)
-        except TypeError:
-            return self.text
-
-
-# Statements a script has at most one of: writing another replaces it.
-_ONE_PER_SCRIPT = (ast.StrategyDecl, ast.Optimize)
-
-
-def statement_key(node: ast.Statement) -> tuple[str, ...] | None:
-    """What a statement defines: a later statement with the same key replaces it; None adds up.
-
-    Rules and any statement kind not known here add up: if the language allows only one of them,
-    the checker says so, which is better than silently dropping the earlier one."""
-    if isinstance(node, ast.Setting):  # `stop_loss long 2%` and `stop_loss short 3%` are two
-        return ("setting", node.name, node.side or "")
-    if isinstance(node, (ast.Assign, ast.ParamDecl, ast.FuncDef)):  # one namespace for all three
-        return ("name", node.name)
-    if isinstance(node, _ONE_PER_SCRIPT):
-        return (type(node).__name__,)
-    return None
+        """The statement as the formatter writes it."""
+        return statements.statement(self.node)
 
 
 @dataclass(frozen=True)
@@ -137,7 +116,7 @@ def load_script(text: str, path: Path) -> Session:
 
 def _entries(program: ast.Program, text: str) -> list[Entry]:
     """The program's statements with their text as written (comments between lines included)."""
-    return [Entry(text[s.span.start:s.span.end].rstrip(), s, statement_key(s)) for s in program.statements]
+    return [Entry(text[s.span.start:s.span.end].rstrip(), s, statements.key(s)) for s in program.statements]
 
 
 def _merge(old: Iterable[Entry], new: list[Entry]) -> tuple[list[Entry], list[Entry]]:

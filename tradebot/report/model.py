@@ -73,11 +73,7 @@ class BacktestPage:
             "bars": None if self.bars is None else _prices(self.bars),
             "series": [{"name": s.name, "overlay": s.overlay, "values": encode_array(s.values)}
                        for s in self.series],
-            "metrics": _table(self.metrics),
-            "trades": _columns(self.trades),
-            "monthly": [list(m) for m in self.monthly],
-            "yearly": [list(y) for y in self.yearly],
-            "notes": list(self.notes),
+            **_results(self),
         }
 
 
@@ -123,16 +119,12 @@ class PortfolioPage:
             "positions": encode_array(self.positions),
             "bars": None,
             "series": [],
-            "metrics": _table(self.metrics),
             "portfolio": _table(self.portfolio),
             "symbol_table": _table(self.symbol_table),
             "correlation": _table(self.correlation),
             "symbols": [{"name": s.name, "pnl": encode_array(s.pnl), "bars": _prices(s.bars)}
                         for s in self.symbols],
-            "trades": _columns(self.trades),
-            "monthly": [list(m) for m in self.monthly],
-            "yearly": [list(y) for y in self.yearly],
-            "notes": list(self.notes),
+            **_results(self),
         }
 
 
@@ -182,6 +174,13 @@ def _account(kind: str, page: BacktestPage | PortfolioPage) -> dict[str, Any]:
     """What every run's page starts with: its kind, title, capital, settings, params and equity."""
     return {"kind": kind, "title": page.title, "capital": page.capital, "settings": dict(page.settings),
             "params": dict(page.params), "time": encode_times(page.time), "equity": encode_array(page.equity)}
+
+
+def _results(page: BacktestPage | PortfolioPage) -> dict[str, Any]:
+    """What every run's page ends with: its metrics, trades, returns by month and year, and notes."""
+    return {"metrics": _table(page.metrics), "trades": _columns(page.trades),
+            "monthly": [list(m) for m in page.monthly], "yearly": [list(y) for y in page.yearly],
+            "notes": list(page.notes)}
 
 
 def _prices(bars: PriceBars) -> dict[str, Any]:

@@ -126,3 +126,21 @@ def test_the_compile_path_never_imports_the_editor_tooling() -> None:
     assert broken == []
     assert imported("tradebot.lang.compiler", "from .tooling import vocabulary\n", is_package=False).__next__()[1] \
         == "tradebot.lang.tooling.vocabulary"
+
+
+def layout_block(readme: str) -> str:
+    """The code block under the README's `## Layout` heading."""
+    section = readme.split("\n## Layout\n", 1)[1]
+    return section.split("```", 2)[1]
+
+
+def test_the_readme_layout_names_every_package_and_module() -> None:
+    """The README's Layout is the map a newcomer reads first: a package or top-level module
+    missing from it is a room they will not know exists."""
+    block = layout_block((ROOT / "README.md").read_text(encoding="utf-8"))
+    packages = [f"tradebot/{p.parent.name}/" for p in PACKAGE.glob("*/__init__.py")]
+    lang_parts = [f"{p.parent.name}/" for p in (PACKAGE / "lang").glob("*/__init__.py")]
+    modules = [p.name for p in PACKAGE.glob("*.py") if not p.name.startswith("__")]
+    missing = [name for name in [*packages, *lang_parts, *modules] if name not in block]
+    assert {"tradebot/lang/", "tradebot/vm/", "tooling/", "pipeline.py"} <= {*packages, *lang_parts, *modules}
+    assert missing == [], f"README.md's Layout does not name: {', '.join(sorted(missing))}"

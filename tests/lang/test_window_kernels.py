@@ -216,6 +216,21 @@ def test_a_window_over_a_nested_indicator_equals_the_kernel_on_all_bars() -> Non
 
 
 @SETTINGS
+@given(data=st.data(), n=st.integers(1, windows.DOUBLING + 6), highest=st.booleans())
+def test_rolling_extreme_values_equal_a_naive_window(data, n, highest) -> None:
+    """The doubling windows (up to DOUBLING bars) and the blocks (above), across several of the
+    doubling's chunks (CHUNK outputs): a chunk with a missing value takes the passes that keep
+    it, the others not, so missing values sit in some chunks only."""
+    size = data.draw(st.integers(0, 3 * windows.CHUNK + 40), label="size")
+    x = np.round(np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed")).normal(0, 4, size)) / 8
+    for index in data.draw(st.lists(st.integers(0, max(size - 1, 0)), max_size=3), label="missing") if size else []:
+        x[index] = NAN
+    x = readonly(x)
+    got = windows.rolling_extreme(x, n, highest, False)
+    assert_same(got, windows_of(x, n, np.max if highest else np.min))
+
+
+@SETTINGS
 @given(x=series(), n=st.integers(1, 30), highest=st.booleans())
 def test_bars_since_the_extreme(x, n, highest) -> None:
     # The series' k/8 grid makes ties common: the newest of equal extremes counts.

@@ -109,6 +109,17 @@ def test_mean_and_deviation(x, n, mult) -> None:
     assert_same(sums.mean_and_deviation(x, n, 1.0, mult), upper, rtol=1e-9, atol=atol)
 
 
+@pytest.mark.parametrize("n", [2, 5, 20])
+def test_the_deviation_keeps_its_digits_at_a_high_level_and_forgets_a_huge_value(n) -> None:
+    # Sums of x and x * x (TA-Lib's STDDEV) lose every digit of a deviation of 0.1 at a level of
+    # 1e9, and a running sum keeps the residue of 1e20 after it has left the window.
+    rng = np.random.default_rng(n)
+    level = readonly(1e9 + np.round(rng.normal(0, 1, 200), 1))
+    assert_same(sums.mean_and_deviation(level, n, 0.0, 1.0), windows_of(level, n, np.std), rtol=1e-9)
+    huge = readonly([1e20] + list(np.round(rng.normal(0, 1, 60), 1)))
+    assert_same(sums.mean_and_deviation(huge, n, 0.0, 1.0)[n:], windows_of(huge, n, np.std)[n:], rtol=1e-9)
+
+
 def test_a_flat_window_has_no_deviation() -> None:
     x = readonly([3.0, 1e9 + 0.5, 1e9 + 0.5, 1e9 + 0.5, 1e9 + 0.5, 1e9 + 0.5, 7.0])
     got = sums.mean_and_deviation(x, 5, 0.0, 1.0)

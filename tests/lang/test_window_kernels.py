@@ -19,7 +19,7 @@ import tradebot.pipeline  # noqa: F401  (loads the library in its import order)
 from tradebot.lang.library import kernels, sums, wilder, windows
 from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_trix, _ref_willr
 from tradebot.lang.library.momentum import _trix, naive_bars_since_extreme
-from tradebot.lang.library.support import lag, naive_window, naive_windows
+from tradebot.lang.library.support import difference, lag, naive_window, naive_windows
 from tradebot.lang.library.volatility import naive_true_range
 from tradebot.lang.library.volume import naive_money_flow_volume
 from tradebot.pipeline import compile_source
@@ -247,6 +247,19 @@ def test_bars_since_the_extreme(x, n, highest) -> None:
     # The series' k/8 grid makes ties common: the newest of equal extremes counts.
     got = windows.rolling_extreme(x, n, highest, True)
     assert_same(got, naive_bars_since_extreme(x, n, highest=highest))
+
+
+@SETTINGS
+@given(x=series(), n=st.integers(0, 90), missing_as_null=st.booleans())
+def test_difference_equals_the_bar_minus_the_bar_n_before(x, n, missing_as_null) -> None:
+    """support.difference (mom, change): a numpy subtraction when nothing is missing, Polars'
+    shift otherwise; a NaN value stays NaN, as Polars' arithmetic leaves it."""
+    column = pl.Series(x, nan_to_null=missing_as_null)
+    got = pl.DataFrame({"x": column}).select(difference(pl.col("x"), n)).to_series()
+    assert got.dtype == pl.Float64 and len(got) == len(x)
+    assert_same(got.fill_null(NAN).to_numpy(), np.asarray(x) - lag(x, n))
+    if not missing_as_null:  # the missing bars are exactly the first n
+        assert got.null_count() == min(n, len(x))
 
 
 def test_trix_is_missing_after_a_missing_bar() -> None:

@@ -20,6 +20,7 @@ from tradebot.lang.library import kernels, sums, wilder, windows
 from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_trix, _ref_willr
 from tradebot.lang.library.momentum import _trix, naive_bars_since_extreme
 from tradebot.lang.library.support import difference, lag, naive_window, naive_windows
+from tradebot.lang.library.trend import _ref_linreg
 from tradebot.lang.library.volatility import naive_true_range
 from tradebot.lang.library.volume import naive_money_flow_volume
 from tradebot.pipeline import compile_source
@@ -194,6 +195,15 @@ def test_few_bar_formulas(data, n) -> None:
     if n:
         assert_same(windows.rate_of_change(close, n), _ref_roc(close, n))
     assert_same(windows.balance_of_power(low, high, low, close), _ref_bop(low, high, low, close))
+
+
+@SETTINGS
+@given(x=series(), n=st.integers(2, 30))
+def test_linreg_equals_a_least_squares_fit_of_each_window(x, n) -> None:
+    expected = _ref_linreg(x, n)
+    atol = 1e-12 * scale_of(x)
+    for code, field in enumerate(("value", "slope", "intercept")):
+        assert_same(windows.linreg(x, n, code), expected[field], rtol=1e-9, atol=atol)
 
 
 @SETTINGS

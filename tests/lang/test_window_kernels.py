@@ -20,7 +20,7 @@ from tradebot.lang.library import kernels, sums, wilder, windows
 from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_trix, _ref_willr
 from tradebot.lang.library.momentum import _trix, naive_bars_since_extreme
 from tradebot.lang.library.support import difference, lag, naive_window, naive_windows
-from tradebot.lang.library.trend import _ref_linreg
+from tradebot.lang.library.trend import FRESH_TRIMA, _ref_linreg, _ref_trima, _trima
 from tradebot.lang.library.volatility import naive_true_range
 from tradebot.lang.library.volume import naive_money_flow_volume
 from tradebot.pipeline import compile_source
@@ -204,6 +204,14 @@ def test_linreg_equals_a_least_squares_fit_of_each_window(x, n) -> None:
     atol = 1e-12 * scale_of(x)
     for code, field in enumerate(("value", "slope", "intercept")):
         assert_same(windows.linreg(x, n, code), expected[field], rtol=1e-9, atol=atol)
+
+
+@SETTINGS
+@given(x=series(), n=st.integers(1, FRESH_TRIMA + 4))
+def test_trima_by_weights_or_by_block_sums_is_the_mean_of_the_mean(x, n) -> None:
+    """TRIMA's lowering: one weighted sum up to FRESH_TRIMA bars, the block sums above."""
+    got = pl.DataFrame({"x": pl.Series(x, nan_to_null=True)}).select(_trima(pl.col("x"), n)).to_series()
+    assert_same(got.fill_null(NAN).to_numpy(), _ref_trima(x, n), rtol=1e-12, atol=1e-12 * scale_of(x))
 
 
 @SETTINGS

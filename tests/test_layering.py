@@ -1,8 +1,8 @@
 """The layering, enforced: every import inside tradebot/ (at the top, in a function or under
 TYPE_CHECKING) is read with `ast` and checked against the rules the README's Layout states.
 
-- `market` (what a bar is) imports nothing from tradebot but `errors`; `charts` and `textkit`
-  (tables, durations) nothing at all.
+- `market` (what a bar is) imports nothing from tradebot but `errors`; `charts`, `textkit`
+  (tables, durations) and `vm` (the stateful interpreter) nothing at all.
 - `lang` never imports `runtime`, `data` or `exchange`; `runtime` never `lang` or `data`;
   `data` never `lang`, `runtime` or `live`; `exchange` never `data` or `live`.
 - `lang.tooling` (editor and docs generators) is imported by nothing else in `lang`.
@@ -27,6 +27,7 @@ ONLY: Mapping[str, frozenset[str]] = {
     "market": frozenset({"errors"}),
     "charts": frozenset(),
     "textkit": frozenset(),
+    "vm": frozenset(),
 }
 CLI_IMPORTERS = frozenset({"cli", "__main__"})
 

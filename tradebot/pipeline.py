@@ -33,10 +33,13 @@ from .lang.explain import risk_as_written, rule_conditions, written
 from .lang.parser import without_bom
 from .market.intervals import INTERVALS
 from .market.timeframe import infer_interval_ms
+from .lang.stateful.position import PositionProgram, compile_position, reads_position
+from .lang.types import BOOL_CONST, NUMBER_CONST
 from .runtime.engine import BacktestResult, run_backtest
 from .runtime.execution import EntryOrder, ExecutionConfig, Level, Rung, SideRules, Sizing
 from .runtime.metrics import METRICS, PORTFOLIO_METRICS
 from .runtime.portfolio import PortfolioBars, PortfolioResult, run_portfolio
+from .runtime.program import RuleProgram
 from .runtime.report import RuleCount, format_summary, price_decimals
 from .runtime.signals import Signals
 
@@ -99,10 +102,47 @@ def _engine_value(node: ir.Node, name: str) -> float | str:
 
 
 def engine_nodes(checked: CheckedProgram) -> dict[str, ir.Node]:
-    """Everything the engine reads per bar, as IR by name: the four signals, then every risk
-    value that is a series (`long.stop_loss`, `short.take_profit`, `long.entry`, ...; constants
-    travel in `execution_config`). The optimizer compiles many programs' engine nodes into one
-    plan."""
+    """Everything the plan computes for the engine, as IR by name: the four signals, then every
+    risk value that is a series (`long.stop_loss`, `short.take_profit`, `long.entry`, ...;
+    constants travel in `execution_config`). The optimizer compiles many programs' engine nodes
+    into one plan. What reads position state is computed in the run (`position_program`): its
+    signals are true here (a gate the run ANDs with the program's value), its levels missing,
+    and its program's inputs follow (`pos.0`, ...)."""
+    nodes = _engine_values(checked)
+    program = compile_position(nodes)
+    if program is None:
+        return nodes
+    for name in program.outputs:  # a signal's column gates the program's (paper warm-up masks it)
+        nodes[name] = _GATE if name in SIGNALS else _NO_LEVEL
+    nodes.update({f"{PROGRAM_INPUT}{i}": node for i, node in enumerate(program.inputs)})
+    return nodes
+
+
+PROGRAM_INPUT = "pos."
+_GATE = ir.Const(True, BOOL_CONST)
+_NO_LEVEL = ir.Const(float("nan"), NUMBER_CONST)
+
+
+def position_program(checked: CheckedProgram) -> PositionProgram | None:
+    """The rules and risk values of `checked` that read position state, compiled for the engine."""
+    return compile_position(_engine_values(checked))
+
+
+def rule_program(program: PositionProgram | None, frame: pl.DataFrame | None,
+                 prefix: str = "") -> RuleProgram | None:
+    """`program` for the runtime, its inputs read from a plan's output `frame` (None: given bar
+    by bar later, runtime.stepper)."""
+    if program is None:
+        return None
+    columns = [frame[f"{prefix}{PROGRAM_INPUT}{i}"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+               for i in range(len(program.inputs))] if frame is not None else []
+    inputs = np.vstack(columns) if columns else np.zeros((len(program.inputs), 0 if frame is None else frame.height))
+    code = program.bytecode
+    return RuleProgram(code.code, code.consts, code.segments, code.stack_size, len(code.names),
+                       program.width, dict(program.outputs), program.tracks, inputs)
+
+
+def _engine_values(checked: CheckedProgram) -> dict[str, ir.Node]:
     nodes = {name: checked.signals[name] for name in SIGNALS}
     for side in ("long", "short"):
         risk = checked.risk.side(side)
@@ -131,14 +171,19 @@ def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.D
     """Run the engine on inputs already computed by a plan (`frame` columns `prefix + name`)."""
     if bars.height < 2:
         raise UserError("the data has fewer than 2 bars: nothing can be traded")
-    return run_backtest(bars, engine_signals(checked, frame, prefix=prefix), execution_config(checked))
+    return run_backtest(bars, engine_signals(checked, frame, prefix=prefix), execution_config(checked),
+                        rule_program(position_program(checked), frame, prefix))
+
+
+def level_names(checked: CheckedProgram) -> list[str]:
+    """The engine's per-bar risk levels among `engine_nodes` (`long.stop_loss`, ...)."""
+    return [name for name in engine_nodes(checked) if name not in SIGNALS and not name.startswith(PROGRAM_INPUT)]
 
 
 def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str = "") -> Signals:
     """The engine's inputs (`engine_nodes`) from the columns a plan computed (`prefix + name`)."""
-    levels = [name for name in engine_nodes(checked) if name not in SIGNALS]
     return Signals(**{name: _flags(frame[prefix + name]) for name in SIGNALS},
-                   levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in levels})
+                   levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in level_names(checked)})
 
 
 def _flags(column: pl.Series) -> np.ndarray:
@@ -173,7 +218,7 @@ def strategy_plan(checked: CheckedProgram, series: Iterable[str] = (),
     signals as `compile_program` gives them (missing → false) plus the risk series, plus any
     `extra` outputs (computed in the same pass, sharing its indicators)."""
     nodes = engine_nodes(checked)
-    if set(nodes) == set(SIGNALS) and not extra:
+    if set(nodes) == set(SIGNALS) and not extra and position_program(checked) is None:
         return compile_program(checked, series=series)
     combined = compile_nodes({**{name: checked.series[name] for name in series}, **(extra or {}), **nodes},
                              source=checked.filename, text=checked.source)
@@ -262,7 +307,7 @@ def backtest_counting_rules(strategy: Strategy, bars: pl.DataFrame) -> tuple[Bac
     """`backtest`, and on how many bars each rule's condition held (one pass computes both), so a
     run without trades can say which rule never fired."""
     require_volume(strategy, bars)
-    rules = rule_conditions(strategy.checked)
+    rules = _counted(rule_conditions(strategy.checked))
     plan = _bound(strategy, strategy_plan(strategy.checked, extra=_rule_nodes(rules)))
     frame = plan.evaluate(bars, whole_data=True)
     return backtest_from_frame(strategy.checked, bars, frame), _rule_counts(strategy, rules, frame)
@@ -270,7 +315,7 @@ def backtest_counting_rules(strategy: Strategy, bars: pl.DataFrame) -> tuple[Bac
 
 def count_rules(strategy: Strategy, bars: pl.DataFrame) -> list[RuleCount]:
     """On how many bars each rule's condition held, in a pass of its own."""
-    rules = rule_conditions(strategy.checked)
+    rules = _counted(rule_conditions(strategy.checked))
     if not rules:
         return []
     frame = _bound(strategy, compile_nodes(_rule_nodes(rules), source=strategy.checked.filename)).evaluate(bars)
@@ -281,6 +326,11 @@ def _bound(strategy: Strategy, plan: Plan) -> Plan:
     """`plan` (another plan of the same script) reading the other symbols' bars bound to the
     strategy's plan (`with_other_symbols`)."""
     return plan.with_others(strategy.plan.others) if strategy.plan.others is not None else plan
+
+
+def _counted(rules: Sequence[tuple[ast.Rule, ir.Node]]) -> list[tuple[ast.Rule, ir.Node]]:
+    """The rules whose bars can be counted before a run (not those reading position state)."""
+    return [(rule, node) for rule, node in rules if not reads_position(node)]
 
 
 def _rule_nodes(rules: Sequence[tuple[object, ir.Node]]) -> dict[str, ir.Node]:
@@ -458,7 +508,7 @@ def portfolio_from_frames(checked: CheckedProgram, panel: Panel, frames: Mapping
     `prefix + name`, one row per bar of the symbol up to the window's end), over the timeline
     rows [start, end) of `window` (default: all of it)."""
     start, end = window or (0, len(panel.timestamps))
-    levels = [name for name in engine_nodes(checked) if name not in SIGNALS]
+    levels = level_names(checked)
 
     def placed(symbol: str, name: str, fill: object, dtype: type) -> np.ndarray:
         values = frames[symbol][prefix + name]

@@ -117,6 +117,20 @@ def test_rule_counts_are_the_bars_where_each_condition_held(tmp_path: Path, caps
     assert counts == [up, down, both]
 
 
+def test_three_rules_of_one_signal_are_counted_each(tmp_path: Path, capsys) -> None:
+    # The checker joins one signal's rules as a balanced tree: three rules raised an assertion.
+    import polars as pl
+
+    bars = pl.read_csv(DATA)
+    up, down = int((bars["close"] > bars["open"]).sum()), int((bars["close"] < bars["open"]).sum())
+    text = ("enter long when close > open\nexit long when close < open\nexit long when close > open\n"
+            "exit long when close < open or close > open\n")
+    code, out, _ = run(capsys, "run", script(tmp_path, text), "--data", str(DATA), "--trades", "0")
+    rows = out.split("of 5,000):")[1].splitlines()[3:7]
+    counts = [int(row.split()[-1].replace(",", "")) for row in rows]
+    assert code == 0 and counts == [up, down, up, up + down]
+
+
 def test_json_and_result_json_carry_the_rule_counts(tmp_path: Path, capsys) -> None:
     import json
 

@@ -15,7 +15,9 @@ from tradebot.lang.builtins import REGISTRY, Builtin
 from tradebot.lang.types import ArgKind, Kind
 
 PRICE_SERIES = ("open", "high", "low", "close", "volume", "hl2", "hlc3", "ohlc4")
-CALLABLE = tuple(b for b in REGISTRY.values() if not b.is_series and b.returns.kind in (Kind.NUMBER, Kind.RECORD))
+# Position state exists only inside a run (tests/runtime/test_position_state.py generates it).
+CALLABLE = tuple(b for b in REGISTRY.values() if not b.is_series and b.returns.kind in (Kind.NUMBER, Kind.RECORD)
+                 and b.category != "position")
 CONDITIONAL = tuple(b for b in REGISTRY.values() if not b.is_series and b.returns.kind is Kind.BOOL)
 # Higher timeframes of the hourly bars below. Not 1h: with a one-bar prefix the data's interval is
 # unknown, so `x @ 1h` is missing there but not on the full data (tests/lang/test_mtf.py).

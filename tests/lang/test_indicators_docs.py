@@ -20,7 +20,7 @@ from . import test_talib
 
 HERE = Path(__file__).resolve().parent
 HAND_TESTS = ("test_indicators_hand.py", "test_signals_functions.py", "test_mtf.py", "test_calendar.py",
-              "test_pine_indicators.py")
+              "test_pine_indicators.py", "../runtime/test_position_state.py")
 
 
 def test_committed_builtins_md_is_generated() -> None:

@@ -35,8 +35,9 @@ def test_crossover_and_crossunder_name_the_direction_with_the_arguments() -> Non
     ("x = math.max(open, close)\nenter long when x > 1\n", "unknown function `math.max`", "write `max`"),
     ("x = ta.crossover(close, open)\nenter long when x\n", "unknown function `ta.crossover`", "crosses above"),
     ("enter long when close > open\nexit long when close < strategy.position_avg_price * 0.98\n",
-     "unknown name `strategy.position_avg_price`", "position state"),
-    ("x = bars_since_entry()\nenter long when x > 3\n", "unknown function `bars_since_entry`", "position state"),
+     "unknown name `strategy.position_avg_price`", "write `entry_price`"),
+    ("x = bars_since_entry()\nenter long when x > 3\n", "`bars_since_entry` is a series, not a function",
+     "without parentheses"),
     ("x = security(close, \"D\")\nenter long when close > x\n", "unknown function `security`", "@ 4h"),
     ("x = request.security(close, \"D\")\nenter long when close > x\n",
      "unknown function `request.security`", "@ 4h"),
@@ -67,5 +68,5 @@ def test_a_pine_script_reports_every_mistake_at_once() -> None:
     found = diagnostics(source)
     assert found[0][1] == "`hour` reads the bar's time itself: `hour(\"Europe/London\") >= 8`"
     assert [m for m, _ in found] == ["argument `tz` of `hour` must be a string",
-                                     "unknown function `bars_since_entry`",
+                                     "`bars_since_entry` is a series, not a function",
                                      "unknown function `crossover`", "unknown function `crossunder`"]

@@ -10,7 +10,7 @@ import pytest
 
 from tradebot.lang import reference
 from tradebot.lang.operators import OPERATORS
-from tradebot.lang.stateful import opcodes, vm
+from tradebot.vm import interp as vm, opcodes
 from tradebot.pipeline import compile_source
 
 from .test_diagnostics import errors
@@ -188,7 +188,7 @@ def test_the_vm_is_compiled_once_per_installation_not_per_script(tmp_path) -> No
         done = subprocess.run([sys.executable, "-c", code, source], capture_output=True, text=True,
                               timeout=600, env=env, cwd=Path(__file__).resolve().parents[2])
         assert done.returncode == 0, done.stderr
-        return sorted(p.name for p in (tmp_path / "cache").rglob("*vm*.nb*"))
+        return sorted(p.name for p in (tmp_path / "cache").rglob("*interp*.nb*"))
 
     first = run("streak = if close > close[1] then streak[1] + 1 else 0 starting 0\nenter long when streak > 1")
     assert first, "the VM was compiled and cached"

@@ -21,11 +21,26 @@ RISK = ("", "stop_loss 1%", "take_profit 2%\nstop_loss 3 * atr(3)", "exit after 
         "trailing_stop 1%", "enter long at limit close - 0.5 expire 2 bars")
 
 
+# Rules and risk values reading position state (run inside the engine, their state in the
+# kernel's snapshot): a recursion reading them too, and a moving stop.
+POSITION = ("bars_since_entry >= 3", "open_profit_pct < -0.2%", "close < highest_since_entry(high) - 2 * atr(3)",
+            "open_entries >= 2 and open_profit > 0", 'last_exit_reason == "stop" and bars_since_exit < 3',
+            "held > 2", "position_side == 0 and close > open", "open_profit crosses below 0")
+POSITION_RISK = ("", "stop_loss long at entry_price - 2 * atr(3)", "take_profit short at lowest_since_entry(low) - 1")
+
+
 @st.composite
 def scripts(draw) -> str:
-    """A random well-typed script: four random conditions and some risk rules."""
+    """A random well-typed script: four random conditions and some risk rules, and sometimes
+    rules reading position state."""
     lines = [f"{rule} when {draw(CONDITION)}"
              for rule in ("enter long", "exit long", "enter short", "exit short")]
+    if draw(st.booleans()):
+        lines.append("held = if position_side != 0 then held[1] + 1 else 0 starting 0")
+        lines += [f"{rule} when {draw(st.sampled_from(POSITION))}"
+                  for rule in draw(st.lists(st.sampled_from(("enter long", "exit long", "enter short", "exit short")),
+                                            min_size=1, max_size=3))]
+        lines.append(draw(st.sampled_from(POSITION_RISK)))
     return "\n".join([draw(st.sampled_from(RISK)), "pyramiding " + str(draw(st.integers(1, 2))), *lines]) + "\n"
 
 

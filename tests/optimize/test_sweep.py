@@ -179,3 +179,28 @@ def test_combinations_differing_only_in_a_stop_share_their_engine_inputs(small_c
     assert sorted(len(m) for m in groups.members) == [3, 3, 3]  # 3 lengths x 3 stop distances
     for members in groups.members:
         assert len({rows[i]["length"] for i in members}) == 1 and len({rows[i]["sl"] for i in members}) == 3
+
+
+POSITION_STATE = """
+param mult = 3.0 in 2.0..4.0 step 1.0
+param patience = 10 in 5..20 step 5
+enter long when close > sma(close, 20)
+exit long when close < highest_since_entry(high) - mult * atr(14)
+exit long when bars_since_entry >= patience and open_profit_pct < 0.5%
+"""
+
+
+def test_trials_of_a_script_reading_position_state_equal_their_plain_runs(small_csv, tmp_path) -> None:
+    """The rules that read position state run in the engine, per trial: `patience` is a constant
+    of that program only (no plan column), so trials sharing the plan's inputs still differ, and
+    each equals `tradebot run --set ...` in every metric (a sweep that dropped the program would
+    trade the entry rule alone, never exiting, in every trial)."""
+    script = write_script(tmp_path, POSITION_STATE, "optimize maximize sharpe")
+    evaluator = Evaluator(EvaluatorSpec(script.read_text(), str(script), load_bars(small_csv), Objective("sharpe")))
+    grid = Space(evaluator.base).grid()
+    frame = evaluator.run(grid, Window(0, evaluator.bars.height))
+    assert frame.height == len(grid.rows()) == 12
+    assert len(set(frame["trades"].to_list())) > 1
+    for row in frame.iter_rows(named=True):
+        plain = plain_run(script, small_csv, params_of(row))
+        assert plain == {k: json_safe(row[k]) for k in plain}, params_of(row)

@@ -62,7 +62,7 @@ def test_snapshot_and_restore_at_any_bar_equals_one_simulate_bit_for_bit(case, d
     prices, flags, levels, settings = kernel_inputs(*case)
     n = len(prices[0])
     split = data.draw(st.integers(0, n), label="split point")
-    trades, equity, position, drawdown, ruin = kn.simulate(*prices, *flags, levels, *settings)
+    trades, equity, position, drawdown, ruin = kn.simulate(*prices, *flags, levels, *settings, kn.no_program())
     stepper, outcomes = stepped(prices, flags, levels, settings, split)
     assert stepper.trades.tobytes() == trades.tobytes()
     for name, expected in (("equity", equity), ("position", position), ("drawdown", drawdown)):
@@ -77,14 +77,14 @@ def test_the_stepper_and_simulate_share_one_compiled_step():
     bars, signals, config = (make_bars([1, 2, 3], [2, 3, 4]), make_signals(3, enter_long=[0]),
                              ExecutionConfig())
     prices, flags, levels, settings = kernel_inputs(bars, signals, config)
-    kn.simulate(*prices, *flags, levels, *settings)
+    kn.simulate(*prices, *flags, levels, *settings, kn.no_program())
     stepped(prices, flags, levels, settings, split=1)
     assert len(kn.step.signatures) == 1
 
 
 def test_a_bar_of_the_wrong_shape_is_refused():
     stepper = Stepper.for_config(ExecutionConfig())
-    with pytest.raises(ValueError, match="4 prices, 4 signals and 12 level values, got 4, 3 and 12"):
+    with pytest.raises(ValueError, match="4 prices, 4 signals, 12 level values and 0 program inputs, got 4, 3, 12 and 0"):
         stepper.on_bar([1.0] * 4, [False] * 3, [float("nan")] * kn.R_SLOTS)
 
 

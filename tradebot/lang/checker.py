@@ -18,6 +18,7 @@ from .builtins import REGISTRY
 from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
 from .library.pine_names import pine_hint
 from .optimize_check import OptimizeSpec, check_optimize
+from .position_check import check_position
 from .parser import SyntaxDiagnostics, parse_expression, parse_program, without_bom
 from .portions import check_portion, exit_portion
 from .risk_check import RiskRules, check_risk, is_extended
@@ -261,6 +262,8 @@ class _Checker:
         risk = RiskRules(*(replace(risk.side(side), exit_portion=self.exit_portions.get(side))
                            for side in ("long", "short")))
         settings.update(risk_values)
+        check_position(series, signals, risk, settings, self._error, universe_span=next(
+            (s.span for s in statements if isinstance(s, ast.Setting) and s.name == "universe"), None))
         self._unused_function_bodies()
         if self.errors:
             raise ScriptDiagnostics(self.errors, self.source, self.filename)

@@ -12,19 +12,24 @@ from .checker import CheckedProgram
 
 def rule_conditions(checked: CheckedProgram) -> list[tuple[ast.Rule, ir.Node]]:
     """Every rule, in source order, with its own condition. The checker joins the rules of one
-    action and side into one signal, left to right (`(c1 or c2) or c3`); this undoes exactly as
-    many joins as there are rules, so a rule whose own condition is an `or` stays whole."""
+    action and side into one signal as a balanced tree of `or` (checker._any_of: the first half
+    of the rules on the left); this undoes exactly those joins, so a rule whose own condition is
+    an `or` stays whole."""
     rules = [s for s in checked.program.statements if isinstance(s, ast.Rule)]
     found: list[tuple[ast.Rule, ir.Node]] = []
     for key in dict.fromkeys(f"{r.action}_{r.side}" for r in rules):
         group = [r for r in rules if f"{r.action}_{r.side}" == key]
-        node, conditions = checked.signals[key], []
-        for _ in group[1:]:
-            assert isinstance(node, ir.Op) and node.op == "or", "the checker's join changed"
-            node, last = node.args
-            conditions.insert(0, last)
-        found += zip(group, [node, *conditions])
+        found += zip(group, _split(checked.signals[key], len(group)))
     return sorted(found, key=lambda pair: pair[0].span.start)
+
+
+def _split(node: ir.Node, count: int) -> list[ir.Node]:
+    """The `count` conditions `checker._any_of` joined into `node`, in order."""
+    if count == 1:
+        return [node]
+    assert isinstance(node, ir.Op) and node.op == "or", "the checker's join changed"
+    half = count // 2
+    return [*_split(node.args[0], half), *_split(node.args[1], count - half)]
 
 
 def written(checked: CheckedProgram, span: Span) -> str:

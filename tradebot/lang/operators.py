@@ -22,7 +22,7 @@ from typing import Callable, Mapping
 import numpy as np
 import polars as pl
 
-from .stateful import opcodes as oc
+from ..vm import opcodes as oc
 from .types import Kind
 
 NAN = float("nan")
@@ -62,7 +62,7 @@ class OpSpec:
     lookback: Callable[[int], int] = lambda param: 0  # past bars it reads beyond its operands'
     equality: bool = False  # also compares conditions and strings, not only numbers
     mirror: str | None = None  # the same test with its operands swapped (`1 < x` is `x > 1`)
-    opcode: int | None = None  # the stateful VM's instruction (lang/stateful/opcodes.py)
+    opcode: int | None = None  # the stateful VM's instruction (tradebot/vm/opcodes.py)
     # The last operand of its syntax is a constant bar count, carried as ir.Op.param (`x[3]`).
     counts_bars: bool = False
     # A crossing: the comparison that holds on this bar and the one that held on the bar before.

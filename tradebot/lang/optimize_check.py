@@ -166,6 +166,8 @@ class _Statement:
         """Whether `node` is arithmetic, comparisons and logic on params (errors reported)."""
         if isinstance(node, ast.Name) and node.id not in self.params:
             hint = None if node.id in REGISTRY else did_you_mean(node.id, self.params)
+            if node.id in REGISTRY and REGISTRY[node.id].category == "position":
+                hint = "position state exists only inside a run, bar by bar; a `where` condition picks params before any run"
             self.error(f"a `where` condition can only use params; `{node.id}` is not a param", node.span,
                        hint or "conditions on the data belong in the rules")
             return False

@@ -16,6 +16,7 @@ from . import ir
 from .builtins import REGISTRY
 from .operators import OPERATORS
 from .symbols import naive_aligned
+from .stateful.position import NAMES as POSITION_NAMES, TRACKED, exit_reason_code
 from .timeframes import check_fits, naive_higher_bars, naive_visible
 from .types import ArgKind
 
@@ -23,27 +24,36 @@ NAN = float("nan")
 
 
 def evaluate(node: ir.Node, bars: Mapping[str, np.ndarray], *, interval: int | None = None,
-             others: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> np.ndarray:
+             others: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+             position: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """The value of `node` on every bar. `interval`: the data's bar length in ms (inferred from
     the timestamps when not given); only `@ timeframe` reads it. `others`: the bars of each
-    symbol read with `of`."""
-    return _Evaluator(bars, interval=interval, others=others).value(node)
+    symbol read with `of`. `position`: the position values of a run on every bar (as named in
+    lang/stateful/position.py VALUES; a naive backtest builds them bar by bar), which
+    position-state builtins read."""
+    return _Evaluator(bars, interval=interval, others=others, position=position).value(node)
 
 
 class _Evaluator:
     def __init__(self, bars: Mapping[str, np.ndarray], *, interval: int | None = None,
                  bar_ends: np.ndarray | None = None,
-                 others: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+                 others: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+                 position: Mapping[str, np.ndarray] | None = None) -> None:
         self.others = others or {}
         self.bars = {k: (epoch_ms(v) if k == "timestamp" else np.asarray(v, dtype=float))
                      for k, v in bars.items()}
         self.n = len(self.bars["close"])
         self.interval = interval
         self.bar_ends = bar_ends  # when each bar closes (ms); from timestamps + interval if None
+        self.position = position
 
     def value(self, node: ir.Node):
+        if isinstance(node, ir.Const) and isinstance(node.value, str):  # `last_exit_reason == "stop"`
+            return np.full(self.n, float(exit_reason_code(node.value)))
         if isinstance(node, ir.Const):
             return np.full(self.n, float(node.value))  # type: ignore[arg-type]
+        if isinstance(node, ir.Call) and node.name in POSITION_NAMES:
+            return self.position_value(node)
         if isinstance(node, ir.Call):
             return self.call(node)
         if isinstance(node, ir.FieldOf):
@@ -108,6 +118,24 @@ class _Evaluator:
                 member(name, t)
         cache[group] = values
         return values
+
+    def position_value(self, node: ir.Call) -> np.ndarray:
+        """A position value from the run's arrays; a tracked one from its column since the entry
+        bar, by brute force."""
+        if self.position is None:
+            raise ValueError(f"`{node.name}` needs the position values of a run (evaluate(position=...))")
+        if node.name not in TRACKED:
+            return np.asarray(self.position[node.name], dtype=float)
+        column = self.value(node.args[0]) if node.args else self.bars["timestamp"]
+        out = np.full(self.n, NAN)
+        for t, entry in enumerate(self.position["entry_bar"]):
+            if not math.isnan(entry):
+                seen = column[int(entry):t + 1]
+                if node.name == "entry_time":
+                    out[t] = seen[0]
+                elif not np.isnan(seen).all():
+                    out[t] = np.nanmax(seen) if node.name == "highest_since_entry" else np.nanmin(seen)
+        return out
 
     def resample(self, node: ir.Resample) -> np.ndarray:
         """Build the higher bars, evaluate there, show each value from the bar where it closed."""

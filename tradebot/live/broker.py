@@ -17,6 +17,7 @@ import numpy as np
 
 from ..runtime import kernel as kn
 from ..runtime.execution import ExecutionConfig
+from ..runtime.program import RuleProgram
 from ..runtime.stepper import BarOutcome, Stepper
 
 
@@ -28,6 +29,7 @@ class Intent:
     bar: tuple[float, float, float, float]
     signals: tuple[bool, bool, bool, bool]
     levels: tuple[float, ...]
+    inputs: tuple[float, ...] = ()  # the program's inputs (rules reading position state)
 
 
 _KINDS = {kn.O_MARKET: "market", kn.O_LIMIT: "limit", kn.O_STOP: "stop"}
@@ -94,8 +96,8 @@ class PaperBroker:
         self.last: BarOutcome | None = None
 
     @classmethod
-    def for_config(cls, config: ExecutionConfig) -> PaperBroker:
-        return cls(Stepper.for_config(config))
+    def for_config(cls, config: ExecutionConfig, program: RuleProgram | None = None) -> PaperBroker:
+        return cls(Stepper.for_config(config, program))
 
     @classmethod
     def restore(cls, snapshot: dict[str, Any]) -> PaperBroker:
@@ -109,7 +111,7 @@ class PaperBroker:
         return self.stepper.bars_seen
 
     def submit(self, intent: Intent) -> BarOutcome:
-        self.last = self.stepper.on_bar(intent.bar, intent.signals, intent.levels)
+        self.last = self.stepper.on_bar(intent.bar, intent.signals, intent.levels, inputs=intent.inputs)
         return self.last
 
     def cancel(self, order_id: str) -> bool:

@@ -35,7 +35,8 @@ import polars as pl
 
 from ..errors import UserError
 from ..lang.checker import SIGNALS
-from ..pipeline import Strategy, backtest_from_frame, engine_nodes
+from ..pipeline import (PROGRAM_INPUT, Strategy, backtest_from_frame, engine_nodes, position_program,
+                        rule_program)
 from ..runtime.engine import BacktestResult, equity_curve, level_values, trades_frame
 from ..runtime.metrics import bars_per_year, compute_metrics
 from ..runtime.report import write_outputs
@@ -162,7 +163,9 @@ class PaperSession:
         self.frame = Frame(identity.interval_ms)
         self.retention = retention or Retention.of(
             strategy.plan, list(engine_nodes(strategy.checked).values()), identity.interval_ms)
-        self.broker = PaperBroker.for_config(self.config)
+        program = position_program(strategy.checked)
+        self.inputs = [f"{PROGRAM_INPUT}{i}" for i in range(len(program.inputs) if program else 0)]
+        self.broker = PaperBroker.for_config(self.config, rule_program(program, None))
         self.live_from = 0
         self.equity = Columns(3)  # equity, position, drawdown of every bar (24 bytes a bar)
         self.closed: list[np.ndarray] = []
@@ -282,7 +285,7 @@ class PaperSession:
         outcome = self.broker.submit(intent)
         record: dict[str, Any] = {
             "kind": "step", "bar": bar, "row": self.frame.row(bar),
-            "intent": [list(intent.bar), list(intent.signals), list(intent.levels)],
+            "intent": [list(intent.bar), list(intent.signals), list(intent.levels), list(intent.inputs)],
             "equity": outcome.equity, "position": outcome.position, "drawdown": outcome.drawdown,
             "closed": outcome.closed.tolist(), "orders": [o.__dict__ for o in self.broker.orders()]}
         if (bar + 1) % SNAPSHOT_EVERY == 0:
@@ -329,12 +332,16 @@ class PaperSession:
         prices = tuple(float(v) for v in self.frame.row(bar)[1:5])
         signals = tuple(bool(last[name]) for name in SIGNALS)
         levels = tuple(_level(value, last) for value in self.levels)
-        return Intent(prices, signals, levels)  # type: ignore[arg-type]
+        inputs = tuple(_level(name, last) for name in self.inputs)
+        return Intent(prices, signals, levels, inputs)  # type: ignore[arg-type]
 
     def _take_warmup(self, row: list[float]) -> None:
         self.frame.append(row)
+        # Warm-up: no signal, and no input for the rules reading position state (which start,
+        # like their recursions, on the first live bar; `backtest_of_session` masks the same).
         outcome = self.broker.submit(Intent(tuple(row[1:5]), (False,) * 4,  # type: ignore[arg-type]
-                                            tuple(math.nan for _ in self.levels)))
+                                            tuple(math.nan for _ in self.levels),
+                                            tuple(math.nan for _ in self.inputs)))
         self.equity.append((outcome.equity, outcome.position, outcome.drawdown))
 
     # ---- cancelling
@@ -407,8 +414,10 @@ def backtest_of_session(strategy: Strategy, bars: pl.DataFrame, live_from: int, 
     """`tradebot run` on the bars a session saw, every signal off before its first live bar."""
     outputs = strategy.plan.evaluate(bars, interval=interval_ms)
     row = pl.int_range(pl.len())
-    masked = outputs.with_columns(pl.when(row >= live_from).then(pl.col(name)).otherwise(False).alias(name)
-                                  for name in SIGNALS)
+    inputs = [name for name in outputs.columns if name.startswith(PROGRAM_INPUT)]
+    masked = outputs.with_columns(*(pl.when(row >= live_from).then(pl.col(name)).otherwise(False).alias(name)
+                                    for name in SIGNALS),
+                                  *(pl.when(row >= live_from).then(pl.col(name)).alias(name) for name in inputs))
     return backtest_from_frame(strategy.checked, bars, masked)
 
 
@@ -454,8 +463,9 @@ def series_names(strategy: Strategy) -> list[str]:
 
 
 def _intent(data: list[list[Any]]) -> Intent:
-    bar, signals, levels = data
-    return Intent(tuple(bar), tuple(bool(s) for s in signals), tuple(float(v) for v in levels))  # type: ignore[arg-type]
+    bar, signals, levels, *inputs = data
+    return Intent(tuple(bar), tuple(bool(s) for s in signals), tuple(float(v) for v in levels),  # type: ignore[arg-type]
+                  tuple(float(v) for v in (inputs[0] if inputs else ())))
 
 
 def _level(value: float | str, row: dict[str, Any]) -> float:

@@ -11,6 +11,10 @@ FILL_POLICIES = ("pessimistic", "optimistic", "open_proximity")  # kernel F_* or
 SIZING_MODES = ("equity", "units", "cash", "risk")  # kernel S_* order
 LEVEL_MODES = ("percent", "distance", "price")
 ORDER_KINDS = ("market", "limit", "stop")
+# Why a trade closed, in the order of the kernel's EXIT_* codes (a script compares
+# `last_exit_reason == "stop"`; codes are appended, never renumbered).
+EXIT_REASONS = ("signal", "reversal", "end_of_data", "stop", "target", "trailing", "time",
+                "liquidation")
 
 # Beyond these bounds a value is almost surely a unit mistake (5 meaning 5 %, not 500 %): a script
 # may not write it, instead of producing a backtest that silently loses everything.

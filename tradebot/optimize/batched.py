@@ -20,7 +20,8 @@ import numpy as np
 import polars as pl
 
 from ..lang.checker import CheckedProgram
-from ..pipeline import compile_engine_plan, engine_nodes, engine_signals, execution_config
+from ..pipeline import (compile_engine_plan, engine_nodes, engine_signals, execution_config, position_program,
+                        rule_program)
 from ..runtime.engine import Market, simulate
 from ..runtime.summary import ALL_KEYS, all_row
 
@@ -61,6 +62,9 @@ def metric_rows(programs: Sequence[CheckedProgram], bars: pl.DataFrame, market: 
         for g, checked in enumerate(shared):
             signals = engine_signals(checked, frame, prefix=f"{g}.")
             for position in groups.members[first + g]:
-                run = simulate(market, signals, execution_config(programs[position]))
+                # Rules reading position state run in the engine: their program may differ within a
+                # group (a param used only there is a constant of the program, not a plan column).
+                program = rule_program(position_program(programs[position]), frame, f"{g}.")
+                run = simulate(market, signals, execution_config(programs[position]), program)
                 out[position] = all_row(run.equity_part, run.trade_part, run.buy_and_hold_pct)
     return out

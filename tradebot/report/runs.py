@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..lang.checker import SIGNALS
 from ..lang.compiler import compile_nodes
 from ..lang.types import NUMBER_SERIES
-from ..pipeline import Strategy, backtest_from_frame, engine_nodes
+from ..lang.stateful.position import reads_position
+from ..pipeline import Strategy, backtest_from_frame, level_names
 from ..runtime.engine import BacktestResult
 
 REPORTS_DIR = Path("reports")
@@ -35,15 +35,15 @@ def backtest_for_report(strategy: Strategy, bars: pl.DataFrame) -> RunData:
     script's numeric named series (one extra plan; an indicator both use is computed twice)."""
     frame = strategy.plan.evaluate(bars)
     result = backtest_from_frame(strategy.checked, bars, frame)
-    levels = {name: frame[name].cast(pl.Float64).to_numpy() for name in engine_nodes(strategy.checked)
-              if name not in SIGNALS}
+    levels = {name: frame[name].cast(pl.Float64).to_numpy() for name in level_names(strategy.checked)}
     return RunData(result, named_series(strategy, bars), levels)
 
 
 def named_series(strategy: Strategy, bars: pl.DataFrame) -> dict[str, np.ndarray]:
     """The script's named number series (`r = rsi(close, 14)`) evaluated on the bars; conditions
     and constants are left out (they have no scale to draw on)."""
-    nodes = {name: node for name, node in strategy.checked.series.items() if node.type == NUMBER_SERIES}
+    nodes = {name: node for name, node in strategy.checked.series.items()
+             if node.type == NUMBER_SERIES and not reads_position(node)}  # position state: no column
     if not nodes:
         return {}
     plan = compile_nodes(nodes, source=strategy.checked.filename)

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -21,6 +21,9 @@ from ..market.vocab import FILL_POLICIES, SIZING_MODES
 from .execution import ExecutionConfig
 from .metrics import bars_per_year, drawdown
 from .signals import Signals
+
+if TYPE_CHECKING:
+    from .program import RuleProgram
 
 TRADE_SCHEMA = {
     "side": pl.String,
@@ -70,13 +73,14 @@ class BacktestResult:
     ruin: Ruin | None = None
 
 
-def run_backtest(bars: pl.DataFrame, signals: Signals,
-                 config: ExecutionConfig | None = None) -> BacktestResult:
-    """Simulate `signals` on `bars` under `config` (default: ExecutionConfig())."""
+def run_backtest(bars: pl.DataFrame, signals: Signals, config: ExecutionConfig | None = None,
+                 program: RuleProgram | None = None) -> BacktestResult:
+    """Simulate `signals` on `bars` under `config` (default: ExecutionConfig()); `program`: the
+    rules and risk values that read position state (runtime/program.py), computed in the run."""
     config = ExecutionConfig() if config is None else config
     _check_inputs(bars, signals, config)
     market = Market.of(bars)
-    run = simulate(market, signals, config)
+    run = simulate(market, signals, config, program)
     trades = trades_frame(run.trades, market.timestamps, columns=run.columns)
     equity_frame = equity_curve(market.timestamps, run.equity, run.position, drawdowns=run.drawdown)
     return BacktestResult(trades=trades, equity=equity_frame, metrics=run.metrics(),
@@ -126,14 +130,19 @@ class KernelRun:
         return as_dicts(self.equity_part, self.trade_part, self.buy_and_hold_pct)
 
 
-def simulate(market: Market, signals: Signals, config: ExecutionConfig) -> KernelRun:
+def simulate(market: Market, signals: Signals, config: ExecutionConfig,
+             program: RuleProgram | None = None) -> KernelRun:
     """The kernel on `signals` under `config`, and every metric (compiled: runtime/summary.py).
-    The inputs are trusted (`run_backtest` checks them; a sweep checks its window once)."""
+    The inputs are trusted (`run_backtest` checks them; a sweep checks its window once).
+    `program`: the rules and risk values that read position state (runtime/program.py)."""
+    from .program import kernel_program
     from .summary import summary_arrays, trade_columns
 
     flags = (_kernel_array(array, np.bool_) for array in signals.arrays())
+    levels, modes, ints, floats = kernel_config(config, signals)
+    modes, rules = kernel_program(program, config, modes)
     records, equity, position, drawdowns, ruin = _kernel().simulate(
-        *market.prices, *flags, *kernel_config(config, signals))
+        *market.prices, *flags, levels, modes, ints, floats, rules)
     columns = trade_columns(records, _record_fields())
     equity_part, trade_part = summary_arrays(equity, position, drawdowns, market.ms, capital=config.capital,
                                              bars_per_year=market.per_year, trades=columns)

@@ -50,6 +50,14 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from ..vm import registers as rg
+from ..vm.interp import run_bar
+
+# The interpreter and the register layout are compiled into this module's cached functions, but
+# numba's cache checks only this file's timestamp: this digest of tradebot/vm/interp.py and
+# registers.py makes an edit there an edit here too (tests/runtime/test_position_state.py).
+VM_DIGEST = "273681282a2c0640"
+
 # Position sides; also the sign of the position quantity.
 FLAT = 0
 LONG = 1
@@ -835,6 +843,128 @@ def exit_checks(modes, floats):
     return checks
 
 
+# ------------------------------------------------------------------ position state
+#
+# Rules and risk values that read position state (docs/language.md, "Position state") arrive as
+# a program for the stateful interpreter (tradebot/vm): at each bar's close, after its fills and
+# before its orders, `state_rules` writes the position registers, runs every member of the
+# program on the bar, and reads the rules' results. The program is a tuple of arrays (one numba
+# signature for every script; `no_program()` for a script without position state):
+PR_CODE, PR_CONSTS, PR_SEGMENTS, PR_INPUTS, PR_OUT, PR_STARTED, PR_REGS, PR_STACK = range(8)
+PR_SLOTS, PR_TRACKS, PR_MODES = 8, 9, 10
+# PR_INPUTS: (columns, rows like the prices) computed by the plan; PR_OUT: (members, bars or a
+# ring of the last bars read); PR_SLOTS: the member giving each of the four signals then each
+# risk-level slot (-1: the precomputed array); PR_TRACKS: (input column, registers.TRACK_*) per
+# tracked value; PR_MODES: the mode of each risk-level slot that is a moving level.
+
+
+def no_program():
+    """The empty program (a script without position state), in the argument types of a real one."""
+    ro = _read_only_array
+    return (ro(np.zeros(0, np.int64)), ro(np.zeros(0)), ro(np.zeros((0, 5), np.int64)),
+            ro(np.zeros((0, 1))), np.zeros((0, 1)), np.zeros(0, np.bool_), np.zeros(rg.TRACKS),
+            np.zeros(1), ro(np.full(4 + R_SLOTS, -1, np.int64)), ro(np.zeros((0, 2), np.int64)),
+            ro(np.zeros(R_SLOTS, np.int64)))
+
+
+def _read_only_array(array):
+    array.flags.writeable = False
+    return array
+
+
+@njit(cache=True, inline="always")
+def position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, tracks, regs):
+    """Write the position state as of bar t's close into `regs` (vm/registers.py). The entry bar
+    is where the position was opened, its first entry since it was last flat: another side than
+    at the last close, or flat at this open after its exits (a bar's entries fill after its
+    exits at the open and before its stops); an added lot keeps it."""
+    was = regs[rg.SIDE]
+    regs[rg.SIDE] = book.side
+    regs[rg.OPEN_ENTRIES] = book.lots
+    if book.side == FLAT:
+        regs[rg.SIZE] = 0.0
+        for r in range(rg.ENTRY_PRICE, rg.OPEN_ENTRIES):
+            regs[r] = np.nan
+        for j in range(tracks.shape[0]):
+            regs[rg.TRACKS + j] = np.nan
+    else:
+        opened = was != book.side or flat_at_open
+        cost, fees = 0.0, 0.0
+        for i in range(book.lots):
+            cost += lots[i, 2] * lots[i, 1]
+            fees += lots[i, 3]
+        if opened:
+            regs[rg.ENTRY_BAR] = t
+        regs[rg.SIZE] = book.qty
+        regs[rg.ENTRY_PRICE] = cost / book.qty
+        regs[rg.BARS_SINCE_ENTRY] = t - regs[rg.ENTRY_BAR]
+        profit = book.side * (book.qty * c - cost) - fees
+        regs[rg.OPEN_PROFIT] = profit
+        regs[rg.OPEN_PROFIT_PCT] = profit / cost
+        for j in range(tracks.shape[0]):
+            x, at = inputs[tracks[j, 0], row], rg.TRACKS + j
+            kind, seen = tracks[j, 1], regs[at]
+            if opened or seen != seen:
+                regs[at] = x
+            elif kind == rg.TRACK_MAX and x > seen:
+                regs[at] = x
+            elif kind == rg.TRACK_MIN and x < seen:
+                regs[at] = x
+    if k > 0:
+        regs[rg.BARS_SINCE_EXIT] = t - trades[k - 1, T_EXIT_BAR]
+        regs[rg.LAST_EXIT_REASON] = trades[k - 1, T_REASON]
+    else:
+        regs[rg.BARS_SINCE_EXIT] = np.nan
+        regs[rg.LAST_EXIT_REASON] = np.nan
+
+
+@njit(cache=True, inline="always")
+def _rule(flag, slots, s, out, cell):
+    """Signal `s`: its member's value on this bar when the program computes it (missing: false),
+    gated by the precomputed flag (true but where a paper session's warm-up masks it)."""
+    m = slots[s]
+    return flag if m < 0 else flag and out[m, cell] == 1.0
+
+
+@njit(cache=True, inline="always")
+def moving_levels(book, lots, slots, modes, out, cell):
+    """Each open lot's stop, target and trailing distance from this close's value of a risk
+    level that reads position state: it moves with it, applying from the next bar on (a
+    missing or non-positive value: no such level on that bar)."""
+    base = 0 if book.side == LONG else R_KINDS
+    for kind in range(R_BREAK_EVEN):
+        m = slots[4 + base + kind]
+        if m < 0:
+            continue
+        value, mode = out[m, cell], modes[base + kind]
+        if not value > 0.0:
+            value = np.nan
+        for i in range(book.lots):
+            row = lots[i]
+            if kind == R_STOP:
+                row[4] = _level(mode, value, row[1], -book.side)
+            elif kind == R_TARGET:
+                row[5] = _level(mode, value, row[1], book.side)
+            else:
+                row[6] = value if mode == M_PERCENT else np.nan
+                row[7] = value if mode == M_DISTANCE else np.nan
+
+
+@njit(cache=True, inline="always")
+def state_rules(book, lots, trades, k, t, row, c, flat_at_open, code, consts, segments, inputs, out,
+                started, regs, stack, slots, tracks, modes, el, xl, es, xs):
+    """Bar t's close for a program (its arrays, kernel.PR_* order): the registers, every member,
+    the moving levels of what is held; returns the four signals (the program's where it computes
+    them)."""
+    position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, tracks, regs)
+    run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started)
+    cell = t if t < out.shape[1] else t % out.shape[1]
+    if book.side != FLAT:
+        moving_levels(book, lots, slots, modes, out, cell)
+    return (_rule(el, slots, 0, out, cell), _rule(xl, slots, 1, out, cell),
+            _rule(es, slots, 2, out, cell), _rule(xs, slots, 3, out, cell))
+
+
 # ------------------------------------------------------------------ the step
 
 
@@ -847,7 +977,7 @@ def initial_state(floats):
 
 @njit(cache=True)
 def step(state, first, open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
-         levels, modes, ints, floats, last, lots, trades, equity, position, drawdown):
+         levels, modes, ints, floats, last, lots, trades, equity, position, drawdown, program):
     """Advance `state` over the bars it is given and return the state after them.
 
     The inputs hold bars `first` .. `first + len(open_) - 1` (row i is bar first + i; a level
@@ -862,12 +992,19 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
     measured 3-5 times slower on a million bars.) Phases 1-3 are the venue's half (fills at the
     open, stops, targets and liquidation inside the bar, end of data), phase 4 the policy's
     (`decide`, `next_pending`); a live broker would run the policy half alone.
+
+    `program` holds the rules and risk values that read position state (`no_program()` when the
+    script has none: the loop then runs as it would without it); see `state_rules`.
     """
     costs = _costs(floats)
     policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
-    checks_exits = exit_checks(modes, floats)
+    has_program = program[2].shape[0] > 0
+    checks_exits = exit_checks(modes, floats) | exit_checks(program[PR_MODES], floats)
     ladder = has_ladder(floats)
     long_parts, short_parts = levels[R_PORTION], levels[R_KINDS + R_PORTION]
+    # Unpacked once: reading arrays out of the tuple on every bar costs reference counting.
+    p_code, p_consts, p_segments, p_inputs, p_out, p_started, p_regs, p_stack = program[:8]
+    p_slots, p_tracks, p_modes = program[8:]
     book, order, pending, k, peak, ruin_bar, shortfall = state
     for i in range(open_.shape[0]):
         t = first + i
@@ -887,6 +1024,7 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
             limit = ints[I_TIME_LONG] if book.side == LONG else ints[I_TIME_SHORT]
             if limit > 0:
                 book, k = _time_exits(book, lots, trades, k, t, o, limit, costs)
+        flat_at_open = book.side == FLAT  # before the entry: a position opened on this bar
         if (pending.side != FLAT and book.side != -pending.side
                 and open_entries(book, lots, ladder) < max_lots):
             book, done = _enter(book, lots, pending, t, o, h, l, modes, floats, sizing, costs,
@@ -920,19 +1058,22 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
         if ruin_bar >= 0:
             continue
         # 4. decide (policy)
-        order = decide(book.side, open_entries(book, lots, ladder) < max_lots, enter_long[i],
-                       exit_long[i], enter_short[i], exit_short[i])
+        el, xl, es, xs = enter_long[i], exit_long[i], enter_short[i], exit_short[i]
+        if has_program:
+            el, xl, es, xs = state_rules(book, lots, trades, k, t, i, c, flat_at_open, p_code,
+                                         p_consts, p_segments, p_inputs, p_out, p_started, p_regs,
+                                         p_stack, p_slots, p_tracks, p_modes, el, xl, es, xs)
+        order = decide(book.side, open_entries(book, lots, ladder) < max_lots, el, xl, es, xs)
         if order.exit_reason == EXIT_SIGNAL:
             order = with_portion(order, book.side, long_parts, short_parts, modes, i)
         if order.entry_side != FLAT or pending.side != FLAT:
-            pending = _placed(pending, order, t, i, levels, modes, ints, exit_long[i],
-                              exit_short[i])
+            pending = _placed(pending, order, t, i, levels, modes, ints, xl, xs)
     return State(book, order, pending, k, peak, ruin_bar, shortfall)
 
 
 @njit(cache=True)
 def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
-             levels, modes, ints, floats):
+             levels, modes, ints, floats, program):
     """Run `step` over all bars from the initial state.
 
     `levels` is a tuple of R_SLOTS float arrays (per bar, or length 1 for a constant), `modes`
@@ -941,7 +1082,8 @@ def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_s
     closing order; `equity` and `position` hold each bar's marked equity and signed quantity
     after its fills; `drawdown` is equity / running peak - 1 (-1 where the peak is <= 0), kept
     here because the loop has the running peak for free (metrics.drawdown is the same formula);
-    `ruin` is (the bar the account was ruined on or -1, the loss beyond its equity).
+    `ruin` is (the bar the account was ruined on or -1, the loss beyond its equity). `program`:
+    see `step`.
     """
     n = open_.shape[0]
     # Each trade has its own entry and a bar fills at most one entry: n rows suffice without
@@ -956,7 +1098,7 @@ def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_s
     # int that `stepper.Stepper` passes: one compiled `step` for both.
     state = step(initial_state(floats), np.int64(0), open_, high, low, close, enter_long, exit_long,
                  enter_short, exit_short, levels, modes, ints, floats, n - 1, lots, trades,
-                 equity, position, drawdown)
+                 equity, position, drawdown, program)
     return (trades[:state.k].copy(), equity, position, drawdown,
             np.array([state.ruin_bar, state.shortfall]))
 

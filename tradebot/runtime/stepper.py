@@ -24,6 +24,7 @@ import numpy as np
 from . import kernel as kn
 from .engine import kernel_settings, read_only
 from .execution import ExecutionConfig
+from .program import RuleProgram, kernel_program
 
 SNAPSHOT_FORMAT = "tradebot-stepper/2"  # 2: the exit order carries its portion
 
@@ -48,17 +49,31 @@ def level_row(levels: Sequence[np.ndarray], bar: int) -> tuple[float, ...]:
 class Stepper:
     """The kernel's state between bars, advanced by `on_bar`; see the module docstring."""
 
-    def __init__(self, modes: np.ndarray, ints: np.ndarray, floats: np.ndarray) -> None:
+    def __init__(self, modes: np.ndarray, ints: np.ndarray, floats: np.ndarray,
+                 program: tuple[Any, ...] | None = None) -> None:
         self._settings = tuple(read_only(np.array(v, dtype=d)) for v, d in
                                ((modes, np.int64), (ints, np.int64), (floats, np.float64)))
         self.state = kn.initial_state(self._settings[2])
         self.bars_seen = 0
         self._lots = np.zeros((int(kn.lot_rows(*self._settings[1:])), kn.LOT_FIELDS))
         self._trades = np.zeros((16, kn.TRADE_FIELDS))
+        # The rules reading position state (kernel.PR_*), their members kept in a ring of the
+        # bars they read back; `kn.no_program()` for a script without them.
+        self._program = kn.no_program() if program is None else program
 
     @classmethod
-    def for_config(cls, config: ExecutionConfig) -> Stepper:
-        return cls(*kernel_settings(config))
+    def for_config(cls, config: ExecutionConfig, program: RuleProgram | None = None) -> Stepper:
+        """`program`: the script's rules reading position state (its inputs are given per bar)."""
+        modes, ints, floats = kernel_settings(config)
+        if program is not None:  # its inputs arrive bar by bar
+            program = program.with_inputs(np.zeros((program.inputs.shape[0], 1)))
+        modes, arrays = kernel_program(program, config, modes, ring=True)
+        return cls(modes, ints, floats, arrays)
+
+    @property
+    def program_inputs(self) -> int:
+        """How many input values each bar gives the program (`on_bar(..., inputs=...)`)."""
+        return int(self._program[kn.PR_INPUTS].shape[0])
 
     @property
     def trades(self) -> np.ndarray:
@@ -71,13 +86,17 @@ class Stepper:
         return self._lots[:self.state.book.lots].copy()
 
     def on_bar(self, bar: Sequence[float], signal_row: Sequence[bool], level_row: Sequence[float],
-               *, is_last: bool = False) -> BarOutcome:
+               *, is_last: bool = False, inputs: Sequence[float] = ()) -> BarOutcome:
         """Run the next bar: `bar` is (open, high, low, close), `signal_row` (enter_long,
         exit_long, enter_short, exit_short), `level_row` one value per risk-level slot
-        (kernel.R_SLOTS); `is_last` closes what is held at this close (end of data)."""
-        if (len(bar), len(signal_row), len(level_row)) != (4, 4, kn.R_SLOTS):
-            raise ValueError(f"a bar needs 4 prices, 4 signals and {kn.R_SLOTS} level values, got "
-                             f"{len(bar)}, {len(signal_row)} and {len(level_row)}")
+        (kernel.R_SLOTS), `inputs` the bar's value of each program input (`program_inputs`);
+        `is_last` closes what is held at this close (end of data)."""
+        if (len(bar), len(signal_row), len(level_row), len(inputs)) != (4, 4, kn.R_SLOTS, self.program_inputs):
+            raise ValueError(f"a bar needs 4 prices, 4 signals, {kn.R_SLOTS} level values and "
+                             f"{self.program_inputs} program inputs, got {len(bar)}, "
+                             f"{len(signal_row)}, {len(level_row)} and {len(inputs)}")
+        column = read_only(np.array(inputs, dtype=np.float64).reshape(-1, 1))
+        program = (*self._program[:kn.PR_INPUTS], column, *self._program[kn.PR_INPUTS + 1:])
         before, t = self.state.k, self.bars_seen
         # A bar closes each lot at most once, plus a part of each on a partial exit.
         self._make_room(before + 2 * self._lots.shape[0] + 1)
@@ -87,7 +106,7 @@ class Stepper:
         levels = tuple(_one(value, np.float64) for value in level_row)
         out = [np.zeros(1) for _ in range(3)]
         self.state = kn.step(self.state, t, *prices, *flags, levels, *self._settings,
-                             t if is_last else -1, self._lots, self._trades, *out)
+                             t if is_last else -1, self._lots, self._trades, *out, program)
         self.bars_seen += 1
         equity, position, drawdown = (float(array[0]) for array in out)
         return BarOutcome(equity, position, drawdown, self._trades[before:self.state.k].copy())
@@ -125,6 +144,7 @@ class Stepper:
             "state": _encode(self.state),
             "lots": [_encode(tuple(row)) for row in self._lots[:self.state.book.lots]],
             "trades": [_encode(tuple(row)) for row in self._trades[:self.state.k]],
+            "program": _encode_program(self._program),
         }
 
     @classmethod
@@ -133,7 +153,8 @@ class Stepper:
         if snapshot.get("format") != SNAPSHOT_FORMAT:
             raise ValueError(f"not a {SNAPSHOT_FORMAT} snapshot: format {snapshot.get('format')!r}")
         floats = np.array([float.fromhex(v) for v in snapshot["floats"]])
-        stepper = cls(np.array(snapshot["modes"]), np.array(snapshot["ints"]), floats)
+        stepper = cls(np.array(snapshot["modes"]), np.array(snapshot["ints"]), floats,
+                      _decode_program(snapshot["program"]) if "program" in snapshot else None)
         # Grow the (still empty) trade buffer before the state carries the snapshot's trade count:
         # growing copies the first `state.k` rows, more than a fresh buffer has past 16 trades.
         stepper._make_room(len(snapshot["trades"]))
@@ -146,6 +167,27 @@ class Stepper:
         trades = [[float.fromhex(v) for v in row] for row in snapshot["trades"]]
         stepper._trades[:len(trades)] = np.array(trades).reshape(len(trades), kn.TRADE_FIELDS)
         return stepper
+
+
+def _encode_program(program: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """The program's arrays (bytecode, and the members, starts and registers so far) as JSON."""
+    out = []
+    for array in program:
+        exact = array.dtype == np.float64
+        values = [v.hex() for v in array.ravel().tolist()] if exact else array.ravel().tolist()
+        out.append({"dtype": array.dtype.str, "shape": list(array.shape), "values": values,
+                    "writeable": bool(array.flags.writeable)})
+    return out
+
+
+def _decode_program(data: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
+    arrays = []
+    for item in data:
+        dtype = np.dtype(item["dtype"])
+        values = [float.fromhex(v) for v in item["values"]] if dtype == np.float64 else item["values"]
+        array = np.array(values, dtype=dtype).reshape(item["shape"])
+        arrays.append(array if item["writeable"] else read_only(array))
+    return tuple(arrays)
 
 
 def _one(value: Any, dtype: type) -> np.ndarray:

@@ -11,6 +11,7 @@
     signals     series and signal functions: highest, barssince, valuewhen, latch, ...
     pine        what Pine users reach for: rma alma tsi dmi median variance correlation
                 pivothigh pivotlow heikinashi ichimoku
+    position    position state: entry_price, bars_since_entry, highest_since_entry, ...
 
 Shared plumbing: support.py (missing values, kernels glue), smoothing.py (moving averages).
 Compiled kernels (numba): kernels.py (the EMA family, KAMA, SAR) and wilder.py (Wilder's
@@ -20,6 +21,6 @@ formulas) and sums.py (window sums, standard deviation, CCI) for the windows; pi
 """
 from __future__ import annotations
 
-from . import calendar, math, momentum, pine, prices, signals, trend, volatility, volume
+from . import calendar, math, momentum, pine, position, prices, signals, trend, volatility, volume
 
-LIBRARY_MODULES = (prices, calendar, math, trend, momentum, volatility, volume, signals, pine)
+LIBRARY_MODULES = (prices, calendar, math, trend, momentum, volatility, volume, signals, pine, position)

@@ -14,9 +14,8 @@ from typing import Mapping, Sequence
 
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
-POSITION_STATE = ("position state (entry price, bars since entry, open profit) is not part of "
-                  "the language yet; exits that need it are settings: `stop_loss 2%`, "
-                  "`trailing_stop 2 * atr(14)`, `take_profit 3%`, `exit after 24 bars`")
+POSITION_STATE = ("position state is a set of builtins (docs/language.md, \"Position state\"): "
+                  "`entry_price`, `position_size`, `open_profit`, `open_entries`, `bars_since_entry`")
 INPUT = ("a tunable value is a param: `param length = 14 in 5..30`, `param use_filter = true`, "
          "`param mode = \"fast\" in [\"fast\", \"slow\"]`")
 ORDERS = ("orders are rules: `enter long when COND`, `exit long when COND` (and `stop_loss`, "
@@ -37,11 +36,12 @@ PINE_NAMES: Mapping[str, str] = {
     "alertcondition": "scripts do not alert; `tradebot eval SCRIPT --series NAME` exports a condition",
     "input": INPUT, "input.int": INPUT, "input.float": INPUT, "input.bool": INPUT, "input.string": INPUT,
     "strategy.entry": ORDERS, "strategy.exit": ORDERS, "strategy.close": ORDERS, "strategy.order": ORDERS,
-    "strategy.position_avg_price": POSITION_STATE, "strategy.position_size": POSITION_STATE,
-    "strategy.opentrades": POSITION_STATE, "strategy.openprofit": POSITION_STATE,
-    "position_avg_price": POSITION_STATE, "entry_price": POSITION_STATE,
-    "bars_since_entry": POSITION_STATE, "highest_since_entry": POSITION_STATE,
-    "lowest_since_entry": POSITION_STATE,
+    "strategy.position_avg_price": "write `entry_price` (position state)",
+    "strategy.position_size": "write `position_side * position_size` (position state: the side, "
+                              "and the quantity held)",
+    "strategy.opentrades": "write `open_entries` (position state)",
+    "strategy.openprofit": "write `open_profit` (position state; `open_profit_pct` as a fraction)",
+    "strategy.position_entry_name": POSITION_STATE, "position_avg_price": "write `entry_price` (position state)",
     "ta.bb": "write `bbands({0}, 20, 2)` and pick a field: `.upper`, `.middle`, `.lower`",
     "ta.kc": "write `keltner(...)` and pick a field (docs/builtins.md)",
     "ta.stoch": "write `stoch(14, 1, 3).k` (its fields are `.k` and `.d`)",

@@ -20,7 +20,7 @@ from .. import ir
 from ..ast import Span
 from ..operators import OPERATORS
 from ..types import NUMBER_SERIES
-from . import opcodes as oc
+from ...vm import opcodes as oc
 
 # Elementwise builtins the VM computes (same missing-value rules as lang/library/math.py).
 FUNCTIONS = {"abs": oc.ABS, "min": oc.MIN, "max": oc.MAX, "sqrt": oc.SQRT, "log": oc.LOG,
@@ -59,24 +59,33 @@ class Bytecode:
 @functools.lru_cache(maxsize=256)
 def compile_group(group: ir.Recurrence) -> Bytecode:
     """The group's program; raises Unsupported or DirectCycle."""
-    emitter = _Emitter(group.names)
+    return assemble(group, _Emitter(group.names))
+
+
+def assemble(group: ir.Recurrence, emitter: _Emitter) -> Bytecode:
+    """`group`'s members compiled by `emitter`, in an order where same-bar readings come first;
+    members the emitter adds while compiling (`emitter.extra`) follow, with no start value."""
     bodies = [emitter.emit_all(body) for body in group.bodies]
-    deps = [emitter.direct.pop(i, set()) for i in range(len(group.names))]
     starts = []
     for name, start in zip(group.names, group.starts):
         if _reads_members(start):
             member = next(placeholders(start)).name
             raise Unsupported(f"the start value of `{name}`", member, start.span)
         starts.append(emitter.emit_all(start))
+    for body in emitter.extra_bodies():
+        bodies.append(emitter.emit_all(body))
+        starts.append([])
+    names = (*group.names, *emitter.extra_names())
+    deps = [emitter.direct.pop(i, set()) for i in range(len(names))]
     code: list[int] = []
     segments = []
-    for index in _order(group.names, deps):
+    for index in _order(names, deps):
         body_at = len(code)
         code.extend(bodies[index])
         start_at = len(code)
         code.extend(starts[index])
         segments.append((index, body_at, start_at, start_at, len(code)))
-    return Bytecode(group.names, np.asarray(code, dtype=np.int64).reshape(-1),
+    return Bytecode(names, np.asarray(code, dtype=np.int64).reshape(-1),
                     np.asarray(emitter.consts, dtype=np.float64),
                     np.asarray(segments, dtype=np.int64).reshape(-1, 5),
                     tuple(emitter.inputs), max(emitter.depth, 1))
@@ -131,6 +140,22 @@ class _Emitter:
         self.direct: dict[int, set[int]] = {}
         self.depth = 0
         self.current = 0  # the member whose body is being emitted
+        self.longest = 0  # the furthest a member is read back (PRIOR's b)
+
+    def extra_names(self) -> tuple[str, ...]:
+        """Members this emitter adds to the program (none here; see position.py)."""
+        return ()
+
+    def extra_bodies(self) -> list[ir.Node]:
+        return []
+
+    def is_input(self, node: ir.Node) -> bool:
+        """Whether `node` is a whole column the plan computes first."""
+        return not _reads_members(node)
+
+    def leaf(self, node: ir.Node, shift: int) -> bool:
+        """Emit `node` if it is a leaf of this emitter's own (none here); whether it was."""
+        return False
 
     def emit_all(self, node: ir.Node) -> list[int]:
         self.code: list[int] = []
@@ -153,6 +178,8 @@ class _Emitter:
         self.code.extend((op, 0, 0))
 
     def _emit(self, node: ir.Node, shift: int) -> None:
+        if self.leaf(node, shift):
+            return None
         if isinstance(node, ir.Const):
             self.consts.append(float(node.value))  # type: ignore[arg-type]
             return self._push(oc.CONST, len(self.consts) - 1)
@@ -161,8 +188,9 @@ class _Emitter:
             if shift == 0:
                 self.direct.setdefault(self.current, set()).add(member)
                 return self._push(oc.MEMBER, member)
+            self.longest = max(self.longest, shift)
             return self._push(oc.PRIOR, member, shift)
-        if not _reads_members(node):
+        if self.is_input(node):
             return self._push(oc.INPUT, self._input(node, shift))
         if isinstance(node, ir.Op):
             return self._op(node, shift)
@@ -170,8 +198,11 @@ class _Emitter:
             for arg in node.args:
                 self._emit(arg, shift)
             return self._apply(FUNCTIONS[node.name], len(node.args))
-        member = next(placeholders(node)).name
-        raise Unsupported(_describe(node), member, node.span)
+        raise Unsupported(_describe(node), self.culprit(node), node.span)
+
+    def culprit(self, node: ir.Node) -> str:
+        """The name whose reading makes `node` unsupported."""
+        return next(placeholders(node)).name
 
     def _op(self, node: ir.Op, shift: int) -> None:
         if node.op == "history":
@@ -189,8 +220,7 @@ class _Emitter:
             for arg in node.args:
                 self._emit(arg, shift)
             return self._apply(opcode, len(node.args))
-        member = next(placeholders(node)).name
-        raise Unsupported(_describe(node), member, node.span)
+        raise Unsupported(_describe(node), self.culprit(node), node.span)
 
     def _input(self, node: ir.Node, shift: int) -> int:
         if shift:

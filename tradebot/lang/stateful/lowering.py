@@ -21,7 +21,7 @@ def group_expr(group: ir.Recurrence, program: Bytecode, inputs: Sequence[pl.Expr
     dtype = pl.Struct({name: (pl.Boolean if kinds[name] is Kind.BOOL else pl.Float64) for name in group.names})
 
     def run(series: Sequence[pl.Series]) -> pl.Series:
-        vm = _compiled("tradebot.lang.stateful.vm")
+        vm = _compiled("tradebot.vm.interp")
         n = len(series[0])
         columns = np.empty((len(program.inputs), n))
         for row, column in enumerate(series[:len(program.inputs)]):

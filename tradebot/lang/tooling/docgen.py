@@ -32,6 +32,9 @@ CATEGORIES = (
     ("series", "Series functions", "Windows, changes and running values of any series."),
     ("signal", "Signal functions", "Conditions and state built from conditions."),
     ("math", "Math", "Bar-by-bar arithmetic; missing in, missing out (except `nz`)."),
+    ("position", "Position state", "The trade the backtest holds, as of the bar's close before its "
+     "orders (docs/language.md, \"Position state\"): usable in rules, in the definitions they read "
+     "and in stop, target and trailing values; not inside `@ timeframe` or window functions."),
 )
 
 INTRO = """\

@@ -1,6 +1,7 @@
 """The VM's instruction set. Each instruction is a triple (op, a, b) of int64.
 
-Kept apart from vm.py so that compiling a script (bytecode.py) never imports numba.
+Kept apart from interp.py so that compiling a script (lang/stateful/bytecode.py) never imports
+numba.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ CONST = 0  # consts[a]
 INPUT = 1  # inputs[a, t]: a column the plan computed
 MEMBER = 2  # out[a, t]: a member already computed on this bar
 PRIOR = 3  # out[a, t - b]: a member b bars ago (missing before the first bar)
+STATE = 4  # regs[a]: a register the engine sets before each bar's run (position state)
 # Pop two, push one.
 ADD, SUB, MUL, DIV, POW = 10, 11, 12, 13, 14
 LT, LE, GT, GE, EQ, NE = 20, 21, 22, 23, 24, 25

@@ -1,6 +1,8 @@
-"""The one function that runs every recursion: a stack machine over whole columns, compiled by
-numba once per installation (`cache=True`), whatever the script. A new or edited script only
-produces new bytecode (bytecode.py), never new machine code.
+"""The one interpreter that runs every recursion and every rule reading position state: a stack
+machine compiled by numba once per installation (`cache=True`), whatever the script. A new or
+edited script only produces new bytecode (lang/stateful/bytecode.py), never new machine code.
+The plan's recursions call `run`; the engine calls `run_bar` inside its own bar loop
+(runtime/kernel.py), so engine and interpreter are one compiled function.
 
 Values are float64; missing is NaN; conditions are 1.0 / 0.0 / NaN with three-valued `and`/`or`
 (the rules of docs/language.md, "Missing values"). Numba's cache checks only this file's
@@ -94,22 +96,40 @@ def _ternary(op, a, b, c):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _run_segment(code, consts, inputs, out, stack, t, begin, end):
+def _cell(t, width):
+    """The column of bar t in a member matrix `width` bars wide: the bar itself when the matrix
+    holds every bar, a ring slot when it holds only the last `width` (the engine's one-bar steps)."""
+    return t if t < width else t % width
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _prior(out, member, t, back):
+    bar = t - back
+    return out[member, _cell(bar, out.shape[1])] if bar >= 0 else math.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def run_segment(code, consts, inputs, row, out, t, regs, stack, begin, end):
+    """One member's formula on bar t: instructions code[begin:end] over input row `row` (the
+    inputs may hold every bar or only this one), the members' values `out` (bar t is column t,
+    or slot t % width of a ring), and the registers `regs` (position state)."""
     sp = 0
     for pc in range(begin, end, 3):
         op = code[pc]
         if op == 1:
-            stack[sp] = inputs[code[pc + 1], t]
+            stack[sp] = inputs[code[pc + 1], row]
             sp += 1
         elif op == 0:
             stack[sp] = consts[code[pc + 1]]
             sp += 1
         elif op == 3:
-            back = t - code[pc + 2]
-            stack[sp] = out[code[pc + 1], back] if back >= 0 else math.nan
+            stack[sp] = _prior(out, code[pc + 1], t, code[pc + 2])
             sp += 1
         elif op == 2:
-            stack[sp] = out[code[pc + 1], t]
+            stack[sp] = out[code[pc + 1], _cell(t, out.shape[1])]
+            sp += 1
+        elif op == 4:
+            stack[sp] = regs[code[pc + 1]]
             sp += 1
         elif op >= 100:  # a binary instruction with its right operand folded in (opcodes.FUSED)
             kind = op // 100
@@ -117,10 +137,9 @@ def _run_segment(code, consts, inputs, out, stack, t, begin, end):
             if kind == 1:
                 right = consts[index]
             elif kind == 2:
-                right = inputs[index, t]
+                right = inputs[index, row]
             else:
-                back = t - code[pc + 2]
-                right = out[index, back] if back >= 0 else math.nan
+                right = _prior(out, index, t, code[pc + 2])
             stack[sp - 1] = _binary(op - 100 * kind, stack[sp - 1], right)
         elif op < 50:
             sp -= 1
@@ -133,21 +152,30 @@ def _run_segment(code, consts, inputs, out, stack, t, begin, end):
     return stack[0]
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started):
+    """Every member on bar t, in `segments` order (rows: member, body start, body end, start
+    start, start end): a member is its start value until its body first has a value."""
+    cell = _cell(t, out.shape[1])
+    for s in range(segments.shape[0]):
+        m = segments[s, 0]
+        value = run_segment(code, consts, inputs, row, out, t, regs, stack, segments[s, 1], segments[s, 2])
+        if not started[m]:
+            if value != value:
+                value = run_segment(code, consts, inputs, row, out, t, regs, stack, segments[s, 3],
+                                    segments[s, 4])
+            else:
+                started[m] = True
+        out[m, cell] = value
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def run(code, consts, inputs, segments, members, n, stack_size):
-    """The members' series (members × n): bar by bar, each member in `segments` order; a member
-    is its start value until its body first has a value."""
+    """The members' series (members × n), bar by bar (a recursion of the plan: no registers)."""
     out = np.full((members, n), math.nan)
     started = np.zeros(members, dtype=np.bool_)
     stack = np.empty(stack_size)
+    regs = np.empty(0)
     for t in range(n):
-        for s in range(segments.shape[0]):
-            m = segments[s, 0]
-            value = _run_segment(code, consts, inputs, out, stack, t, segments[s, 1], segments[s, 2])
-            if not started[m]:
-                if value != value:
-                    value = _run_segment(code, consts, inputs, out, stack, t, segments[s, 3], segments[s, 4])
-                else:
-                    started[m] = True
-            out[m, t] = value
+        run_bar(code, consts, inputs, t, out, t, regs, stack, segments, started)
     return out

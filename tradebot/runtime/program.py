@@ -1,0 +1,92 @@
+"""Rules and risk values that read position state, as the engine runs them.
+
+A script's rule `exit long when close < highest_since_entry(high) - 3 * atr(22)` cannot be
+computed before the run: it reads the position, which the run creates. The language compiles
+such rules (and the recursions they read) to a program for the stateful interpreter
+(tradebot/vm; lang/stateful/position.py), and `pipeline.py` hands it here as plain arrays: this
+module knows nothing of the language. The kernel runs it at each bar's close, inside its bar
+loop (`kernel.state_rules`), so a new script brings new arrays, never new machine code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..vm import registers
+from .engine import level_values, read_only
+from .execution import ExecutionConfig
+from .signals import SIGNAL_NAMES
+
+
+@dataclass(frozen=True)
+class RuleProgram:
+    """The program and its inputs.
+
+    code, consts, segments, stack_size: the interpreter's bytecode (vm/interp.py `run_bar`) over
+        `members` members; `width`: how many bars of members it reads back, plus one.
+    outputs: which member gives each signal (`enter_long`, ...) or per-bar risk level (the
+        level's series name in the config, `long.stop_loss`) the program computes.
+    tracks: (input column, registers.TRACK_*) of each tracked value (highest_since_entry(x)).
+    inputs: (columns, bars) the plan computed, NaN where missing.
+    """
+
+    code: np.ndarray
+    consts: np.ndarray
+    segments: np.ndarray
+    stack_size: int
+    members: int
+    width: int
+    outputs: Mapping[str, int]
+    tracks: np.ndarray
+    inputs: np.ndarray = field(repr=False)
+
+    def with_inputs(self, inputs: np.ndarray) -> RuleProgram:
+        return RuleProgram(self.code, self.consts, self.segments, self.stack_size, self.members,
+                           self.width, self.outputs, self.tracks, inputs)
+
+
+def moving_slots(program: RuleProgram | None, config: ExecutionConfig) -> list[int]:
+    """The risk-level slots whose value the program computes (moving levels)."""
+    if program is None:
+        return []
+    return [s for s, value in enumerate(level_values(config))
+            if isinstance(value, str) and value in program.outputs]
+
+
+def split_modes(modes: np.ndarray, slots: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(the kernel's modes with the moving slots off, the moving slots' own modes): a moving level
+    is not fixed at the fill, it is set at each close (`kernel.moving_levels`)."""
+    fixed, moving = np.array(modes), np.zeros_like(modes)
+    fixed[slots], moving[slots] = 0, modes[slots]
+    return read_only(fixed), read_only(moving)
+
+
+def kernel_program(program: RuleProgram | None, config: ExecutionConfig, modes: np.ndarray, *,
+                   ring: bool = False) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """(the kernel's modes, its `program` argument). `ring`: keep only the bars the program reads
+    back (a run fed one bar at a time), else every bar of the inputs."""
+    from . import kernel as kn
+
+    if program is None:
+        return modes, kn.no_program()
+    slots = np.full(4 + kn.R_SLOTS, -1, dtype=np.int64)
+    for s, name in enumerate(SIGNAL_NAMES):
+        slots[s] = program.outputs.get(name, -1)
+    values = level_values(config)
+    moving = moving_slots(program, config)
+    for s in moving:
+        slots[4 + s] = program.outputs[values[s]]  # type: ignore[index]
+    fixed, moving_modes = split_modes(modes, moving)
+    width = program.width if ring else max(program.inputs.shape[1], 1)
+    inputs = np.ascontiguousarray(program.inputs, dtype=np.float64)
+    out = np.full((program.members, width), np.nan)
+    regs = np.zeros(registers.TRACKS + program.tracks.shape[0])
+    regs[1:] = np.nan
+    regs[registers.SIZE] = regs[registers.OPEN_ENTRIES] = 0.0
+    arrays = (read_only(program.code), read_only(program.consts), read_only(program.segments),
+              read_only(inputs.view()), out, np.zeros(program.members, dtype=np.bool_), regs,
+              np.zeros(max(program.stack_size, 1)), read_only(slots),
+              read_only(np.ascontiguousarray(program.tracks, dtype=np.int64)), moving_modes)
+    return fixed, arrays

@@ -69,3 +69,10 @@ def test_only_a_finished_backtest_skips_the_teardown(monkeypatch, capsys, tmp_pa
     assert main(["run", str(SCRIPT)]) == 0
     assert cli.teardown_skippable()
     capsys.readouterr()
+
+
+def test_numpy_ma_is_imported_before_any_kernel_runs_on_polars_threads() -> None:
+    # numba's typeof reads np.ma, which numpy imports lazily and not thread-safely (support.py).
+    done = _python("import sys, tradebot.pipeline\nprint('numpy.ma' in sys.modules)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

@@ -43,9 +43,11 @@ class PriceScale:
 
 def data_diagnostics(checked: CheckedProgram, bars: pl.DataFrame) -> list[Diagnostic]:
     """Errors (timeframes) and warnings (risk distances) of `checked` on `bars`."""
-    interval = infer_interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy())
     roots = [*checked.series.values(), *checked.signals.values(), *_risk_values(checked)]
-    found = timeframe_diagnostics(roots, interval)
+    # Only an `@ timeframe` needs the data's interval (a pass over every timestamp).
+    resamples = any(isinstance(node, ir.Resample) for node in ir.walk(*roots))
+    interval = infer_interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy()) if resamples else None
+    found = timeframe_diagnostics(roots, interval) if resamples else []
     if bars.height:
         found += distance_warnings(checked, PriceScale.of(bars))
     return found

@@ -76,3 +76,24 @@ def test_numpy_ma_is_imported_before_any_kernel_runs_on_polars_threads() -> None
     done = _python("import sys, tradebot.pipeline\nprint('numpy.ma' in sys.modules)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+def test_the_data_check_reads_every_bar_only_for_what_the_script_uses(monkeypatch, tmp_path: Path) -> None:
+    # The interval (a pass over every timestamp) only for an `@ timeframe`; the price scale (a
+    # median: a sort of every close) only for a constant price distance.
+    from tradebot import pipeline
+    from tradebot.lang import data_fit
+
+    passes: list[str] = []
+    infer, scale = data_fit.infer_interval_ms, data_fit.PriceScale.of
+    monkeypatch.setattr(data_fit, "infer_interval_ms", lambda stamps: passes.append("interval") or infer(stamps))
+    monkeypatch.setattr(data_fit.PriceScale, "of", classmethod(lambda cls, bars: passes.append("scale") or scale(bars)))
+    bars = pipeline.load_bars(pipeline.bundled_data_path())
+    for text, expected in [("enter long when close > sma(close, 10)\n", []),
+                           ("enter long when close > sma(close, 10) @ 4h\n", ["interval"]),
+                           ("enter long when close > sma(close, 10)\nstop_loss 5\n", ["scale"])]:
+        passes.clear()
+        script = tmp_path / "s.tbs"
+        script.write_text(text)
+        pipeline.check_data(pipeline.load_strategy(script), bars)
+        assert passes == expected, text

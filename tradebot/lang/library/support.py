@@ -127,6 +127,21 @@ def volume_weighted(src: pl.Expr, volume: pl.Expr, n: int) -> pl.Expr:
     return window("ratio_of_sums", [src, volume], n, True, module="sums")
 
 
+def difference(expr: pl.Expr, n: int) -> pl.Expr:
+    """expr - expr[n]: missing on the first n bars and where either bar is missing. Without a
+    missing value, one numpy subtraction behind a chunk of n nulls: Polars' `x - x.shift(n)`
+    builds the shifted column first (mom(close, 10) 0.65 ms for 1M bars that way, TA-Lib's MOM
+    0.26). A NaN value stays NaN either way, as in Polars' arithmetic."""
+    def run(series: pl.Series) -> pl.Series:
+        values = series.cast(pl.Float64)
+        if values.null_count() or not 0 < n < len(values):
+            return values - values.shift(n)
+        array = values.to_numpy()
+        return pl.concat([_nulls(n), pl.Series(array[n:] - array[:-n])], rechunk=False)
+
+    return expr.map_batches(run, return_dtype=pl.Float64)
+
+
 def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False) -> pl.Expr:
     """The highest (lowest) of the last n values, or how many bars ago it was (0..n-1, ties: the
     most recent bar); missing if any bar is missing. A kernel: Polars' `rolling_max` took 23 ms

@@ -5,6 +5,7 @@ bit, and a hand-worked two-symbol case shows each symbol's own entry, exit and b
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -17,6 +18,8 @@ from tests.runtime.test_position_state import position_scripts
 from tradebot.data.panel import aligned
 from tradebot.errors import UserError
 from tradebot.pipeline import backtest, backtest_portfolio, compile_source
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # The forms issue 13 names, each a whole script (atr(5): the generated bars are short).
 NAMED = (
@@ -106,3 +109,29 @@ def test_hand_worked_two_symbols_each_with_its_own_position_state():
                       ("A", 6, 8, 11.0, 11.0, pytest.approx(10_657.5 / 2 / 11), "end_of_data")]
     assert result.equity["equity"][-1] == pytest.approx(10_000 + 500 + 262.5 * 0.8)
     assert result.equity["positions"].to_list() == [0, 1, 2, 2, 1, 1, 2, 1, 0]
+
+
+def test_the_rotation_example_exits_each_symbol_at_its_own_first_chandelier_or_trend_signal():
+    """examples/rotation_chandelier.tbs: every trade that left on a signal left at the next open of
+    the first bar of *its* symbol since *its* entry where the close was under the SMA or under
+    the highest high since that entry less 3 ATRs (TA-Lib's ATR, on the symbol's own bars)."""
+    import talib
+
+    from tradebot.config import Config
+    from tradebot.pipeline import load_strategy, universe_panel
+
+    strategy = load_strategy(ROOT / "examples" / "rotation_chandelier.tbs")
+    panel = universe_panel(strategy, Config())
+    result = backtest_portfolio(strategy, panel)
+    by_chandelier = 0
+    for trade in result.trades.filter(pl.col("exit_reason") == "signal").iter_rows(named=True):
+        bars, rows = panel.bars[trade["symbol"]], panel.rows[trade["symbol"]]
+        high, low, close = (bars[name].to_numpy() for name in ("high", "low", "close"))
+        trend, atr = talib.SMA(close, 100), talib.ATR(high, low, close, 22)
+        entry, signal = np.searchsorted(rows, trade["entry_bar"]), np.searchsorted(rows, trade["exit_bar"]) - 1
+        chandelier = np.maximum.accumulate(high[entry:signal + 1]) - 3 * atr[entry:signal + 1]
+        below = close[entry:signal + 1]
+        fired = (below < trend[entry:signal + 1]) | (below < chandelier)
+        assert fired[-1] and not fired[:-1].any(), trade
+        by_chandelier += bool(close[signal] >= trend[signal])
+    assert by_chandelier > 0  # the chandelier, not the trend, closed some of them

@@ -1206,6 +1206,18 @@ def _entry_order(open_, t, p_int, p_float, sides, counts, lots, ladder, max_lots
 
 
 @njit(cache=True)
+def _symbol_rules(book, lots, exits, j, own_bar, t, c, flat_at_open, program, el, xl, es, xs):
+    """Symbol j's `state_rules` at bar t's close: its own slots of the program, its own bar
+    number, and row j of `exits` as the trade records it reads (k = j + 1). A call, not inlined:
+    the interpreter inlined into the symbol loop slowed a portfolio without position state."""
+    return state_rules(book, lots, exits, j + 1, own_bar, t, c, flat_at_open, program[PR_CODE],
+                       program[PR_CONSTS], program[PR_SEGMENTS], program[PR_INPUTS][j],
+                       program[PR_OUT][j], program[PR_STARTED][j], program[PR_REGS][j],
+                       program[PR_STACK], program[PR_SLOTS], program[PR_TRACKS],
+                       program[PR_MODES], el, xl, es, xs)
+
+
+@njit(cache=True)
 def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
                        rank, levels, modes, ints, floats, max_positions, program):
     """Run every symbol's signals over one timeline with one account.
@@ -1231,8 +1243,6 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
     checks_exits = exit_checks(modes, floats) | exit_checks(program[PR_MODES], floats)
     ladder = has_ladder(floats)
     rows = lot_rows(ints, floats)
-    p_code, p_consts, p_segments, p_inputs, p_out, p_started, p_regs, p_stack = program[:8]
-    p_slots, p_tracks, p_modes = program[8:]
     own = np.full(m, -1, dtype=np.int64)  # each symbol's bar number among its own bars
     flat_at_open = np.zeros(m, dtype=np.bool_)  # after its exits at this open, before the entries
     exits = np.full((m, TRADE_FIELDS), np.nan)  # each symbol's last exit (see `_put`)
@@ -1372,11 +1382,9 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
                 continue
             holding = _book_of(cash, sides, counts, qtys, j)
             el, xl, es, xs = enter_long[t, j], exit_long[t, j], enter_short[t, j], exit_short[t, j]
-            if has_program:  # `exits` row j as the trade records `state_rules` reads (k = j + 1)
-                el, xl, es, xs = state_rules(holding, lots[j], exits, j + 1, own[j], t, close[t, j],
-                                             flat_at_open[j], p_code, p_consts, p_segments,
-                                             p_inputs[j], p_out[j], p_started[j], p_regs[j],
-                                             p_stack, p_slots, p_tracks, p_modes, el, xl, es, xs)
+            if has_program:
+                el, xl, es, xs = _symbol_rules(holding, lots[j], exits, j, own[j], t, close[t, j],
+                                               flat_at_open[j], program, el, xl, es, xs)
             order = decide(sides[j], open_entries(holding, lots[j], ladder) < max_lots,
                            el, xl, es, xs)
             if order.exit_reason == EXIT_SIGNAL:

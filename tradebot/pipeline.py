@@ -532,4 +532,9 @@ def portfolio_from_frames(checked: CheckedProgram, panel: Panel, frames: Mapping
     slots = checked.settings.get("max_positions") or len(panel.symbols)
     bars = PortfolioBars(panel.timestamps[start:end], panel.symbols,
                          {name: matrix[start:end] for name, matrix in panel.prices.items()})
-    return run_portfolio(bars, signals, ranks, execution_config(checked), slots)
+    program, programs = rule_program(position_program(checked), None), None
+    if program is not None:  # each symbol's run of it reads that symbol's inputs
+        inputs = [f"{PROGRAM_INPUT}{i}" for i in range(program.inputs.shape[0])]
+        programs = [program.with_inputs(np.array([placed(symbol, name, np.nan, float) for name in inputs])
+                                        .reshape(len(inputs), end - start)) for symbol in panel.symbols]
+    return run_portfolio(bars, signals, ranks, execution_config(checked), slots, programs)

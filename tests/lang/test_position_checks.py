@@ -61,9 +61,13 @@ def test_optimize_where_says_why() -> None:
     assert "picks params before any run" in diags[0].hint
 
 
-def test_a_universe_script_reading_position_state(tmp_path) -> None:
-    diags = errors('universe "*.csv"\nenter long when close > open\nexit long when bars_since_entry > 3\n').diagnostics
-    assert any("a portfolio (`universe`) cannot read position state" in d.message for d in diags)
+def test_a_universe_script_may_read_position_state() -> None:
+    """Each symbol of a portfolio runs the position program on its own position (runtime tests:
+    tests/runtime/test_portfolio_position.py)."""
+    strategy = compile_source('universe "*.csv"\nmax_positions 2\nenter long when close > open\n'
+                              "exit long when bars_since_entry > 3\n"
+                              "stop_loss long at entry_price - 2 * atr(14)\n", "u.tbs")
+    assert strategy.checked.settings["universe"] == "*.csv"
 
 
 def test_every_mistake_at_once() -> None:

@@ -37,6 +37,13 @@ def _resolve_polars_numpy_proxy() -> None:
 
 _resolve_polars_numpy_proxy()
 
+# numba types an array argument by asking `isinstance(value, np.ma.MaskedArray)`, and numpy
+# imports `numpy.ma` lazily at that first access. Two of Polars' threads making it at once (two
+# indicator UDFs of one plan: the first kernel calls of a process) can find the submodule imported
+# but not yet bound on numpy, whose lazy `__getattr__` then calls itself until RecursionError
+# (seen in a million-bar `tradebot run`). Imported here, on the importing thread, it never races.
+import numpy.ma  # noqa: E402,F401
+
 
 # TA-Lib's fixed zero band for dimensionless ratios (RSI, DX): |v| < 1e-14 counts as 0.
 TA_EPSILON = 1e-14

@@ -18,9 +18,12 @@ import pytest
 
 from fake_bybit import WsFault
 from tests.data.test_cli import FAST as DATA_FAST
+from tests.live.support import assert_files_match
 from tradebot.cli import main
 from tradebot.live.journal import JOURNAL_NAME
 from tradebot.live.review import read_session, verify
+from tradebot.live.session import backtest_of_session
+from tradebot.pipeline import load_strategy
 
 REPO = Path(__file__).resolve().parents[2]
 # The data tests' fast client settings, and one attempt fewer per request: "unreachable" sooner.
@@ -113,6 +116,10 @@ def test_sigkill_at_random_moments_then_resume_equals_backtest(tmp_path: Path) -
     assert recorded.bars.height == 260 and recorded.bars["timestamp"].is_unique().all()
     same, message = verify(recorded)
     assert same, message
+    # the files appended across the kills are the backtest's (tradebot run --out's format)
+    expected = backtest_of_session(load_strategy(tmp_path / script), recorded.bars, recorded.live_from,
+                                   interval_ms=60_000)
+    assert_files_match(tmp_path / "s", expected, recorded.bars.height - 1)
     check = subprocess.run([sys.executable, "-m", "tradebot", "paper", "verify", "s"], cwd=tmp_path,
                            env=env, capture_output=True, text=True, timeout=300)
     assert check.returncode == 0 and "identical:" in check.stdout

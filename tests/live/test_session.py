@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.lang.strategies import ohlcv
-from tests.live.support import HOUR_MS, assert_same_as_backtest, bar_rows, compiled, new_session, scripts
+from tests.live.support import (HOUR_MS, assert_files_match, assert_same_as_backtest, bar_rows, compiled, new_session,
+                                scripts)
 from tradebot.lang.lookback import lookback
 from tradebot.live.journal import JOURNAL_NAME
 from tradebot.live.session import SessionError, backtest_of_session
@@ -76,6 +77,7 @@ def test_live_path_equals_backtest(data, text, bars, warm) -> None:
         expected = backtest(strategy, bars) if warmup == 0 else \
             backtest_of_session(strategy, bars, warmup, interval_ms=HOUR_MS)
         assert_same_as_backtest(result, expected, bars.height - 1)
+        assert_files_match(folder, expected, bars.height - 1)  # appended across the restarts
 
 
 def test_resume_after_many_trades(tmp_path: Path) -> None:
@@ -96,7 +98,7 @@ def test_resume_after_many_trades(tmp_path: Path) -> None:
     session.start(bars.head(0))
     for row in bar_rows(bars)[:190]:
         session.on_bar(row)
-    assert len(session.closed) > 20
+    assert session.outputs.trades.height > 20
     session = new_session(strategy, tmp_path / "session")
     session.resume()
     for row in bar_rows(bars)[190:]:

@@ -89,3 +89,22 @@ def test_verify_names_the_first_difference_of_a_doctored_file(tmp_path: Path, na
     path.write_text("\n".join(lines) + "\n")
     assert main(["paper", "verify", str(folder)]) == 1
     assert f"first difference in {name} at line {line}:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("n", [400, 342])  # flat at the end; a position open
+def test_status_tells_the_position_and_trades_of_the_backtest(
+        tmp_path: Path, n: int, capsys: pytest.CaptureFixture[str]) -> None:
+    bars = _walk(n)
+    folder, _ = _session(tmp_path, bars)
+    backtest = backtest_of_session(compiled(SCRIPT, tmp_path / "s.tbs"), bars, WARMUP, interval_ms=HOUR_MS)
+    # what is still open at the last bar is the backtest's trade closed there "end_of_data"
+    at_end = (pl.col("exit_reason") == "end_of_data") & (pl.col("exit_bar") == n - 1)
+    trades, still_open = backtest.trades.filter(~at_end), backtest.trades.filter(at_end)
+    position = sum((1 if t["side"] == "long" else -1) * t["qty"] for t in still_open.iter_rows(named=True))
+    assert main(["paper", "status", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"{n - WARMUP} live bars" in out and "lag" not in out  # a replay has no lag
+    assert f"position   {position:g}\n" in out
+    assert f"trades     {trades.height} closed, P&L {trades['pnl'].sum():.2f}" in out
+    if not still_open.height:
+        assert f"equity     {backtest.equity['equity'][n - 1]:.2f} (open P&L 0.00)" in out

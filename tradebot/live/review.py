@@ -122,10 +122,12 @@ def status_lines(recorded: Recorded, *, now_ms: int) -> list[str]:
     last_start = int(recorded.bars["timestamp"].dt.epoch("ms")[last["bar"]])
     lag = (now_ms - last_start - header["interval_ms"]) / 1000
     late = "" if header["category"] == "replay" else f"; lag {lag:.0f} s after its close"
+    # flat: nothing is open (the difference below would show a rounding residue as "-0.00")
+    open_pnl = last["equity"] - capital - realized if last["position"] else 0.0
     lines += [f"  last bar   {recorded.bars['timestamp'][last['bar']]:%Y-%m-%d %H:%M} UTC "
               f"({len(steps)} live bars{late})",
               f"  position   {last['position']:g}",
-              f"  equity     {last['equity']:.2f} (open P&L {last['equity'] - capital - realized:.2f})",
+              f"  equity     {last['equity']:.2f} (open P&L {open_pnl:.2f})",
               f"  trades     {trades.height} closed, P&L {realized:.2f}"]
     lines += [f"  order      {o['id']}: {o['kind']} {o['side']} entry"
               + (f" at {o['price']:g}" if o["price"] is not None else "")

@@ -30,6 +30,7 @@ from ..runtime.engine import TRADE_SCHEMA, BacktestResult, trades_frame
 from ..runtime.report import ISO_FORMAT, json_safe, result_to_dict, trade_records
 
 TRADES, EQUITY, RESULT = "trades.csv", "equity.csv", "result.json"
+REJOIN_CHUNKS = 64  # trades appended one by one are joined into one block this often
 EQUITY_SCHEMA = {"timestamp": pl.Datetime("ms", "UTC"), "equity": pl.Float64, "position": pl.Float64,
                  "drawdown": pl.Float64}
 _TRADES_KEY = '"trades": '  # where result.json's trade list goes (json.dumps with indent=2)
@@ -63,6 +64,8 @@ class SessionOutputs:
         if trades is not None and trades.height:
             append_bytes(self.folder / TRADES, trades.write_csv(datetime_format=ISO_FORMAT, include_header=False).encode("utf-8"))
             self.trades = pl.concat([self.trades, trades], rechunk=False)
+            if self.trades.n_chunks() > REJOIN_CHUNKS:  # one chunk a trade slows every read of them
+                self.trades = self.trades.rechunk()
             self._trade_texts += [_trade_text(record) for record in _records(trades)]
 
     def write_result(self, result: BacktestResult, *, settings: Mapping[str, Any],

@@ -104,3 +104,37 @@ def test_resume_after_many_trades(tmp_path: Path) -> None:
     for row in bar_rows(bars)[190:]:
         session.on_bar(row)
     assert_same_as_backtest(session.result(), backtest(strategy, bars), n - 1)
+
+
+@pytest.mark.parametrize("kept", ["header, torn", "header", "header, bars", "header, bars, torn"])
+def test_killed_during_the_warm_up_starts_again(tmp_path: Path, kept: str) -> None:
+    """A kill while the warm-up was journaled (nothing live yet): the same command starts the
+    session again rather than refusing it."""
+    import datetime as dt
+
+    import numpy as np
+    import polars as pl
+
+    strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\nstop_loss 1%\n",
+                        tmp_path / "s.tbs")
+    close = 100 + 3 * np.sin(np.arange(40) / 3)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    bars = pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(40)]).cast(
+        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
+        "volume": np.ones(40)})
+    folder = tmp_path / "session"
+    session = new_session(strategy, folder)
+    session.start(bars.head(5))
+    journal = folder / JOURNAL_NAME
+    header, rows, _warm = journal.read_bytes().splitlines(keepends=True)
+    cut = {"header, torn": header[:-5], "header": header, "header, bars": header + rows,
+           "header, bars, torn": header + rows[:len(rows) // 2]}[kept]
+    journal.write_bytes(cut)
+    session = new_session(strategy, folder)
+    assert not session.exists()
+    session.start(bars.head(5))
+    for row in bar_rows(bars)[5:]:
+        session.on_bar(row)
+    assert_same_as_backtest(session.result(), backtest_of_session(strategy, bars, 5, interval_ms=HOUR_MS),
+                            bars.height - 1)
+    assert session.outputs.trades.height > 3

@@ -22,6 +22,7 @@ skipped).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import time
@@ -181,10 +182,15 @@ class PaperSession:
         return self.folder / JOURNAL_NAME
 
     def exists(self) -> bool:
-        return self.journal_path.exists() and self.journal_path.stat().st_size > 0
+        """Whether the folder holds a session to resume. One killed before the end of its warm-up
+        has nothing live yet: it is started again (`start`), as if it had never begun."""
+        if not self.journal_path.exists() or self.journal_path.stat().st_size == 0:
+            return False
+        return not _killed_in_warm_up(self.journal_path)
 
     def start(self, history: pl.DataFrame) -> None:
         """A new session whose warm-up is `history` (the bars before the first live one)."""
+        self.journal_path.unlink(missing_ok=True)  # a warm-up cut short by a kill (`exists`)
         self._journal = Journal(self.journal_path)
         header = {"kind": "header", "format": FORMAT, **self.identity.__dict__,
                   "settings": _json_settings(self.strategy), "warmup": history.height}
@@ -470,6 +476,25 @@ def replay_with_cancels(strategy: Strategy, bars: pl.DataFrame, live_from: int,
 
 def series_names(strategy: Strategy) -> list[str]:
     return [name for name in engine_nodes(strategy.checked) if name not in SIGNALS]
+
+
+def _killed_in_warm_up(path: Path) -> bool:
+    """A journal of this format whose first records (header, warm-up bars, warm) stop before
+    the warm record: the warm-up was being written when the process died."""
+    with open(path, "rb") as handle:
+        for _ in range(3):
+            line = handle.readline()
+            if not line.endswith(b"\n"):
+                return True  # torn: the records before it were the warm-up's
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return False  # not a record: resume names the problem
+            if record.get("kind") == "warm":
+                return False
+            if record.get("kind") == "header" and record.get("format") != FORMAT:
+                return False  # another journal: resume names it
+    return False
 
 
 def _intent(data: list[list[Any]]) -> Intent:

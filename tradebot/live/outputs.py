@@ -19,6 +19,7 @@ polars.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -35,6 +36,7 @@ EQUITY_SCHEMA = {"timestamp": pl.Datetime("ms", "UTC"), "equity": pl.Float64, "p
                  "drawdown": pl.Float64}
 _TRADES_KEY = '"trades": '  # where result.json's trade list goes (json.dumps with indent=2)
 _YEAR_10000_MS = 253_402_300_800_000  # strftime pads a year below 1000 its own way on some systems
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PLACEHOLDER = "\u0000trades\u0000"  # no setting holds a NUL: the one place the list is spliced in
 
 
@@ -116,9 +118,8 @@ def _plain(value: float) -> str | None:
 
 
 def _iso_seconds(start_ms: int) -> str:
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(start_ms // 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The epoch plus a timedelta, not fromtimestamp: Windows' gmtime stops at the year 3000.
+    return (_EPOCH + timedelta(milliseconds=start_ms)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _records(trades: pl.DataFrame) -> list[dict[str, Any]]:

@@ -114,3 +114,32 @@ def test_files_are_current_after_every_bar_and_put_right_after_a_crash(data, tex
         write_outputs(result, Path(tmp) / "run", settings=document["settings"], params=document["params"])
         for name in FILES:
             assert (folder / name).read_text() == (Path(tmp) / "run" / name).read_text(), name
+
+
+@pytest.mark.parametrize("pause", [0.0, 1e9])
+def test_result_json_follows_the_trades_unless_rewritten_within_the_pause(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pause: float) -> None:
+    """result.json is rewritten when a trade closes, but at most once per RESULT_PAUSE_S (its
+    metrics read the whole equity curve); closing the session writes it current."""
+    import datetime as dt
+
+    import numpy as np
+
+    from tradebot.live import session as session_module
+
+    monkeypatch.setattr(session_module, "RESULT_PAUSE_S", pause)
+    strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\n", tmp_path / "s.tbs")
+    close = 100 + 3 * np.sin(np.arange(80) / 3)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    bars = pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(80)]).cast(
+        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
+        "volume": np.ones(80)})
+    session = new_session(strategy, tmp_path / "session")
+    session.start(bars.head(2))
+    written = lambda: len(json.loads((tmp_path / "session" / "result.json").read_text())["trades"])  # noqa: E731
+    for row in bar_rows(bars)[2:]:
+        session.on_bar(row)
+        assert written() == (session.outputs.trades.height if pause == 0 else 0)
+    assert session.outputs.trades.height >= 3
+    session.close()
+    assert written() == session.outputs.trades.height

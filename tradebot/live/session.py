@@ -48,6 +48,10 @@ from .window import Retention, same_state
 FORMAT = "tradebot-paper/1"
 SNAPSHOT_EVERY = 50  # bars between kernel snapshots: a resume replays at most this many intents
 OUTPUT_EVERY = 60  # bars between rewrites of result.json when no trade closed
+# ... and at most one rewrite in this many seconds: its metrics read the whole equity curve, so a
+# replay racing through old bars would otherwise spend more on them the older the session gets
+# (a live session on 1-minute bars is never held back: its bars come a minute apart).
+RESULT_PAUSE_S = 5.0
 CANCEL_GLOB = "cancel-*.request"  # `tradebot paper cancel` leaves one file per request
 _COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 
@@ -174,6 +178,8 @@ class PaperSession:
         self.on_fill: Callable[[dict[str, Any]], None] = lambda trade: None
         self._journal: Journal | None = None
         self._since_output = 0
+        self._stale = False  # result.json lacks a closed trade or OUTPUT_EVERY bars
+        self._result_at = -math.inf  # when result.json was last written (time.monotonic)
 
     # ---- opening
 
@@ -312,7 +318,8 @@ class PaperSession:
             if len(outcome.closed) else None
         self.outputs.append((int(record["row"][0]), outcome.equity, outcome.position, outcome.drawdown), trades)
         self._since_output += 1
-        if trades is not None or self._since_output >= OUTPUT_EVERY:
+        self._stale = self._stale or trades is not None or self._since_output >= OUTPUT_EVERY
+        if self._stale and time.monotonic() - self._result_at >= RESULT_PAUSE_S:
             self.write_result()
         for trade in trades.iter_rows(named=True) if trades is not None else ():
             self.on_fill(trade)
@@ -386,9 +393,10 @@ class PaperSession:
 
     # ---- results
 
-    def result(self) -> BacktestResult:
-        """The session so far in the shape of a backtest result (the same writers and metrics)."""
-        timestamps = self.frame.timestamps()
+    def result(self, timestamps: pl.Series | None = None) -> BacktestResult:
+        """The session so far in the shape of a backtest result (the same writers and metrics);
+        `timestamps`: `self.frame.timestamps()` when the caller has it."""
+        timestamps = self.frame.timestamps() if timestamps is None else timestamps
         equity, position, drawdown = self.equity.values()
         curve = equity_curve(timestamps, equity, position, drawdowns=drawdown)
         per_year = bars_per_year(timestamps) if len(timestamps) > 1 else 1.0
@@ -406,8 +414,9 @@ class PaperSession:
                     "symbol": self.identity.symbol, "interval": self.identity.interval,
                     "bars": len(timestamps), "live_from": str(timestamps[min(self.live_from, len(timestamps) - 1)]),
                     "from": str(timestamps[0]), "to": str(timestamps[-1])}
-        self.outputs.write_result(self.result(), settings=settings, params=self.strategy.checked.param_values)
-        self._since_output = 0
+        self.outputs.write_result(self.result(timestamps), settings=settings,
+                                  params=self.strategy.checked.param_values)
+        self._since_output, self._stale, self._result_at = 0, False, time.monotonic()
 
     def _rewrite_outputs(self, closed: np.ndarray) -> None:
         """trades.csv and equity.csv whole from the trades `closed` and the equity held (on

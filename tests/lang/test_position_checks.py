@@ -44,6 +44,17 @@ def test_size_risk_with_a_stop_reading_position_state() -> None:
     assert any("`size risk` sizes an entry from its stop" in d.message for d in diags)
 
 
+def test_a_moving_target_beside_a_ladder_is_refused() -> None:
+    # The engine moves the target of every lot held, the rungs' too: the 1% rung would have been
+    # lost without a word (its lots sold at the moving target instead).
+    source = ("take_profit long 1% exit 50%\ntake_profit long at entry_price * 1.02\n"
+              "enter long when close > open\n")
+    [diag] = [d for d in errors(source).diagnostics if "ladder" in d.message]
+    assert diag.message == "a target that reads position state cannot sit beside the long ladder's targets"
+    assert (diag.span.line, diag.span.column) == (2, 1)
+    compile_source(source.replace("entry_price * 1.02", "close * 1.02"), "t.tbs")  # not reading it: fine
+
+
 def test_optimize_where_says_why() -> None:
     diags = errors("param n = 10 in 5..20\noptimize maximize sharpe where n < bars_since_entry\n"
                    "enter long when close > open\n").diagnostics

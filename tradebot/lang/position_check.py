@@ -99,6 +99,12 @@ def _risk_side(side: str, risk: RiskRules, settings: Mapping[str, Any], error: E
             error(f"{what} cannot read position state", spec.span,  # type: ignore[union-attr]
                   "it is fixed when the entry order is placed, before the position it would read "
                   "exists; a stop or target may read it (set at each close)")
+    target = rules.levels.get("take_profit")
+    if target is not None and rules.ladder and reads_position(target.value):
+        error(f"a target that reads position state cannot sit beside the {side} ladder's targets",
+              target.span, "the engine would move the rungs' targets with it: give the rungs' "
+              "distances only (e.g. `take_profit long 2% exit 50%`) and let the rest ride a "
+              "trailing stop, or drop the ladder")
     stop = rules.levels.get("stop_loss")
     size = settings.get("size")
     if stop is not None and reads_position(stop.value) and size and size[0] == "risk":

@@ -138,3 +138,34 @@ def test_killed_during_the_warm_up_starts_again(tmp_path: Path, kept: str) -> No
     assert_same_as_backtest(session.result(), backtest_of_session(strategy, bars, 5, interval_ms=HOUR_MS),
                             bars.height - 1)
     assert session.outputs.trades.height > 3
+
+
+def test_the_journal_grows_by_the_bar_not_by_the_trades_so_far(tmp_path: Path) -> None:
+    """A snapshot counts the closed trades (each is journaled once, with its bar): the record of
+    bar 550 is no longer than the record of bar 50, however many trades closed between."""
+    import datetime as dt
+    import json
+
+    import numpy as np
+    import polars as pl
+
+    strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\n", tmp_path / "s.tbs")
+    n = 600
+    close = 100 + np.sin(np.arange(n))
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    bars = pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(n)]).cast(
+        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
+        "volume": np.ones(n)})
+    session = new_session(strategy, tmp_path / "session")
+    session.start(bars.head(0))
+    for row in bar_rows(bars)[:580]:
+        session.on_bar(row)
+    lines = (tmp_path / "session" / JOURNAL_NAME).read_text().splitlines()
+    snapshots = {json.loads(line)["bar"]: len(line) for line in lines if '"snapshot"' in line and '"step"' in line}
+    assert session.outputs.trades.height > 80
+    assert snapshots[549] < snapshots[49] + 200  # (a few digits more: bar numbers, a larger count)
+    session = new_session(strategy, tmp_path / "session")  # resumed from a lean snapshot
+    session.resume()
+    for row in bar_rows(bars)[580:]:
+        session.on_bar(row)
+    assert_same_as_backtest(session.result(), backtest(strategy, bars), n - 1)

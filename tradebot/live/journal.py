@@ -11,7 +11,8 @@ Record kinds (the "kind" field):
     warm      the first live bar's index and the kernel's snapshot after the warm-up
     step      one live bar: its index and row, the signals and risk levels fed to the kernel,
               the trades it closed, equity and position after it, the orders standing, every N
-              bars the kernel's snapshot (Stepper.snapshot), and "window" when the first bar
+              bars the kernel's snapshot (Stepper.snapshot, counting the closed trades rather
+              than repeating them: each is in the record of its bar), and "window" when the first bar
               held moved or the horizon grew (window.py)
     cancel    an order withdrawn after bar "after" (Broker.cancel): its id, the request it
               came from, and whether it still stood ("done")

@@ -249,17 +249,18 @@ class PaperSession:
         if snapshot is None:
             raise SessionError(f"{self.journal_path}: the session never finished its warm-up; "
                                "delete the folder to start it again")
-        # The kernel from the last snapshot, then the intents and cancels journaled after it (their
-        # fills are already in the journal).
-        self.broker = PaperBroker.restore(snapshot)
+        # The kernel from the last snapshot (with the trades journaled up to it: a snapshot counts
+        # them only), then the intents and cancels journaled after it (their fills are already in
+        # the journal).
+        records = np.array(closed, dtype=float).reshape(len(closed), -1) if closed else self.broker.fills()[:0]
+        self.broker = PaperBroker.restore(snapshot, records)
         for record in replay:
             if record["kind"] == "step":
                 self.broker.submit(_intent(record["intent"]))
             else:
                 self.broker.cancel(record["order"])
         # The files follow the journal: whatever a crash left of them, rewritten from it.
-        self._rewrite_outputs(np.array(closed, dtype=float).reshape(len(closed), -1) if closed
-                              else self.broker.fills()[:0])
+        self._rewrite_outputs(records)
         return steps
 
     def _take_journaled(self, record: dict[str, Any]) -> None:

@@ -64,6 +64,19 @@ def new_session(strategy: Strategy, folder: Path, horizon: int | None = None) ->
     return session
 
 
+def wave(n: int, *, amplitude: float = 1.0, period: float = 1.0) -> pl.DataFrame:
+    """Hourly bars whose close follows a sine (a script on close vs close[1] trades often)."""
+    import datetime as dt
+
+    import numpy as np
+
+    close = 100 + amplitude * np.sin(np.arange(n) / period)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    return pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(n)]).cast(
+        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
+        "volume": np.ones(n)})
+
+
 def bar_rows(bars: pl.DataFrame) -> list[tuple[int, float, float, float, float, float]]:
     return list(rows(bars))
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.lang.strategies import ohlcv
 from tests.live.support import (HOUR_MS, assert_files_match, assert_same_as_backtest, bar_rows, compiled,
-                                new_session, scripts)
+                                new_session, scripts, wave)
 from tradebot.live.outputs import equity_line
 from tradebot.live.session import backtest_of_session
 from tradebot.runtime.report import ISO_FORMAT, write_outputs
@@ -121,19 +121,11 @@ def test_result_json_follows_the_trades_unless_rewritten_within_the_pause(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pause: float) -> None:
     """result.json is rewritten when a trade closes, but at most once per RESULT_PAUSE_S (its
     metrics read the whole equity curve); closing the session writes it current."""
-    import datetime as dt
-
-    import numpy as np
-
     from tradebot.live import session as session_module
 
     monkeypatch.setattr(session_module, "RESULT_PAUSE_S", pause)
     strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\n", tmp_path / "s.tbs")
-    close = 100 + 3 * np.sin(np.arange(80) / 3)
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-    bars = pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(80)]).cast(
-        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
-        "volume": np.ones(80)})
+    bars = wave(80, amplitude=3, period=3)
     session = new_session(strategy, tmp_path / "session")
     session.start(bars.head(2))
     written = lambda: len(json.loads((tmp_path / "session" / "result.json").read_text())["trades"])  # noqa: E731

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.lang.strategies import ohlcv
 from tests.live.support import (HOUR_MS, assert_files_match, assert_same_as_backtest, bar_rows, compiled, new_session,
-                                scripts)
+                                scripts, wave)
 from tradebot.lang.lookback import lookback
 from tradebot.live.journal import JOURNAL_NAME
 from tradebot.live.session import SessionError, backtest_of_session
@@ -81,19 +81,10 @@ def test_live_path_equals_backtest(data, text, bars, warm) -> None:
 
 
 def test_resume_after_many_trades(tmp_path: Path) -> None:
-    """A session whose snapshot holds more trades than the engine's first buffer (16) resumes."""
-    import datetime as dt
-
-    import numpy as np
-    import polars as pl
-
+    """A session whose snapshot counts more trades than the engine's first buffer (16) resumes."""
     strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\n", tmp_path / "s.tbs")
     n = 200
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-    close = 100 + np.sin(np.arange(n))
-    bars = pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(n)]).cast(
-        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
-        "volume": np.ones(n)})
+    bars = wave(n)
     session = new_session(strategy, tmp_path / "session")
     session.start(bars.head(0))
     for row in bar_rows(bars)[:190]:
@@ -110,18 +101,9 @@ def test_resume_after_many_trades(tmp_path: Path) -> None:
 def test_killed_during_the_warm_up_starts_again(tmp_path: Path, kept: str) -> None:
     """A kill while the warm-up was journaled (nothing live yet): the same command starts the
     session again rather than refusing it."""
-    import datetime as dt
-
-    import numpy as np
-    import polars as pl
-
     strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\nstop_loss 1%\n",
                         tmp_path / "s.tbs")
-    close = 100 + 3 * np.sin(np.arange(40) / 3)
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-    bars = pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(40)]).cast(
-        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
-        "volume": np.ones(40)})
+    bars = wave(40, amplitude=3, period=3)
     folder = tmp_path / "session"
     session = new_session(strategy, folder)
     session.start(bars.head(5))
@@ -143,19 +125,11 @@ def test_killed_during_the_warm_up_starts_again(tmp_path: Path, kept: str) -> No
 def test_the_journal_grows_by_the_bar_not_by_the_trades_so_far(tmp_path: Path) -> None:
     """A snapshot counts the closed trades (each is journaled once, with its bar): the record of
     bar 550 is no longer than the record of bar 50, however many trades closed between."""
-    import datetime as dt
     import json
-
-    import numpy as np
-    import polars as pl
 
     strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\n", tmp_path / "s.tbs")
     n = 600
-    close = 100 + np.sin(np.arange(n))
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-    bars = pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(n)]).cast(
-        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
-        "volume": np.ones(n)})
+    bars = wave(n)
     session = new_session(strategy, tmp_path / "session")
     session.start(bars.head(0))
     for row in bar_rows(bars)[:580]:

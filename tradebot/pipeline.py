@@ -21,7 +21,6 @@ from .config import Config
 from .data.access import refusal, script_data_roots
 from .data.loader import load_ohlcv
 from .data.panel import Panel, load_panel, universe_files
-from .data.settings import load_settings
 from .data.universe import store_files
 from .errors import DataError, UsageError, UserError
 from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check_source
@@ -388,6 +387,10 @@ class StoreChoice:
     interval: str | None = None
 
     def root_and_category(self, config: Config) -> tuple[Path, str]:
+        # The settings module imports the exchange clients (aiohttp, websockets: a quarter of a
+        # second), which only a script reading the store pays for.
+        from .data.settings import load_settings
+
         settings = load_settings(config, {"category": self.category})
         return settings.store_root, settings.category
 

@@ -8,8 +8,8 @@ command runs. "decision" is from the candle's arrival to the kernel's fills and 
 (the frame handed to the compiled plan, the plan on the bars the session holds, the kernel step),
 in wall time and in the process's CPU time (all threads: Polars' pool included), which a busy
 machine disturbs far less; a second table splits it into stages, with the GC's pauses;
-"on_bar" adds the journal's fsync'ed record and, on bars where a trade closed or every 60 bars,
-rewriting trades.csv, equity.csv and result.json. Target: decision p99 <= 50 ms at 100k bars.
+"on_bar" adds the journal's fsync'ed record, the bar's rows appended (fsync'ed) to equity.csv and
+trades.csv and, on bars where a trade closed or every 60 bars, rewriting result.json. Target: decision p99 <= 50 ms at 100k bars.
 Not part of the test suite: timings belong here, not in assertions.
 """
 from __future__ import annotations

@@ -8,10 +8,12 @@ Two measurements per script, each in a fresh process (resident memory is per pro
   bars. Before the bounded window the session kept and evaluated every bar, so this is how a
   weeks-long session grew.
 * "stream": a session warmed up on the script's own warm-up, then `--bars` candles one by one
-  through `on_bar` (the path `tradebot paper --replay` runs), resident memory sampled every 50k.
+  through `on_bar` (the path `tradebot paper --replay` runs), resident memory and CPU time
+  sampled every `--every` bars: the CPU a bar of each stretch shows what grows with the
+  session's age.
 
-The journal's fsync is replaced by a flush here (it takes 6 ms a record on this disk and does not
-change memory); everything else is the live path. Run with PYTHONPATH pointing at another
+The fsync of the journal and of the output files is replaced by a flush here (6 ms a call on
+this disk; it does not change memory); everything else is the live path. Run with PYTHONPATH pointing at another
 checkout to measure that code (the figures in docs/benchmarks.md compare with the code before
 the window). Linux: resident memory from /proc/self/status; elsewhere the peak (ru_maxrss).
 """
@@ -50,7 +52,7 @@ def peak_mb() -> float:
         return float("nan")
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-def child(script: str, history: int, bars: int) -> dict[str, object]:
+def child(script: str, history: int, bars: int, every: int) -> dict[str, object]:
     """One session in this process; its memory figures."""
     import polars as pl
 
@@ -83,43 +85,50 @@ def child(script: str, history: int, bars: int) -> dict[str, object]:
             session.on_bar(row)
             if i == min(1_000, bars):  # the code is loaded and compiled: growth from here on
                 base = resident_mb()
-            if i % 100_000 == 0 or i == bars:
-                samples.append((i, round(resident_mb() - base, 1)))
+            if i % every == 0 or i == bars:
+                samples.append((i, round(resident_mb() - base, 1), time.process_time() - cpu))
                 print(f"{script}: {i:,} live bars, resident {resident_mb():.1f} MB, "
                       f"{time.process_time() - cpu:.0f} s CPU", file=sys.stderr, flush=True)
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
         held = getattr(session.frame, "held", session.frame.size)
         session.close()
-    return {"script": script, "history": history, "bars": bars, "samples": samples,
+    # CPU a bar in each stretch of `every` bars: flat when nothing grows with the session's age
+    stretches = [(n, round(1000 * (c - c0) / (n - n0), 2))
+                 for (n0, _, c0), (n, _, c) in zip([(0, 0, 0.0), *samples], samples)]
+    return {"script": script, "history": history, "bars": bars,
+            "samples": [(n, mb) for n, mb, _ in samples], "stretches": stretches,
             "peak": round(peak_mb(), 1), "end": round(resident_mb(), 1), "held": held,
             "ms_per_bar": round(1000 * wall / bars, 2), "cpu_ms_per_bar": round(1000 * cpu / bars, 2)}
 
-def run(script: str, history: int, bars: int) -> dict[str, object]:
-    out = subprocess.run([sys.executable, __file__, "--child", script, str(history), str(bars)],
+def run(script: str, history: int, bars: int, every: int) -> dict[str, object]:
+    out = subprocess.run([sys.executable, __file__, "--child", script, str(history), str(bars), str(every)],
                          stdout=subprocess.PIPE, text=True, check=True, env=os.environ)  # progress on stderr
     return json.loads(out.stdout.splitlines()[-1])
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        print(json.dumps(child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        print(json.dumps(child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=500_000, help="candles streamed (0: skip)")
     parser.add_argument("--history", type=int, default=500_000, help="bars of history (0: skip)")
     parser.add_argument("--scripts", nargs="+", default=list(SCRIPTS))
+    parser.add_argument("--every", type=int, default=100_000, help="bars between samples")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} at start" if hasattr(os, "getloadavg") else "")
     results = []
     for script in args.scripts:
         if args.history:
-            results.append(run(script, args.history, 200))
+            results.append(run(script, args.history, 200, args.every))
         if args.bars:
-            results.append(run(script, 0, args.bars))
+            results.append(run(script, 0, args.bars, args.every))
     print(table(["script", "history", "live bars", "bars held", "resident MB at end",
-                 "growth MB after the first 1k live bars", "peak MB", "ms a bar", "CPU ms a bar"],
+                 "growth MB after the first 1k live bars", "peak MB", "ms a bar", "CPU ms a bar",
+                 "CPU ms a bar by stretch"],
                 [[r["script"], f"{r['history']:,}", f"{r['bars']:,}", f"{r['held']:,}", r["end"],
                   " ".join(f"{n // 1000}k: {mb:+}" for n, mb in r["samples"]),
-                  r["peak"], r["ms_per_bar"], r["cpu_ms_per_bar"]] for r in results]))
+                  r["peak"], r["ms_per_bar"], r["cpu_ms_per_bar"],
+                  " ".join(f"{n // 1000}k: {ms}" for n, ms in r["stretches"])] for r in results]))
     if hasattr(os, "getloadavg"):
         print(f"load average {os.getloadavg()[0]:.2f} at end")
 

@@ -14,6 +14,7 @@ from tradebot.live.feed import rows
 from tradebot.live.session import Identity, PaperSession
 from tradebot.pipeline import Strategy, compile_source
 from tradebot.runtime.engine import BacktestResult
+from tradebot.runtime.report import ISO_FORMAT
 
 HOUR_MS = 3_600_000
 _NUMBER, CONDITION = expressions()
@@ -63,6 +64,19 @@ def new_session(strategy: Strategy, folder: Path, horizon: int | None = None) ->
     return session
 
 
+def wave(n: int, *, amplitude: float = 1.0, period: float = 1.0) -> pl.DataFrame:
+    """Hourly bars whose close follows a sine (a script on close vs close[1] trades often)."""
+    import datetime as dt
+
+    import numpy as np
+
+    close = 100 + amplitude * np.sin(np.arange(n) / period)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    return pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(n)]).cast(
+        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
+        "volume": np.ones(n)})
+
+
 def bar_rows(bars: pl.DataFrame) -> list[tuple[int, float, float, float, float, float]]:
     return list(rows(bars))
 
@@ -77,3 +91,17 @@ def assert_same_as_backtest(session_result: BacktestResult, backtest: BacktestRe
     assert n == backtest.equity.height
     compared = n - 1 if expected.height < backtest.trades.height else n
     assert session_result.equity.head(compared).to_dicts() == backtest.equity.head(compared).to_dicts()
+
+
+def assert_files_match(folder: Path, backtest: BacktestResult, last_bar: int) -> None:
+    """The session folder's trades.csv and equity.csv are the backtest's, as `tradebot run --out`
+    writes them, except what the backtest closes at its last bar because the data ends there
+    (that trade, and that bar's equity row)."""
+    open_at_end = (pl.col("exit_reason") == "end_of_data") & (pl.col("exit_bar") == last_bar)
+    expected = backtest.trades.filter(~open_at_end)
+    assert (folder / "trades.csv").read_text() == expected.write_csv(datetime_format=ISO_FORMAT)
+    lines = (folder / "equity.csv").read_text().splitlines()
+    theirs = backtest.equity.write_csv(datetime_format=ISO_FORMAT).splitlines()
+    assert len(lines) == len(theirs)
+    compared = len(lines) - 1 if expected.height < backtest.trades.height else len(lines)
+    assert lines[:compared] == theirs[:compared]

@@ -18,9 +18,12 @@ import pytest
 
 from fake_bybit import WsFault
 from tests.data.test_cli import FAST as DATA_FAST
+from tests.live.support import assert_files_match
 from tradebot.cli import main
 from tradebot.live.journal import JOURNAL_NAME
 from tradebot.live.review import read_session, verify
+from tradebot.live.session import backtest_of_session
+from tradebot.pipeline import load_strategy
 
 REPO = Path(__file__).resolve().parents[2]
 # The data tests' fast client settings, and one attempt fewer per request: "unreachable" sooner.
@@ -113,6 +116,10 @@ def test_sigkill_at_random_moments_then_resume_equals_backtest(tmp_path: Path) -
     assert recorded.bars.height == 260 and recorded.bars["timestamp"].is_unique().all()
     same, message = verify(recorded)
     assert same, message
+    # the files appended across the kills are the backtest's (tradebot run --out's format)
+    expected = backtest_of_session(load_strategy(tmp_path / script), recorded.bars, recorded.live_from,
+                                   interval_ms=60_000)
+    assert_files_match(tmp_path / "s", expected, recorded.bars.height - 1)
     check = subprocess.run([sys.executable, "-m", "tradebot", "paper", "verify", "s"], cwd=tmp_path,
                            env=env, capture_output=True, text=True, timeout=300)
     assert check.returncode == 0 and "identical:" in check.stdout
@@ -163,3 +170,28 @@ def test_a_script_error_and_a_gap_in_the_data(tmp_path: Path, capsys: pytest.Cap
     assert main(["paper", _scripts(tmp_path)[0], "--replay", str(data)]) == 3
     err = capsys.readouterr().err
     assert "gap in the bars" in err and "1m.csv:101:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("fault", "words"), [
+    ("young", "the exchange has 10 since NEWUSDT's listing"),  # a warm-up longer than the history
+    ("hole", "1m.csv:46: gap in the bars"),  # the exchange never traded a minute inside the warm-up
+])
+def test_a_warm_up_the_exchange_cannot_give(make_fake: Any, tmp_path: Path, fault: str, words: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.data.bybit_testkit import NOW_MS, market_config
+
+    symbols = market_config().symbols
+    symbols["linear"]["NEWUSDT"] = NOW_MS - 10 * 60_000
+    holes = {("BTCUSDT", NOW_MS - 3 * 60_000)} if fault == "hole" else set()
+    fake = make_fake(symbols=symbols, holes=holes)
+    store = tmp_path / "data" / "bybit" / "linear" / "BTCUSDT" / "1m.csv"  # an older bar stored
+    store.parent.mkdir(parents=True)
+    store.write_text("timestamp,open,high,low,close,volume\n2024-02-29T20:00:00Z,1,1,1,1,1\n")
+    script = _scripts(tmp_path)[0]  # its warm-up: sma(close, 8) @ 5m and the 5-minute bar in progress
+    symbol = "NEWUSDT" if fault == "young" else "BTCUSDT"
+    code = main(["paper", script, "--symbol", symbol, "--interval", "1m", "--rest-url", fake.rest_url,
+                 "--ws-url", fake.ws_url, "--duration", "0.5"])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert words in err and "Traceback" not in err
+    assert not list((tmp_path / "sessions").glob("*/journal.jsonl"))  # nothing started

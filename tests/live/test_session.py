@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.lang.strategies import ohlcv
-from tests.live.support import HOUR_MS, assert_same_as_backtest, bar_rows, compiled, new_session, scripts
+from tests.live.support import (HOUR_MS, assert_files_match, assert_same_as_backtest, bar_rows, compiled, new_session,
+                                scripts, wave)
 from tradebot.lang.lookback import lookback
 from tradebot.live.journal import JOURNAL_NAME
 from tradebot.live.session import SessionError, backtest_of_session
@@ -76,29 +77,69 @@ def test_live_path_equals_backtest(data, text, bars, warm) -> None:
         expected = backtest(strategy, bars) if warmup == 0 else \
             backtest_of_session(strategy, bars, warmup, interval_ms=HOUR_MS)
         assert_same_as_backtest(result, expected, bars.height - 1)
+        assert_files_match(folder, expected, bars.height - 1)  # appended across the restarts
 
 
 def test_resume_after_many_trades(tmp_path: Path) -> None:
-    """A session whose snapshot holds more trades than the engine's first buffer (16) resumes."""
-    import datetime as dt
-
-    import numpy as np
-    import polars as pl
-
+    """A session whose snapshot counts more trades than the engine's first buffer (16) resumes."""
     strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\n", tmp_path / "s.tbs")
     n = 200
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-    close = 100 + np.sin(np.arange(n))
-    bars = pl.DataFrame({"timestamp": pl.Series([start + dt.timedelta(hours=i) for i in range(n)]).cast(
-        pl.Datetime("ms", "UTC")), "open": close, "high": close + 1, "low": close - 1, "close": close,
-        "volume": np.ones(n)})
+    bars = wave(n)
     session = new_session(strategy, tmp_path / "session")
     session.start(bars.head(0))
     for row in bar_rows(bars)[:190]:
         session.on_bar(row)
-    assert len(session.closed) > 20
+    assert session.outputs.trades.height > 20
     session = new_session(strategy, tmp_path / "session")
     session.resume()
     for row in bar_rows(bars)[190:]:
+        session.on_bar(row)
+    assert_same_as_backtest(session.result(), backtest(strategy, bars), n - 1)
+
+
+@pytest.mark.parametrize("kept", ["header, torn", "header", "header, bars", "header, bars, torn"])
+def test_killed_during_the_warm_up_starts_again(tmp_path: Path, kept: str) -> None:
+    """A kill while the warm-up was journaled (nothing live yet): the same command starts the
+    session again rather than refusing it."""
+    strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\nstop_loss 1%\n",
+                        tmp_path / "s.tbs")
+    bars = wave(40, amplitude=3, period=3)
+    folder = tmp_path / "session"
+    session = new_session(strategy, folder)
+    session.start(bars.head(5))
+    journal = folder / JOURNAL_NAME
+    header, rows, _warm = journal.read_bytes().splitlines(keepends=True)
+    cut = {"header, torn": header[:-5], "header": header, "header, bars": header + rows,
+           "header, bars, torn": header + rows[:len(rows) // 2]}[kept]
+    journal.write_bytes(cut)
+    session = new_session(strategy, folder)
+    assert not session.exists()
+    session.start(bars.head(5))
+    for row in bar_rows(bars)[5:]:
+        session.on_bar(row)
+    assert_same_as_backtest(session.result(), backtest_of_session(strategy, bars, 5, interval_ms=HOUR_MS),
+                            bars.height - 1)
+    assert session.outputs.trades.height > 3
+
+
+def test_the_journal_grows_by_the_bar_not_by_the_trades_so_far(tmp_path: Path) -> None:
+    """A snapshot counts the closed trades (each is journaled once, with its bar): the record of
+    bar 550 is no longer than the record of bar 50, however many trades closed between."""
+    import json
+
+    strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\n", tmp_path / "s.tbs")
+    n = 600
+    bars = wave(n)
+    session = new_session(strategy, tmp_path / "session")
+    session.start(bars.head(0))
+    for row in bar_rows(bars)[:580]:
+        session.on_bar(row)
+    lines = (tmp_path / "session" / JOURNAL_NAME).read_text().splitlines()
+    snapshots = {json.loads(line)["bar"]: len(line) for line in lines if '"snapshot"' in line and '"step"' in line}
+    assert session.outputs.trades.height > 80
+    assert snapshots[549] < snapshots[49] + 200  # (a few digits more: bar numbers, a larger count)
+    session = new_session(strategy, tmp_path / "session")  # resumed from a lean snapshot
+    session.resume()
+    for row in bar_rows(bars)[580:]:
         session.on_bar(row)
     assert_same_as_backtest(session.result(), backtest(strategy, bars), n - 1)

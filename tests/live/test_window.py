@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.lang.strategies import ohlcv
-from tests.live.support import HOUR_MS, assert_same_as_backtest, bar_rows, compiled, new_session, scripts
+from tests.live.support import (HOUR_MS, assert_files_match, assert_same_as_backtest, bar_rows, compiled, new_session,
+                                scripts)
 from tradebot.lang.lookback import lookback
 from tradebot.live.session import PaperSession, backtest_of_session
 from tradebot.live.window import Retention, convergence_horizon, same_state
@@ -55,8 +56,9 @@ def test_forgetting_bars_changes_no_decision(text, bars, horizon, restarts) -> N
         event("forgot bars" if session.frame.first else "kept every bar")
         result = session.result()
         session.close()
-        assert_same_as_backtest(result, backtest_of_session(strategy, bars, warmup, interval_ms=HOUR_MS),
-                                bars.height - 1)
+        expected = backtest_of_session(strategy, bars, warmup, interval_ms=HOUR_MS)
+        assert_same_as_backtest(result, expected, bars.height - 1)
+        assert_files_match(Path(tmp) / "session", expected, bars.height - 1)
 
 
 SCRIPT = """fast = ema(close, 12)

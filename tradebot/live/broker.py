@@ -100,11 +100,14 @@ class PaperBroker:
         return cls(Stepper.for_config(config, program))
 
     @classmethod
-    def restore(cls, snapshot: dict[str, Any]) -> PaperBroker:
-        return cls(Stepper.restore(snapshot))
+    def restore(cls, snapshot: dict[str, Any], trades: np.ndarray | None = None) -> PaperBroker:
+        """From `snapshot`; `trades`: every trade closed so far (`snapshot` counts them only)."""
+        return cls(Stepper.restore(snapshot, trades))
 
     def snapshot(self) -> dict[str, Any]:
-        return self.stepper.snapshot()
+        """The kernel's state, counting the closed trades without them: the caller keeps them
+        (the session journals each trade once, with the bar that closed it)."""
+        return self.stepper.snapshot(trades=False)
 
     @property
     def bars_seen(self) -> int:

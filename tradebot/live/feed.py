@@ -31,13 +31,14 @@ def rows(bars: pl.DataFrame) -> Iterator[Row]:
     yield from epoch.iter_rows()  # type: ignore[misc]
 
 
-def check_continuous(bars: pl.DataFrame, step_ms: int, where: str) -> None:
-    """A hole in the bars would shift every window: refuse it, naming the first one."""
+def check_continuous(bars: pl.DataFrame, step_ms: int, where: str, *, skipped: int = 0) -> None:
+    """A hole in the bars would shift every window: refuse it, naming the first one (its row in
+    the file `where`, whose first `skipped` data rows come before `bars`)."""
     starts = bars["timestamp"].dt.epoch("ms").to_numpy()
     for i in range(1, len(starts)):
         if starts[i] - starts[i - 1] != step_ms:
             raise DataError(where, f"gap in the bars: {format_ms(int(starts[i]))} follows "
-                            f"{format_ms(int(starts[i - 1]))}", row=i + 2,
+                            f"{format_ms(int(starts[i - 1]))}", row=skipped + i + 2,
                             hint="fill it first (tradebot data repair, tradebot fetch)")
 
 
@@ -86,8 +87,10 @@ async def warm_history(rest: BybitRest, store: CandleStore, key: SeriesKey, *, w
     start = pl.lit(since).cast(pl.Datetime("ms", "UTC"))
     history = stored.filter((pl.col("timestamp") >= start)
                             & (pl.col("timestamp").dt.epoch("ms") < open_start))
+    # A hole first: the exchange skipped a candle (nothing traded), which is not a young listing.
+    check_continuous(history, interval.ms, str(store.path(key)),
+                     skipped=stored.filter(pl.col("timestamp") < start).height)
     if history.height < warmup:
         raise DataError(store.path(key), f"the script's warm-up needs {warmup} {interval.name} "
                         f"bars; the exchange has {history.height} since {key.symbol}'s listing")
-    check_continuous(history, interval.ms, str(store.path(key)))
     return history

@@ -11,7 +11,8 @@ Record kinds (the "kind" field):
     warm      the first live bar's index and the kernel's snapshot after the warm-up
     step      one live bar: its index and row, the signals and risk levels fed to the kernel,
               the trades it closed, equity and position after it, the orders standing, every N
-              bars the kernel's snapshot (Stepper.snapshot), and "window" when the first bar
+              bars the kernel's snapshot (Stepper.snapshot, counting the closed trades rather
+              than repeating them: each is in the record of its bar), and "window" when the first bar
               held moved or the horizon grew (window.py)
     cancel    an order withdrawn after bar "after" (Broker.cancel): its id, the request it
               came from, and whether it still stood ("done")
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -39,15 +40,14 @@ class Journal:
         self.cut = cut_torn_tail(self.path)
         self._handle = open(self.path, "ab")
 
-    def append(self, record: dict[str, Any], *, sync: bool = True) -> None:
+    def append(self, record: dict[str, Any], *, durable: bool = True) -> None:
         self._handle.write(dumps(record))
         self._handle.flush()
-        if sync:
-            os.fsync(self._handle.fileno())
+        if durable:
+            sync(self._handle)
 
     def sync(self) -> None:
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        sync(self._handle)
 
     def close(self) -> None:
         self._handle.close()
@@ -57,6 +57,12 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def sync(handle: IO[bytes]) -> None:
+    """What was written to `handle` on the disk (os.fsync exists on POSIX and Windows)."""
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 def dumps(record: dict[str, Any]) -> bytes:

@@ -22,6 +22,7 @@ skipped).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import time
@@ -39,14 +40,18 @@ from ..pipeline import (PROGRAM_INPUT, Strategy, backtest_from_frame, engine_nod
                         rule_program)
 from ..runtime.engine import BacktestResult, equity_curve, level_values, trades_frame
 from ..runtime.metrics import bars_per_year, compute_metrics
-from ..runtime.report import write_outputs
 from .broker import Intent, PaperBroker
 from .journal import JOURNAL_NAME, Journal, read_records
+from .outputs import SessionOutputs, trades_of
 from .window import Retention, same_state
 
 FORMAT = "tradebot-paper/1"
 SNAPSHOT_EVERY = 50  # bars between kernel snapshots: a resume replays at most this many intents
-OUTPUT_EVERY = 60  # bars between rewrites of trades/equity/result when no trade closed
+OUTPUT_EVERY = 60  # bars between rewrites of result.json when no trade closed
+# ... and at most one rewrite in this many seconds: its metrics read the whole equity curve, so a
+# replay racing through old bars would otherwise spend more on them the older the session gets
+# (a live session on 1-minute bars is never held back: its bars come a minute apart).
+RESULT_PAUSE_S = 5.0
 CANCEL_GLOB = "cancel-*.request"  # `tradebot paper cancel` leaves one file per request
 _COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 
@@ -168,11 +173,13 @@ class PaperSession:
         self.broker = PaperBroker.for_config(self.config, rule_program(program, None))
         self.live_from = 0
         self.equity = Columns(3)  # equity, position, drawdown of every bar (24 bytes a bar)
-        self.closed: list[np.ndarray] = []
+        self.outputs = SessionOutputs(self.folder)  # trades.csv, equity.csv, result.json
         self.cancelled: set[str] = set()  # the cancel requests already journaled
         self.on_fill: Callable[[dict[str, Any]], None] = lambda trade: None
         self._journal: Journal | None = None
         self._since_output = 0
+        self._stale = False  # result.json lacks a closed trade or OUTPUT_EVERY bars
+        self._result_at = -math.inf  # when result.json was last written (time.monotonic)
 
     # ---- opening
 
@@ -181,10 +188,15 @@ class PaperSession:
         return self.folder / JOURNAL_NAME
 
     def exists(self) -> bool:
-        return self.journal_path.exists() and self.journal_path.stat().st_size > 0
+        """Whether the folder holds a session to resume. One killed before the end of its warm-up
+        has nothing live yet: it is started again (`start`), as if it had never begun."""
+        if not self.journal_path.exists() or self.journal_path.stat().st_size == 0:
+            return False
+        return not _killed_in_warm_up(self.journal_path)
 
     def start(self, history: pl.DataFrame) -> None:
         """A new session whose warm-up is `history` (the bars before the first live one)."""
+        self.journal_path.unlink(missing_ok=True)  # a warm-up cut short by a kill (`exists`)
         self._journal = Journal(self.journal_path)
         header = {"kind": "header", "format": FORMAT, **self.identity.__dict__,
                   "settings": _json_settings(self.strategy), "warmup": history.height}
@@ -202,7 +214,7 @@ class PaperSession:
         self._journal.append(warm)
         if window is not None:
             self._move_window(window)
-        self.write_outputs()
+        self._rewrite_outputs(self.broker.fills())
 
     def resume(self) -> int:
         """Rebuild the session from its journal, read record by record (the bars before the last
@@ -213,6 +225,7 @@ class PaperSession:
         replay: list[dict[str, Any]] = []  # the steps and cancels after the last snapshot
         snapshot: dict[str, Any] | None = None
         steps = 0
+        closed: list[list[float]] = []  # every trade closed, in closing order
         for record in records:
             kind = record["kind"]
             if kind == "bars":
@@ -226,6 +239,7 @@ class PaperSession:
             elif kind == "step":
                 steps += 1
                 self._take_journaled(record)
+                closed += record["closed"]
                 replay.append(record)
                 if "snapshot" in record:
                     snapshot, replay = record["snapshot"], []
@@ -235,22 +249,24 @@ class PaperSession:
         if snapshot is None:
             raise SessionError(f"{self.journal_path}: the session never finished its warm-up; "
                                "delete the folder to start it again")
-        # The kernel from the last snapshot, then the intents and cancels journaled after it (their
-        # fills are already in the journal).
-        self.broker = PaperBroker.restore(snapshot)
+        # The kernel from the last snapshot (with the trades journaled up to it: a snapshot counts
+        # them only), then the intents and cancels journaled after it (their fills are already in
+        # the journal).
+        records = np.array(closed, dtype=float).reshape(len(closed), -1) if closed else self.broker.fills()[:0]
+        self.broker = PaperBroker.restore(snapshot, records)
         for record in replay:
             if record["kind"] == "step":
                 self.broker.submit(_intent(record["intent"]))
             else:
                 self.broker.cancel(record["order"])
-        self.write_outputs()
+        # The files follow the journal: whatever a crash left of them, rewritten from it.
+        self._rewrite_outputs(records)
         return steps
 
     def _take_journaled(self, record: dict[str, Any]) -> None:
         """A live bar as its step record left it: the bar, its outcome, and the first bar kept."""
         self.frame.append(record["row"])
         self.equity.append((record["equity"], record["position"], record["drawdown"]))
-        self.closed += [np.array(row) for row in record["closed"]]
         if "window" in record:
             self._move_window(record["window"])
 
@@ -298,12 +314,16 @@ class PaperSession:
         if window is not None:
             self._move_window(window)
         self.equity.append((outcome.equity, outcome.position, outcome.drawdown))
-        self.closed += list(outcome.closed)
+        # After the journal, the files: a crash between the two is put right on resume.
+        trades = trades_of(outcome.closed, self.frame.origin_ms or 0, self.identity.interval_ms) \
+            if len(outcome.closed) else None
+        self.outputs.append((int(record["row"][0]), outcome.equity, outcome.position, outcome.drawdown), trades)
         self._since_output += 1
-        if len(outcome.closed) or self._since_output >= OUTPUT_EVERY:
-            self.write_outputs()
-        for trade in outcome.closed:
-            self.on_fill(self._trade_dict(trade))
+        self._stale = self._stale or trades is not None or self._since_output >= OUTPUT_EVERY
+        if self._stale and time.monotonic() - self._result_at >= RESULT_PAUSE_S:
+            self.write_result()
+        for trade in trades.iter_rows(named=True) if trades is not None else ():
+            self.on_fill(trade)
         return record
 
     def _next_window(self) -> dict[str, int] | None:
@@ -374,20 +394,20 @@ class PaperSession:
 
     # ---- results
 
-    def result(self) -> BacktestResult:
-        """The session so far in the shape of a backtest result (the same writers and metrics)."""
-        timestamps = self.frame.timestamps()
-        records = np.array(self.closed).reshape(len(self.closed), -1) if self.closed else \
-            self.broker.fills()[:0]
-        trades = trades_frame(records, timestamps)
+    def result(self, timestamps: pl.Series | None = None) -> BacktestResult:
+        """The session so far in the shape of a backtest result (the same writers and metrics);
+        `timestamps`: `self.frame.timestamps()` when the caller has it."""
+        timestamps = self.frame.timestamps() if timestamps is None else timestamps
         equity, position, drawdown = self.equity.values()
         curve = equity_curve(timestamps, equity, position, drawdowns=drawdown)
         per_year = bars_per_year(timestamps) if len(timestamps) > 1 else 1.0
+        trades = self.outputs.trades
         metrics = compute_metrics(trades, curve, capital=self.config.capital, bars_per_year=per_year,
                                   close=np.array([self.frame.first_close, self.frame.last_close()]))
         return BacktestResult(trades, curve, metrics, self.config, per_year)
 
-    def write_outputs(self) -> None:
+    def write_result(self) -> None:
+        """result.json as `tradebot run --out` writes it, for the bars so far."""
         if self.frame.size < 2:
             return
         timestamps = self.frame.timestamps()
@@ -395,16 +415,22 @@ class PaperSession:
                     "symbol": self.identity.symbol, "interval": self.identity.interval,
                     "bars": len(timestamps), "live_from": str(timestamps[min(self.live_from, len(timestamps) - 1)]),
                     "from": str(timestamps[0]), "to": str(timestamps[-1])}
-        write_outputs(self.result(), self.folder, settings=settings,
-                      params=self.strategy.checked.param_values)
-        self._since_output = 0
+        self.outputs.write_result(self.result(timestamps), settings=settings,
+                                  params=self.strategy.checked.param_values)
+        self._since_output, self._stale, self._result_at = 0, False, time.monotonic()
 
-    def _trade_dict(self, trade: np.ndarray) -> dict[str, Any]:
-        return trades_frame(trade.reshape(1, -1), self.frame.timestamps()).row(0, named=True)
+    def _rewrite_outputs(self, closed: np.ndarray) -> None:
+        """trades.csv and equity.csv whole from the trades `closed` and the equity held (on
+        start and resume), then result.json."""
+        timestamps = self.frame.timestamps()
+        equity, position, drawdown = self.equity.values()
+        self.outputs.rewrite(trades_of(closed, self.frame.origin_ms or 0, self.identity.interval_ms),
+                             equity_curve(timestamps, equity, position, drawdowns=drawdown))
+        self.write_result()
 
     def close(self) -> None:
         if self._journal is not None:
-            self.write_outputs()
+            self.write_result()
             self._journal.close()
             self._journal = None
 
@@ -460,6 +486,25 @@ def replay_with_cancels(strategy: Strategy, bars: pl.DataFrame, live_from: int,
 
 def series_names(strategy: Strategy) -> list[str]:
     return [name for name in engine_nodes(strategy.checked) if name not in SIGNALS]
+
+
+def _killed_in_warm_up(path: Path) -> bool:
+    """A journal of this format whose first records (header, warm-up bars, warm) stop before
+    the warm record: the warm-up was being written when the process died."""
+    with open(path, "rb") as handle:
+        for _ in range(3):
+            line = handle.readline()
+            if not line.endswith(b"\n"):
+                return True  # torn: the records before it were the warm-up's
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return False  # not a record: resume names the problem
+            if record.get("kind") == "warm":
+                return False
+            if record.get("kind") == "header" and record.get("format") != FORMAT:
+                return False  # another journal: resume names it
+    return False
 
 
 def _intent(data: list[list[Any]]) -> Intent:

@@ -86,7 +86,7 @@ def result_to_dict(result: BacktestResult, *, settings: Mapping[str, Any],
         "settings": merged_settings(result, settings),
         "params": dict(params),
         "metrics": result.metrics,
-        "trades": trade_records(result.trades),
+        "trades": trade_records(result.trades) if result.trades.height else [],  # no query for none
         "ruin": None if result.ruin is None else {
             "bar": result.ruin.bar, "time": result.ruin.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "shortfall": result.ruin.shortfall},

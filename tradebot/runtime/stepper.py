@@ -132,8 +132,10 @@ class Stepper:
             grown[:self.state.k] = self._trades[:self.state.k]
             self._trades = grown
 
-    def snapshot(self) -> dict[str, Any]:
-        """Everything needed to resume, as JSON values; floats as exact hex strings."""
+    def snapshot(self, *, trades: bool = True) -> dict[str, Any]:
+        """Everything needed to resume, as JSON values; floats as exact hex strings. `trades`
+        False: their number only, for a caller that keeps the closed trades itself (a paper
+        session journals each once; all of them in every snapshot would grow without end)."""
         modes, ints, floats = self._settings
         return {
             "format": SNAPSHOT_FORMAT,
@@ -143,29 +145,36 @@ class Stepper:
             "floats": _encode(tuple(floats)),
             "state": _encode(self.state),
             "lots": [_encode(tuple(row)) for row in self._lots[:self.state.book.lots]],
-            "trades": [_encode(tuple(row)) for row in self._trades[:self.state.k]],
+            "trades": [_encode(tuple(row)) for row in self._trades[:self.state.k]] if trades else int(self.state.k),
             "program": _encode_program(self._program),
         }
 
     @classmethod
-    def restore(cls, snapshot: dict[str, Any]) -> Stepper:
-        """A `Stepper` exactly as it was when `snapshot` was taken."""
+    def restore(cls, snapshot: dict[str, Any], trades: np.ndarray | None = None) -> Stepper:
+        """A `Stepper` exactly as it was when `snapshot` was taken; `trades`: the closed trades
+        (kernel.T_* rows, at least as many as it counts) of a snapshot taken without them."""
         if snapshot.get("format") != SNAPSHOT_FORMAT:
             raise ValueError(f"not a {SNAPSHOT_FORMAT} snapshot: format {snapshot.get('format')!r}")
+        counted = snapshot["trades"] if isinstance(snapshot["trades"], int) else None
+        if counted is not None and (trades is None or len(trades) < counted):
+            raise ValueError(f"the snapshot counts {counted} trades; {0 if trades is None else len(trades)} given")
         floats = np.array([float.fromhex(v) for v in snapshot["floats"]])
         stepper = cls(np.array(snapshot["modes"]), np.array(snapshot["ints"]), floats,
                       _decode_program(snapshot["program"]) if "program" in snapshot else None)
         # Grow the (still empty) trade buffer before the state carries the snapshot's trade count:
         # growing copies the first `state.k` rows, more than a fresh buffer has past 16 trades.
-        stepper._make_room(len(snapshot["trades"]))
+        stepper._make_room(len(snapshot["trades"]) if counted is None else counted)
         # The freshly built state is the template of every field's type (numba compiles `step`
         # for exact types: an int where a float belongs would be another signature).
         stepper.state = _decode(stepper.state, snapshot["state"])
         stepper.bars_seen = int(snapshot["bars_seen"])
         lots = [[float.fromhex(v) for v in row] for row in snapshot["lots"]]
         stepper._lots[:len(lots)] = np.array(lots).reshape(len(lots), kn.LOT_FIELDS)
-        trades = [[float.fromhex(v) for v in row] for row in snapshot["trades"]]
-        stepper._trades[:len(trades)] = np.array(trades).reshape(len(trades), kn.TRADE_FIELDS)
+        if counted is None:
+            rows = np.array([[float.fromhex(v) for v in row] for row in snapshot["trades"]])
+        else:
+            rows = np.asarray(trades, dtype=np.float64)[:counted]
+        stepper._trades[:len(rows)] = rows.reshape(len(rows), kn.TRADE_FIELDS)
         return stepper
 
 

@@ -23,6 +23,24 @@ def pytest_configure(config: pytest.Config) -> None:
     # In CI a skipped oracle module (TA-Lib, backtesting.py, vectorbt, PostgreSQL, tmux, node) fails.
     if oracles_required(os.environ):
         config.pluginmanager.register(OracleGuard(), "oracle-guard")
+    if not hasattr(config, "workerinput"):  # the main process, before xdist starts its workers
+        compile_kernels_once()
+
+
+def compile_kernels_once() -> None:
+    """Fill numba's cache before the tests start, in one process. On a fresh clone every test
+    process and every `tradebot` subprocess a test starts would otherwise compile the same
+    kernels at once (about a minute of CPU each), on 2 cores, and time out. With the cache warm
+    these runs take a few seconds. Skipped when the engine's cache index exists (numba then
+    recompiles only what changed, in whichever process needs it first)."""
+    import subprocess
+    import sys
+
+    if next((ROOT / "tradebot" / "runtime" / "__pycache__").glob("kernel.*.nbi"), None) is not None:
+        return
+    for script in ("examples/chandelier.tbs", "examples/rotation.tbs"):
+        subprocess.run([sys.executable, "-m", "tradebot", "run", str(ROOT / script)], cwd=ROOT,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

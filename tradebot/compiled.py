@@ -7,6 +7,7 @@ the compilation — several seconds. Without a word, that first `make run` looks
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,3 +118,35 @@ def load_cached_kernels_lean() -> None:
 
     load_overload.lean = True
     cache.load_overload = load_overload
+    _rebuild_environments_lean()
+
+
+def _rebuild_environments_lean() -> None:
+    """Rebuild a cached kernel's environments without importing numba's implementation modules.
+
+    Every function compiled into a kernel carries an environment whose globals are its module's
+    namespace, and unpickling one imports that module: for numba's own implementations of
+    `np.empty` or `ndarray.sum` (inlined into our kernels) that is numba.np.arrayobj and
+    numba.np.arraymath, which import much of numba's registries and probe SciPy's BLAS at import
+    (0.3-0.6 s of CPU under the GIL). Only object-mode code reads those globals; numba's own
+    implementations are nopython code, which never does. So an environment of a numba module
+    not imported yet gets a namespace holding just its name (what numba checks to call it
+    cacheable); our own modules, and numba modules already imported, are rebuilt as numba does."""
+    from numba.core import environment
+
+    rebuild = getattr(environment, "_rebuild_env", None)
+    if rebuild is None or getattr(rebuild, "lean", False) or not hasattr(environment, "lookup_environment"):
+        return
+
+    def rebuild_env(modname, consts, env_name):
+        if environment.lookup_environment(env_name) is None and isinstance(modname, str) \
+                and modname.startswith("numba.") and modname not in sys.modules:
+            env = environment.Environment({"__name__": modname})
+            env.consts[:] = consts
+            env.env_name = env_name
+            environment.Environment._memo[env_name] = env
+            return env
+        return rebuild(modname, consts, env_name)
+
+    rebuild_env.lean = True
+    environment._rebuild_env = rebuild_env

@@ -21,7 +21,6 @@ from .config import Config
 from .data.access import refusal, script_data_roots
 from .data.loader import load_ohlcv
 from .data.panel import Panel, load_panel, universe_files
-from .data.settings import load_settings
 from .data.universe import store_files
 from .errors import DataError, UsageError, UserError
 from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check_source
@@ -388,6 +387,10 @@ class StoreChoice:
     interval: str | None = None
 
     def root_and_category(self, config: Config) -> tuple[Path, str]:
+        # The settings module imports the exchange clients (aiohttp, websockets: a quarter of a
+        # second), which only a script reading the store pays for.
+        from .data.settings import load_settings
+
         settings = load_settings(config, {"category": self.category})
         return settings.store_root, settings.category
 
@@ -529,4 +532,9 @@ def portfolio_from_frames(checked: CheckedProgram, panel: Panel, frames: Mapping
     slots = checked.settings.get("max_positions") or len(panel.symbols)
     bars = PortfolioBars(panel.timestamps[start:end], panel.symbols,
                          {name: matrix[start:end] for name, matrix in panel.prices.items()})
-    return run_portfolio(bars, signals, ranks, execution_config(checked), slots)
+    program, programs = rule_program(position_program(checked), None), None
+    if program is not None:  # each symbol's run of it reads that symbol's inputs
+        inputs = [f"{PROGRAM_INPUT}{i}" for i in range(program.inputs.shape[0])]
+        programs = [program.with_inputs(np.array([placed(symbol, name, np.nan, float) for name in inputs])
+                                        .reshape(len(inputs), end - start)) for symbol in panel.symbols]
+    return run_portfolio(bars, signals, ranks, execution_config(checked), slots, programs)

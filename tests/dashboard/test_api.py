@@ -311,7 +311,9 @@ def test_a_stopped_sweep_keeps_its_study(served) -> None:
 
     def trials_so_far(_job: dict) -> bool:
         try:
-            trials = optuna.load_study(study_name="rsi/fold-1", storage=storage).trials
+            # Through the product's opener: the job may be creating the schema this moment, and
+            # Optuna's own opener then fails on alembic's version row instead of retrying.
+            trials = optuna.load_study(study_name="rsi/fold-1", storage=study_module.open_storage(storage)).trials
             return sum(t.state != optuna.trial.TrialState.RUNNING for t in trials) >= 8
         except (KeyError, ValueError):  # the study (or its database) is not there yet
             return False

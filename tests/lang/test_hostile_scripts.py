@@ -162,6 +162,17 @@ def test_doubling_definitions_resolve_to_a_shared_graph(source: str, name: str, 
     np.testing.assert_allclose(strategy.plan.evaluate(bars)[name].to_numpy(), bars["close"].to_numpy() * factor)
 
 
+def test_two_compiles_of_doubling_definitions_compare_in_linear_time() -> None:
+    # Caches keyed by nodes (the position program, the stateful bytecode) compare the nodes of a
+    # second compile with the first's: equal graphs of different objects. The dataclass equality
+    # walked every path (2^60 here) and hung the fuzzer on a mutated example.
+    first, second = (compile_source(doubling_definitions(60), "t.tbs").checked.signals["enter_long"]
+                     for _ in range(2))
+    assert first is not second and first == second and hash(first) == hash(second)
+    other = compile_source(doubling_definitions(60).replace("a0 = close", "a0 = open"), "t.tbs")
+    assert other.checked.signals["enter_long"] != first
+
+
 def test_user_function_expansion_is_bounded_with_one_clear_error() -> None:
     lines = ["def f0(x) = x", *(f"def f{i}(x) = f{i - 1}(x + 1) + f{i - 1}(x * 2)" for i in range(1, 30))]
     source = "\n".join([*lines, "enter long when f29(close) > 0", ""])

@@ -44,15 +44,30 @@ def test_size_risk_with_a_stop_reading_position_state() -> None:
     assert any("`size risk` sizes an entry from its stop" in d.message for d in diags)
 
 
+def test_a_moving_target_beside_a_ladder_is_refused() -> None:
+    # The engine moves the target of every lot held, the rungs' too: the 1% rung would have been
+    # lost without a word (its lots sold at the moving target instead).
+    source = ("take_profit long 1% exit 50%\ntake_profit long at entry_price * 1.02\n"
+              "enter long when close > open\n")
+    [diag] = [d for d in errors(source).diagnostics if "ladder" in d.message]
+    assert diag.message == "a target that reads position state cannot sit beside the long ladder's targets"
+    assert (diag.span.line, diag.span.column) == (2, 1)
+    compile_source(source.replace("entry_price * 1.02", "close * 1.02"), "t.tbs")  # not reading it: fine
+
+
 def test_optimize_where_says_why() -> None:
     diags = errors("param n = 10 in 5..20\noptimize maximize sharpe where n < bars_since_entry\n"
                    "enter long when close > open\n").diagnostics
     assert "picks params before any run" in diags[0].hint
 
 
-def test_a_universe_script_reading_position_state(tmp_path) -> None:
-    diags = errors('universe "*.csv"\nenter long when close > open\nexit long when bars_since_entry > 3\n').diagnostics
-    assert any("a portfolio (`universe`) cannot read position state" in d.message for d in diags)
+def test_a_universe_script_may_read_position_state() -> None:
+    """Each symbol of a portfolio runs the position program on its own position (runtime tests:
+    tests/runtime/test_portfolio_position.py)."""
+    strategy = compile_source('universe "*.csv"\nmax_positions 2\nenter long when close > open\n'
+                              "exit long when bars_since_entry > 3\n"
+                              "stop_loss long at entry_price - 2 * atr(14)\n", "u.tbs")
+    assert strategy.checked.settings["universe"] == "*.csv"
 
 
 def test_every_mistake_at_once() -> None:

@@ -19,7 +19,8 @@ import tradebot.pipeline  # noqa: F401  (loads the library in its import order)
 from tradebot.lang.library import kernels, sums, wilder, windows
 from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_trix, _ref_willr
 from tradebot.lang.library.momentum import _trix, naive_bars_since_extreme
-from tradebot.lang.library.support import lag, naive_window, naive_windows
+from tradebot.lang.library.support import difference, lag, naive_window, naive_windows
+from tradebot.lang.library.trend import FRESH_TRIMA, _ref_linreg, _ref_trima, _trima
 from tradebot.lang.library.volatility import naive_true_range
 from tradebot.lang.library.volume import naive_money_flow_volume
 from tradebot.pipeline import compile_source
@@ -109,6 +110,17 @@ def test_mean_and_deviation(x, n, mult) -> None:
     assert_same(sums.mean_and_deviation(x, n, 1.0, mult), upper, rtol=1e-9, atol=atol)
 
 
+@pytest.mark.parametrize("n", [2, 5, 20])
+def test_the_deviation_keeps_its_digits_at_a_high_level_and_forgets_a_huge_value(n) -> None:
+    # Sums of x and x * x (TA-Lib's STDDEV) lose every digit of a deviation of 0.1 at a level of
+    # 1e9, and a running sum keeps the residue of 1e20 after it has left the window.
+    rng = np.random.default_rng(n)
+    level = readonly(1e9 + np.round(rng.normal(0, 1, 200), 1))
+    assert_same(sums.mean_and_deviation(level, n, 0.0, 1.0), windows_of(level, n, np.std), rtol=1e-9)
+    huge = readonly([1e20] + list(np.round(rng.normal(0, 1, 60), 1)))
+    assert_same(sums.mean_and_deviation(huge, n, 0.0, 1.0)[n:], windows_of(huge, n, np.std)[n:], rtol=1e-9)
+
+
 def test_a_flat_window_has_no_deviation() -> None:
     x = readonly([3.0, 1e9 + 0.5, 1e9 + 0.5, 1e9 + 0.5, 1e9 + 0.5, 1e9 + 0.5, 7.0])
     got = sums.mean_and_deviation(x, 5, 0.0, 1.0)
@@ -186,6 +198,23 @@ def test_few_bar_formulas(data, n) -> None:
 
 
 @SETTINGS
+@given(x=series(), n=st.integers(2, 30))
+def test_linreg_equals_a_least_squares_fit_of_each_window(x, n) -> None:
+    expected = _ref_linreg(x, n)
+    atol = 1e-12 * scale_of(x)
+    for code, field in enumerate(("value", "slope", "intercept")):
+        assert_same(windows.linreg(x, n, code), expected[field], rtol=1e-9, atol=atol)
+
+
+@SETTINGS
+@given(x=series(), n=st.integers(1, FRESH_TRIMA + 4))
+def test_trima_by_weights_or_by_block_sums_is_the_mean_of_the_mean(x, n) -> None:
+    """TRIMA's lowering: one weighted sum up to FRESH_TRIMA bars, the block sums above."""
+    got = pl.DataFrame({"x": pl.Series(x, nan_to_null=True)}).select(_trima(pl.col("x"), n)).to_series()
+    assert_same(got.fill_null(NAN).to_numpy(), _ref_trima(x, n), rtol=1e-12, atol=1e-12 * scale_of(x))
+
+
+@SETTINGS
 @given(x=series(), n=LENGTHS)
 def test_weighted_sum(x, n) -> None:
     weights = readonly(np.arange(1.0, n + 1))
@@ -216,11 +245,39 @@ def test_a_window_over_a_nested_indicator_equals_the_kernel_on_all_bars() -> Non
 
 
 @SETTINGS
+@given(data=st.data(), n=st.integers(1, windows.DOUBLING + 6), highest=st.booleans())
+def test_rolling_extreme_values_equal_a_naive_window(data, n, highest) -> None:
+    """The doubling windows (up to DOUBLING bars) and the blocks (above), across several of the
+    doubling's chunks (CHUNK outputs): a chunk with a missing value takes the passes that keep
+    it, the others not, so missing values sit in some chunks only."""
+    size = data.draw(st.integers(0, 3 * windows.CHUNK + 40), label="size")
+    x = np.round(np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed")).normal(0, 4, size)) / 8
+    for index in data.draw(st.lists(st.integers(0, max(size - 1, 0)), max_size=3), label="missing") if size else []:
+        x[index] = NAN
+    x = readonly(x)
+    got = windows.rolling_extreme(x, n, highest, False)
+    assert_same(got, windows_of(x, n, np.max if highest else np.min))
+
+
+@SETTINGS
 @given(x=series(), n=st.integers(1, 30), highest=st.booleans())
 def test_bars_since_the_extreme(x, n, highest) -> None:
     # The series' k/8 grid makes ties common: the newest of equal extremes counts.
     got = windows.rolling_extreme(x, n, highest, True)
     assert_same(got, naive_bars_since_extreme(x, n, highest=highest))
+
+
+@SETTINGS
+@given(x=series(), n=st.integers(0, 90), missing_as_null=st.booleans())
+def test_difference_equals_the_bar_minus_the_bar_n_before(x, n, missing_as_null) -> None:
+    """support.difference (mom, change): a numpy subtraction when nothing is missing, Polars'
+    shift otherwise; a NaN value stays NaN, as Polars' arithmetic leaves it."""
+    column = pl.Series(x, nan_to_null=missing_as_null)
+    got = pl.DataFrame({"x": column}).select(difference(pl.col("x"), n)).to_series()
+    assert got.dtype == pl.Float64 and len(got) == len(x)
+    assert_same(got.fill_null(NAN).to_numpy(), np.asarray(x) - lag(x, n))
+    if not missing_as_null:  # the missing bars are exactly the first n
+        assert got.null_count() == min(n, len(x))
 
 
 def test_trix_is_missing_after_a_missing_bar() -> None:

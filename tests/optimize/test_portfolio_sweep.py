@@ -67,11 +67,17 @@ LEADER = ("enter long when roc(close, momentum) > 0 and close > sma(close, trend
           "enter long when roc(close, momentum) > 0 and close of GENA > sma(close, trend) of GENA")
 
 
-@pytest.mark.parametrize("leader", [False, True])
-def test_every_trial_equals_a_plain_run_with_its_params(universe, leader):
+# Position state: each symbol's chandelier hangs from its own highest high (GENC's gaps included),
+# `momentum` also a constant of the position program.
+CHANDELIER = ("exit long when close < sma(close, trend)",
+              "exit long when close < sma(close, trend) or close < highest_since_entry(high) - momentum / 10 * atr(14)")
+
+
+@pytest.mark.parametrize("change", [None, LEADER, CHANDELIER], ids=["plain", "leader", "chandelier"])
+def test_every_trial_equals_a_plain_run_with_its_params(universe, change):
     path = script_in(universe, "optimize maximize sharpe")
-    if leader:
-        path.write_text(path.read_text().replace(*LEADER))
+    if change:
+        path.write_text(path.read_text().replace(*change))
     evaluator = evaluator_for(path)
     trials = evaluator.run(Space(evaluator.base).grid(), Window(0, evaluator.bars.height))
     assert trials.height == 9 and (trials["status"] == "ok").all()

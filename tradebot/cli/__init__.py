@@ -29,6 +29,20 @@ COMMAND_MODULES = (
 log = logging.getLogger("tradebot")
 
 
+_skip_teardown = False
+
+
+def skip_teardown() -> None:
+    """Let the console entry point end the process without Python's teardown once this command
+    returns (tradebot/__main__.py, `end_process`): for commands that leave nothing running."""
+    global _skip_teardown
+    _skip_teardown = True
+
+
+def teardown_skippable() -> bool:
+    return _skip_teardown
+
+
 def lazy(module: str, name: str):
     """A handler that imports its implementation only when its command runs: building the parser
     then costs no heavy imports (aiohttp, websockets, prompt_toolkit), so start-up stays fast."""

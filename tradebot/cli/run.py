@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..compiled import numba_warming_up
+from . import skip_teardown
 from ..config import Config
 from ..data import cache as data_cache
 from ..data.panel import load_panel
@@ -89,7 +90,10 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
     print_warnings(strategy)
     # The script is sound, so a backtest will follow: numba's start-up overlaps the CSV load.
     with numba_warming_up():
-        return _backtest(strategy, args, config)
+        code = _backtest(strategy, args, config)
+    if not args.open:  # a backtest leaves nothing running: its process may end without teardown
+        skip_teardown()
+    return code
 
 
 def _backtest(strategy: Strategy, args: argparse.Namespace, config: Config) -> int:

@@ -70,6 +70,33 @@ class SourceKey:
         return cls(hashlib.sha256(data).hexdigest(), len(data), stat.st_mtime_ns, _code_digest())
 
 
+def mapped_key(source: Path) -> SourceKey | None:
+    """The key of `source` read through a memory map, or None (not a regular file of at least
+    MIN_BYTES, unreadable: the loader then reads it as usual and reports any problem).
+
+    On a hit the file's bytes are only hashed, never parsed: mapping them hashes the page cache
+    in place, where reading them would first copy 100 MB into a new buffer (0.05 s of CPU for a
+    million bars, about half of what the key costs). A miss reads the file again and keys the
+    bytes it parses (`SourceKey.of`), so what is stored is always the frame of the hashed bytes."""
+    import mmap
+    import stat
+
+    try:
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size < MIN_BYTES:
+            return None
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
+            return SourceKey(hashlib.sha256(mapped).hexdigest(), len(mapped), info.st_mtime_ns, _code_digest())
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
 # The modules that turn bytes into the validated frame: editing any of them (a new parsing rule, a
 # new check) invalidates every entry, even in a development checkout where the version stays put.
 _PARSING_CODE = ("data/loader.py", "data/formats.py", "data/timestamps.py", "data/schema.py",

@@ -46,12 +46,15 @@ def load_ohlcv(path: str | Path, *, allow_empty: bool = False, min_rows: int = 1
     hit is never stale).
     """
     path = Path(path)
-    data = read_bytes(path)
-    key = cache.SourceKey.of(data, path.stat()) if cache_dir and len(data) >= cache.MIN_BYTES else None
-    hit = cache.lookup(cache_dir, path, key) if key else None
+    mapped = cache.mapped_key(path) if cache_dir else None
+    hit = cache.lookup(cache_dir, path, mapped) if mapped else None
     if hit is not None and hit.height >= min_rows:  # else: parse, for the error with its line
         log.debug("%s: the validated frame from the cache", path)
         return hit
+    data = read_bytes(path)
+    key = cache.SourceKey.of(data, path.stat()) if cache_dir and len(data) >= cache.MIN_BYTES else None
+    if key != mapped:  # the file changed since it was mapped: its entry is looked up again
+        hit = cache.lookup(cache_dir, path, key) if key else None
     frame, layout = parse_with_layout(data, path)
     if frame.height == 0 and not allow_empty:
         raise DataError(path, "file has a header but no data rows")

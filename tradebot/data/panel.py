@@ -76,7 +76,12 @@ def load_panel(files: Mapping[str, Path]) -> Panel:
         raise DataError("universe", "the universe is empty", hint="name at least one symbol")
     symbols = tuple(sorted(files))
     bars = {symbol: load_ohlcv(files[symbol], min_rows=2) for symbol in symbols}
-    interval = _common_interval(bars, files)
+    return aligned(bars, _common_interval(bars, files))
+
+
+def aligned(bars: Mapping[str, pl.DataFrame], interval: int | None) -> Panel:
+    """Validated bars of each symbol, aligned on the union of their timestamps."""
+    symbols = tuple(sorted(bars))
     timeline = pl.concat([frame.select("timestamp") for frame in bars.values()]).unique().sort("timestamp")
     times = timeline["timestamp"]
     ms = times.dt.epoch("ms").to_numpy()

@@ -262,8 +262,7 @@ class _Checker:
         risk = RiskRules(*(replace(risk.side(side), exit_portion=self.exit_portions.get(side))
                            for side in ("long", "short")))
         settings.update(risk_values)
-        check_position(series, signals, risk, settings, self._error, universe_span=next(
-            (s.span for s in statements if isinstance(s, ast.Setting) and s.name == "universe"), None))
+        check_position(series, signals, risk, settings, self._error)
         self._unused_function_bodies()
         if self.errors:
             raise ScriptDiagnostics(self.errors, self.source, self.filename)

@@ -21,6 +21,7 @@ from ..market.timeframe import infer_interval_ms
 from . import ir
 from .checker import CheckedProgram
 from .diagnostics import Diagnostic
+from .risk_check import RiskLevel
 from .timeframes import timeframe_diagnostics
 
 # A stop, target or trail further than this fraction of the typical price is almost surely a
@@ -43,30 +44,36 @@ class PriceScale:
 
 def data_diagnostics(checked: CheckedProgram, bars: pl.DataFrame) -> list[Diagnostic]:
     """Errors (timeframes) and warnings (risk distances) of `checked` on `bars`."""
-    interval = infer_interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy())
     roots = [*checked.series.values(), *checked.signals.values(), *_risk_values(checked)]
-    found = timeframe_diagnostics(roots, interval)
-    if bars.height:
+    # Only an `@ timeframe` needs the data's interval (a pass over every timestamp).
+    resamples = any(isinstance(node, ir.Resample) for node in ir.walk(*roots))
+    interval = infer_interval_ms(bars["timestamp"].dt.epoch("ms").to_numpy()) if resamples else None
+    found = timeframe_diagnostics(roots, interval) if resamples else []
+    if bars.height and _constant_distances(checked):  # the median is a sort of every close
         found += distance_warnings(checked, PriceScale.of(bars))
     return found
+
+
+def _constant_distances(checked: CheckedProgram) -> list[tuple[str, str, RiskLevel]]:
+    """(side, level name, level) of every risk level written as a constant price distance."""
+    return [(side, name, level) for side in ("long", "short")
+            for name, level in checked.risk.side(side).levels.items()
+            if level.mode == "distance" and isinstance(level.value, ir.Const)]
 
 
 def distance_warnings(checked: CheckedProgram, scale: PriceScale) -> list[Diagnostic]:
     """A warning for each constant price distance the data's prices make implausible."""
     warnings = []
-    for side in ("long", "short"):
-        for name, level in checked.risk.side(side).levels.items():
-            if level.mode != "distance" or not isinstance(level.value, ir.Const):
-                continue
-            distance = float(level.value.value)  # type: ignore[arg-type]
-            reason = _implausible(distance, scale)
-            if reason is None:
-                continue
-            span = level.value.span if level.value.span.end > level.value.span.start else level.span
-            written = checked.source[span.start:span.end] or f"{distance:g}"
-            shown = written if written == f"{distance:g}" or _is_number(written) else f"{written} = {distance:g}"
-            warnings.append(Diagnostic(f"`{name}` of {side}s is a price distance of {shown}, {reason}",
-                                       span, _percent_hint(written), severity="warning"))
+    for side, name, level in _constant_distances(checked):
+        distance = float(level.value.value)  # type: ignore[arg-type]
+        reason = _implausible(distance, scale)
+        if reason is None:
+            continue
+        span = level.value.span if level.value.span.end > level.value.span.start else level.span
+        written = checked.source[span.start:span.end] or f"{distance:g}"
+        shown = written if written == f"{distance:g}" or _is_number(written) else f"{written} = {distance:g}"
+        warnings.append(Diagnostic(f"`{name}` of {side}s is a price distance of {shown}, {reason}",
+                                   span, _percent_hint(written), severity="warning"))
     return warnings
 
 

@@ -19,10 +19,12 @@ def _span() -> Span:
 
 
 class _Shared:
-    """Hashing by structure, computed once per node. Resolved expressions share subexpressions
-    (a definition used twice is one node: a DAG), and a hash recomputed through every path would
-    take 2^depth steps: `a1 = a0 + a0`, `a2 = a1 + a1`, ... (issue 10.11). Equality stays the
-    dataclass's: the shared children are the same objects, which tuples compare by identity first."""
+    """Hashing and equality by structure, each in time linear in the graph. Resolved expressions
+    share subexpressions (a definition used twice is one node: a DAG), and a hash or a comparison
+    recursing through every path would take 2^depth steps: `a1 = a0 + a0`, `a2 = a1 + a1`, ...
+    (issue 10.11). The hash is computed once per node. Equality matters across two compiles of
+    the same script (a cache keyed by nodes: the nodes are equal but not the same objects), so it
+    walks both graphs once, remembering the pairs already found equal."""
 
     def __hash__(self) -> int:
         cached = self.__dict__.get("_hash")
@@ -34,6 +36,35 @@ class _Shared:
     def __getstate__(self) -> dict[str, object]:
         # String hashes differ between processes: a pickled node recomputes its own.
         return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(self) is not type(other):
+            return NotImplemented
+        return hash(self) == hash(other) and _same_structure(self, other)
+
+
+def _same_structure(left: object, right: object) -> bool:
+    """Whether two node graphs are equal, field by compared field, without recursion; each pair
+    of nodes is compared once however many paths lead to it."""
+    stack, equal = [(left, right)], set()
+    while stack:
+        a, b = stack.pop()
+        if a is b or (id(a), id(b)) in equal:
+            continue
+        if isinstance(a, tuple) and isinstance(b, tuple):
+            if len(a) != len(b):
+                return False
+            stack.extend(zip(a, b))
+        elif hasattr(a, "__dataclass_fields__"):
+            if type(a) is not type(b) or (isinstance(a, _Shared) and hash(a) != hash(b)):
+                return False
+            equal.add((id(a), id(b)))  # both stay referenced by their graphs while we walk
+            stack.extend((getattr(a, f.name), getattr(b, f.name)) for f in fields(a) if f.compare)
+        elif a != b:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -141,6 +172,7 @@ Node = Union[Const, Op, Call, FieldOf, Resample, OfSymbol, Member, Recurrence, S
 
 for _node_class in (Const, Op, Call, FieldOf, Resample, OfSymbol):
     _node_class.__hash__ = _Shared.__hash__  # type: ignore[method-assign]  # @dataclass set its own
+    _node_class.__eq__ = _Shared.__eq__  # type: ignore[method-assign]
 
 def walk(*roots: Node) -> Iterator[Node]:
     """Every node under `roots`, each shared subexpression once. Iterative (a deeply nested script

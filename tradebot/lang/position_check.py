@@ -8,8 +8,8 @@ target or trailing value may read them; these may not, each for a reason the err
 - a break-even trigger or an entry order's price: both are fixed when the order is placed, while
   the position they would read is not there yet;
 - `size risk`, which sizes the entry from its stop, when the stop reads position state (such a
-  stop is set at the close of the entry bar, after the size was needed);
-- a universe (a portfolio run): its engine has no position registers per symbol yet.
+  stop is set at the close of the entry bar, after the size was needed).
+A universe (a portfolio run) may read them: each symbol runs the program on its own position.
 Params, settings and `optimize where` hold constants only, which the checker already requires.
 """
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from . import ir
-from .ast import Span
 from .diagnostics import did_you_mean
 from .risk_check import RiskRules
 from .stateful.bytecode import Unsupported
@@ -34,7 +33,7 @@ TIMEFRAME_HINT = ("higher-timeframe bars are built before the run, where there i
 
 
 def check_position(series: Mapping[str, ir.Node], signals: Mapping[str, ir.Node], risk: RiskRules,
-                   settings: Mapping[str, Any], error: ErrorFn, *, universe_span: Span | None) -> None:
+                   settings: Mapping[str, Any], error: ErrorFn) -> None:
     """Report every misuse of position state (see the module docstring)."""
     reported: set[tuple[int, int]] = set()
     nodes = {**signals, **series}
@@ -44,11 +43,6 @@ def check_position(series: Mapping[str, ir.Node], signals: Mapping[str, ir.Node]
     for name, node in nodes.items():
         _compilable(name, node, error, reported)
     _exit_reasons(nodes.values(), error)
-    reading = [name for name in (*signals, *nodes) if reads_position(nodes[name])]
-    if reading and universe_span is not None and settings.get("universe") is not None:
-        error("a portfolio (`universe`) cannot read position state yet", universe_span,
-              "its engine keeps no position values per symbol: run the script on one symbol's "
-              "data, or write the rules without position values")
     for side in ("long", "short"):
         _risk_side(side, risk, settings, error)
 
@@ -99,6 +93,12 @@ def _risk_side(side: str, risk: RiskRules, settings: Mapping[str, Any], error: E
             error(f"{what} cannot read position state", spec.span,  # type: ignore[union-attr]
                   "it is fixed when the entry order is placed, before the position it would read "
                   "exists; a stop or target may read it (set at each close)")
+    target = rules.levels.get("take_profit")
+    if target is not None and rules.ladder and reads_position(target.value):
+        error(f"a target that reads position state cannot sit beside the {side} ladder's targets",
+              target.span, "the engine would move the rungs' targets with it: give the rungs' "
+              "distances only (e.g. `take_profit long 2% exit 50%`) and let the rest ride a "
+              "trailing stop, or drop the ladder")
     stop = rules.levels.get("stop_loss")
     size = settings.get("size")
     if stop is not None and reads_position(stop.value) and size and size[0] == "risk":

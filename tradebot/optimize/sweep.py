@@ -67,7 +67,7 @@ class SearchResult:
     def write_csv(self, path: Path) -> None:
         """Every trial, by position, as CSV (streamed from disk for a big sweep)."""
         if self.log is not None and self.log.spilled:
-            self.log.scan().sort("trial").sink_csv(path)
+            self.log.by_trial().sink_csv(path)
         else:
             self.trials.write_csv(path)
 

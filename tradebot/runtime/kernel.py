@@ -1148,6 +1148,13 @@ def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_s
 # transitions are the single-symbol ones above, given a `Book` whose cash is the shared cash;
 # what the other symbols hold enters only where the account as a whole matters: the equity an
 # entry is sized from, the leverage cap, and the liquidation price.
+#
+# Position state: every symbol runs the script's one program (`state_rules`) against its own
+# position, with its own copy of what the program keeps between bars - these slots of the
+# `program` tuple have a first axis of symbols; the bytecode and the stack are shared. The program
+# counts a symbol's own bars (the bars the plan computed its inputs on, where `bar_index` counts):
+# bar t of the timeline is the symbol's bar `own[j]`, and its last exit is kept in its own bars.
+PR_PER_SYMBOL = (PR_INPUTS, PR_OUT, PR_STARTED, PR_REGS)
 
 
 @njit(cache=True, inline="always")
@@ -1184,13 +1191,17 @@ def _book_of(cash, sides, counts, qtys, j):
 
 
 @njit(cache=True, inline="always")
-def _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k):
+def _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k, trades, exits, own_bar):
     """Write symbol `j`'s book back, tag the trades it closed (rows k0..k) with it, and return
-    the shared cash; `flows[j]` accumulates the cash changes it caused (its realized P&L)."""
+    the shared cash; `flows[j]` accumulates the cash changes it caused (its realized P&L). Row j
+    of `exits` keeps the symbol's last exit as the program reads it: its bar (the symbol's own
+    `own_bar`) and reason."""
     flows[j] += book.cash - cash
     sides[j], counts[j], qtys[j] = book.side, book.lots, book.qty
     for r in range(k0, k):
         symbols[r] = j
+    if k > k0:
+        exits[j, T_EXIT_BAR], exits[j, T_REASON] = own_bar, trades[k - 1, T_REASON]
     return book.cash
 
 
@@ -1233,8 +1244,20 @@ def _entry_order(open_, t, p_int, p_float, sides, counts, lots, ladder, max_lots
 
 
 @njit(cache=True)
+def _symbol_rules(book, lots, exits, j, own_bar, t, c, flat_at_open, program, el, xl, es, xs):
+    """Symbol j's `state_rules` at bar t's close: its own slots of the program, its own bar
+    number, and row j of `exits` as the trade records it reads (k = j + 1). A call, not inlined:
+    the interpreter inlined into the symbol loop slowed a portfolio without position state."""
+    return state_rules(book, lots, exits, j + 1, own_bar, t, c, flat_at_open, program[PR_CODE],
+                       program[PR_CONSTS], program[PR_SEGMENTS], program[PR_INPUTS][j],
+                       program[PR_OUT][j], program[PR_STARTED][j], program[PR_REGS][j],
+                       program[PR_STACK], program[PR_SLOTS], program[PR_TRACKS],
+                       program[PR_MODES], el, xl, es, xs)
+
+
+@njit(cache=True)
 def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
-                       rank, levels, modes, ints, floats, max_positions):
+                       rank, levels, modes, ints, floats, max_positions, program):
     """Run every symbol's signals over one timeline with one account.
 
     Prices, signals and `rank` are (bars, symbols) matrices; a symbol without a bar at a time
@@ -1244,7 +1267,9 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
     order while fewer than `max_positions` symbols hold a position (adding to one held does not
     count), each sized from the account's equity (cash plus every position at its latest
     price); then each symbol's stops and targets, the end of its data, the account's mark and
-    ruin, and each symbol's decision. With one symbol every step is `step`'s, in its order.
+    ruin, and each symbol's decision (its position program's rules first, as in `step`). With one
+    symbol every step is `step`'s, in its order. `program`: `step`'s, with the PR_PER_SYMBOL slots
+    stacked per symbol (portfolio.portfolio_program).
 
     Returns (trades, their symbols, equity, positions (bars, symbols), each symbol's P&L
     (bars, symbols), drawdown, ruin).
@@ -1252,9 +1277,13 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
     n, m = open_.shape
     costs = _costs(floats)
     policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
-    checks_exits = exit_checks(modes, floats)
+    has_program = program[PR_SEGMENTS].shape[0] > 0
+    checks_exits = exit_checks(modes, floats) | exit_checks(program[PR_MODES], floats)
     ladder = has_ladder(floats)
     rows = lot_rows(ints, floats)
+    own = np.full(m, -1, dtype=np.int64)  # each symbol's bar number among its own bars
+    flat_at_open = np.zeros(m, dtype=np.bool_)  # after its exits at this open, before the entries
+    exits = np.full((m, TRADE_FIELDS), np.nan)  # each symbol's last exit (see `_put`)
     cash = floats[C_CAPITAL]
     sides = np.zeros(m, dtype=np.int64)
     counts = np.zeros(m, dtype=np.int64)
@@ -1297,7 +1326,9 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             if o != o:
                 continue
             quotes[j] = o
+            own[j] += 1
             if sides[j] == FLAT:
+                flat_at_open[j] = True
                 continue
             book, k0 = _book_of(cash, sides, counts, qtys, j), k
             if o_exit[j] != NO_EXIT and o_portion[j] < 1.0:
@@ -1309,7 +1340,9 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
                 limit = ints[I_TIME_LONG] if book.side == LONG else ints[I_TIME_SHORT]
                 if limit > 0:
                     book, k = _time_exits(book, lots[j], trades, k, t, o, limit, costs)
-            cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k)
+            cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k, trades, exits,
+                        own[j])
+            flat_at_open[j] = sides[j] == FLAT
         held = 0
         for j in range(m):
             held += sides[j] != FLAT
@@ -1325,7 +1358,8 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             if done:
                 _keep_pending(p_int, p_float, j, no_pending(), np.nan)
             held += sides[j] == FLAT and book.side != FLAT
-            cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k, k)
+            cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k, k, trades, exits,
+                        own[j])
         # 2. intrabar: stops, targets, and the account's liquidation price
         liquidated = False
         for j in range(m):
@@ -1345,7 +1379,8 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
                 if liquidated and book.side != FLAT:
                     book, k = _close_all(book, lots[j], trades, k, t, price, EXIT_LIQUIDATION,
                                          costs)
-            cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k)
+            cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k, trades, exits,
+                        own[j])
             if liquidated:
                 break
         # 3. close: the end of each symbol's data, the account's mark, ruin
@@ -1357,7 +1392,8 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             if t == last[j] and sides[j] != FLAT:
                 book, k0 = _book_of(cash, sides, counts, qtys, j), k
                 book, k = _close_all(book, lots[j], trades, k, t, c, EXIT_END_OF_DATA, costs)
-                cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k)
+                cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k, trades,
+                            exits, own[j])
         value = cash + _held(sides, qtys, quotes, -1)[0]
         if liquidated or not value > 0.0:
             for j in range(m):
@@ -1365,7 +1401,8 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
                     book, k0 = _book_of(cash, sides, counts, qtys, j), k
                     book, k = _close_all(book, lots[j], trades, k, t, quotes[j],
                                          EXIT_LIQUIDATION, costs)
-                    cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k)
+                    cash = _put(book, j, cash, sides, counts, qtys, flows, symbols, k0, k, trades,
+                                exits, own[j])
             shortfall = -cash if cash < 0.0 else 0.0
             cash = cash if cash > 0.0 else 0.0
             ruin_bar, value = t, cash
@@ -1382,8 +1419,12 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             if close[t, j] != close[t, j]:
                 continue
             holding = _book_of(cash, sides, counts, qtys, j)
+            el, xl, es, xs = enter_long[t, j], exit_long[t, j], enter_short[t, j], exit_short[t, j]
+            if has_program:
+                el, xl, es, xs = _symbol_rules(holding, lots[j], exits, j, own[j], t, close[t, j],
+                                               flat_at_open[j], program, el, xl, es, xs)
             order = decide(sides[j], open_entries(holding, lots[j], ladder) < max_lots,
-                           enter_long[t, j], exit_long[t, j], enter_short[t, j], exit_short[t, j])
+                           el, xl, es, xs)
             if order.exit_reason == EXIT_SIGNAL:
                 order = with_portion(order, sides[j], levels[R_PORTION][j],
                                      levels[R_KINDS + R_PORTION][j], modes, t)
@@ -1391,7 +1432,7 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             pending = _pending_of(p_int, p_float, j)
             if order.entry_side != FLAT or pending.side != FLAT:
                 pending = _placed(pending, order, t, t, _row_levels(levels, j), modes, ints,
-                                  exit_long[t, j], exit_short[t, j])
+                                  xl, xs)
                 placed_now = pending.side != FLAT and pending.signal_bar == t
                 _keep_pending(p_int, p_float, j, pending,
                               rank[t, j] if placed_now else p_float[j, 5])

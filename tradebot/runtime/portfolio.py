@@ -4,12 +4,14 @@
 to the compiled `kernel.simulate_portfolio` (the single-symbol kernel's transitions, with an inner
 loop over the symbols in each bar and a shared cash) and turns its arrays into frames and metrics:
 the account's, and each symbol's. A symbol without a bar at a time has NaN prices there (the
-caller never fills them forward); its signals there are ignored.
+caller never fills them forward); its signals there are ignored. Rules and risk values that read
+position state run per symbol: each symbol's `RuleProgram` (the script's one program over that
+symbol's inputs) runs against its own position (`portfolio_program`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import polars as pl
@@ -21,6 +23,9 @@ from .metrics import bars_per_year, equity_metrics, trade_metrics
 from .portfolio_metrics import (basket_return_pct, concurrency, correlation_to_others, mean_correlation,
                                 return_correlation, turnover)
 from .signals import SIGNAL_NAMES, Signals
+
+if TYPE_CHECKING:
+    from .program import RuleProgram
 
 PRICES = ("open", "high", "low", "close")
 
@@ -65,8 +70,11 @@ class PortfolioResult:
 
 
 def run_portfolio(bars: PortfolioBars, signals: Sequence[Signals], rank: np.ndarray,
-                  config: ExecutionConfig, max_positions: int) -> PortfolioResult:
-    """Simulate each symbol's `signals` (aligned on `bars.timestamps`) with one account."""
+                  config: ExecutionConfig, max_positions: int,
+                  programs: Sequence[RuleProgram] | None = None) -> PortfolioResult:
+    """Simulate each symbol's `signals` (aligned on `bars.timestamps`) with one account.
+    `programs`: each symbol's rules and risk values that read position state (runtime/program.py,
+    its inputs aligned on the timeline like the signals), or None for a script without them."""
     n, m = len(bars.timestamps), len(bars.symbols)
     if len(signals) != m or rank.shape != (n, m):
         raise ValueError(f"{len(signals)} signal sets and rank {rank.shape} for {m} symbols × {n} bars")
@@ -76,9 +84,11 @@ def run_portfolio(bars: PortfolioBars, signals: Sequence[Signals], rank: np.ndar
     flags = [_kernel_array(np.column_stack([getattr(s, name) for s in signals]), np.bool_)
              for name in SIGNAL_NAMES]
     levels = tuple(_level_matrix(value, signals) for value in level_values(config))
+    modes, ints, floats = kernel_settings(config)
+    modes, program = portfolio_program(programs, config, modes, m)
     records, tags, equity, position, pnl, drawdowns, ruin = _kernel().simulate_portfolio(
-        *prices, *flags, _kernel_array(rank, np.float64), levels, *kernel_settings(config),
-        np.int64(max_positions))
+        *prices, *flags, _kernel_array(rank, np.float64), levels, modes, ints, floats,
+        np.int64(max_positions), program)
     timestamps = bars.timestamps
     trades = trades_frame(records, timestamps)
     trades = trades.insert_column(0, pl.Series("symbol", bars.symbols, dtype=pl.String).gather(tags))
@@ -96,6 +106,28 @@ def run_portfolio(bars: PortfolioBars, signals: Sequence[Signals], rank: np.ndar
                                    equity_frame["equity"].to_numpy()),
         config=config, bars_per_year=per_year,
         ruin=ruin_of(ruin, timestamps))
+
+
+def portfolio_program(programs: Sequence[RuleProgram] | None, config: ExecutionConfig,
+                      modes: np.ndarray, m: int) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """(the kernel's modes, its `program` argument) for `m` symbols: the single-symbol program's
+    arrays (`program.kernel_program`), with what each symbol keeps of its own - its inputs, its
+    members' ring of recent bars, their starts, its position registers - stacked along a first
+    axis of symbols (kernel.PR_PER_SYMBOL). Without programs: one empty program (never run)."""
+    from . import kernel as kn
+    from .program import kernel_program
+
+    if programs is None:
+        built = [kernel_program(None, config, modes)]
+    else:
+        if len(programs) != m:
+            raise ValueError(f"{len(programs)} position programs for {m} symbols")
+        built = [kernel_program(p, config, modes, ring=True) for p in programs]
+    arrays = list(built[0][1])
+    for slot in kn.PR_PER_SYMBOL:
+        stacked = np.ascontiguousarray(np.stack([b[1][slot] for b in built]))
+        arrays[slot] = read_only(stacked) if slot == kn.PR_INPUTS else stacked
+    return built[0][0], tuple(arrays)
 
 
 def _level_matrix(value: float | str, signals: Sequence[Signals]) -> np.ndarray:

@@ -14,7 +14,7 @@ from ..builtins import indicator, length, price, series
 from ..types import record
 from .smoothing import naive_ema, naive_skip, naive_sma, sum_in_order
 from .support import TA_EPSILON, arr, kernel, lag, nan_array, naive_window, naive_windows
-from .support import rolling_extreme, share, window
+from .support import difference, rolling_extreme, share, window
 
 CATEGORY = "momentum"
 HLC = (price("high"), price("low"), price("close"))
@@ -360,7 +360,7 @@ BUILTINS = (
               doc="Rate of change in percent: (src / src[length] - 1) * 100; 0 when src[length] is 0.",
               example="roc(close, 10) > 2", category=CATEGORY,
               warmup="length", source="TA-Lib ROC"),
-    indicator("mom", (series(), length(default=10)), lambda x, n: x - x.shift(n),
+    indicator("mom", (series(), length(default=10)), difference,
               lambda x, n: arr(x) - lag(x, n),
               doc="Momentum: src - src[length].", example="mom(close, 10) > 0", category=CATEGORY,
               warmup="length", source="TA-Lib MOM"),

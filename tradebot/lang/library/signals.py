@@ -13,7 +13,7 @@ import polars as pl
 from ..builtins import condition, indicator, integer, length, series, window_length
 from ..types import BOOL_SERIES
 from .momentum import bars_since_extreme, naive_bars_since_extreme
-from .support import any_missing, arr, divide, lag, nan_array, naive_window, rolling_extreme, rolling_sum
+from .support import any_missing, arr, difference, divide, lag, nan_array, naive_window, rolling_extreme, rolling_sum
 from .support import by_length, naive_by_length, share
 
 SERIES, SIGNAL = "series", "signal"
@@ -199,7 +199,7 @@ BUILTINS = (
         "close < lowest(low, 20)[1]",
         warmup="length - 1", source="TA-Lib MIN"),
     *(_bars_since_extreme(highest) for highest in (True, False)),
-    _fn("change", (series(), BARS_BACK), lambda x, n: x - x.shift(int(n)),
+    _fn("change", (series(), BARS_BACK), lambda x, n: difference(x, int(n)),
         lambda x, n: arr(x) - lag(x, int(n)),
         "The difference from `length` bars ago: src - src[length].", "change(close, 5) > 0",
         warmup="length", source="TA-Lib MOM"),

@@ -198,58 +198,53 @@ def mean_and_deviation(x: np.ndarray, n: int, mean_weight: float, deviation_weig
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _mean_and_deviation(x, n, mean_weight, deviation_weight, out):
-    """`mean_and_deviation` into out, by blocks of n bars as `_block_sums`.
+    """`mean_and_deviation` into out, by blocks of n bars as `_block_sums`, on shifted values.
 
-    Each block's prefixes and suffixes carry their sum and sum of squared deviations (Welford's
-    update, with the mean taken as sum / count, which keeps each chain to one addition); a
-    window joins its suffix and prefix with Chan's formula. A flat window is exactly 0, and no
-    rounding residue outlives the window (TA-Lib's STDDEV, from running sums of x and x * x,
-    cancels catastrophically on a flat window of large values)."""
+    Every window ending in a block holds that block's first bar, so its prefix sums (forward
+    over the block) and the previous block's suffix sums (backward over that block) are taken
+    of the values minus that bar: S1 = sum(x - shift), S2 = sum((x - shift) ** 2), and the
+    variance is (S2 - S1 * S1 / n) / n. With the shift a value of the window, |mean - shift| is
+    at most sqrt(n) deviations, so the cancellation costs a few ulps times n, not the level
+    squared over the variance that TA-Lib's sums of x and x * x lose (1e-15 of the deviation
+    against a long-double reference on 1M random-walk bars, TA-Lib 1.5e-11); a flat window is
+    exactly 0, and nothing outlives the window. 2.5 ms for stdev(close, 20) on 1M bars (TA-Lib
+    3.1); Welford's update in the chains with Chan's join took 6.5. A NaN reaches exactly the
+    sums whose bars include it (the shift is in every window that uses it)."""
     size = len(x)
-    inverse = np.zeros(n + 1)  # 1 / count: a multiplication, not a division, in the chains
-    joint = np.zeros(n + 1)  # Chan's weight for a prefix of k bars and a suffix of n - k
-    for k in range(1, n + 1):
-        inverse[k] = 1.0 / k
-        joint[k] = k * (n - k) / n
-    # The previous block's suffix from its bar j on ([n]: none of it); NaN before block 1,
-    # which makes the first n - 1 outputs NaN.
-    old_totals, old_squares = np.full(n + 1, NAN), np.full(n + 1, NAN)
-    old_totals[n] = old_squares[n] = 0.0
-    new_totals, new_squares = np.zeros(n + 1), np.zeros(n + 1)
-    totals, squares = np.empty(n), np.empty(n)  # this block's prefixes up to its bar j
+    inverse = 1.0 / n
+    # The previous block's suffix sums from its bar j on ([n]: none of it), shifted by this
+    # block's first bar; NaN before block 1, which makes the first n - 1 outputs NaN.
+    old_sums, old_squares = np.full(n + 1, NAN), np.full(n + 1, NAN)
+    old_sums[n] = old_squares[n] = 0.0
+    new_sums, new_squares = np.zeros(n + 1), np.zeros(n + 1)
+    sums, squares = np.empty(n), np.empty(n)  # this block's prefix sums up to its bar j
     for block in range(0, size, n):
         count = min(n, size - block)
-        _welford(x, block, 1, count, inverse, totals, squares, 0)
-        if count == n:
-            _welford(x, block + n - 1, -1, n, inverse, new_totals, new_squares, n - 1)
+        shift = x[block]
+        total = square = 0.0
         for j in range(count):
-            prefix, suffix = j + 1, n - 1 - j
-            delta = totals[j] * inverse[prefix] - old_totals[j + 1] * inverse[suffix]
-            variance = (squares[j] + old_squares[j + 1] + delta * delta * joint[prefix]) / n
-            deviation = np.sqrt(0.0 if variance < 0.0 else variance)  # -1e-30 from rounding
-            mean = (totals[j] + old_totals[j + 1]) / n
-            out[block + j] = mean_weight * mean + deviation_weight * deviation
-        old_totals, new_totals = new_totals, old_totals
+            value = x[block + j] - shift
+            total += value
+            square += value * value
+            sums[j], squares[j] = total, square
+        if block + n < size:  # the suffixes for the next block, shifted by its first bar
+            following = x[block + n]
+            total = square = 0.0
+            for j in range(n - 1, -1, -1):
+                value = x[block + j] - following
+                total += value
+                square += value * value
+                new_sums[j], new_squares[j] = total, square
+        done = out[block: block + count]
+        for j in range(count):  # no chain here: vectorized, square roots included
+            total = sums[j] + old_sums[j + 1]
+            variance = (squares[j] + old_squares[j + 1] - total * total * inverse) * inverse
+            deviation = np.sqrt(variance if variance > 0.0 else 0.0)  # -1e-30 from rounding
+            done[j] = mean_weight * (shift + total * inverse) + deviation_weight * deviation
+        old_sums, new_sums = new_sums, old_sums
         old_squares, new_squares = new_squares, old_squares
-
-
-@njit(cache=True, nogil=True)
-def _welford(x, start, step, count, inverse, totals, squares, first):
-    """Running sum and sum of squared deviations of x[start], x[start + step], ... (count
-    values), stored for the first j + 1 of them at totals[first + j * step]."""
-    total = 0.0
-    square = 0.0
-    mean = 0.0
-    for j in range(count):
-        value = x[start + j * step]
-        total += value
-        new_mean = total * inverse[j + 1]
-        square += (value - mean) * (value - new_mean)
-        mean = new_mean
-        totals[first + j * step] = total
-        squares[first + j * step] = square
 
 
 @njit(cache=True, nogil=True)

@@ -37,6 +37,13 @@ def _resolve_polars_numpy_proxy() -> None:
 
 _resolve_polars_numpy_proxy()
 
+# numba types an array argument by asking `isinstance(value, np.ma.MaskedArray)`, and numpy
+# imports `numpy.ma` lazily at that first access. Two of Polars' threads making it at once (two
+# indicator UDFs of one plan: the first kernel calls of a process) can find the submodule imported
+# but not yet bound on numpy, whose lazy `__getattr__` then calls itself until RecursionError
+# (seen in a million-bar `tradebot run`). Imported here, on the importing thread, it never races.
+import numpy.ma  # noqa: E402,F401
+
 
 # TA-Lib's fixed zero band for dimensionless ratios (RSI, DX): |v| < 1e-14 counts as 0.
 TA_EPSILON = 1e-14
@@ -118,6 +125,21 @@ def volume_weighted(src: pl.Expr, volume: pl.Expr, n: int) -> pl.Expr:
     """sum(src * volume) / sum(volume) over the last n bars; missing where the volume sum is 0
     or a bar is missing. A kernel: two Polars `rolling_sum`s and a division took 19 ms for 1M bars."""
     return window("ratio_of_sums", [src, volume], n, True, module="sums")
+
+
+def difference(expr: pl.Expr, n: int) -> pl.Expr:
+    """expr - expr[n]: missing on the first n bars and where either bar is missing. Without a
+    missing value, one numpy subtraction behind a chunk of n nulls: Polars' `x - x.shift(n)`
+    builds the shifted column first (mom(close, 10) 0.65 ms for 1M bars that way, TA-Lib's MOM
+    0.26). A NaN value stays NaN either way, as in Polars' arithmetic."""
+    def run(series: pl.Series) -> pl.Series:
+        values = series.cast(pl.Float64)
+        if values.null_count() or not 0 < n < len(values):
+            return values - values.shift(n)
+        array = values.to_numpy()
+        return pl.concat([_nulls(n), pl.Series(array[n:] - array[:-n])], rechunk=False)
+
+    return expr.map_batches(run, return_dtype=pl.Float64)
 
 
 def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False) -> pl.Expr:

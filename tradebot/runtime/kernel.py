@@ -1244,15 +1244,16 @@ def _entry_order(open_, t, p_int, p_float, sides, counts, lots, ladder, max_lots
 
 
 @njit(cache=True)
-def _symbol_rules(book, lots, exits, j, own_bar, t, c, flat_at_open, program, el, xl, es, xs):
+def _symbol_rules(book, lots, exits, j, own_bar, t, c, flat_at_open, pending_side, program, el, xl,
+                  es, xs):
     """Symbol j's `state_rules` at bar t's close: its own slots of the program, its own bar
     number, and row j of `exits` as the trade records it reads (k = j + 1). A call, not inlined:
     the interpreter inlined into the symbol loop slowed a portfolio without position state."""
-    return state_rules(book, lots, exits, j + 1, own_bar, t, c, flat_at_open, program[PR_CODE],
-                       program[PR_CONSTS], program[PR_SEGMENTS], program[PR_INPUTS][j],
-                       program[PR_OUT][j], program[PR_STARTED][j], program[PR_REGS][j],
-                       program[PR_STACK], program[PR_SLOTS], program[PR_TRACKS],
-                       program[PR_MODES], el, xl, es, xs)
+    return state_rules(book, lots, exits, j + 1, own_bar, t, c, flat_at_open, pending_side,
+                       program[PR_CODE], program[PR_CONSTS], program[PR_SEGMENTS],
+                       program[PR_INPUTS][j], program[PR_OUT][j], program[PR_STARTED][j],
+                       program[PR_REGS][j], program[PR_STACK], program[PR_SLOTS],
+                       program[PR_TRACKS], program[PR_MODES], program[PR_NEEDS], el, xl, es, xs)
 
 
 @njit(cache=True)
@@ -1422,7 +1423,8 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             el, xl, es, xs = enter_long[t, j], exit_long[t, j], enter_short[t, j], exit_short[t, j]
             if has_program:
                 el, xl, es, xs = _symbol_rules(holding, lots[j], exits, j, own[j], t, close[t, j],
-                                               flat_at_open[j], program, el, xl, es, xs)
+                                               flat_at_open[j], p_int[j, 0], program, el, xl, es,
+                                               xs)
             order = decide(sides[j], open_entries(holding, lots[j], ladder) < max_lots,
                            el, xl, es, xs)
             if order.exit_reason == EXIT_SIGNAL:

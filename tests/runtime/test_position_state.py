@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import polars as pl
@@ -19,8 +20,9 @@ from tests.runtime.position_reference import naive_position_backtest
 from tests.runtime.support import make_bars
 from tradebot.errors import UserError
 from tradebot.market.vocab import EXIT_REASONS
-from tradebot.pipeline import backtest, compile_source, position_program
-from tradebot.runtime import kernel
+from tradebot.pipeline import backtest, compile_source, position_program, rule_program
+from tradebot.runtime import kernel, program as program_module
+from tradebot.runtime.program import kernel_program
 
 ROOT = Path(__file__).resolve().parents[2]
 approx = pytest.approx
@@ -194,6 +196,34 @@ def test_prefix_invariance_with_position_state(script, bars, data):
     settled = full.trades.filter(by_signal, pl.col("exit_bar") <= m - 1)
     assert prefix.trades.filter(by_signal).rows() == settled.rows()
     assert prefix.equity["equity"].to_list()[:-1] == full.equity["equity"].to_list()[:m - 1]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(position_scripts(), ohlcv(min_bars=5, max_bars=40))
+def test_running_only_the_members_a_bar_needs_equals_running_them_all(script, bars):
+    """The engine skips an exit rule's member while it cannot matter (`program.segment_needs`,
+    `kernel.bar_needs`): the same run with every member on every bar is identical."""
+    strategy = compile_source(script[0], "random.tbs")
+    lazy = _trades_or_reject(strategy, bars)
+    every_bar = lambda code, consts, segments, slots: np.full(len(segments), kernel.NEED_ALWAYS)  # noqa: E731
+    with mock.patch.object(program_module, "segment_needs", every_bar):
+        full = backtest(strategy, bars)
+    assert lazy == full.trades.to_dicts(), script[0]
+
+
+def test_segment_needs_of_a_chandelier_program():
+    """Hand-worked: a recursion whose past is read runs on every bar (and feeds the exit rule); an exit rule's member
+    only for its signal; the moving stop's member only while long."""
+    source = ("held = if position_side != 0 then held[1] + 1 else 0 starting 0\n"
+              "stop_loss long at entry_price - 2\n"
+              "enter long when close > open\n"
+              "exit long when held > 3 and close < highest_since_entry(high) - 1\n")
+    strategy = compile_source(source, "s.tbs")
+    prog = rule_program(position_program(strategy.checked), None)
+    _, arrays = kernel_program(prog, strategy.execution(), np.zeros(kernel.R_SLOTS, np.int64))
+    needs = dict(zip(prog.segments[:, 0].tolist(), arrays[kernel.PR_NEEDS].tolist()))
+    assert needs == {0: kernel.NEED_ALWAYS | kernel.NEED_SIGNAL << 1, prog.outputs["exit_long"]: kernel.NEED_SIGNAL << 1,
+                     prog.outputs["long.stop_loss"]: kernel.NEED_LONG_LEVELS}
 
 
 def _trades_or_reject(strategy, bars) -> list[dict]:

@@ -56,7 +56,7 @@ from ..vm.interp import run_bar
 # The interpreter and the register layout are compiled into this module's cached functions, but
 # numba's cache checks only this file's timestamp: this digest of tradebot/vm/interp.py and
 # registers.py makes an edit there an edit here too (tests/runtime/test_position_state.py).
-VM_DIGEST = "273681282a2c0640"
+VM_DIGEST = "0f807f450a5b0680"
 
 # Position sides; also the sign of the position quantity.
 FLAT = 0
@@ -837,9 +837,16 @@ def exit_checks(modes, floats):
     intrabar phase only watches the liquidation price.)"""
     checks = np.zeros(2, dtype=np.bool_)
     for side_index in range(2):
-        for kind in range(R_ENTRY):
-            checks[side_index] |= modes[side_index * R_KINDS + kind] != M_NONE
-        checks[side_index] |= _rung(floats, LONG if side_index == 0 else SHORT, 0)[0] != M_NONE
+        checks[side_index] = side_checks(modes, floats, side_index)
+    return checks
+
+
+@njit(cache=True, inline="always")
+def side_checks(modes, floats, side_index):
+    """`exit_checks` of one side (0 long, 1 short), without an array (`step` allocates none)."""
+    checks = _rung(floats, LONG if side_index == 0 else SHORT, 0)[0] != M_NONE
+    for kind in range(R_ENTRY):
+        checks |= modes[side_index * R_KINDS + kind] != M_NONE
     return checks
 
 
@@ -851,11 +858,16 @@ def exit_checks(modes, floats):
 # program on the bar, and reads the rules' results. The program is a tuple of arrays (one numba
 # signature for every script; `no_program()` for a script without position state):
 PR_CODE, PR_CONSTS, PR_SEGMENTS, PR_INPUTS, PR_OUT, PR_STARTED, PR_REGS, PR_STACK = range(8)
-PR_SLOTS, PR_TRACKS, PR_MODES = 8, 9, 10
+PR_SLOTS, PR_TRACKS, PR_MODES, PR_NEEDS = 8, 9, 10, 11
 # PR_INPUTS: (columns, rows like the prices) computed by the plan; PR_OUT: (members, bars or a
 # ring of the last bars read); PR_SLOTS: the member giving each of the four signals then each
 # risk-level slot (-1: the precomputed array); PR_TRACKS: (input column, registers.TRACK_*) per
-# tracked value; PR_MODES: the mode of each risk-level slot that is a moving level.
+# tracked value; PR_MODES: the mode of each risk-level slot that is a moving level; PR_NEEDS:
+# per segment, what needs its member on a bar (program.segment_needs), in these bits:
+NEED_ALWAYS = 1  # every bar (its past is read, or it has a start value)
+NEED_SIGNAL = 2  # NEED_SIGNAL << s: signal s (enter_long, exit_long, enter_short, exit_short)
+NEED_LONG_LEVELS = 32  # a moving level of a long position
+NEED_SHORT_LEVELS = 64
 
 
 def no_program():
@@ -864,7 +876,7 @@ def no_program():
     return (ro(np.zeros(0, np.int64)), ro(np.zeros(0)), ro(np.zeros((0, 5), np.int64)),
             ro(np.zeros((0, 1))), np.zeros((0, 1)), np.zeros(0, np.bool_), np.zeros(rg.TRACKS),
             np.zeros(1), ro(np.full(4 + R_SLOTS, -1, np.int64)), ro(np.zeros((0, 2), np.int64)),
-            ro(np.zeros(R_SLOTS, np.int64)))
+            ro(np.zeros(R_SLOTS, np.int64)), ro(np.zeros(0, np.int64)))
 
 
 def _read_only_array(array):
@@ -872,7 +884,7 @@ def _read_only_array(array):
     return array
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, tracks, regs):
     """Write the position state as of bar t's close into `regs` (vm/registers.py). The entry bar
     is where the position was opened, its first entry since it was last flat: another side than
@@ -918,15 +930,16 @@ def position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, t
         regs[rg.LAST_EXIT_REASON] = np.nan
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _rule(flag, slots, s, out, cell):
     """Signal `s`: its member's value on this bar when the program computes it (missing: false),
-    gated by the precomputed flag (true but where a paper session's warm-up masks it)."""
+    gated by the precomputed flag (true but where a paper session's warm-up masks it). Without
+    a branch around the read: see `state_rules`."""
     m = slots[s]
-    return flag if m < 0 else flag and out[m, cell] == 1.0
+    return flag & ((m < 0) | (out[max(m, 0), cell] == 1.0))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def moving_levels(book, lots, slots, modes, out, cell):
     """Each open lot's stop, target and trailing distance from this close's value of a risk
     level that reads position state: it moves with it, applying from the next bar on (a
@@ -940,27 +953,46 @@ def moving_levels(book, lots, slots, modes, out, cell):
         if not value > 0.0:
             value = np.nan
         for i in range(book.lots):
-            row = lots[i]
             if kind == R_STOP:
-                row[4] = _level(mode, value, row[1], -book.side)
+                lots[i, 4] = _level(mode, value, lots[i, 1], -book.side)
             elif kind == R_TARGET:
-                row[5] = _level(mode, value, row[1], book.side)
+                lots[i, 5] = _level(mode, value, lots[i, 1], book.side)
             else:
-                row[6] = value if mode == M_PERCENT else np.nan
-                row[7] = value if mode == M_DISTANCE else np.nan
+                lots[i, 6] = value if mode == M_PERCENT else np.nan
+                lots[i, 7] = value if mode == M_DISTANCE else np.nan
 
 
-@njit(cache=True, inline="always")
-def state_rules(book, lots, trades, k, t, row, c, flat_at_open, code, consts, segments, inputs, out,
-                started, regs, stack, slots, tracks, modes, el, xl, es, xs):
-    """Bar t's close for a program (its arrays, kernel.PR_* order): the registers, every member,
-    the moving levels of what is held; returns the four signals (the program's where it computes
-    them)."""
+@njit(cache=True, error_model="numpy", inline="always")
+def bar_needs(side, pending_side, el, xl, es, xs):
+    """The NEED_* bits of what can matter on this bar: a signal the precomputed flag does not
+    already make false; an exit signal only while its side is held, or an entry order of its
+    side stands, or an entry of its side may fire (an exit voids it: `decide`); the moving
+    levels of the side held. What cannot matter is not computed (`segment_needs`)."""
+    want = NEED_ALWAYS
+    want |= NEED_SIGNAL if el else 0
+    want |= NEED_SIGNAL << 1 if xl and (side == LONG or pending_side == LONG or el) else 0
+    want |= NEED_SIGNAL << 2 if es else 0
+    want |= NEED_SIGNAL << 3 if xs and (side == SHORT or pending_side == SHORT or es) else 0
+    if side != FLAT:
+        want |= NEED_LONG_LEVELS if side == LONG else NEED_SHORT_LEVELS
+    return want
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def state_rules(book, lots, trades, k, t, row, c, flat_at_open, pending_side, code, consts, segments,
+                inputs, out, started, regs, stack, slots, tracks, modes, needs, el, xl, es, xs):
+    """Bar t's close for a program (its arrays, kernel.PR_* order): the registers, the members
+    this bar needs (`bar_needs`), the moving levels of what is held; returns the four signals
+    (the program's where it computes them, false where it cannot matter on this bar)."""
     position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, tracks, regs)
-    run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started)
+    want = bar_needs(book.side, pending_side, el, xl, es, xs)
+    run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started, needs, want)
     cell = t if t < out.shape[1] else t % out.shape[1]
     if book.side != FLAT:
         moving_levels(book, lots, slots, modes, out, cell)
+    # An exit signal that cannot matter is false (its member did not run on this bar).
+    xl = xl and want & (NEED_SIGNAL << 1) != 0
+    xs = xs and want & (NEED_SIGNAL << 3) != 0
     return (_rule(el, slots, 0, out, cell), _rule(xl, slots, 1, out, cell),
             _rule(es, slots, 2, out, cell), _rule(xs, slots, 3, out, cell))
 
@@ -975,7 +1007,11 @@ def initial_state(floats):
                  -1, 0.0)
 
 
-@njit(cache=True)
+# `_nrt=False`: no reference counting in the bar loop (it allocates nothing). With it, numba
+# counted each array handed to an inlined helper that reads it on only some of its branches (an
+# atomic add and subtract per call): ~110 ns a bar for a position-state program, more than the
+# program itself (docs/benchmarks.md, "Position state").
+@njit(cache=True, _nrt=False)
 def step(state, first, open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
          levels, modes, ints, floats, last, lots, trades, equity, position, drawdown, program):
     """Advance `state` over the bars it is given and return the state after them.
@@ -999,12 +1035,13 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
     costs = _costs(floats)
     policy, sizing, max_lots = ints[I_POLICY], ints[I_SIZING], ints[I_PYRAMIDING]
     has_program = program[2].shape[0] > 0
-    checks_exits = exit_checks(modes, floats) | exit_checks(program[PR_MODES], floats)
+    checks_long = side_checks(modes, floats, 0) | side_checks(program[PR_MODES], floats, 0)
+    checks_short = side_checks(modes, floats, 1) | side_checks(program[PR_MODES], floats, 1)
     ladder = has_ladder(floats)
     long_parts, short_parts = levels[R_PORTION], levels[R_KINDS + R_PORTION]
     # Unpacked once: reading arrays out of the tuple on every bar costs reference counting.
     p_code, p_consts, p_segments, p_inputs, p_out, p_started, p_regs, p_stack = program[:8]
-    p_slots, p_tracks, p_modes = program[8:]
+    p_slots, p_tracks, p_modes, p_needs = program[8:]
     book, order, pending, k, peak, ruin_bar, shortfall = state
     for i in range(open_.shape[0]):
         t = first + i
@@ -1036,7 +1073,7 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
         liquidated = False
         if book.side != FLAT:
             reached = under_water(book, l if book.side == LONG else h, costs)
-            if reached or checks_exits[0 if book.side == LONG else 1]:
+            if reached or (checks_long if book.side == LONG else checks_short):
                 liquidation = liquidation_price(book, costs) if reached else np.nan
                 book, k, price = _intrabar(book, lots, trades, k, t, o, h, l, c, policy, costs,
                                            liquidation)
@@ -1060,9 +1097,10 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
         # 4. decide (policy)
         el, xl, es, xs = enter_long[i], exit_long[i], enter_short[i], exit_short[i]
         if has_program:
-            el, xl, es, xs = state_rules(book, lots, trades, k, t, i, c, flat_at_open, p_code,
-                                         p_consts, p_segments, p_inputs, p_out, p_started, p_regs,
-                                         p_stack, p_slots, p_tracks, p_modes, el, xl, es, xs)
+            el, xl, es, xs = state_rules(book, lots, trades, k, t, i, c, flat_at_open,
+                                         pending.side, p_code, p_consts, p_segments, p_inputs,
+                                         p_out, p_started, p_regs, p_stack, p_slots, p_tracks,
+                                         p_modes, p_needs, el, xl, es, xs)
         order = decide(book.side, open_entries(book, lots, ladder) < max_lots, el, xl, es, xs)
         if order.exit_reason == EXIT_SIGNAL:
             order = with_portion(order, book.side, long_parts, short_parts, modes, i)
@@ -1206,15 +1244,16 @@ def _entry_order(open_, t, p_int, p_float, sides, counts, lots, ladder, max_lots
 
 
 @njit(cache=True)
-def _symbol_rules(book, lots, exits, j, own_bar, t, c, flat_at_open, program, el, xl, es, xs):
+def _symbol_rules(book, lots, exits, j, own_bar, t, c, flat_at_open, pending_side, program, el, xl,
+                  es, xs):
     """Symbol j's `state_rules` at bar t's close: its own slots of the program, its own bar
     number, and row j of `exits` as the trade records it reads (k = j + 1). A call, not inlined:
     the interpreter inlined into the symbol loop slowed a portfolio without position state."""
-    return state_rules(book, lots, exits, j + 1, own_bar, t, c, flat_at_open, program[PR_CODE],
-                       program[PR_CONSTS], program[PR_SEGMENTS], program[PR_INPUTS][j],
-                       program[PR_OUT][j], program[PR_STARTED][j], program[PR_REGS][j],
-                       program[PR_STACK], program[PR_SLOTS], program[PR_TRACKS],
-                       program[PR_MODES], el, xl, es, xs)
+    return state_rules(book, lots, exits, j + 1, own_bar, t, c, flat_at_open, pending_side,
+                       program[PR_CODE], program[PR_CONSTS], program[PR_SEGMENTS],
+                       program[PR_INPUTS][j], program[PR_OUT][j], program[PR_STARTED][j],
+                       program[PR_REGS][j], program[PR_STACK], program[PR_SLOTS],
+                       program[PR_TRACKS], program[PR_MODES], program[PR_NEEDS], el, xl, es, xs)
 
 
 @njit(cache=True)
@@ -1384,7 +1423,8 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
             el, xl, es, xs = enter_long[t, j], exit_long[t, j], enter_short[t, j], exit_short[t, j]
             if has_program:
                 el, xl, es, xs = _symbol_rules(holding, lots[j], exits, j, own[j], t, close[t, j],
-                                               flat_at_open[j], program, el, xl, es, xs)
+                                               flat_at_open[j], p_int[j, 0], program, el, xl, es,
+                                               xs)
             order = decide(sides[j], open_entries(holding, lots[j], ladder) < max_lots,
                            el, xl, es, xs)
             if order.exit_reason == EXIT_SIGNAL:

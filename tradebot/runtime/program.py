@@ -88,5 +88,58 @@ def kernel_program(program: RuleProgram | None, config: ExecutionConfig, modes: 
     arrays = (read_only(program.code), read_only(program.consts), read_only(program.segments),
               read_only(inputs.view()), out, np.zeros(program.members, dtype=np.bool_), regs,
               np.zeros(max(program.stack_size, 1)), read_only(slots),
-              read_only(np.ascontiguousarray(program.tracks, dtype=np.int64)), moving_modes)
+              read_only(np.ascontiguousarray(program.tracks, dtype=np.int64)), moving_modes,
+              read_only(segment_needs(program.code, program.consts, program.segments, slots)))
     return fixed, arrays
+
+
+def segment_needs(code: np.ndarray, consts: np.ndarray, segments: np.ndarray,
+                  slots: np.ndarray) -> np.ndarray:
+    """Per segment, the bits (kernel.NEED_*) of what needs its member on a bar: NEED_ALWAYS for
+    a member whose past is read (`x[1]`: it must have a value on every bar) or that has a start
+    value (whether it has started depends on every bar), and whatever they read on the same
+    bar; else the signals and the side's moving levels whose member reads it. The engine runs
+    only the segments a bar needs (`kernel.state_rules`): an exit rule's member does not run
+    while flat, unless an entry on the bar could be voided by it."""
+    from . import kernel as kn
+
+    ops = code.reshape(-1, 3)
+    members = int(segments[:, 0].max()) + 1 if len(segments) else 0
+    now: list[set[int]] = [set() for _ in range(members)]
+    bits = np.zeros(members, dtype=np.int64)
+    for m, body, _, start, end in segments.tolist():
+        for op, a, _b in ops[body // 3:end // 3].tolist():
+            if op == 2:
+                now[m].add(a)
+            elif op == 3 or op >= 3 * 100:  # opcodes PRIOR, or a binary with a PRIOR folded in
+                bits[a] |= kn.NEED_ALWAYS
+        if not _no_start(ops[start // 3:end // 3], consts):
+            bits[m] |= kn.NEED_ALWAYS
+    for slot, m in enumerate(slots.tolist()):
+        if m >= 0:
+            bits[m] |= _slot_need(slot)
+    for m in sorted(range(members), key=lambda m: -_order(segments, m)):  # readers first
+        for read in now[m]:
+            bits[read] |= bits[m]
+    return bits[segments[:, 0]] if members else np.zeros(0, dtype=np.int64)
+
+
+def _order(segments: np.ndarray, member: int) -> int:
+    """The position of `member`'s segment (a member reads on the same bar only earlier ones)."""
+    return int(np.flatnonzero(segments[:, 0] == member)[0])
+
+
+def _no_start(start: np.ndarray, consts: np.ndarray) -> bool:
+    """Whether a start value is nothing, or missing: the member is then its body on every bar."""
+    if len(start) == 0:
+        return True
+    return len(start) == 1 and start[0, 0] == 0 and bool(np.isnan(consts[start[0, 1]]))
+
+
+def _slot_need(slot: int) -> int:
+    """The NEED_* bit of the kernel's program slot `slot` (signals, then long then short levels)."""
+    from . import kernel as kn
+
+    if slot < 4:
+        return kn.NEED_SIGNAL << slot
+    return kn.NEED_LONG_LEVELS if slot < 4 + kn.R_KINDS else kn.NEED_SHORT_LEVELS

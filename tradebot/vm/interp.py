@@ -153,11 +153,15 @@ def run_segment(code, consts, inputs, row, out, t, regs, stack, begin, end):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started):
-    """Every member on bar t, in `segments` order (rows: member, body start, body end, start
-    start, start end): a member is its start value until its body first has a value."""
+def run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started, needs, want):
+    """The members on bar t, in `segments` order (rows: member, body start, body end, start
+    start, start end): a member is its start value until its body first has a value. Only the
+    segments s with `needs[s] & want` run (the engine skips what cannot matter on this bar: see
+    runtime/program.py `segment_needs`); `run` runs them all."""
     cell = _cell(t, out.shape[1])
     for s in range(segments.shape[0]):
+        if needs[s] & want == 0:
+            continue
         m = segments[s, 0]
         value = run_segment(code, consts, inputs, row, out, t, regs, stack, segments[s, 1], segments[s, 2])
         if not started[m]:
@@ -176,6 +180,7 @@ def run(code, consts, inputs, segments, members, n, stack_size):
     started = np.zeros(members, dtype=np.bool_)
     stack = np.empty(stack_size)
     regs = np.empty(0)
+    needs = np.ones(segments.shape[0], dtype=np.int64)
     for t in range(n):
-        run_bar(code, consts, inputs, t, out, t, regs, stack, segments, started)
+        run_bar(code, consts, inputs, t, out, t, regs, stack, segments, started, needs, 1)
     return out

@@ -135,3 +135,22 @@ def test_result_json_follows_the_trades_unless_rewritten_within_the_pause(
     assert session.outputs.trades.height >= 3
     session.close()
     assert written() == session.outputs.trades.height
+
+
+def test_a_ruined_session_says_when_as_the_backtest_does(tmp_path: Path) -> None:
+    # 5x leverage long from bar 3; bar 6 gaps down by half: the account is liquidated there, with
+    # a shortfall past its equity. The session's result (and result.json) said "ruin": null.
+    strategy = compiled("leverage 5\nsize 500% of equity\nenter long when close > 0\n", tmp_path / "s.tbs")
+    closes = [100.0, 100.0, 100.0, 101.0, 102.0, 103.0, 50.0, 50.0, 51.0, 52.0]
+    bars = wave(len(closes)).with_columns(open=pl.Series(closes), high=pl.Series(closes) + 0.5,
+                                          low=pl.Series(closes) - 0.5, close=pl.Series(closes))
+    session = new_session(strategy, tmp_path / "session")
+    session.start(bars.head(2))
+    for row in bar_rows(bars)[2:]:
+        session.on_bar(row)
+    result = session.result()
+    expected = backtest_of_session(strategy, bars, 2, interval_ms=HOUR_MS)
+    assert expected.ruin is not None and expected.ruin.bar == 6 and expected.ruin.shortfall > 0
+    assert result.ruin == expected.ruin
+    session.close()
+    assert json.loads((tmp_path / "session" / "result.json").read_text())["ruin"] is not None

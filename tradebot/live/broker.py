@@ -148,3 +148,8 @@ class PaperBroker:
 
     def fills(self) -> np.ndarray:
         return self.stepper.trades
+
+    def ruin(self) -> np.ndarray:
+        """(the bar the account was ruined on or -1, the loss beyond its equity), as `simulate`
+        returns it: a ruined account trades no more, and result.json says when."""
+        return np.array([self.stepper.state.ruin_bar, self.stepper.state.shortfall], dtype=float)

@@ -38,7 +38,7 @@ from ..errors import UserError
 from ..lang.checker import SIGNALS
 from ..pipeline import (PROGRAM_INPUT, Strategy, backtest_from_frame, engine_nodes, position_program,
                         rule_program)
-from ..runtime.engine import BacktestResult, equity_curve, level_values, trades_frame
+from ..runtime.engine import BacktestResult, equity_curve, level_values, ruin_of, trades_frame
 from ..runtime.metrics import bars_per_year, compute_metrics
 from .broker import Intent, PaperBroker
 from .journal import JOURNAL_NAME, Journal, read_records
@@ -404,7 +404,8 @@ class PaperSession:
         trades = self.outputs.trades
         metrics = compute_metrics(trades, curve, capital=self.config.capital, bars_per_year=per_year,
                                   close=np.array([self.frame.first_close, self.frame.last_close()]))
-        return BacktestResult(trades, curve, metrics, self.config, per_year)
+        return BacktestResult(trades, curve, metrics, self.config, per_year,
+                              ruin_of(self.broker.ruin(), timestamps))
 
     def write_result(self) -> None:
         """result.json as `tradebot run --out` writes it, for the bars so far."""

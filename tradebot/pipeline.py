@@ -32,7 +32,6 @@ from .lang.explain import risk_as_written, rule_conditions, written
 from .lang.parser import without_bom
 from .market.intervals import INTERVALS
 from .market.timeframe import infer_interval_ms
-from .lang.library.support import _with_nan
 from .lang.stateful.position import PositionProgram, compile_position, reads_position
 from .lang.types import BOOL_CONST, NUMBER_CONST
 from .runtime.engine import BacktestResult, run_backtest
@@ -134,10 +133,12 @@ def rule_program(program: PositionProgram | None, frame: pl.DataFrame | None,
     by bar later, runtime.stepper)."""
     if program is None:
         return None
-    inputs = np.empty((len(program.inputs), 0 if frame is None else frame.height))
-    for i in range(len(program.inputs) if frame is not None else 0):
-        # One copy per column, into its row (no NaN-filled copy of a column with nothing missing).
-        inputs[i] = _with_nan(frame[f"{prefix}{PROGRAM_INPUT}{i}"])
+    if frame is None or not program.inputs:
+        inputs = np.zeros((len(program.inputs), 0 if frame is None else frame.height))
+    else:  # one copy, Polars' own: a column-major (bars, columns) matrix is (columns, bars) in C order
+        columns = [pl.col(f"{prefix}{PROGRAM_INPUT}{i}").cast(pl.Float64).fill_null(np.nan)
+                   for i in range(len(program.inputs))]
+        inputs = frame.select(columns).to_numpy(order="fortran").T
     code = program.bytecode
     return RuleProgram(code.code, code.consts, code.segments, code.stack_size, len(code.names),
                        program.width, dict(program.outputs), program.tracks, inputs)

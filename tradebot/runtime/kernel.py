@@ -894,11 +894,12 @@ def position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, t
     regs[rg.SIDE] = book.side
     regs[rg.OPEN_ENTRIES] = book.lots
     if book.side == FLAT:
-        regs[rg.SIZE] = 0.0
-        for r in range(rg.ENTRY_PRICE, rg.OPEN_ENTRIES):
-            regs[r] = np.nan
-        for j in range(tracks.shape[0]):
-            regs[rg.TRACKS + j] = np.nan
+        if was != FLAT:  # flat since an earlier bar: they are missing already
+            regs[rg.SIZE] = 0.0
+            for r in range(rg.ENTRY_PRICE, rg.OPEN_ENTRIES):
+                regs[r] = np.nan
+            for j in range(tracks.shape[0]):
+                regs[rg.TRACKS + j] = np.nan
     else:
         opened = was != book.side or flat_at_open
         cost, fees = 0.0, 0.0

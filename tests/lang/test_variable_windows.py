@@ -37,6 +37,9 @@ def test_missing_windows() -> None:
     np.testing.assert_allclose(evaluate("sum(close, volume)", bars), [1, NAN, 6, 10, 9])  # 2.9: 2 bars
     np.testing.assert_allclose(evaluate("sum(close, volume[1])", bars), [NAN, 2, NAN, 9, 14])
     np.testing.assert_allclose(evaluate("highest(close[2], 2 + volume * 0)", bars), [NAN, NAN, NAN, 2, 3])
+    # a window of 2.5 bars is the last 2: it has a value from the second bar on
+    np.testing.assert_allclose(evaluate("sum(close, 2.5 + volume * 0)", bars), [NAN, 3, 5, 7, 9])
+    np.testing.assert_allclose(evaluate("lowest(close, 2.5 + volume * 0)", bars), [NAN, 1, 2, 3, 4])
 
 
 def test_constant_lengths_keep_their_kernels_and_checks() -> None:
@@ -63,7 +66,7 @@ def test_the_extremes_kernel_equals_a_scan_of_each_window(seed: int) -> None:
     for highest, pick in ((True, np.max), (False, np.min)):
         expected = np.full(3_000, NAN)
         for t in range(3_000):
-            window = x[t - int(lengths[t]) + 1:t + 1] if lengths[t] <= t + 1 else x[:0]  # the kernel's rule
+            window = x[t - int(lengths[t]) + 1:t + 1] if int(lengths[t]) <= t + 1 else x[:0]
             if len(window) and not np.isnan(window).any():
                 expected[t] = pick(window)
         np.testing.assert_array_equal(variable_extreme(x, lengths, highest), expected)

@@ -25,7 +25,7 @@ NAN = np.nan
 def _start(lengths, t, last_missing):
     """The first bar of bar t's window, or -1 when the window is missing."""
     length = lengths[t]
-    if not length >= 1.0 or length > t + 1:  # NaN fails the first test; too few bars the second
+    if not length >= 1.0 or length >= t + 2:  # NaN fails the first test; fewer than floor(length) bars the second
         return -1
     start = t - int(np.floor(length)) + 1
     return -1 if start <= last_missing else start

@@ -59,6 +59,17 @@ def test_the_start_value_holds_until_the_formula_has_a_value() -> None:
     assert series(source, frame, "total")["total"] == [0, 0, 2, 5, 9, 14]
 
 
+def test_an_expression_read_back_has_no_value_before_its_first_bar() -> None:
+    """`(…)[n]` of a formula reading the recursion is missing on the first n bars, even where
+    the formula itself would mend a missing value (nz): there is no bar to compute it on. The
+    VM emits a guard for it (opcodes.FROM_BAR); it once took nz's fallback instead (found by
+    test_compiler_reference.py's Hypothesis search)."""
+    frame = bars([100, 100, 100])
+    # bar 0: nothing one bar back: the start value; bar 1: nz(s[-1], 1) on bar 0 = 1; bar 2: s[0] = 100
+    assert series("s = (abs(nz(s[1], 1)))[1] starting open", frame, "s")["s"] == [100, 1, 100]
+    assert series("s = nz(s[1], 5)[2] + 0 starting open", frame, "s")["s"] == [100, 100, 5]
+
+
 def test_mutual_recursion_through_history() -> None:
     frame = bars([1, 1, 1, 1, 1])
     source = "a = b[1] + 1\nb = a * 2 starting 0"

@@ -151,6 +151,9 @@ def run_segment(code, consts, inputs, row, out, t, regs, stack, begin, end):
             stack[sp - 1] = _binary(op, stack[sp - 1], stack[sp])
         elif op < 60:
             stack[sp - 1] = _unary(op, stack[sp - 1])
+        elif op == 70:  # FROM_BAR
+            if t < code[pc + 1]:
+                stack[sp - 1] = math.nan
         else:
             sp -= 2
             stack[sp - 1] = _ternary(op, stack[sp - 1], stack[sp], stack[sp + 1])

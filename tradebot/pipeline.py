@@ -32,6 +32,7 @@ from .lang.explain import risk_as_written, rule_conditions, written
 from .lang.parser import without_bom
 from .market.intervals import INTERVALS
 from .market.timeframe import infer_interval_ms
+from .lang.library.support import _with_nan
 from .lang.stateful.position import PositionProgram, compile_position, reads_position
 from .lang.types import BOOL_CONST, NUMBER_CONST
 from .runtime.engine import BacktestResult, run_backtest
@@ -133,9 +134,10 @@ def rule_program(program: PositionProgram | None, frame: pl.DataFrame | None,
     by bar later, runtime.stepper)."""
     if program is None:
         return None
-    columns = [frame[f"{prefix}{PROGRAM_INPUT}{i}"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-               for i in range(len(program.inputs))] if frame is not None else []
-    inputs = np.vstack(columns) if columns else np.zeros((len(program.inputs), 0 if frame is None else frame.height))
+    inputs = np.empty((len(program.inputs), 0 if frame is None else frame.height))
+    for i in range(len(program.inputs) if frame is not None else 0):
+        # One copy per column, into its row (no NaN-filled copy of a column with nothing missing).
+        inputs[i] = _with_nan(frame[f"{prefix}{PROGRAM_INPUT}{i}"])
     code = program.bytecode
     return RuleProgram(code.code, code.consts, code.segments, code.stack_size, len(code.names),
                        program.width, dict(program.outputs), program.tracks, inputs)

@@ -56,7 +56,7 @@ from ..vm.interp import run_bar
 # The interpreter and the register layout are compiled into this module's cached functions, but
 # numba's cache checks only this file's timestamp: this digest of tradebot/vm/interp.py and
 # registers.py makes an edit there an edit here too (tests/runtime/test_position_state.py).
-VM_DIGEST = "b19f27068116a862"
+VM_DIGEST = "6ca89eb6f2b83621"
 
 # Position sides; also the sign of the position quantity.
 FLAT = 0

@@ -56,7 +56,7 @@ from ..vm.interp import run_bar
 # The interpreter and the register layout are compiled into this module's cached functions, but
 # numba's cache checks only this file's timestamp: this digest of tradebot/vm/interp.py and
 # registers.py makes an edit there an edit here too (tests/runtime/test_position_state.py).
-VM_DIGEST = "8ac0fc15a84e5b49"
+VM_DIGEST = "a3d89ba7f60f116f"
 
 # Position sides; also the sign of the position quantity.
 FLAT = 0

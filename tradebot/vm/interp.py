@@ -110,53 +110,58 @@ def _cell(t, width):
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _prior(out, member, t, back):
     bar = t - back
-    return out[member, _cell(bar, out.shape[1])] if bar >= 0 else math.nan
+    return out[member, np.uint64(_cell(bar, out.shape[1]))] if bar >= 0 else math.nan
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def run_segment(code, consts, inputs, row, out, t, regs, stack, begin, end):
     """One member's formula on bar t: instructions code[begin:end] over input row `row` (the
     inputs may hold every bar or only this one), the members' values `out` (bar t is column t,
-    or slot t % width of a ring), and the registers `regs` (position state)."""
-    sp = 0
-    for pc in range(begin, end, 3):
+    or slot t % width of a ring), and the registers `regs` (position state).
+
+    Indices are unsigned: a signed index makes numba test it for a negative value (Python's
+    wrap-around) on every read, which cost a sixth of the interpreter's time (bench_stateful)."""
+    one = np.uint64(1)
+    sp = np.uint64(0)
+    row = np.uint64(row)
+    for pc in range(np.uint64(begin), np.uint64(end), np.uint64(3)):
         op = code[pc]
+        a = np.uint64(code[pc + one])
         if op == 1:
-            stack[sp] = inputs[code[pc + 1], row]
-            sp += 1
+            stack[sp] = inputs[a, row]
+            sp += one
         elif op == 0:
-            stack[sp] = consts[code[pc + 1]]
-            sp += 1
+            stack[sp] = consts[a]
+            sp += one
         elif op == 3:
-            stack[sp] = _prior(out, code[pc + 1], t, code[pc + 2])
-            sp += 1
+            stack[sp] = _prior(out, a, t, code[pc + np.uint64(2)])
+            sp += one
         elif op == 2:
-            stack[sp] = out[code[pc + 1], _cell(t, out.shape[1])]
-            sp += 1
+            stack[sp] = out[a, np.uint64(_cell(t, out.shape[1]))]
+            sp += one
         elif op == 4:
-            stack[sp] = regs[code[pc + 1]]
-            sp += 1
+            stack[sp] = regs[a]
+            sp += one
         elif op >= 100:  # a binary instruction with its right operand folded in (opcodes.FUSED)
             kind = op // 100
-            index = code[pc + 1]
             if kind == 1:
-                right = consts[index]
+                right = consts[a]
             elif kind == 2:
-                right = inputs[index, row]
+                right = inputs[a, row]
             else:
-                right = _prior(out, index, t, code[pc + 2])
-            stack[sp - 1] = _binary(op - 100 * kind, stack[sp - 1], right)
+                right = _prior(out, a, t, code[pc + np.uint64(2)])
+            stack[sp - one] = _binary(op - 100 * kind, stack[sp - one], right)
         elif op < 50:
-            sp -= 1
-            stack[sp - 1] = _binary(op, stack[sp - 1], stack[sp])
+            sp -= one
+            stack[sp - one] = _binary(op, stack[sp - one], stack[sp])
         elif op < 60:
-            stack[sp - 1] = _unary(op, stack[sp - 1])
+            stack[sp - one] = _unary(op, stack[sp - one])
         elif op == 70:  # FROM_BAR
-            if t < code[pc + 1]:
-                stack[sp - 1] = math.nan
+            if t < code[pc + one]:
+                stack[sp - one] = math.nan
         else:
-            sp -= 2
-            stack[sp - 1] = _ternary(op, stack[sp - 1], stack[sp], stack[sp + 1])
+            sp -= np.uint64(2)
+            stack[sp - one] = _ternary(op, stack[sp - one], stack[sp], stack[sp + one])
     return stack[0]
 
 
@@ -172,11 +177,11 @@ def run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started, n
     program's cost (docs/benchmarks.md, "Position state"); inlined, the first compile after
     installing takes about 5 s more. One call site of the instruction switch serves the body and
     the start value alike: each copy of it adds seconds to that compile."""
-    cell = _cell(t, out.shape[1])
-    for s in range(segments.shape[0]):
+    cell = np.uint64(_cell(t, out.shape[1]))
+    for s in range(np.uint64(segments.shape[0])):  # unsigned: see run_segment
         if needs[s] & want == 0:
             continue
-        m, part = segments[s, 0], 0
+        m, part = np.uint64(segments[s, 0]), np.uint64(0)
         while True:  # the body; then, while the member has not started and the body is missing, its start
             value = run_segment(code, consts, inputs, row, out, t, regs, stack, segments[s, 1 + 2 * part],
                                 segments[s, 2 + 2 * part])
@@ -185,7 +190,7 @@ def run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started, n
             if value == value:
                 started[m] = True
                 break
-            part = 1
+            part = np.uint64(1)
         out[m, cell] = value
 
 

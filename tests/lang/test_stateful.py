@@ -188,8 +188,8 @@ def test_a_ring_slot_is_the_bar_modulo_the_width_whatever_the_width() -> None:
     """The engine's rings are a power of two wide (a mask); a paper session saved before that
     resumes with its own width (a division): both are t mod width."""
     for width in range(1, 12):
-        assert [vm._cell(t, width) for t in range(40)] == [t % width for t in range(40)]
-    assert [vm._cell(t, 1_000) for t in range(40)] == list(range(40))  # every bar: the bar itself
+        assert [vm.ring_cell(t, width) for t in range(40)] == [t % width for t in range(40)]
+    assert [vm.ring_cell(t, 1_000) for t in range(40)] == list(range(40))  # every bar: the bar itself
 
 
 def test_the_vm_is_compiled_once_per_installation_not_per_script(tmp_path) -> None:

@@ -51,12 +51,12 @@ import numpy as np
 from numba import njit
 
 from ..vm import registers as rg
-from ..vm.interp import run_bar
+from ..vm.interp import ring_cell, run_bar
 
 # The interpreter and the register layout are compiled into this module's cached functions, but
 # numba's cache checks only this file's timestamp: this digest of tradebot/vm/interp.py and
 # registers.py makes an edit there an edit here too (tests/runtime/test_position_state.py).
-VM_DIGEST = "a3d89ba7f60f116f"
+VM_DIGEST = "3c1474b389ef52f7"
 
 # Position sides; also the sign of the position quantity.
 FLAT = 0
@@ -915,7 +915,7 @@ def position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, t
         regs[rg.OPEN_PROFIT] = profit
         regs[rg.OPEN_PROFIT_PCT] = profit / cost
         for j in range(tracks.shape[0]):
-            x, at = inputs[tracks[j, 0], row], rg.TRACKS + j
+            x, at = inputs[np.uint64(tracks[j, 0]), row], rg.TRACKS + j
             kind, seen = tracks[j, 1], regs[at]
             if opened or seen != seen:
                 regs[at] = x
@@ -937,7 +937,7 @@ def _rule(flag, slots, s, out, cell):
     gated by the precomputed flag (true but where a paper session's warm-up masks it). Without
     a branch around the read: see `state_rules`."""
     m = slots[s]
-    return flag & ((m < 0) | (out[max(m, 0), cell] == 1.0))
+    return flag & ((m < 0) | (out[np.uint64(max(m, 0)), cell] == 1.0))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -950,7 +950,7 @@ def moving_levels(book, lots, slots, modes, out, cell):
         m = slots[4 + base + kind]
         if m < 0:
             continue
-        value, mode = out[m, cell], modes[base + kind]
+        value, mode = out[np.uint64(m), cell], modes[base + kind]
         if not value > 0.0:
             value = np.nan
         for i in range(book.lots):
@@ -988,7 +988,7 @@ def state_rules(book, lots, trades, k, t, row, c, flat_at_open, pending_side, co
     position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, tracks, regs)
     want = bar_needs(book.side, pending_side, el, xl, es, xs)
     run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started, needs, want)
-    cell = t if t < out.shape[1] else t % out.shape[1]
+    cell = np.uint64(ring_cell(t, out.shape[1]))  # a mask, not a division (a ring is a power of two wide)
     if book.side != FLAT:
         moving_levels(book, lots, slots, modes, out, cell)
     # An exit signal that cannot matter is false (its member did not run on this bar).

@@ -66,7 +66,7 @@ def split_modes(modes: np.ndarray, slots: list[int]) -> tuple[np.ndarray, np.nda
 def kernel_program(program: RuleProgram | None, config: ExecutionConfig,
                    modes: np.ndarray) -> tuple[np.ndarray, tuple[Any, ...]]:
     """(the kernel's modes, its `program` argument). The members' values are kept in a ring of
-    the bars the program reads back, a power of two wide (`vm.interp._cell`): a run's own rows
+    the bars the program reads back, a power of two wide (`vm.interp.ring_cell`): a run's own rows
     of every bar cost a fresh matrix the size of the inputs, and memory bound writes."""
     from . import kernel as kn
 

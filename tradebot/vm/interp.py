@@ -96,7 +96,7 @@ def _ternary(op, a, b, c):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _cell(t, width):
+def ring_cell(t, width):
     """The column of bar t in a member matrix `width` bars wide: the bar itself when the matrix
     holds every bar, a ring slot when it holds only the last `width` (the engine's rings are a
     power of two wide: a mask, where a division would cost more than most instructions)."""
@@ -110,7 +110,7 @@ def _cell(t, width):
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _prior(out, member, t, back):
     bar = t - back
-    return out[member, np.uint64(_cell(bar, out.shape[1]))] if bar >= 0 else math.nan
+    return out[member, np.uint64(ring_cell(bar, out.shape[1]))] if bar >= 0 else math.nan
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -137,7 +137,7 @@ def run_segment(code, consts, inputs, row, out, t, regs, stack, begin, end):
             stack[sp] = _prior(out, a, t, code[pc + np.uint64(2)])
             sp += one
         elif op == 2:
-            stack[sp] = out[a, np.uint64(_cell(t, out.shape[1]))]
+            stack[sp] = out[a, np.uint64(ring_cell(t, out.shape[1]))]
             sp += one
         elif op == 4:
             stack[sp] = regs[a]
@@ -177,7 +177,7 @@ def run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started, n
     program's cost (docs/benchmarks.md, "Position state"); inlined, the first compile after
     installing takes about 5 s more. One call site of the instruction switch serves the body and
     the start value alike: each copy of it adds seconds to that compile."""
-    cell = np.uint64(_cell(t, out.shape[1]))
+    cell = np.uint64(ring_cell(t, out.shape[1]))
     for s in range(np.uint64(segments.shape[0])):  # unsigned: see run_segment
         if needs[s] & want == 0:
             continue

@@ -105,7 +105,7 @@ def ema(x, n, seed_at):
 
 
 @njit(cache=True, nogil=True)
-def _mean(x, start, stop):
+def mean_of(x, start, stop):
     """The mean of x[start:stop], added left to right (TA-Lib's seed)."""
     total = 0.0
     for i in range(start, stop):
@@ -114,7 +114,7 @@ def _mean(x, start, stop):
 
 
 @njit(cache=True, nogil=True)
-def _ema_step(prev, value, n, seed_at):
+def ema_step(prev, value, n, seed_at):
     """`ema`'s update, including its copy at period 1."""
     if n == 1 and seed_at == 1:
         return value
@@ -220,8 +220,8 @@ def macd(x, fast, slow, signal, field):
     out = leading_nan(size, first)
     if size <= first:
         return out, 0.0
-    quick = _mean(x, slow - fast, slow)
-    base = _mean(x, 0, slow)
+    quick = mean_of(x, slow - fast, slow)
+    base = mean_of(x, 0, slow)
     total = 0.0
     trigger = 0.0
     seen = probe(x, 0, slow - 1)
@@ -229,8 +229,8 @@ def macd(x, fast, slow, signal, field):
         value = x[i]
         seen += value
         if i >= slow:
-            quick = _ema_step(quick, value, fast, slow)
-            base = _ema_step(base, value, slow, slow)
+            quick = ema_step(quick, value, fast, slow)
+            base = ema_step(base, value, slow, slow)
         line = quick - base
         if i < first:
             total += line
@@ -238,7 +238,7 @@ def macd(x, fast, slow, signal, field):
         if i == first:
             trigger = line if signal == 1 else (total + line) / signal
         else:
-            trigger = _ema_step(trigger, line, signal, signal)
+            trigger = ema_step(trigger, line, signal, signal)
         out[i] = line if field == 0 else trigger if field == 1 else line - trigger
     return out, seen
 
@@ -254,16 +254,16 @@ def price_oscillator(x, fast, slow, percent):
     out = leading_nan(size, slow - 1)
     if size < slow:
         return out, 0.0
-    quick = _mean(x, 0, fast)
-    base = _mean(x, 0, slow)
+    quick = mean_of(x, 0, fast)
+    base = mean_of(x, 0, slow)
     seen = probe(x, 0, fast - 1)
     for i in range(fast - 1, size):
         value = x[i]
         seen += value
         if i >= fast:
-            quick = _ema_step(quick, value, fast, fast)
+            quick = ema_step(quick, value, fast, fast)
         if i >= slow:
-            base = _ema_step(base, value, slow, slow)
+            base = ema_step(base, value, slow, slow)
         if i >= slow - 1:
             difference = quick - base
             if percent:

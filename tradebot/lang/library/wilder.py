@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import fma, leading_nan, probe
+from .kernels import ema_step, fma, leading_nan, mean_of, probe
 
 NAN = np.nan
 
@@ -115,6 +115,50 @@ def natr(high, low, close, n):
         c = close[i]
         out[i] = out[i] / c * 100.0 if c != 0.0 else 0.0
     return out, seen
+
+
+@njit(cache=True, nogil=True)
+def keltner(high, low, close, n, mult, atr_length, side):
+    """One Keltner line: ema(close, n) + side * mult * atr(atr_length), side 1 (upper), 0
+    (middle) or -1 (lower), from the first bar where both exist; `kernels.ema`'s and `atr`'s
+    arithmetic, the two recursions side by side in one pass, one result array (the two kernels
+    and the Polars formula took 6.8 ms for 1M bars, TA-Lib's EMA + ATR 3.8). For bars without a
+    missing value: with one, each recursion skips its own missing bars (`support.kernel`'s
+    `careful`). Probed."""
+    size = len(close)
+    first = max(n - 1, atr_length)
+    out = leading_nan(size, first)
+    if size <= first:
+        return out, 0.0
+    middle = mean_of(close, 0, n)
+    for i in range(n, first + 1):
+        middle = ema_step(middle, close[i], n, n)
+    total = 0.0
+    for i in range(1, atr_length + 1):
+        total += _true_range(high[i], low[i], close[i - 1])
+    average = total / atr_length
+    decay = (atr_length - 1) / atr_length
+    weight = 1.0 - decay
+    for i in range(atr_length + 1, first + 1):
+        average = fma(average, decay, _true_range(high[i], low[i], close[i - 1]) * weight)
+    out[first] = _keltner_line(middle, mult * average, side)
+    seen = (probe(high, 0, first + 1) + probe(low, 0, first + 1)) + probe(close, 0, first + 1)
+    prev_close = close[first]
+    for i in range(np.uint64(first + 1), np.uint64(size)):  # unsigned: see `atr`
+        h, l, c = high[i], low[i], close[i]
+        seen += (h + l) + c
+        middle = ema_step(middle, c, n, n)
+        average = fma(average, decay, _true_range(h, l, prev_close) * weight)
+        prev_close = c
+        out[i] = _keltner_line(middle, mult * average, side)
+    return out, seen
+
+
+@njit(cache=True, nogil=True)
+def _keltner_line(middle, width, side):
+    if side == 0:
+        return middle
+    return middle + width if side > 0 else middle - width
 
 
 @njit(cache=True, nogil=True)

@@ -195,6 +195,7 @@ def test_few_bar_formulas(data, n) -> None:
     if n:
         assert_same(windows.rate_of_change(close, n), _ref_roc(close, n))
     assert_same(windows.balance_of_power(low, high, low, close), _ref_bop(low, high, low, close))
+    assert_same(windows.typical_price(high, low, close), (high + low + close) / 3)  # hlc3, as Polars adds it
 
 
 @SETTINGS

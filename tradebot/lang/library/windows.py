@@ -447,6 +447,16 @@ def true_range(high, low, close):
 
 
 @njit(cache=True, nogil=True)
+def typical_price(high, low, close):
+    """hlc3: ((high + low) + close) / 3, as Polars adds it; NaN where one is missing. One pass
+    and one result: Polars' formula makes a column per operation (1.6 ms for 1M bars)."""
+    out = np.empty(len(close))
+    for t in range(len(close)):
+        out[t] = (high[t] + low[t] + close[t]) / 3.0
+    return out
+
+
+@njit(cache=True, nogil=True)
 def range_position(close, high, low, n, willr):
     """Where close sits in the range of the last n bars: 100 * (close - lowest low) / (highest
     high - lowest low) (the stochastic's raw %K), or with `willr` -100 * (highest high - close) /

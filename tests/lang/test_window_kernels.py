@@ -392,7 +392,7 @@ def test_keltner_lines_are_the_ema_and_the_atr_each_over_its_own_bars(data, colu
 
 PROBED = ("ema(close, 3)", "ema(close, 1)", "t3(close, 2, 0.7)", "atr(3)", "natr(3)", "ad()", "adosc(2, 4)",
           "dema(close, 2)", "trix(close, 2)", "trix(close, 1)", "macd(close, 2, 3, 2).hist", "ppo(close, 2, 3)",
-          "rsi(close, 3)", "cmo(close, 2)", "keltner(2, 2, 3).upper", "keltner(3, 1.5, 1).lower")
+          "rsi(close, 3)", "cmo(close, 2)", "keltner(2, 2, 3).upper", "keltner(3, 1.5, 1).lower", "kama(close, 3)")
 
 
 @SETTINGS

@@ -275,13 +275,14 @@ def price_oscillator(x, fast, slow, percent):
 @njit(cache=True, nogil=True)
 def kama(x, n):
     """TA-Lib KAMA (Kaufman): an EMA whose factor adapts to the efficiency ratio
-    |x - x[n]| / sum |x - x[1]| over n bars, between 2/(2+1) and 2/(30+1); first value at bar n."""
+    |x - x[n]| / sum |x - x[1]| over n bars, between 2/(2+1) and 2/(30+1); first value at bar n.
+    Probed."""
     size = len(x)
-    out = np.full(size, NAN)
     if n == 1:
-        return x.copy()
+        return x.copy(), 0.0
+    out = leading_nan(size, n)
     if size <= n:
-        return out
+        return out, 0.0
     fastest = 2.0 / (30.0 + 1.0)
     spread = 2.0 / (2.0 + 1.0) - fastest
     noise = 0.0
@@ -290,24 +291,34 @@ def kama(x, n):
         step = x[i] - x[i + 1]
         noise += abs(step)
         flat_run = flat_run + 1 if step == 0.0 else 0
-    prev = x[n - 1]
-    for i in range(n, size):
-        change = x[i] - x[i - n]
-        if i > n:
-            noise -= abs(x[i - n - 1] - x[i - n])
-            step = x[i] - x[i - 1]
-            noise += abs(step)
-            # A whole window of exactly flat bars: the sliding sum holds only rounding residue.
-            flat_run = flat_run + 1 if step == 0.0 else 0
-            if flat_run >= n:
-                flat_run = n
-                noise = 0.0
-        ratio = 1.0 if noise <= change else abs(change / noise)
-        factor = fma(ratio, spread, fastest)
-        factor *= factor
-        prev = fma(x[i] - prev, factor, prev)
+    prev = _kama_step(x[n - 1], x[n], x[n] - x[0], noise, fastest, spread)
+    out[n] = prev
+    seen = probe(x, 0, n + 1)
+    # Unsigned indices (`wilder.atr` says why): 2.3 ms for 1M bars and n = 30, now 2.15.
+    one, length = np.uint64(1), np.uint64(n)
+    for i in range(length + one, np.uint64(size)):
+        value = x[i]
+        seen += value
+        older = x[i - length]
+        noise -= abs(x[i - length - one] - older)
+        step = value - x[i - one]
+        noise += abs(step)
+        # A whole window of exactly flat bars: the sliding sum holds only rounding residue.
+        flat_run = flat_run + 1 if step == 0.0 else 0
+        if flat_run >= n:
+            flat_run = n
+            noise = 0.0
+        prev = _kama_step(prev, value, value - older, noise, fastest, spread)
         out[i] = prev
-    return out
+    return out, seen
+
+
+@njit(cache=True, nogil=True)
+def _kama_step(prev, value, change, noise, fastest, spread):
+    ratio = 1.0 if noise <= change else abs(change / noise)
+    factor = fma(ratio, spread, fastest)
+    factor *= factor
+    return fma(value - prev, factor, prev)
 
 
 @njit(cache=True, nogil=True)

@@ -446,8 +446,8 @@ def adosc(high, low, close, volume, fast, slow):
     seen = 0.0
     for i in range(size):
         h, l, c, v = high[i], low[i], close[i], volume[i]
-        seen += (h + l) + (c + v)
         span = h - l
+        seen += span + c * v  # as `wilder.running_flow`'s probe: two additions, not four
         if span > 0.0:
             line += (c - l - (h - c)) / span * v
         if i == 0:

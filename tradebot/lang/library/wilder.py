@@ -56,7 +56,7 @@ def wilder_oscillator(x, n, cmo):
     return out, seen
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")  # no raise: inlined (see `kernels.kama`)
 def _oscillator(gain, loss, cmo):
     total = gain + loss
     if not total > 0.0:  # no movement since the seed: 0, as TA-Lib (an exact test, not a band)

@@ -415,7 +415,7 @@ def _back(slot, bars, ring):
     return slot - bars if slot >= bars else slot - bars + ring
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")  # no raise: inlined (see `kernels.kama`)
 def _weigh(a, b, weight):
     return 0.0 if -1e-14 < b < 1e-14 else weight * (a / b)
 
@@ -548,7 +548,7 @@ def stochastic(close, high, low, n, smooth_k, smooth_d, d_field):
     return d if d_field else k
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")  # no raise: inlined (see `kernels.kama`)
 def _position(close, highest, lowest, willr):
     span = highest - lowest
     if abs(span) <= 1e-14 * (abs(highest) + abs(lowest)):

@@ -419,6 +419,24 @@ def test_a_nan_value_anywhere_in_a_probed_kernels_input_counts_as_missing(data, 
 
 
 @SETTINGS
+@given(data=st.data(), column=st.sampled_from(["close", "volume", "high", "low"]))
+def test_ad_and_adosc_see_a_nan_on_a_flat_bar(data, column) -> None:
+    """AD and ADOSC's probe is their running total (kernels.flow): on a bar whose high equals its
+    low, which adds nothing, a NaN close or volume must still reach it (ADOSC from its first
+    output on: with fewer bars its answer is all missing either way)."""
+    size = data.draw(st.integers(3, 30), label="size")
+    where = data.draw(st.integers(0, size - 1), label="where")
+    close = 100.0 + np.arange(size) % 7
+    high, low = close + 1.5, close - 1.0
+    high[where] = low[where] = close[where]
+    values = {"high": high, "low": low, "close": close, "volume": 1.0 + np.arange(size) % 5}
+    values[column] = np.where(np.arange(size) == where, NAN, values[column])
+    for fn, args in ((wilder.running_flow, ()), (kernels.adosc, (2, 3))):
+        fast, probe = fn(*(readonly(values[c]) for c in ("high", "low", "close", "volume")), *args)
+        assert np.isnan(probe), (fn.__name__, column, where)
+
+
+@SETTINGS
 @given(x=series(), special=st.lists(st.sampled_from([np.inf, -np.inf, 1e300, -1e300]), max_size=3))
 def test_any_nan_finds_exactly_the_missing_values(x, special) -> None:
     # support.kernel's choice between a view of the data and dropping the missing bars: an

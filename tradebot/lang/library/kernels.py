@@ -431,6 +431,19 @@ def t3(x, n, volume_factor):
     return out, seen
 
 
+@njit(cache=True, nogil=True, error_model="numpy")  # no raise: inlined (see `kama`)
+def flow(high, low, close, volume):
+    """A bar's money-flow volume for AD (`wilder.running_flow`) and ADOSC; NaN when an input is:
+    a missing high or low fails `span <= 0` and reaches the division, and on a flat bar, which
+    adds nothing, close * volume * 0 is 0 or NaN. So the running total is NaN exactly when an
+    input was (or when infinities meet, a false alarm) and serves as the kernel's probe, with no
+    sum of the inputs beside it (ADOSC 2.07 ms for 1M bars with one, now 1.76; TA-Lib 1.72)."""
+    span = high - low
+    if span <= 0.0:
+        return close * volume * 0.0
+    return (close - low - (high - close)) / span * volume
+
+
 @njit(cache=True, nogil=True)
 def adosc(high, low, close, volume, fast, slow):
     """TA-Lib ADOSC: ema(fast) - ema(slow) of the accumulation/distribution line, both seeded
@@ -445,13 +458,8 @@ def adosc(high, low, close, volume, fast, slow):
     line = 0.0
     fast_ema = 0.0
     slow_ema = 0.0
-    seen = 0.0
     for i in range(size):
-        h, l, c, v = high[i], low[i], close[i], volume[i]
-        span = h - l
-        seen += span + c * v  # as `wilder.running_flow`'s probe: two additions, not four
-        if span > 0.0:
-            line += (c - l - (h - c)) / span * v
+        line += flow(high[i], low[i], close[i], volume[i])  # NaN from a missing input on: the probe
         if i == 0:
             fast_ema = line
             slow_ema = line
@@ -460,4 +468,4 @@ def adosc(high, low, close, volume, fast, slow):
             slow_ema = fma(1.0 - slow_k, slow_ema, slow_k * line)
         if i >= lookback:
             out[i] = fast_ema - slow_ema
-    return out, seen
+    return out, line

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import ema_step, fma, leading_nan, mean_of, probe
+from .kernels import ema_step, flow, fma, leading_nan, mean_of, probe
 
 NAN = np.nan
 
@@ -302,18 +302,13 @@ def mfi(high, low, close, volume, n):
 @njit(cache=True, nogil=True)
 def running_flow(high, low, close, volume):
     """TA-Lib AD: the running total of ((close - low) - (high - close)) / (high - low) * volume,
-    adding nothing on a bar whose high equals its low. Probed."""
+    adding nothing on a bar whose high equals its low. Probed by the total itself (`kernels.flow`)."""
     out = np.empty(len(close))
     total = 0.0
-    seen = 0.0
     for i in range(len(close)):
-        h, l, c, v = high[i], low[i], close[i], volume[i]
-        span = h - l
-        seen += span + c * v  # NaN when one is: two additions, not four (1.5 ms for 1M bars, now 1.4)
-        if span > 0.0:
-            total += (c - l - (h - c)) / span * v
+        total += flow(high[i], low[i], close[i], volume[i])
         out[i] = total
-    return out, seen
+    return out, total
 
 
 @njit(cache=True, nogil=True)

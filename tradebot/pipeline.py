@@ -133,9 +133,12 @@ def rule_program(program: PositionProgram | None, frame: pl.DataFrame | None,
     by bar later, runtime.stepper)."""
     if program is None:
         return None
-    columns = [frame[f"{prefix}{PROGRAM_INPUT}{i}"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-               for i in range(len(program.inputs))] if frame is not None else []
-    inputs = np.vstack(columns) if columns else np.zeros((len(program.inputs), 0 if frame is None else frame.height))
+    if frame is None or not program.inputs:
+        inputs = np.zeros((len(program.inputs), 0 if frame is None else frame.height))
+    else:  # one copy, Polars' own: a column-major (bars, columns) matrix is (columns, bars) in C order
+        columns = [pl.col(f"{prefix}{PROGRAM_INPUT}{i}").cast(pl.Float64).fill_null(np.nan)
+                   for i in range(len(program.inputs))]
+        inputs = frame.select(columns).to_numpy(order="fortran").T
     code = program.bytecode
     return RuleProgram(code.code, code.consts, code.segments, code.stack_size, len(code.names),
                        program.width, dict(program.outputs), program.tracks, inputs)

@@ -53,7 +53,7 @@ def market_config(**overrides: Any) -> FakeConfig:
 def fast_rest(url: str, **overrides: Any) -> RestSettings:
     """Client settings with every wait shrunk to milliseconds and a seeded jitter."""
     base: dict[str, Any] = dict(base_url=url, timeout=2.0, rate=2000.0, burst=50, max_attempts=6,
-                                retry_base=0.005, retry_cap=0.05, ban_pause=0.25,
+                                ban_pause=0.25,
                                 backoff=Backoff(base=0.005, cap=0.05, rng=random.Random(7)))
     base.update(overrides)
     return RestSettings(**base)

@@ -10,8 +10,10 @@ import pytest
 from bybit_testkit import H1, HOUR, M1, NOW_MS, fast_rest, run
 from fake_bybit import FakeBybit
 from tradebot.data.backfill import backfill, fetch_closed
-from tradebot.data.bybit import BybitRest, ExchangeRejected, UnknownSymbol
+from tradebot.config import Config
+from tradebot.data.bybit import RESET_HEADER, BybitRest, ExchangeRejected, UnknownSymbol
 from tradebot.data.integrity import check_file
+from tradebot.data.settings import load_settings
 from tradebot.data.store import CandleStore, SeriesKey
 from tradebot.errors import NetworkError
 
@@ -219,3 +221,14 @@ def test_backfill_fills_holes_inside_the_store(fake: FakeBybit, tmp_path: Path) 
     assert run(go(first + 200 * MINUTE)).added == 1  # only the hole inside the asked range
     assert run(go(first)).added == 31
     assert store.read(key).equals(whole) and check_file(store.path(key)).clean
+
+
+def test_configured_retry_and_reconnect_delays_are_each_clients_one_backoff() -> None:
+    settings = load_settings(Config(tables={"bybit": {"retry_base": 0.25, "retry_cap": 4.0,
+                                                      "reconnect_base": 0.125, "reconnect_cap": 2.0}}))
+    assert (settings.rest.backoff.base, settings.rest.backoff.cap) == (0.25, 4.0)
+    assert (settings.stream.reconnect.base, settings.stream.reconnect.cap) == (0.125, 2.0)
+    assert all(settings.rest.backoff.delay(n) <= 4.0 for n in range(12))
+    # The same cap bounds a 10006 reset wait: an hour away is waited 4 s, then asked again.
+    rest = BybitRest(settings.rest)
+    assert rest._reset_wait({RESET_HEADER: str(int(time.time() * 1000) + 3_600_000)}) == 4.0

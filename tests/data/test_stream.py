@@ -11,6 +11,7 @@ import pytest
 from bybit_testkit import M1, NOW_MS, fast_rest, run
 from fake_bybit import FakeBybit, WsFault
 from tradebot.data.bybit import BybitRest
+from tradebot.data.ratelimit import Backoff
 from tradebot.data.stream import CandleEvent, StreamManager, StreamSettings
 from tradebot.errors import NetworkError, UsageError
 
@@ -20,7 +21,7 @@ MINUTE = 60_000
 
 def settings(fake: FakeBybit) -> StreamSettings:
     return StreamSettings(ws_url=fake.ws_url, ping_interval=0.05, dead_after=0.3, ack_timeout=1.0,
-                          open_timeout=1.0, reconnect_base=0.02, reconnect_cap=0.1)
+                          open_timeout=1.0, reconnect=Backoff(base=0.02, cap=0.1))
 
 
 async def collect(fake: FakeBybit, *, seconds: float, symbols: tuple[str, ...] = ("BTCUSDT",),
@@ -138,7 +139,7 @@ def test_unknown_symbol_is_refused(make_fake: Any) -> None:
 def test_unreachable_stream_is_network_error(fake: FakeBybit) -> None:
     async def go() -> None:
         stream = StreamSettings(ws_url="ws://127.0.0.1:9", open_timeout=0.2, ack_timeout=0.2,
-                                reconnect_base=0.01, reconnect_cap=0.02)
+                                reconnect=Backoff(base=0.01, cap=0.02))
         async with BybitRest(fast_rest(fake.rest_url)) as rest, StreamManager(stream, rest) as m:
             await m.subscribe("linear", "BTCUSDT", M1)
 

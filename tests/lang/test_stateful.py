@@ -59,6 +59,17 @@ def test_the_start_value_holds_until_the_formula_has_a_value() -> None:
     assert series(source, frame, "total")["total"] == [0, 0, 2, 5, 9, 14]
 
 
+def test_an_expression_read_back_has_no_value_before_its_first_bar() -> None:
+    """`(…)[n]` of a formula reading the recursion is missing on the first n bars, even where
+    the formula itself would mend a missing value (nz): there is no bar to compute it on. The
+    VM emits a guard for it (opcodes.FROM_BAR); it once took nz's fallback instead (found by
+    test_compiler_reference.py's Hypothesis search)."""
+    frame = bars([100, 100, 100])
+    # bar 0: nothing one bar back: the start value; bar 1: nz(s[-1], 1) on bar 0 = 1; bar 2: s[0] = 100
+    assert series("s = (abs(nz(s[1], 1)))[1] starting open", frame, "s")["s"] == [100, 1, 100]
+    assert series("s = nz(s[1], 5)[2] + 0 starting open", frame, "s")["s"] == [100, 100, 5]
+
+
 def test_mutual_recursion_through_history() -> None:
     frame = bars([1, 1, 1, 1, 1])
     source = "a = b[1] + 1\nb = a * 2 starting 0"
@@ -171,6 +182,14 @@ def test_vm_unary_and_if() -> None:
     for a in VALUES[:3]:
         assert same(run_op(opcodes.NOT, a), OPERATORS["not"].reference(a))
         assert same(run_op(opcodes.IF, a, 5.0, 7.0), OPERATORS["if"].reference(a, 5.0, 7.0))
+
+
+def test_a_ring_slot_is_the_bar_modulo_the_width_whatever_the_width() -> None:
+    """The engine's rings are a power of two wide (a mask); a paper session saved before that
+    resumes with its own width (a division): both are t mod width."""
+    for width in range(1, 12):
+        assert [vm._cell(t, width) for t in range(40)] == [t % width for t in range(40)]
+    assert [vm._cell(t, 1_000) for t in range(40)] == list(range(40))  # every bar: the bar itself
 
 
 def test_the_vm_is_compiled_once_per_installation_not_per_script(tmp_path) -> None:

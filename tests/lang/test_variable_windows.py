@@ -37,6 +37,9 @@ def test_missing_windows() -> None:
     np.testing.assert_allclose(evaluate("sum(close, volume)", bars), [1, NAN, 6, 10, 9])  # 2.9: 2 bars
     np.testing.assert_allclose(evaluate("sum(close, volume[1])", bars), [NAN, 2, NAN, 9, 14])
     np.testing.assert_allclose(evaluate("highest(close[2], 2 + volume * 0)", bars), [NAN, NAN, NAN, 2, 3])
+    # a window of 2.5 bars is the last 2: it has a value from the second bar on
+    np.testing.assert_allclose(evaluate("sum(close, 2.5 + volume * 0)", bars), [NAN, 3, 5, 7, 9])
+    np.testing.assert_allclose(evaluate("lowest(close, 2.5 + volume * 0)", bars), [NAN, 1, 2, 3, 4])
 
 
 def test_constant_lengths_keep_their_kernels_and_checks() -> None:
@@ -47,3 +50,23 @@ def test_constant_lengths_keep_their_kernels_and_checks() -> None:
     with pytest.raises(ScriptDiagnostics) as caught:
         compile_source("enter long when close > highest(high, close > open)\n", "c.tbs")
     assert "needs a number" in caught.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_extremes_kernel_equals_a_scan_of_each_window(seed: int) -> None:
+    """Long and short windows over a random walk with missing values: the stack's search (it
+    gallops back from the newest bar) finds what a plain scan of each window finds."""
+    from tradebot.lang.library.varwindows import variable_extreme
+
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(rng.normal(size=3_000))
+    x[rng.random(3_000) < 0.01] = NAN
+    lengths = np.where(rng.random(3_000) < 0.5, rng.integers(1, 8, 3_000), rng.integers(1, 600, 3_000))
+    lengths = lengths.astype(float) + rng.random(3_000)  # a fraction rounds down
+    for highest, pick in ((True, np.max), (False, np.min)):
+        expected = np.full(3_000, NAN)
+        for t in range(3_000):
+            window = x[t - int(lengths[t]) + 1:t + 1] if int(lengths[t]) <= t + 1 else x[:0]
+            if len(window) and not np.isnan(window).any():
+                expected[t] = pick(window)
+        np.testing.assert_array_equal(variable_extreme(x, lengths, highest), expected)

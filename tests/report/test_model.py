@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from tests.golden import compare_golden
-from tradebot.charts import ECHARTS_SHA256, ECHARTS_VERSION, encode_times, echarts_js
+from tradebot.charts import ECHARTS_SHA256, ECHARTS_VERSION, encode_times, echarts_js, html_document
+from tradebot.dashboard.pages import Renderer
 from tradebot.report import render
 from tradebot.report.backtest import backtest_page, calendar_returns, trade_levels
 from tradebot.report.html import MODEL_ID
@@ -59,6 +60,17 @@ def test_the_page_inlines_everything_it_runs(small_run) -> None:
     assert "<script src" not in html and "<link" not in html and "@import" not in html
     assert html.count("</script>") == 4  # the model, ECharts, the page's two scripts: a title cannot end one
     assert embedded_model(html)["title"] == "</script><b>x"
+
+
+def test_the_report_and_the_dashboard_share_one_document_shell(small_run, tmp_path: Path) -> None:
+    bars, result = small_run
+    report = render(backtest_page(result, title="P&L < 0", bars=bars))
+    dashboard = Renderer(csrf="token", project=tmp_path).page("data", "P&L < 0", "<p>body</p>")
+    prologue = html_document("P&L < 0", head="", body="").split("<title>")[0]
+    assert report.startswith(prologue) and dashboard.startswith(prologue)
+    assert "<title>P&amp;L &lt; 0</title>" in report  # escaped once, not twice
+    assert "<title>P&amp;L &lt; 0 · tradebot</title>" in dashboard
+    assert '<body data-page="data">' in dashboard and "<p>body</p>" in dashboard
 
 
 def test_vendored_echarts_is_the_pinned_file_with_its_licence() -> None:

@@ -1,6 +1,7 @@
 """Drawing helpers for self-contained HTML pages: the vendored chart library (ECharts), the page's
 own scripts (assets/data.js: decoding and per-pixel buckets; assets/report.js: the drawing) and
-stylesheet, and compact encodings of numeric arrays for embedding.
+stylesheet, compact encodings of numeric arrays for embedding, and the HTML document shell
+(page.py) that the saved report and the dashboard's pages share.
 
 Imports nothing from tradebot: it takes plain arrays and dicts, so any page (a backtest, a sweep,
 later a portfolio or a paper session) can draw through it.
@@ -15,6 +16,8 @@ package's upgrade.
 from __future__ import annotations
 
 from .encode import encode_array, encode_times
+from .page import html_document
 from .vendor import ECHARTS_SHA256, ECHARTS_VERSION, asset_text, echarts_js
 
-__all__ = ["ECHARTS_SHA256", "ECHARTS_VERSION", "asset_text", "echarts_js", "encode_array", "encode_times"]
+__all__ = ["ECHARTS_SHA256", "ECHARTS_VERSION", "asset_text", "echarts_js", "encode_array", "encode_times",
+           "html_document"]

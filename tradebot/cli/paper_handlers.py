@@ -18,6 +18,7 @@ from ..data.intervals import format_ms, parse_interval
 from ..errors import UsageError
 from ..lang.lookback import lookback
 from ..live import feed
+from ..live.journal import JOURNAL_NAME
 from ..live.review import read_session, standing_orders, status_lines, verify
 from ..live.session import Identity, PaperSession, request_cancel
 from ..pipeline import Strategy, engine_nodes, load_strategy
@@ -166,7 +167,7 @@ async def _trade(manager: Any, key: Any, session: PaperSession) -> None:
 
 
 def _status(folders: list[str]) -> int:
-    paths = [Path(f) for f in folders] or sorted(p.parent for p in SESSIONS.glob("*/journal.jsonl"))
+    paths = [Path(f) for f in folders] or sorted(p.parent for p in SESSIONS.glob(f"*/{JOURNAL_NAME}"))
     if not paths:
         print(f"no sessions under {SESSIONS}/", file=sys.stderr)
     for path in paths:

@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ..charts import html_document
 from ..textkit import format_duration
 from .jobs import Job, Usage
 from .paths import shown
@@ -21,26 +22,16 @@ NAV = (("/data", "Data"), ("/strategies", "Strategies"), ("/sweeps", "Sweeps"), 
 SESSION_NOW = (("position", "position"), ("open_pnl", "open P&L"), ("equity", "equity"))
 INTERVAL_CHOICES = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d", "1w")
 
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="csrf" content="{csrf}">
-<title>{title} · tradebot</title>
+HEAD = """<meta name="csrf" content="{csrf}">
 <link rel="stylesheet" href="/assets/dashboard.css">
-{head}
-</head>
-<body data-page="{page}">
-<header><span class="brand">tradebot</span><nav>{nav}</nav><span class="where">{where}</span></header>
+{charts}"""
+
+BODY = """<header><span class="brand">tradebot</span><nav>{nav}</nav><span class="where">{where}</span></header>
 <main>
 <h1>{title}</h1>
 {body}
 </main>
-<script src="/assets/dashboard.js"></script>
-</body>
-</html>
-"""
+<script src="/assets/dashboard.js"></script>"""
 
 
 class Renderer:
@@ -52,9 +43,10 @@ class Renderer:
     def page(self, name: str, title: str, body: str, *, charts: bool = False) -> str:
         nav = "".join(f'<a href="{href}"{" class=on" if href == "/" + name else ""}>{label}</a>'
                       for href, label in NAV)
-        head = '<script src="/assets/echarts.js"></script>' if charts else ""
-        return PAGE.format(csrf=self.csrf, title=escape(title), head=head, page=escape(name), nav=nav,
-                           where=escape(str(self.project)), body=body)
+        head = HEAD.format(csrf=self.csrf, charts='<script src="/assets/echarts.js"></script>' if charts else "")
+        return html_document(f"{title} · tradebot", head=head, attributes=f' data-page="{escape(name)}"',
+                             body=BODY.format(nav=nav, where=escape(str(self.project)), title=escape(title),
+                                              body=body))
 
     def form(self, action: str, fields: str, button: str, *, cls: str = "") -> str:
         return (f'<form method="post" action="{escape(action)}" class="{cls}">'

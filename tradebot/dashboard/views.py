@@ -13,6 +13,7 @@ from pathlib import Path
 from ..data.integrity import check_file
 from ..data.intervals import INTERVALS, format_ms
 from ..errors import UserError
+from ..live.journal import JOURNAL_NAME
 from .paths import shown
 
 SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tradebot", "build", "dist"})
@@ -140,7 +141,7 @@ class Session:
 
     @property
     def journal(self) -> Path:
-        return self.folder / "journal.jsonl"
+        return self.folder / JOURNAL_NAME
 
     def result(self) -> dict | None:
         try:
@@ -167,7 +168,7 @@ def sessions(folder: Path) -> list[Session]:
     if not folder.is_dir():
         return []
     return [Session(path.name, path) for path in sorted(folder.iterdir(), reverse=True)
-            if path.is_dir() and (path / "journal.jsonl").exists()]
+            if path.is_dir() and (path / JOURNAL_NAME).exists()]
 
 
 def appended(path: Path, offset: int) -> tuple[str, int]:

@@ -59,11 +59,9 @@ class RestSettings:
     rate: float = 10.0
     burst: int = 5
     max_attempts: int = 6
-    retry_base: float = 0.5
-    retry_cap: float = 30.0
     ban_pause: float = 600.0
     ban_attempts: int = 2
-    backoff: Backoff = field(default_factory=Backoff, compare=False)
+    backoff: Backoff = field(default_factory=Backoff)  # retry delays; its cap also bounds a 10006 wait
 
 
 @dataclass(frozen=True)
@@ -225,4 +223,4 @@ class BybitRest:
             wait = int(headers[RESET_HEADER]) / 1000 - time.time()
         except (KeyError, ValueError):
             return None
-        return min(wait, self.settings.retry_cap) if wait > 0 else None
+        return min(wait, self.settings.backoff.cap) if wait > 0 else None

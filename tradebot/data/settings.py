@@ -97,12 +97,12 @@ def load_settings(config: Config, flags: dict[str, Any] | None = None) -> DataSe
     v = resolve(config, flags)
     rest = RestSettings(
         base_url=v["rest_url"], timeout=v["timeout"], rate=v["rate"], burst=v["burst"],
-        max_attempts=v["max_attempts"], retry_base=v["retry_base"], retry_cap=v["retry_cap"],
-        ban_pause=v["ban_pause"], backoff=Backoff(base=v["retry_base"], cap=v["retry_cap"]))
+        max_attempts=v["max_attempts"], ban_pause=v["ban_pause"],
+        backoff=Backoff(base=v["retry_base"], cap=v["retry_cap"]))
     stream = StreamSettings(
         ws_url=v["ws_url"], ping_interval=v["ping_interval"], dead_after=v["dead_after"],
         ack_timeout=v["ack_timeout"], open_timeout=v["timeout"],
-        reconnect_base=v["reconnect_base"], reconnect_cap=v["reconnect_cap"])
+        reconnect=Backoff(base=v["reconnect_base"], cap=v["reconnect_cap"]))
     return DataSettings(rest=rest, stream=stream, store_root=Path(v["store"]),
                         category=v["category"], concurrency=v["concurrency"],
                         lock_timeout=v["lock_timeout"], retention_days=v["retention_days"],

@@ -18,7 +18,7 @@ import itertools
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import websockets
@@ -41,8 +41,7 @@ class StreamSettings:
     dead_after: float = 30.0
     ack_timeout: float = 10.0
     open_timeout: float = 10.0
-    reconnect_base: float = 0.5
-    reconnect_cap: float = 30.0
+    reconnect: Backoff = field(default_factory=Backoff)  # delays between reconnects
     stable_after: float = 60.0
     batch_size: int = 10
 
@@ -80,7 +79,7 @@ class CategoryConnection:
         self._waiters: dict[str, asyncio.Future[None]] = {}
         self._req_ids = itertools.count(1)
         self._last_frame = 0.0
-        self._backoff = Backoff(base=settings.reconnect_base, cap=settings.reconnect_cap)
+        self._backoff = settings.reconnect
 
     async def add(self, topic: str) -> None:
         """Want `topic`; returns once it is subscribed. Raises UsageError if Bybit refuses it, or

@@ -104,6 +104,13 @@ def price(name: str) -> ParamSpec:
     return ParamSpec(name, ArgKind.SERIES, PriceDefault(name), f"defaults to `{name}`")
 
 
+# The bar's prices as an indicator's trailing parameters, each defaulting to its own series.
+HL = (price("high"), price("low"))
+HLC = (*HL, price("close"))
+HLCV = (*HLC, price("volume"))
+OHLC = (price("open"), *HLC)
+
+
 def condition(name: str = "cond", doc: str = "a condition") -> ParamSpec:
     return ParamSpec(name, ArgKind.BOOL_SERIES, doc=doc)
 

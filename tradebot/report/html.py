@@ -8,7 +8,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from ..charts import ECHARTS_VERSION, asset_text, echarts_js
+from ..charts import ECHARTS_VERSION, asset_text, echarts_js, html_document
 from ..runtime.report import json_safe
 from .model import BacktestPage, PortfolioPage, SweepPage
 
@@ -16,25 +16,15 @@ Page = BacktestPage | PortfolioPage | SweepPage
 
 MODEL_ID = "tradebot-model"
 
-TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="tradebot report, echarts {version}">
-<title>{title}</title>
-<style>{css}</style>
-</head>
-<body>
-<header><h1>{title}</h1><nav id="tabs"></nav></header>
+HEAD = """<meta name="generator" content="tradebot report, echarts {version}">
+<style>{css}</style>"""
+
+BODY = """<header><h1>{title}</h1><nav id="tabs"></nav></header>
 <main id="pages"><p id="loading">Loading…</p></main>
 <script type="application/json" id="{model_id}">{model}</script>
 <script>{echarts}</script>
 <script>{data_script}</script>
-<script>{script}</script>
-</body>
-</html>
-"""
+<script>{script}</script>"""
 
 
 def model_json(page: Page) -> str:
@@ -45,9 +35,10 @@ def model_json(page: Page) -> str:
 def render(page: Page) -> str:
     # "</" inside a <script> block would end it early: JSON allows the escaped form "<\\/".
     model = model_json(page).replace("</", "<\\/")
-    return TEMPLATE.format(version=ECHARTS_VERSION, title=escape(page.title), css=asset_text("report.css"),
-                           model_id=MODEL_ID, model=model, echarts=echarts_js(),
-                           data_script=asset_text("data.js"), script=asset_text("report.js"))
+    head = HEAD.format(version=ECHARTS_VERSION, css=asset_text("report.css"))
+    body = BODY.format(title=escape(page.title), model_id=MODEL_ID, model=model, echarts=echarts_js(),
+                       data_script=asset_text("data.js"), script=asset_text("report.js"))
+    return html_document(page.title, head=head, body=body)
 
 
 def write_report(page: Page, path: Path) -> Path:

@@ -56,7 +56,7 @@ from ..vm.interp import run_bar
 # The interpreter and the register layout are compiled into this module's cached functions, but
 # numba's cache checks only this file's timestamp: this digest of tradebot/vm/interp.py and
 # registers.py makes an edit there an edit here too (tests/runtime/test_position_state.py).
-VM_DIGEST = "b19f27068116a862"
+VM_DIGEST = "8ac0fc15a84e5b49"
 
 # Position sides; also the sign of the position quantity.
 FLAT = 0
@@ -894,11 +894,12 @@ def position_registers(book, lots, trades, k, t, c, flat_at_open, row, inputs, t
     regs[rg.SIDE] = book.side
     regs[rg.OPEN_ENTRIES] = book.lots
     if book.side == FLAT:
-        regs[rg.SIZE] = 0.0
-        for r in range(rg.ENTRY_PRICE, rg.OPEN_ENTRIES):
-            regs[r] = np.nan
-        for j in range(tracks.shape[0]):
-            regs[rg.TRACKS + j] = np.nan
+        if was != FLAT:  # flat since an earlier bar: they are missing already
+            regs[rg.SIZE] = 0.0
+            for r in range(rg.ENTRY_PRICE, rg.OPEN_ENTRIES):
+                regs[r] = np.nan
+            for j in range(tracks.shape[0]):
+                regs[rg.TRACKS + j] = np.nan
     else:
         opened = was != book.side or flat_at_open
         cost, fees = 0.0, 0.0
@@ -1042,6 +1043,12 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
     # Unpacked once: reading arrays out of the tuple on every bar costs reference counting.
     p_code, p_consts, p_segments, p_inputs, p_out, p_started, p_regs, p_stack = program[:8]
     p_slots, p_tracks, p_modes, p_needs = program[8:]
+    # Whether a member runs on every bar. Without one, a bar flat since the last close with no
+    # entry to make runs no member (`bar_needs`), and its registers would not change: the
+    # whole program is skipped (a stop or an exit reading position state costs nothing while flat).
+    always = False
+    for segment in range(p_needs.shape[0]):
+        always |= p_needs[segment] & NEED_ALWAYS != 0
     book, order, pending, k, peak, ruin_bar, shortfall = state
     for i in range(open_.shape[0]):
         t = first + i
@@ -1096,11 +1103,14 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
             continue
         # 4. decide (policy)
         el, xl, es, xs = enter_long[i], exit_long[i], enter_short[i], exit_short[i]
-        if has_program:
+        if has_program and (always or book.side != FLAT or el or es or pending.side != FLAT
+                            or p_regs[rg.SIDE] != FLAT):
             el, xl, es, xs = state_rules(book, lots, trades, k, t, i, c, flat_at_open,
                                          pending.side, p_code, p_consts, p_segments, p_inputs,
                                          p_out, p_started, p_regs, p_stack, p_slots, p_tracks,
                                          p_modes, p_needs, el, xl, es, xs)
+        elif has_program:  # flat since the last close, nothing to enter: what `state_rules` gives
+            xl = xs = False
         order = decide(book.side, open_entries(book, lots, ladder) < max_lots, el, xl, es, xs)
         if order.exit_reason == EXIT_SIGNAL:
             order = with_portion(order, book.side, long_parts, short_parts, modes, i)

@@ -122,7 +122,7 @@ def portfolio_program(programs: Sequence[RuleProgram] | None, config: ExecutionC
     else:
         if len(programs) != m:
             raise ValueError(f"{len(programs)} position programs for {m} symbols")
-        built = [kernel_program(p, config, modes, ring=True) for p in programs]
+        built = [kernel_program(p, config, modes) for p in programs]
     arrays = list(built[0][1])
     for slot in kn.PR_PER_SYMBOL:
         stacked = np.ascontiguousarray(np.stack([b[1][slot] for b in built]))

@@ -63,10 +63,11 @@ def split_modes(modes: np.ndarray, slots: list[int]) -> tuple[np.ndarray, np.nda
     return read_only(fixed), read_only(moving)
 
 
-def kernel_program(program: RuleProgram | None, config: ExecutionConfig, modes: np.ndarray, *,
-                   ring: bool = False) -> tuple[np.ndarray, tuple[Any, ...]]:
-    """(the kernel's modes, its `program` argument). `ring`: keep only the bars the program reads
-    back (a run fed one bar at a time), else every bar of the inputs."""
+def kernel_program(program: RuleProgram | None, config: ExecutionConfig,
+                   modes: np.ndarray) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """(the kernel's modes, its `program` argument). The members' values are kept in a ring of
+    the bars the program reads back, a power of two wide (`vm.interp._cell`): a run's own rows
+    of every bar cost a fresh matrix the size of the inputs, and memory bound writes."""
     from . import kernel as kn
 
     if program is None:
@@ -79,7 +80,7 @@ def kernel_program(program: RuleProgram | None, config: ExecutionConfig, modes: 
     for s in moving:
         slots[4 + s] = program.outputs[values[s]]  # type: ignore[index]
     fixed, moving_modes = split_modes(modes, moving)
-    width = program.width if ring else max(program.inputs.shape[1], 1)
+    width = 1 << max(program.width - 1, 0).bit_length()
     inputs = np.ascontiguousarray(program.inputs, dtype=np.float64)
     out = np.full((program.members, width), np.nan)
     regs = np.zeros(registers.TRACKS + program.tracks.shape[0])

@@ -67,7 +67,7 @@ class Stepper:
         modes, ints, floats = kernel_settings(config)
         if program is not None:  # its inputs arrive bar by bar
             program = program.with_inputs(np.zeros((program.inputs.shape[0], 1)))
-        modes, arrays = kernel_program(program, config, modes, ring=True)
+        modes, arrays = kernel_program(program, config, modes)
         return cls(modes, ints, floats, arrays)
 
     @property

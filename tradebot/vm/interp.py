@@ -1,7 +1,7 @@
 """The one interpreter that runs every recursion and every rule reading position state: a stack
 machine compiled by numba once per installation (`cache=True`), whatever the script. A new or
 edited script only produces new bytecode (lang/stateful/bytecode.py), never new machine code.
-The plan's recursions call `run`; the engine calls `run_bar` inside its own bar loop
+The plan's recursions call `run`; the engine inlines `run_bar` into its own bar loop
 (runtime/kernel.py), so engine and interpreter are one compiled function.
 
 Values are float64; missing is NaN; conditions are 1.0 / 0.0 / NaN with three-valued `and`/`or`
@@ -98,8 +98,13 @@ def _ternary(op, a, b, c):
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _cell(t, width):
     """The column of bar t in a member matrix `width` bars wide: the bar itself when the matrix
-    holds every bar, a ring slot when it holds only the last `width` (the engine's one-bar steps)."""
-    return t if t < width else t % width
+    holds every bar, a ring slot when it holds only the last `width` (the engine's rings are a
+    power of two wide: a mask, where a division would cost more than most instructions)."""
+    if t < width:
+        return t
+    if width & (width - 1) == 0:
+        return t & (width - 1)
+    return t % width
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -146,6 +151,9 @@ def run_segment(code, consts, inputs, row, out, t, regs, stack, begin, end):
             stack[sp - 1] = _binary(op, stack[sp - 1], stack[sp])
         elif op < 60:
             stack[sp - 1] = _unary(op, stack[sp - 1])
+        elif op == 70:  # FROM_BAR
+            if t < code[pc + 1]:
+                stack[sp - 1] = math.nan
         else:
             sp -= 2
             stack[sp - 1] = _ternary(op, stack[sp - 1], stack[sp], stack[sp + 1])
@@ -153,9 +161,17 @@ def run_segment(code, consts, inputs, row, out, t, regs, stack, begin, end):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _members_on_bar(code, consts, inputs, row, out, t, regs, stack, segments, started, needs, want):
-    """`run_bar`'s body, inlined into `run`. One call site of the instruction switch, for the
-    body and the start value alike: each copy of it adds seconds to the first compile."""
+def run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started, needs, want):
+    """The members on bar t, in `segments` order (rows: member, body start, body end, start
+    start, start end): a member is its start value until its body first has a value. Only the
+    segments s with `needs[s] & want` run (the engine skips what cannot matter on this bar: see
+    runtime/program.py `segment_needs`); `run` runs them all.
+
+    Inlined into the engine's bar loop (runtime/kernel.py) as into `run`: called, it passed its
+    dozen arrays on every bar, about 24 ns a bar on a million bars, a third of a position-state
+    program's cost (docs/benchmarks.md, "Position state"); inlined, the first compile after
+    installing takes about 5 s more. One call site of the instruction switch serves the body and
+    the start value alike: each copy of it adds seconds to that compile."""
     cell = _cell(t, out.shape[1])
     for s in range(segments.shape[0]):
         if needs[s] & want == 0:
@@ -174,17 +190,6 @@ def _members_on_bar(code, consts, inputs, row, out, t, regs, stack, segments, st
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def run_bar(code, consts, inputs, row, out, t, regs, stack, segments, started, needs, want):
-    """The members on bar t, in `segments` order (rows: member, body start, body end, start
-    start, start end): a member is its start value until its body first has a value. Only the
-    segments s with `needs[s] & want` run (the engine skips what cannot matter on this bar: see
-    runtime/program.py `segment_needs`); `run` runs them all. Called, not inlined, from the
-    engine's loop: inlined, the interpreter doubled the engine's first compile (45 s against 20)
-    and measured no faster."""
-    _members_on_bar(code, consts, inputs, row, out, t, regs, stack, segments, started, needs, want)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def run(code, consts, inputs, segments, members, n, stack_size):
     """The members' series (members × n), bar by bar (a recursion of the plan: no registers)."""
     out = np.full((members, n), math.nan)
@@ -193,5 +198,5 @@ def run(code, consts, inputs, segments, members, n, stack_size):
     regs = np.empty(0)
     needs = np.ones(segments.shape[0], dtype=np.int64)
     for t in range(n):
-        _members_on_bar(code, consts, inputs, t, out, t, regs, stack, segments, started, needs, 1)
+        run_bar(code, consts, inputs, t, out, t, regs, stack, segments, started, needs, 1)
     return out

@@ -20,6 +20,9 @@ MIN, MAX, NZ = 40, 41, 42
 NEG, NOT, ABS, SQRT, LOG, EXP, SIGN = 50, 51, 52, 53, 54, 55, 56
 # Pop three, push one.
 IF, CLIP = 60, 61
+# The top is missing before bar a: the value of an expression a bars back, which has no bar to be
+# computed on before then (`nz(s[1], 1)[1]` on the first bar is missing, not 1).
+FROM_BAR = 70
 # A binary instruction whose right operand is a push folds it in: op + FUSED * (1 const,
 # 2 input, 3 prior), with the push's a and b (half the instructions of a typical formula).
 FUSED = 100

@@ -10,14 +10,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..builtins import indicator, length, price, series
+from ..builtins import HL, HLC, OHLC, indicator, length, price, series
 from ..types import record
 from .smoothing import naive_ema, naive_skip, naive_sma, sum_in_order
 from .support import TA_EPSILON, arr, kernel, lag, nan_array, naive_window, naive_windows
 from .support import difference, rolling_extreme, share, window
 
 CATEGORY = "momentum"
-HLC = (price("high"), price("low"), price("close"))
 
 
 # ------------------------------------------------------------------ shared pieces
@@ -389,13 +388,13 @@ BUILTINS = (
               doc="Minus directional indicator (Wilder): 100 * smoothed -DM / smoothed true range.",
               example="minus_di(14) > 30", category=CATEGORY,
               warmup="length", source="TA-Lib MINUS_DI"),
-    indicator("aroon", (length(default=14), price("high"), price("low")), _aroon, _ref_aroon,
+    indicator("aroon", (length(default=14), *HL), _aroon, _ref_aroon,
               returns=record("up", "down"),
               doc="Aroon (Chande): `.up` = 100 * (length - bars since the highest high) / length over "
                   "the last length + 1 bars, `.down` likewise for the lowest low.",
               example="aroon(25).up > 70", category=CATEGORY,
               warmup="length", source="TA-Lib AROON (ties go to the most recent bar)"),
-    indicator("aroonosc", (length(default=14), price("high"), price("low")), _aroonosc,
+    indicator("aroonosc", (length(default=14), *HL), _aroonosc,
               _ref_aroonosc,
               doc="Aroon oscillator: aroon up - aroon down, -100..100.",
               example="aroonosc(25) > 50", category=CATEGORY,
@@ -423,7 +422,7 @@ BUILTINS = (
               doc="Percentage price oscillator: (ema(fast) - ema(slow)) / ema(slow) * 100.",
               example="ppo(close, 12, 26) > 1", category=CATEGORY,
               warmup="max(fast, slow) - 1", source="TA-Lib PPO with EMA averages (matype 1)"),
-    indicator("bop", (price("open"), price("high"), price("low"), price("close")), _bop, _ref_bop,
+    indicator("bop", OHLC, _bop, _ref_bop,
               doc="Balance of power: (close - open) / (high - low); 0 when high equals low.",
               example="sma(bop(), 14) > 0", category=CATEGORY,
               source="TA-Lib BOP"),

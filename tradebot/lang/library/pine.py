@@ -19,16 +19,13 @@ import math
 import numpy as np
 import polars as pl
 
-from ..builtins import indicator, length, number, price, series
+from ..builtins import HL, HLC, OHLC, indicator, length, number, series
 from ..types import BOOL_SERIES, record
 from .momentum import _naive_directional
 from .smoothing import ema, naive_ema, naive_skip, sum_in_order
 from .support import arr, divide, kernel, lag, nan_array, naive_window, naive_windows
 from .support import rolling_extreme, rolling_weighted, share, window
 
-HL = (price("high"), price("low"))
-HLC = (*HL, price("close"))
-OHLC = (price("open"), *HLC)
 MODULE = "pine_kernels"
 
 

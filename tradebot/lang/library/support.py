@@ -363,7 +363,7 @@ def naive_by_length(constant: Callable[..., np.ndarray], fn: Callable[[np.ndarra
             return constant(x, n)
         x, out = arr(x), nan_array(len(x))
         for t, length in enumerate(arr(n)):
-            if np.isnan(length) or length < 1 or length > t + 1:
+            if np.isnan(length) or length < 1 or length >= t + 2:  # floor(length) > t + 1 bars
                 continue
             window = x[t - int(np.floor(length)) + 1: t + 1]
             if not np.isnan(window).any():

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import polars as pl
 
-from ..builtins import REQUIRED, ParamSpec, indicator, length, number, price, series, window_length
+from ..builtins import HL, HLC, REQUIRED, ParamSpec, indicator, length, number, price, series, window_length
 from ..types import ArgKind, record
 from .smoothing import ema, ema_combination, naive_ema, naive_skip, naive_sma, naive_wma, sma, sum_in_order
 from .smoothing import wma
@@ -261,7 +261,7 @@ BUILTINS = (
               warmup="6 * (length - 1)", source="TA-Lib T3"),
     indicator("sar", (number("acceleration", 0.02, "the step of the acceleration factor", minimum=0.0),
                       number("maximum", 0.2, "the largest acceleration factor", minimum=0.0),
-                      price("high"), price("low")),
+                      *HL),
               lambda a, m, h, l: kernel("sar", [h, l], float(a), float(m)), _ref_sar,
               doc="Parabolic SAR (Wilder): a trailing stop that accelerates towards price and flips "
                   "side when price crosses it.",
@@ -269,7 +269,7 @@ BUILTINS = (
               warmup="1", source="TA-Lib SAR (initial direction from bar 1's directional movement)"),
     indicator("supertrend", (number("factor", 3.0, "band width in ATRs", minimum=0.0),
                              length(default=10, doc="ATR length"),
-                             price("high"), price("low"), price("close")),
+                             *HLC),
               _supertrend, _ref_supertrend, returns=record("line", "direction"),
               doc="Supertrend: hl2 -/+ factor * atr(length) bands that only tighten while a trend "
                   "lasts; `.line` is the active band, `.direction` +1 in an uptrend, -1 in a downtrend.",

@@ -9,14 +9,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..builtins import indicator, length, number, price, series, window_length
+from ..builtins import HL, HLC, indicator, length, number, series, window_length
 from ..types import record
 from .smoothing import naive_ema, naive_skip, naive_sma, sma, sum_in_order
 from .support import arr, by_length, compressed, kernel, nan_array, naive_by_length, naive_window
 from .support import rolling_extreme, window
 
 CATEGORY = "volatility"
-HLC = (price("high"), price("low"), price("close"))
 
 
 def true_range(high: pl.Expr, low: pl.Expr, close: pl.Expr) -> pl.Expr:
@@ -169,7 +168,7 @@ BUILTINS = (
               warmup="max(length - 1, atr_length)",
               source="StockCharts ChartSchool, \"Keltner Channels\" (Linda Raschke's version): EMA(20) +/- 2 * "
                      "ATR(10); fields missing together"),
-    indicator("donchian", (length(default=20), price("high"), price("low")), _donchian,
+    indicator("donchian", (length(default=20), *HL), _donchian,
               _ref_donchian, returns=record("upper", "middle", "lower"),
               doc="Donchian channel: `.upper` = highest high, `.lower` = lowest low of the last `length` "
                   "bars (this bar included), `.middle` their mean.",

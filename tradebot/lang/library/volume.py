@@ -12,7 +12,7 @@ import math
 import numpy as np
 import polars as pl
 
-from ..builtins import indicator, length, price, series, text
+from ..builtins import HLCV, indicator, length, price, series, text
 from .calendar import DAY_MS, MINUTE_MS, check_session, local_clock, naive_in_session
 from .calendar import naive_local, parse_session, session_mask, zone
 from .smoothing import naive_skip
@@ -133,7 +133,6 @@ def _ref_vwap_rolling(n, src, volume):
                          lambda s, v: float(np.sum(s * v) / np.sum(v)) if np.sum(v) != 0 else np.nan)
 
 
-HLCV = (price("high"), price("low"), price("close"), price("volume"))
 
 BUILTINS = (
     indicator("obv", (series("src", "the price compared bar to bar"), price("volume")),

@@ -206,7 +206,11 @@ class _Emitter:
 
     def _op(self, node: ir.Op, shift: int) -> None:
         if node.op == "history":
-            return self._emit(node.args[0], shift + int(node.param or 0))
+            back, arg = shift + int(node.param or 0), node.args[0]
+            self._emit(arg, back)
+            if back and not self._missing_before(arg):
+                self.code.extend((oc.FROM_BAR, back, 0))  # what reads its leaves back can mend them (nz)
+            return None
         spec = OPERATORS[node.op]
         if spec.crossing is not None:  # this bar's comparison and the last bar's
             a, b = node.args
@@ -221,6 +225,12 @@ class _Emitter:
                 self._emit(arg, shift)
             return self._apply(opcode, len(node.args))
         raise Unsupported(_describe(node), self.culprit(node), node.span)
+
+    def _missing_before(self, node: ir.Node) -> bool:
+        """Whether `node` emitted some bars back needs no guard: a member read back and a column
+        the plan shifts are missing before that many bars; a constant is itself on every bar (as
+        in the reference evaluator: `1[1]` is 1)."""
+        return isinstance(node, (ir.Member, ir.Const)) or self.is_input(node)
 
     def _input(self, node: ir.Node, shift: int) -> int:
         if shift:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median_process, synthetic_bars, table, write_csv  # noqa: E402
+from common import alternated_best_of, median_process, synthetic_bars, table, write_csv  # noqa: E402
 
 from tradebot.pipeline import backtest, compile_source  # noqa: E402
 
@@ -57,19 +57,9 @@ def main() -> None:
     bars = synthetic_bars(args.bars)
     runs = {label: (lambda source=source: backtest(compile_source(source, "bench.tbs"), bars))
             for label, source in (("with position state", WITH), ("without", WITHOUT))}
-    trades = {label: run().trades.height for label, run in runs.items()}  # and a warm-up of both
-    wall: dict[str, list[float]] = {label: [] for label in runs}
-    cpu: dict[str, list[float]] = {label: [] for label in runs}
-    # Alternated, not one script's calls then the other's: a call's cost depends on what the
-    # allocator kept from the calls before it (whether its 8 MB arrays come back as fresh pages
-    # to fault in), measured 1.3 against 8 ms for the same metrics pass, by order alone.
-    for _ in range(args.repeat):
-        for label, run in runs.items():
-            start, start_cpu = time.perf_counter(), time.process_time()
-            run()
-            wall[label].append(time.perf_counter() - start)
-            cpu[label].append(time.process_time() - start_cpu)
-    rows = [[label, trades[label], 1000 * min(wall[label]), 1000 * min(cpu[label])] for label in runs]
+    trades = {label: run().trades.height for label, run in runs.items()}
+    best = alternated_best_of(runs, repeat=args.repeat)
+    rows = [[label, trades[label], 1000 * best[label][0], 1000 * best[label][1]] for label in runs]
     rows.append(["ratio", "", rows[0][2] / rows[1][2], rows[0][3] / rows[1][3]])
     print(f"{args.bars:,} bars, pipeline.backtest warm, best of {args.repeat} (ms)")
     print(table(["script", "trades", "wall", "CPU"], rows))

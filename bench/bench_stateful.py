@@ -8,7 +8,7 @@ Both scripts compute the same number of columns with the same indicators; only t
 recursions differ (`x[1]` of the definition itself vs of an input). "signals" is the compiled
 plan alone (Polars + the recursion VM); "backtest" is compile + plan + engine + metrics
 (`pipeline.backtest`), what a `tradebot run` does after loading the data. Warm: best of
-`--repeat` calls after a warm-up call (the VM is compiled once per installation, then cached).
+`--repeat` calls after a warm-up call, the four calls taken in turn (the VM is compiled once per installation, then cached).
 Wall-clock and CPU time (this process, all its threads) are both printed: on a shared, loaded
 machine the wall clock mostly measures the neighbours.
 """
@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import best_of, synthetic_bars, table  # noqa: E402
+from common import alternated_best_of, synthetic_bars, table  # noqa: E402
 
 from tradebot.pipeline import backtest, compile_source  # noqa: E402
 
@@ -43,34 +42,20 @@ exit long when ha_close < ha_open
 """
 
 
-def cpu_best_of(fn, *, repeat: int) -> float:
-    """The least CPU time (seconds, every thread of this process) of `repeat` calls after one."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="stateful series vs ordinary series, same script shape")
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     bars = synthetic_bars(args.bars)
-    rows = []
+    calls = {}
     for label, source in (("with recursions", STATEFUL), ("without", PLAIN)):
         strategy = compile_source(source, "bench.tbs")
-        def signals():
-            return strategy.plan.evaluate(bars)
-
-        def whole():
-            return backtest(compile_source(source, "bench.tbs"), bars)
-
-        rows.append([label, *(1000 * measure(fn, repeat=args.repeat)
-                              for fn in (signals, whole) for measure in (best_of, cpu_best_of))])
+        calls[f"{label} signals"] = lambda strategy=strategy: strategy.plan.evaluate(bars)
+        calls[f"{label} backtest"] = lambda source=source: backtest(compile_source(source, "bench.tbs"), bars)
+    best = alternated_best_of(calls, repeat=args.repeat)
+    rows = [[label, *(1000 * value for part in ("signals", "backtest") for value in best[f"{label} {part}"])]
+            for label in ("with recursions", "without")]
     rows.append(["ratio", *(a / b for a, b in zip(rows[0][1:], rows[1][1:]))])
     print(f"{args.bars:,} bars, best of {args.repeat} (ms; last row: with / without)")
     print(table(["script", "signals wall", "signals CPU", "backtest wall", "backtest CPU"], rows))

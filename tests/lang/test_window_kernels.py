@@ -21,7 +21,7 @@ from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_st
 from tradebot.lang.library.momentum import _trix, naive_bars_since_extreme
 from tradebot.lang.library.support import difference, lag, naive_window, naive_windows
 from tradebot.lang.library.trend import FRESH_TRIMA, _ref_linreg, _ref_trima, _trima
-from tradebot.lang.library.volatility import naive_true_range
+from tradebot.lang.library.volatility import _ref_keltner, naive_true_range
 from tradebot.lang.library.volume import naive_money_flow_volume
 from tradebot.pipeline import compile_source
 
@@ -195,6 +195,7 @@ def test_few_bar_formulas(data, n) -> None:
     if n:
         assert_same(windows.rate_of_change(close, n), _ref_roc(close, n))
     assert_same(windows.balance_of_power(low, high, low, close), _ref_bop(low, high, low, close))
+    assert_same(windows.typical_price(high, low, close), (high + low + close) / 3)  # hlc3, as Polars adds it
 
 
 @SETTINGS
@@ -257,6 +258,21 @@ def test_rolling_extreme_values_equal_a_naive_window(data, n, highest) -> None:
     x = readonly(x)
     got = windows.rolling_extreme(x, n, highest, False)
     assert_same(got, windows_of(x, n, np.max if highest else np.min))
+
+
+@SETTINGS
+@given(data=st.data(), n=st.integers(1, windows.DOUBLING + 6))
+def test_channel_middle_is_the_mean_of_the_naive_extremes(data, n) -> None:
+    """donchian's middle line, both extremes in one kernel, over several chunks and past the
+    doubling's longest window; missing values in either series, in some chunks only."""
+    size = data.draw(st.integers(0, 3 * windows.CHUNK + 40), label="size")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
+    high, low = (np.round(rng.normal(0, 4, size)) / 8 for _ in range(2))
+    for values in (high, low):
+        for index in data.draw(st.lists(st.integers(0, max(size - 1, 0)), max_size=2), label="missing") if size else []:
+            values[index] = NAN
+    got = windows.channel_middle(readonly(high), readonly(low), n)
+    assert_same(got, (windows_of(high, n, np.max) + windows_of(low, n, np.min)) / 2)
 
 
 @SETTINGS
@@ -349,9 +365,34 @@ def test_natr_is_atr_over_close(data, n) -> None:
     assert_same(wilder.natr(high, low, close, n)[0], np.where(np.isnan(average), NAN, expected))
 
 
+@SETTINGS
+@given(data=st.data(), column=st.sampled_from(["high", "low", "close", "none"]), n=st.integers(1, 6),
+       atr_length=st.integers(1, 6))
+def test_keltner_lines_are_the_ema_and_the_atr_each_over_its_own_bars(data, column, n, atr_length) -> None:
+    """wilder.keltner runs the EMA and the ATR in one pass over bars with every input; with a
+    missing high, low or close, the EMA skips only a missing close and the ATR any missing
+    input (support.kernel's `apart`), as the reference evaluator computes them."""
+    close = data.draw(series(missing=False, min_size=1), label="close")
+    values = {"high": close + 1.5, "low": close - 1.0, "close": close.copy()}
+    if column != "none":
+        for index in data.draw(st.lists(st.integers(0, len(close) - 1), max_size=2), label="missing"):
+            values[column][index] = NAN
+    size = len(close)
+    stamps = pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1) + pl.duration(hours=size - 1),
+                               "1h", eager=True, time_zone="UTC").cast(pl.Datetime("ms", "UTC"))
+    bars = pl.DataFrame({"timestamp": stamps, "open": close, **{k: pl.Series(v, nan_to_null=True) for k, v in values.items()},
+                         "volume": np.ones(size)})
+    fields = ("upper", "middle", "lower")
+    source = "".join(f"{f} = keltner({n}, 1.5, {atr_length}).{f}\n" for f in fields)
+    got = compile_source(source, "keltner.tbs", series=list(fields)).plan.evaluate(bars)
+    expected = _ref_keltner(n, 1.5, atr_length, values["high"], values["low"], values["close"])
+    for field in fields:
+        assert_same(got[field].fill_null(NAN).to_numpy(), expected[field], rtol=1e-12, atol=1e-12 * scale_of(close))
+
+
 PROBED = ("ema(close, 3)", "ema(close, 1)", "t3(close, 2, 0.7)", "atr(3)", "natr(3)", "ad()", "adosc(2, 4)",
           "dema(close, 2)", "trix(close, 2)", "trix(close, 1)", "macd(close, 2, 3, 2).hist", "ppo(close, 2, 3)",
-          "rsi(close, 3)", "cmo(close, 2)")
+          "rsi(close, 3)", "cmo(close, 2)", "keltner(2, 2, 3).upper", "keltner(3, 1.5, 1).lower", "kama(close, 3)")
 
 
 @SETTINGS
@@ -375,6 +416,24 @@ def test_a_nan_value_anywhere_in_a_probed_kernels_input_counts_as_missing(data, 
     expected = plan.evaluate(pl.DataFrame({"timestamp": stamps, **with_null}))
     for i, expression in enumerate(PROBED):
         assert_same(got[f"x{i}"].fill_null(NAN).to_numpy(), expected[f"x{i}"].fill_null(NAN).to_numpy()), expression
+
+
+@SETTINGS
+@given(data=st.data(), column=st.sampled_from(["close", "volume", "high", "low"]))
+def test_ad_and_adosc_see_a_nan_on_a_flat_bar(data, column) -> None:
+    """AD and ADOSC's probe is their running total (kernels.flow): on a bar whose high equals its
+    low, which adds nothing, a NaN close or volume must still reach it (ADOSC from its first
+    output on: with fewer bars its answer is all missing either way)."""
+    size = data.draw(st.integers(3, 30), label="size")
+    where = data.draw(st.integers(0, size - 1), label="where")
+    close = 100.0 + np.arange(size) % 7
+    high, low = close + 1.5, close - 1.0
+    high[where] = low[where] = close[where]
+    values = {"high": high, "low": low, "close": close, "volume": 1.0 + np.arange(size) % 5}
+    values[column] = np.where(np.arange(size) == where, NAN, values[column])
+    for fn, args in ((wilder.running_flow, ()), (kernels.adosc, (2, 3))):
+        fast, probe = fn(*(readonly(values[c]) for c in ("high", "low", "close", "volume")), *args)
+        assert np.isnan(probe), (fn.__name__, column, where)
 
 
 @SETTINGS

@@ -28,6 +28,7 @@ NAN = np.nan
 TA_EPSILON = 1e-14  # support.TA_EPSILON: TA-Lib's zero band, scaled by the series' level
 BLOCK = 2048  # outputs per block of fresh sums: the block's accumulators stay in L1
 FRESH = 8  # up to this many bars a window is summed fresh (the block scans pay off from 10 on)
+RATIO_CHUNK = 16384  # outputs per chunk of `_divide_by_sums` (128 KB of sums)
 
 
 # The public functions are plain Python: they allocate with numpy, which asks the kernel for huge
@@ -83,11 +84,11 @@ def cci(high, low, close, n: int) -> np.ndarray:
 
 
 def _ratio(numerator: np.ndarray, bottom: np.ndarray, n: int) -> np.ndarray:
-    """Window sums of numerator (summed in place) / those of bottom, NaN where those are 0."""
+    """Window sums of numerator (summed in place: the result) / those of bottom, NaN where those
+    are 0; bottom's sums a chunk at a time (`_divide_by_sums`), not a second 8 MB array."""
     _window_sums(_read_only(numerator), n, 1.0, numerator)
-    out = rolling_sum(bottom, n, 1.0)
-    _divide(numerator, out)
-    return out
+    _divide_by_sums(numerator, bottom, n)
+    return numerator
 
 
 def _read_only(x: np.ndarray) -> np.ndarray:
@@ -173,11 +174,25 @@ def _suffix_sums(x, start, n, suffixes):
         suffixes[j] = total
 
 
-@njit(cache=True, nogil=True)
-def _divide(numerator, out):
-    """out = numerator / out, NaN where out is 0."""
-    for t in range(len(out)):
-        out[t] = numerator[t] / out[t] if out[t] != 0.0 else NAN
+@njit(cache=True, nogil=True, error_model="numpy")
+def _divide_by_sums(out, bottom, n):
+    """out[t] /= the sum of bottom's last n bars, NaN where that is 0, for t >= n - 1 (out is
+    NaN before). The sums a chunk of RATIO_CHUNK outputs at a time into a scratch that stays in
+    L2: the whole sums as a second array cost a fresh 8 MB per call for 1M bars, and vwma(close,
+    20) took 6-8 ms (TA-Lib's SUM / SUM 4.1-6), page faults included; now 4.5."""
+    size = len(out)
+    scratch = np.empty(RATIO_CHUNK + n - 1)
+    for start in range(n - 1, size, RATIO_CHUNK):
+        stop = min(start + RATIO_CHUNK, size)
+        window = bottom[start - n + 1: stop]
+        sums = scratch[:len(window)]
+        _window_sums(window, n, 1.0, sums)
+        target, totals = out[start:stop], sums[n - 1:]
+        # Slices, not offsets in the index, and numpy's error model (no check for a zero divisor,
+        # which the select does): the divisions vectorize (1.3 ms for 1M bars, now 0.6).
+        for k in range(len(target)):
+            total = totals[k]
+            target[k] = target[k] / total if total != 0.0 else NAN
 
 
 @njit(cache=True, nogil=True)

@@ -150,18 +150,24 @@ def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False)
 
 
 def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequence[str] = (),
-           module: str = "kernels", gaps: int = 0, probed: bool = False) -> pl.Expr | dict[str, pl.Expr]:
+           module: str = "kernels", gaps: int = 0, probed: bool = False,
+           apart: Callable[..., np.ndarray] | None = None) -> pl.Expr | dict[str, pl.Expr]:
     """A numba kernel from `library.kernels` (or `library.wilder`) over whole series (skipping
     bars with a missing input); one expression, or one per field for a kernel returning several
     arrays. `gaps`: the results are also missing on that many bars after a missing one (a
     kernel that ends with a window over the recursion, as TRIX's rate of change). `probed`: the
     kernel also returns the sum of its inputs, which says whether one was NaN (`kernels.probe`),
-    instead of a pass over each input first."""
+    instead of a pass over each input first. `apart`: the result when an input is missing, from
+    the arrays (NaN where missing) and the parameters, for a kernel fusing recursions that each
+    skip their own missing bars (keltner), where dropping every bar with a missing input would
+    change them."""
     def run(series: Sequence[pl.Series]) -> pl.Series:
         fn, outputs = getattr(_compiled(f"tradebot.lang.library.{module}"), name), len(fields) or None
         careful = (lambda *args: fn(*args)[0]) if probed else fn
         columns = [s.cast(pl.Float64) for s in series]
         first = _warmup(columns)
+        if apart is not None and first:  # its recursions skip their own missing bars, not all
+            first = None
         result = None
         if first is not None:  # no missing value after a warm-up: the kernel on views, no copies
             arrays = [c.slice(first).to_numpy() for c in columns]
@@ -171,7 +177,8 @@ def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequen
             elif not any(_has_nan(a) for a in arrays):
                 result = fn(*arrays, *params)
         if result is None:
-            result = compressed(careful, [_with_nan(c) for c in columns], params, outputs, gaps)
+            arrays = [_with_nan(c) for c in columns]
+            result = apart(*arrays, *params) if apart else compressed(careful, arrays, params, outputs, gaps)
             first = 0
         results = (result,) if outputs is None else tuple(result)
         values = [_with_warmup(first, r) for r in results]

@@ -11,9 +11,9 @@ import polars as pl
 
 from ..builtins import HL, HLC, indicator, length, number, series, window_length
 from ..types import record
-from .smoothing import ema, naive_ema, naive_skip, naive_sma, sma, sum_in_order
-from .support import arr, by_length, kernel, nan_array, naive_by_length, naive_window, rolling_extreme
-from .support import share, window
+from .smoothing import naive_ema, naive_skip, naive_sma, sma, sum_in_order
+from .support import arr, by_length, compressed, kernel, nan_array, naive_by_length, naive_window
+from .support import rolling_extreme, window
 
 CATEGORY = "volatility"
 
@@ -91,11 +91,20 @@ def _ref_bbands(x, n, mult):
 
 
 def _keltner(n: int, mult: float, atr_length: int, high, low, close) -> dict[str, pl.Expr]:
-    middle = share(ema(close, n))
-    width = share(mult * atr(high, low, close, atr_length))
-    gate = (middle + width).is_null()  # the fields are missing together
-    return {name: pl.when(gate).then(None).otherwise(expr) for name, expr in
-            (("upper", middle + width), ("middle", middle), ("lower", middle - width))}
+    # A kernel per field (one result array each), the EMA and the ATR side by side in it.
+    return {name: kernel("keltner", [high, low, close], n, float(mult), atr_length, side, module="wilder",
+                         probed=True, apart=_keltner_apart)
+            for name, side in (("upper", 1), ("middle", 0), ("lower", -1))}
+
+
+def _keltner_apart(high, low, close, n: int, mult: float, atr_length: int, side: int) -> np.ndarray:
+    """A Keltner line where an input is missing: the EMA over the bars with a close, the ATR over
+    the bars with all three (as `ema` and `atr`), the line missing where either is."""
+    from . import kernels, wilder  # compiled code, imported when a plan runs (support._compiled)
+    middle = compressed(lambda x, length: kernels.ema(x, length, length)[0], [close], (n,))
+    width = mult * compressed(lambda *args: wilder.atr(*args)[0], [high, low, close], (atr_length,))
+    line = middle if side == 0 else middle + width if side > 0 else middle - width
+    return np.where(np.isnan(middle + width), np.nan, line)
 
 
 def _ref_keltner(n, mult, atr_length, high, low, close):
@@ -107,9 +116,10 @@ def _ref_keltner(n, mult, atr_length, high, low, close):
 
 
 def _donchian(n: int, high, low) -> dict[str, pl.Expr]:
-    upper = share(rolling_extreme(high, n, highest=True))
-    lower = share(rolling_extreme(low, n, highest=False))
-    return {"upper": upper, "middle": (upper + lower) / 2, "lower": lower}
+    # The middle line is a kernel of its own (both extremes and their mean in one pass), not
+    # the mean of the other two fields: a script reading only it computes one column.
+    return {"upper": rolling_extreme(high, n, highest=True), "middle": window("channel_middle", [high, low], n),
+            "lower": rolling_extreme(low, n, highest=False)}
 
 
 def _ref_donchian(n, high, low):

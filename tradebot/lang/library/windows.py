@@ -88,6 +88,31 @@ def _extreme_values(x, n, sign):
 
 
 @njit(cache=True, nogil=True)
+def channel_middle(high, low, n):
+    """(highest high + lowest low) / 2 of the last n bars (Donchian's middle line), NaN where a
+    value of the window is missing. Both extremes a chunk at a time and their mean while the
+    chunk is in L1, one result array: the two extremes as columns and a Polars formula took
+    4.8 ms for 1M bars (TA-Lib's MAX + MIN 2.4)."""
+    if n > DOUBLING:
+        out = _blocked_extremes(high, n, 1.0)
+        out += _blocked_extremes(low, n, -1.0)
+        out /= 2.0
+        return out
+    size = len(high)
+    out = np.empty(size)
+    out[:min(n - 1, size)] = NAN
+    scratch, other, lower = np.empty(CHUNK + n), np.empty(CHUNK + n), np.empty(CHUNK)
+    for first in range(n - 1, size, CHUNK):
+        count = min(CHUNK, size - first)
+        target = out[first:first + count]
+        _doubled(high, n, True, first, target, scratch, other)
+        _doubled(low, n, False, first, lower[:count], scratch, other)
+        for k in range(count):
+            target[k] = (target[k] + lower[k]) / 2.0
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _doubled(x, n, highest, first, target, scratch, other):
     """target[k] = the highest (lowest) of the n-bar window ending at bar first + k, NaN where
     the window has a NaN; `scratch` and `other` hold len(target) + n values.
@@ -346,9 +371,12 @@ def ultosc(high, low, close, fast, mid, slow):
     nothing (TA_IS_ZERO). A bar with a missing input restarts everything after it. The totals
     are scalars and each bar's terms are computed once, kept for the trailing reads in a ring
     of the longest period's bars (19 ms for 1M bars with arrays of totals and the trailing terms
-    recomputed, 8 ms so; TA-Lib 5.5)."""
+    recomputed, 8 ms so; TA-Lib 5.5). Each bar writes its own NaN rather than a pass filling the
+    array first (7.5 ms against 7.1)."""
     size = len(close)
-    out = np.full(size, NAN)
+    out = np.empty(size)
+    if size:
+        out[0] = NAN
     short, longest = min(fast, mid, slow), max(fast, mid, slow)
     middle = fast + mid + slow - short - longest
     buys = np.empty(longest)  # buys[i % longest]: bar i's terms, until bar i + longest
@@ -359,6 +387,7 @@ def ultosc(high, low, close, fast, mid, slow):
     for i in range(1, size):
         slot = slot + 1 if slot + 1 < longest else 0
         buy, rng = _terms(high, low, close, i)
+        out[i] = NAN  # until the output below
         if np.isnan(buy):
             first_output = size
             continue
@@ -386,7 +415,7 @@ def _back(slot, bars, ring):
     return slot - bars if slot >= bars else slot - bars + ring
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")  # no raise: inlined (see `kernels.kama`)
 def _weigh(a, b, weight):
     return 0.0 if -1e-14 < b < 1e-14 else weight * (a / b)
 
@@ -418,6 +447,16 @@ def true_range(high, low, close):
         down = abs(low[t] - prev_close)
         larger = up if up > span else span
         out[t] = NAN if np.isnan(prev_close) else (down if down > larger else larger)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def typical_price(high, low, close):
+    """hlc3: ((high + low) + close) / 3, as Polars adds it; NaN where one is missing. One pass
+    and one result: Polars' formula makes a column per operation (1.6 ms for 1M bars)."""
+    out = np.empty(len(close))
+    for t in range(len(close)):
+        out[t] = (high[t] + low[t] + close[t]) / 3.0
     return out
 
 
@@ -509,7 +548,7 @@ def stochastic(close, high, low, n, smooth_k, smooth_d, d_field):
     return d if d_field else k
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")  # no raise: inlined (see `kernels.kama`)
 def _position(close, highest, lowest, willr):
     span = highest - lowest
     if abs(span) <= 1e-14 * (abs(highest) + abs(lowest)):

@@ -2,7 +2,7 @@
 
 The compiled kernels (the backtest engine, the recursive and windowed indicators) are cached on
 disk (`@njit(cache=True)`), so only the first run after installing or upgrading pays for most of
-the compilation — about half a minute. Without a word, that first `make run` looks like a hang.
+the compilation — about 40 seconds on a 2-core machine. Without a word, that first `make run` looks like a hang.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Iterator
 
 log = logging.getLogger("tradebot")
-_NOTICE = "compiling tradebot's kernels for this machine (first run after installing only, about half a minute)"
+_NOTICE = "compiling tradebot's kernels for this machine (first run after installing only, under a minute)"
 _checked = False
 
 

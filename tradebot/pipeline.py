@@ -135,9 +135,9 @@ def rule_program(program: PositionProgram | None, frame: pl.DataFrame | None,
         return None
     if frame is None or not program.inputs:
         inputs = np.zeros((len(program.inputs), 0 if frame is None else frame.height))
-    else:  # one copy, Polars' own: a column-major (bars, columns) matrix is (columns, bars) in C order
-        columns = [pl.col(f"{prefix}{PROGRAM_INPUT}{i}").cast(pl.Float64).fill_null(np.nan)
-                   for i in range(len(program.inputs))]
+    else:  # one copy, Polars' own: a column-major (bars, columns) matrix is (columns, bars) in C order,
+        # and a missing float becomes NaN in that copy (no filled copy of each column first)
+        columns = [pl.col(f"{prefix}{PROGRAM_INPUT}{i}").cast(pl.Float64) for i in range(len(program.inputs))]
         inputs = frame.select(columns).to_numpy(order="fortran").T
     code = program.bytecode
     return RuleProgram(code.code, code.consts, code.segments, code.stack_size, len(code.names),

@@ -8,7 +8,10 @@ plan is compiled and the numba kernels are loaded before timing; best of --repea
 plan computes `x` alone, not the four signal columns (constant false without rules, 0.1 ms a
 call) that a script's plan adds for the engine.
 TA-Lib: the equivalent function on numpy arrays already extracted from the same bars (best of
---repeat). An indicator TA-Lib lacks is timed against the TA-Lib functions that compose it
+--repeat). The two sides' calls alternate (one of tradebot's, then one of TA-Lib's, --repeat
+times): a call's cost depends on what the allocator kept from the call before it (whether its
+result comes back as fresh pages to fault in), so all of one side's repeats in a row would favour
+whichever side the heap happens to suit. An indicator TA-Lib lacks is timed against the TA-Lib functions that compose it
 (noted in the table), and supertrend, which has no TA-Lib counterpart, is shown without a ratio.
 The ratio is tradebot / TA-Lib; the geometric mean is over every row with a ratio.
 With `--clock cpu` both sides are timed in CPU seconds of the whole process (every thread:
@@ -25,7 +28,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -34,7 +36,7 @@ import polars as pl
 import talib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import best_of, synthetic_bars, table  # noqa: E402
+from common import alternated_best_of, synthetic_bars, table  # noqa: E402
 
 from tradebot.lang.compiler import Plan, compile_program  # noqa: E402
 from tradebot.pipeline import compile_source  # noqa: E402
@@ -123,18 +125,21 @@ def indicator_plan(expression: str) -> Plan:
 
 
 def measure(bars: pl.DataFrame, repeat: int, only: list[str] | None = None,
-            clock=time.perf_counter) -> list[list[object]]:
+            cpu: bool = False) -> list[list[object]]:
     arrays = {c: bars[c].to_numpy().astype(np.float64) for c in ("open", "high", "low", "close", "volume")}
     rows: list[list[object]] = []
     for expression, oracle, note in CASES:
         if only and not any(text in expression for text in only):
             continue
         plan = indicator_plan(expression)
-        ours = best_of(lambda: plan.evaluate(bars), repeat=repeat, clock=clock)
+        calls = {"ours": lambda: plan.evaluate(bars)}
+        if oracle is not None:
+            calls["theirs"] = lambda: oracle(arrays)
+        best = {label: times[cpu] for label, times in alternated_best_of(calls, repeat=repeat).items()}
         if oracle is None:
-            rows.append([f"`{expression}`", ours * 1e3, "", "", note])
+            rows.append([f"`{expression}`", best["ours"] * 1e3, "", "", note])
             continue
-        theirs = best_of(lambda: oracle(arrays), repeat=repeat, clock=clock)
+        ours, theirs = best["ours"], best["theirs"]
         rows.append([f"`{expression}`", ours * 1e3, theirs * 1e3, ours / theirs, note])
     return rows
 
@@ -149,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the indicators whose expression contains one of these (while iterating)")
     args = parser.parse_args(argv)
     bars = synthetic_bars(args.bars)
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    rows = measure(bars, args.repeat, args.only, clock)
+    rows = measure(bars, args.repeat, args.only, cpu=args.clock == "cpu")
     ratios = [r[3] for r in rows if isinstance(r[3], float)]
     geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     print(f"{args.bars:,} bars, best of {args.repeat}, {args.clock} time, polars {pl.__version__}, "

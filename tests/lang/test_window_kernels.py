@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tradebot.pipeline  # noqa: F401  (loads the library in its import order)
-from tradebot.lang.library import kernels, sums, wilder, windows
+from tradebot.lang.library import kernels, sums, support, wilder, windows
 from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_trix, _ref_willr
 from tradebot.lang.library.momentum import _trix, naive_bars_since_extreme
 from tradebot.lang.library.support import difference, lag, naive_window, naive_windows
@@ -191,10 +191,14 @@ def test_range_position_and_the_stochastic(data, n) -> None:
 @given(data=st.data(), n=st.integers(0, 30))
 def test_few_bar_formulas(data, n) -> None:
     high, low, close, _ = bars(data)
-    assert_same(windows.true_range(high, low, close), naive_true_range(high, low, close))
+    ranges, total = windows.true_range(high, low, close)
+    assert_same(ranges, naive_true_range(high, low, close))
+    assert np.isnan(total) == np.isnan(ranges[1:]).any()  # support.window's `summed`
     if n:
         assert_same(windows.rate_of_change(close, n), _ref_roc(close, n))
-    assert_same(windows.balance_of_power(low, high, low, close), _ref_bop(low, high, low, close))
+    powers, total = windows.balance_of_power(low, high, low, close)
+    assert_same(powers, _ref_bop(low, high, low, close))
+    assert np.isnan(total) == np.isnan(powers).any()
     assert_same(windows.typical_price(high, low, close), (high + low + close) / 3)  # hlc3, as Polars adds it
 
 
@@ -239,8 +243,8 @@ def test_a_window_over_a_nested_indicator_equals_the_kernel_on_all_bars() -> Non
     got = compile_source(source, "nested.tbs", series=["a", "b", "c"]).plan.evaluate(frame)
     mean = sums.rolling_sum(readonly(close), 5, 5.0)
     expected = {"a": sums.rolling_sum(readonly(mean), 12, 1.0),
-                "b": windows.true_range(readonly(high), readonly(low), readonly(lag(close, 3))),
-                "c": windows.true_range(*(readonly(sums.rolling_sum(readonly(v), 4, 4.0)) for v in (high, low, close)))}
+                "b": windows.true_range(readonly(high), readonly(low), readonly(lag(close, 3)))[0],
+                "c": windows.true_range(*(readonly(sums.rolling_sum(readonly(v), 4, 4.0)) for v in (high, low, close)))[0]}
     for name, values in expected.items():  # the blocks start elsewhere on a view: other roundings
         assert_same(got[name].cast(pl.Float64).fill_null(NAN).to_numpy(), values, rtol=1e-12)
 
@@ -416,6 +420,45 @@ def test_a_nan_value_anywhere_in_a_probed_kernels_input_counts_as_missing(data, 
     expected = plan.evaluate(pl.DataFrame({"timestamp": stamps, **with_null}))
     for i, expression in enumerate(PROBED):
         assert_same(got[f"x{i}"].fill_null(NAN).to_numpy(), expected[f"x{i}"].fill_null(NAN).to_numpy()), expression
+
+
+# Kernels that vouch for their own results (support's `summed`): Polars gets their array as it is.
+SUMMED = ("tr()", "atr(3)", "atr(1)", "natr(3)", "natr(1)", "bop()", "sma(tr(), 2)", "atr(2) + 1")
+
+
+@SETTINGS
+@given(data=st.data())
+def test_results_handed_over_without_a_pass_equal_their_copy(data) -> None:
+    """A kernel's result goes to Polars as it is (no NaN-to-null pass) only when the kernel's own
+    sum of its results says none is NaN. With missing bars, NaN values, infinities (inf - inf in
+    a range) and overflowing values (inf / inf in bop) in the bars, the plan must give the same
+    values and the same missing bars as with every result copied by `nan_to_null`, and never a
+    NaN as a value. Fails if a kernel's sum leaves out a result."""
+    size = data.draw(st.integers(1, 30), label="size")
+    close = 100.0 + np.arange(size) % 7
+    values = {"open": close - 0.5, "high": close + 1.5, "low": close - 1.0, "close": close.copy()}
+    odd = st.sampled_from([NAN, np.inf, -np.inf, 1e308, -1e308, None])
+    changes = data.draw(st.lists(st.tuples(st.sampled_from(sorted(values)), st.integers(0, size - 1), odd),
+                                 max_size=3), label="changes")
+    missing = {column: np.zeros(size, dtype=bool) for column in values}
+    for column, index, value in changes:
+        values[column][index] = NAN if value is None else value
+        missing[column][index] = value is None
+    stamps = pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1) + pl.duration(hours=size - 1),
+                               "1h", eager=True, time_zone="UTC").cast(pl.Datetime("ms", "UTC"))
+    columns = {c: pl.Series(v).scatter(np.flatnonzero(missing[c]), None) for c, v in values.items()}
+    bars = pl.DataFrame({"timestamp": stamps, **columns, "volume": np.ones(size)})
+    names = [f"x{i}" for i in range(len(SUMMED))]
+    plan = compile_source("".join(f"{n} = {e}\n" for n, e in zip(names, SUMMED)), "summed.tbs", series=names).plan
+    got = plan.evaluate(bars)
+    copy = support._with_warmup
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(support, "_with_warmup", lambda first, values, clean=False: copy(first, values))
+        expected = plan.evaluate(bars)
+    for name, expression in zip(names, SUMMED):
+        assert not got[name].is_nan().fill_null(False).any(), f"NaN as a value: {expression}"
+        assert got[name].is_null().equals(expected[name].is_null()), expression
+        assert got[name].equals(expected[name]), expression
 
 
 @SETTINGS

@@ -52,6 +52,15 @@ def any_nan(x):
     return np.isnan(total)
 
 
+@njit(cache=True, nogil=True)
+def leading_nans(x):
+    """How many values x starts with are NaN: a kernel's warm-up (`support._with_warmup`)."""
+    count = 0
+    while count < len(x) and np.isnan(x[count]):
+        count += 1
+    return count
+
+
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
 def probe(x, start, stop):
     """The sum of x[start:stop]: NaN when one of them is (or when infinities of both signs

@@ -150,14 +150,16 @@ def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False)
 
 
 def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequence[str] = (),
-           module: str = "kernels", gaps: int = 0, probed: bool = False,
+           module: str = "kernels", gaps: int = 0, probed: bool = False, summed: bool = False,
            apart: Callable[..., np.ndarray] | None = None) -> pl.Expr | dict[str, pl.Expr]:
     """A numba kernel from `library.kernels` (or `library.wilder`) over whole series (skipping
     bars with a missing input); one expression, or one per field for a kernel returning several
     arrays. `gaps`: the results are also missing on that many bars after a missing one (a
     kernel that ends with a window over the recursion, as TRIX's rate of change). `probed`: the
     kernel also returns the sum of its inputs, which says whether one was NaN (`kernels.probe`),
-    instead of a pass over each input first. `apart`: the result when an input is missing, from
+    instead of a pass over each input first; `summed`: that sum takes in the results too, so a
+    finite probe also says no result is NaN (`_with_warmup`'s `clean`). `apart`: the result
+    when an input is missing, from
     the arrays (NaN where missing) and the parameters, for a kernel fusing recursions that each
     skip their own missing bars (keltner), where dropping every bar with a missing input would
     change them."""
@@ -168,12 +170,12 @@ def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequen
         first = _warmup(columns)
         if apart is not None and first:  # its recursions skip their own missing bars, not all
             first = None
-        result = None
+        result, clean = None, False
         if first is not None:  # no missing value after a warm-up: the kernel on views, no copies
             arrays = [c.slice(first).to_numpy() for c in columns]
             if probed:
                 result, probe = fn(*arrays, *params)
-                result = None if np.isnan(probe) else result
+                result, clean = (None, False) if np.isnan(probe) else (result, summed and np.isfinite(probe))
             elif not any(_has_nan(a) for a in arrays):
                 result = fn(*arrays, *params)
         if result is None:
@@ -181,7 +183,7 @@ def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequen
             result = apart(*arrays, *params) if apart else compressed(careful, arrays, params, outputs, gaps)
             first = 0
         results = (result,) if outputs is None else tuple(result)
-        values = [_with_warmup(first, r) for r in results]
+        values = [_with_warmup(first, r, clean) for r in results]
         if not fields:
             return values[0]
         return pl.DataFrame(dict(zip(fields, values))).to_struct()
@@ -211,15 +213,20 @@ def _has_nan(values: np.ndarray) -> bool:
     return bool(_compiled("tradebot.lang.library.kernels").any_nan(values))
 
 
-def _with_warmup(first: int, values: np.ndarray) -> pl.Series:
+def _with_warmup(first: int, values: np.ndarray, clean: bool = False) -> pl.Series:
     """A kernel's result for the rows after `first`, missing on the first rows and where NaN.
-    Copied by `nan_to_null`: handing numba's array to Polars as it is (behind a chunk of nulls)
-    measured slower in a plan (2.6 ms against 2.4 for wma): the copy lets the kernel's next
-    result reuse the same hot pages."""
-    tail = pl.Series(values, nan_to_null=True)
-    if first == 0:
-        return tail
-    return pl.concat([_nulls(first), tail], rechunk=False)
+    `clean`: the kernel vouches that no value is NaN after its leading ones (its warm-up), so
+    Polars gets the array itself behind a chunk of nulls, with no pass over it. Otherwise a copy
+    by `nan_to_null`: a check for NaN instead, and the array itself, measured no faster (any
+    pass over the 8 MB the kernel has just written costs about as much as the copy, 0.2-0.3
+    ms for 1M values when another call has flushed the caches); the copy also lets the next
+    result reuse the same pages."""
+    if not clean:
+        tail = pl.Series(values, nan_to_null=True)
+        return pl.concat([_nulls(first), tail], rechunk=False) if first else tail
+    lead = _compiled("tradebot.lang.library.kernels").leading_nans(values)
+    tail = pl.Series(values[lead:])
+    return pl.concat([_nulls(first + lead), tail], rechunk=False) if first + lead else tail
 
 
 def _nulls(count: int) -> pl.Series:
@@ -239,18 +246,25 @@ def _compiled(module: str):
     return kernels
 
 
-def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = "windows") -> pl.Expr:
+def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = "windows",
+           summed: bool = False) -> pl.Expr:
     """A numba kernel from `library.windows` (or `library.sums`) over whole series. Missing values
     go in as NaN and the kernel applies the window rule itself (missing wherever its window
-    reads one)."""
+    reads one). `summed`: the kernel also returns the sum of its results after its leading NaN,
+    so a sum that is not NaN says no later result is (`_with_warmup`'s `clean`)."""
     def run(series: Sequence[pl.Series]) -> pl.Series:
         fn = getattr(_compiled(f"tradebot.lang.library.{module}"), name)
         made = [p.make() if isinstance(p, _Deferred) else p for p in params]
         columns = [s.cast(pl.Float64) for s in series]
         first = _common_warmup(columns)
         if first:  # the kernel on the bars after a shared warm-up: views, no copies
-            return _with_warmup(first, fn(*(c.slice(first).to_numpy() for c in columns), *made))
-        return pl.Series(fn(*(_with_nan(c) for c in columns), *made), nan_to_null=True)
+            result = fn(*(c.slice(first).to_numpy() for c in columns), *made)
+        else:
+            result = fn(*(_with_nan(c) for c in columns), *made)
+        if not summed:
+            return _with_warmup(first, result)
+        result, total = result
+        return _with_warmup(first, result, clean=not np.isnan(total))
 
     return pl.map_batches(list(inputs), run, return_dtype=pl.Float64)
 

@@ -75,7 +75,8 @@ def _true_range(high, low, prev_close):
 @njit(cache=True, nogil=True)
 def atr(high, low, close, n):
     """TA-Lib ATR: the mean of the first n true ranges (bars 1..n), then Wilder's smoothing.
-    Probed (`kernels.probe`)."""
+    Probed (`kernels.probe`), the last result added to the probe: a finite probe also says every
+    result is a finite number (`support.kernel(..., summed=True)`)."""
     size = len(close)
     out = leading_nan(size, n)
     if size <= n:
@@ -95,21 +96,25 @@ def atr(high, low, close, n):
     # An unsigned index: numba wraps a negative signed index around, and with a start it cannot
     # prove non-negative each load carried that fix-up (1.5 ms for 1M bars, now 1.1 as TA-Lib).
     # The previous close rides along in a register; the probe reads what the range reads
-    # (high - low and high - previous close), and the last close, which no range reads.
+    # (high - low and high - previous close), and the last close, which no range reads; and the
+    # last result, which is not finite if any is (an inf stays inf through the recursion, or
+    # becomes NaN at length 1, and a NaN stays NaN).
     for i in range(np.uint64(n + 1), np.uint64(size)):
         h, l = high[i], low[i]
         seen += (h - l) + (h - prev_close)
         prev = fma(prev, decay, _true_range(h, l, prev_close) * weight)
         prev_close = close[i]
         out[i] = prev
-    return out, seen + prev_close
+    return out, (seen + prev_close) + prev
 
 
 @njit(cache=True, nogil=True)
 def natr(high, low, close, n):
     """TA-Lib NATR: atr / close * 100, 0 where close is 0 (one kernel: the Polars formula after
     the ATR kernel took 2.5 ms for 1M bars). The division is a pass of its own, which numba
-    vectorizes (1.4 ms for 1M bars; inside the ATR loop, one division a bar, 1.7). Probed."""
+    vectorizes (1.4 ms for 1M bars; inside the ATR loop, one division a bar, 1.7). Probed as
+    `atr`: a finite probe says every input and every ATR is a finite number, so the division
+    meets no 0/0, inf/inf or 0 * inf and no result here is NaN."""
     out, seen = atr(high, low, close, n)
     for i in range(np.uint64(n), np.uint64(len(out))):
         c = close[i]

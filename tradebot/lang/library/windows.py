@@ -431,13 +431,16 @@ def _terms(high, low, close, i):
     return close[i] - min(low[i], prev_close), true_range
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def true_range(high, low, close):
     """TA-Lib TRANGE: high - low, replaced by a larger |high - previous close|, then by a larger
     |low - previous close|; NaN on the first bar and wherever one of the three is missing (a
-    missing high or low fails every comparison and reaches the result)."""
+    missing high or low fails every comparison and reaches the result). Also the sum of the
+    ranges from bar 1 on, NaN exactly when one of them is (`support.window(..., summed=True)`);
+    `reassoc` lets that sum run several lanes wide and touches nothing else."""
     size = len(close)
     out = np.empty(size)
+    total = 0.0
     if size:
         out[0] = NAN
     for t in range(1, size):
@@ -446,8 +449,10 @@ def true_range(high, low, close):
         up = abs(high[t] - prev_close)
         down = abs(low[t] - prev_close)
         larger = up if up > span else span
-        out[t] = NAN if np.isnan(prev_close) else (down if down > larger else larger)
-    return out
+        value = NAN if np.isnan(prev_close) else (down if down > larger else larger)
+        out[t] = value
+        total += value
+    return out, total
 
 
 @njit(cache=True, nogil=True)
@@ -571,12 +576,15 @@ def rate_of_change(x, n):
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def balance_of_power(open_, high, low, close):
     """TA-Lib BOP: (close - open) / (high - low), 0 where high - low <= 0 (even if close or open
-    is missing)."""
+    is missing). Also the sum of the values, summed as `true_range`'s."""
     out = np.empty(len(close))
+    total = 0.0
     for t in range(len(close)):
         span = high[t] - low[t]
-        out[t] = 0.0 if span <= 0.0 else (close[t] - open_[t]) / span
-    return out
+        value = 0.0 if span <= 0.0 else (close[t] - open_[t]) / span
+        out[t] = value
+        total += value
+    return out, total

@@ -275,7 +275,7 @@ def test_channel_middle_is_the_mean_of_the_naive_extremes(data, n) -> None:
     for values in (high, low):
         for index in data.draw(st.lists(st.integers(0, max(size - 1, 0)), max_size=2), label="missing") if size else []:
             values[index] = NAN
-    got = windows.channel_middle(readonly(high), readonly(low), n)
+    got = windows.channel_middle(readonly(high), readonly(low), n, np.empty(len(high)))
     assert_same(got, (windows_of(high, n, np.max) + windows_of(low, n, np.min)) / 2)
 
 

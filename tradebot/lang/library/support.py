@@ -247,20 +247,24 @@ def _compiled(module: str):
 
 
 def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = "windows",
-           summed: bool = False) -> pl.Expr:
+           summed: bool = False, into: bool = False) -> pl.Expr:
     """A numba kernel from `library.windows` (or `library.sums`) over whole series. Missing values
     go in as NaN and the kernel applies the window rule itself (missing wherever its window
     reads one). `summed`: the kernel also returns the sum of its results after its leading NaN,
-    so a sum that is not NaN says no later result is (`_with_warmup`'s `clean`)."""
+    so a sum that is not NaN says no later result is (`_with_warmup`'s `clean`). `into`: the
+    kernel writes its result into an array made here and passed last, by numpy, which asks the
+    system for huge pages for large arrays: numba's own array of 1M values came as fresh 4 kB
+    pages on every call in a plan (1,921 page faults, ~3 of donchian's 8.7 ms on this VM)."""
     def run(series: Sequence[pl.Series]) -> pl.Series:
         fn = getattr(_compiled(f"tradebot.lang.library.{module}"), name)
         made = [p.make() if isinstance(p, _Deferred) else p for p in params]
         columns = [s.cast(pl.Float64) for s in series]
         first = _common_warmup(columns)
         if first:  # the kernel on the bars after a shared warm-up: views, no copies
-            result = fn(*(c.slice(first).to_numpy() for c in columns), *made)
+            arrays = [c.slice(first).to_numpy() for c in columns]
         else:
-            result = fn(*(_with_nan(c) for c in columns), *made)
+            arrays = [_with_nan(c) for c in columns]
+        result = fn(*arrays, *made, *([np.empty(len(arrays[0]))] if into else []))
         if not summed:
             return _with_warmup(first, result)
         result, total = result

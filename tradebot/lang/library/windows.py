@@ -88,18 +88,18 @@ def _extreme_values(x, n, sign):
 
 
 @njit(cache=True, nogil=True)
-def channel_middle(high, low, n):
+def channel_middle(high, low, n, out):
     """(highest high + lowest low) / 2 of the last n bars (Donchian's middle line), NaN where a
-    value of the window is missing. Both extremes a chunk at a time and their mean while the
-    chunk is in L1, one result array: the two extremes as columns and a Polars formula took
-    4.8 ms for 1M bars (TA-Lib's MAX + MIN 2.4)."""
+    value of the window is missing, into `out` (len(high) values; `support.window`'s `into`).
+    Both extremes a chunk at a time and their mean while the chunk is in L1, one result array:
+    the two extremes as columns and a Polars formula took 4.8 ms for 1M bars (TA-Lib's MAX +
+    MIN 2.4)."""
     if n > DOUBLING:
         out = _blocked_extremes(high, n, 1.0)
         out += _blocked_extremes(low, n, -1.0)
         out /= 2.0
         return out
     size = len(high)
-    out = np.empty(size)
     out[:min(n - 1, size)] = NAN
     scratch, other, lower = np.empty(CHUNK + n), np.empty(CHUNK + n), np.empty(CHUNK)
     for first in range(n - 1, size, CHUNK):

@@ -423,7 +423,8 @@ def test_a_nan_value_anywhere_in_a_probed_kernels_input_counts_as_missing(data, 
 
 
 # Kernels that vouch for their own results (support's `summed`): Polars gets their array as it is.
-SUMMED = ("tr()", "atr(3)", "atr(1)", "natr(3)", "natr(1)", "bop()", "sma(tr(), 2)", "atr(2) + 1")
+SUMMED = ("tr()", "atr(3)", "atr(1)", "natr(3)", "natr(1)", "bop()", "sma(tr(), 2)", "atr(2) + 1",
+          "ema(close, 2)", "ema(close, 1)", "ema(high - low, 3)", "ema(tr(), 2)")
 
 
 @SETTINGS
@@ -459,6 +460,21 @@ def test_results_handed_over_without_a_pass_equal_their_copy(data) -> None:
         assert not got[name].is_nan().fill_null(False).any(), f"NaN as a value: {expression}"
         assert got[name].is_null().equals(expected[name].is_null()), expression
         assert got[name].equals(expected[name]), expression
+
+
+def test_an_ema_whose_step_overflows_is_missing_after_it_not_nan() -> None:
+    """ema(close, 2) over 1.6e308, 1e307, -1.7e308, 1, 2: the seed is 8.5e307, the next step
+    -1.7e308 - 8.5e307 overflows to -inf, the one after is inf - inf, NaN from numbers whose sum
+    (3) is finite. The kernel's probe takes in its last result, so the NaN bars are missing, as
+    with a copy by nan_to_null (hand-worked: [missing, 8.5e307, -inf, missing, missing])."""
+    close = np.array([1.6e308, 1e307, -1.7e308, 1.0, 2.0])
+    stamps = pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1, 4), "1h", eager=True,
+                               time_zone="UTC").cast(pl.Datetime("ms", "UTC"))
+    bars = pl.DataFrame({"timestamp": stamps, "open": close, "high": close, "low": close, "close": close,
+                         "volume": np.ones(5)})
+    got = compile_source("x = ema(close, 2)\n", "overflow.tbs", series=["x"]).plan.evaluate(bars)["x"]
+    assert got.is_null().to_list() == [True, False, False, True, True]
+    assert got[1] == (1.6e308 + 1e307) / 2 and got[2] == -np.inf
 
 
 @SETTINGS

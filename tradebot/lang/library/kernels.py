@@ -92,12 +92,14 @@ def leading_nan(size, first):
 @njit(cache=True, nogil=True)
 def ema(x, n, seed_at):
     """TA-Lib EMA, k = 2/(n+1): seeded at index seed_at-1 with the mean of the n values ending
-    there (seed_at = n for a plain EMA; MACD seeds its fast EMA at the slow period). Probed."""
+    there (seed_at = n for a plain EMA; MACD seeds its fast EMA at the slow period). Probed, the
+    last result added to the probe: an inf or NaN result makes every later one NaN, so a finite
+    probe vouches for every result (`support.kernel(..., summed=True)`)."""
     out = leading_nan(len(x), seed_at - 1)
     if len(x) < seed_at:
         return out, 0.0
     if n == 1 and seed_at == 1:  # TA-Lib: no smoothing at period 1, a copy
-        return x.copy(), 0.0
+        return x.copy(), probe(x, 0, len(x))
     k = 2.0 / (n + 1)
     total = 0.0
     for i in range(seed_at - n, seed_at):
@@ -110,7 +112,7 @@ def ema(x, n, seed_at):
         seen += value
         prev = fma(value - prev, k, prev)
         out[i] = prev
-    return out, seen
+    return out, seen + prev
 
 
 @njit(cache=True, nogil=True)

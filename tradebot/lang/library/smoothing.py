@@ -22,7 +22,7 @@ def sma(x: pl.Expr, n: int) -> pl.Expr:
 
 def ema(x: pl.Expr, n: int, *, seed_at: int | None = None) -> pl.Expr:
     """TA-Lib's EMA; `seed_at` moves the seed later (MACD's fast line seeds at the slow period)."""
-    return kernel("ema", [x], n, seed_at or n, probed=True)
+    return kernel("ema", [x], n, seed_at or n, probed=True, summed=True)
 
 
 def ema_combination(x: pl.Expr, n: int, weights: tuple[float, ...]) -> pl.Expr:

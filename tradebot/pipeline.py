@@ -141,7 +141,7 @@ def rule_program(program: PositionProgram | None, frame: pl.DataFrame | None,
         inputs = frame.select(columns).to_numpy(order="fortran").T
     code = program.bytecode
     return RuleProgram(code.code, code.consts, code.segments, code.stack_size, len(code.names),
-                       program.width, dict(program.outputs), program.tracks, inputs)
+                       program.width, dict(program.outputs), program.tracks, inputs, program.flat)
 
 
 def _engine_values(checked: CheckedProgram) -> dict[str, ir.Node]:

@@ -227,3 +227,29 @@ def test_the_stateful_heikin_ashi_equals_the_builtin(eurusd_path) -> None:
     out = compile_source(source, "ha.tbs", series=["ha_open", "ha_close", "b_open", "b_close"]).plan.evaluate(frame)
     np.testing.assert_allclose(out["ha_open"].to_numpy(), out["b_open"].to_numpy(), rtol=1e-12)
     np.testing.assert_allclose(out["ha_close"].to_numpy(), out["b_close"].to_numpy(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- a member's value while flat
+
+@pytest.mark.parametrize("formula, flat", [
+    ("if position_side != 0 then held[1] + 1 else 0", 0.0),  # the branch reading the past is not taken
+    ("if position_size > 0 then held[1] + 1 else -1", -1.0),
+    ("if open_entries == 0 or held[1] > close then 2 * 3 else held[1]", 6.0),  # `or`: true wins
+    ("if position_side == 0 and close > open then 1 else held[1]", None),  # `and`: true and unknown
+    ("if position_side == 0 then 1 else 0 + held[1]", 1.0),
+    ("if bars_since_exit > 3 then held[1] + 1 else 0", None),  # changes while flat
+    ("if position_side != 0 then held[1] + 1 else entry_price", None),  # missing while flat
+    ("if position_side != 0 then held[1] + 1 else abs(-2)", 2.0),  # a constant call folds at check time
+    ("if position_side != 0 then held[1] + 1 else max(held[1], 0)", None),  # a function of the past
+    ("if position_side != 0 then held[1] + 1 else close", None),  # an input column
+    ("held[1] * 0 + position_size", None),  # the past is never known (missing * 0 is missing)
+])
+def test_a_members_value_on_a_flat_bar(formula, flat):
+    """Hand-worked from docs/language.md's rules: the registers while flat are side 0, size 0, no
+    entry (missing), no open entries; a comparison with missing is missing."""
+    from tradebot.pipeline import position_program
+
+    source = f"held = {formula} starting 0\nexit long when held > 3\nenter long when close > open\n"
+    program = position_program(compile_source(source, "s.tbs").checked)
+    value = program.flat[program.bytecode.names.index("held")]
+    assert (np.isnan(value) if flat is None else value == flat), (formula, value)

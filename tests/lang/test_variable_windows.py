@@ -53,15 +53,19 @@ def test_constant_lengths_keep_their_kernels_and_checks() -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_extremes_kernel_equals_a_scan_of_each_window(seed: int) -> None:
-    """Long and short windows over a random walk with missing values: the stack's search (it
-    gallops back from the newest bar) finds what a plain scan of each window finds."""
+@pytest.mark.parametrize("longest", [40, 600])  # short windows are scanned, long ones searched on a stack
+def test_the_extremes_kernel_equals_a_scan_of_each_window(seed: int, longest: int) -> None:
+    """Long and short windows over a random walk with missing values: the kernel (a scan of each
+    window when they are short, else a search of a stack galloping back from the newest bar)
+    finds what numpy finds in each window."""
+    from tradebot.lang.library import varwindows
     from tradebot.lang.library.varwindows import variable_extreme
 
     rng = np.random.default_rng(seed)
     x = np.cumsum(rng.normal(size=3_000))
     x[rng.random(3_000) < 0.01] = NAN
-    lengths = np.where(rng.random(3_000) < 0.5, rng.integers(1, 8, 3_000), rng.integers(1, 600, 3_000))
+    lengths = np.where(rng.random(3_000) < 0.5, rng.integers(1, 8, 3_000), rng.integers(1, longest, 3_000))
+    assert (varwindows._mean_length(lengths.astype(float)) <= varwindows.SCAN_UP_TO) == (longest == 40)
     lengths = lengths.astype(float) + rng.random(3_000)  # a fraction rounds down
     for highest, pick in ((True, np.max), (False, np.min)):
         expected = np.full(3_000, NAN)

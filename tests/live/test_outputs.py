@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests.lang.strategies import ohlcv
 from tests.live.support import (HOUR_MS, assert_files_match, assert_same_as_backtest, bar_rows, compiled,
                                 new_session, scripts, wave)
-from tradebot.live.outputs import equity_line
+from tradebot.live.outputs import equity_line, read_equity, read_result, read_trades
 from tradebot.live.session import backtest_of_session
 from tradebot.runtime.report import ISO_FORMAT, write_outputs
 
@@ -154,3 +154,22 @@ def test_a_ruined_session_says_when_as_the_backtest_does(tmp_path: Path) -> None
     assert result.ruin == expected.ruin
     session.close()
     assert json.loads((tmp_path / "session" / "result.json").read_text())["ruin"] is not None
+
+
+def test_the_readers_give_back_what_the_session_wrote(tmp_path: Path) -> None:
+    """The dashboard reads a session's files through live.outputs' readers, beside their writer:
+    what a running session wrote comes back row for row, and a folder without them reads empty."""
+    assert (read_result(tmp_path), read_equity(tmp_path), read_trades(tmp_path)) == (None, [], [])
+    strategy = compiled("enter long when close > close[1]\nexit long when close < close[1]\n", tmp_path / "s.tbs")
+    bars = wave(40, amplitude=3, period=3)
+    session = new_session(strategy, tmp_path / "session")
+    session.start(bars.head(2))
+    for row in bar_rows(bars)[2:]:
+        session.on_bar(row)
+    session.close()
+    folder = tmp_path / "session"
+    equity = pl.read_csv(folder / "equity.csv", infer_schema=False)
+    assert read_equity(folder) == [(t, float(e)) for t, e in zip(equity["timestamp"], equity["equity"])]
+    trades = pl.read_csv(folder / "trades.csv", infer_schema=False)
+    assert trades.height >= 2 and read_trades(folder) == trades.to_dicts()
+    assert read_result(folder) == json.loads((folder / "result.json").read_text(encoding="utf-8"))

@@ -3,6 +3,7 @@ cases per value, the compiled engine against a naive bar-by-bar oracle on random
 invariance, and the machine code shared by every script."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import subprocess
@@ -20,6 +21,7 @@ from tests.runtime.position_reference import naive_position_backtest
 from tests.runtime.support import make_bars
 from tradebot.errors import UserError
 from tradebot.market.vocab import EXIT_REASONS
+from tradebot import pipeline
 from tradebot.pipeline import backtest, compile_source, position_program, rule_program
 from tradebot.runtime import kernel, program as program_module
 from tradebot.runtime.program import kernel_program
@@ -141,7 +143,16 @@ ATOMS = ("bars_since_entry >= {k}", "open_profit_pct < -{p}%", "open_profit_pct 
          "open_entries >= 2", "bars_since_exit > {k}", 'last_exit_reason == "signal"',
          'last_exit_reason != "stop"', "position_side == 0", "position_size > 0", "entry_price > close",
          "open_profit crosses below 0", "bars_since_entry[1] >= {k}", "time - entry_time >= {k} * 3600000",
-         "held > {k}", "entry_bar + {k} < bar_index")
+         "held > {k}", "entry_bar + {k} < bar_index", "run > {k}", "run < {k}",
+         "held[2] >= {k}", "run[3] == {k}")
+# A second recursion every bar needs: constant while flat (the engine writes its value on a flat
+# bar instead of running the program: lang/stateful/flat.py), or not.
+RECURSIONS = ("run = if position_size > 0 then run[1] + 1 else 0 starting 0",
+              "run = if open_entries == 0 then -1 else run[1] + 1 starting 0",
+              "run = if position_side == 0 or run[1] > 3 then 0 else run[1] + 1 starting 0",
+              "run = if bars_since_exit > 2 then run[1] + 1 else 0 starting 0",
+              "run = if position_side != 0 then run[1] + 1 else entry_price starting 0",
+              "run = if position_side == 0 then 0 else max(run[1], bars_since_entry) starting 0")
 
 
 @st.composite
@@ -157,7 +168,8 @@ def position_scripts(draw) -> tuple[str, float, float, float, int]:
     fee, slippage = draw(st.sampled_from([0.0, 0.001])), draw(st.sampled_from([0.0, 0.002]))
     size, pyramiding = draw(st.sampled_from([0.3, 0.5])), draw(st.integers(1, 3))
     lines = [f"fee {fee * 100}%", f"slippage {slippage * 100}%", f"size {size * 100}% of equity",
-             f"pyramiding {pyramiding}", "held = if position_side != 0 then held[1] + 1 else 0 starting 0"]
+             f"pyramiding {pyramiding}", "held = if position_side != 0 then held[1] + 1 else 0 starting 0",
+             draw(st.sampled_from(RECURSIONS))]
     for rule in ("enter long", "exit long", "enter short", "exit short"):
         lines.append(f"{rule} when {draw(position_condition() if draw(st.booleans()) else CONDITION)}")
     for side, sign in (("long", "-"), ("short", "+")):
@@ -209,6 +221,57 @@ def test_running_only_the_members_a_bar_needs_equals_running_them_all(script, ba
     with mock.patch.object(program_module, "segment_needs", every_bar):
         full = backtest(strategy, bars)
     assert lazy == full.trades.to_dicts(), script[0]
+
+
+@st.composite
+def flat_scripts(draw) -> str:
+    """Scripts whose rules read a recursion's past from before the entry (`held[3]` on the entry's
+    bar): where a bar flat with nothing to enter got the member's flat value written, not run.
+    Entries are rare, so such bars exist."""
+    past = draw(st.sampled_from(["held", "run"])) + f"[{draw(st.integers(2, 5))}]"
+    test = f"{past} {draw(st.sampled_from(['==', '>=', '<']))} {draw(st.integers(-1, 2))}"
+    # Missing while flat: the exit does not void the entry on its signal bar.
+    rules = [f"enter long when {draw(st.sampled_from(RARE))}", f"exit long when bars_since_entry >= 1 and {test}",
+             f"enter short when {draw(st.sampled_from(RARE))}",  # an entry reading the position runs every bar
+             f"exit short when {draw(position_condition())}"]
+    return "\n".join(["held = if position_side != 0 then held[1] + 1 else 0 starting 0",
+                      draw(st.sampled_from(RECURSIONS)), *rules]) + "\n"
+
+
+RARE = ("bar_index % 5 == 2", "bar_index % 7 == 0", "close > highest(high, 3)[1]", "close < lowest(low, 4)[1]")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(flat_scripts(), position_scripts().map(lambda script: script[0])), ohlcv(min_bars=5, max_bars=40))
+def test_writing_the_members_flat_values_equals_running_the_program(script, bars):
+    """On a bar flat since the last close with nothing to enter, the engine writes the value of a
+    member that is a constant there (`kernel.flat_members`) instead of running the program: the
+    same run with no member known to be constant is identical."""
+    strategy = compile_source(script, "random.tbs")
+    written = _trades_or_reject(strategy, bars)
+    real = pipeline.position_program
+
+    def no_constants(checked):
+        program = real(checked)
+        return program and dataclasses.replace(program, flat=np.full(len(program.flat), np.nan))
+
+    with mock.patch.object(pipeline, "position_program", no_constants):
+        run_every_bar = backtest(strategy, bars)
+    assert written == run_every_bar.trades.to_dicts(), script
+
+
+def test_a_flat_value_is_written_only_where_every_bar_needs_it():
+    """Hand-worked: `held` is 0 while flat, so a flat bar with nothing to enter runs no member:
+    the engine writes held's 0 on bars 0-2 and reads it back from the entry on."""
+    source = ("held = if position_side != 0 then held[1] + 1 else 0 starting 0\n"
+              "enter long when bar_index == 3\n"
+              "exit long when held[4] == 0 and held >= 2\n")
+    program = position_program(compile_source(source, "s.tbs").checked)
+    assert program.flat.tolist()[0] == 0.0
+    bars = make_bars([100.0] * 10, [100.0] * 10)
+    # Filled at bar 4's open; held is 1 at bar 4's close, 2 at bar 5's, when held[4] is bar 1's
+    # 0: out at bar 6's open.
+    assert brief(run(source, bars)) == [(4, 6, 100.0, 100.0, "signal")]
 
 
 def test_segment_needs_of_a_chandelier_program():

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..charts import html_document
+from ..live.outputs import read_equity, read_result, read_trades
 from ..textkit import format_duration
 from .jobs import Job, Usage
 from .paths import shown
 from .security import CSRF_FIELD
-from .views import SeriesRow, Session, StudyRow
+from .views import SeriesRow, StudyRow
 
 NAV = (("/data", "Data"), ("/strategies", "Strategies"), ("/sweeps", "Sweeps"), ("/paper", "Paper"),
        ("/system", "System"))
@@ -122,7 +123,7 @@ class Renderer:
         return self.page("sweeps", "Sweeps", body)
 
     # --- Paper --------------------------------------------------------------------------------
-    def paper(self, available: bool, why: str, scripts: Sequence[str], sessions: Sequence[Session],
+    def paper(self, available: bool, why: str, scripts: Sequence[str], sessions: Sequence[Path],
               jobs: Sequence[Job], sessions_root: Path) -> str:
         if available:
             # Live candles for a symbol, or a stored CSV of the project replayed as if live.
@@ -140,10 +141,10 @@ class Renderer:
         return self.page("paper", "Paper sessions", f"{start}<h2>Sessions</h2>{listing}"
                                                     f"<h2>Paper jobs</h2>{self.job_table(jobs)}")
 
-    def session(self, session: Session) -> str:
-        equity = session.equity()
-        result = session.result()
-        trades = session.trades()
+    def session(self, folder: Path) -> str:
+        equity = read_equity(folder)
+        result = read_result(folder)
+        trades = read_trades(folder)
         data = json.dumps({"equity": equity}).replace("</", "<\\/")
         head = "".join(f"<th>{escape(k)}</th>" for k in (trades[0] if trades else {}))
         rows = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in t.values()) + "</tr>"
@@ -154,10 +155,10 @@ class Renderer:
         body = (f'<p class="now">{now}</p><div id="equity" class="chart"></div>'
                 f'<script type="application/json" id="session-data">{data}</script>'
                 f"<h2>Journal (live)</h2><pre id=\"journal\" class=\"terminal\" "
-                f'data-events="/events/sessions/{escape(session.name)}"></pre>'
+                f'data-events="/events/sessions/{escape(folder.name)}"></pre>'
                 f"<h2>Trades</h2>{fills}"
                 f'<h2>Result</h2><pre class="terminal">{escape(json.dumps(result, indent=1)) if result else "(running)"}</pre>')
-        return self.page("session", f"Session {session.name}", body, charts=True)
+        return self.page("session", f"Session {folder.name}", body, charts=True)
 
     # --- System -------------------------------------------------------------------------------
     def system(self, jobs: Sequence[tuple[Job, Usage | None]], store: Path, store_bytes: int, log: Iterable[str]) -> str:

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ..charts import echarts_js
 from ..errors import UserError
+from ..live.journal import JOURNAL_NAME
 from . import views
 from .jobs import Job, Registry, new_job_id, read_tail
 from .kinds import JobInputError, build
@@ -201,7 +202,7 @@ def routes(app: web.Application, dash: Dashboard) -> None:
     async def api_sessions(request: web.Request) -> web.Response:
         available, why = await dash.paper_available()
         return _json({"paper_available": available, "why": why,
-                      "sessions": [session.name for session in views.sessions(s.sessions)]})
+                      "sessions": [folder.name for folder in views.sessions(s.sessions)]})
 
     async def api_system(request: web.Request) -> web.Response:
         return _json(await asyncio.to_thread(_system, dash))
@@ -247,11 +248,11 @@ def routes(app: web.Application, dash: Dashboard) -> None:
         return response
 
     async def session_events(request: web.Request) -> web.StreamResponse:
-        session = _session(s, request.match_info["name"])
+        journal = _session(s, request.match_info["name"]) / JOURNAL_NAME
         offset = _offset(request)
         response = await _event_stream(request)
         while not dash.closing.is_set():
-            events, offset = views.journal_events(session.journal, offset)
+            events, offset = views.journal_events(journal, offset)
             for event in events:
                 await _send(response, "journal", json.dumps(event))
             await asyncio.sleep(POLL_SECONDS)
@@ -287,11 +288,12 @@ def _studies(settings: DashboardSettings):
         return [], err.render()
 
 
-def _session(settings: DashboardSettings, name: str) -> views.Session:
+def _session(settings: DashboardSettings, name: str) -> Path:
+    """The folder of the session named in the address (404 unless it is one, in the sessions folder)."""
     folder = settings.sessions / name
-    if "/" in name or "\\" in name or name.startswith(".") or not (folder / "journal.jsonl").is_file():
+    if "/" in name or "\\" in name or name.startswith(".") or not (folder / JOURNAL_NAME).is_file():
         raise web.HTTPNotFound(text=f"no session '{name}'\n")
-    return views.Session(name, folder)
+    return folder
 
 
 def _system(dash: Dashboard, *, store_size: bool = True) -> dict:

@@ -2,7 +2,6 @@
 studies, the paper sessions. Plain data out; `pages` draws it."""
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -132,42 +131,12 @@ def studies(storage: str) -> tuple[list[StudyRow], str]:
     return rows, "" if rows else f"no study in {storage}"
 
 
-@dataclass(frozen=True)
-class Session:
-    """A paper (or live) session folder: its journal and the files it ends with."""
-
-    name: str
-    folder: Path
-
-    @property
-    def journal(self) -> Path:
-        return self.folder / JOURNAL_NAME
-
-    def result(self) -> dict | None:
-        try:
-            return json.loads((self.folder / "result.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    def equity(self) -> list[tuple[str, float]]:
-        try:
-            with open(self.folder / "equity.csv", newline="", encoding="utf-8") as handle:
-                return [(row[0], float(row[1])) for row in list(csv.reader(handle))[1:] if len(row) >= 2]
-        except (OSError, ValueError):
-            return []
-
-    def trades(self) -> list[dict]:
-        try:
-            with open(self.folder / "trades.csv", newline="", encoding="utf-8") as handle:
-                return list(csv.DictReader(handle))
-        except OSError:
-            return []
-
-
-def sessions(folder: Path) -> list[Session]:
+def sessions(folder: Path) -> list[Path]:
+    """The paper (or live) session folders in `folder`, newest name first: those with a journal
+    (live.outputs reads their other files back)."""
     if not folder.is_dir():
         return []
-    return [Session(path.name, path) for path in sorted(folder.iterdir(), reverse=True)
+    return [path for path in sorted(folder.iterdir(), reverse=True)
             if path.is_dir() and (path / JOURNAL_NAME).exists()]
 
 

@@ -18,6 +18,7 @@ polars.
 """
 from __future__ import annotations
 
+import csv
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -38,6 +39,32 @@ _TRADES_KEY = '"trades": '  # where result.json's trade list goes (json.dumps wi
 _YEAR_10000_MS = 253_402_300_800_000  # strftime pads a year below 1000 its own way on some systems
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _PLACEHOLDER = "\u0000trades\u0000"  # no setting holds a NUL: the one place the list is spliced in
+
+
+def read_result(folder: Path) -> dict | None:
+    """A session folder's result.json, or None before it is first written (or unreadable)."""
+    try:
+        return json.loads((Path(folder) / RESULT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def read_equity(folder: Path) -> list[tuple[str, float]]:
+    """equity.csv's (timestamp as written, equity) rows; [] before there is one (or unreadable)."""
+    try:
+        with open(Path(folder) / EQUITY, newline="", encoding="utf-8") as handle:
+            return [(row[0], float(row[1])) for row in list(csv.reader(handle))[1:] if len(row) >= 2]
+    except (OSError, ValueError):
+        return []
+
+
+def read_trades(folder: Path) -> list[dict[str, str]]:
+    """trades.csv's rows by column name, as written; [] before there is one."""
+    try:
+        with open(Path(folder) / TRADES, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    except OSError:
+        return []
 
 
 class SessionOutputs:

@@ -56,7 +56,7 @@ from ..vm.interp import ring_cell, run_bar
 # The interpreter and the register layout are compiled into this module's cached functions, but
 # numba's cache checks only this file's timestamp: this digest of tradebot/vm/interp.py and
 # registers.py makes an edit there an edit here too (tests/runtime/test_position_state.py).
-VM_DIGEST = "3c1474b389ef52f7"
+VM_DIGEST = "663cb2d646e31b5f"
 
 # Position sides; also the sign of the position quantity.
 FLAT = 0
@@ -858,12 +858,13 @@ def side_checks(modes, floats, side_index):
 # program on the bar, and reads the rules' results. The program is a tuple of arrays (one numba
 # signature for every script; `no_program()` for a script without position state):
 PR_CODE, PR_CONSTS, PR_SEGMENTS, PR_INPUTS, PR_OUT, PR_STARTED, PR_REGS, PR_STACK = range(8)
-PR_SLOTS, PR_TRACKS, PR_MODES, PR_NEEDS = 8, 9, 10, 11
+PR_SLOTS, PR_TRACKS, PR_MODES, PR_NEEDS, PR_FLAT = 8, 9, 10, 11, 12
 # PR_INPUTS: (columns, rows like the prices) computed by the plan; PR_OUT: (members, bars or a
 # ring of the last bars read); PR_SLOTS: the member giving each of the four signals then each
 # risk-level slot (-1: the precomputed array); PR_TRACKS: (input column, registers.TRACK_*) per
 # tracked value; PR_MODES: the mode of each risk-level slot that is a moving level; PR_NEEDS:
-# per segment, what needs its member on a bar (program.segment_needs), in these bits:
+# per segment, what needs its member on a bar (program.segment_needs), in these bits; PR_FLAT:
+# per member, its value on a bar flat since the last close where that is a constant (else NaN).
 NEED_ALWAYS = 1  # every bar (its past is read, or it has a start value)
 NEED_SIGNAL = 2  # NEED_SIGNAL << s: signal s (enter_long, exit_long, enter_short, exit_short)
 NEED_LONG_LEVELS = 32  # a moving level of a long position
@@ -876,7 +877,7 @@ def no_program():
     return (ro(np.zeros(0, np.int64)), ro(np.zeros(0)), ro(np.zeros((0, 5), np.int64)),
             ro(np.zeros((0, 1))), np.zeros((0, 1)), np.zeros(0, np.bool_), np.zeros(rg.TRACKS),
             np.zeros(1), ro(np.full(4 + R_SLOTS, -1, np.int64)), ro(np.zeros((0, 2), np.int64)),
-            ro(np.zeros(R_SLOTS, np.int64)), ro(np.zeros(0, np.int64)))
+            ro(np.zeros(R_SLOTS, np.int64)), ro(np.zeros(0, np.int64)), ro(np.zeros(0)))
 
 
 def _read_only_array(array):
@@ -998,6 +999,19 @@ def state_rules(book, lots, trades, k, t, row, c, flat_at_open, pending_side, co
             _rule(es, slots, 2, out, cell), _rule(xs, slots, 3, out, cell))
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def flat_members(segments, needs, flat, out, started, t):
+    """Bar t flat since the last close with nothing to enter, for a program whose members that
+    every bar needs are constants there (`step`): each such member's value, as `run_bar` would
+    compute it (a value: the member has started)."""
+    cell = np.uint64(ring_cell(t, out.shape[1]))
+    for s in range(np.uint64(segments.shape[0])):
+        if needs[s] & NEED_ALWAYS != 0:
+            m = np.uint64(segments[s, 0])
+            out[m, cell] = flat[m]
+            started[m] = True
+
+
 # ------------------------------------------------------------------ the step
 
 
@@ -1042,13 +1056,18 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
     long_parts, short_parts = levels[R_PORTION], levels[R_KINDS + R_PORTION]
     # Unpacked once: reading arrays out of the tuple on every bar costs reference counting.
     p_code, p_consts, p_segments, p_inputs, p_out, p_started, p_regs, p_stack = program[:8]
-    p_slots, p_tracks, p_modes, p_needs = program[8:]
-    # Whether a member runs on every bar. Without one, a bar flat since the last close with no
-    # entry to make runs no member (`bar_needs`), and its registers would not change: the
-    # whole program is skipped (a stop or an exit reading position state costs nothing while flat).
-    always = False
+    p_slots, p_tracks, p_modes, p_needs, p_flat = program[8:]
+    # Whether a member must run on every bar. Without one, a bar flat since the last close with
+    # no entry to make runs no member (`bar_needs`), and its registers would not change: the
+    # whole program is skipped (a stop or an exit reading position state costs nothing while
+    # flat). A member every bar needs whose value is a constant on such a bar (`p_flat`:
+    # `held = if position_side != 0 then held[1] + 1 else 0`) is given that value instead.
+    always = has_flat = False
     for segment in range(p_needs.shape[0]):
-        always |= p_needs[segment] & NEED_ALWAYS != 0
+        if p_needs[segment] & NEED_ALWAYS != 0:
+            known = p_flat[p_segments[segment, 0]] == p_flat[p_segments[segment, 0]]
+            always |= not known
+            has_flat |= known
     book, order, pending, k, peak, ruin_bar, shortfall = state
     for i in range(open_.shape[0]):
         t = first + i
@@ -1111,6 +1130,8 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
                                          p_modes, p_needs, el, xl, es, xs)
         elif has_program:  # flat since the last close, nothing to enter: what `state_rules` gives
             xl = xs = False
+            if has_flat:
+                flat_members(p_segments, p_needs, p_flat, p_out, p_started, t)
         order = decide(book.side, open_entries(book, lots, ladder) < max_lots, el, xl, es, xs)
         if order.exit_reason == EXIT_SIGNAL:
             order = with_portion(order, book.side, long_parts, short_parts, modes, i)

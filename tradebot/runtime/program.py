@@ -9,7 +9,7 @@ loop (`kernel.state_rules`), so a new script brings new arrays, never new machin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -30,6 +30,8 @@ class RuleProgram:
         level's series name in the config, `long.stop_loss`) the program computes.
     tracks: (input column, registers.TRACK_*) of each tracked value (highest_since_entry(x)).
     inputs: (columns, bars) the plan computed, NaN where missing.
+    flat: per member, its value on a bar flat since the last close with nothing to enter, where
+        that is a constant (else NaN): the engine writes it instead of running the program.
     """
 
     code: np.ndarray
@@ -41,10 +43,10 @@ class RuleProgram:
     outputs: Mapping[str, int]
     tracks: np.ndarray
     inputs: np.ndarray = field(repr=False)
+    flat: np.ndarray | None = None  # None: no member is known to be constant while flat
 
     def with_inputs(self, inputs: np.ndarray) -> RuleProgram:
-        return RuleProgram(self.code, self.consts, self.segments, self.stack_size, self.members,
-                           self.width, self.outputs, self.tracks, inputs)
+        return replace(self, inputs=inputs)
 
 
 def moving_slots(program: RuleProgram | None, config: ExecutionConfig) -> list[int]:
@@ -83,14 +85,16 @@ def kernel_program(program: RuleProgram | None, config: ExecutionConfig,
     width = 1 << max(program.width - 1, 0).bit_length()
     inputs = np.ascontiguousarray(program.inputs, dtype=np.float64)
     out = np.full((program.members, width), np.nan)
-    regs = np.zeros(registers.TRACKS + program.tracks.shape[0])
-    regs[1:] = np.nan
-    regs[registers.SIZE] = regs[registers.OPEN_ENTRIES] = 0.0
+    regs = np.full(registers.TRACKS + program.tracks.shape[0], np.nan)
+    for register, value in registers.WHILE_FLAT.items():
+        regs[register] = value
+    flat = np.full(program.members, np.nan) if program.flat is None else program.flat
     arrays = (read_only(program.code), read_only(program.consts), read_only(program.segments),
               read_only(inputs.view()), out, np.zeros(program.members, dtype=np.bool_), regs,
               np.zeros(max(program.stack_size, 1)), read_only(slots),
               read_only(np.ascontiguousarray(program.tracks, dtype=np.int64)), moving_modes,
-              read_only(segment_needs(program.code, program.consts, program.segments, slots)))
+              read_only(segment_needs(program.code, program.consts, program.segments, slots)),
+              read_only(np.ascontiguousarray(flat, dtype=np.float64)))
     return fixed, arrays
 
 

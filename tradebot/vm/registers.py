@@ -24,3 +24,11 @@ TRACKS = 10  # register TRACKS + j: tracked value j (below)
 TRACK_MAX = 0  # highest_since_entry(x)
 TRACK_MIN = 1  # lowest_since_entry(x)
 TRACK_AT_ENTRY = 2  # x on the entry bar (entry_time: the entry bar's time)
+
+# The registers on a bar flat since the last close, as the engine writes them; the two values of
+# the last exit change while flat and are not here, and a tracked value is missing. A member
+# whose formula these make a constant has that value on every such bar: the engine then writes
+# it instead of running the program (`kernel.step`; lang/stateful/flat.py finds the constants).
+WHILE_FLAT = {SIDE: 0.0, SIZE: 0.0, ENTRY_PRICE: float("nan"), ENTRY_BAR: float("nan"),
+              BARS_SINCE_ENTRY: float("nan"), OPEN_PROFIT: float("nan"), OPEN_PROFIT_PCT: float("nan"),
+              OPEN_ENTRIES: 0.0}

@@ -337,7 +337,12 @@ def kama(x, n):
 @njit(cache=True, nogil=True)
 def sar(high, low, acceleration, maximum):
     """TA-Lib SAR (Wilder's parabolic stop and reverse). The first bar sets the initial extreme;
-    the direction starts long unless bar 1's -DM is positive; first value at bar 1."""
+    the direction starts long unless bar 1's -DM is positive; first value at bar 1.
+
+    One set of rules serves both sides: `value` (the stop) and `ep` (the extreme point) are kept
+    in the side's frame, prices times `sign` (-1 short), where the stop sits below the price and
+    the extreme is the highest. Negation commutes exactly with min/max and fma, so the numbers
+    are TA-Lib's bit for bit."""
     size = len(high)
     out = np.full(size, NAN)
     if size < 2:
@@ -345,13 +350,8 @@ def sar(high, low, acceleration, maximum):
     if acceleration > maximum:
         acceleration = maximum
     af = acceleration
-    long = not (low[0] - low[1] > 0 and low[0] - low[1] > high[1] - high[0])
-    if long:
-        ep = high[1]
-        value = low[0]
-    else:
-        ep = low[1]
-        value = high[0]
+    sign = -1.0 if low[0] - low[1] > 0 and low[0] - low[1] > high[1] - high[0] else 1.0
+    ep, value = (high[1], low[0]) if sign > 0 else (-low[1], -high[0])
     new_low = low[1]
     new_high = high[1]
     for i in range(1, size):
@@ -359,33 +359,23 @@ def sar(high, low, acceleration, maximum):
         prev_high = new_high
         new_low = low[i]
         new_high = high[i]
-        if long:
-            if new_low <= value:  # reverse to short at the extreme point
-                long = False
-                value = max(ep, prev_high, new_high)
-                out[i] = value
-                af = acceleration
-                ep = new_low
-                value = max(fma(af, ep - value, value), prev_high, new_high)
-            else:
-                out[i] = value
-                if new_high > ep:
-                    ep = new_high
-                    af = min(af + acceleration, maximum)
-                value = min(fma(af, ep - value, value), prev_low, new_low)
-        elif new_high >= value:  # reverse to long
-            long = True
-            value = min(ep, prev_low, new_low)
-            out[i] = value
-            af = acceleration
-            ep = new_high
-            value = min(fma(af, ep - value, value), prev_low, new_low)
+        if sign > 0:  # this bar and the last in the side's frame
+            top, prev_top, bottom, prev_bottom = new_high, prev_high, new_low, prev_low
         else:
-            out[i] = value
-            if new_low < ep:
-                ep = new_low
+            top, prev_top, bottom, prev_bottom = -new_low, -prev_low, -new_high, -prev_high
+        if bottom <= value:  # reverse at the extreme point, into the other side's frame
+            sign = -sign
+            value = -max(ep, prev_top, top)
+            out[i] = sign * value
+            af = acceleration
+            ep = -bottom
+            value = min(fma(af, ep - value, value), -prev_top, -top)
+        else:
+            out[i] = sign * value
+            if top > ep:
+                ep = top
                 af = min(af + acceleration, maximum)
-            value = max(fma(af, ep - value, value), prev_high, new_high)
+            value = min(fma(af, ep - value, value), prev_bottom, bottom)
     return out
 
 

@@ -28,23 +28,19 @@ def _length(default: object, minimum: int) -> ParamSpec:
 # ------------------------------------------------------------------ composite averages
 
 
-def _dema(x: pl.Expr, n: int) -> pl.Expr:
-    return ema_combination(x, n, (2.0, -1.0))  # 2 * e1 - e2
-
-
-def _tema(x: pl.Expr, n: int) -> pl.Expr:
-    return ema_combination(x, n, (3.0, -3.0, 1.0))  # 3 * e1 - 3 * e2 + e3
-
-
-def _ref_dema(x, n):
-    e1 = naive_ema(x, n)
-    return 2.0 * e1 - naive_ema(e1, n)
-
-
-def _ref_tema(x, n):
-    e1 = naive_ema(x, n)
-    e2 = naive_ema(e1, n)
-    return 3.0 * e1 - 3.0 * e2 + naive_ema(e2, n)
+def _ema_combination(name: str, weights: tuple[float, ...], doc: str, example: str):
+    """dema and tema: weights[0] * e1 + weights[1] * e2 (+ weights[2] * e3), each e the ema of the
+    last, declared once from the weights: the lowering, the reference (the naive emas chained),
+    the warm-up (length - 1 bars per ema) and TA-Lib's function of the same name."""
+    def reference(x, n):
+        combined, e = 0.0, x
+        for weight in weights:
+            e = naive_ema(e, n)
+            combined = combined + weight * e
+        return combined
+    return indicator(name, (series(), length()), lambda x, n: ema_combination(x, n, weights), reference,
+                     doc=doc, example=example, category=CATEGORY,
+                     warmup=f"{len(weights)} * (length - 1)", source=f"TA-Lib {name.upper()}")
 
 
 def _trima_lengths(n: int) -> tuple[int, int]:
@@ -224,14 +220,11 @@ BUILTINS = (
               doc="Linearly weighted moving average: the newest value weighs `length`, the oldest 1.",
               example="wma(close, 10)", category=CATEGORY,
               warmup="length - 1", source="TA-Lib WMA"),
-    indicator("dema", (series(), length()), _dema, _ref_dema,
-              doc="Double exponential moving average: 2 * ema - ema(ema).",
-              example="dema(close, 20)", category=CATEGORY,
-              warmup="2 * (length - 1)", source="TA-Lib DEMA"),
-    indicator("tema", (series(), length()), _tema, _ref_tema,
-              doc="Triple exponential moving average: 3 * e1 - 3 * e2 + e3, each e the ema of the last.",
-              example="tema(close, 20)", category=CATEGORY,
-              warmup="3 * (length - 1)", source="TA-Lib TEMA"),
+    _ema_combination("dema", (2.0, -1.0), "Double exponential moving average: 2 * ema - ema(ema).",
+                     "dema(close, 20)"),
+    _ema_combination("tema", (3.0, -3.0, 1.0),
+                     "Triple exponential moving average: 3 * e1 - 3 * e2 + e3, each e the ema of the last.",
+                     "tema(close, 20)"),
     indicator("trima", (series(), length()), _trima, _ref_trima,
               doc="Triangular moving average: an sma of an sma, weighting the middle of the window most.",
               example="trima(close, 20)", category=CATEGORY,

@@ -6,8 +6,10 @@ the length is missing or below 1, where the data has fewer bars than that, and w
 the window is missing (the window rule; `support`). A constant length never comes here: it keeps
 the block kernels of `windows.py` and `sums.py`.
 
-The extremes answer each window from a monotonic stack of the bars that are still someone's
-extreme, searched back from the newest (O(log k) a bar for the k stacked bars in the window);
+The extremes scan each window when the windows are short (O(length) a bar, without a branch
+that depends on the data), and otherwise answer it from a monotonic stack of the bars that are
+still someone's extreme, searched back from the newest (O(log k) a bar for the k stacked bars in
+the window);
 the sums are taken fresh for each window, oldest bar first (O(length) a bar, and no running sum whose rounding residue
 outlives a huge value). Like `windows`, these take float64 arrays with NaN where a value is
 missing. Everything numba compiles for them lives in this module (numba's cache checks only the
@@ -31,9 +33,65 @@ def _start(lengths, t, last_missing):
     return -1 if start <= last_missing else start
 
 
+# Up to this mean window length the extremes scan each window. On a million bars of a random
+# walk, the scan took 6.4 ms for windows of 1-20 bars in turn against 17.2 for the stack, 17.4
+# against 18.5 for 64 bars on every bar, and 25 against 19 for 128: the stack costs a handful of
+# unpredictable branches a bar whatever the length, the scan grows with it.
+SCAN_UP_TO = 64.0
+
+
 @njit(cache=True, nogil=True)
 def variable_extreme(x, lengths, highest):
     """The highest (lowest) of each bar's window."""
+    if _mean_length(lengths) <= SCAN_UP_TO:
+        return _scanned_extremes(x, lengths, highest)
+    return _stacked_extremes(x, lengths, highest)
+
+
+@njit(cache=True, nogil=True)
+def _mean_length(lengths):
+    """The mean number of bars a window holds (bars without a window left out)."""
+    total, count = 0.0, 0
+    for t in range(len(lengths)):
+        if lengths[t] >= 1.0:
+            total += min(np.floor(lengths[t]), t + 1.0)
+            count += 1
+    return total / count if count else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _scanned_extremes(x, lengths, highest):
+    size = len(x)
+    out = np.full(size, NAN)
+    sign = 1.0 if highest else -1.0  # the lowest is minus the highest of minus x (exact)
+    last_missing = -1
+    for t in range(size):
+        if np.isnan(x[t]):
+            last_missing = t
+        start = _start(lengths, t, last_missing)
+        if start >= 0:
+            out[t] = sign * _scan(x, sign, start, t + 1)
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scan(x, sign, start, end):
+    """The highest of sign * x[start:end] (no value missing), four running maxima at a time: one
+    maximum waits for the one before, four overlap."""
+    m0 = m1 = m2 = m3 = sign * x[end - 1]
+    i = start
+    while i + 4 <= end:
+        m0, m1 = max(m0, sign * x[i]), max(m1, sign * x[i + 1])
+        m2, m3 = max(m2, sign * x[i + 2]), max(m3, sign * x[i + 3])
+        i += 4
+    while i < end:
+        m0 = max(m0, sign * x[i])
+        i += 1
+    return max(max(m0, m1), max(m2, m3))
+
+
+@njit(cache=True, nogil=True)
+def _stacked_extremes(x, lengths, highest):
     size = len(x)
     out = np.full(size, NAN)
     sign = 1.0 if highest else -1.0

@@ -27,6 +27,7 @@ from ...vm import registers as rg
 from .. import ir
 from ..types import NUMBER_CONST, NUMBER_SERIES, Kind
 from .bytecode import Bytecode, Unsupported, _Emitter, _reads_members, assemble
+from .flat import flat_values
 
 # Position values read by name, and the register each one is.
 VALUES = {"position_side": rg.SIDE, "position_size": rg.SIZE, "entry_price": rg.ENTRY_PRICE,
@@ -38,6 +39,9 @@ VALUES = {"position_side": rg.SIDE, "position_size": rg.SIZE, "entry_price": rg.
 TRACKED = {"highest_since_entry": rg.TRACK_MAX, "lowest_since_entry": rg.TRACK_MIN,
            "entry_time": rg.TRACK_AT_ENTRY}
 NAMES = frozenset(VALUES) | frozenset(TRACKED)
+# Each position value while flat (None: it changes while flat); a tracked value is missing.
+WHILE_FLAT = {**{name: rg.WHILE_FLAT.get(register) for name, register in VALUES.items()},
+              **{name: math.nan for name in TRACKED}}
 OUTPUT = "="  # prefix of the program's outputs among its members (never a definition's name)
 
 
@@ -79,12 +83,15 @@ class _Reads:
 class PositionProgram:
     """The compiled program: `outputs` maps an engine input's name (`exit_long`,
     `long.stop_loss`) to its member; `tracks` (input column, registers.TRACK_*) per tracked
-    value; `width`: how many bars of members the program reads back, plus one."""
+    value; `width`: how many bars of members the program reads back, plus one; `flat`: per
+    member, its value on a bar flat since the last close where that is a constant, else NaN
+    (flat.py)."""
 
     bytecode: Bytecode
     outputs: Mapping[str, int]
     tracks: np.ndarray
     width: int
+    flat: np.ndarray
 
     @property
     def inputs(self) -> tuple[ir.Node, ...]:
@@ -121,7 +128,8 @@ def _compile(items: tuple[tuple[str, ir.Node], ...]) -> PositionProgram | None:
     program = assemble(ir.Recurrence(tuple(names), tuple(bodies), tuple(starts)), emitter)
     tracks = np.asarray(emitter.tracks, dtype=np.int64).reshape(-1, 2)
     outputs = {name[len(OUTPUT):]: i for i, name in enumerate(program.names) if name.startswith(OUTPUT)}
-    return PositionProgram(program, outputs, tracks, emitter.longest + 1)
+    flat = flat_values(program.names, dict(zip(program.names, bodies + emitter.extra_bodies())), WHILE_FLAT)
+    return PositionProgram(program, outputs, tracks, emitter.longest + 1, flat)
 
 
 def _groups(roots: Iterable[ir.Node], reads: _Reads) -> list[ir.Recurrence]:

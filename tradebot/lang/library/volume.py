@@ -141,7 +141,8 @@ BUILTINS = (
                   "rose, subtracting it where src fell; starts at the first bar's volume.",
               example="obv(close) > sma(obv(close), 20)", category=CATEGORY,
               source="TA-Lib OBV"),
-    indicator("ad", HLCV, lambda h, l, c, v: kernel("running_flow", [h, l, c, v], module="wilder", probed=True), _ref_ad,
+    indicator("ad", HLCV, lambda h, l, c, v: kernel("running_flow", [h, l, c, v], module="wilder", probed=True,
+                                                       summed=True), _ref_ad,
               doc="Accumulation/distribution line (Chaikin): a running total of volume times the close's "
                   "location in the bar's range, ((close - low) - (high - close)) / (high - low).",
               example="ad() > ad()[10]", category=CATEGORY,

@@ -307,7 +307,8 @@ def mfi(high, low, close, volume, n):
 @njit(cache=True, nogil=True)
 def running_flow(high, low, close, volume):
     """TA-Lib AD: the running total of ((close - low) - (high - close)) / (high - low) * volume,
-    adding nothing on a bar whose high equals its low. Probed by the total itself (`kernels.flow`)."""
+    adding nothing on a bar whose high equals its low. Probed by the total itself (`kernels.flow`),
+    which vouches for every result too: once a total is inf or NaN, so is the last one."""
     out = np.empty(len(close))
     total = 0.0
     for i in range(len(close)):

@@ -287,10 +287,11 @@ def price_oscillator(x, fast, slow, percent):
 def kama(x, n):
     """TA-Lib KAMA (Kaufman): an EMA whose factor adapts to the efficiency ratio
     |x - x[n]| / sum |x - x[1]| over n bars, between 2/(2+1) and 2/(30+1); first value at bar n.
-    Probed."""
+    Probed, the last result added to the probe, as `ema`'s (each result feeds the next, so an inf
+    or NaN one makes the last one so)."""
     size = len(x)
     if n == 1:
-        return x.copy(), 0.0
+        return x.copy(), probe(x, 0, size)
     out = leading_nan(size, n)
     if size <= n:
         return out, 0.0
@@ -331,7 +332,7 @@ def kama(x, n):
         factor *= factor
         prev = fma(value - prev, factor, prev)
         out[i] = prev
-    return out, seen
+    return out, seen + prev
 
 
 @njit(cache=True, nogil=True)

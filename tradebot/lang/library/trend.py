@@ -229,7 +229,8 @@ BUILTINS = (
               doc="Triangular moving average: an sma of an sma, weighting the middle of the window most.",
               example="trima(close, 20)", category=CATEGORY,
               warmup="length - 1", source="TA-Lib TRIMA"),
-    indicator("kama", (series(), length(default=30)), lambda x, n: kernel("kama", [x], n, probed=True), _ref_kama,
+    indicator("kama", (series(), length(default=30)),
+              lambda x, n: kernel("kama", [x], n, probed=True, summed=True), _ref_kama,
               doc="Kaufman adaptive moving average: an ema whose speed follows the efficiency ratio "
                   "(net change / total movement over `length` bars), between 2/3 and 2/31.",
               example="close > kama(close, 30)", category=CATEGORY,

@@ -425,7 +425,7 @@ def test_a_nan_value_anywhere_in_a_probed_kernels_input_counts_as_missing(data, 
 # Kernels that vouch for their own results (support's `summed`): Polars gets their array as it is.
 SUMMED = ("tr()", "atr(3)", "atr(1)", "natr(3)", "natr(1)", "bop()", "sma(tr(), 2)", "atr(2) + 1",
           "ema(close, 2)", "ema(close, 1)", "ema(high - low, 3)", "ema(tr(), 2)", "ad()",
-          "kama(close, 2)", "kama(close, 1)")
+          "kama(close, 2)", "kama(close, 1)", "adosc(1, 2)", "adosc(2, 3)")
 
 
 @SETTINGS

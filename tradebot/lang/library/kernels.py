@@ -449,7 +449,10 @@ def flow(high, low, close, volume):
 @njit(cache=True, nogil=True)
 def adosc(high, low, close, volume, fast, slow):
     """TA-Lib ADOSC: ema(fast) - ema(slow) of the accumulation/distribution line, both seeded
-    with its first value (not a mean); first value at bar max(fast, slow) - 1. Probed."""
+    with its first value (not a mean); first value at bar max(fast, slow) - 1. Probed, the last
+    value of each EMA added to the probe: an inf or NaN EMA stays so to the last bar, so a finite
+    probe says every EMA was a number and no result is inf - inf (`support.kernel(...,
+    summed=True)`)."""
     size = len(close)
     lookback = max(fast, slow) - 1
     out = leading_nan(size, lookback)
@@ -470,4 +473,4 @@ def adosc(high, low, close, volume, fast, slow):
             slow_ema = fma(1.0 - slow_k, slow_ema, slow_k * line)
         if i >= lookback:
             out[i] = fast_ema - slow_ema
-    return out, line
+    return out, line + (fast_ema + slow_ema)

@@ -148,7 +148,7 @@ BUILTINS = (
               example="ad() > ad()[10]", category=CATEGORY,
               source="TA-Lib AD"),
     indicator("adosc", (length("fast", 3), length("slow", 10), *HLCV),
-              lambda f, s, h, l, c, v: kernel("adosc", [h, l, c, v], f, s, probed=True), _ref_adosc,
+              lambda f, s, h, l, c, v: kernel("adosc", [h, l, c, v], f, s, probed=True, summed=True), _ref_adosc,
               doc="Chaikin A/D oscillator: ema(fast) - ema(slow) of the accumulation/distribution line, "
                   "both seeded with its first value.",
               example="adosc(3, 10) crosses above 0", category=CATEGORY,

@@ -221,6 +221,24 @@ def _seed_levels(x, n, depth, value):
 
 
 @njit(cache=True, nogil=True)
+def fast_and_slow_seeds(x, fast, slow, fast_at):
+    """The seeds of an oscillator's two EMAs: the fast one the mean of the `fast` values before
+    bar `fast_at` (its own period for APO; the slow one's for MACD, as TA-Lib seeds it), the slow
+    one the mean of the first `slow`."""
+    return mean_of(x, fast_at - fast, fast_at), mean_of(x, 0, slow)
+
+
+@njit(cache=True, nogil=True)
+def fast_and_slow(quick, base, value, i, fast, slow, fast_at):
+    """Both EMAs of an oscillator on bar i, each from the bar after its seed (above)."""
+    if i >= fast_at:
+        quick = ema_step(quick, value, fast, fast_at)
+    if i >= slow:
+        base = ema_step(base, value, slow, slow)
+    return quick, base
+
+
+@njit(cache=True, nogil=True)
 def macd(x, fast, slow, signal, field):
     """TA-Lib MACD's field 0 (the line: the fast EMA, seeded at the slow period, minus the slow
     EMA), 1 (the signal: the line's EMA over `signal` bars) or 2 (the histogram: line - signal),
@@ -231,17 +249,14 @@ def macd(x, fast, slow, signal, field):
     out = leading_nan(size, first)
     if size <= first:
         return out, 0.0
-    quick = mean_of(x, slow - fast, slow)
-    base = mean_of(x, 0, slow)
+    quick, base = fast_and_slow_seeds(x, fast, slow, slow)
     total = 0.0
     trigger = 0.0
     seen = probe(x, 0, slow - 1)
     for i in range(slow - 1, size):
         value = x[i]
         seen += value
-        if i >= slow:
-            quick = ema_step(quick, value, fast, slow)
-            base = ema_step(base, value, slow, slow)
+        quick, base = fast_and_slow(quick, base, value, i, fast, slow, slow)
         line = quick - base
         if i < first:
             total += line
@@ -265,16 +280,12 @@ def price_oscillator(x, fast, slow, percent):
     out = leading_nan(size, slow - 1)
     if size < slow:
         return out, 0.0
-    quick = mean_of(x, 0, fast)
-    base = mean_of(x, 0, slow)
+    quick, base = fast_and_slow_seeds(x, fast, slow, fast)
     seen = probe(x, 0, fast - 1)
     for i in range(fast - 1, size):
         value = x[i]
         seen += value
-        if i >= fast:
-            quick = ema_step(quick, value, fast, fast)
-        if i >= slow:
-            base = ema_step(base, value, slow, slow)
+        quick, base = fast_and_slow(quick, base, value, i, fast, slow, fast)
         if i >= slow - 1:
             difference = quick - base
             if percent:

@@ -262,6 +262,11 @@ def test_rolling_extreme_values_equal_a_naive_window(data, n, highest) -> None:
     x = readonly(x)
     got = windows.rolling_extreme(x, n, highest, False)
     assert_same(got, windows_of(x, n, np.max if highest else np.min))
+    values, probe = windows.extreme_values(x, n, highest)  # support.window's `summed`
+    assert_same(values, got)
+    if not np.isnan(probe):  # it vouches that no value after the window's warm-up is NaN
+        assert not np.isnan(values[n - 1:]).any()
+    assert np.isnan(probe) <= np.isnan(x).any()  # and fails only on a NaN
 
 
 @SETTINGS
@@ -425,7 +430,8 @@ def test_a_nan_value_anywhere_in_a_probed_kernels_input_counts_as_missing(data, 
 # Kernels that vouch for their own results (support's `summed`): Polars gets their array as it is.
 SUMMED = ("tr()", "atr(3)", "atr(1)", "natr(3)", "natr(1)", "bop()", "sma(tr(), 2)", "atr(2) + 1",
           "ema(close, 2)", "ema(close, 1)", "ema(high - low, 3)", "ema(tr(), 2)", "ad()",
-          "kama(close, 2)", "kama(close, 1)", "adosc(1, 2)", "adosc(2, 3)")
+          "kama(close, 2)", "kama(close, 1)", "adosc(1, 2)", "adosc(2, 3)", "highest(high, 3)",
+          "lowest(low, 1)", "lowest(close, 4)")
 
 
 @SETTINGS

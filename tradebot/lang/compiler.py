@@ -208,8 +208,8 @@ class _Lowering:
         windows = [*self.windows, *(w for step in steps for w in step.plan.windows)]
         symbols = tuple(SymbolStep(symbol, compile_nodes(columns, source=self.source), self.other_spans[symbol])
                         for symbol, columns in sorted(self.others.items()))
-        return Plan(tuple(tuple(layer) for layer in self.layers if layer), outputs, steps,
-                    tuple(sorted(windows, key=lambda w: -w.bars)), symbols=symbols)
+        layers, outputs = _fold_outputs(_read_columns(self.layers, outputs), outputs)
+        return Plan(layers, outputs, steps, tuple(sorted(windows, key=lambda w: -w.bars)), symbols=symbols)
 
     def _output(self, node: ir.Node) -> pl.Expr:
         expr = self.expr(node)[0]
@@ -340,6 +340,39 @@ class _Lowering:
         spans.setdefault(step, node.span)
         self.columns[node] = (column, 0)
         return pl.col(column), 0
+
+
+def _read_columns(layers: list[list[pl.Expr]], outputs: Mapping[str, pl.Expr]) -> list[list[pl.Expr]]:
+    """The layers without the columns nothing reads: the fields of a multi-output call the
+    script does not use (`linreg(close, 14).slope` leaves `value` and `intercept`)."""
+    needed = {name for expr in outputs.values() for name in expr.meta.root_names()}
+    kept: list[list[pl.Expr]] = []
+    for layer in reversed(layers):
+        read = [expr for expr in layer if expr.meta.output_name() in needed]
+        needed.update(name for expr in read for name in expr.meta.root_names())
+        kept.append(read)
+    return kept[::-1]
+
+
+def _fold_outputs(layers: list[list[pl.Expr]], outputs: Mapping[str, pl.Expr]
+                  ) -> tuple[tuple[tuple[pl.Expr, ...], ...], dict[str, pl.Expr]]:
+    """An output that is a layer's column read nowhere else is computed by the final `select`
+    itself: a plan of `x = highest(high, 20)` is then one node, not a `with_columns` and a
+    `select`, which saves Polars 0.1 ms of optimising and running a node (0.43-0.50 against
+    0.35-0.39 ms for mom(close, 10) on 1M bars; TA-Lib's MOM takes 0.22-0.44). Only a column
+    computed from other columns moves: `select` gives a lone constant one row, where
+    `with_columns` broadcasts it to every bar."""
+    reads = Counter(name for layer in layers for expr in layer for name in expr.meta.root_names())
+    reads.update(name for expr in outputs.values() for name in expr.meta.root_names())
+    defined = {expr.meta.output_name(): (index, expr) for index, layer in enumerate(layers) for expr in layer}
+    folded = dict(outputs)
+    for name, expr in outputs.items():
+        column = expr.meta.output_name() if expr.meta.is_column() else None
+        if column in defined and reads[column] == 1 and defined[column][1].meta.root_names():
+            index, definition = defined.pop(column)
+            layers[index] = [e for e in layers[index] if e is not definition]
+            folded[name] = definition
+    return tuple(tuple(layer) for layer in layers if layer), folded
 
 
 def _windows(node: ir.Node) -> bool:

@@ -145,7 +145,10 @@ def difference(expr: pl.Expr, n: int) -> pl.Expr:
 def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False) -> pl.Expr:
     """The highest (lowest) of the last n values, or how many bars ago it was (0..n-1, ties: the
     most recent bar); missing if any bar is missing. A kernel: Polars' `rolling_max` took 23 ms
-    for 1M bars where TA-Lib's MAX takes 1.1."""
+    for 1M bars where TA-Lib's MAX takes 1.1. The values alone come with the sum of the inputs,
+    which vouches for them (`windows.extreme_values`)."""
+    if not ages:
+        return window("extreme_values", [expr], n, highest, summed=True)
     return window("rolling_extreme", [expr], n, highest, ages)
 
 
@@ -250,8 +253,10 @@ def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = 
            summed: bool = False, into: bool = False) -> pl.Expr:
     """A numba kernel from `library.windows` (or `library.sums`) over whole series. Missing values
     go in as NaN and the kernel applies the window rule itself (missing wherever its window
-    reads one). `summed`: the kernel also returns the sum of its results after its leading NaN,
-    so a sum that is not NaN says no later result is (`_with_warmup`'s `clean`). `into`: the
+    reads one). `summed`: the kernel also returns a sum that is NaN when a result after its
+    leading NaN may be: of those results, or of the inputs where only a NaN input makes a NaN
+    result (the extremes), so a sum that is not NaN says no later result is NaN (`_with_warmup`'s
+    `clean`). `into`: the
     kernel writes its result into an array made here and passed last, by numpy, which asks the
     system for huge pages for large arrays: numba's own array of 1M values came as fresh 4 kB
     pages on every call in a plan (1,921 page faults, ~3 of donchian's 8.7 ms on this VM)."""

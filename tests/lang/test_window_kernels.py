@@ -67,6 +67,15 @@ def scale_of(x: np.ndarray) -> float:
     return float(np.nanmax(np.abs(x), initial=1.0)) if len(x) else 1.0
 
 
+def assert_vouches(values: np.ndarray, probe: float, x: np.ndarray, n: int) -> None:
+    """support.window's `summed`: a probe that is not NaN vouches that no result after the
+    window's n - 1 leading NaN is NaN, and (on these finite values) it is NaN only when an
+    input is."""
+    if not np.isnan(probe):
+        assert not np.isnan(values[n - 1:]).any(), (values, probe)
+    assert np.isnan(probe) <= np.isnan(x).any()
+
+
 LENGTHS = st.integers(1, 30)
 
 
@@ -81,6 +90,9 @@ def test_rolling_sum_and_mean_equal_fresh_sums(x, n) -> None:
     in_place = np.array(x)
     sums.smooth(in_place, n)
     assert_same(in_place, sums.rolling_sum(x, n, float(n)))
+    values, probe = sums.window_sums(x, n, 1.0)
+    assert_same(values, sums.rolling_sum(x, n, 1.0))
+    assert_vouches(values, probe, x, n)
 
 
 @pytest.mark.parametrize("n", [2, 5, 9, 20])
@@ -208,7 +220,9 @@ def test_linreg_equals_a_least_squares_fit_of_each_window(x, n) -> None:
     expected = _ref_linreg(x, n)
     atol = 1e-12 * scale_of(x)
     for code, field in enumerate(("value", "slope", "intercept")):
-        assert_same(windows.linreg(x, n, code), expected[field], rtol=1e-9, atol=atol)
+        values, probe = windows.linreg(x, n, code)
+        assert_same(values, expected[field], rtol=1e-9, atol=atol)
+        assert_vouches(values, probe, x, n)
 
 
 @SETTINGS
@@ -224,7 +238,9 @@ def test_trima_by_weights_or_by_block_sums_is_the_mean_of_the_mean(x, n) -> None
 def test_weighted_sum(x, n) -> None:
     weights = readonly(np.arange(1.0, n + 1))
     divisor = n * (n + 1) / 2
-    assert_same(windows.weighted_sum(x, weights, divisor), windows_of(x, n, lambda w: float(w @ weights) / divisor))
+    values, probe = windows.weighted_sum(x, weights, divisor)
+    assert_same(values, windows_of(x, n, lambda w: float(w @ weights) / divisor))
+    assert_vouches(values, probe, x, n)
 
 
 # ------------------------------------------------------------------ support.window's warm-up
@@ -431,7 +447,9 @@ def test_a_nan_value_anywhere_in_a_probed_kernels_input_counts_as_missing(data, 
 SUMMED = ("tr()", "atr(3)", "atr(1)", "natr(3)", "natr(1)", "bop()", "sma(tr(), 2)", "atr(2) + 1",
           "ema(close, 2)", "ema(close, 1)", "ema(high - low, 3)", "ema(tr(), 2)", "ad()",
           "kama(close, 2)", "kama(close, 1)", "adosc(1, 2)", "adosc(2, 3)", "highest(high, 3)",
-          "lowest(low, 1)", "lowest(close, 4)")
+          "lowest(low, 1)", "lowest(close, 4)", "sma(close, 3)", "sma(high, 12)", "sum(volume, 1)",
+          "sum(low, 9)", "wma(close, 3)", "wma(high, 1)", "linreg(close, 2).value", "linreg(low, 3).slope",
+          "linreg(close, 4).intercept", "trima(close, 5)", "hma(close, 4)")
 
 
 @SETTINGS

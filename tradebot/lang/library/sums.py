@@ -28,6 +28,7 @@ NAN = np.nan
 TA_EPSILON = 1e-14  # support.TA_EPSILON: TA-Lib's zero band, scaled by the series' level
 BLOCK = 2048  # outputs per block of fresh sums: the block's accumulators stay in L1
 FRESH = 8  # up to this many bars a window is summed fresh (the block scans pay off from 10 on)
+PROBED = 1024  # results a block kernel writes between two of its sums of them (`total_of`)
 RATIO_CHUNK = 16384  # outputs per chunk of `_divide_by_sums` (128 KB of sums)
 
 
@@ -39,9 +40,16 @@ RATIO_CHUNK = 16384  # outputs per chunk of `_divide_by_sums` (128 KB of sums)
 
 def rolling_sum(x: np.ndarray, n: int, divisor: float) -> np.ndarray:
     """The sum of the last n values divided by `divisor` (1 for a sum, n for a mean)."""
+    return window_sums(x, n, divisor)[0]
+
+
+def window_sums(x: np.ndarray, n: int, divisor: float) -> tuple[np.ndarray, float]:
+    """`rolling_sum` and the sum of its results after the n - 1 leading NaN, taken a block at a
+    time while the block is in L1: NaN when a result is, so a sum that is not NaN vouches for
+    every result (`support.window(..., summed=True)`: no `nan_to_null` copy, 0.2-0.35 ms for 1M
+    values)."""
     out = np.empty(len(x))
-    _window_sums(x, n, divisor, out)
-    return out
+    return out, _window_sums(x, n, divisor, out)
 
 
 def smooth(x: np.ndarray, n: int) -> None:
@@ -101,11 +109,11 @@ def _read_only(x: np.ndarray) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def _window_sums(x, n, divisor, out):
     """out[t] = (x[t - n + 1] + ... + x[t]) / divisor, as the module docstring says (short
-    windows summed fresh); `out` may be `x` itself."""
+    windows summed fresh); `out` may be `x` itself. Returns the sum of the results after the
+    leading NaN (`window_sums`)."""
     if n <= FRESH:
-        _fresh_sums(x, n, divisor, out)
-    else:
-        _block_sums(x, n, divisor, out)
+        return _fresh_sums(x, n, divisor, out)
+    return _block_sums(x, n, divisor, out)
 
 
 @njit(cache=True, nogil=True)
@@ -116,6 +124,7 @@ def _fresh_sums(x, n, divisor, out):
     reads only bars at or before its own."""
     size = len(x)
     total = np.empty(BLOCK)
+    probe = 0.0  # the sum of the results (`window_sums`)
     stop = size
     while stop > n - 1:
         start = max(n - 1, stop - BLOCK)
@@ -128,8 +137,10 @@ def _fresh_sums(x, n, divisor, out):
                 total[k] += window[k]
         for k in range(count):
             out[start + k] = total[k] / divisor
+        probe += total_of(out[start: stop])
         stop = start
     out[:min(n - 1, size)] = NAN
+    return probe
 
 
 @njit(cache=True, nogil=True)
@@ -144,6 +155,7 @@ def _block_sums(x, n, divisor, out):
     size = len(x)
     before = np.full(n + 1, NAN)  # block -1: NaN makes the first n - 1 outputs NaN
     before[n] = 0.0
+    probe, checked = 0.0, n - 1  # the sum of the results after the leading NaN, up to `checked`
     current = np.zeros(n + 1)
     after = np.zeros(n + 1)
     if n <= size:
@@ -163,7 +175,11 @@ def _block_sums(x, n, divisor, out):
             for j in range(count):
                 forward += x[block + j]
                 out[block + j] = (forward + before[j + 1]) / divisor
+        if block + count - checked >= PROBED:  # the results' sum while in L1 (`total_of`)
+            probe += total_of(out[checked: block + count])
+            checked = block + count
         before, current, after = current, after, before
+    return probe + total_of(out[checked:])
 
 
 @njit(cache=True, nogil=True)
@@ -289,3 +305,15 @@ def _absolute_deviations(x, means, first, n, out):
         window = x[first + j: first + j + len(out)]
         for k in range(len(out)):
             out[k] += abs(window[k] - means[k])
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def total_of(x):
+    """The sum of x: NaN when a value is (or when infinities of both signs meet, a false alarm
+    that only costs a copy). Reassociated (its rounding is never read), so it runs several lanes
+    wide: a kernel adds up each block of its results this way while the block is in L1, where
+    a running sum beside its own chain measured 0.7-0.9 ms slower for 1M bars."""
+    total = 0.0
+    for i in range(len(x)):
+        total += x[i]
+    return total

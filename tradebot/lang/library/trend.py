@@ -98,7 +98,7 @@ def _ref_vwma(x, n, volume):
 def _linreg(x: pl.Expr, n: int) -> dict[str, pl.Expr]:
     # TA-Lib LINEARREG*: x-coordinates count bars back (the oldest is n-1), sums taken fresh.
     # One kernel per field, so a script pays only for the fields it reads.
-    return {field: window("linreg", [x], n, code)
+    return {field: window("linreg", [x], n, code, summed=True)
             for code, field in enumerate(("value", "slope", "intercept"))}
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .sums import smooth
+from .sums import PROBED, smooth, total_of
 
 NAN = np.nan
 BLOCK = 2048  # outputs per block of a weighted sum: the block's accumulators stay in L1
@@ -139,7 +139,7 @@ def _doubled(x, n, highest, first, target, scratch, other):
     array and a copy at the end measured 30 % slower.)"""
     count = len(target)
     window = x[first - n + 1: first + count]
-    window_sum = _sum(window)
+    window_sum = total_of(window)
     if n == 1:
         target[:] = window
         return window_sum
@@ -181,17 +181,6 @@ def _pairwise(source, target, count, width, highest, careful):
         for k in range(count):
             u, v = older[k], newer[k]
             out[k] = u if u < v else v
-
-
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
-def _sum(x):
-    """The sum of x: NaN when a value is (or when infinities of both signs meet, a false alarm
-    that only costs the careful passes). Reassociated (its rounding is never read), so it runs
-    several lanes wide."""
-    total = 0.0
-    for i in range(len(x)):
-        total += x[i]
-    return total
 
 
 @njit(cache=True, nogil=True)
@@ -267,18 +256,21 @@ def weighted_sum(x, weights, divisor):
     first, taken fresh at every bar (no running sum whose rounding residue would outlive a huge
     value). NaN propagates, so a window with a missing value is missing. Computed a block of
     outputs at a time, the weights a few per pass, so the inner loop is a vectorisable
-    multiply-add."""
+    multiply-add. Also the sum of the results after the n - 1 leading NaN, a block at a time
+    while it is in L1: NaN when a result is (`support.window(..., summed=True)`)."""
     size = len(x)
     n = len(weights)
     out = np.empty(size)
     out[:min(n - 1, size)] = NAN  # every later value is written below
+    probe = 0.0
     for start in range(n - 1, size, BLOCK):
         stop = min(start + BLOCK, size)
         block = out[start:stop]
         _weighted_block(x, weights, block, start - n + 1)
         for k in range(len(block)):
             block[k] = block[k] / divisor
-    return out
+        probe += total_of(block)
+    return out, probe
 
 
 @njit(cache=True, nogil=True)
@@ -338,6 +330,7 @@ def linreg(x, n, field):
     old_y[n] = old_xy[n] = 0.0
     new_y, new_xy = np.zeros(n + 1), np.zeros(n + 1)
     sum_y, sum_iy = np.empty(n), np.empty(n)  # this block's prefixes: sum(y), sum(i * y)
+    probe, checked = 0.0, n - 1  # the sum of the results after the leading NaN, up to `checked`
     for block in range(0, size, n):
         count = min(n, size - block)
         shift = x[block]
@@ -368,9 +361,12 @@ def linreg(x, n, field):
             xy = j * y - sum_iy[j] + old_xy[j + 1]
             slope = (n * xy - sum_x * y) * inverse
             done[j] = slope if field == 1 else shift + ((y - slope * sum_x) * per_bar + slope * at)
+        if block + count - checked >= PROBED:  # the results' sum while in L1 (`sums.total_of`)
+            probe += total_of(out[checked: block + count])
+            checked = block + count
         old_y, new_y = new_y, old_y
         old_xy, new_xy = new_xy, old_xy
-    return out
+    return out, probe + total_of(out[checked:])
 
 
 @njit(cache=True, nogil=True)

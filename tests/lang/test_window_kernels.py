@@ -9,6 +9,8 @@ paths (blocks, in-place sums, restarts) on lengths those tests do not reach.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
@@ -241,6 +243,35 @@ def test_weighted_sum(x, n) -> None:
     values, probe = windows.weighted_sum(x, weights, divisor)
     assert_same(values, windows_of(x, n, lambda w: float(w @ weights) / divisor))
     assert_vouches(values, probe, x, n)
+
+
+@SETTINGS
+@given(x=series(), n=LENGTHS)
+def test_hull_is_its_three_weighted_sums(x, n) -> None:
+    """hma's kernel against the three WMA kernels and numpy's `2.0 * a - b`, as the lowering
+    took them before: the same operations in the same order, so bit for bit."""
+    half, root = max(1, n // 2), max(1, math.isqrt(n))
+    def wma(values: np.ndarray, length: int) -> np.ndarray:
+        return windows.weighted_sum(readonly(values), readonly(np.arange(1.0, length + 1)), length * (length + 1) / 2)[0]
+    values, probe = windows.hull(x, half, n, root, np.empty(len(x)))
+    assert_same(values, wma(2.0 * wma(x, half) - wma(x, n), root))
+    assert_vouches(values, probe, x, n + root - 1)
+
+
+@pytest.mark.parametrize("n", [2, 20, 100, 3000])
+def test_hull_carries_its_inner_values_across_blocks(n) -> None:
+    """Past one block of outputs (windows.BLOCK), with a missing bar on a block's edge: the
+    outer WMA reads the combined values carried over from the block before."""
+    x = np.round(np.random.default_rng(n).normal(0, 4, 3 * windows.BLOCK + 37)) / 8
+    x[windows.BLOCK + n] = NAN
+    half, root = max(1, n // 2), max(1, math.isqrt(n))
+    def wma(values: np.ndarray, length: int) -> np.ndarray:
+        return windows.weighted_sum(readonly(values), readonly(np.arange(1.0, length + 1)), length * (length + 1) / 2)[0]
+    values, probe = windows.hull(readonly(x), half, n, root, np.empty(len(x)))
+    assert_same(values, wma(2.0 * wma(x, half) - wma(x, n), root))
+    assert np.isnan(probe)  # the missing bar
+    values, probe = windows.hull(readonly(np.nan_to_num(x)), half, n, root, np.empty(len(x)))
+    assert not np.isnan(probe) and not np.isnan(values[n + root - 2:]).any()
 
 
 # ------------------------------------------------------------------ support.window's warm-up

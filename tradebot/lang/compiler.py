@@ -120,8 +120,10 @@ class Plan:
         # The in-memory engine: Polars 2.1's streaming engine fails ("zip node received non-equal
         # length inputs") on a literal compared with a shifted column under a rolling window,
         # found by tests/lang/test_compiler_reference.py. Bars fit in memory anyway.
-        return self.lazy(bars, interval=interval, others=others,
-                         every_column=every_column).collect(engine="in-memory")
+        frame = self.lazy(bars, interval=interval, others=others, every_column=every_column)
+        if self.steps or self.symbols or _LEAN is None:  # joins: the default optimisations pay
+            return frame.collect(engine="in-memory")
+        return frame.collect(engine="in-memory", optimizations=_LEAN)
 
     def _bar_end(self, bars: pl.DataFrame | pl.LazyFrame, interval: Interval) -> pl.Expr:
         """Each base bar's end time in ms (its start + the data's interval); checks every
@@ -130,6 +132,23 @@ class Plan:
         for step in self.steps:
             check_fits(step.frame, ms, step.span, step.filename, self.script[0] if self.script else None)
         return pl.col("timestamp").dt.epoch("ms") + (ms or 0)
+
+
+def _lean_optimizations() -> object | None:
+    """The optimisations a plan without joins (`@ timeframe`, `of SYMBOL`) is collected with:
+    type coercion, simplified expressions and common subexpressions (one column for an
+    intermediate written twice in a lowering), not the pushdowns and the rest of Polars'
+    default set. A plan's layers read only what they need (the compiler drops unread columns),
+    so pushing the projection down finds nothing to drop but still costs its pass: 0.05-0.2 ms
+    an evaluation (best of 31 on 1M bars: atr(14) 1.74 -> 1.60 ms, highest(high, 20) 1.05 ->
+    0.97, mom(close, 10) 0.50 -> 0.38). None on a Polars without the flags."""
+    flags_type = getattr(pl, "QueryOptFlags", None)
+    if flags_type is None:
+        return None
+    return flags_type.none(simplify_expression=True, comm_subexpr_elim=True)
+
+
+_LEAN = _lean_optimizations()
 
 
 def _interval_ms(bars: pl.DataFrame | pl.LazyFrame, interval: Interval) -> int | None:

@@ -74,7 +74,7 @@ def _hull_lengths(n: int) -> tuple[int, int]:
 
 def _hma(x: pl.Expr, n: int) -> pl.Expr:
     half, root = _hull_lengths(n)
-    return wma(share(2.0 * wma(x, half) - wma(x, n)), root)
+    return window("hull", [x], half, n, root, summed=True, into=True)  # the three WMAs in one kernel
 
 
 def _ref_hma(x, n):

@@ -258,9 +258,15 @@ def weighted_sum(x, weights, divisor):
     outputs at a time, the weights a few per pass, so the inner loop is a vectorisable
     multiply-add. Also the sum of the results after the n - 1 leading NaN, a block at a time
     while it is in L1: NaN when a result is (`support.window(..., summed=True)`)."""
+    out = np.empty(len(x))
+    return out, _weighted_into(x, weights, divisor, out)
+
+
+@njit(cache=True, nogil=True)
+def _weighted_into(x, weights, divisor, out):
+    """`weighted_sum` into out (len(x) values); returns the sum of the results."""
     size = len(x)
     n = len(weights)
-    out = np.empty(size)
     out[:min(n - 1, size)] = NAN  # every later value is written below
     probe = 0.0
     for start in range(n - 1, size, BLOCK):
@@ -270,6 +276,42 @@ def weighted_sum(x, weights, divisor):
         for k in range(len(block)):
             block[k] = block[k] / divisor
         probe += total_of(block)
+    return probe
+
+
+@njit(cache=True, nogil=True)
+def hull(x, half, n, root, out):
+    """The Hull moving average, wma(2 * wma(x, half) - wma(x, n), root), and `weighted_sum`'s
+    sum of its results. A block at a time: the two inner WMAs, combined while the block is in
+    L1, then the outer WMA over them and the root - 1 combined values before the block (carried
+    over), straight into the result: the same operations in the same order as three WMAs and
+    Polars' `2.0 * a - b` (bit for bit), with one 8 MB array for 1M bars instead of four
+    written and read back (hma(close, 20) 11-13 ms that way in a plan; TA-Lib's three WMAs
+    7.5-8.0, much of both in page faults for the fresh arrays, about 2.5 us each here). Into
+    `out` (len(x) values, `support.window`'s `into`: numpy's array, in huge pages)."""
+    size = len(x)
+    first = min(n - 1 + root - 1, size)  # the inner warm-up, then the outer's
+    out[:first] = NAN
+    short, long, outer = np.arange(1.0, half + 1.0), np.arange(1.0, n + 1.0), np.arange(1.0, root + 1.0)
+    short_divisor, long_divisor = half * (half + 1) / 2.0, n * (n + 1) / 2.0
+    outer_divisor = root * (root + 1) / 2.0
+    fast, slow = np.empty(BLOCK), np.empty(BLOCK)
+    inner = np.full(BLOCK + root - 1, NAN)  # the root - 1 combined values before the block, then its own
+    probe = 0.0
+    for start in range(n - 1, size, BLOCK):
+        stop = min(start + BLOCK, size)
+        count = stop - start
+        quick, steady = fast[:count], slow[:count]
+        _weighted_block(x, short, quick, start - half + 1)
+        _weighted_block(x, long, steady, start - n + 1)
+        for k in range(count):
+            inner[root - 1 + k] = 2.0 * (quick[k] / short_divisor) - steady[k] / long_divisor
+        block = out[start:stop]
+        _weighted_block(inner, outer, block, 0)
+        for k in range(count):
+            block[k] = block[k] / outer_divisor
+        probe += total_of(out[max(start, first):stop])
+        inner[:root - 1] = inner[count: count + root - 1]
     return out, probe
 
 

@@ -480,7 +480,10 @@ SUMMED = ("tr()", "atr(3)", "atr(1)", "natr(3)", "natr(1)", "bop()", "sma(tr(), 
           "kama(close, 2)", "kama(close, 1)", "adosc(1, 2)", "adosc(2, 3)", "highest(high, 3)",
           "lowest(low, 1)", "lowest(close, 4)", "sma(close, 3)", "sma(high, 12)", "sum(volume, 1)",
           "sum(low, 9)", "wma(close, 3)", "wma(high, 1)", "linreg(close, 2).value", "linreg(low, 3).slope",
-          "linreg(close, 4).intercept", "trima(close, 5)", "hma(close, 4)")
+          "linreg(close, 4).intercept", "trima(close, 5)", "hma(close, 4)", "dema(close, 2)",
+          "tema(close, 1)", "tema(high, 3)", "trix(close, 2)", "trix(close, 1)", "macd(close, 2, 3, 2).macd",
+          "macd(close, 1, 2, 1).signal", "macd(close, 2, 4, 2).hist", "apo(close, 2, 3)", "ppo(close, 1, 3)",
+          "t3(close, 2, 0.7)", "t3(close, 1, 0.7)", "rsi(close, 2)", "rsi(close, 1)", "cmo(close, 3)")
 
 
 @SETTINGS
@@ -548,6 +551,23 @@ def test_an_ema_whose_step_overflows_is_missing_after_it_not_nan() -> None:
     got = compile_source("x = ema(close, 2)\n", "overflow.tbs", series=["x"]).plan.evaluate(bars)["x"]
     assert got.is_null().to_list() == [True, False, False, True, True]
     assert got[1] == (1.6e308 + 1e307) / 2 and got[2] == -np.inf
+
+
+@pytest.mark.parametrize("expression, expected", [("rsi(close, 1)", [None, 100.0, 0.0, None, 0.0]),
+                                                  ("cmo(close, 1)", [None, 100.0, -100.0, None, 0.0])])
+def test_an_oscillator_result_that_is_nan_from_finite_numbers_is_missing(expression, expected) -> None:
+    """rsi/cmo(close, 1) over 1, 2, -1e308, 1e308, 3: the change into bar 3 overflows to inf,
+    so that bar's gain is inf and its loss 0 (one bar's average: the change itself), and its
+    result inf / inf is NaN, from numbers whose sum (3) is finite. The kernels' probe takes in
+    every result, so the bar is missing; a probe of the inputs alone would hand the NaN over
+    as a value. Bar 4: the gain inf * 0 is NaN, no movement by TA-Lib's test, 0. Hand-worked."""
+    close = np.array([1.0, 2.0, -1e308, 1e308, 3.0])
+    stamps = pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1, 4), "1h", eager=True,
+                               time_zone="UTC").cast(pl.Datetime("ms", "UTC"))
+    bars = pl.DataFrame({"timestamp": stamps, "open": close, "high": close, "low": close, "close": close,
+                         "volume": np.ones(5)})
+    got = compile_source(f"x = {expression}\n", "overflow.tbs", series=["x"]).plan.evaluate(bars)["x"]
+    assert got.to_list() == expected
 
 
 @SETTINGS

@@ -143,10 +143,10 @@ def ema_combination(x, n, weights):
     out = np.full(size, NAN)
     w = np.zeros(3)
     w[:len(weights)] = weights
-    if n == 1:  # TA-Lib: an EMA of period 1 is a copy (a NaN stays where it is: no probe)
+    if n == 1:  # TA-Lib: an EMA of period 1 is a copy (a NaN stays where it is)
         for i in range(size):
             out[i] = w[0] * x[i] + w[1] * x[i] + w[2] * x[i]
-        return out, 0.0
+        return out, probe(out, 0, size)
     level = np.zeros(3)
     start = _seed_levels(x, n, len(weights), level)
     if start >= size:
@@ -154,7 +154,7 @@ def ema_combination(x, n, weights):
     k = 2.0 / (n + 1)
     e1, e2, e3 = level[0], level[1], level[2]
     out[start] = w[0] * e1 + w[1] * e2 + w[2] * e3
-    seen = probe(x, 0, start + 1)
+    seen, results = probe(x, 0, start + 1), out[start]
     for i in range(start + 1, size):
         value = x[i]
         seen += value
@@ -162,7 +162,8 @@ def ema_combination(x, n, weights):
         e2 = fma(e1 - e2, k, e2)
         e3 = fma(e2 - e3, k, e3)
         out[i] = w[0] * e1 + w[1] * e2 + w[2] * e3
-    return out, seen
+        results += out[i]  # its own chain beside the levels': free in a loop they bind
+    return out, seen + results
 
 
 @njit(cache=True, nogil=True)
@@ -181,7 +182,7 @@ def trix(x, n):
     e1, e2, e3 = level[0], level[1], level[2]
     if n == 1:  # TA-Lib: an EMA of period 1 is a copy
         e3 = x[0]
-    seen = probe(x, 0, start + 1)
+    seen, results = probe(x, 0, start + 1), 0.0
     for i in range(start + 1, size):
         value = x[i]
         seen += value
@@ -193,7 +194,8 @@ def trix(x, n):
             e2 = fma(e1 - e2, k, e2)
             e3 = fma(e2 - e3, k, e3)
         out[i] = 0.0 if before == 0.0 else (e3 / before - 1.0) * 100.0
-    return out, seen
+        results += out[i]
+    return out, seen + results
 
 
 @njit(cache=True, nogil=True)
@@ -252,7 +254,7 @@ def macd(x, fast, slow, signal, field):
     quick, base = fast_and_slow_seeds(x, fast, slow, slow)
     total = 0.0
     trigger = 0.0
-    seen = probe(x, 0, slow - 1)
+    seen, results = probe(x, 0, slow - 1), 0.0
     for i in range(slow - 1, size):
         value = x[i]
         seen += value
@@ -266,7 +268,8 @@ def macd(x, fast, slow, signal, field):
         else:
             trigger = ema_step(trigger, line, signal, signal)
         out[i] = line if field == 0 else trigger if field == 1 else line - trigger
-    return out, seen
+        results += out[i]
+    return out, seen + results
 
 
 @njit(cache=True, nogil=True)
@@ -281,7 +284,7 @@ def price_oscillator(x, fast, slow, percent):
     if size < slow:
         return out, 0.0
     quick, base = fast_and_slow_seeds(x, fast, slow, fast)
-    seen = probe(x, 0, fast - 1)
+    seen, results = probe(x, 0, fast - 1), 0.0
     for i in range(fast - 1, size):
         value = x[i]
         seen += value
@@ -291,7 +294,8 @@ def price_oscillator(x, fast, slow, percent):
             if percent:
                 difference = difference / base * 100.0 if abs(base) >= 1e-14 else 0.0
             out[i] = difference
-    return out, seen
+            results += difference
+    return out, seen + results
 
 
 @njit(cache=True, nogil=True)
@@ -401,7 +405,7 @@ def t3(x, n, volume_factor):
     if size <= lookback:
         return out, 0.0
     if n == 1:
-        return x.copy(), 0.0
+        return x.copy(), probe(x, 0, size)
     k = 2.0 / (n + 1.0)
     keep = 1.0 - k
     e = np.zeros(6)
@@ -430,7 +434,7 @@ def t3(x, n, volume_factor):
     # The levels in registers, not in `e`: through the array every level paid a store and a load
     # in the chain (5.2 ms for 1M bars with the plan; TA-Lib's T3 2.8). The same arithmetic.
     e0, e1, e2, e3, e4, e5 = e[0], e[1], e[2], e[3], e[4], e[5]
-    seen = probe(x, 0, lookback + 1)
+    seen, results = probe(x, 0, lookback + 1), out[lookback]
     for i in range(lookback + 1, size):
         value = x[i]
         seen += value
@@ -441,7 +445,8 @@ def t3(x, n, volume_factor):
         e4 = fma(keep, e4, k * e3)
         e5 = fma(keep, e5, k * e4)
         out[i] = fma(c4, e2, fma(c3, e3, fma(c1, e5, c2 * e4)))
-    return out, seen
+        results += out[i]
+    return out, seen + results
 
 
 @njit(cache=True, nogil=True, error_model="numpy")  # no raise: inlined (see `kama`)

@@ -59,7 +59,7 @@ def _macd(x: pl.Expr, fast: int, slow: int, signal: int) -> dict[str, pl.Expr]:
     # One kernel per field (the three EMAs side by side): as three EMA kernels and Polars
     # arithmetic the histogram took 13 ms for 1M bars, TA-Lib's MACD 2.6.
     fast, slow = min(fast, slow), max(fast, slow)  # TA-Lib swaps them
-    return {field: kernel("macd", [x], fast, slow, signal, code, probed=True)
+    return {field: kernel("macd", [x], fast, slow, signal, code, probed=True, summed=True)
             for code, field in enumerate(("macd", "signal", "hist"))}
 
 
@@ -83,11 +83,11 @@ def _ref_stoch(n, smooth_k, smooth_d, high, low, close):
 
 
 def _rsi(x: pl.Expr, n: int) -> pl.Expr:
-    return kernel("wilder_oscillator", [x], n, False, module="wilder", probed=True)
+    return kernel("wilder_oscillator", [x], n, False, module="wilder", probed=True, summed=True)
 
 
 def _cmo(x: pl.Expr, n: int) -> pl.Expr:
-    return kernel("wilder_oscillator", [x], n, True, module="wilder", probed=True)
+    return kernel("wilder_oscillator", [x], n, True, module="wilder", probed=True, summed=True)
 
 
 def _stochrsi(x: pl.Expr, n: int, k_length: int, d_length: int) -> dict[str, pl.Expr]:
@@ -231,7 +231,7 @@ def _ref_aroonosc(n, high, low):
 def _trix(x: pl.Expr, n: int) -> pl.Expr:
     # The rate of change of the triple ema in one kernel; a rate of change reads the bar before,
     # so the bar after a missing one is missing (`gaps`), as a window over the ema would be.
-    return kernel("trix", [x], n, gaps=1, probed=True)
+    return kernel("trix", [x], n, gaps=1, probed=True, summed=True)
 
 
 def _ref_trix(x, n):
@@ -263,7 +263,7 @@ def _ref_ultosc(fast, mid, slow, high, low, close):
 
 
 def _apo(x: pl.Expr, fast: int, slow: int) -> pl.Expr:
-    return kernel("price_oscillator", [x], min(fast, slow), max(fast, slow), False, probed=True)  # ema - ema
+    return kernel("price_oscillator", [x], min(fast, slow), max(fast, slow), False, probed=True, summed=True)  # ema - ema
 
 
 def _ref_apo(x, fast, slow):
@@ -272,7 +272,7 @@ def _ref_apo(x, fast, slow):
 
 
 def _ppo(x: pl.Expr, fast: int, slow: int) -> pl.Expr:
-    return kernel("price_oscillator", [x], min(fast, slow), max(fast, slow), True, probed=True)  # (ema - ema) / ema
+    return kernel("price_oscillator", [x], min(fast, slow), max(fast, slow), True, probed=True, summed=True)  # (ema - ema) / ema
 
 
 def _ref_ppo(x, fast, slow):

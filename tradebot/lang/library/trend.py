@@ -249,7 +249,7 @@ BUILTINS = (
               warmup="length - 1", source="TradingView ta.vwma: sum(src * volume, n) / sum(volume, n)"),
     indicator("t3", (series(), length(default=5), number("vfactor", 0.7, "the volume factor, 0..1",
                                                          minimum=0.0)),
-              lambda x, n, v: kernel("t3", [x], n, float(v), probed=True), _ref_t3,
+              lambda x, n, v: kernel("t3", [x], n, float(v), probed=True, summed=True), _ref_t3,
               doc="Tillson T3: six chained emas combined with weights set by the volume factor.",
               example="t3(close, 5, 0.7)", category=CATEGORY,
               warmup="6 * (length - 1)", source="TA-Lib T3"),

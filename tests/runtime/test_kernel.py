@@ -91,11 +91,19 @@ def test_importing_the_runtime_does_not_import_numba():
     (lambda bars, sig: (bars.with_columns(bars["low"] * float("nan")), sig), ValueError),
     (lambda bars, sig: (bars.with_columns(bars["timestamp"].dt.epoch("ms")), sig), TypeError),
     (lambda bars, sig: (bars.reverse(), sig), ValueError),
+    (lambda bars, sig: (bars.with_columns(bars["timestamp"].head(1).append(bars["timestamp"].head(1))), sig),
+     ValueError),  # the same time twice
 ])
 def test_contract_violations_are_rejected(mutate, error):
     bars, signals = mutate(make_bars([1, 2], [1, 2]), Signals.none(2))
     with pytest.raises(error):
         run_backtest(bars, signals)
+
+
+def test_times_in_another_unit_are_compared_as_times():
+    bars = make_bars([1, 2, 3], [1, 2, 3])
+    in_us = bars.with_columns(bars["timestamp"].dt.cast_time_unit("us"))
+    assert run_backtest(in_us, Signals.none(3)).equity.height == 3
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -8,8 +8,9 @@ import math
 import numpy as np
 import polars as pl
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tradebot.runtime import run_backtest
+from tradebot.runtime import run_backtest, summary
 from tradebot.runtime.metrics import equity_metrics, trade_metrics
 
 from .support import scenarios
@@ -45,3 +46,20 @@ def test_the_compiled_pass_equals_the_numpy_definitions(scenario) -> None:
             got = result.metrics[section][key]
             assert same(got, value), (section, key, got, value)
             assert type(got) is type(value) or isinstance(value, float), (section, key)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(-1.0, 1.0), max_size=40), st.integers(0, 40))
+def test_the_return_sums_add_what_the_arrays_would_in_the_same_order(moves, broke) -> None:
+    """The equity pass recomputes each bar return instead of storing them: its sums must be those
+    of `_sum4` over the arrays, bit for bit (a bar after non-positive equity returns 0)."""
+    equity = 100.0 * np.cumprod(1.0 + np.array(moves, dtype=np.float64) * 0.5)
+    if broke < len(equity):
+        equity[broke] = 0.0
+    returns = np.array([equity[t] / equity[t - 1] - 1.0 if equity[t - 1] > 0 else 0.0
+                        for t in range(1, len(equity))], dtype=np.float64)
+    total, losses = summary._returns_and_losses(equity)
+    assert total == summary._sum4(returns, 0.0, False)
+    assert losses == summary._sum4(np.minimum(returns, 0.0), 0.0, True)
+    mean = total / len(returns) if len(returns) else 0.0
+    assert summary._deviations(equity, mean) == summary._sum4(returns, mean, True)

@@ -293,7 +293,10 @@ def _check_inputs(bars: pl.DataFrame, signals: Signals, config: ExecutionConfig)
         raise ValueError(f"{len(signals)} signal values for {bars.height} bars")
     if not isinstance(bars.schema["timestamp"], pl.Datetime):
         raise TypeError(f"bars.timestamp must be a Datetime column, got {bars.schema['timestamp']}")
-    if not np.all(np.diff(bars["timestamp"].dt.epoch("ms").to_numpy()) > 0):
+    # The stored integers, whatever the unit (a view, not a copy in milliseconds and its diff:
+    # 2-3 ms of fresh pages for 1M bars).
+    stamps = bars["timestamp"].to_physical().to_numpy()
+    if not np.all(stamps[1:] > stamps[:-1]):
         raise ValueError("bars.timestamp must be strictly increasing")
     for name in PRICE_COLUMNS:
         values = bars[name].to_numpy()

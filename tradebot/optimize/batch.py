@@ -188,8 +188,8 @@ class Evaluator:
             **{PARAM_PREFIX + name: column for name, column in candidates.columns.items()},
         }
         if evaluated:  # no metric columns when every combination failed (as before: no keys)
-            for k, key in enumerate(keys):
-                column = pl.Series(key, values[:, k]).fill_nan(None)
+            for k, key in enumerate(keys):  # NaN as missing while the column is made: no
+                column = pl.Series(key, values[:, k], nan_to_null=True)  # query per key (0.1 ms each)
                 columns[key] = column.cast(pl.Int64) if key in counts else column
         objective, status = self.objective.column(values, have, keys)
         columns["objective"] = objective

@@ -73,8 +73,12 @@ def scenarios(draw, *, min_bars: int = 1, max_bars: int = 40):
 
 
 def money_tolerance(trades: pl.DataFrame, capital: float) -> float:
-    """An absolute tolerance for money amounts: 1e-12 of the largest amount traded (at least
+    """An absolute tolerance for money amounts: 1e-10 of the largest notional traded (at least
     1e-9). A liquidation leaves zero equity only up to the rounding of the notional it closes,
-    which two correct ledgers may round differently."""
-    notional = float((trades["qty"] * trades["entry_price"]).max() or 0.0) if trades.height else 0.0
-    return max(1e-9, 1e-12 * max(capital, notional))
+    which two correct ledgers may round differently: the liquidation price comes out of a
+    division whose terms cancel, and the naive reference and the engine differed by 1.4e-12 of
+    the notional (a short liquidated at twice its entry price, left with 5.7e-7 on 4e5)."""
+    # Entry and exit: a short liquidated at twice its entry price closes twice the notional it opened.
+    prices = pl.max_horizontal("entry_price", "exit_price")
+    notional = float(trades.select((pl.col("qty") * prices).max()).item() or 0.0) if trades.height else 0.0
+    return max(1e-9, 1e-10 * max(capital, notional))

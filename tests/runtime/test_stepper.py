@@ -17,7 +17,7 @@ from tests.runtime.support import make_bars, make_signals, scenarios
 from tests.runtime.test_risk_properties import risk_scenarios, to_engine
 from tradebot.runtime import ExecutionConfig
 from tradebot.runtime import kernel as kn
-from tradebot.runtime.engine import _kernel_array, kernel_config
+from tradebot.runtime.engine import _kernel_array, kernel_config, run_kernel
 from tradebot.runtime.stepper import Stepper, level_row
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -62,7 +62,7 @@ def test_snapshot_and_restore_at_any_bar_equals_one_simulate_bit_for_bit(case, d
     prices, flags, levels, settings = kernel_inputs(*case)
     n = len(prices[0])
     split = data.draw(st.integers(0, n), label="split point")
-    trades, equity, position, drawdown, ruin = kn.simulate(*prices, *flags, levels, *settings, kn.no_program())
+    trades, equity, position, drawdown, ruin = run_kernel(prices, flags, levels, *settings, kn.no_program())
     stepper, outcomes = stepped(prices, flags, levels, settings, split)
     assert stepper.trades.tobytes() == trades.tobytes()
     for name, expected in (("equity", equity), ("position", position), ("drawdown", drawdown)):
@@ -77,7 +77,7 @@ def test_the_stepper_and_simulate_share_one_compiled_step():
     bars, signals, config = (make_bars([1, 2, 3], [2, 3, 4]), make_signals(3, enter_long=[0]),
                              ExecutionConfig())
     prices, flags, levels, settings = kernel_inputs(bars, signals, config)
-    kn.simulate(*prices, *flags, levels, *settings, kn.no_program())
+    run_kernel(prices, flags, levels, *settings, kn.no_program())
     stepped(prices, flags, levels, settings, split=1)
     assert len(kn.step.signatures) == 1
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import polars as pl
@@ -138,16 +138,31 @@ def simulate(market: Market, signals: Signals, config: ExecutionConfig,
     from .program import kernel_program
     from .summary import summary_arrays, trade_columns
 
-    flags = (_kernel_array(array, np.bool_) for array in signals.arrays())
+    flags = tuple(_kernel_array(array, np.bool_) for array in signals.arrays())
     levels, modes, ints, floats = kernel_config(config, signals)
     modes, rules = kernel_program(program, config, modes)
-    records, equity, position, drawdowns, ruin = _kernel().simulate(
-        *market.prices, *flags, levels, modes, ints, floats, rules)
+    records, equity, position, drawdowns, ruin = run_kernel(market.prices, flags, levels, modes, ints,
+                                                            floats, rules)
     columns = trade_columns(records, _record_fields())
     equity_part, trade_part = summary_arrays(equity, position, drawdowns, market.ms, capital=config.capital,
                                              bars_per_year=market.per_year, trades=columns)
     return KernelRun(records, columns, equity, position, drawdowns, ruin, equity_part, trade_part,
                      market.buy_and_hold_pct)
+
+
+def run_kernel(prices: Sequence[np.ndarray], flags: Sequence[np.ndarray], levels: tuple, modes: np.ndarray,
+               ints: np.ndarray, floats: np.ndarray, program: tuple) -> tuple[np.ndarray, ...]:
+    """`kernel.simulate` into arrays numpy allocates (huge pages for large ones, see there):
+    (trades, equity, position, drawdown, ruin), `trades` holding only the closed trades."""
+    kn = _kernel()
+    n = len(prices[0])
+    trades = np.empty((kn.trade_rows(n, flags[0], flags[2], flags[1], flags[3], modes, ints, floats),
+                       kn.TRADE_FIELDS))
+    equity, position, drawdown = np.empty(n), np.empty(n), np.empty(n)
+    k, ruin = kn.simulate(*prices, *flags, levels, modes, ints, floats, program, trades, equity, position,
+                          drawdown)
+    # A view: the rows past the last trade were never touched, so they hold no memory.
+    return trades[:k], equity, position, drawdown, ruin
 
 
 def _record_fields() -> dict[str, int]:

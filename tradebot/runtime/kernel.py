@@ -1022,6 +1022,37 @@ def initial_state(floats):
                  -1, 0.0)
 
 
+@njit(cache=True, inline="always")
+def quiet_bars(i, stop, book, peak, costs, high, low, close, enter_long, exit_long, enter_short,
+               exit_short, equity, position, drawdown):
+    """Mark the bars from row `i` on which nothing can happen, up to row `stop` (excluded), and
+    return (the first row that needs the whole bar, the equity peak after the marked ones).
+
+    `step` calls it only when no exit order, entry order, position-state program, stop, target or
+    time limit is waiting: then a bar with no signal, whose adverse extreme does not reach the
+    liquidation price and whose close leaves equity, does exactly this in `step` (phase 3's mark,
+    and a `decide` with four false signals that places nothing). Most bars are such bars; this
+    loop keeps its few values in registers, where the whole bar's state does not fit (the loop
+    ran 4-5 times faster on them: docs/benchmarks.md, "Quiet bars").
+    """
+    held = book.side * book.qty
+    adverse = low if book.side == LONG else high
+    while i < stop:
+        if enter_long[i] or exit_long[i] or enter_short[i] or exit_short[i]:
+            break
+        if book.side != FLAT and under_water(book, adverse[i], costs):
+            break
+        value = mark(book, close[i])
+        if not value > 0.0:
+            break
+        equity[i] = value
+        position[i] = held
+        peak = max(peak, value)
+        drawdown[i] = value / peak - 1.0 if peak > 0.0 else -1.0
+        i += 1
+    return i, peak
+
+
 # `_nrt=False`: no reference counting in the bar loop (it allocates nothing). With it, numba
 # counted each array handed to an inlined helper that reads it on only some of its branches (an
 # atomic add and subtract per call): ~110 ns a bar for a position-state program, more than the
@@ -1069,11 +1100,23 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
             always |= not known
             has_flat |= known
     book, order, pending, k, peak, ruin_bar, shortfall = state
-    for i in range(open_.shape[0]):
+    n = open_.shape[0]
+    # The bars before the last one of the data (its close closes the position).
+    stop = last - first if 0 <= last - first < n else n
+    i = 0
+    while i < n:
+        if (ruin_bar < 0 and order.exit_reason == NO_EXIT and pending.side == FLAT and not has_program
+                and not (book.side == LONG and (checks_long or ints[I_TIME_LONG] > 0))
+                and not (book.side == SHORT and (checks_short or ints[I_TIME_SHORT] > 0))):
+            i, peak = quiet_bars(i, stop, book, peak, costs, high, low, close, enter_long, exit_long,
+                                 enter_short, exit_short, equity, position, drawdown)
+            if i == n:
+                break
         t = first + i
         if ruin_bar >= 0:  # ruined: nothing trades any more, the equity left stays
             equity[i], position[i] = book.cash, 0.0
             drawdown[i] = book.cash / peak - 1.0 if peak > 0.0 else -1.0
+            i += 1
             continue
         o, h, l, c = open_[i], high[i], low[i], close[i]
         # 1. open (venue)
@@ -1119,6 +1162,7 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
         peak = max(peak, value)
         drawdown[i] = value / peak - 1.0 if peak > 0.0 else -1.0
         if ruin_bar >= 0:
+            i += 1
             continue
         # 4. decide (policy)
         el, xl, es, xs = enter_long[i], exit_long[i], enter_short[i], exit_short[i]
@@ -1137,39 +1181,37 @@ def step(state, first, open_, high, low, close, enter_long, exit_long, enter_sho
             order = with_portion(order, book.side, long_parts, short_parts, modes, i)
         if order.entry_side != FLAT or pending.side != FLAT:
             pending = _placed(pending, order, t, i, levels, modes, ints, xl, xs)
+        i += 1
     return State(book, order, pending, k, peak, ruin_bar, shortfall)
 
 
 @njit(cache=True)
 def simulate(open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
-             levels, modes, ints, floats, program):
-    """Run `step` over all bars from the initial state.
+             levels, modes, ints, floats, program, trades, equity, position, drawdown):
+    """Run `step` over all bars from the initial state, into arrays the caller allocated.
 
     `levels` is a tuple of R_SLOTS float arrays (per bar, or length 1 for a constant), `modes`
-    their int modes, `ints`/`floats` the scalar settings (I_* / C_* indices). Returns (trades,
-    equity, position, drawdown, ruin): `trades` is a (k, TRADE_FIELDS) matrix of closed trades in
-    closing order; `equity` and `position` hold each bar's marked equity and signed quantity
-    after its fills; `drawdown` is equity / running peak - 1 (-1 where the peak is <= 0), kept
-    here because the loop has the running peak for free (metrics.drawdown is the same formula);
-    `ruin` is (the bar the account was ruined on or -1, the loss beyond its equity). `program`:
-    see `step`.
+    their int modes, `ints`/`floats` the scalar settings (I_* / C_* indices). `trades` has room
+    for every trade record (`trade_rows` rows, TRADE_FIELDS columns); `equity`, `position` and
+    `drawdown` one row per bar. Fills them and returns (the number of trades, ruin): the first
+    rows of `trades` are the closed trades in closing order; `equity` and `position` hold each
+    bar's marked equity and signed quantity after its fills; `drawdown` is equity / running
+    peak - 1 (-1 where the peak is <= 0), kept here because the loop has the running peak for
+    free (metrics.drawdown is the same formula); `ruin` is (the bar the account was ruined on or
+    -1, the loss beyond its equity). `program`: see `step`.
+
+    The caller allocates because numpy asks the system for huge pages for large arrays and
+    numba's allocator does not: on a million bars the four arrays cost 4,000-6,000 page faults
+    a run (about 10 ms) when numba made them (docs/benchmarks.md, "Quiet bars").
     """
     n = open_.shape[0]
-    # Each trade has its own entry and a bar fills at most one entry: n rows suffice without
-    # partial exits (`trade_rows` counts the parts with them).
-    trades = np.empty((trade_rows(n, enter_long, enter_short, exit_long, exit_short, modes, ints,
-                                  floats), TRADE_FIELDS))
     lots = np.empty((lot_rows(ints, floats), LOT_FIELDS))
-    equity = np.empty(n)
-    position = np.empty(n)
-    drawdown = np.empty(n)
     # np.int64(0), not the literal 0, which numba would compile `step` for separately from the
     # int that `stepper.Stepper` passes: one compiled `step` for both.
     state = step(initial_state(floats), np.int64(0), open_, high, low, close, enter_long, exit_long,
                  enter_short, exit_short, levels, modes, ints, floats, n - 1, lots, trades,
                  equity, position, drawdown, program)
-    return (trades[:state.k].copy(), equity, position, drawdown,
-            np.array([state.ruin_bar, state.shortfall]))
+    return state.k, np.array([state.ruin_bar, state.shortfall])
 
 
 # ------------------------------------------------------------------ the portfolio

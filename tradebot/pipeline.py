@@ -164,7 +164,7 @@ def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
     plan = compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
                           for name, node in engine_nodes(checked).items()})
     # Missing signals are false, filled in the plan's own (parallel) pass rather than per column.
-    return replace(plan, outputs={name: expr.fill_null(False) if name.split(".", 1)[1] in SIGNALS else expr
+    return replace(plan, outputs={name: expr.fill_null(False).cast(pl.UInt8) if name.split(".", 1)[1] in SIGNALS else expr
                                   for name, expr in plan.outputs.items()})
 
 
@@ -191,6 +191,8 @@ def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str 
 def _flags(column: pl.Series) -> np.ndarray:
     """A signal column as booleans, missing as false (the fill only when something is missing:
     it costs a Polars pass, a sweep's signals rarely need it)."""
+    if column.dtype == pl.UInt8:
+        return column.to_numpy().view(np.bool_)
     return (column.fill_null(False) if column.null_count() else column).to_numpy()
 
 

@@ -177,7 +177,8 @@ def compile_nodes(outputs: Mapping[str, ir.Node], *, source: str | None = None,
                   text: str | None = None) -> Plan:
     """`source`: the script's file name, to say where an `@ timeframe` that does not fit is;
     `text`: the script's text, to show where a window longer than the data is."""
-    plan = _Lowering(outputs, source).plan()
+    with ir.shared_equality():  # the outputs of many programs (a sweep) hold equal, distinct nodes
+        plan = _Lowering(outputs, source).plan()
     if text is None:
         return plan
     script = (text, source or "<script>")

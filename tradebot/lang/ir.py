@@ -7,6 +7,8 @@ the compiler computes a shared subexpression once however many times it is writt
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from typing import Iterator, Union
 
@@ -47,8 +49,12 @@ class _Shared:
 
 def _same_structure(left: object, right: object) -> bool:
     """Whether two node graphs are equal, field by compared field, without recursion; each pair
-    of nodes is compared once however many paths lead to it."""
-    stack, equal = [(left, right)], set()
+    of nodes is compared once however many paths lead to it, and once per `shared_equality`
+    scope however many comparisons reach it."""
+    proven = _PROVEN.get()
+    if proven is not None and _representative(proven, left) is _representative(proven, right):
+        return True
+    stack, equal = [(left, right)], {}
     while stack:
         a, b = stack.pop()
         if a is b or (id(a), id(b)) in equal:
@@ -60,11 +66,65 @@ def _same_structure(left: object, right: object) -> bool:
         elif hasattr(a, "__dataclass_fields__"):
             if type(a) is not type(b) or (isinstance(a, _Shared) and hash(a) != hash(b)):
                 return False
-            equal.add((id(a), id(b)))  # both stay referenced by their graphs while we walk
-            stack.extend((getattr(a, f.name), getattr(b, f.name)) for f in fields(a) if f.compare)
+            if proven is not None and _representative(proven, a) is _representative(proven, b):
+                continue
+            equal[id(a), id(b)] = (a, b)  # kept, so no id in `equal` is a freed node's, reused
+            stack.extend(_field_pairs(a, b))
         elif a != b:
             return False
+    if proven is not None:  # only now: a failed walk had not yet compared what it had seen
+        for a, b in equal.values():
+            _join(proven, a, b)
     return True
+
+
+def _field_pairs(a: object, b: object) -> list[tuple[object, object]]:
+    """The compared fields of two nodes of one class, pair by pair (spans are not compared)."""
+    names = _COMPARED.get(type(a))
+    if names is None:
+        names = _COMPARED[type(a)] = tuple(f.name for f in fields(a) if f.compare)  # type: ignore[arg-type]
+    return [(getattr(a, name), getattr(b, name)) for name in names]
+
+
+_COMPARED: dict[type, tuple[str, ...]] = {}  # one entry per node class
+
+# Within a `shared_equality` scope: the nodes proven equal, as classes of a union-find forest,
+# id(node) -> (node, a node of its class nearer the class's representative). Each entry keeps
+# both nodes referenced, so an id in it is never a freed node's reused by a new one. A ContextVar:
+# each thread (the dashboard compiles in threads) has its own scope or none.
+_Proven = dict[int, tuple[object, object]]
+_PROVEN: ContextVar[_Proven | None] = ContextVar("ir_proven_equal", default=None)
+
+
+@contextmanager
+def shared_equality() -> Iterator[None]:
+    """Within the block, node pairs found equal are remembered: the next comparison reaching them
+    (a dict keyed by nodes, looking up an equal node of another graph) costs a lookup instead of a
+    walk of their graphs. The memory goes with the block (a nested block shares its outer one's)."""
+    if _PROVEN.get() is not None:
+        yield
+        return
+    token = _PROVEN.set({})
+    try:
+        yield
+    finally:
+        _PROVEN.reset(token)
+
+
+def _representative(proven: _Proven, node: object) -> object:
+    entry = proven.get(id(node))
+    while entry is not None:
+        node = entry[1]
+        entry = proven.get(id(node))
+    return node
+
+
+def _join(proven: _Proven, a: object, b: object) -> None:
+    """Put `b`'s class into `a`'s (a dict's stored key is `a` of its comparisons: the older
+    node stays its class's representative, the chains one step long)."""
+    root_a, root_b = _representative(proven, a), _representative(proven, b)
+    if root_a is not root_b:
+        proven[id(root_b)] = (root_b, root_a)
 
 
 @dataclass(frozen=True)

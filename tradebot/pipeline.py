@@ -107,14 +107,32 @@ def engine_nodes(checked: CheckedProgram) -> dict[str, ir.Node]:
     into one plan. What reads position state is computed in the run (`position_program`): its
     signals are true here (a gate the run ANDs with the program's value), its levels missing,
     and its program's inputs follow (`pos.0`, ...)."""
+    return engine_inputs(checked).nodes
+
+
+@dataclass(frozen=True)
+class EngineInputs:
+    """A program's `engine_nodes` and `position_program`, computed together once (a sweep needs
+    both of every combination several times: grouping, the plan, the signals, the run)."""
+
+    nodes: dict[str, ir.Node]
+    program: PositionProgram | None
+
+    @property
+    def levels(self) -> list[str]:
+        """The per-bar risk levels among `nodes` (`long.stop_loss`, ...)."""
+        return [name for name in self.nodes if name not in SIGNALS and not name.startswith(PROGRAM_INPUT)]
+
+
+def engine_inputs(checked: CheckedProgram) -> EngineInputs:
     nodes = _engine_values(checked)
     program = compile_position(nodes)
     if program is None:
-        return nodes
+        return EngineInputs(nodes, None)
     for name in program.outputs:  # a signal's column gates the program's (paper warm-up masks it)
         nodes[name] = _GATE if name in SIGNALS else _NO_LEVEL
     nodes.update({f"{PROGRAM_INPUT}{i}": node for i, node in enumerate(program.inputs)})
-    return nodes
+    return EngineInputs(nodes, program)
 
 
 PROGRAM_INPUT = "pos."
@@ -161,8 +179,12 @@ def _engine_values(checked: CheckedProgram) -> dict[str, ir.Node]:
 def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
     """One plan computing the engine inputs of several programs (outputs prefixed `i.`): an
     indicator the programs share is computed once (the compiler dedupes equal IR)."""
-    plan = compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
-                          for name, node in engine_nodes(checked).items()})
+    return engine_plan([engine_inputs(checked) for checked in programs])
+
+
+def engine_plan(inputs: Sequence[EngineInputs]) -> Plan:
+    """`compile_engine_plan` of programs' `engine_inputs`."""
+    plan = compile_nodes({f"{i}.{name}": node for i, engine in enumerate(inputs) for name, node in engine.nodes.items()})
     # Missing signals are false, filled in the plan's own (parallel) pass rather than per column.
     return replace(plan, outputs={name: expr.fill_null(False).cast(pl.UInt8) if name.split(".", 1)[1] in SIGNALS else expr
                                   for name, expr in plan.outputs.items()})
@@ -179,13 +201,16 @@ def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.D
 
 def level_names(checked: CheckedProgram) -> list[str]:
     """The engine's per-bar risk levels among `engine_nodes` (`long.stop_loss`, ...)."""
-    return [name for name in engine_nodes(checked) if name not in SIGNALS and not name.startswith(PROGRAM_INPUT)]
+    return engine_inputs(checked).levels
 
 
-def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str = "") -> Signals:
-    """The engine's inputs (`engine_nodes`) from the columns a plan computed (`prefix + name`)."""
+def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str = "",
+                   inputs: EngineInputs | None = None) -> Signals:
+    """The engine's inputs (`engine_nodes`) from the columns a plan computed (`prefix + name`);
+    `inputs`: `checked`'s `engine_inputs` when the caller has them."""
+    levels = (inputs or engine_inputs(checked)).levels
     return Signals(**{name: _flags(frame[prefix + name]) for name in SIGNALS},
-                   levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in level_names(checked)})
+                   levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in levels})
 
 
 def _flags(column: pl.Series) -> np.ndarray:

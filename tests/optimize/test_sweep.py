@@ -15,8 +15,11 @@ from tradebot.optimize.batched import group_by_inputs
 from tradebot.optimize.parallel import Workers
 from tradebot.optimize.search import SearchOptions, run_search
 from tradebot.optimize.space import Space
-from tradebot.pipeline import load_bars
+from tradebot import pipeline
+from tradebot.lang.stateful.position import compile_position
+from tradebot.pipeline import engine_inputs, load_bars
 from tradebot.runtime.report import json_safe
+from tradebot.runtime.summary import ALL_KEYS
 
 from .conftest import RSI, SMA, write_script
 
@@ -175,7 +178,7 @@ def test_combinations_differing_only_in_a_stop_share_their_engine_inputs(small_c
     script = write_script(tmp_path, STOPS, "optimize maximize sharpe")
     evaluator = Evaluator(EvaluatorSpec(script.read_text(), str(script), load_bars(small_csv), Objective("sharpe")))
     rows = Space(evaluator.base).grid().rows()
-    groups = group_by_inputs([evaluator.check(params) for params in rows])
+    groups = group_by_inputs([engine_inputs(evaluator.check(params)) for params in rows])
     assert sorted(len(m) for m in groups.members) == [3, 3, 3]  # 3 lengths x 3 stop distances
     for members in groups.members:
         assert len({rows[i]["length"] for i in members}) == 1 and len({rows[i]["sl"] for i in members}) == 3
@@ -204,3 +207,24 @@ def test_trials_of_a_script_reading_position_state_equal_their_plain_runs(small_
     for row in frame.iter_rows(named=True):
         plain = plain_run(script, small_csv, params_of(row))
         assert plain == {k: json_safe(row[k]) for k in plain}, params_of(row)
+
+
+def test_a_batch_compiles_each_trials_position_rules_once(small_csv, tmp_path, monkeypatch) -> None:
+    """Grouping, the shared plan, the signals and the run all read a trial's engine inputs and
+    position program: computed once per trial (it was four times), the same rows as before."""
+    script = write_script(tmp_path, POSITION_STATE, "optimize maximize sharpe")
+    evaluator = Evaluator(EvaluatorSpec(script.read_text(), str(script), load_bars(small_csv), Objective("sharpe")))
+    programs = [evaluator.check(params) for params in Space(evaluator.base).grid().rows()]
+    window = Window(0, evaluator.bars.height)
+    evaluator.batch_size()  # sized once per evaluator, from its base program
+    compiled = []
+
+    def counting(nodes):
+        compiled.append(nodes)
+        return compile_position(nodes)
+
+    monkeypatch.setattr(pipeline, "compile_position", counting)
+    _, _, rows = evaluator.metric_rows(programs, window)
+    assert len(compiled) == len(programs) == 12
+    results = evaluator.backtests(programs, window)  # the frame path, program by program
+    np.testing.assert_array_equal(rows[:, ALL_KEYS.index("trades")], [r.metrics["all"]["trades"] for r in results])

@@ -19,9 +19,9 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
+from ..lang import ir
 from ..lang.checker import CheckedProgram
-from ..pipeline import (compile_engine_plan, engine_nodes, engine_signals, execution_config, position_program,
-                        rule_program)
+from ..pipeline import EngineInputs, engine_inputs, engine_plan, engine_signals, execution_config, rule_program
 from ..runtime.engine import Market, simulate
 from ..runtime.summary import ALL_KEYS, all_row
 
@@ -29,23 +29,24 @@ from ..runtime.summary import ALL_KEYS, all_row
 @dataclass(frozen=True)
 class Groups:
     """Programs by their engine inputs: `members[g]` are the positions (in the caller's list) of
-    the programs that share group g's inputs, `programs[g]` one of them."""
+    the programs that share group g's inputs, `first[g]` the first of them."""
 
-    programs: list[CheckedProgram]
+    first: list[int]
     members: list[list[int]]
 
 
-def group_by_inputs(programs: Sequence[CheckedProgram]) -> Groups:
-    """Group programs whose engine inputs are equal IR (they differ only in execution values)."""
+def group_by_inputs(inputs: Sequence[EngineInputs]) -> Groups:
+    """Group programs whose engine inputs (`engine_inputs`) are equal IR (they differ only in
+    execution values)."""
     index: dict[tuple, int] = {}
     groups = Groups([], [])
-    for position, checked in enumerate(programs):
-        key = tuple(engine_nodes(checked).items())
-        g = index.setdefault(key, len(groups.programs))
-        if g == len(groups.programs):
-            groups.programs.append(checked)
-            groups.members.append([])
-        groups.members[g].append(position)
+    with ir.shared_equality():
+        for position, engine in enumerate(inputs):
+            g = index.setdefault(tuple(engine.nodes.items()), len(groups.first))
+            if g == len(groups.first):
+                groups.first.append(position)
+                groups.members.append([])
+            groups.members[g].append(position)
     return groups
 
 
@@ -55,16 +56,20 @@ def metric_rows(programs: Sequence[CheckedProgram], bars: pl.DataFrame, market: 
     starts at bar `start` of `bars` (which end where the window ends: the bars before `start`
     warm the indicators up); `plan_size` groups share a plan at most (the memory budget)."""
     out = np.empty((len(programs), len(ALL_KEYS)))
-    groups = group_by_inputs(programs)
-    for first in range(0, len(groups.programs), plan_size):
-        shared = groups.programs[first:first + plan_size]
-        frame = compile_engine_plan(shared).evaluate(bars).slice(start)
-        for g, checked in enumerate(shared):
-            signals = engine_signals(checked, frame, prefix=f"{g}.")
-            for position in groups.members[first + g]:
+    inputs = [engine_inputs(checked) for checked in programs]  # once each: they compile position rules
+    with ir.shared_equality():  # the nodes compared while grouping, compared once more by the compiler
+        groups = group_by_inputs(inputs)
+        plans = [engine_plan([inputs[p] for p in groups.first[block:block + plan_size]])
+                 for block in range(0, len(groups.first), plan_size)]
+    for block, plan in zip(range(0, len(groups.first), plan_size), plans):
+        shared = groups.first[block:block + plan_size]
+        frame = plan.evaluate(bars).slice(start)
+        for g, first in enumerate(shared):
+            signals = engine_signals(programs[first], frame, prefix=f"{g}.", inputs=inputs[first])
+            for position in groups.members[block + g]:
                 # Rules reading position state run in the engine: their program may differ within a
                 # group (a param used only there is a constant of the program, not a plan column).
-                program = rule_program(position_program(programs[position]), frame, f"{g}.")
+                program = rule_program(inputs[position].program, frame, f"{g}.")
                 run = simulate(market, signals, execution_config(programs[position]), program)
                 out[position] = all_row(run.equity_part, run.trade_part, run.buy_and_hold_pct)
     return out

@@ -186,8 +186,11 @@ def engine_plan(inputs: Sequence[EngineInputs]) -> Plan:
     """`compile_engine_plan` of programs' `engine_inputs`."""
     plan = compile_nodes({f"{i}.{name}": node for i, engine in enumerate(inputs) for name, node in engine.nodes.items()})
     # Missing signals are false, filled in the plan's own (parallel) pass rather than per column.
-    return replace(plan, outputs={name: expr.fill_null(False).cast(pl.UInt8) if name.split(".", 1)[1] in SIGNALS else expr
+    return replace(plan, outputs={name: expr.fill_null(_FALSE).cast(pl.UInt8) if name.split(".", 1)[1] in SIGNALS else expr
                                   for name, expr in plan.outputs.items()})
+
+
+_FALSE = pl.lit(False)  # `fill_null(False)`'s literal, made once: a sweep's plans fill thousands of signals
 
 
 def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.DataFrame, *,

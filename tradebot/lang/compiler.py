@@ -190,10 +190,12 @@ class _Lowering:
     def __init__(self, outputs: Mapping[str, ir.Node], source: str | None = None) -> None:
         self.outputs = outputs
         self.source = source
-        self.uses: Counter[ir.Node] = Counter()
+        self.first: dict[ir.Node, ir.Node] = {}  # each node -> the first equal one met (`_key`)
+        self.keys: dict[int, tuple[ir.Node, int]] = {}  # id(node) -> (node, its `_key`)
+        self.uses: Counter[int] = Counter()  # `_key` -> uses
         for node in outputs.values():
             self._count(node)
-        self.columns: dict[ir.Node, tuple[str, int]] = {}  # node -> (column, layer)
+        self.columns: dict[int, tuple[str, int]] = {}  # `_key` of a node -> (column, layer)
         self.layers: list[list[pl.Expr]] = []
         self.scratch = 0  # builtins lowered so far (names their shared intermediates)
         self.resamples: dict[str, dict[str, ir.Node]] = {}  # timeframe -> {column: expression}
@@ -201,24 +203,37 @@ class _Lowering:
         self.others: dict[str, dict[str, ir.Node]] = {}  # symbol -> {column: expression}
         self.other_spans: dict[str, Span] = {}  # symbol -> its first `of`
         self.windows: list[WindowUse] = []
-        self.groups: dict[ir.Recurrence, tuple[str, int]] = {}  # recursion -> (struct column, layer)
+        self.groups: dict[int, tuple[str, int]] = {}  # `_key` of a recursion -> (struct column, layer)
+        self.literals: dict[tuple[Kind, str], pl.Expr] = {}  # a constant's kind and value -> its literal
+
+    def _key(self, node: ir.Node) -> int:
+        """The key of `node` in the dicts above: the id of the first node equal to it that this
+        compile met. A sweep's plan meets equal nodes of many programs, each looked up several
+        times: each node is compared with the others once, here, and every lookup after that
+        hashes an int. `keys` and `first` keep every node seen referenced: no id is a freed
+        node's, reused."""
+        found = self.keys.get(id(node))
+        if found is None:
+            found = self.keys[id(node)] = (node, id(self.first.setdefault(node, node)))
+        return found[1]
 
     def _count(self, node: ir.Node) -> None:
-        self.uses[node] += 1
-        if self.uses[node] == 1:  # count each distinct subtree's children once
+        key = self._key(node)
+        self.uses[key] += 1
+        if self.uses[key] == 1:  # count each distinct subtree's children once
             for child in ir.children(node):
                 self._count(child)
                 if _windows(node) and isinstance(child, ir.Op):
                     # A column, not a nested expression: Polars 2.1 can evaluate a when/then whose
                     # mask is all false to a single value, which shift/rolling then mishandle;
                     # with_columns broadcasts it to every bar.
-                    self.uses[child] += 1
+                    self.uses[self._key(child)] += 1
 
     def _materialize(self, node: ir.Node) -> bool:
         if isinstance(node, (ir.Const, ir.Resample, ir.OfSymbol)) or (isinstance(node, ir.Call) and not node.args
                                                           and REGISTRY[node.name].is_series):
             return False
-        return isinstance(node, ir.Call) or self.uses[node] > 1
+        return isinstance(node, ir.Call) or self.uses[self._key(node)] > 1
 
     def plan(self) -> Plan:
         outputs = {name: self._output(node) for name, node in self.outputs.items()}
@@ -237,8 +252,9 @@ class _Lowering:
 
     def expr(self, node: ir.Node) -> tuple[pl.Expr, int]:
         """The expression for `node` and the layer whose columns it reads."""
-        if node in self.columns:
-            column, layer = self.columns[node]
+        key = self._key(node)
+        if key in self.columns:
+            column, layer = self.columns[key]
             return pl.col(column), layer
         expr, depth = self._lower(node)
         if not self._materialize(node):
@@ -247,12 +263,15 @@ class _Lowering:
         while len(self.layers) <= depth:
             self.layers.append([])
         self.layers[depth].append(expr.alias(column))
-        self.columns[node] = (column, depth + 1)
+        self.columns[key] = (column, depth + 1)
         return pl.col(column), depth + 1
 
     def _lower(self, node: ir.Node) -> tuple[pl.Expr, int]:
-        if isinstance(node, ir.Const):
-            return _literal(node), 0
+        if isinstance(node, ir.Const):  # one literal per value: each use of a constant is lowered anew
+            key = (node.type.kind, repr(node.value))  # repr: -0.0 is not 0.0 here
+            if key not in self.literals:
+                self.literals[key] = _literal(node)
+            return self.literals[key], 0
         if isinstance(node, ir.Call):
             return self._call(node)
         if isinstance(node, ir.FieldOf):
@@ -317,8 +336,9 @@ class _Lowering:
 
     def _call_outputs(self, node: ir.Call) -> tuple[dict[str, pl.Expr], int]:
         """A multi-output builtin: every field is one column, computed together."""
-        if node in self.columns:
-            prefix, layer = self.columns[node]
+        key = self._key(node)
+        if key in self.columns:
+            prefix, layer = self.columns[key]
             return {f: pl.col(f"{prefix}_{f}") for f in node.type.fields}, layer
         values, depth = self._arguments(node)
         fields, depth = self._lower_builtin(node, values, depth)
@@ -326,13 +346,14 @@ class _Lowering:
         while len(self.layers) <= depth:
             self.layers.append([])
         self.layers[depth].extend(expr.alias(f"{prefix}_{f}") for f, expr in fields.items())
-        self.columns[node] = (prefix, depth + 1)
+        self.columns[key] = (prefix, depth + 1)
         return {f: pl.col(f"{prefix}_{f}") for f in fields}, depth + 1
 
     def _recurrence(self, group: ir.Recurrence) -> tuple[str, int]:
         """A recursion (lang/stateful/): its inputs are columns of earlier layers, and the VM's
         run over them one struct column with a field per member."""
-        if group not in self.groups:
+        key = self._key(group)
+        if key not in self.groups:
             program = compile_group(group)
             inputs = [self.expr(node) for node in program.inputs or (ir.Call("close", (), NUMBER_SERIES),)]
             depth = max(d for _, d in inputs)
@@ -340,8 +361,8 @@ class _Lowering:
             while len(self.layers) <= depth:
                 self.layers.append([])
             self.layers[depth].append(group_expr(group, program, [e for e, _ in inputs]).alias(column))
-            self.groups[group] = (column, depth + 1)
-        return self.groups[group]
+            self.groups[key] = (column, depth + 1)
+        return self.groups[key]
 
     def _resample(self, node: ir.Resample) -> tuple[pl.Expr, int]:
         """`expr @ tf`: a column the timeframe's resampling step adds before the first layer."""
@@ -358,7 +379,7 @@ class _Lowering:
         column = f"{prefix}{sum(len(c) for c in columns.values())}"
         columns.setdefault(step, {})[column] = node.expr
         spans.setdefault(step, node.span)
-        self.columns[node] = (column, 0)
+        self.columns[self._key(node)] = (column, 0)
         return pl.col(column), 0
 
 

@@ -171,8 +171,11 @@ def _binary(fn: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> Callable[[list[pl.Expr
 def _lower_crosses(now: str, before: str) -> Callable[[list[pl.Expr], int | None], pl.Expr]:
     def lower(args: list[pl.Expr], param: int | None) -> pl.Expr:
         a, b = args
-        return OPERATORS[now].lower([a, b], None) & OPERATORS[before].lower([a.shift(1), b.shift(1)], None)
+        return OPERATORS[now].lower([a, b], None) & OPERATORS[before].lower([a.shift(_ONE), b.shift(_ONE)], None)
     return lower
+
+
+_ONE = pl.lit(1)  # what `shift(1)` makes of its 1, made once: a sweep lowers thousands of crossings
 
 
 def _crossing(name: str, now: str, before: str, example: str) -> OpSpec:

@@ -69,11 +69,14 @@ def share(expr: pl.Expr) -> pl.Expr:
     return pl.col(name)
 
 
+_HEAD = pl.lit(None)
+
+
 @contextmanager
 def scratch_columns(prefix: str) -> Iterator[list[tuple[str, pl.Expr]]]:
     """Collects the intermediates `share` creates while a lowering runs, as (column, expr) in
     creation order (later ones may read earlier ones); names start with `prefix`."""
-    pending: list[tuple[str, pl.Expr]] = [(prefix, pl.lit(None))]  # the head only carries the prefix
+    pending: list[tuple[str, pl.Expr]] = [(prefix, _HEAD)]  # the head only carries the prefix
     token = _SCRATCH.set(pending)
     try:
         yield pending

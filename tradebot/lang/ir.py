@@ -31,7 +31,7 @@ class _Shared:
     def __hash__(self) -> int:
         cached = self.__dict__.get("_hash")
         if cached is None:
-            cached = hash((type(self).__name__, *(getattr(self, f.name) for f in fields(self) if f.compare)))
+            cached = hash((type(self).__name__, *(getattr(self, name) for name in _compared(type(self)))))
             object.__setattr__(self, "_hash", cached)
         return cached
 
@@ -80,10 +80,16 @@ def _same_structure(left: object, right: object) -> bool:
 
 def _field_pairs(a: object, b: object) -> list[tuple[object, object]]:
     """The compared fields of two nodes of one class, pair by pair (spans are not compared)."""
-    names = _COMPARED.get(type(a))
+    return [(getattr(a, name), getattr(b, name)) for name in _compared(type(a))]
+
+
+def _compared(cls: type) -> tuple[str, ...]:
+    """The names of a dataclass's compared fields (`dataclasses.fields` builds its list anew on
+    every call: a checker's hashing spent more time there than hashing)."""
+    names = _COMPARED.get(cls)
     if names is None:
-        names = _COMPARED[type(a)] = tuple(f.name for f in fields(a) if f.compare)  # type: ignore[arg-type]
-    return [(getattr(a, name), getattr(b, name)) for name in names]
+        names = _COMPARED[cls] = tuple(f.name for f in fields(cls) if f.compare)
+    return names
 
 
 _COMPARED: dict[type, tuple[str, ...]] = {}  # one entry per node class

@@ -20,7 +20,7 @@ from . import ir
 from .diagnostics import did_you_mean
 from .risk_check import RiskRules
 from .stateful.bytecode import Unsupported
-from .stateful.position import TRACKED, compile_position, exit_reason_code, reads_position
+from .stateful.position import TRACKED, PositionReads, compile_position, exit_reason_code, reads_position
 from ..market.vocab import EXIT_REASONS
 
 ErrorFn = Callable[..., object]
@@ -40,8 +40,10 @@ def check_position(series: Mapping[str, ir.Node], signals: Mapping[str, ir.Node]
     for side in ("long", "short"):
         rules = risk.side(side)
         nodes.update({f"{side}.{name}": level.value for name, level in rules.levels.items()})
+    reads = PositionReads()  # one walk over the nodes' shared graph
     for name, node in nodes.items():
-        _compilable(name, node, error, reported)
+        if reads.of(node):  # what reads no position value compiles to no program: nothing to refuse
+            _compilable(name, node, error, reported)
     _exit_reasons(nodes.values(), error)
     for side in ("long", "short"):
         _risk_side(side, risk, settings, error)

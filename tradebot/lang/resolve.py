@@ -34,7 +34,8 @@ INVALID = ir.Const(float("nan"), Type(Kind.NUMBER, False, ("<invalid>",)))
 
 
 def is_invalid(node: ir.Node) -> bool:
-    return node is INVALID or node == INVALID
+    # Only a constant can equal INVALID: no other node is compared (that would hash its graph).
+    return node is INVALID or (type(node) is ir.Const and node == INVALID)
 
 
 def const(value: object, type_: Type, span: Span) -> ir.Const:

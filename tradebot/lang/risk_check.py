@@ -93,12 +93,20 @@ def is_extended(setting: ast.Setting, spec: SettingSpec) -> bool:
 
 
 def form_defaults() -> dict[str, Any]:
-    """The settings values of every extended spec and form before the script sets any."""
+    """The settings values of every extended spec and form before the script sets any (a new
+    dict: the checker updates it)."""
+    return dict(_FORM_DEFAULTS)
+
+
+def _form_defaults() -> dict[str, Any]:
     values = {name: spec.default for name, spec in SETTINGS.items()
               if spec.extended and spec.kind not in ("level", "price")}
     for spec in SETTINGS.values():
         values.update({form.key: form.default for form in spec.forms if form.kind not in ("level", "price")})
     return values
+
+
+_FORM_DEFAULTS = _form_defaults()  # the registry is fixed: a sweep checks it once, not per trial
 
 
 def check_risk(settings: list[ast.Setting], time_exits: list[ast.TimeExit],

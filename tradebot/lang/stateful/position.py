@@ -47,10 +47,10 @@ OUTPUT = "="  # prefix of the program's outputs among its members (never a defin
 
 def reads_position(node: ir.Node) -> bool:
     """Whether `node` reads a position value (through definitions and recursions too)."""
-    return _Reads().of(node)
+    return PositionReads().of(node)
 
 
-class _Reads:
+class PositionReads:
     """`reads_position` of many nodes of one graph, each node looked at once."""
 
     def __init__(self) -> None:
@@ -106,7 +106,7 @@ def compile_position(nodes: Mapping[str, ir.Node]) -> PositionProgram | None:
 
 @functools.lru_cache(maxsize=256)
 def _compile(items: tuple[tuple[str, ir.Node], ...]) -> PositionProgram | None:
-    reads = _Reads()
+    reads = PositionReads()
     dynamic = [(name, node) for name, node in items if reads.of(node)]
     if not dynamic:
         return None
@@ -132,7 +132,7 @@ def _compile(items: tuple[tuple[str, ir.Node], ...]) -> PositionProgram | None:
     return PositionProgram(program, outputs, tracks, emitter.longest + 1, flat)
 
 
-def _groups(roots: Iterable[ir.Node], reads: _Reads) -> list[ir.Recurrence]:
+def _groups(roots: Iterable[ir.Node], reads: PositionReads) -> list[ir.Recurrence]:
     """The recursions reading position state that `roots` read, each once, in first-seen order."""
     found: dict[ir.Recurrence, None] = {}
     for node in ir.walk(*roots):
@@ -168,7 +168,7 @@ class _Swap:
 class _PositionEmitter(_Emitter):
     """The recursion emitter, plus position values as registers and their past as members."""
 
-    def __init__(self, names: tuple[str, ...], reads: _Reads) -> None:
+    def __init__(self, names: tuple[str, ...], reads: PositionReads) -> None:
         super().__init__(names)
         self.reads = reads
         self.tracks: list[tuple[int, int]] = []

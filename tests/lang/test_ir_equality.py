@@ -95,25 +95,52 @@ def test_programs_differing_deep_inside_compile_to_their_own_columns() -> None:
     np.testing.assert_allclose(frame["d"].to_numpy(), close - 2.0)
 
 
-@pytest.mark.parametrize("programs", [2, 8])
-def test_a_compile_walks_each_pair_of_equal_nodes_once(programs: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A sweep's programs differ at the top (their params) and share the subgraphs below: each
-    # dict lookup of a shared node (use counts, columns) walked its whole subgraph again.
-    expanded = 0
+def sweep_outputs(programs: int, depth: int) -> dict[str, ir.Node]:
+    """A sweep's programs: different at the top (their params), equal graphs of distinct objects
+    below."""
+    return {f"p{i}": ir.Op("-", (chain(-1.0, depth), ir.Const(float(i), NUMBER_CONST)), NUMBER_SERIES)
+            for i in range(programs)}
+
+
+@pytest.fixture
+def expansions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many node pairs the equality walk opens (one element per pair)."""
+    opened: list[int] = []
     field_pairs = ir._field_pairs
 
     def counting(a: object, b: object) -> list[tuple[object, object]]:
-        nonlocal expanded
-        expanded += 1
+        opened.append(1)
         return field_pairs(a, b)
 
     monkeypatch.setattr(ir, "_field_pairs", counting)
-    depth = 40
-    outputs = {f"p{i}": ir.Op("-", (chain(-1.0, depth), ir.Const(float(i), NUMBER_CONST)), NUMBER_SERIES)
-               for i in range(programs)}
+    return opened
+
+
+@pytest.mark.parametrize("programs", [2, 8])
+def test_lookups_in_a_scope_walk_each_pair_of_equal_nodes_once(programs: int, expansions: list[int]) -> None:
+    # A dict keyed by nodes (grouping a sweep's programs by their engine inputs) looks up each
+    # level of each program: without the scope's memory each lookup walked the graph below again.
+    outputs = sweep_outputs(programs, 40)
+    nodes = sum(len(list(ir.walk(node))) for node in outputs.values())
+    seen: dict[ir.Node, int] = {}
+    with ir.shared_equality():
+        for node in outputs.values():
+            for level in levels(node.args[0]):
+                seen.setdefault(level, len(seen))
+    assert len(seen) == 41  # the levels of one chain: every program's are equal to the first's
+    assert len(expansions) <= nodes
+
+
+@pytest.mark.parametrize("programs", [2, 8])
+def test_a_compile_places_each_node_once(programs: int, expansions: list[int]) -> None:
+    # The compiler's dicts (use counts, columns) meet each shared node of every program several
+    # times: comparing graphs each time made the work grow with depth x lookups.
+    outputs = sweep_outputs(programs, 40)
     nodes = sum(len(list(ir.walk(node))) for node in outputs.values())
     data = bars(5)
-    frame = compile_nodes(outputs).evaluate(data)
-    assert expanded <= nodes  # each node of a later program is paired with its equal once
+    plan = compile_nodes(outputs)
+    assert len(expansions) <= nodes
+    assert sum(len(layer) for layer in plan.layers) < 45  # the chain's columns once, not per program
+    frame = plan.evaluate(data)
     for i in range(programs):
         np.testing.assert_allclose(frame[f"p{i}"].to_numpy(), data["close"].to_numpy() - 1.0 - i)

@@ -281,10 +281,12 @@ def depth(node: Node, known: dict[int, tuple[Node, int]]) -> int:
         current, children_done = stack.pop()
         if id(current) in known:
             continue
-        if children_done:
-            below = [known[id(c)][1] for c in children(current)]
-            known[id(current)] = (current, 1 + max(below, default=0))
-            continue
-        stack.append((current, True))
-        stack.extend((c, False) for c in children(current) if id(c) not in known)
+        below = children(current)
+        if not below:  # a leaf: known at once (most nodes are)
+            known[id(current)] = (current, 1)
+        elif children_done:
+            known[id(current)] = (current, 1 + max(known[id(c)][1] for c in below))
+        else:
+            stack.append((current, True))
+            stack.extend((c, False) for c in below if id(c) not in known)
     return known[id(node)][1]

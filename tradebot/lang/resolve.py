@@ -34,8 +34,12 @@ INVALID = ir.Const(float("nan"), Type(Kind.NUMBER, False, ("<invalid>",)))
 
 
 def is_invalid(node: ir.Node) -> bool:
-    # Only a constant can equal INVALID: no other node is compared (that would hash its graph).
-    return node is INVALID or (type(node) is ir.Const and node == INVALID)
+    # Only a constant of INVALID's own type can equal it (a copy with another span): no other node
+    # is compared, which would hash its graph (a checker asks of every node it builds).
+    return node is INVALID or (type(node) is ir.Const and node.type.fields == _INVALID_FIELDS and node == INVALID)
+
+
+_INVALID_FIELDS = INVALID.type.fields
 
 
 def const(value: object, type_: Type, span: Span) -> ir.Const:

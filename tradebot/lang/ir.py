@@ -10,7 +10,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
-from typing import Iterator, Union
+from operator import attrgetter
+from typing import Callable, Iterator, Union
 
 from .ast import NOWHERE, Span
 from .types import Type
@@ -31,8 +32,8 @@ class _Shared:
     def __hash__(self) -> int:
         cached = self.__dict__.get("_hash")
         if cached is None:
-            cached = hash((type(self).__name__, *(getattr(self, name) for name in _compared(type(self)))))
-            object.__setattr__(self, "_hash", cached)
+            values = _VALUES.get(type(self)) or _values_of(type(self))
+            cached = self.__dict__["_hash"] = hash((type(self).__name__, *values(self)))
         return cached
 
     def __getstate__(self) -> dict[str, object]:
@@ -93,6 +94,16 @@ def _compared(cls: type) -> tuple[str, ...]:
 
 
 _COMPARED: dict[type, tuple[str, ...]] = {}  # one entry per node class
+
+
+def _values_of(cls: type) -> Callable[[object], tuple[object, ...]]:
+    """A function giving a node's compared field values as a tuple (attrgetter: one C call)."""
+    names = _compared(cls)
+    _VALUES[cls] = attrgetter(*names) if len(names) > 1 else (lambda node: (getattr(node, names[0]),))
+    return _VALUES[cls]
+
+
+_VALUES: dict[type, Callable[[object], tuple[object, ...]]] = {}  # one entry per node class
 
 # Within a `shared_equality` scope: the nodes proven equal, as classes of a union-find forest,
 # id(node) -> (node, a node of its class nearer the class's representative). Each entry keeps

@@ -63,7 +63,7 @@ class PositionReads:
             if id(node) in self.memo:
                 continue
             kids = ir.children(node)
-            if done:
+            if done or not kids:  # a leaf is settled at once (most nodes are)
                 self.memo[id(node)] = ((isinstance(node, ir.Call) and node.name in NAMES)
                                        or any(self.memo[id(k)] for k in kids))
                 continue

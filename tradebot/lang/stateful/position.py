@@ -101,6 +101,9 @@ class PositionProgram:
 def compile_position(nodes: Mapping[str, ir.Node]) -> PositionProgram | None:
     """The program computing those of `nodes` that read position state (None if none does);
     raises Unsupported (bytecode.py) for what cannot be computed bar by bar."""
+    reads = PositionReads()
+    if not any(reads.of(node) for node in nodes.values()):
+        return None  # most scripts: answered by one walk, without hashing the nodes for the cache
     return _compile(tuple(nodes.items()))
 
 

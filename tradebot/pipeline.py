@@ -162,10 +162,17 @@ def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
     """One plan computing the engine inputs of several programs (outputs prefixed `i.`): an
     indicator the programs share is computed once (the compiler dedupes equal IR)."""
     plan = compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
-                          for name, node in engine_nodes(checked).items()})
-    # Missing signals are false, filled in the plan's own (parallel) pass rather than per column.
+                          for name, node in engine_nodes(checked).items() if not _constant_signal(name, node)})
+    # Missing signals are false, filled in the plan's own (parallel) pass rather than per column;
+    # UInt8, which numpy views as booleans (`_flags`).
     return replace(plan, outputs={name: expr.fill_null(False).cast(pl.UInt8) if name.split(".", 1)[1] in SIGNALS else expr
                                   for name, expr in plan.outputs.items()})
+
+
+def _constant_signal(name: str, node: ir.Node) -> bool:
+    """A signal that is one value on every bar (a script without exit rules: `exit_long` is false),
+    which `engine_signals` makes without a plan column (two of four columns in many sweeps)."""
+    return name in SIGNALS and isinstance(node, ir.Const)
 
 
 def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.DataFrame, *,
@@ -184,8 +191,10 @@ def level_names(checked: CheckedProgram) -> list[str]:
 
 def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str = "") -> Signals:
     """The engine's inputs (`engine_nodes`) from the columns a plan computed (`prefix + name`)."""
-    return Signals(**{name: _flags(frame[prefix + name]) for name in SIGNALS},
-                   levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in level_names(checked)})
+    nodes = engine_nodes(checked)
+    flags = {name: np.full(frame.height, bool(nodes[name].value))  # type: ignore[attr-defined]
+             if _constant_signal(name, nodes[name]) else _flags(frame[prefix + name]) for name in SIGNALS}
+    return Signals(**flags, levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in level_names(checked)})
 
 
 def _flags(column: pl.Series) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from .arrays import booleans
 from .config import Config
 from .data.access import refusal, script_data_roots
 from .data.loader import load_ohlcv
@@ -163,9 +164,8 @@ def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
     indicator the programs share is computed once (the compiler dedupes equal IR)."""
     plan = compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
                           for name, node in engine_nodes(checked).items() if not _constant_signal(name, node)})
-    # Missing signals are false, filled in the plan's own (parallel) pass rather than per column;
-    # UInt8, which numpy views as booleans (`_flags`).
-    return replace(plan, outputs={name: expr.fill_null(False).cast(pl.UInt8) if name.split(".", 1)[1] in SIGNALS else expr
+    # Missing signals are false, filled in the plan's own (parallel) pass rather than per column.
+    return replace(plan, outputs={name: expr.fill_null(False) if name.split(".", 1)[1] in SIGNALS else expr
                                   for name, expr in plan.outputs.items()})
 
 
@@ -200,9 +200,7 @@ def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str 
 def _flags(column: pl.Series) -> np.ndarray:
     """A signal column as booleans, missing as false (the fill only when something is missing:
     it costs a Polars pass, a sweep's signals rarely need it)."""
-    if column.dtype == pl.UInt8:
-        return column.to_numpy().view(np.bool_)
-    return (column.fill_null(False) if column.null_count() else column).to_numpy()
+    return booleans(column.fill_null(False) if column.null_count() else column)
 
 
 def read_script(path: Path) -> str:

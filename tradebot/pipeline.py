@@ -159,13 +159,17 @@ def _engine_values(checked: CheckedProgram) -> dict[str, ir.Node]:
     return nodes
 
 
-def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
+def compile_engine_plan(programs: Sequence[CheckedProgram], *, precomputed: Mapping[ir.Node, str] | None = None,
+                        keep: Mapping[str, ir.Node] | None = None) -> Plan:
     """One plan computing the engine inputs of several programs (outputs prefixed `i.`): an
-    indicator the programs share is computed once (the compiler dedupes equal IR)."""
-    plan = compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
-                          for name, node in engine_nodes(checked).items() if not _constant_signal(name, node)})
+    indicator the programs share is computed once (the compiler dedupes equal IR). `precomputed`:
+    nodes the bars already hold as columns (`compile_nodes`); `keep`: more outputs, by name (the
+    indicators a sweep keeps for its next batches)."""
+    nodes = {f"{i}.{name}": node for i, checked in enumerate(programs)
+             for name, node in engine_nodes(checked).items() if not _constant_signal(name, node)}
+    plan = compile_nodes({**nodes, **(keep or {})}, precomputed=precomputed)
     # Missing signals are false, filled in the plan's own (parallel) pass rather than per column.
-    return replace(plan, outputs={name: expr.fill_null(False) if name.split(".", 1)[1] in SIGNALS else expr
+    return replace(plan, outputs={name: expr.fill_null(False) if name.split(".", 1)[-1] in SIGNALS else expr
                                   for name, expr in plan.outputs.items()})
 
 

@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from .arrays import booleans
 from .config import Config
 from .data.access import refusal, script_data_roots
 from .data.loader import load_ohlcv
@@ -176,21 +177,33 @@ def _engine_values(checked: CheckedProgram) -> dict[str, ir.Node]:
     return nodes
 
 
-def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
+def compile_engine_plan(programs: Sequence[CheckedProgram], *, precomputed: Mapping[ir.Node, str] | None = None,
+                        keep: Mapping[str, ir.Node] | None = None) -> Plan:
     """One plan computing the engine inputs of several programs (outputs prefixed `i.`): an
-    indicator the programs share is computed once (the compiler dedupes equal IR)."""
-    return engine_plan([engine_inputs(checked) for checked in programs])
+    indicator the programs share is computed once (the compiler dedupes equal IR). `precomputed`:
+    nodes the bars already hold as columns (`compile_nodes`); `keep`: more outputs, by name (the
+    indicators a sweep keeps for its next batches)."""
+    return engine_plan([engine_inputs(checked) for checked in programs], precomputed=precomputed, keep=keep)
 
 
-def engine_plan(inputs: Sequence[EngineInputs]) -> Plan:
+def engine_plan(inputs: Sequence[EngineInputs], *, precomputed: Mapping[ir.Node, str] | None = None,
+                keep: Mapping[str, ir.Node] | None = None) -> Plan:
     """`compile_engine_plan` of programs' `engine_inputs`."""
-    plan = compile_nodes({f"{i}.{name}": node for i, engine in enumerate(inputs) for name, node in engine.nodes.items()})
+    nodes = {f"{i}.{name}": node for i, engine in enumerate(inputs)
+             for name, node in engine.nodes.items() if not _constant_signal(name, node)}
+    plan = compile_nodes({**nodes, **(keep or {})}, precomputed=precomputed)
     # Missing signals are false, filled in the plan's own (parallel) pass rather than per column.
-    return replace(plan, outputs={name: expr.fill_null(_FALSE).cast(pl.UInt8) if name.split(".", 1)[1] in SIGNALS else expr
+    return replace(plan, outputs={name: expr.fill_null(_FALSE) if name.split(".", 1)[-1] in SIGNALS else expr
                                   for name, expr in plan.outputs.items()})
 
 
 _FALSE = pl.lit(False)  # `fill_null(False)`'s literal, made once: a sweep's plans fill thousands of signals
+
+
+def _constant_signal(name: str, node: ir.Node) -> bool:
+    """A signal that is one value on every bar (a script without exit rules: `exit_long` is false),
+    which `engine_signals` makes without a plan column (two of four columns in many sweeps)."""
+    return name in SIGNALS and isinstance(node, ir.Const)
 
 
 def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.DataFrame, *,
@@ -211,17 +224,17 @@ def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str 
                    inputs: EngineInputs | None = None) -> Signals:
     """The engine's inputs (`engine_nodes`) from the columns a plan computed (`prefix + name`);
     `inputs`: `checked`'s `engine_inputs` when the caller has them."""
-    levels = (inputs or engine_inputs(checked)).levels
-    return Signals(**{name: _flags(frame[prefix + name]) for name in SIGNALS},
-                   levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in levels})
+    engine = inputs or engine_inputs(checked)
+    nodes = engine.nodes
+    flags = {name: np.full(frame.height, bool(nodes[name].value))  # type: ignore[attr-defined]
+             if _constant_signal(name, nodes[name]) else _flags(frame[prefix + name]) for name in SIGNALS}
+    return Signals(**flags, levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in engine.levels})
 
 
 def _flags(column: pl.Series) -> np.ndarray:
     """A signal column as booleans, missing as false (the fill only when something is missing:
     it costs a Polars pass, a sweep's signals rarely need it)."""
-    if column.dtype == pl.UInt8:
-        return column.to_numpy().view(np.bool_)
-    return (column.fill_null(False) if column.null_count() else column).to_numpy()
+    return booleans(column.fill_null(False) if column.null_count() else column)
 
 
 def read_script(path: Path) -> str:

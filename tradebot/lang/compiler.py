@@ -174,11 +174,13 @@ def compile_program(checked: CheckedProgram, *, series: Iterable[str] = (), sign
 
 
 def compile_nodes(outputs: Mapping[str, ir.Node], *, source: str | None = None,
-                  text: str | None = None) -> Plan:
+                  text: str | None = None, precomputed: Mapping[ir.Node, str] | None = None) -> Plan:
     """`source`: the script's file name, to say where an `@ timeframe` that does not fit is;
-    `text`: the script's text, to show where a window longer than the data is."""
+    `text`: the script's text, to show where a window longer than the data is. `precomputed`:
+    nodes whose values the bars the plan is evaluated on already hold, by column name (a sweep's
+    indicators computed by an earlier batch, optimize/columns.py): read, not computed."""
     with ir.shared_equality():  # the outputs of many programs (a sweep) hold equal, distinct nodes
-        plan = _Lowering(outputs, source).plan()
+        plan = _Lowering(outputs, source, precomputed or {}).plan()
     if text is None:
         return plan
     script = (text, source or "<script>")
@@ -187,15 +189,18 @@ def compile_nodes(outputs: Mapping[str, ir.Node], *, source: str | None = None,
 
 
 class _Lowering:
-    def __init__(self, outputs: Mapping[str, ir.Node], source: str | None = None) -> None:
+    def __init__(self, outputs: Mapping[str, ir.Node], source: str | None = None,
+                 precomputed: Mapping[ir.Node, str] | None = None) -> None:
         self.outputs = outputs
         self.source = source
         self.first: dict[ir.Node, ir.Node] = {}  # each node -> the first equal one met (`_key`)
         self.keys: dict[int, tuple[ir.Node, int]] = {}  # id(node) -> (node, its `_key`)
+        # `_key` of a node -> (column, layer); a precomputed node is a column of the bars (layer 0)
+        self.columns: dict[int, tuple[str, int]] = {self._key(node): (name, 0)
+                                                    for node, name in (precomputed or {}).items()}
         self.uses: Counter[int] = Counter()  # `_key` -> uses
         for node in outputs.values():
             self._count(node)
-        self.columns: dict[int, tuple[str, int]] = {}  # `_key` of a node -> (column, layer)
         self.layers: list[list[pl.Expr]] = []
         self.scratch = 0  # builtins lowered so far (names their shared intermediates)
         self.resamples: dict[str, dict[str, ir.Node]] = {}  # timeframe -> {column: expression}
@@ -220,7 +225,7 @@ class _Lowering:
     def _count(self, node: ir.Node) -> None:
         key = self._key(node)
         self.uses[key] += 1
-        if self.uses[key] == 1:  # count each distinct subtree's children once
+        if self.uses[key] == 1 and key not in self.columns:  # each distinct subtree's children once
             for child in ir.children(node):
                 self._count(child)
                 if _windows(node) and isinstance(child, ir.Op):

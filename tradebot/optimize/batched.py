@@ -24,6 +24,7 @@ from ..lang.checker import CheckedProgram
 from ..pipeline import EngineInputs, engine_inputs, engine_plan, engine_signals, execution_config, rule_program
 from ..runtime.engine import Market, simulate
 from ..runtime.summary import ALL_KEYS, all_row
+from .columns import ColumnCache
 
 
 @dataclass(frozen=True)
@@ -51,19 +52,17 @@ def group_by_inputs(inputs: Sequence[EngineInputs]) -> Groups:
 
 
 def metric_rows(programs: Sequence[CheckedProgram], bars: pl.DataFrame, market: Market, *,
-                start: int, plan_size: int) -> np.ndarray:
+                start: int, plan_size: int, cache: ColumnCache | None = None) -> np.ndarray:
     """(len(programs), len(ALL_KEYS)) numbers: each program's "all" metrics on the window that
     starts at bar `start` of `bars` (which end where the window ends: the bars before `start`
-    warm the indicators up); `plan_size` groups share a plan at most (the memory budget)."""
+    warm the indicators up); `plan_size` groups share a plan at most (the memory budget).
+    `cache`: indicator columns earlier batches computed on the same bars (columns.py)."""
     out = np.empty((len(programs), len(ALL_KEYS)))
     inputs = [engine_inputs(checked) for checked in programs]  # once each: they compile position rules
-    with ir.shared_equality():  # the nodes compared while grouping, compared once more by the compiler
-        groups = group_by_inputs(inputs)
-        plans = [engine_plan([inputs[p] for p in groups.first[block:block + plan_size]])
-                 for block in range(0, len(groups.first), plan_size)]
-    for block, plan in zip(range(0, len(groups.first), plan_size), plans):
+    groups = group_by_inputs(inputs)
+    for block in range(0, len(groups.first), plan_size):
         shared = groups.first[block:block + plan_size]
-        frame = plan.evaluate(bars).slice(start)
+        frame = _input_frame([inputs[p] for p in shared], bars, cache).slice(start)
         for g, first in enumerate(shared):
             signals = engine_signals(programs[first], frame, prefix=f"{g}.", inputs=inputs[first])
             for position in groups.members[block + g]:
@@ -73,3 +72,16 @@ def metric_rows(programs: Sequence[CheckedProgram], bars: pl.DataFrame, market: 
                 run = simulate(market, signals, execution_config(programs[position]), program)
                 out[position] = all_row(run.equity_part, run.trade_part, run.buy_and_hold_pct)
     return out
+
+
+def _input_frame(inputs: Sequence[EngineInputs], bars: pl.DataFrame, cache: ColumnCache | None) -> pl.DataFrame:
+    """One plan's engine inputs for programs (their `engine_inputs`) on `bars`, reading the
+    indicators `cache` holds and keeping those it computes."""
+    if cache is None:
+        return engine_plan(inputs).evaluate(bars)
+    with ir.shared_equality():  # the cache's nodes (earlier batches') and the plan's, compared once
+        held, wanted = cache.plan_inputs([node for engine in inputs for node in engine.nodes.values()], bars.height)
+        plan = engine_plan(inputs, precomputed=held, keep=wanted)
+    frame = plan.evaluate(cache.bars_with(bars, held))
+    cache.keep(frame, wanted)
+    return frame

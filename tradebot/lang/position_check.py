@@ -20,7 +20,7 @@ from . import ir
 from .diagnostics import did_you_mean
 from .risk_check import RiskRules
 from .stateful.bytecode import Unsupported
-from .stateful.position import TRACKED, PositionReads, compile_position, exit_reason_code, reads_position
+from .stateful.position import TRACKED, PositionReads, compile_position, exit_reason_code
 from ..market.vocab import EXIT_REASONS
 
 ErrorFn = Callable[..., object]
@@ -46,7 +46,7 @@ def check_position(series: Mapping[str, ir.Node], signals: Mapping[str, ir.Node]
             _compilable(name, node, error, reported)
     _exit_reasons(nodes.values(), error)
     for side in ("long", "short"):
-        _risk_side(side, risk, settings, error)
+        _risk_side(side, risk, settings, error, reads)
 
 
 def _compilable(name: str, node: ir.Node, error: ErrorFn, reported: set[tuple[int, int]]) -> None:
@@ -83,7 +83,8 @@ def _exit_reasons(nodes, error: ErrorFn) -> None:
                       did_you_mean(arg.value, EXIT_REASONS) or "exit reasons are: " + ", ".join(EXIT_REASONS))
 
 
-def _risk_side(side: str, risk: RiskRules, settings: Mapping[str, Any], error: ErrorFn) -> None:
+def _risk_side(side: str, risk: RiskRules, settings: Mapping[str, Any], error: ErrorFn,
+               reads: PositionReads) -> None:
     rules = risk.side(side)
     fixed = {"break_even": ("a break-even trigger", rules.levels.get("break_even"))}
     if rules.entry is not None:
@@ -91,19 +92,19 @@ def _risk_side(side: str, risk: RiskRules, settings: Mapping[str, Any], error: E
     for what, spec in fixed.values():
         value = getattr(spec, "value", None) if spec is not None else None
         value = getattr(spec, "price", value)
-        if value is not None and reads_position(value):
+        if value is not None and reads.of(value):
             error(f"{what} cannot read position state", spec.span,  # type: ignore[union-attr]
                   "it is fixed when the entry order is placed, before the position it would read "
                   "exists; a stop or target may read it (set at each close)")
     target = rules.levels.get("take_profit")
-    if target is not None and rules.ladder and reads_position(target.value):
+    if target is not None and rules.ladder and reads.of(target.value):
         error(f"a target that reads position state cannot sit beside the {side} ladder's targets",
               target.span, "the engine would move the rungs' targets with it: give the rungs' "
               "distances only (e.g. `take_profit long 2% exit 50%`) and let the rest ride a "
               "trailing stop, or drop the ladder")
     stop = rules.levels.get("stop_loss")
     size = settings.get("size")
-    if stop is not None and reads_position(stop.value) and size and size[0] == "risk":
+    if stop is not None and reads.of(stop.value) and size and size[0] == "risk":
         error("`size risk` sizes an entry from its stop, and this stop reads position state",
               stop.span, "such a stop is set at the close of the entry bar, after the entry was "
               "sized: give the stop without position values, or size by equity")

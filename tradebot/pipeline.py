@@ -196,8 +196,10 @@ def level_names(checked: CheckedProgram) -> list[str]:
 def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str = "") -> Signals:
     """The engine's inputs (`engine_nodes`) from the columns a plan computed (`prefix + name`)."""
     nodes = engine_nodes(checked)
-    flags = {name: np.full(frame.height, bool(nodes[name].value))  # type: ignore[attr-defined]
-             if _constant_signal(name, nodes[name]) else _flags(frame[prefix + name]) for name in SIGNALS}
+    # A constant signal the plan left out (`compile_engine_plan`) is made here; one it computed is
+    # read, since the caller may have changed it (a paper session's warm-up turns every signal off).
+    flags = {name: _flags(frame[prefix + name]) if prefix + name in frame or not _constant_signal(name, nodes[name])
+             else np.full(frame.height, bool(nodes[name].value)) for name in SIGNALS}  # type: ignore[attr-defined]
     return Signals(**flags, levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in level_names(checked)})
 
 

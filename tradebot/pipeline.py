@@ -226,8 +226,10 @@ def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str 
     `inputs`: `checked`'s `engine_inputs` when the caller has them."""
     engine = inputs or engine_inputs(checked)
     nodes = engine.nodes
-    flags = {name: np.full(frame.height, bool(nodes[name].value))  # type: ignore[attr-defined]
-             if _constant_signal(name, nodes[name]) else _flags(frame[prefix + name]) for name in SIGNALS}
+    # A constant signal the plan left out (`compile_engine_plan`) is made here; one it computed is
+    # read, since the caller may have changed it (a paper session's warm-up turns every signal off).
+    flags = {name: _flags(frame[prefix + name]) if prefix + name in frame or not _constant_signal(name, nodes[name])
+             else np.full(frame.height, bool(nodes[name].value)) for name in SIGNALS}  # type: ignore[attr-defined]
     return Signals(**flags, levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in engine.levels})
 
 

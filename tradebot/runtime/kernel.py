@@ -1331,7 +1331,8 @@ def _symbol_rules(book, lots, exits, j, own_bar, t, c, flat_at_open, pending_sid
 
 @njit(cache=True)
 def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_short, exit_short,
-                       rank, levels, modes, ints, floats, max_positions, program):
+                       rank, levels, modes, ints, floats, max_positions, program, trades, symbols,
+                       equity, drawdown, position, pnl):
     """Run every symbol's signals over one timeline with one account.
 
     Prices, signals and `rank` are (bars, symbols) matrices; a symbol without a bar at a time
@@ -1345,8 +1346,12 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
     symbol every step is `step`'s, in its order. `program`: `step`'s, with the PR_PER_SYMBOL slots
     stacked per symbol (portfolio.portfolio_program).
 
-    Returns (trades, their symbols, equity, positions (bars, symbols), each symbol's P&L
-    (bars, symbols), drawdown, ruin).
+    The caller allocates the outputs (numpy's huge pages, as `simulate` says: the two (bars,
+    symbols) matrices alone were 8,000 page faults a run of 20 symbols × 100k bars): `trades`
+    (TRADE_FIELDS columns) and `symbols` with room for n + m records (grown here when a bar needs
+    more), `equity` and `drawdown` per bar, `position` and `pnl` (bars, symbols), zeros.
+    Returns (trades, their symbols: the rows recorded, equity, positions, each symbol's P&L,
+    drawdown, ruin).
     """
     n, m = open_.shape
     costs = _costs(floats)
@@ -1371,8 +1376,6 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
                 last[j] = t
                 break
     lots = np.empty((m, rows, LOT_FIELDS))
-    trades = np.empty((n + m, TRADE_FIELDS))
-    symbols = np.empty(n + m, dtype=np.int64)
     o_exit = np.full(m, NO_EXIT, dtype=np.int64)
     o_portion = np.ones(m)
     p_int = np.empty((m, 4), dtype=np.int64)
@@ -1381,10 +1384,6 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
         _keep_pending(p_int, p_float, j, no_pending(), np.nan)
     keys = np.empty(m)
     candidates = np.empty(m, dtype=np.int64)
-    equity = np.empty(n)
-    drawdown = np.empty(n)
-    position = np.zeros((n, m))
-    pnl = np.zeros((n, m))
     k, peak, ruin_bar, shortfall = 0, -np.inf, -1, 0.0
     for t in range(n):
         if ruin_bar >= 0:
@@ -1511,5 +1510,5 @@ def simulate_portfolio(open_, high, low, close, enter_long, exit_long, enter_sho
                 placed_now = pending.side != FLAT and pending.signal_bar == t
                 _keep_pending(p_int, p_float, j, pending,
                               rank[t, j] if placed_now else p_float[j, 5])
-    return (trades[:k].copy(), symbols[:k].copy(), equity, position, pnl, drawdown,
+    return (trades[:k], symbols[:k], equity, position, pnl, drawdown,
             np.array([ruin_bar, shortfall]))

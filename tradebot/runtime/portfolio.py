@@ -86,9 +86,11 @@ def run_portfolio(bars: PortfolioBars, signals: Sequence[Signals], rank: np.ndar
     levels = tuple(_level_matrix(value, signals) for value in level_values(config))
     modes, ints, floats = kernel_settings(config)
     modes, program = portfolio_program(programs, config, modes, m)
-    records, tags, equity, position, pnl, drawdowns, ruin = _kernel().simulate_portfolio(
+    kn = _kernel()
+    records, tags, equity, position, pnl, drawdowns, ruin = kn.simulate_portfolio(
         *prices, *flags, _kernel_array(rank, np.float64), levels, modes, ints, floats,
-        np.int64(max_positions), program)
+        np.int64(max_positions), program, np.empty((n + m, kn.TRADE_FIELDS)), np.empty(n + m, dtype=np.int64),
+        np.empty(n), np.empty(n), np.zeros((n, m)), np.zeros((n, m)))
     timestamps = bars.timestamps
     trades = trades_frame(records, timestamps)
     trades = trades.insert_column(0, pl.Series("symbol", bars.symbols, dtype=pl.String).gather(tags))

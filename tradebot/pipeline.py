@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from .arrays import booleans
 from .config import Config
 from .data.access import refusal, script_data_roots
 from .data.loader import load_ohlcv
@@ -158,14 +159,24 @@ def _engine_values(checked: CheckedProgram) -> dict[str, ir.Node]:
     return nodes
 
 
-def compile_engine_plan(programs: Sequence[CheckedProgram]) -> Plan:
+def compile_engine_plan(programs: Sequence[CheckedProgram], *, precomputed: Mapping[ir.Node, str] | None = None,
+                        keep: Mapping[str, ir.Node] | None = None) -> Plan:
     """One plan computing the engine inputs of several programs (outputs prefixed `i.`): an
-    indicator the programs share is computed once (the compiler dedupes equal IR)."""
-    plan = compile_nodes({f"{i}.{name}": node for i, checked in enumerate(programs)
-                          for name, node in engine_nodes(checked).items()})
+    indicator the programs share is computed once (the compiler dedupes equal IR). `precomputed`:
+    nodes the bars already hold as columns (`compile_nodes`); `keep`: more outputs, by name (the
+    indicators a sweep keeps for its next batches)."""
+    nodes = {f"{i}.{name}": node for i, checked in enumerate(programs)
+             for name, node in engine_nodes(checked).items() if not _constant_signal(name, node)}
+    plan = compile_nodes({**nodes, **(keep or {})}, precomputed=precomputed)
     # Missing signals are false, filled in the plan's own (parallel) pass rather than per column.
-    return replace(plan, outputs={name: expr.fill_null(False).cast(pl.UInt8) if name.split(".", 1)[1] in SIGNALS else expr
+    return replace(plan, outputs={name: expr.fill_null(False) if name.split(".", 1)[-1] in SIGNALS else expr
                                   for name, expr in plan.outputs.items()})
+
+
+def _constant_signal(name: str, node: ir.Node) -> bool:
+    """A signal that is one value on every bar (a script without exit rules: `exit_long` is false),
+    which `engine_signals` makes without a plan column (two of four columns in many sweeps)."""
+    return name in SIGNALS and isinstance(node, ir.Const)
 
 
 def backtest_from_frame(checked: CheckedProgram, bars: pl.DataFrame, frame: pl.DataFrame, *,
@@ -184,16 +195,18 @@ def level_names(checked: CheckedProgram) -> list[str]:
 
 def engine_signals(checked: CheckedProgram, frame: pl.DataFrame, *, prefix: str = "") -> Signals:
     """The engine's inputs (`engine_nodes`) from the columns a plan computed (`prefix + name`)."""
-    return Signals(**{name: _flags(frame[prefix + name]) for name in SIGNALS},
-                   levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in level_names(checked)})
+    nodes = engine_nodes(checked)
+    # A constant signal the plan left out (`compile_engine_plan`) is made here; one it computed is
+    # read, since the caller may have changed it (a paper session's warm-up turns every signal off).
+    flags = {name: _flags(frame[prefix + name]) if prefix + name in frame or not _constant_signal(name, nodes[name])
+             else np.full(frame.height, bool(nodes[name].value)) for name in SIGNALS}  # type: ignore[attr-defined]
+    return Signals(**flags, levels={name: frame[prefix + name].cast(pl.Float64).to_numpy() for name in level_names(checked)})
 
 
 def _flags(column: pl.Series) -> np.ndarray:
     """A signal column as booleans, missing as false (the fill only when something is missing:
     it costs a Polars pass, a sweep's signals rarely need it)."""
-    if column.dtype == pl.UInt8:
-        return column.to_numpy().view(np.bool_)
-    return (column.fill_null(False) if column.null_count() else column).to_numpy()
+    return booleans(column.fill_null(False) if column.null_count() else column)
 
 
 def read_script(path: Path) -> str:

@@ -309,8 +309,10 @@ def test_rolling_extreme_values_equal_a_naive_window(data, n, highest) -> None:
     x = readonly(x)
     got = windows.rolling_extreme(x, n, highest, False)
     assert_same(got, windows_of(x, n, np.max if highest else np.min))
-    values, probe = windows.extreme_values(x, n, highest)  # support.window's `summed`
+    into = np.empty(size)
+    values, probe = windows.extreme_values(x, n, highest, into)  # support.window's `summed` and `into`
     assert_same(values, got)
+    assert values is into or np.shares_memory(values, into)
     if not np.isnan(probe):  # it vouches that no value after the window's warm-up is NaN
         assert not np.isnan(values[n - 1:]).any()
     assert np.isnan(probe) <= np.isnan(x).any()  # and fails only on a NaN

@@ -174,10 +174,12 @@ def compile_program(checked: CheckedProgram, *, series: Iterable[str] = (), sign
 
 
 def compile_nodes(outputs: Mapping[str, ir.Node], *, source: str | None = None,
-                  text: str | None = None) -> Plan:
+                  text: str | None = None, precomputed: Mapping[ir.Node, str] | None = None) -> Plan:
     """`source`: the script's file name, to say where an `@ timeframe` that does not fit is;
-    `text`: the script's text, to show where a window longer than the data is."""
-    plan = _Lowering(outputs, source).plan()
+    `text`: the script's text, to show where a window longer than the data is. `precomputed`:
+    nodes whose values the bars the plan is evaluated on already hold, by column name (a sweep's
+    indicators computed by an earlier batch, optimize/columns.py): read, not computed."""
+    plan = _Lowering(outputs, source, precomputed or {}).plan()
     if text is None:
         return plan
     script = (text, source or "<script>")
@@ -186,13 +188,15 @@ def compile_nodes(outputs: Mapping[str, ir.Node], *, source: str | None = None,
 
 
 class _Lowering:
-    def __init__(self, outputs: Mapping[str, ir.Node], source: str | None = None) -> None:
+    def __init__(self, outputs: Mapping[str, ir.Node], source: str | None = None,
+                 precomputed: Mapping[ir.Node, str] | None = None) -> None:
         self.outputs = outputs
         self.source = source
+        # node -> (column, layer); a precomputed node is a column of the bars (layer 0)
+        self.columns: dict[ir.Node, tuple[str, int]] = {node: (name, 0) for node, name in (precomputed or {}).items()}
         self.uses: Counter[ir.Node] = Counter()
         for node in outputs.values():
             self._count(node)
-        self.columns: dict[ir.Node, tuple[str, int]] = {}  # node -> (column, layer)
         self.layers: list[list[pl.Expr]] = []
         self.scratch = 0  # builtins lowered so far (names their shared intermediates)
         self.resamples: dict[str, dict[str, ir.Node]] = {}  # timeframe -> {column: expression}
@@ -204,7 +208,7 @@ class _Lowering:
 
     def _count(self, node: ir.Node) -> None:
         self.uses[node] += 1
-        if self.uses[node] == 1:  # count each distinct subtree's children once
+        if self.uses[node] == 1 and node not in self.columns:  # each distinct subtree's children once
             for child in ir.children(node):
                 self._count(child)
                 if _windows(node) and isinstance(child, ir.Op):

@@ -34,6 +34,7 @@ from ..pipeline import OBJECTIVES, backtest_from_frame, compile_engine_plan
 from ..runtime.engine import BacktestResult, Market
 from ..runtime.summary import ALL_KEYS, COUNT_KEYS
 from .batched import metric_rows
+from .columns import ColumnCache
 from .space import Candidates
 
 DEFAULT_MEMORY_MB = 256
@@ -114,6 +115,8 @@ class Evaluator:
         self.base = self.check({})
         self._batch: int | None = None
         self._markets: dict[Window, Market] = {}
+        # A quarter of the memory budget keeps indicators for the next batches, the rest is the plans'.
+        self._columns = ColumnCache(self.spec.memory_mb * 2**20 // 4)
 
     def check(self, params: Mapping[str, float]) -> CheckedProgram:
         """The script checked with `params` as overrides (ScriptDiagnostics if it fails)."""
@@ -132,7 +135,7 @@ class Evaluator:
             plan = compile_engine_plan([self.base])
             columns = sum(len(layer) for layer in plan.layers) + len(plan.outputs)
             per_combo = columns * BYTES_PER_CELL * WORKING_COPIES * max(self.bars.height, 1)
-            self._batch = max(1, min(MAX_BATCH, self.spec.memory_mb * 2**20 // per_combo))
+            self._batch = max(1, min(MAX_BATCH, self.spec.memory_mb * 2**20 * 3 // 4 // per_combo))
         return self._batch
 
     def run(self, candidates: Candidates, window: Window) -> pl.DataFrame:
@@ -158,7 +161,8 @@ class Evaluator:
         if not programs:
             return ALL_KEYS, COUNT_KEYS, np.empty((0, len(ALL_KEYS)))
         return ALL_KEYS, COUNT_KEYS, metric_rows(programs, self.bars.slice(0, window.end), self.market(window),
-                                                 start=window.start, plan_size=self.batch_size())
+                                                 start=window.start, plan_size=self.batch_size(),
+                                                 cache=self._columns)
 
     def market(self, window: Window) -> Market:
         """The window's bars as the engine reads them, prepared once per window (the last one

@@ -24,6 +24,7 @@ from ..pipeline import (compile_engine_plan, engine_nodes, engine_signals, execu
                         rule_program)
 from ..runtime.engine import Market, simulate
 from ..runtime.summary import ALL_KEYS, all_row
+from .columns import ColumnCache
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,16 @@ def group_by_inputs(programs: Sequence[CheckedProgram]) -> Groups:
 
 
 def metric_rows(programs: Sequence[CheckedProgram], bars: pl.DataFrame, market: Market, *,
-                start: int, plan_size: int) -> np.ndarray:
+                start: int, plan_size: int, cache: ColumnCache | None = None) -> np.ndarray:
     """(len(programs), len(ALL_KEYS)) numbers: each program's "all" metrics on the window that
     starts at bar `start` of `bars` (which end where the window ends: the bars before `start`
-    warm the indicators up); `plan_size` groups share a plan at most (the memory budget)."""
+    warm the indicators up); `plan_size` groups share a plan at most (the memory budget).
+    `cache`: indicator columns earlier batches computed on the same bars (columns.py)."""
     out = np.empty((len(programs), len(ALL_KEYS)))
     groups = group_by_inputs(programs)
     for first in range(0, len(groups.programs), plan_size):
         shared = groups.programs[first:first + plan_size]
-        frame = compile_engine_plan(shared).evaluate(bars).slice(start)
+        frame = _engine_inputs(shared, bars, cache).slice(start)
         for g, checked in enumerate(shared):
             signals = engine_signals(checked, frame, prefix=f"{g}.")
             for position in groups.members[first + g]:
@@ -68,3 +70,15 @@ def metric_rows(programs: Sequence[CheckedProgram], bars: pl.DataFrame, market: 
                 run = simulate(market, signals, execution_config(programs[position]), program)
                 out[position] = all_row(run.equity_part, run.trade_part, run.buy_and_hold_pct)
     return out
+
+
+def _engine_inputs(programs: Sequence[CheckedProgram], bars: pl.DataFrame, cache: ColumnCache | None) -> pl.DataFrame:
+    """One plan's engine inputs for `programs` on `bars`, reading the indicators `cache` holds and
+    keeping those it computes."""
+    if cache is None:
+        return compile_engine_plan(programs).evaluate(bars)
+    held, wanted = cache.plan_inputs([node for checked in programs for node in engine_nodes(checked).values()],
+                                     bars.height)
+    frame = compile_engine_plan(programs, precomputed=held, keep=wanted).evaluate(cache.bars_with(bars, held))
+    cache.keep(frame, wanted)
+    return frame

@@ -148,7 +148,7 @@ def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False)
     for 1M bars where TA-Lib's MAX takes 1.1. The values alone come with the sum of the inputs,
     which vouches for them (`windows.extreme_values`)."""
     if not ages:
-        return window("extreme_values", [expr], n, highest, summed=True)
+        return window("extreme_values", [expr], n, highest, summed=True, into=True)
     return window("rolling_extreme", [expr], n, highest, ages)
 
 

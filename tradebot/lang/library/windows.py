@@ -45,7 +45,7 @@ def rolling_extreme(x, n, highest, ages):
     size = len(x)
     sign = 1.0 if highest else -1.0
     if not ages:
-        return _extreme_values(x, n, sign)[0]
+        return _extreme_values(x, n, sign, np.empty(size))[0]
     out = np.full(size, NAN)
     suffix = np.empty(n, np.int64)  # suffix[j]: the best from bar block_start - n + j to block_start - 1
     last_missing = -1
@@ -72,22 +72,23 @@ def rolling_extreme(x, n, highest, ages):
 
 
 @njit(cache=True, nogil=True)
-def extreme_values(x, n, highest):
-    """rolling_extreme's values alone and the sum of the inputs, which is NaN when one is (or
+def extreme_values(x, n, highest, out):
+    """rolling_extreme's values alone, into `out` (`support.window`'s `into`: numpy's array, on
+    huge pages), and the sum of the inputs, which is NaN when one is (or
     when infinities of both signs meet): a sum that is not NaN vouches that no value after the
     n - 1 leading NaN is (`support.window(..., summed=True)`), so Polars gets the array without
     a copy (0.2-0.35 ms for 1M values). The kernel sums the values anyway, to choose its passes."""
-    return _extreme_values(x, n, 1.0 if highest else -1.0)
+    return _extreme_values(x, n, 1.0 if highest else -1.0, out)
 
 
 @njit(cache=True, nogil=True)
-def _extreme_values(x, n, sign):
-    """rolling_extreme's values and the sum of x: by doubling windows up to DOUBLING bars, by
-    van Herk's blocks (`_blocked_extremes`) above, where the doubling's log2(n) passes cost more."""
+def _extreme_values(x, n, sign, out):
+    """rolling_extreme's values (into `out`) and the sum of x: by doubling windows up to DOUBLING
+    bars, by van Herk's blocks (`_blocked_extremes`) above, where the doubling's log2(n) passes
+    cost more."""
     if n > DOUBLING:
-        return _blocked_extremes(x, n, sign)
+        return _blocked_extremes(x, n, sign, out)
     size = len(x)
-    out = np.empty(size)
     out[:min(n - 1, size)] = NAN
     scratch, other = np.empty(CHUNK + n), np.empty(CHUNK + n)
     probe = 0.0
@@ -105,8 +106,8 @@ def channel_middle(high, low, n, out):
     the two extremes as columns and a Polars formula took 4.8 ms for 1M bars (TA-Lib's MAX +
     MIN 2.4)."""
     if n > DOUBLING:
-        out = _blocked_extremes(high, n, 1.0)[0]
-        out += _blocked_extremes(low, n, -1.0)[0]
+        _blocked_extremes(high, n, 1.0, out)
+        out += _blocked_extremes(low, n, -1.0, np.empty(len(low)))[0]
         out /= 2.0
         return out
     size = len(high)
@@ -184,7 +185,7 @@ def _pairwise(source, target, count, width, highest, careful):
 
 
 @njit(cache=True, nogil=True)
-def _blocked_extremes(x, n, sign):
+def _blocked_extremes(x, n, sign, out):
     """rolling_extreme's values and the sum of sign * x, the same blocks with branch-free max()
     on sign * x (a negation is exact): the comparisons of the index version mispredict on a random walk.
 
@@ -193,7 +194,6 @@ def _blocked_extremes(x, n, sign):
     chain and is NaN when one is (or when infinities meet: then the careful pass is merely
     slower), and only then does `_extreme_values_missing` run."""
     size = len(x)
-    out = np.empty(size)
     suffix = np.full(n + 1, -np.inf)  # suffix[j]: the best of the previous block from its bar j - 1 on
     probe = 0.0
     for block in range(0, size, n):
@@ -209,7 +209,8 @@ def _blocked_extremes(x, n, sign):
             best = max(best, sign * x[i])
             suffix[i - block] = best
     if np.isnan(probe):
-        return _extreme_values_missing(x, n, sign), probe
+        out[:] = _extreme_values_missing(x, n, sign)
+        return out, probe
     out[:min(n - 1, size)] = NAN
     return out, probe
 

@@ -1,4 +1,4 @@
-"""Every metric of a backtest in one compiled pass: the one implementation behind a plain run, a
+"""Every metric of a backtest in one compiled call: the one implementation behind a plain run, a
 live session and each trial of a sweep, so a sweep's numbers equal a plain run's by construction.
 
 `summarize` takes plain arrays — the equity curve (equity, position, drawdown, timestamps in ms)
@@ -8,6 +8,12 @@ straight on the kernel's output; a plain run calls it through `metrics.compute_m
 frames' columns. The definitions are those of metrics.py (`equity_metrics`, `trade_metrics`,
 written with numpy, which docs/execution.md states): tests/runtime/test_summary.py holds the two
 equal on random runs, so either is the other's check.
+
+Speed (a sweep calls it once a trial): each loop does what runs fast alone. The bar returns are
+divided in a loop that only stores them (four divisions at a time) and added up from there; sums
+and minima keep four lanes, so that no step waits on the one before; each side's trades are read
+through a list of their positions rather than copied out. The numbers are those of the plainer
+pass before (tests/runtime/summary_reference.py) bit for bit: the same additions in the same order.
 
 Why the trade columns arrive computed rather than as the kernel's records: `trade_columns` is the
 one place that derives P&L and returns from a record (engine.trades_frame uses it too), so the
@@ -46,79 +52,59 @@ def _ratio(numerator, denominator, zero_denominator):
 
 
 @njit(cache=True, error_model="numpy")
-def _mean_std(values):
-    """(mean, sample standard deviation): 0.0 for what fewer values leave undefined. Two-pass,
-    as numpy computes it; four running sums, so that the additions do not wait on each other."""
-    n = values.shape[0]
-    if n == 0:
-        return 0.0, 0.0
-    mean = _sum4(values, 0.0, False) / n
-    if n < 2:
-        return mean, 0.0
-    return mean, math.sqrt(_sum4(values, mean, True) / (n - 1))
-
-
-@njit(cache=True, error_model="numpy")
-def _sum4(values, center, squared):
-    """The sum of `values` (or of their squared deviations from `center`) in four lanes."""
+def _sum4(values, center, squared, order=None, count=-1):
+    """The sum of `values` (or of their squared deviations from `center`) in four lanes, so
+    that the additions do not wait on each other: item j goes to lane j % 4, the last count % 4
+    to the first lane. `order`: the positions of the items in `values`, in order (all of
+    `values` when None); `count`: how many (all of `values` or `order` when negative)."""
     a = b = c = d = 0.0
-    n = values.shape[0]
+    n = count if count >= 0 else (values.shape[0] if order is None else order.shape[0])
     stop = n - n % 4
-    for i in range(0, stop, 4):
+    for j in range(0, stop, 4):
+        w, x = _item(values, order, j) - center, _item(values, order, j + 1) - center
+        y, z = _item(values, order, j + 2) - center, _item(values, order, j + 3) - center
         if squared:
-            w, x, y, z = values[i] - center, values[i + 1] - center, values[i + 2] - center, values[i + 3] - center
             a, b, c, d = a + w * w, b + x * x, c + y * y, d + z * z
         else:
-            a, b, c, d = a + values[i], b + values[i + 1], c + values[i + 2], d + values[i + 3]
-    for i in range(stop, n):
-        a += (values[i] - center) ** 2 if squared else values[i]
+            a, b, c, d = a + w, b + x, c + y, d + z
+    for j in range(stop, n):
+        a += (_item(values, order, j) - center) ** 2 if squared else _item(values, order, j) - center
     return (a + b) + (c + d)
 
 
-@njit(cache=True, error_model="numpy")
-def _bar_return(equity, t):
-    """The return of bar t (t >= 1): 0 after a bar whose equity is not positive."""
-    r = equity[t] / equity[t - 1] - 1.0
-    return r if equity[t - 1] > 0 else 0.0
+@njit(cache=True, error_model="numpy", inline="always")
+def _item(values, order, j):
+    """The j-th item: values[j], or values[order[j]] (no copy of the items a side selects)."""
+    return values[j] if order is None else values[order[j]]
 
 
 @njit(cache=True, error_model="numpy")
-def _returns_and_losses(equity):
-    """(the sum of the bar returns, the sum of the squares of their losses, min(r, 0)), each
-    return computed once from the equity: the same additions in the same lanes as `_sum4` over
-    arrays of them (`_mean_std`'s first pass, and the downside deviation's), without the two
-    arrays (16 MB for 1M bars, fresh pages on every run: 10-12 ms of page faults)."""
+def _bar_returns(equity, out):
+    """The return of each bar t >= 1 into out[t - 1]: 0 after a bar whose equity is not positive.
+    A loop of its own, with nothing to add up, so that the divisions run four at a time (the
+    bars' returns cost one division each, the pass's largest cost when added up in the loop)."""
+    for t in range(1, equity.shape[0]):
+        r = equity[t] / equity[t - 1] - 1.0
+        out[t - 1] = r if equity[t - 1] > 0 else 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _returns_and_losses(returns):
+    """(the sum of the bar returns, the sum of the squares of their losses, min(r, 0)), each as
+    `_sum4` adds it: both in one loop over the returns."""
     a = b = c = d = 0.0
     la = lb = lc = ld = 0.0
-    n = max(equity.shape[0] - 1, 0)
+    n = returns.shape[0]
     stop = n - n % 4
     for i in range(0, stop, 4):
-        w, x = _bar_return(equity, i + 1), _bar_return(equity, i + 2)
-        y, z = _bar_return(equity, i + 3), _bar_return(equity, i + 4)
+        w, x, y, z = returns[i], returns[i + 1], returns[i + 2], returns[i + 3]
         a, b, c, d = a + w, b + x, c + y, d + z
         w, x, y, z = min(w, 0.0), min(x, 0.0), min(y, 0.0), min(z, 0.0)
         la, lb, lc, ld = la + w * w, lb + x * x, lc + y * y, ld + z * z
     for i in range(stop, n):
-        r = _bar_return(equity, i + 1)
-        a += r
-        la += min(r, 0.0) ** 2
+        a += returns[i]
+        la += min(returns[i], 0.0) ** 2
     return (a + b) + (c + d), (la + lb) + (lc + ld)
-
-
-@njit(cache=True, error_model="numpy")
-def _deviations(equity, mean):
-    """The sum of the bar returns' squared deviations from `mean`, as `_sum4` adds them
-    (`_mean_std`'s second pass)."""
-    a = b = c = d = 0.0
-    n = max(equity.shape[0] - 1, 0)
-    stop = n - n % 4
-    for i in range(0, stop, 4):
-        w, x = _bar_return(equity, i + 1) - mean, _bar_return(equity, i + 2) - mean
-        y, z = _bar_return(equity, i + 3) - mean, _bar_return(equity, i + 4) - mean
-        a, b, c, d = a + w * w, b + x * x, c + y * y, d + z * z
-    for i in range(stop, n):
-        a += (_bar_return(equity, i + 1) - mean) ** 2
-    return (a + b) + (c + d)
 
 
 @njit(cache=True, error_model="numpy")
@@ -131,39 +117,119 @@ def _cagr(growth, years):
 
 
 @njit(cache=True, error_model="numpy")
-def _underwater(drawdown, ms):
-    """(bars, days) of the longest stretch under water (metrics.drawdown_durations): from the
-    peak bar before a run of bars under water to the first bar back at or above it, or to the
-    last bar if the equity never recovers."""
+def _deepest(drawdown):
+    """drawdown.min() as numba computes it (the first NaN, else the first of the smallest
+    values: -0.0 and 0.0 compare equal), in four lanes whose comparisons do not wait on each
+    other; NaN-checked in lanes too."""
     n = drawdown.shape[0]
-    most_bars, most_ms = 0, 0.0
-    start = -1
-    for t in range(n):
-        under = drawdown[t] < 0.0
-        if under and start < 0:
-            start = t - 1 if t > 0 else 0
-        elif not under and start >= 0:
-            most_bars, most_ms = max(most_bars, t - start), max(most_ms, float(ms[t] - ms[start]))
-            start = -1
-    if start >= 0 and n >= 2:
-        most_bars, most_ms = max(most_bars, n - 1 - start), max(most_ms, float(ms[n - 1] - ms[start]))
-    return most_bars, most_ms / MS_PER_DAY
+    if n == 0:
+        return 0.0
+    a = b = c = d = drawdown[0]
+    nan_a = nan_b = nan_c = nan_d = False
+    stop = n - n % 4
+    for i in range(0, stop, 4):
+        w, x, y, z = drawdown[i], drawdown[i + 1], drawdown[i + 2], drawdown[i + 3]
+        a, b, c, d = (w if w < a else a), (x if x < b else b), (y if y < c else c), (z if z < d else d)
+        nan_a, nan_b, nan_c, nan_d = nan_a | (w != w), nan_b | (x != x), nan_c | (y != y), nan_d | (z != z)
+    for i in range(stop, n):
+        a = drawdown[i] if drawdown[i] < a else a
+        nan_a |= drawdown[i] != drawdown[i]
+    if nan_a or nan_b or nan_c or nan_d:
+        return math.nan
+    least = min(min(a, b), min(c, d))
+    if least != 0.0:
+        return least  # every item equal to it has its bits
+    for i in range(n):  # which zero: the first, as one running minimum would keep it
+        if drawdown[i] == 0.0:
+            return drawdown[i]
+    return least
 
 
 @njit(cache=True, error_model="numpy")
-def _equity_part(equity, drawdown, ms, capital, bars_per_year, out):
-    """metrics.equity_metrics into `out` (EQUITY_KEYS order)."""
+def _underwater(drawdown, ms, room):
+    """(bars, days) of the longest stretch under water (metrics.drawdown_durations): from the
+    peak bar before a run of bars under water to the first bar back at or above it, or to the
+    last bar if the equity never recovers. `room`: int64, one item per bar at least.
+
+    The bars where the curve turns (goes under, or comes back) are listed first, then paired. A
+    loop that branches on each bar pays for every branch it mispredicts: a winning curve comes
+    back to its peak every few bars, and a sweep's every trial is a new curve (0.28 ms a 100k-bar
+    trend that way, 0.10 ms this way). Blocks without a turn, most of a losing curve's, are told
+    by counting their bars under water (a loop numba runs four bars at a time), and skipped."""
+    n = drawdown.shape[0]
+    turns = 0
+    was_under, quiet = False, True
+    for first in range(0, n, _BLOCK):
+        block = drawdown[first:first + _BLOCK]
+        if quiet and _under_count(block) == (block.shape[0] if was_under else 0):
+            continue  # wholly in the state it began in: no turn
+        before = turns
+        turns, was_under = _turns(block, first, room, turns, was_under)
+        quiet = turns == before  # after a block with turns, the next is likely to have some too
+    most_bars, most_ms = 0, 0.0
+    for j in range(0, turns, 2):  # a run under water begins at room[j] and ends at room[j + 1]
+        first = room[j]
+        start = first - 1 if first > 0 else 0
+        if j + 1 < turns:
+            end = room[j + 1]
+        elif n >= 2:
+            end = n - 1  # never recovered
+        else:
+            break
+        most_bars, most_ms = max(most_bars, end - start), max(most_ms, float(ms[end] - ms[start]))
+    return most_bars, most_ms / MS_PER_DAY
+
+
+_BLOCK = 1024  # bars
+
+
+@njit(cache=True, error_model="numpy")
+def _under_count(block):
+    count = 0
+    for t in range(block.shape[0]):
+        count += block[t] < 0.0
+    return count
+
+
+@njit(cache=True, error_model="numpy")
+def _turns(block, offset, room, turns, was_under):
+    """The turns in `block` (whose first bar is bar `offset`) listed in room[turns:], without a
+    branch on the data: (the count of turns listed so far, whether the block ends under water)."""
+    for i in range(block.shape[0]):
+        under = block[i] < 0.0
+        room[turns] = offset + i  # kept only when the state turns here
+        turns += under != was_under
+        was_under = under
+    return turns, was_under
+
+
+@njit(cache=True, error_model="numpy")
+def _exposure(position):
+    """(bars held long, bars held short)."""
+    long_bars = short_bars = 0
+    for t in range(position.shape[0]):
+        long_bars += position[t] > 0
+        short_bars += position[t] < 0
+    return long_bars, short_bars
+
+
+@njit(cache=True, error_model="numpy")
+def _equity_part(equity, drawdown, ms, capital, bars_per_year, room, out):
+    """metrics.equity_metrics into `out` (EQUITY_KEYS order); `room`: float64 scratch, one item
+    per bar at least (the turns under water, then the bar returns)."""
     n = equity.shape[0]
+    max_dd = _deepest(drawdown)
+    bars, days = _underwater(drawdown, ms, room.view(np.int64)) if n >= 2 else (0, 0.0)
     count = max(n - 1, 0)  # bar returns
-    total, losses = _returns_and_losses(equity)
+    returns = room[:count]
+    _bar_returns(equity, returns)
+    total, losses = _returns_and_losses(returns)
     mean = total / count if count else 0.0
-    std = math.sqrt(_deviations(equity, mean) / (count - 1)) if count >= 2 else 0.0
+    std = math.sqrt(_sum4(returns, mean, True) / (count - 1)) if count >= 2 else 0.0
     downside = math.sqrt(losses / count) if count else 0.0
     final = equity[n - 1] if n else capital
     years = (n - 1) / bars_per_year if bars_per_year > 0 else 0.0
     cagr = _cagr(final / capital, years)
-    max_dd = drawdown.min() if n else 0.0
-    bars, days = _underwater(drawdown, ms) if n >= 2 else (0, 0.0)
     root = math.sqrt(bars_per_year)
     out[0], out[1], out[2] = capital, final, 100.0 * (final / capital - 1.0)
     out[3], out[4], out[5] = 100.0 * mean * bars_per_year, 100.0 * cagr, 100.0 * std * root
@@ -174,58 +240,84 @@ def _equity_part(equity, drawdown, ms, capital, bars_per_year, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _trade_part(pnl, returns, held, fees, ambiguous, exposed_bars, bars, out):
-    """metrics.trade_metrics of the trades given into `out` (TRADE_KEYS order)."""
-    count = pnl.shape[0]
+def _trade_part(pnl, returns, held, fees, ambiguous, order, count, exposed_bars, bars, out):
+    """metrics.trade_metrics of `count` trades into `out` (TRADE_KEYS order): all of them when
+    `order` is None, else those at the positions `order` lists, in order. The sums add in the
+    order numpy's would over the selected trades, so the numbers are those of the copies a
+    boolean mask would give. Every sum in one loop: each waits only on its own additions."""
     wins, profit, loss, ambiguous_count, ambiguous_pnl = 0, 0.0, 0.0, 0, 0.0
-    for i in range(count):
-        if pnl[i] > 0:
-            wins += 1
-            profit += pnl[i]
-        elif pnl[i] < 0:
-            loss -= pnl[i]
+    pnl_sum = returns_sum = held_sum = fees_sum = 0.0
+    best = worst = _item(returns, order, 0) if count else 0.0
+    nan = False
+    for j in range(count):
+        i = j if order is None else order[j]
+        value, gain = pnl[i], returns[i]
+        # Adding 0.0 leaves a sum as it is: none of these starts at, or can reach, -0.0.
+        wins += value > 0
+        profit += value if value > 0 else 0.0
+        loss -= value if value < 0 else 0.0
         if ambiguous[i]:
             ambiguous_count += 1
-            ambiguous_pnl += pnl[i]
-    mean, std = _mean_std(pnl)
+            ambiguous_pnl += value
+        pnl_sum, returns_sum = pnl_sum + value, returns_sum + gain
+        held_sum, fees_sum = held_sum + held[i], fees_sum + fees[i]
+        # The first of equal extremes, or the first NaN, as numba's max and min give them.
+        best = gain if gain > best else best
+        worst = gain if gain < worst else worst
+        nan |= gain != gain
+    if nan:
+        best = worst = math.nan
+    mean = _sum4(pnl, 0.0, False, order, count) / count if count else 0.0
+    std = math.sqrt(_sum4(pnl, mean, True, order, count) / (count - 1)) if count >= 2 else 0.0
     out[0] = count
     out[1] = 100.0 * wins / count if count else 0.0
     out[2] = _ratio(profit, loss, np.nan)
     out[3] = mean
     out[4] = math.sqrt(count) * _ratio(mean, std, 0.0)
-    out[5] = pnl.sum()
-    out[6] = returns.sum() / count if count else 0.0
-    out[7] = returns.max() if count else 0.0
-    out[8] = returns.min() if count else 0.0
-    out[9] = held.sum() / count if count else 0.0
-    out[10] = fees.sum()
+    out[5] = pnl_sum
+    out[6] = returns_sum / count if count else 0.0
+    out[7] = best
+    out[8] = worst
+    out[9] = held_sum / count if count else 0.0
+    out[10] = fees_sum
     out[11] = 100.0 * exposed_bars / bars if bars else 0.0
     out[12], out[13] = ambiguous_count, ambiguous_pnl
 
 
 @njit(cache=True, error_model="numpy")
-def summarize(equity, position, drawdown, ms, capital, bars_per_year,
-              side, pnl, returns, held, fees, ambiguous):
-    """(equity metrics, trade metrics of all / long / short trades as a (3, len(TRADE_KEYS))
-    matrix), as module docstring says."""
-    out_equity = np.empty(len(EQUITY_KEYS))
-    _equity_part(equity, drawdown, ms, capital, bars_per_year, out_equity)
-    out_trades = np.empty((3, len(TRADE_KEYS)))
-    n = position.shape[0]
-    long_bars = short_bars = 0
-    for t in range(n):
-        long_bars += position[t] > 0
-        short_bars += position[t] < 0
-    _trade_part(pnl, returns, held, fees, ambiguous, long_bars + short_bars, n, out_trades[0])
-    _side_part(side, 1.0, pnl, returns, held, fees, ambiguous, long_bars, n, out_trades[1])
-    _side_part(side, -1.0, pnl, returns, held, fees, ambiguous, short_bars, n, out_trades[2])
-    return out_equity, out_trades
+def _split_sides(side, order):
+    """The positions of the long trades (side 1) at the front of `order`, those of the short
+    trades (side -1) from its back towards the front: (their counts). Without a branch on the
+    side, which a mixed list of trades would mispredict every other time."""
+    n = side.shape[0]
+    longs = shorts = 0
+    for i in range(n):
+        order[longs] = i
+        order[n - 1 - shorts] = i  # the same slot as the long's only when i is the last trade
+        longs += side[i] == 1.0
+        shorts += side[i] == -1.0
+    return longs, shorts
 
 
 @njit(cache=True, error_model="numpy")
-def _side_part(side, sign, pnl, returns, held, fees, ambiguous, exposed_bars, bars, out):
-    mine = side == sign
-    _trade_part(pnl[mine], returns[mine], held[mine], fees[mine], ambiguous[mine], exposed_bars, bars, out)
+def summarize(equity, position, drawdown, ms, capital, bars_per_year,
+              side, pnl, returns, held, fees, ambiguous, bar_room, trade_room):
+    """(equity metrics, trade metrics of all / long / short trades as a (3, len(TRADE_KEYS))
+    matrix), as module docstring says. `bar_room`: float64, one item per bar at least;
+    `trade_room`: int64, one per trade: scratch the caller allocates with numpy, which backs large
+    arrays with huge pages (numba's allocator does not: a page fault per 4 KB)."""
+    out_equity = np.empty(len(EQUITY_KEYS))
+    _equity_part(equity, drawdown, ms, capital, bars_per_year, bar_room, out_equity)
+    long_bars, short_bars = _exposure(position)
+    out_trades = np.empty((3, len(TRADE_KEYS)))
+    n, count = position.shape[0], pnl.shape[0]
+    _trade_part(pnl, returns, held, fees, ambiguous, None, count, long_bars + short_bars, n, out_trades[0])
+    longs, shorts = _split_sides(side, trade_room)
+    _trade_part(pnl, returns, held, fees, ambiguous, trade_room, longs, long_bars, n, out_trades[1])
+    # The shorts' positions run from the back: read them backwards, in the trades' order.
+    shorts_in_order = trade_room[count - shorts:count][::-1]
+    _trade_part(pnl, returns, held, fees, ambiguous, shorts_in_order, shorts, short_bars, n, out_trades[2])
+    return out_equity, out_trades
 
 
 def trade_columns(records: np.ndarray, fields: dict[str, int]) -> dict[str, np.ndarray]:
@@ -256,7 +348,8 @@ def summary_arrays(equity: np.ndarray, position: np.ndarray, drawdown: np.ndarra
     return summarize(f64(equity), f64(position), f64(drawdown), np.ascontiguousarray(ms, dtype=np.int64),
                      float(capital), float(bars_per_year), f64(trades["side"]), f64(trades["pnl"]),
                      f64(trades["return_pct"]), f64(trades["bars_held"]), f64(trades["fees"]),
-                     np.ascontiguousarray(trades["ambiguous"], dtype=np.bool_))
+                     np.ascontiguousarray(trades["ambiguous"], dtype=np.bool_),
+                     np.empty(len(equity)), np.empty(len(trades["pnl"]), dtype=np.int64))
 
 
 def as_dicts(equity_part: np.ndarray, trade_part: np.ndarray, buy_and_hold_pct: float) -> dict[str, dict]:

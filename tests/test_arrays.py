@@ -38,8 +38,8 @@ def test_the_bitmap_path_runs_and_a_polars_without_the_export_falls_back(monkeyp
     assert arrays._from_bitmap(column) is not None  # the fast path is the one tested above
     chunked = pl.concat([column, column], rechunk=False)
     seen = []
-    monkeypatch.setattr(arrays, "_from_bitmap", lambda c: seen.append(len(c)) or _bits(c))
-    assert booleans(chunked).tolist() == chunked.to_list() and seen == [300, 300]  # chunk by chunk
+    monkeypatch.setattr(arrays, "_from_bitmap", lambda c: seen.append((len(c), c.n_chunks())) or _bits(c))
+    assert booleans(chunked).tolist() == chunked.to_list() and seen == [(600, 1)]  # one bitmap
     monkeypatch.setattr(arrays, "_from_bitmap", lambda column: None)
     assert booleans(column).tolist() == [True, False, True] * 100
 

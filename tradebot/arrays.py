@@ -42,13 +42,11 @@ _BOOLEAN_FORMAT = b"b"
 def booleans(column: pl.Series) -> np.ndarray:
     """A Boolean column without missing values as a numpy bool array (a new array). A column of
     several chunks (a kernel's warm-up is a chunk of its own, and what is computed from it keeps
-    the chunks) is expanded chunk by chunk."""
+    the chunks) is made one first: joining bitmaps takes 2 µs for 100k values, an export 10."""
     if column.dtype != pl.Boolean or column.null_count():
         return column.to_numpy()
-    parts = [_from_bitmap(chunk) for chunk in (column.get_chunks() if column.n_chunks() > 1 else [column])]
-    if any(part is None for part in parts):
-        return column.to_numpy()
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    expanded = _from_bitmap(column.rechunk() if column.n_chunks() > 1 else column)
+    return column.to_numpy() if expanded is None else expanded
 
 
 def _from_bitmap(column: pl.Series) -> np.ndarray | None:

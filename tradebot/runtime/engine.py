@@ -7,6 +7,7 @@ documented in docs/execution.md.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -201,8 +202,11 @@ def level_values(config: ExecutionConfig) -> list[float | str]:
     return values
 
 
+@functools.lru_cache(maxsize=64)
 def kernel_settings(config: ExecutionConfig) -> tuple[Any, Any, Any]:
-    """(modes, ints, floats): the level modes and the scalar settings of `config` for the kernel."""
+    """(modes, ints, floats): the level modes and the scalar settings of `config` for the kernel.
+    Cached: a sweep's combinations mostly share their config, and these are read-only arrays
+    (packing them took 20-90 us, a tenth of a trial's Python time)."""
     kn = _kernel()
     # ExecutionConfig's words as the kernel's codes (FILL_POLICIES and SIZING_MODES are listed in
     # the order of kernel.F_* and kernel.S_*).

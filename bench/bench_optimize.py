@@ -97,7 +97,10 @@ TRADEBOT = textwrap.dedent("""
     POOLS = {}  # bars -> (evaluator, workers): worker start-up is timed once, in the first run
 
     def sweep(bars):
-        if bars.height not in POOLS:
+        if bars.height not in POOLS or JOBS == 1:
+            # One job: a new evaluator each sweep, as a new `tradebot run --optimize` has: the
+            # indicator columns an evaluator keeps between batches (optimize/columns.py) would
+            # make the second of the timed sweeps a rerun that computes none.
             evaluator = Evaluator(EvaluatorSpec(SCRIPT, "bench.tbs", bars, Objective("sharpe")))
             POOLS[bars.height] = evaluator, Workers(evaluator, jobs=JOBS)
         evaluator, workers = POOLS[bars.height]

@@ -150,8 +150,9 @@ def test_ratio_of_sums(data, n, weigh) -> None:
 
     def ratio(t, b):
         return float(np.sum(t) / np.sum(b)) if np.sum(b) != 0 else NAN
-    assert_same(sums.ratio_of_sums(top, bottom, n, weigh), naive_windows([numerator, bottom], n, ratio),
-                rtol=1e-12)
+    values, probe = sums.ratio_of_sums(top, bottom, n, weigh)
+    assert_same(values, naive_windows([numerator, bottom], n, ratio), rtol=1e-12)
+    assert np.isnan(probe) or not np.isnan(values[n - 1:]).any()  # support.window's `summed`
 
 
 @SETTINGS
@@ -162,8 +163,9 @@ def test_money_flow_ratio(data, n) -> None:
 
     def ratio(f, v):
         return float(np.sum(f) / np.sum(v)) if np.sum(v) != 0 else NAN
-    assert_same(sums.money_flow_ratio(high, low, close, volume, n), naive_windows([flow, volume], n, ratio),
-                rtol=1e-9, atol=1e-12)
+    values, probe = sums.money_flow_ratio(high, low, close, volume, n)
+    assert_same(values, naive_windows([flow, volume], n, ratio), rtol=1e-9, atol=1e-12)
+    assert np.isnan(probe) or not np.isnan(values[n - 1:]).any()  # support.window's `summed`
 
 
 @SETTINGS
@@ -209,11 +211,15 @@ def test_few_bar_formulas(data, n) -> None:
     assert_same(ranges, naive_true_range(high, low, close))
     assert np.isnan(total) == np.isnan(ranges[1:]).any()  # support.window's `summed`
     if n:
-        assert_same(windows.rate_of_change(close, n), _ref_roc(close, n))
+        changes, total = windows.rate_of_change(close, n)
+        assert_same(changes, _ref_roc(close, n))
+        assert np.isnan(total) or not np.isnan(changes[n:]).any()  # support.window's `summed`
     powers, total = windows.balance_of_power(low, high, low, close)
     assert_same(powers, _ref_bop(low, high, low, close))
     assert np.isnan(total) == np.isnan(powers).any()
-    assert_same(windows.typical_price(high, low, close), (high + low + close) / 3)  # hlc3, as Polars adds it
+    typical, total = windows.typical_price(high, low, close)
+    assert_same(typical, (high + low + close) / 3)  # hlc3, as Polars adds it
+    assert np.isnan(total) or not np.isnan(typical).any()
 
 
 @SETTINGS
@@ -329,8 +335,9 @@ def test_channel_middle_is_the_mean_of_the_naive_extremes(data, n) -> None:
     for values in (high, low):
         for index in data.draw(st.lists(st.integers(0, max(size - 1, 0)), max_size=2), label="missing") if size else []:
             values[index] = NAN
-    got = windows.channel_middle(readonly(high), readonly(low), n, np.empty(len(high)))
+    got, probe = windows.channel_middle(readonly(high), readonly(low), n, np.empty(len(high)))
     assert_same(got, (windows_of(high, n, np.max) + windows_of(low, n, np.min)) / 2)
+    assert np.isnan(probe) or not np.isnan(got[n - 1:]).any()  # support.window's `summed`
 
 
 @SETTINGS

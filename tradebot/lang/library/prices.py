@@ -31,7 +31,7 @@ BUILTINS = (
            lambda: (pl.col("high") + pl.col("low")) / 2,
            lambda b: (np.asarray(b["high"]) + np.asarray(b["low"])) / 2),
     _price("hlc3", "The typical price, (high + low + close) / 3.",
-           lambda: window("typical_price", [pl.col("high"), pl.col("low"), pl.col("close")]),
+           lambda: window("typical_price", [pl.col("high"), pl.col("low"), pl.col("close")], summed=True),
            lambda b: (np.asarray(b["high"]) + np.asarray(b["low"]) + np.asarray(b["close"])) / 3),
     _price("ohlc4", "The average of open, high, low and close.",
            lambda: (pl.col("open") + pl.col("high") + pl.col("low") + pl.col("close")) / 4,

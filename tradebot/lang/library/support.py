@@ -127,7 +127,7 @@ def rolling_sum(expr: pl.Expr, n: int, *, mean: bool = False) -> pl.Expr:
 def volume_weighted(src: pl.Expr, volume: pl.Expr, n: int) -> pl.Expr:
     """sum(src * volume) / sum(volume) over the last n bars; missing where the volume sum is 0
     or a bar is missing. A kernel: two Polars `rolling_sum`s and a division took 19 ms for 1M bars."""
-    return window("ratio_of_sums", [src, volume], n, True, module="sums")
+    return window("ratio_of_sums", [src, volume], n, True, module="sums", summed=True)
 
 
 def difference(expr: pl.Expr, n: int) -> pl.Expr:

@@ -79,7 +79,7 @@ def _ref_adosc(fast, slow, high, low, close, volume):
 
 def _cmf(n: int, high, low, close, volume) -> pl.Expr:
     # sum(money_flow_volume, n) / sum(volume, n), missing where the volume sum is 0.
-    return window("money_flow_ratio", [high, low, close, volume], n, module="sums")
+    return window("money_flow_ratio", [high, low, close, volume], n, module="sums", summed=True)
 
 
 def _ref_cmf(n, high, low, close, volume):

@@ -104,15 +104,17 @@ def channel_middle(high, low, n, out):
     value of the window is missing, into `out` (len(high) values; `support.window`'s `into`).
     Both extremes a chunk at a time and their mean while the chunk is in L1, one result array:
     the two extremes as columns and a Polars formula took 4.8 ms for 1M bars (TA-Lib's MAX +
-    MIN 2.4)."""
+    MIN 2.4). Also the sum of the results after the n - 1 leading NaN, each chunk's while in L1
+    (`support.window(..., summed=True)`: no `nan_to_null` copy, 0.2-0.35 ms for 1M bars)."""
     if n > DOUBLING:
         _blocked_extremes(high, n, 1.0, out)
         out += _blocked_extremes(low, n, -1.0, np.empty(len(low)))[0]
         out /= 2.0
-        return out
+        return out, total_of(out[n - 1:])
     size = len(high)
     out[:min(n - 1, size)] = NAN
     scratch, other, lower = np.empty(CHUNK + n), np.empty(CHUNK + n), np.empty(CHUNK)
+    probe = 0.0
     for first in range(n - 1, size, CHUNK):
         count = min(CHUNK, size - first)
         target = out[first:first + count]
@@ -120,7 +122,8 @@ def channel_middle(high, low, n, out):
         _doubled(low, n, False, first, lower[:count], scratch, other)
         for k in range(count):
             target[k] = (target[k] + lower[k]) / 2.0
-    return out
+        probe += total_of(target)
+    return out, probe
 
 
 @njit(cache=True, nogil=True)
@@ -510,11 +513,18 @@ def true_range(high, low, close):
 @njit(cache=True, nogil=True)
 def typical_price(high, low, close):
     """hlc3: ((high + low) + close) / 3, as Polars adds it; NaN where one is missing. One pass
-    and one result: Polars' formula makes a column per operation (1.6 ms for 1M bars)."""
-    out = np.empty(len(close))
-    for t in range(len(close)):
-        out[t] = (high[t] + low[t] + close[t]) / 3.0
-    return out
+    and one result: Polars' formula makes a column per operation (1.6 ms for 1M bars). Also
+    the sum of the values, a chunk at a time while in L1 (`support.window(..., summed=True)`)."""
+    size = len(close)
+    out = np.empty(size)
+    probe = 0.0
+    for start in range(0, size, PROBED):
+        stop = min(start + PROBED, size)  # slices indexed from 0: see `rate_of_change`
+        top, bottom, last, target = high[start:stop], low[start:stop], close[start:stop], out[start:stop]
+        for k in range(len(target)):
+            target[k] = (top[k] + bottom[k] + last[k]) / 3.0
+        probe += total_of(target)
+    return out, probe
 
 
 @njit(cache=True, nogil=True)
@@ -618,14 +628,22 @@ def _position(close, highest, lowest, willr):
 @njit(cache=True, nogil=True)
 def rate_of_change(x, n):
     """TA-Lib ROC: (x / x[n] - 1) * 100, 0 where x[n] is 0 (even if x is missing); NaN for the
-    first n bars and where x[n] is missing."""
+    first n bars and where x[n] is missing. Also the sum of the values from bar n on, a chunk
+    at a time while in L1 (`support.window(..., summed=True)`: no `nan_to_null` copy, 0.2-0.35
+    ms for 1M values)."""
     size = len(x)
     out = np.empty(size)
     out[:min(n, size)] = NAN
-    for t in range(n, size):
-        before = x[t - n]
-        out[t] = 0.0 if before == 0.0 else (x[t] / before - 1.0) * 100.0
-    return out
+    probe = 0.0
+    for start in range(n, size, PROBED):
+        # Slices indexed from 0, not offsets in the index: numba's check for a negative index
+        # kept the loop over offsets scalar (1.1 ms for 1M bars and n = 10, now 0.4).
+        stop = min(start + PROBED, size)
+        now, before, target = x[start:stop], x[start - n:stop - n], out[start:stop]
+        for k in range(len(target)):
+            target[k] = 0.0 if before[k] == 0.0 else (now[k] / before[k] - 1.0) * 100.0
+        probe += total_of(target)
+    return out, probe
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})

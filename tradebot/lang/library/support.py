@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 from contextlib import contextmanager
+from functools import lru_cache
+from math import isfinite, isnan
 from contextvars import ContextVar
 from fractions import Fraction
 from typing import Callable, Iterator, Sequence
@@ -169,10 +171,12 @@ def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequen
     the arrays (NaN where missing) and the parameters, for a kernel fusing recursions that each
     skip their own missing bars (keltner), where dropping every bar with a missing input would
     change them."""
+    resolve = _resolver(module, name)
+
     def run(series: Sequence[pl.Series]) -> pl.Series:
-        fn, outputs = getattr(_compiled(f"tradebot.lang.library.{module}"), name), len(fields) or None
+        fn, outputs = resolve(), len(fields) or None
         careful = (lambda *args: fn(*args)[0]) if probed else fn
-        columns = [s.cast(pl.Float64) for s in series]
+        columns = [_as_float(s) for s in series]
         first = _warmup(columns)
         if apart is not None and first:  # its recursions skip their own missing bars, not all
             first = None
@@ -181,7 +185,7 @@ def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequen
             arrays = [c.slice(first).to_numpy() for c in columns]
             if probed:
                 result, probe = fn(*arrays, *params)
-                result, clean = (None, False) if np.isnan(probe) else (result, summed and np.isfinite(probe))
+                result, clean = (None, False) if isnan(probe) else (result, summed and isfinite(probe))
             elif not any(_has_nan(a) for a in arrays):
                 result = fn(*arrays, *params)
         if result is None:
@@ -203,9 +207,12 @@ def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequen
 
 def _warmup(columns: Sequence[pl.Series]) -> int | None:
     """How many leading rows have a missing input, if no later row does (else None)."""
+    counts = [column.null_count() for column in columns]
+    if not any(counts):  # the usual case, in as few calls as possible (see `_as_float`)
+        return 0
     first = 0
-    for column in columns:
-        if column.null_count():
+    for column, count in zip(columns, counts):
+        if count:
             first = max(first, int(column.is_not_null().arg_max() or 0))
     if any(column.slice(first).null_count() for column in columns):
         return None
@@ -230,17 +237,46 @@ def _with_warmup(first: int, values: np.ndarray, clean: bool = False) -> pl.Seri
     if not clean:
         tail = pl.Series(values, nan_to_null=True)
         return pl.concat([_nulls(first), tail], rechunk=False) if first else tail
-    lead = _compiled("tradebot.lang.library.kernels").leading_nans(values)
+    lead = _leading_nans()(values)
     tail = pl.Series(values[lead:])
     return pl.concat([_nulls(first + lead), tail], rechunk=False) if first + lead else tail
 
 
 def _nulls(count: int) -> pl.Series:
-    # From a list below a few thousand (5 µs for 14); above, `repeat` (0.09 ms for any count,
-    # where a list of 500,000 took 15 ms).
+    # From a list below a few thousand (5 µs for 14), kept; above, `repeat` (0.09 ms for any
+    # count, where a list of 500,000 took 15 ms).
     if count < 4096:
-        return pl.Series([None] * count, dtype=pl.Float64)
+        return _few_nulls(count)
     return pl.repeat(None, count, dtype=pl.Float64, eager=True)
+
+
+@lru_cache(maxsize=256)
+def _few_nulls(count: int) -> pl.Series:
+    """`count` missing values, kept per count (at most 32 kB each): a plan asks for the same
+    warm-ups on every evaluation, and a Series is immutable (`concat` shares its buffers)."""
+    return pl.Series([None] * count, dtype=pl.Float64)
+
+
+def _resolver(module: str, name: str) -> Callable[[], Callable[..., object]]:
+    """The kernel `name` of `library.<module>`, looked up on the first evaluation (importing
+    numba then) and kept: a plan's evaluation pays each Python step it takes once per kernel,
+    and after a kernel has streamed megabytes through the caches each costs 10-40 µs, not 1."""
+    found: list[Callable[..., object]] = []
+
+    def resolve() -> Callable[..., object]:
+        if not found:
+            found.append(getattr(_compiled(f"tradebot.lang.library.{module}"), name))
+        return found[0]
+    return resolve
+
+
+_leading_nans = _resolver("kernels", "leading_nans")
+
+
+def _as_float(series: pl.Series) -> pl.Series:
+    """The series as float64: itself when it is (a comparison, where `cast` is several Python
+    steps even when there is nothing to do)."""
+    return series if series.dtype == pl.Float64 else series.cast(pl.Float64)
 
 
 def _compiled(module: str):
@@ -263,10 +299,12 @@ def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = 
     kernel writes its result into an array made here and passed last, by numpy, which asks the
     system for huge pages for large arrays: numba's own array of 1M values came as fresh 4 kB
     pages on every call in a plan (1,921 page faults, ~3 of donchian's 8.7 ms on this VM)."""
+    resolve = _resolver(module, name)
+
     def run(series: Sequence[pl.Series]) -> pl.Series:
-        fn = getattr(_compiled(f"tradebot.lang.library.{module}"), name)
+        fn = resolve()
         made = [p.make() if isinstance(p, _Deferred) else p for p in params]
-        columns = [s.cast(pl.Float64) for s in series]
+        columns = [_as_float(s) for s in series]
         first = _common_warmup(columns)
         if first:  # the kernel on the bars after a shared warm-up: views, no copies
             arrays = [c.slice(first).to_numpy() for c in columns]
@@ -276,7 +314,7 @@ def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = 
         if not summed:
             return _with_warmup(first, result)
         result, total = result
-        return _with_warmup(first, result, clean=not np.isnan(total))
+        return _with_warmup(first, result, clean=not isnan(total))
 
     return pl.map_batches(list(inputs), run, return_dtype=pl.Float64)
 
@@ -297,6 +335,8 @@ def _common_warmup(columns: Sequence[pl.Series]) -> int:
     (every window reaching into them is missing either way; a restart after missing bars
     restarts at the same bar), and a nested indicator's input is typically missing only there."""
     counts = {column.null_count() for column in columns}
+    if counts == {0}:
+        return 0
     if len(counts) != 1 or not (first := counts.pop()) or first == len(columns[0]):
         return 0
     leading = all(not column.slice(first).null_count() for column in columns)
@@ -306,7 +346,7 @@ def _common_warmup(columns: Sequence[pl.Series]) -> int:
 def _with_nan(series: pl.Series) -> np.ndarray:
     """The values as float64 with NaN where missing: no copy when nothing is missing, and a
     quarter of `to_numpy`'s time otherwise (0.85 ms against 3.6 for 1M values)."""
-    series = series.cast(pl.Float64)
+    series = _as_float(series)
     return (series.fill_null(np.nan) if series.null_count() else series).to_numpy()
 
 

@@ -604,3 +604,16 @@ def test_any_nan_finds_exactly_the_missing_values(x, special) -> None:
     # infinity or a square that overflows must not count as missing, and every NaN must.
     values = np.concatenate([x, special])
     assert kernels.any_nan(readonly(values)) == bool(np.isnan(values).any())
+
+
+@SETTINGS
+@given(x=series(), step=st.integers(1, 3), start=st.integers(0, 3), nan_to_null=st.booleans(),
+       as_int=st.booleans())
+def test_a_kernel_result_becomes_the_series_pl_series_makes(x, step, start, nan_to_null, as_int) -> None:
+    # support._series builds a kernel's result with Polars' own constructor, skipping the checks
+    # pl.Series makes first: for any array (strided, offset, another dtype) it answers as pl.Series.
+    values = np.nan_to_num(x).astype(np.int64) if as_int else x[start::step]
+    got = support._series(values, nan_to_null=nan_to_null)
+    assert got.equals(pl.Series(values, nan_to_null=nan_to_null), check_dtypes=True, check_names=True)
+    if not as_int and step == 1:
+        assert np.shares_memory(got.to_numpy(), values) or nan_to_null or not len(values)

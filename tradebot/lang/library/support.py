@@ -142,7 +142,7 @@ def difference(expr: pl.Expr, n: int) -> pl.Expr:
         if values.null_count() or not 0 < n < len(values):
             return values - values.shift(n)
         array = values.to_numpy()
-        return pl.concat([_nulls(n), pl.Series(array[n:] - array[:-n])], rechunk=False)
+        return pl.concat([_nulls(n), _series(array[n:] - array[:-n])], rechunk=False)
 
     return expr.map_batches(run, return_dtype=pl.Float64)
 
@@ -235,10 +235,10 @@ def _with_warmup(first: int, values: np.ndarray, clean: bool = False) -> pl.Seri
     ms for 1M values when another call has flushed the caches); the copy also lets the next
     result reuse the same pages."""
     if not clean:
-        tail = pl.Series(values, nan_to_null=True)
+        tail = _series(values, nan_to_null=True)
         return pl.concat([_nulls(first), tail], rechunk=False) if first else tail
     lead = _leading_nans()(values)
-    tail = pl.Series(values[lead:])
+    tail = _series(values[lead:])
     return pl.concat([_nulls(first + lead), tail], rechunk=False) if first + lead else tail
 
 
@@ -255,6 +255,35 @@ def _few_nulls(count: int) -> pl.Series:
     """`count` missing values, kept per count (at most 32 kB each): a plan asks for the same
     warm-ups on every evaluation, and a Series is immutable (`concat` shares its buffers)."""
     return pl.Series([None] * count, dtype=pl.Float64)
+
+
+def _float_series_maker() -> Callable[..., pl.Series]:
+    """`pl.Series(values, nan_to_null=...)` for a kernel's result (1-D, float64, contiguous),
+    by the constructor `pl.Series` itself ends up calling, without the half-dozen numpy checks
+    it makes first: after a kernel has flushed the caches they took 50 us a result, the
+    constructor alone 8. Polars' private names, so checked once here against `pl.Series` on a
+    sample, and `pl.Series` itself when they are missing or answer otherwise."""
+    try:
+        from polars.datatypes.constructor import numpy_type_to_constructor
+
+        construct = numpy_type_to_constructor(np.empty(0), np.float64)
+        wrap = pl.Series._from_pyseries
+
+        def make(values: np.ndarray, nan_to_null: bool = False) -> pl.Series:
+            if values.dtype != np.float64 or not values.flags.c_contiguous or not values.flags.aligned:
+                return pl.Series(values, nan_to_null=nan_to_null)
+            return wrap(construct("", values, nan_to_null))
+
+        sample = np.array([1.5, np.nan, -0.0, np.inf])[1:]
+        for nan_to_null in (False, True):
+            if not make(sample, nan_to_null).equals(pl.Series(sample, nan_to_null=nan_to_null), check_names=True):
+                return pl.Series
+        return make
+    except Exception:  # noqa: BLE001 — any change in Polars' internals: the public constructor
+        return pl.Series
+
+
+_series = _float_series_maker()
 
 
 def _resolver(module: str, name: str) -> Callable[[], Callable[..., object]]:

@@ -10,6 +10,7 @@ paths (blocks, in-place sums, restarts) on lengths those tests do not reach.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import polars as pl
@@ -25,6 +26,7 @@ from tradebot.lang.library.support import difference, lag, naive_window, naive_w
 from tradebot.lang.library.trend import FRESH_TRIMA, _ref_linreg, _ref_trima, _trima
 from tradebot.lang.library.volatility import _ref_keltner, naive_true_range
 from tradebot.lang.library.volume import naive_money_flow_volume
+from tradebot.lang.compiler import compile_program
 from tradebot.pipeline import compile_source
 
 NAN = np.nan
@@ -617,3 +619,35 @@ def test_a_kernel_result_becomes_the_series_pl_series_makes(x, step, start, nan_
     assert got.equals(pl.Series(values, nan_to_null=nan_to_null), check_dtypes=True, check_names=True)
     if not as_int and step == 1:
         assert np.shares_memory(got.to_numpy(), values) or nan_to_null or not len(values)
+
+
+@pytest.mark.parametrize("expression", ["tr()", "atr(14)", "mom(close, 3)", "hour", "linreg(close, 5).slope"])
+def test_evaluating_a_kernel_raises_no_type_error_internally(expression) -> None:
+    # Polars passes a UDF its return_dtype as a keyword and retries without it on a TypeError:
+    # a run() refusing the keyword paid a raised exception on every evaluation. A plan of one
+    # column (no signal columns: bench_indicators' plan) runs its UDF on the calling thread,
+    # where sys.settrace sees it.
+    checked = compile_source(f"x = {expression}\n", "raises.tbs", series=["x"]).checked
+    plan = compile_program(checked, series=["x"], signals=False)
+    size = 40
+    bars = pl.DataFrame({"timestamp": pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 2, 15),
+                                                        "1h", eager=True).cast(pl.Datetime("ms"))[:size],
+                         **{c: 100.0 + np.arange(size) % 7 for c in ("open", "high", "low", "close")},
+                         "volume": np.ones(size)})
+    plan.evaluate(bars)  # imports and compiles outside the trace
+    raised: list[str] = []
+    ran: list[str] = []
+
+    def trace(frame, event, arg):
+        if event == "call" and frame.f_code.co_name == "run":
+            ran.append(frame.f_code.co_filename)
+        if event == "exception" and issubclass(arg[0], TypeError):  # (not os.environ's KeyError)
+            raised.append(f"{arg[0].__name__} in {frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})")
+        return trace
+    sys.settrace(trace)
+    try:
+        plan.evaluate(bars)
+    finally:
+        sys.settrace(None)
+    assert ran, "the UDF ran on another thread: nothing traced"
+    assert not raised, raised

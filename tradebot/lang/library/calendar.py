@@ -127,7 +127,7 @@ def local_clock(time: pl.Expr, tz: str) -> pl.Expr:
     Whole numbers, so the clock's parts are exact integer divisions: Polars 2.1 computed
     floor(x / 3600000) of a float x as one less than the exact quotient 473352 (a rewrite of
     the floor of a division), which put 00:00 in hour 23."""
-    def run(series: pl.Series) -> pl.Series:
+    def run(series: pl.Series, **_options: object) -> pl.Series:  # options: see `support.kernel`
         values = series.cast(pl.Float64)
         # (An empty series has no min: a `@ 3h` over data with no complete 3h bar gives one.)
         whole = (values.len() > 0 and values.null_count() == 0 and not values.is_nan().any()

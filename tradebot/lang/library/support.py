@@ -137,7 +137,7 @@ def difference(expr: pl.Expr, n: int) -> pl.Expr:
     missing value, one numpy subtraction behind a chunk of n nulls: Polars' `x - x.shift(n)`
     builds the shifted column first (mom(close, 10) 0.65 ms for 1M bars that way, TA-Lib's MOM
     0.26). A NaN value stays NaN either way, as in Polars' arithmetic."""
-    def run(series: pl.Series) -> pl.Series:
+    def run(series: pl.Series, **_options: object) -> pl.Series:  # options: see `kernel`
         values = series.cast(pl.Float64)
         if values.null_count() or not 0 < n < len(values):
             return values - values.shift(n)
@@ -173,7 +173,10 @@ def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequen
     change them."""
     resolve = _resolver(module, name)
 
-    def run(series: Sequence[pl.Series]) -> pl.Series:
+    # `_options`: Polars passes the UDF its return_dtype as a keyword and, when the function
+    # refuses it, calls again without: a TypeError raised and caught on every evaluation (10-20
+    # us each after a kernel has flushed the caches).
+    def run(series: Sequence[pl.Series], **_options: object) -> pl.Series:
         fn, outputs = resolve(), len(fields) or None
         careful = (lambda *args: fn(*args)[0]) if probed else fn
         columns = [_as_float(s) for s in series]
@@ -330,7 +333,7 @@ def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = 
     pages on every call in a plan (1,921 page faults, ~3 of donchian's 8.7 ms on this VM)."""
     resolve = _resolver(module, name)
 
-    def run(series: Sequence[pl.Series]) -> pl.Series:
+    def run(series: Sequence[pl.Series], **_options: object) -> pl.Series:  # options: see `kernel`
         fn = resolve()
         made = [p.make() if isinstance(p, _Deferred) else p for p in params]
         columns = [_as_float(s) for s in series]

@@ -611,7 +611,7 @@ def test_any_nan_finds_exactly_the_missing_values(x, special) -> None:
 @SETTINGS
 @given(x=series(), step=st.integers(1, 3), start=st.integers(0, 3), nan_to_null=st.booleans(),
        as_int=st.booleans())
-def test_a_kernel_result_becomes_the_series_pl_series_makes(x, step, start, nan_to_null, as_int) -> None:
+def test_a_kernel_result_becomes_the_series_pl_series_makes_and_joins_as_pl_concat(x, step, start, nan_to_null, as_int) -> None:
     # support._series builds a kernel's result with Polars' own constructor, skipping the checks
     # pl.Series makes first: for any array (strided, offset, another dtype) it answers as pl.Series.
     values = np.nan_to_num(x).astype(np.int64) if as_int else x[start::step]
@@ -619,6 +619,10 @@ def test_a_kernel_result_becomes_the_series_pl_series_makes(x, step, start, nan_
     assert got.equals(pl.Series(values, nan_to_null=nan_to_null), check_dtypes=True, check_names=True)
     if not as_int and step == 1:
         assert np.shares_memory(got.to_numpy(), values) or nan_to_null or not len(values)
+    for count in (1, start + 5, 5000) if not as_int else ():  # support._behind_nulls' join
+        head = support._nulls(count)
+        joined, expected = support._join(head, got), pl.concat([head, got], rechunk=False)
+        assert joined.equals(expected, check_dtypes=True) and joined.n_chunks() == expected.n_chunks()
 
 
 @pytest.mark.parametrize("expression", ["tr()", "atr(14)", "mom(close, 3)", "hour", "linreg(close, 5).slope"])

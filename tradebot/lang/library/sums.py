@@ -153,16 +153,24 @@ def _block_sums(x, n, divisor, out):
     block i + 1 (backward): two independent chains of additions the CPU overlaps, and block i + 1
     is read before anything of it is overwritten. Block i's windows need block i - 1's
     suffixes, so three n + 1 scratch rows rotate: [j] is the sum from the block's bar j on, [n]
-    is 0 (none of it)."""
+    is 0 (none of it).
+
+    While four blocks are left, two at a time (`_block_pairs`): four chains, not two, for the
+    CPU to overlap, the same additions in the same order, and the divisions by `divisor` in a
+    pass of their own, with unsigned indices (sma(close, 20) 1.8 ms for 1M bars, TA-Lib's SMA
+    1.65; now 1.4)."""
     size = len(x)
     before = np.full(n + 1, NAN)  # block -1: NaN makes the first n - 1 outputs NaN
     before[n] = 0.0
     probe, checked = 0.0, n - 1  # the sum of the results after the leading NaN, up to `checked`
     current = np.zeros(n + 1)
     after = np.zeros(n + 1)
-    if n <= size:
+    start = 0
+    if 4 * n <= size:
+        start, probe, checked, before, current = _block_pairs(x, n, divisor, out, before)
+    elif n <= size:
         _suffix_sums(x, 0, n, current)
-    for block in range(0, size, n):
+    for block in range(start, size, n):
         count = min(n, size - block)
         ahead = block + n
         forward = 0.0
@@ -182,6 +190,59 @@ def _block_sums(x, n, divisor, out):
             checked = block + count
         before, current, after = current, after, before
     return probe + total_of(out[checked:])
+
+
+@njit(cache=True, nogil=True)
+def _block_pairs(x, n, divisor, out, before):
+    """`_block_sums`' loop two blocks at a time while four full blocks are left (len(x) >= 4 n):
+    blocks b and b + 1 forward, the suffixes of b + 2 and b + 3 backward (read before anything
+    of them is written, so `out` may be `x`). Returns the first block left, the results' sum
+    and how far it reached, and the suffixes of the blocks before it and of it (`before`: block
+    -1's)."""
+    size = len(x)
+    first, second, third = np.empty(n + 1), np.empty(n + 1), np.empty(n + 1)
+    for row in (first, second, third):
+        row[n] = 0.0
+    _suffix_sums(x, 0, n, first)  # blocks 0 and 1
+    _suffix_sums(x, n, n, second)
+    older, old, new = before, first, second  # the suffixes of blocks b - 1, b and b + 1
+    spare_a, spare_b = third, np.empty(n + 1)
+    spare_b[n] = 0.0
+    probe, checked = 0.0, n - 1
+    block = 0
+    while block + 4 * n <= size:
+        # Unsigned indices: numba wraps a negative signed index around, a fix-up on every load
+        # and store whose index it cannot prove non-negative (`wilder.atr`).
+        zero, one = np.uint64(block), np.uint64(block + n)
+        two, three, last = np.uint64(block + 3 * n - 1), np.uint64(block + 4 * n - 1), np.uint64(n - 1)
+        forward = forward_next = backward = backward_next = 0.0
+        for j in range(np.uint64(n)):  # the sums; divided below, several lanes wide
+            forward += x[zero + j]
+            out[zero + j] = forward + older[j + np.uint64(1)]
+            forward_next += x[one + j]
+            out[one + j] = forward_next + old[j + np.uint64(1)]
+            backward += x[two - j]
+            spare_a[last - j] = backward
+            backward_next += x[three - j]
+            spare_b[last - j] = backward_next
+        block += 2 * n
+        if block - checked >= PROBED:  # divided and added up while in L1
+            probe += _divide_and_total(out[checked: block], divisor)
+            checked = block
+        older, old, new, spare_a, spare_b = new, spare_a, spare_b, older, old
+    probe += _divide_and_total(out[checked: block], divisor)
+    return block, probe, block, older, old
+
+
+@njit(cache=True, nogil=True)
+def _divide_and_total(sums, divisor):
+    """sums /= divisor in place (nothing to do for 1), then `total_of` them. A pass of its own
+    over results in L1 runs several lanes wide: in the block loop, one division a bar bound
+    it (the leading n - 1 are NaN and never divided: NaN / divisor is that NaN)."""
+    if divisor != 1.0:
+        for i in range(len(sums)):
+            sums[i] = sums[i] / divisor
+    return total_of(sums)
 
 
 @njit(cache=True, nogil=True)

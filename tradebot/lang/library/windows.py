@@ -384,15 +384,18 @@ def linreg(x, n, field):
         if block + n < size:  # and the suffixes for the next block, shifted by its first bar
             following = x[block + n]
             back = back_weighted = 0.0
-            for j in range(n):
-                value = x[block + j] - shift
+            # Unsigned indices: numba wraps a negative signed index around, a fix-up on every
+            # load and store it cannot prove non-negative (`wilder.atr`; the slope 2.40 -> 2.26 ms).
+            base, last = np.uint64(block), np.uint64(n - 1)
+            for j in range(np.uint64(n)):
+                value = x[base + j] - shift
                 total += value
                 weighted += j * value
                 sum_y[j], sum_iy[j] = total, weighted
-                k = n - 1 - j
-                other = x[block + k] - following
+                k = last - j
+                other = x[base + k] - following
                 back += other
-                back_weighted += (j + 1) * other
+                back_weighted += (j + np.uint64(1)) * other
                 new_y[k], new_xy[k] = back, back_weighted
         else:
             for j in range(count):
@@ -548,12 +551,15 @@ def range_position(close, high, low, n, willr):
         stop = min(block + n, size)
         highest = -np.inf
         lowest = np.inf
-        for t in range(block, stop):
+        # Unsigned indices: numba wraps a negative signed index around, a fix-up on every load
+        # and store it cannot prove non-negative (`wilder.atr`; willr(14) 3.3 -> 2.7 ms for 1M bars).
+        base = np.uint64(block)
+        for t in range(base, np.uint64(stop)):
             top, bottom = high[t], low[t]
             probe += top + bottom
             highest = max(highest, top)
             lowest = min(lowest, bottom)
-            older = t - block + 1
+            older = t - base + np.uint64(1)
             out[t] = _position(close[t], max(highest, high_suffix[older]), min(lowest, low_suffix[older]), willr)
         _range_suffixes(high, low, block, stop, high_suffix, low_suffix)
     if np.isnan(probe):
@@ -567,11 +573,13 @@ def _range_suffixes(high, low, block, stop, high_suffix, low_suffix):
     """The highest high and lowest low of high[i:stop] and low[i:stop], at [i - block]."""
     highest = -np.inf
     lowest = np.inf
-    for i in range(stop - 1, block - 1, -1):
+    base = np.uint64(block)
+    for j in range(np.uint64(stop - block)):  # unsigned, see `range_position`
+        i = np.uint64(stop - 1) - j
         highest = max(highest, high[i])
         lowest = min(lowest, low[i])
-        high_suffix[i - block] = highest
-        low_suffix[i - block] = lowest
+        high_suffix[i - base] = highest
+        low_suffix[i - base] = lowest
 
 
 @njit(cache=True, nogil=True)

@@ -185,14 +185,14 @@ def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequen
             first = None
         result, clean = None, False
         if first is not None:  # no missing value after a warm-up: the kernel on views, no copies
-            arrays = [c.slice(first).to_numpy() for c in columns]
+            arrays = [(c.slice(first) if first else c).to_numpy() for c in columns]
             if probed:
                 result, probe = fn(*arrays, *params)
                 result, clean = (None, False) if isnan(probe) else (result, summed and isfinite(probe))
             elif not any(_has_nan(a) for a in arrays):
                 result = fn(*arrays, *params)
         if result is None:
-            arrays = [_with_nan(c) for c in columns]
+            arrays = [_with_nan(c, checked=True) for c in columns]
             result = apart(*arrays, *params) if apart else compressed(careful, arrays, params, outputs, gaps)
             first = 0
         results = (result,) if outputs is None else tuple(result)
@@ -367,7 +367,7 @@ def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = 
         if first:  # the kernel on the bars after a shared warm-up: views, no copies
             arrays = [c.slice(first).to_numpy() for c in columns]
         else:
-            arrays = [_with_nan(c) for c in columns]
+            arrays = [_with_nan(c, checked=True) for c in columns]
         result = fn(*arrays, *made, *([np.empty(len(arrays[0]))] if into else []))
         if not summed:
             return _with_warmup(first, result)
@@ -401,10 +401,11 @@ def _common_warmup(columns: Sequence[pl.Series]) -> int:
     return first if leading else 0
 
 
-def _with_nan(series: pl.Series) -> np.ndarray:
+def _with_nan(series: pl.Series, *, checked: bool = False) -> np.ndarray:
     """The values as float64 with NaN where missing: no copy when nothing is missing, and a
-    quarter of `to_numpy`'s time otherwise (0.85 ms against 3.6 for 1M values)."""
-    series = _as_float(series)
+    quarter of `to_numpy`'s time otherwise (0.85 ms against 3.6 for 1M values). `checked`:
+    the series is float64 already (`_as_float`)."""
+    series = series if checked else _as_float(series)
     return (series.fill_null(np.nan) if series.null_count() else series).to_numpy()
 
 

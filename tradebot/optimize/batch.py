@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from ..errors import UserError
+from ..heap import keep_freed_memory
 from ..lang.checker import CheckedProgram, check
 from ..lang.settings import COST_SETTINGS
 from ..lang.parser import parse_program
@@ -108,6 +109,7 @@ class Evaluator:
     """Backtests combinations of one script's params on one data set."""
 
     def __init__(self, spec: EvaluatorSpec) -> None:
+        keep_freed_memory()  # each trial's arrays reuse the last one's pages (heap.py)
         self.spec = spec
         self.bars = spec.bars
         self.objective = spec.objective

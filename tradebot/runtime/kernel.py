@@ -1037,20 +1037,30 @@ def quiet_bars(i, stop, book, peak, costs, high, low, close, enter_long, exit_lo
     """
     held = book.side * book.qty
     adverse = low if book.side == LONG else high
-    while i < stop:
-        if enter_long[i] or exit_long[i] or enter_short[i] or exit_short[i]:
+    # An unsigned row: numba indexes with it without the negative-index wraparound it adds for a
+    # signed one (per access, a load of the array's length from the stack and two instructions:
+    # a third of the loop's time).
+    row, end, one = np.uint64(i), np.uint64(stop), np.uint64(1)
+    while row < end:
+        if enter_long[row] or exit_long[row] or enter_short[row] or exit_short[row]:
             break
-        if book.side != FLAT and under_water(book, adverse[i], costs):
+        if book.side != FLAT and under_water(book, adverse[row], costs):
             break
-        value = mark(book, close[i])
+        value = mark(book, close[row])
         if not value > 0.0:
             break
-        equity[i] = value
-        position[i] = held
+        equity[row] = value
+        position[row] = held
         peak = max(peak, value)
-        drawdown[i] = value / peak - 1.0 if peak > 0.0 else -1.0
-        i += 1
-    return i, peak
+        drawdown[row] = peak  # for now: divided below
+        row += one
+    # Each bar's drawdown (equity / running peak - 1, as in `step`) in a loop of its own, without
+    # the running peak's dependency: the compiler makes it 8 divisions an instruction, where one
+    # division a bar bound the loop above (0.45 -> 0.40 ms a trial on the SMA grid's 100k bars).
+    for j in range(np.uint64(i), row):
+        top = drawdown[j]
+        drawdown[j] = equity[j] / top - 1.0 if top > 0.0 else -1.0
+    return np.int64(row), peak
 
 
 # `_nrt=False`: no reference counting in the bar loop (it allocates nothing). With it, numba

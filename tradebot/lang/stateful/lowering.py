@@ -20,7 +20,9 @@ def group_expr(group: ir.Recurrence, program: Bytecode, inputs: Sequence[pl.Expr
     kinds = {name: body.type.kind for name, body in zip(group.names, group.bodies)}
     dtype = pl.Struct({name: (pl.Boolean if kinds[name] is Kind.BOOL else pl.Float64) for name in group.names})
 
-    def run(series: Sequence[pl.Series]) -> pl.Series:
+    # `_options`: Polars passes a UDF its return_dtype as a keyword and, refused, calls again
+    # without: a TypeError raised and caught on every evaluation (library/support.py, `kernel`).
+    def run(series: Sequence[pl.Series], **_options: object) -> pl.Series:
         vm = _compiled("tradebot.vm.interp")
         n = len(series[0])
         columns = np.empty((len(program.inputs), n))

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 from unittest import mock
 
@@ -299,30 +296,6 @@ def _trades_or_reject(strategy, bars) -> list[dict]:
 
 def test_a_script_without_position_state_has_no_program():
     assert position_program(compile_source("enter long when close > open\n", "s.tbs").checked) is None
-
-
-@pytest.mark.timeout(1200)  # two runs with an empty numba cache, the first compiling everything
-def test_a_second_script_with_position_state_adds_no_compiled_code(tmp_path):
-    """A new script brings bytecode, never machine code: after one script reading position state
-    has run, another one (other values, a recursion, a moving stop) adds nothing to numba's cache."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-
-    def run_script(text: str) -> list[str]:
-        script = tmp_path / "s.tbs"
-        script.write_text(text, encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "tradebot", "run", str(script)], capture_output=True,
-                              text=True, timeout=900, env=env, cwd=ROOT)
-        assert done.returncode == 0, done.stderr
-        return sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "cache").rglob("*.nb*"))
-
-    first = run_script("enter long when close > highest(high, 20)[1]\n"
-                       "exit long when close < highest_since_entry(high) - 3 * atr(22)\n")
-    assert any("kernel" in name for name in first)
-    second = run_script("n = if position_side == 0 then 0 else n[1] + 1 starting 0\n"
-                        "stop_loss long at entry_price - 2 * atr(14)\n"
-                        "enter long when close > highest(high, 20)[1] and bars_since_exit > 3\n"
-                        "exit long when n >= 48 and open_profit_pct < 0.5% or open_profit crosses below 0\n")
-    assert second == first
 
 
 def test_the_report_leaves_position_series_out_of_its_charts():

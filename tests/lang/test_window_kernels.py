@@ -307,9 +307,9 @@ def test_a_window_over_a_nested_indicator_equals_the_kernel_on_all_bars() -> Non
 @SETTINGS
 @given(data=st.data(), n=st.integers(1, windows.DOUBLING + 6), highest=st.booleans())
 def test_rolling_extreme_values_equal_a_naive_window(data, n, highest) -> None:
-    """The doubling windows (up to DOUBLING bars) and the blocks (above), across several of the
-    doubling's chunks (CHUNK outputs): a chunk with a missing value takes the passes that keep
-    it, the others not, so missing values sit in some chunks only."""
+    """The growing windows (up to DOUBLING bars) and the blocks (above), across several of the
+    growing windows' chunks (CHUNK outputs): a chunk with a missing value takes the passes that
+    keep it, the others not, so missing values sit in some chunks only."""
     size = data.draw(st.integers(0, 3 * windows.CHUNK + 40), label="size")
     x = np.round(np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed")).normal(0, 4, size)) / 8
     for index in data.draw(st.lists(st.integers(0, max(size - 1, 0)), max_size=3), label="missing") if size else []:
@@ -326,11 +326,23 @@ def test_rolling_extreme_values_equal_a_naive_window(data, n, highest) -> None:
     assert np.isnan(probe) <= np.isnan(x).any()  # and fails only on a NaN
 
 
+@pytest.mark.parametrize("highest", [True, False])
+def test_every_growing_window_length_equals_a_naive_window(highest: bool) -> None:
+    """Each length up to DOUBLING takes its own mix of passes (fours, then a pair, then two
+    overlapping windows), in a chunk with a missing value and in chunks without."""
+    x = np.round(np.random.default_rng(7).normal(0, 4, 2 * windows.CHUNK + 90)) / 8
+    x[windows.CHUNK + 70] = NAN
+    x = readonly(x)
+    for n in range(1, windows.DOUBLING + 1):
+        values, _ = windows.extreme_values(x, n, highest, np.empty(len(x)))
+        assert_same(values, windows_of(x, n, np.max if highest else np.min))
+
+
 @SETTINGS
 @given(data=st.data(), n=st.integers(1, windows.DOUBLING + 6))
 def test_channel_middle_is_the_mean_of_the_naive_extremes(data, n) -> None:
     """donchian's middle line, both extremes in one kernel, over several chunks and past the
-    doubling's longest window; missing values in either series, in some chunks only."""
+    growing windows' longest; missing values in either series, in some chunks only."""
     size = data.draw(st.integers(0, 3 * windows.CHUNK + 40), label="size")
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
     high, low = (np.round(rng.normal(0, 4, size)) / 8 for _ in range(2))

@@ -669,3 +669,31 @@ def test_evaluating_a_kernel_raises_no_type_error_internally(expression) -> None
         sys.settrace(None)
     assert ran, "the UDF ran on another thread: nothing traced"
     assert not raised, raised
+
+
+@pytest.mark.parametrize("periods", [(7, 14, 28), (28, 1, 600)])
+def test_ultosc_restarts_after_a_missing_bar_as_talib_on_each_run(periods) -> None:
+    """ultosc takes SPAN bars at a time: a missing bar mid-span and runs of complete bars across
+    span boundaries give, bar for bar, TA-Lib's ULTOSC on each run of complete bars."""
+    talib = pytest.importorskip("talib")
+    rng = np.random.default_rng(11)
+    close = 100 + np.cumsum(rng.normal(0, 1, 4 * windows.SPAN + 37))
+    high, low = close + rng.random(len(close)), close - rng.random(len(close))
+    gap = windows.SPAN + 200
+    high_with_gap = high.copy()
+    high_with_gap[gap] = NAN  # bar `gap` is missing; the next bar's previous close is not
+    got, total = windows.ultosc(readonly(high_with_gap), readonly(low), readonly(close), *periods)
+    before = talib.ULTOSC(high[:gap], low[:gap], close[:gap], *periods)
+    after = talib.ULTOSC(high[gap:], low[gap:], close[gap:], *periods)  # its first bar: a previous close only
+    assert_same(got, np.concatenate([before, after]), rtol=1e-12)  # TA-Lib divides by 7 first
+    assert np.isnan(got[gap])
+    assert np.isnan(total)  # support.window's `summed`: the NaN after the gap are reported
+    whole, total = windows.ultosc(readonly(high), readonly(low), readonly(close), *periods)
+    assert total == pytest.approx(np.nansum(whole), rel=1e-9)  # no NaN after the warm-up: vouched
+
+
+def test_ultosc_vouches_only_for_its_outputs_from_the_first_one_on() -> None:
+    # Shorter than one span, and no output at all: nothing to vouch against.
+    high, low, close = (readonly(np.array(v)) for v in ([3.0, 4.0, 5.0], [1.0, 2.0, 2.5], [2.0, 3.0, 4.0]))
+    values, total = windows.ultosc(high, low, close, 7, 14, 28)
+    assert np.isnan(values).all() and total == 0.0

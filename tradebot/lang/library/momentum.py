@@ -240,7 +240,7 @@ def _ref_trix(x, n):
 
 def _ultosc(fast: int, mid: int, slow: int, high, low, close) -> pl.Expr:
     # A kernel with TA-Lib's running totals: six Polars rolling sums took 67 ms for 1M bars.
-    return window("ultosc", [high, low, close], fast, mid, slow)
+    return window("ultosc", [high, low, close], fast, mid, slow, summed=True)
 
 
 def _ref_ultosc(fast, mid, slow, high, low, close):

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..charts import echarts_js
 from ..errors import UserError
-from ..live.journal import JOURNAL_NAME
+from ..live.journal import journal_in
 from . import views
 from .jobs import Job, Registry, new_job_id, read_tail
 from .kinds import JobInputError, build
@@ -248,7 +248,7 @@ def routes(app: web.Application, dash: Dashboard) -> None:
         return response
 
     async def session_events(request: web.Request) -> web.StreamResponse:
-        journal = _session(s, request.match_info["name"]) / JOURNAL_NAME
+        journal = journal_in(_session(s, request.match_info["name"]))
         offset = _offset(request)
         response = await _event_stream(request)
         while not dash.closing.is_set():
@@ -291,7 +291,7 @@ def _studies(settings: DashboardSettings):
 def _session(settings: DashboardSettings, name: str) -> Path:
     """The folder of the session named in the address (404 unless it is one, in the sessions folder)."""
     folder = settings.sessions / name
-    if "/" in name or "\\" in name or name.startswith(".") or not (folder / JOURNAL_NAME).is_file():
+    if "/" in name or "\\" in name or name.startswith(".") or not journal_in(folder).is_file():
         raise web.HTTPNotFound(text=f"no session '{name}'\n")
     return folder
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..data.integrity import check_file
 from ..data.intervals import INTERVALS, format_ms
 from ..errors import UserError
-from ..live.journal import JOURNAL_NAME
+from ..live.journal import journal_in
 from .paths import shown
 
 SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tradebot", "build", "dist"})
@@ -137,7 +137,7 @@ def sessions(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return [path for path in sorted(folder.iterdir(), reverse=True)
-            if path.is_dir() and (path / JOURNAL_NAME).exists()]
+            if path.is_dir() and journal_in(path).exists()]
 
 
 def appended(path: Path, offset: int) -> tuple[str, int]:

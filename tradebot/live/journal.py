@@ -27,6 +27,11 @@ from typing import IO, Any, Iterator
 JOURNAL_NAME = "journal.jsonl"
 
 
+def journal_in(folder: Path | str) -> Path:
+    """The journal of the paper session kept in `folder` (the one place its name is joined)."""
+    return Path(folder) / JOURNAL_NAME
+
+
 class JournalError(Exception):
     """A journal line in the middle of the file is not a record (not a torn tail)."""
 

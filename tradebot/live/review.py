@@ -28,7 +28,7 @@ from ..pipeline import Strategy, load_strategy
 from ..runtime import kernel
 from ..runtime.engine import equity_curve, trades_frame
 from ..runtime.report import ISO_FORMAT
-from .journal import JOURNAL_NAME, JournalError, read_records
+from .journal import JOURNAL_NAME, JournalError, journal_in, read_records
 from .outputs import EQUITY, TRADES
 from .session import FORMAT, backtest_of_session, replay_with_cancels
 
@@ -69,7 +69,7 @@ class Recorded:
 def read_session(folder: Path) -> Recorded:
     """The whole journal, record by record: every bar the session saw since it began (not only
     the window a running session holds), every step and cancel."""
-    path = Path(folder) / JOURNAL_NAME
+    path = journal_in(folder)
     if not path.exists():
         raise UsageError(f"{folder}: no paper session here (no {JOURNAL_NAME})")
     size = path.stat().st_size
@@ -190,7 +190,7 @@ def files_difference(recorded: Recorded) -> str | None:
     for name in expected:
         path = recorded.folder / name
         texts[name] = path.read_text(encoding="utf-8").splitlines() if path.exists() else None
-    running = (recorded.folder / JOURNAL_NAME).stat().st_size != recorded.journal_bytes
+    running = journal_in(recorded.folder).stat().st_size != recorded.journal_bytes
     for name, frame in expected.items():
         got = texts[name]
         if got is None:

@@ -41,7 +41,7 @@ from ..pipeline import (PROGRAM_INPUT, Strategy, backtest_from_frame, engine_nod
 from ..runtime.engine import BacktestResult, equity_curve, level_values, ruin_of, trades_frame
 from ..runtime.metrics import bars_per_year, compute_metrics
 from .broker import Intent, PaperBroker
-from .journal import JOURNAL_NAME, Journal, read_records
+from .journal import Journal, journal_in, read_records
 from .outputs import SessionOutputs, trades_of
 from .window import Retention, same_state
 
@@ -185,7 +185,7 @@ class PaperSession:
 
     @property
     def journal_path(self) -> Path:
-        return self.folder / JOURNAL_NAME
+        return journal_in(self.folder)
 
     def exists(self) -> bool:
         """Whether the folder holds a session to resume. One killed before the end of its warm-up

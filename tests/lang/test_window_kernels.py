@@ -1,5 +1,6 @@
 """The compiled window sums (library/sums.py), the window kernels added with them
-(library/windows.py) and the EMA combinations (library/kernels.py) against naive loops.
+(library/windows.py, library/extremes.py) and the EMA combinations (library/kernels.py) against
+naive loops.
 
 Hypothesis series have missing values, flat runs, and values from tiny to large on a binary grid
 (so a sum is exact however it is added up, and kernels that only add must agree bit for bit);
@@ -19,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tradebot.pipeline  # noqa: F401  (loads the library in its import order)
-from tradebot.lang.library import kernels, sums, support, wilder, windows
+from tradebot.lang.library import extremes, kernels, sums, support, wilder, windows
 from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_trix, _ref_willr
 from tradebot.lang.library.momentum import _trix, naive_bars_since_extreme
 from tradebot.lang.library.support import difference, lag, naive_window, naive_windows
@@ -305,20 +306,20 @@ def test_a_window_over_a_nested_indicator_equals_the_kernel_on_all_bars() -> Non
 
 
 @SETTINGS
-@given(data=st.data(), n=st.integers(1, windows.DOUBLING + 6), highest=st.booleans())
+@given(data=st.data(), n=st.integers(1, extremes.DOUBLING + 6), highest=st.booleans())
 def test_rolling_extreme_values_equal_a_naive_window(data, n, highest) -> None:
     """The growing windows (up to DOUBLING bars) and the blocks (above), across several of the
     growing windows' chunks (CHUNK outputs): a chunk with a missing value takes the passes that
     keep it, the others not, so missing values sit in some chunks only."""
-    size = data.draw(st.integers(0, 3 * windows.CHUNK + 40), label="size")
+    size = data.draw(st.integers(0, 3 * extremes.CHUNK + 40), label="size")
     x = np.round(np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed")).normal(0, 4, size)) / 8
     for index in data.draw(st.lists(st.integers(0, max(size - 1, 0)), max_size=3), label="missing") if size else []:
         x[index] = NAN
     x = readonly(x)
-    got = windows.rolling_extreme(x, n, highest, False)
+    got = extremes.rolling_extreme(x, n, highest, False)
     assert_same(got, windows_of(x, n, np.max if highest else np.min))
     into = np.empty(size)
-    values, probe = windows.extreme_values(x, n, highest, into)  # support.window's `summed` and `into`
+    values, probe = extremes.extreme_values(x, n, highest, into)  # support.window's `summed` and `into`
     assert_same(values, got)
     assert values is into or np.shares_memory(values, into)
     if not np.isnan(probe):  # it vouches that no value after the window's warm-up is NaN
@@ -330,26 +331,26 @@ def test_rolling_extreme_values_equal_a_naive_window(data, n, highest) -> None:
 def test_every_growing_window_length_equals_a_naive_window(highest: bool) -> None:
     """Each length up to DOUBLING takes its own mix of passes (fours, then a pair, then two
     overlapping windows), in a chunk with a missing value and in chunks without."""
-    x = np.round(np.random.default_rng(7).normal(0, 4, 2 * windows.CHUNK + 90)) / 8
-    x[windows.CHUNK + 70] = NAN
+    x = np.round(np.random.default_rng(7).normal(0, 4, 2 * extremes.CHUNK + 90)) / 8
+    x[extremes.CHUNK + 70] = NAN
     x = readonly(x)
-    for n in range(1, windows.DOUBLING + 1):
-        values, _ = windows.extreme_values(x, n, highest, np.empty(len(x)))
+    for n in range(1, extremes.DOUBLING + 1):
+        values, _ = extremes.extreme_values(x, n, highest, np.empty(len(x)))
         assert_same(values, windows_of(x, n, np.max if highest else np.min))
 
 
 @SETTINGS
-@given(data=st.data(), n=st.integers(1, windows.DOUBLING + 6))
+@given(data=st.data(), n=st.integers(1, extremes.DOUBLING + 6))
 def test_channel_middle_is_the_mean_of_the_naive_extremes(data, n) -> None:
     """donchian's middle line, both extremes in one kernel, over several chunks and past the
     growing windows' longest; missing values in either series, in some chunks only."""
-    size = data.draw(st.integers(0, 3 * windows.CHUNK + 40), label="size")
+    size = data.draw(st.integers(0, 3 * extremes.CHUNK + 40), label="size")
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
     high, low = (np.round(rng.normal(0, 4, size)) / 8 for _ in range(2))
     for values in (high, low):
         for index in data.draw(st.lists(st.integers(0, max(size - 1, 0)), max_size=2), label="missing") if size else []:
             values[index] = NAN
-    got, probe = windows.channel_middle(readonly(high), readonly(low), n, np.empty(len(high)))
+    got, probe = extremes.channel_middle(readonly(high), readonly(low), n, np.empty(len(high)))
     assert_same(got, (windows_of(high, n, np.max) + windows_of(low, n, np.min)) / 2)
     assert np.isnan(probe) or not np.isnan(got[n - 1:]).any()  # support.window's `summed`
 
@@ -358,7 +359,7 @@ def test_channel_middle_is_the_mean_of_the_naive_extremes(data, n) -> None:
 @given(x=series(), n=st.integers(1, 30), highest=st.booleans())
 def test_bars_since_the_extreme(x, n, highest) -> None:
     # The series' k/8 grid makes ties common: the newest of equal extremes counts.
-    got = windows.rolling_extreme(x, n, highest, True)
+    got = extremes.rolling_extreme(x, n, highest, True)
     assert_same(got, naive_bars_since_extreme(x, n, highest=highest))
 
 

@@ -15,8 +15,9 @@
 
 Shared plumbing: support.py (missing values, kernels glue), smoothing.py (moving averages).
 Compiled kernels (numba): kernels.py (the EMA family, KAMA, SAR) and wilder.py (Wilder's
-smoothing, running totals) for the recursions; windows.py (extremes, weighted sums, few-bar
-formulas) and sums.py (window sums, standard deviation, CCI) for the windows; pine_kernels.py
+smoothing, running totals) for the recursions; windows.py (weighted sums, few-bar formulas),
+extremes.py (highest, lowest, their ages, donchian) and sums.py (window sums, standard deviation,
+CCI) for the windows; pine_kernels.py
 (rma, Heikin-Ashi, correlation) for `pine`.
 """
 from __future__ import annotations

@@ -14,8 +14,8 @@ Kernels take float64 arrays WITHOUT missing values (`support.kernel` drops the b
 is missing and puts the results back: recursions skip missing bars) and return arrays of the same
 length, NaN before the first value. Everything numba compiles for them lives in this module
 (numba's cache checks only the timestamp of the file defining a cached function; the window
-kernels, which take missing values as NaN, live in `windows.py` and `sums.py` for the same
-reason); it is imported on first use.
+kernels, which take missing values as NaN, live in `windows.py`, `extremes.py` and `sums.py`
+for the same reason); it is imported on first use.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ take 1.3 / 3.2 (docs/benchmarks.md, "Indicators"). TA-Lib keeps a running sum (a
 subtract the oldest); these kernels do not, because a running sum carries the rounding residue of
 a huge value long after it has left the window (a window of 100s after one of 1e11 is off by
 1e-5), which the naive reference (tests/lang/test_compiler_reference.py, 1e-9 absolute) catches.
-Instead they cut the series into blocks of n bars, as `windows.rolling_extreme` does: the window
+Instead they cut the series into blocks of n bars, as `extremes.rolling_extreme` does: the window
 ending at bar t is the tail of the previous block joined to the head of t's block, so its sum is
 a suffix sum of the one plus a prefix sum of the other, each a sum of bars of the window alone.
 That is as exact as a fresh sum, O(1) a bar whatever n, and its two scans (forward over a block,

@@ -151,10 +151,10 @@ def rolling_extreme(expr: pl.Expr, n: int, *, highest: bool, ages: bool = False)
     """The highest (lowest) of the last n values, or how many bars ago it was (0..n-1, ties: the
     most recent bar); missing if any bar is missing. A kernel: Polars' `rolling_max` took 23 ms
     for 1M bars where TA-Lib's MAX takes 1.1. The values alone come with the sum of the inputs,
-    which vouches for them (`windows.extreme_values`)."""
+    which vouches for them (`extremes.extreme_values`)."""
     if not ages:
-        return window("extreme_values", [expr], n, highest, summed=True, into=True)
-    return window("rolling_extreme", [expr], n, highest, ages)
+        return window("extreme_values", [expr], n, highest, module="extremes", summed=True, into=True)
+    return window("rolling_extreme", [expr], n, highest, ages, module="extremes")
 
 
 def kernel(name: str, inputs: Sequence[pl.Expr], *params: object, fields: Sequence[str] = (),
@@ -348,9 +348,9 @@ def _compiled(module: str):
 
 def window(name: str, inputs: Sequence[pl.Expr], *params: object, module: str = "windows",
            summed: bool = False, into: bool = False) -> pl.Expr:
-    """A numba kernel from `library.windows` (or `library.sums`) over whole series. Missing values
-    go in as NaN and the kernel applies the window rule itself (missing wherever its window
-    reads one). `summed`: the kernel also returns a sum that is NaN when a result after its
+    """A numba kernel from `library.windows` (or `library.sums`, `library.extremes`) over whole
+    series. Missing values go in as NaN and the kernel applies the window rule itself (missing
+    wherever its window reads one). `summed`: the kernel also returns a sum that is NaN when a result after its
     leading NaN may be: of those results, or of the inputs where only a NaN input makes a NaN
     result (the extremes), so a sum that is not NaN says no later result is NaN (`_with_warmup`'s
     `clean`). `into`: the

@@ -4,7 +4,7 @@ extremes, and the sum / mean / standard deviation, one numba pass over the whole
 At bar t the window is the last floor(length[t]) bars, this one included; it is missing where
 the length is missing or below 1, where the data has fewer bars than that, and where a bar of
 the window is missing (the window rule; `support`). A constant length never comes here: it keeps
-the block kernels of `windows.py` and `sums.py`.
+the block kernels of `extremes.py`, `windows.py` and `sums.py`.
 
 The extremes scan each window when the windows are short (O(length) a bar, without a branch
 that depends on the data), and otherwise answer it from a monotonic stack of the bars that are

@@ -119,7 +119,7 @@ def _donchian(n: int, high, low) -> dict[str, pl.Expr]:
     # The middle line is a kernel of its own (both extremes and their mean in one pass), not
     # the mean of the other two fields: a script reading only it computes one column.
     return {"upper": rolling_extreme(high, n, highest=True),
-            "middle": window("channel_middle", [high, low], n, summed=True, into=True),
+            "middle": window("channel_middle", [high, low], n, module="extremes", summed=True, into=True),
             "lower": rolling_extreme(low, n, highest=False)}
 
 

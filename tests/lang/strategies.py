@@ -11,7 +11,8 @@ import numpy as np
 import polars as pl
 from hypothesis import strategies as st
 
-from tradebot.lang.builtins import REGISTRY, Builtin
+from tradebot.lang.builtin_spec import Builtin
+from tradebot.lang.builtins import REGISTRY
 from tradebot.lang.types import ArgKind, Kind
 
 PRICE_SERIES = ("open", "high", "low", "close", "volume", "hl2", "hlc3", "ohlc4")

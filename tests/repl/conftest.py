@@ -6,7 +6,8 @@ import polars as pl
 import pytest
 
 from tradebot.config import Config
-from tradebot.lang.builtins import REGISTRY, indicator, length, series
+from tradebot.lang.builtin_spec import indicator, length, series
+from tradebot.lang.builtins import REGISTRY
 from tradebot.lang.types import record
 from tradebot.pipeline import bundled_data_path, load_bars
 from tradebot.repl.controller import Repl

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from . import ir
-from .builtins import REGISTRY, Builtin
+from .builtin_spec import Builtin
+from .builtins import REGISTRY
 from .operators import OPERATORS
 from ..market.timeframe import DAY_MS, MINUTE_MS as _MINUTE, parse_timeframe
 

@@ -15,7 +15,8 @@ import numpy as np
 from ..market.timeframe import parse_timeframe
 from . import ast, ir
 from .ast import Span
-from .builtins import REGISTRY, Builtin, ParamSpec, PriceDefault
+from .builtin_spec import Builtin, ParamSpec, PriceDefault
+from .builtins import REGISTRY
 from .diagnostics import Diagnostic, did_you_mean
 from .library.pine_names import pine_hint
 from .operators import OPERATORS

@@ -10,7 +10,8 @@ from typing import Iterable, Sequence
 
 import polars as pl
 
-from ..lang.builtins import REGISTRY, Builtin
+from ..lang.builtin_spec import Builtin
+from ..lang.builtins import REGISTRY
 from ..lang.settings import SETTINGS, SettingSpec
 from ..textkit import text_table
 

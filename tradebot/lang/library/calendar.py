@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
-from ..builtins import indicator, price, text
+from ..builtin_spec import indicator, price, text
 from ..diagnostics import did_you_mean
 from ..types import BOOL_SERIES
 from .support import arr, nan_array, share

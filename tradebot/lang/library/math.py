@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..builtins import ParamSpec, indicator, series
+from ..builtin_spec import ParamSpec, indicator, series
 from ..types import ArgKind
 
 CATEGORY = "math"

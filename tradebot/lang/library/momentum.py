@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..builtins import HL, HLC, OHLC, indicator, length, price, series
+from ..builtin_spec import HL, HLC, OHLC, indicator, length, price, series
 from ..types import record
 from .smoothing import naive_ema, naive_skip, naive_sma, sum_in_order
 from .support import TA_EPSILON, arr, kernel, lag, nan_array, naive_window, naive_windows

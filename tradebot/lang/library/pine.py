@@ -19,7 +19,7 @@ import math
 import numpy as np
 import polars as pl
 
-from ..builtins import HL, HLC, OHLC, indicator, length, number, series
+from ..builtin_spec import HL, HLC, OHLC, indicator, length, number, series
 from ..types import BOOL_SERIES, record
 from .momentum import _naive_directional
 from .smoothing import ema, naive_ema, naive_skip, sum_in_order

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import UsageError
-from ..builtins import Builtin, series
+from ..builtin_spec import Builtin, series
 from ..types import NUMBER_SERIES, Kind, Type
 
 CATEGORY = "position"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..builtins import Builtin
+from ..builtin_spec import Builtin
 from ..types import NUMBER_SERIES
 from .support import window
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..builtins import condition, indicator, integer, length, series, window_length
+from ..builtin_spec import condition, indicator, integer, length, series, window_length
 from ..types import BOOL_SERIES
 from .momentum import bars_since_extreme, naive_bars_since_extreme
 from .support import any_missing, arr, difference, divide, lag, nan_array, naive_window, rolling_extreme, rolling_sum

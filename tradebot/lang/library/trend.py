@@ -11,7 +11,7 @@ import math
 import numpy as np
 import polars as pl
 
-from ..builtins import HL, HLC, REQUIRED, ParamSpec, indicator, length, number, price, series, window_length
+from ..builtin_spec import HL, HLC, REQUIRED, ParamSpec, indicator, length, number, price, series, window_length
 from ..types import ArgKind, record
 from .smoothing import ema, ema_combination, naive_ema, naive_skip, naive_sma, naive_wma, sma, sum_in_order
 from .smoothing import wma

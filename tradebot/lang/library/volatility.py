@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..builtins import HL, HLC, indicator, length, number, series, window_length
+from ..builtin_spec import HL, HLC, indicator, length, number, series, window_length
 from ..types import record
 from .smoothing import naive_ema, naive_skip, naive_sma, sma, sum_in_order
 from .support import arr, by_length, compressed, kernel, nan_array, naive_by_length, naive_window

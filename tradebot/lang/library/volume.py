@@ -12,7 +12,7 @@ import math
 import numpy as np
 import polars as pl
 
-from ..builtins import HLCV, indicator, length, price, series, text
+from ..builtin_spec import HLCV, indicator, length, price, series, text
 from .calendar import DAY_MS, MINUTE_MS, check_session, local_clock, naive_in_session
 from .calendar import naive_local, parse_session, session_mask, zone
 from .smoothing import naive_skip

@@ -15,7 +15,8 @@ import re
 import sys
 from pathlib import Path
 
-from ..builtins import REGISTRY, Builtin, PriceDefault
+from ..builtin_spec import Builtin, PriceDefault
+from ..builtins import REGISTRY
 from ..lookback import warmup_bars
 from ..operators import OPERATORS
 

@@ -20,6 +20,7 @@ from ..config import Config
 from ..errors import DataError
 
 EXCERPT_CHARS = 80
+DEFAULT_ROOT = "data/bybit"  # the candle store's folder (`[bybit] store`) when not configured
 # Printable fields joined by one separator: what a CSV header or data line looks like.
 _CSV_LIKE = re.compile(r"^[\w .:/<>()%+\-\"'#]+([,;\t][\w .:/<>()%+\-\"'#]*)+$")
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX: opening a FIFO must not wait for a writer
@@ -69,8 +70,6 @@ def value_excerpt(value: object, limit: int = 24) -> str:
 def script_data_roots(script_folder: Path, config: Config, *extra: Path) -> tuple[Path, ...]:
     """The folders a script's `data` line may reach: its own folder, the folder of the configured
     `[run] data` file, the candle store, and any `extra` (the bundled sample's folder)."""
-    from .store import DEFAULT_ROOT  # the store imports this module (through the loader)
-
     roots = [script_folder, Path(config.get("bybit", "store", DEFAULT_ROOT))]
     configured = config.get("run", "data")
     if configured:

@@ -16,7 +16,7 @@ be stale. The safety argument (docs/data.md repeats it for users):
 - The entry also carries the SHA-256 of its own payload, checked before the frame is used: a
   truncated, corrupted or half-written entry (a crash, a full disk, another program) is a miss,
   and the entry is rewritten from the CSV.
-- Entries are written to a temporary sibling and renamed over the old one (store.atomic_write), so
+- Entries are written to a temporary sibling and renamed over the old one (files.atomic_write), so
   concurrent runs on the same file never see half an entry; the last writer wins, and both wrote
   the same content. Any error reading or writing the cache only costs the speed-up.
 
@@ -42,6 +42,7 @@ import polars as pl
 from .. import __version__
 from ..config import Config, as_bool
 from ..errors import UsageError
+from .files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +154,6 @@ def lookup(folder: Path, source: Path, key: SourceKey) -> pl.DataFrame | None:
 def store(folder: Path, source: Path, key: SourceKey, frame: pl.DataFrame) -> None:
     """Write the entry of `source` atomically; on any failure (read-only or full disk) say so at
     debug level and carry on."""
-    from .store import atomic_write  # the store imports the loader, which imports this module
-
     try:
         sink = io.BytesIO()
         frame.write_ipc(sink, compression="uncompressed")

@@ -21,12 +21,12 @@ from ..errors import DataError, UsageError
 from ..market.bars import empty_ohlcv
 from .backfill import fetch_closed
 from .bybit import BybitRest
+from .files import atomic_write
 from .integrity import Gap, find_gaps, split_torn
 from .intervals import Interval, parse_interval, to_datetime
 from .loader import parse_ohlcv_bytes, read_bytes
 from .schema import VALUE_CHECKS, validate_ohlcv
-from .store import (HEADER, CandleStore, SeriesKey, atomic_write, filled_path,
-                    frame_to_csv_bytes, merge_frames)
+from .store import HEADER, CandleStore, SeriesKey, filled_path, frame_to_csv_bytes, merge_frames
 
 CATEGORIES = ("spot", "linear", "inverse")
 

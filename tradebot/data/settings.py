@@ -13,9 +13,10 @@ from typing import Any, Callable
 
 from ..config import Config, as_bool
 from ..errors import UsageError
+from .access import DEFAULT_ROOT
 from .bybit import RestSettings
 from .ratelimit import Backoff
-from .store import DEFAULT_ROOT, CandleStore
+from .store import CandleStore
 from .wsconn import StreamSettings
 
 SECTION = "bybit"

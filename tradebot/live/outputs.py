@@ -2,9 +2,9 @@
 current without rewriting the session's history.
 
 * equity.csv gains one row a bar and trades.csv one row a closed trade: appended, flushed and
-  fsync'ed right after the bar's journal record (data.store's append_bytes). The journal is the
+  fsync'ed right after the bar's journal record (data.files' append_bytes). The journal is the
   truth, these files follow it: on start and on resume both are rewritten whole from the journal
-  (data.store's atomic_write: a temporary file, fsync'ed, renamed over the old one), so a crash between the record and its rows, or in
+  (data.files' atomic_write: a temporary file, fsync'ed, renamed over the old one), so a crash between the record and its rows, or in
   the middle of a row, leaves files that the next start puts right: no row missing, none twice.
 * result.json (settings, metrics, the trade list) is small enough to rewrite, by rename, when a
   trade closes and every OUTPUT_EVERY bars. Its trade list is kept serialized trade by trade, so
@@ -27,7 +27,7 @@ from typing import Any, Mapping
 import numpy as np
 import polars as pl
 
-from ..data.store import append_bytes, atomic_write
+from ..data.files import append_bytes, atomic_write
 from ..runtime.engine import TRADE_SCHEMA, BacktestResult, trades_frame
 from ..runtime.report import ISO_FORMAT, json_safe, result_to_dict, trade_records
 

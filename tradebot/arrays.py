@@ -71,3 +71,9 @@ def _from_bitmap(column: pl.Series) -> np.ndarray | None:
     finally:
         array.release(ctypes.byref(array))
         schema.release(ctypes.byref(schema))
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """`array`, made read-only (the kernel's inputs always are: one numba signature)."""
+    array.flags.writeable = False
+    return array

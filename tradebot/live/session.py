@@ -38,7 +38,8 @@ from ..errors import UserError
 from ..lang.checker import SIGNALS
 from ..pipeline import (PROGRAM_INPUT, Strategy, backtest_from_frame, engine_nodes, position_program,
                         rule_program)
-from ..runtime.engine import BacktestResult, equity_curve, level_values, ruin_of, trades_frame
+from ..runtime.engine import BacktestResult, equity_curve, ruin_of, trades_frame
+from ..runtime.execution import level_values
 from ..runtime.metrics import bars_per_year, compute_metrics
 from .broker import Intent, PaperBroker
 from .journal import Journal, journal_in, read_records

@@ -8,23 +8,21 @@ documented in docs/execution.md.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import polars as pl
 
+from ..arrays import read_only
 from ..market.bars import OHLCV_COLUMNS, PRICE_COLUMNS
 from ..market.vocab import FILL_POLICIES, SIZING_MODES
-from .execution import ExecutionConfig
+from .execution import ExecutionConfig, level_values
 from .metrics import bars_per_year, drawdown
+from .program import RuleProgram, kernel_program
 from .signals import Signals
-
-if TYPE_CHECKING:
-    from .program import RuleProgram
 
 TRADE_SCHEMA = {
     "side": pl.String,
@@ -136,7 +134,6 @@ def simulate(market: Market, signals: Signals, config: ExecutionConfig,
     """The kernel on `signals` under `config`, and every metric (compiled: runtime/summary.py).
     The inputs are trusted (`run_backtest` checks them; a sweep checks its window once).
     `program`: the rules and risk values that read position state (runtime/program.py)."""
-    from .program import kernel_program
     from .summary import summary_arrays, trade_columns
 
     flags = tuple(_kernel_array(array, np.bool_) for array in signals.arrays())
@@ -188,18 +185,6 @@ def kernel_config(config: ExecutionConfig, signals: Signals) -> tuple[Any, Any, 
     """
     levels = tuple(_level_array(value, signals) for value in level_values(config))
     return (levels, *kernel_settings(config))
-
-
-def level_values(config: ExecutionConfig) -> list[float | str]:
-    """The value of each of the kernel's risk-level slots (stop, target, trailing, break-even,
-    entry price and exit portion, long then short): a constant, NaN for none, or the name of a
-    per-bar series."""
-    values: list[float | str] = []
-    for rules in (config.long, config.short):
-        values += [level.value if level else math.nan for level in rules.levels().values()]
-        values.append(math.nan if rules.entry.price is None else rules.entry.price)
-        values.append(math.nan if rules.exit_portion is None else rules.exit_portion)
-    return values
 
 
 @functools.lru_cache(maxsize=64)
@@ -338,12 +323,6 @@ def _named_levels(config: ExecutionConfig) -> list[tuple[str, str]]:
                   "entry price": rules.entry.price, "exit portion": rules.exit_portion}
         out.extend((value, f"{side} {what}") for what, value in values.items() if isinstance(value, str))
     return out
-
-
-def read_only(array: np.ndarray) -> np.ndarray:
-    """`array`, made read-only (the kernel's inputs always are: one numba signature)."""
-    array.flags.writeable = False
-    return array
 
 
 def _kernel_array(values: np.ndarray, dtype: type) -> np.ndarray:

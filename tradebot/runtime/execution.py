@@ -256,3 +256,15 @@ def _check_fraction(name: str, value: float, limit: float) -> None:
         raise ValueError(
             f"{name} must be a fraction in [0, {limit:g}] (0.0005 means 0.05 %), got {value!r}"
         )
+
+
+def level_values(config: ExecutionConfig) -> list[float | str]:
+    """The value of each of the kernel's risk-level slots (stop, target, trailing, break-even,
+    entry price and exit portion, long then short): a constant, NaN for none, or the name of a
+    per-bar series."""
+    values: list[float | str] = []
+    for rules in (config.long, config.short):
+        values += [level.value if level else math.nan for level in rules.levels().values()]
+        values.append(math.nan if rules.entry.price is None else rules.entry.price)
+        values.append(math.nan if rules.exit_portion is None else rules.exit_portion)
+    return values

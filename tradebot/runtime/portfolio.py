@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import polars as pl
 
-from .engine import (Ruin, _kernel, _kernel_array, kernel_settings, level_values, read_only,
-                     ruin_of, trades_frame)
-from .execution import ExecutionConfig
+from ..arrays import read_only
+from .engine import Ruin, _kernel, _kernel_array, kernel_settings, ruin_of, trades_frame
+from .execution import ExecutionConfig, level_values
 from .metrics import bars_per_year, equity_metrics, trade_metrics
 from .portfolio_metrics import (basket_return_pct, concurrency, correlation_to_others, mean_correlation,
                                 return_correlation, turnover)

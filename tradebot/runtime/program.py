@@ -14,9 +14,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..arrays import read_only
 from ..vm import registers
-from .engine import level_values, read_only
-from .execution import ExecutionConfig
+from .execution import ExecutionConfig, level_values
 from .signals import SIGNAL_NAMES
 
 

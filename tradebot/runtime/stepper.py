@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import read_only
 from . import kernel as kn
-from .engine import kernel_settings, read_only
+from .engine import kernel_settings
 from .execution import ExecutionConfig
 from .program import RuleProgram, kernel_program
 

@@ -13,17 +13,15 @@ they prune combinations before anything runs, so they cannot depend on the data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Collection, Mapping, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 from . import ast, ir
 from .ast import Span
 from .builtins import REGISTRY
 from .diagnostics import did_you_mean
+from .params import ParamInfo
 from .resolve import is_invalid
 from .types import Kind
-
-if TYPE_CHECKING:
-    from .checker import ParamInfo
 
 METHODS = ("grid", "random", "bayes")
 VALIDATIONS = ("split", "walk_forward")

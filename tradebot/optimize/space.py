@@ -19,9 +19,10 @@ import numpy as np
 
 from ..errors import UsageError
 from ..lang import ast
-from ..lang.checker import CheckedProgram, ParamInfo
+from ..lang.checker import CheckedProgram
 from ..lang.diagnostics import Diagnostic, ScriptDiagnostics
 from ..lang.operators import OPERATORS
+from ..lang.params import ParamInfo
 
 CHUNK = 1 << 20  # grid points decoded and pruned at a time
 MAX_GRID = 20_000_000  # beyond this a grid is refused: random or Bayesian search fits better

@@ -7,6 +7,9 @@ TYPE_CHECKING) is read with `ast` and checked against the rules the README's Lay
   `data` never `lang`, `runtime` or `live`; `exchange` never `data` or `live`.
 - `lang.tooling` (editor and docs generators) is imported by nothing else in `lang`.
 - Nothing imports `cli` but `cli` itself and `tradebot/__main__.py` (the console entry point).
+- No module imports itself through others (imports under TYPE_CHECKING aside: they run for the
+  type checker only). A cycle is an import order that fails: the registry once collected the
+  library, whose modules imported the registry, so importing a library module first failed.
 """
 from __future__ import annotations
 
@@ -38,10 +41,17 @@ def room(module: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def imported(module: str, source: str, *, is_package: bool) -> Iterator[tuple[int, str]]:
-    """(line, absolute module) of every tradebot import in `source`, relative ones resolved."""
+def imported(module: str, source: str, *, is_package: bool,
+             typing: bool = True) -> Iterator[tuple[int, str]]:
+    """(line, absolute module) of every tradebot import in `source`, relative ones resolved.
+    `typing=False`: not those under `if TYPE_CHECKING:`."""
     here = module.split(".") if is_package else module.split(".")[:-1]
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    skipped = set() if typing else {id(node) for block in ast.walk(tree) if _for_type_checker(block)
+                                    for statement in block.body for node in ast.walk(statement)}
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -53,6 +63,10 @@ def imported(module: str, source: str, *, is_package: bool) -> Iterator[tuple[in
         else:
             continue
         yield from ((node.lineno, name) for name in names if name == "tradebot" or name.startswith("tradebot."))
+
+
+def _for_type_checker(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
 
 
 def violations(modules: Mapping[str, tuple[str, bool]]) -> list[str]:
@@ -144,3 +158,56 @@ def test_the_readme_layout_names_every_package_and_module() -> None:
     missing = [name for name in [*packages, *lang_parts, *modules] if name not in block]
     assert {"tradebot/lang/", "tradebot/vm/", "tooling/", "pipeline.py"} <= {*packages, *lang_parts, *modules}
     assert missing == [], f"README.md's Layout does not name: {', '.join(sorted(missing))}"
+
+
+def import_cycle(modules: Mapping[str, tuple[str, bool]]) -> list[str]:
+    """A chain of modules, each importing the next, that ends where it starts (empty if none):
+    every import counts, at the top or in a function, but those under TYPE_CHECKING."""
+    def owner(target: str) -> str:  # `tradebot.lang.ir.Node` -> `tradebot.lang.ir`
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target
+
+    edges = {module: sorted({owner(target) for _, target in imported(module, source, is_package=is_package,
+                                                                       typing=False)} - {"", module})
+             for module, (source, is_package) in modules.items()}
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> list[str]:
+        if module in path:
+            return [*path[path.index(module):], module]
+        if module in done:
+            return []
+        path.append(module)
+        for target in edges[module]:
+            if cycle := visit(target):
+                return cycle
+        path.pop()
+        done.add(module)
+        return []
+
+    for module in sorted(modules):
+        if cycle := visit(module):
+            return cycle
+    return []
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    cycle = import_cycle(tradebot_modules())
+    assert cycle == [], "an import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_check_finds_a_cycle_through_a_function_but_not_through_typing() -> None:
+    fake = {
+        "tradebot.lang.builtins": ("def collect():\n    from .library import MODULES\n", False),
+        "tradebot.lang.library": ("from . import trend\nMODULES = (trend,)\n", True),
+        "tradebot.lang.library.trend": ("from ..builtins import indicator\n", False),
+        "tradebot.lang.compiler": ("from .symbols import Step\n", False),
+        "tradebot.lang.symbols": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                  "    from .compiler import Plan\n", False),
+    }
+    assert import_cycle(fake) == ["tradebot.lang.builtins", "tradebot.lang.library", "tradebot.lang.library.trend",
+                                  "tradebot.lang.builtins"]
+    del fake["tradebot.lang.library.trend"]
+    assert import_cycle(fake) == []

@@ -97,3 +97,43 @@ def test_the_data_check_reads_every_bar_only_for_what_the_script_uses(monkeypatc
         script.write_text(text)
         pipeline.check_data(pipeline.load_strategy(script), bars)
         assert passes == expected, text
+
+
+# Run in a process of its own: it sets the SIGINT handler and sends itself SIGINT.
+_ONE_PRESS_ONE_INTERRUPT = """
+import os, signal, sys, threading, time
+import polars as pl
+from tradebot import __main__ as entry
+
+entry.install_interrupt_handlers()
+assert signal.getsignal(signal.SIGINT) is entry.interrupt, signal.getsignal(signal.SIGINT)
+frame = pl.DataFrame({"x": range(2_000_000)})
+query = frame.lazy().select(pl.col("x").cast(pl.String).str.len_bytes().sum())
+counts = {"raised": 0, "again": 0}
+for delay in (0.005, 0.01, 0.02, 0.03, 0.05) * 3:
+    press = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+    press.start()
+    try:
+        try:
+            query.collect()
+            time.sleep(1)  # the press comes here if the query was quicker
+        except KeyboardInterrupt:
+            counts["raised"] += 1
+            time.sleep(0.05)  # where Polars' second raise of the same press would land
+    except KeyboardInterrupt:
+        counts["again"] += 1
+    press.join()
+print(counts["raised"], counts["again"])
+"""
+
+
+def test_one_ctrl_c_inside_a_polars_call_is_one_keyboard_interrupt() -> None:
+    """Under Python's default SIGINT handler Polars raises a press that lands in one of its calls a
+    second time, and the second KeyboardInterrupt cut the "interrupted" line short with a
+    traceback (caught by tests/optimize/test_cli.py's Ctrl-C test, now and then). The entry point
+    installs a handler of its own, under which each press is raised once."""
+    done = subprocess.run([sys.executable, "-c", _ONE_PRESS_ONE_INTERRUPT], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    raised, again = map(int, done.stdout.split()[-2:])
+    assert (raised, again) == (15, 0)

@@ -8,7 +8,8 @@ import pytest
 
 from tradebot.data.panel import load_panel, universe_files
 from tradebot.errors import DataError
-from tradebot.pipeline import backtest_portfolio, compile_source, strategy_plan
+from tradebot.pipeline import compile_source, strategy_plan
+from tradebot.portfolio_pipeline import backtest_portfolio
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 

@@ -19,7 +19,8 @@ from tradebot.optimize.parallel import Workers
 from tradebot.optimize.portfolio import PortfolioEvaluator, portfolio_evaluator
 from tradebot.optimize.search import SearchOptions, run_search
 from tradebot.optimize.space import Space
-from tradebot.pipeline import backtest_portfolio, load_strategy, universe_panel, with_other_symbols
+from tradebot.pipeline import load_strategy
+from tradebot.portfolio_pipeline import backtest_portfolio, universe_panel, with_other_symbols
 from tradebot.runtime.metrics import PORTFOLIO_METRICS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,8 @@ from tests.lang.strategies import ohlcv
 from tests.runtime.test_position_state import position_scripts
 from tradebot.data.panel import aligned
 from tradebot.errors import UserError
-from tradebot.pipeline import backtest, backtest_portfolio, compile_source
+from tradebot.pipeline import backtest, compile_source
+from tradebot.portfolio_pipeline import backtest_portfolio
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,7 +119,8 @@ def test_the_rotation_example_exits_each_symbol_at_its_own_first_chandelier_or_t
     import talib
 
     from tradebot.config import Config
-    from tradebot.pipeline import load_strategy, universe_panel
+    from tradebot.pipeline import load_strategy
+    from tradebot.portfolio_pipeline import universe_panel
 
     strategy = load_strategy(ROOT / "examples" / "rotation_chandelier.tbs")
     panel = universe_panel(strategy, Config())

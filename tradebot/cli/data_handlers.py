@@ -49,7 +49,8 @@ def script_symbols(script: Path | None) -> tuple[str, ...]:
     """`fetch --universe SCRIPT`: the symbols the script reads from the store."""
     if script is None:
         return ()
-    from ..pipeline import load_strategy, store_symbols  # the compiler: only for --universe
+    from ..pipeline import load_strategy  # the compiler: only for --universe
+    from ..portfolio_pipeline import store_symbols
 
     strategy = load_strategy(script)
     symbols = store_symbols(strategy)

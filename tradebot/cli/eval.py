@@ -26,7 +26,8 @@ from ..lang.diagnostics import ScriptDiagnostics, did_you_mean
 from ..lang.timeframes import timeframe_diagnostics
 from ..lang.types import NUMBER_SERIES, Kind
 from ..market.timeframe import infer_interval_ms
-from ..pipeline import check_data, data_path, load_bars, load_strategy, other_bars, require_volume
+from ..pipeline import check_data, data_path, load_bars, load_strategy, require_volume
+from ..portfolio_pipeline import other_bars
 from .flags import output_file, parse_overrides
 
 FORMATS = ("csv", "parquet", "table")

@@ -17,10 +17,9 @@ from ..lang import ast
 from ..lang.diagnostics import Diagnostic, render_one
 from ..lang.lookback import lookback
 from ..optimize import flags as optimize_flags
-from ..pipeline import (StoreChoice, Strategy, backtest_counting_rules, backtest_portfolio, check_data,
-                        count_rules, data_path, engine_nodes, is_portfolio, load_bars, load_strategy,
-                        params_as_written, run_settings, summarise, universe_paths,
-                        with_other_symbols)
+from ..pipeline import (Strategy, backtest_counting_rules, check_data, count_rules, data_path, engine_nodes,
+                        is_portfolio, load_bars, load_strategy, params_as_written, run_settings, summarise)
+from ..portfolio_pipeline import StoreChoice, backtest_portfolio, universe_paths, with_other_symbols
 from ..runtime.report import result_to_dict, write_outputs
 from .flags import output_folder, parse_overrides
 

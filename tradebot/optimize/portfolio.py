@@ -3,7 +3,7 @@ symbol of the universe with one account (docs/optimize.md, "Portfolios").
 
 A batch of combinations is compiled into one plan (as for one symbol: an indicator the programs
 share is computed once), evaluated on each symbol's own bars, and every combination's signals go
-through the portfolio engine (`pipeline.portfolio_from_frames`, the same call `tradebot run`
+through the portfolio engine (`portfolio_pipeline.portfolio_from_frames`, the same call `tradebot run`
 makes, hence the same numbers). A window is a range of the universe's timeline: each symbol's plan
 runs on its bars before the window's end (the earlier ones are warm-up), and the engine trades
 the window's rows only.
@@ -25,8 +25,8 @@ from ..errors import UsageError
 from ..lang.checker import CheckedProgram
 from ..lang.compiler import Plan, compile_nodes
 from ..lang.diagnostics import Diagnostic, ScriptDiagnostics
-from ..pipeline import (PORTFOLIO_OBJECTIVES, StoreChoice, Strategy, other_bars, portfolio_from_frames,
-                        portfolio_nodes, require_volume, universe_paths)
+from ..pipeline import PORTFOLIO_OBJECTIVES, Strategy, require_volume
+from ..portfolio_pipeline import StoreChoice, other_bars, portfolio_from_frames, portfolio_nodes, universe_paths
 from ..runtime.portfolio import PortfolioResult
 from .batch import BYTES_PER_CELL, MAX_BATCH, WORKING_COPIES, Evaluator, EvaluatorSpec, Window, rows_of_results
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 
 from .kinds import JobSpec
-from .supervise import CHILD_FILE, EXIT_FILE, JOB_FILE, LOG_FILE, write_json
+from .supervise import EXIT_FILE, JOB_FILE, LOG_FILE, write_json
 
 JOB_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")
 STOP_FILE = "stop.json"

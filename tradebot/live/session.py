@@ -26,7 +26,6 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -36,12 +35,14 @@ import polars as pl
 
 from ..errors import UserError
 from ..lang.checker import SIGNALS
+from ..market.bars import OHLCV_COLUMNS
 from ..pipeline import (PROGRAM_INPUT, Strategy, backtest_from_frame, engine_nodes, position_program,
                         rule_program)
 from ..runtime.engine import BacktestResult, equity_curve, ruin_of, trades_frame
 from ..runtime.execution import level_values
 from ..runtime.metrics import bars_per_year, compute_metrics
 from .broker import Intent, PaperBroker
+from .frame import Columns, Frame
 from .journal import Journal, journal_in, read_records
 from .outputs import SessionOutputs, trades_of
 from .window import Retention, same_state
@@ -54,7 +55,6 @@ OUTPUT_EVERY = 60  # bars between rewrites of result.json when no trade closed
 # (a live session on 1-minute bars is never held back: its bars come a minute apart).
 RESULT_PAUSE_S = 5.0
 CANCEL_GLOB = "cancel-*.request"  # `tradebot paper cancel` leaves one file per request
-_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 
 
 class SessionError(UserError):
@@ -80,82 +80,6 @@ class Identity:
         digest = hashlib.sha256(strategy.checked.source.encode("utf-8")).hexdigest()
         return cls(str(strategy.path or strategy.checked.filename), digest, symbol, category,
                    interval, interval_ms)
-
-
-class Columns:
-    """Rows of floats in growable numpy columns (doubling), 8 bytes a value."""
-
-    def __init__(self, width: int) -> None:
-        self._data = np.zeros((width, 1024))
-        self.count = 0
-
-    def append(self, row: Sequence[float]) -> None:
-        if self.count == self._data.shape[1]:
-            self._data = np.concatenate([self._data, np.zeros_like(self._data)], axis=1)
-        self._data[:, self.count] = row
-        self.count += 1
-
-    def values(self) -> np.ndarray:
-        return self._data[:, :self.count]
-
-    def drop_first(self, count: int) -> None:
-        """Forget the first `count` rows (the buffer keeps its size: it never grows past the
-        most bars held at once)."""
-        self._data[:, :self.count - count] = self._data[:, count:self.count]
-        self.count -= count
-
-
-class Frame:
-    """The session's last bars, numbered from its first bar ever: those before `first` are
-    forgotten (window.py) and live on in the journal only. The bars are consecutive (`on_bar`
-    refuses a hole), so every bar's start is the first one's plus a whole number of intervals."""
-
-    def __init__(self, interval_ms: int) -> None:
-        self._held = Columns(6)
-        self.interval_ms = interval_ms
-        self.first = 0  # the number of the first bar held
-        self.origin_ms: int | None = None  # the start of bar 0
-        self.first_close = math.nan  # bar 0's close (the buy-and-hold benchmark)
-
-    @property
-    def size(self) -> int:
-        """Bars seen since the session began, held or not."""
-        return self.first + self._held.count
-
-    @property
-    def held(self) -> int:
-        return self._held.count
-
-    def append(self, row: Sequence[float]) -> None:
-        if self.origin_ms is None:
-            self.origin_ms, self.first_close = int(row[0]), float(row[4])
-        self._held.append(row)
-
-    def forget_before(self, first: int) -> None:
-        self._held.drop_first(first - self.first)
-        self.first = first
-
-    def row(self, index: int) -> list[float]:
-        values = self._held.values()[:, index - self.first].tolist()
-        return [int(values[0]), *values[1:]]
-
-    def last_start(self) -> int | None:
-        return int(self._held.values()[0, -1]) if self.held else None
-
-    def last_close(self) -> float:
-        return float(self._held.values()[4, -1])
-
-    def timestamps(self) -> pl.Series:
-        """Every bar's start since the session began (the held bars' and the forgotten ones')."""
-        starts = (self.origin_ms or 0) + np.arange(self.size, dtype=np.int64) * self.interval_ms
-        return pl.Series("timestamp", starts).cast(pl.Datetime("ms", "UTC"))
-
-    def polars(self) -> pl.DataFrame:
-        """The held bars: the plan's input."""
-        data = self._held.values()
-        return pl.DataFrame({
-            "timestamp": pl.Series(data[0].astype(np.int64)).cast(pl.Datetime("ms", "UTC")),
-            **{name: pl.Series(data[i]) for i, name in enumerate(_COLUMNS) if i}})
 
 
 class PaperSession:
@@ -203,7 +127,7 @@ class PaperSession:
                   "settings": _json_settings(self.strategy), "warmup": history.height}
         self._journal.append(header)
         rows = [list(r) for r in history.select(
-            pl.col("timestamp").dt.epoch("ms"), *_COLUMNS[1:]).iter_rows()]
+            pl.col("timestamp").dt.epoch("ms"), *OHLCV_COLUMNS[1:]).iter_rows()]
         self._journal.append({"kind": "bars", "rows": rows})
         for row in rows:
             self._take_warmup(row)

@@ -22,12 +22,13 @@ from .config import Config
 from .data.access import refusal, script_data_roots
 from .data.loader import load_ohlcv
 from .errors import UsageError, UserError
-from .lang.checker import SIGNALS, CheckedProgram, OverrideError, check_source
+from .lang.checker import SIGNALS, CheckedProgram, check_source
 from .lang import ast, ir
 from .lang.compiler import Plan, compile_nodes, compile_program
 from .lang.data_fit import data_diagnostics
 from .lang.diagnostics import Diagnostic, ScriptDiagnostics
 from .lang.explain import risk_as_written, rule_conditions, written
+from .lang.param_check import OverrideError
 from .lang.parser import without_bom
 from .lang.stateful.position import PositionProgram, compile_position, reads_position
 from .lang.types import BOOL_CONST, NUMBER_CONST

@@ -10,16 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Collection, Mapping
 
-from . import ast, ir, unparse
+from . import ast, ir
 from .ast import Span
 from .builtins import REGISTRY
 from .diagnostics import Diagnostic, ScriptDiagnostics, did_you_mean
 from .library.pine_names import pine_hint
 from .optimize_check import OptimizeSpec, check_optimize
-from .position_check import check_position
-from .params import ParamInfo, number_text, param_value
+from .param_check import OverrideError, apply_overrides, param_info
+from .params import ParamInfo, param_value
 from .parser import SyntaxDiagnostics, parse_expression, parse_program, without_bom
 from .portions import check_portion, exit_portion
+from .position_check import check_position
 from .risk_check import RiskRules, check_risk, is_extended
 from .resolve import INVALID, SYMBOL, Resolver, Scope, is_invalid
 from .settings import SETTINGS
@@ -49,10 +50,6 @@ class CheckedProgram:
     def param_values(self) -> dict[str, float | bool | str]:
         return {p.name: (p.label if p.labels is not None else int(p.value) if p.is_int else p.value)
                 for p in self.params}
-
-
-class OverrideError(Exception):
-    """A `--set name=value` that does not fit the script (the CLI turns it into a usage error)."""
 
 
 def check(program: ast.Program, *, source: str, filename: str,
@@ -139,10 +136,12 @@ class _Checker:
         statements = self.program.statements
         self._collect_definitions(statements)
         name = self._strategy_name(statements)
-        for decl in statements:
-            if isinstance(decl, ast.ParamDecl):
-                self._param(decl)
-        self._apply_overrides()
+        for decl in statements:  # a duplicate declaration is reported, then skipped
+            if isinstance(decl, ast.ParamDecl) and self.definitions.get(decl.name) is decl:
+                info = param_info(decl, self._error)
+                if info is not None:
+                    self.params[decl.name] = info
+        self.params = apply_overrides(self.params, self.overrides)
         # After the params: a setting may be a param (`stop_loss sl`), with its `--set` value.
         settings = self._settings([s for s in statements if isinstance(s, ast.Setting)])
         assigns = [s for s in statements if isinstance(s, ast.Assign) and self.definitions.get(s.name) is s]
@@ -377,126 +376,6 @@ class _Checker:
         if isinstance(node, ast.Name) and node.id in self.params:
             return self.params[node.id].is_percent
         return any(self._is_percent(c) for c in ast.children(node))  # type: ignore[arg-type]
-
-    # ------------------------------------------------------------ params
-    def _param(self, decl: ast.ParamDecl) -> None:
-        if self.definitions.get(decl.name) is not decl:
-            return  # a duplicate, already reported
-        if isinstance(decl.default, (ast.Bool, ast.String)):
-            labelled = self._labelled_param(decl)
-            if labelled is not None:
-                self.params[decl.name] = labelled
-            return
-        default, is_int, is_percent = self._literal(decl.default)
-        if default is None:
-            return
-        info = ParamInfo(decl.name, default, default, is_int, is_percent, span=decl.span)
-        domain = decl.domain
-        if isinstance(domain, ast.ParamRange):
-            info = self._param_range(decl, info, domain)
-        elif isinstance(domain, ast.ParamChoices):
-            info = self._param_choices(decl, info, domain)
-        if info is not None:
-            self.params[decl.name] = info
-
-    def _labelled_param(self, decl: ast.ParamDecl) -> ParamInfo | None:
-        """`param use_filter = true` (searched over false and true unless `in [...]` narrows it)
-        or `param mode = "a" in ["a", "b"]` (a string param lists its choices)."""
-        kind = type(decl.default)
-        listed = decl.domain.values if isinstance(decl.domain, ast.ParamChoices) else None
-        if isinstance(decl.domain, ast.ParamRange) or (listed and any(type(v) is not kind for v in listed)):
-            word = "true or false" if kind is ast.Bool else "strings"
-            self._error(f"the choices of `{decl.name}` must be {word}, as its default", decl.domain.span,
-                        'for example `param mode = "breakout" in ["breakout", "pullback"]`')
-            return None
-        if kind is ast.String and listed is None:
-            self._error(f"a string param lists its choices: `{decl.name}` has none", decl.span,
-                        f'for example `param {decl.name} = {unparse.expr(decl.default)} in '
-                        f'[{unparse.expr(decl.default)}, "other"]`')
-            return None
-        labels: tuple[bool | str, ...] = ((False, True) if kind is ast.Bool else
-                                          tuple(dict.fromkeys(v.value for v in listed)))  # type: ignore[union-attr]
-        chosen = (tuple(float(labels.index(v.value)) for v in listed)  # type: ignore[union-attr]
-                  if listed else tuple(float(i) for i in range(len(labels))))
-        default = decl.default.value  # type: ignore[union-attr]
-        code = float(labels.index(default)) if default in labels else -1.0
-        info = ParamInfo(decl.name, code, code, True, False, choices=tuple(sorted(set(chosen))),
-                         span=decl.span, labels=labels)
-        if not info.admits(code):
-            self._error(f"the default {unparse.expr(decl.default)} of `{decl.name}` is not one of its "
-                        f"choices {info.domain_text()}", decl.default.span)
-            return None
-        return info
-
-    def _literal(self, node: ast.Expr) -> tuple[float | None, bool, bool]:
-        """A param's default or bound: a plain (possibly negative) number or percentage."""
-        sign = 1.0
-        if isinstance(node, ast.Unary) and node.op == "neg":
-            sign, node = -1.0, node.operand
-        if isinstance(node, ast.Number):
-            return sign * node.value, node.is_int, False
-        if isinstance(node, ast.Percent):
-            return sign * node.value, False, True
-        self._error("a param's default, bounds and choices are plain numbers", node.span,
-                    "for example `param length = 14 in 5..30 step 1`")
-        return None, False, False
-
-    def _param_range(self, decl: ast.ParamDecl, info: ParamInfo, domain: ast.ParamRange) -> ParamInfo | None:
-        low, low_int, _ = self._literal(domain.low)
-        high, high_int, _ = self._literal(domain.high)
-        step, step_int = (None, True) if domain.step is None else self._literal(domain.step)[:2]
-        if low is None or high is None or (domain.step is not None and step is None):
-            return None
-        is_int = info.is_int and low_int and high_int and step_int
-        if low > high:
-            self._error(f"the range of `{decl.name}` is empty: {low:g} > {high:g}", domain.span,
-                        "write the lower bound first")
-            return None
-        if step is not None and step <= 0:
-            self._error(f"the step of `{decl.name}` must be positive, got {step:g}", domain.step.span)
-            return None
-        info = ParamInfo(decl.name, info.default, info.value, is_int, info.is_percent, low, high, step,
-                         span=decl.span)
-        if not info.admits(info.default):
-            self._error(f"the default {number_text(info.default, is_int)} of `{decl.name}` is outside its range "
-                        f"{info.domain_text()}", decl.default.span,
-                        "a plain run uses the default, so it must be one of the values searched")
-            return None
-        return info
-
-    def _param_choices(self, decl: ast.ParamDecl, info: ParamInfo, domain: ast.ParamChoices) -> ParamInfo | None:
-        values = [self._literal(v) for v in domain.values]
-        if any(v[0] is None for v in values):
-            return None
-        is_int = info.is_int and all(v[1] for v in values)
-        choices = tuple(v[0] for v in values)
-        info = ParamInfo(decl.name, info.default, info.value, is_int, info.is_percent, choices=choices, span=decl.span)
-        if not info.admits(info.default):
-            self._error(f"the default {number_text(info.default, is_int)} of `{decl.name}` is not one of its choices "
-                        f"{info.domain_text()}", decl.default.span)
-            return None
-        return info
-
-    def _apply_overrides(self) -> None:
-        for name, given in self.overrides.items():
-            info = self.params.get(name)
-            if info is None:
-                hint = did_you_mean(name, self.params)
-                known = ", ".join(self.params) or "none"
-                raise OverrideError(f"--set {name}: the script has no param `{name}`"
-                                    + (f"; {hint}" if hint else f" (its params: {known})"))
-            value = info.code_of(given)
-            if value is None or not info.admits(value) or not info.on_step(value):
-                numeric = value is not None and info.labels is None
-                shown = (str(given).lower() if isinstance(given, bool) else info.written(value) if numeric
-                         else given)
-                kind = "one of " if info.labels is not None else "a whole number in " if info.is_int else ""
-                reason = f"`{given}` is not a number; " if isinstance(given, str) and info.labels is None else ""
-                nearest = info.nearest_steps(value) if numeric else []  # type: ignore[arg-type]
-                hint = f"; nearest allowed: {' or '.join(f'{name}={v}' for v in nearest)}" if nearest else ""
-                raise OverrideError(f"--set {name}={shown}: {reason}`{name}` takes {kind}{info.domain_text()} "
-                                    f"(declared on line {info.span.line}){hint}")
-            self.params[name] = replace(info, value=value)
 
     # ------------------------------------------------------------ rules
     def _rules(self, rules: list[ast.Rule]) -> dict[str, ir.Node]:

@@ -23,7 +23,8 @@ import tradebot.pipeline  # noqa: F401  (loads the library in its import order)
 from tradebot.lang.library import extremes, kernels, sums, support, wilder, windows
 from tradebot.lang.library.momentum import _ref_bop, _ref_cci, _ref_roc, _ref_stoch, _ref_stochastic, _ref_trix, _ref_willr
 from tradebot.lang.library.momentum import _trix, naive_bars_since_extreme
-from tradebot.lang.library.support import difference, lag, naive_window, naive_windows
+from tradebot.lang.library.naive import lag, naive_window, naive_windows
+from tradebot.lang.library.support import difference
 from tradebot.lang.library.trend import FRESH_TRIMA, _ref_linreg, _ref_trima, _trima
 from tradebot.lang.library.volatility import _ref_keltner, naive_true_range
 from tradebot.lang.library.volume import naive_money_flow_volume

@@ -13,7 +13,8 @@
                 pivothigh pivotlow heikinashi ichimoku
     position    position state: entry_price, bars_since_entry, highest_since_entry, ...
 
-Shared plumbing: support.py (missing values, kernels glue), smoothing.py (moving averages).
+Shared plumbing: support.py (missing values, kernels glue), naive.py (the references' building
+blocks), smoothing.py (moving averages).
 Compiled kernels (numba): kernels.py (the EMA family, KAMA, SAR) and wilder.py (Wilder's
 smoothing, running totals) for the recursions; windows.py (weighted sums, few-bar formulas),
 extremes.py (highest, lowest, their ages, donchian) and sums.py (window sums, standard deviation,

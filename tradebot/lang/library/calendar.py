@@ -22,7 +22,8 @@ import polars as pl
 from ..builtin_spec import indicator, price, text
 from ..diagnostics import did_you_mean
 from ..types import BOOL_SERIES
-from .support import arr, nan_array, share
+from .naive import arr, nan_array
+from .support import share
 
 CATEGORY = "time"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

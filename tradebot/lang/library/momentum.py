@@ -13,8 +13,8 @@ import polars as pl
 from ..builtin_spec import HL, HLC, OHLC, indicator, length, price, series
 from ..types import record
 from .smoothing import naive_ema, naive_skip, naive_sma, sum_in_order
-from .support import TA_EPSILON, arr, kernel, lag, nan_array, naive_window, naive_windows
-from .support import difference, rolling_extreme, share, window
+from .naive import arr, lag, naive_window, naive_windows, nan_array
+from .support import TA_EPSILON, difference, kernel, rolling_extreme, share, window
 
 CATEGORY = "momentum"
 

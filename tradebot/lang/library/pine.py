@@ -23,8 +23,8 @@ from ..builtin_spec import HL, HLC, OHLC, indicator, length, number, series
 from ..types import BOOL_SERIES, record
 from .momentum import _naive_directional
 from .smoothing import ema, naive_ema, naive_skip, sum_in_order
-from .support import arr, divide, kernel, lag, nan_array, naive_window, naive_windows
-from .support import rolling_extreme, rolling_weighted, share, window
+from .naive import arr, lag, naive_window, naive_windows, nan_array
+from .support import divide, kernel, rolling_extreme, rolling_weighted, share, window
 
 MODULE = "pine_kernels"
 

@@ -13,8 +13,8 @@ import polars as pl
 from ..builtin_spec import condition, indicator, integer, length, series, window_length
 from ..types import BOOL_SERIES
 from .momentum import bars_since_extreme, naive_bars_since_extreme
-from .support import any_missing, arr, difference, divide, lag, nan_array, naive_window, rolling_extreme, rolling_sum
-from .support import by_length, naive_by_length, share
+from .naive import arr, lag, naive_by_length, naive_window, nan_array
+from .support import any_missing, by_length, difference, divide, rolling_extreme, rolling_sum, share
 
 SERIES, SIGNAL = "series", "signal"
 NAN = float("nan")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .support import arr, fma_exact, kernel, nan_array, naive_window, rolling_sum, rolling_weighted
+from .naive import arr, fma_exact, naive_window, nan_array
+from .support import kernel, rolling_sum, rolling_weighted
 
 # ------------------------------------------------------------------ Polars
 

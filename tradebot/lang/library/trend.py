@@ -15,8 +15,8 @@ from ..builtin_spec import HL, HLC, REQUIRED, ParamSpec, indicator, length, numb
 from ..types import ArgKind, record
 from .smoothing import ema, ema_combination, naive_ema, naive_skip, naive_sma, naive_wma, sma, sum_in_order
 from .smoothing import wma
-from .support import fma_exact, kernel, nan_array, naive_window, naive_windows
-from .support import by_length, naive_by_length, rolling_weighted, volume_weighted, window
+from .naive import fma_exact, naive_by_length, naive_window, naive_windows, nan_array
+from .support import by_length, kernel, rolling_weighted, volume_weighted, window
 
 CATEGORY = "trend"
 

@@ -12,8 +12,8 @@ import polars as pl
 from ..builtin_spec import HL, HLC, indicator, length, number, series, window_length
 from ..types import record
 from .smoothing import naive_ema, naive_skip, naive_sma, sma, sum_in_order
-from .support import arr, by_length, compressed, kernel, nan_array, naive_by_length, naive_window
-from .support import rolling_extreme, window
+from .naive import arr, naive_by_length, naive_window, nan_array
+from .support import by_length, compressed, kernel, rolling_extreme, window
 
 CATEGORY = "volatility"
 

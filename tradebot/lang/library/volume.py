@@ -16,8 +16,8 @@ from ..builtin_spec import HLCV, indicator, length, price, series, text
 from .calendar import DAY_MS, MINUTE_MS, check_session, local_clock, naive_in_session
 from .calendar import naive_local, parse_session, session_mask, zone
 from .smoothing import naive_skip
-from .support import arr, fma_exact, kernel, nan_array, naive_windows, share
-from .support import volume_weighted, window
+from .naive import arr, fma_exact, naive_windows, nan_array
+from .support import kernel, share, volume_weighted, window
 
 CATEGORY = "volume"
 

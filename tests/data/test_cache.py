@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,8 @@ def test_a_hit_is_exactly_the_frame_of_a_fresh_parse(bars: Path, folder: Path,
     hit = load_ohlcv(bars, cache_dir=folder, min_rows=2)
     assert hit.schema == fresh.schema
     assert hit.equals(fresh) and first.equals(fresh)
+    # one chunk per column either way: the kernels and `to_numpy` read it in place
+    assert hit.n_chunks("all") == fresh.n_chunks("all") == [1] * 6
 
 
 def first_digit_of_field(data: bytes, field: int) -> int:
@@ -97,24 +100,64 @@ def test_a_changed_file_that_no_longer_validates_is_refused_not_served(bars: Pat
         load_ohlcv(bars, cache_dir=folder)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
-def test_a_damaged_entry_is_ignored_and_rewritten(bars: Path, folder: Path, damage: str,
+def entry_files(folder: Path, source: Path) -> list[str]:
+    entry = cache.entry_path(folder, source)
+    return sorted([entry.name, cache.payload_path(entry).name])
+
+
+@pytest.mark.parametrize("part", ["payload", "header"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty", "missing"])
+def test_a_damaged_entry_is_ignored_and_rewritten(bars: Path, folder: Path, damage: str, part: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     fresh = load_ohlcv(bars, cache_dir=folder)
     entry = cache.entry_path(folder, bars)
-    blob = bytearray(entry.read_bytes())
+    damaged = cache.payload_path(entry) if part == "payload" else entry
+    blob = bytearray(damaged.read_bytes())
     if damage == "truncate":
         blob = blob[:len(blob) // 2]
-    elif damage == "flip":  # same length: only the payload's digest can tell
-        blob[-100] ^= 0x01
+    elif damage == "flip":  # same length: for the payload, only its digest can tell
+        blob[-100 if part == "payload" else len(blob) // 2] ^= 0x01
     elif damage == "garbage":
         blob = bytearray(b"not an entry at all")
     else:
         blob = bytearray()
-    entry.write_bytes(bytes(blob))
+    if damage == "missing":
+        damaged.unlink()
+    else:
+        damaged.write_bytes(bytes(blob))
     assert load_ohlcv(bars, cache_dir=folder).equals(fresh)
     no_parsing(monkeypatch)  # the entry was rewritten whole: the next load is a hit
     assert load_ohlcv(bars, cache_dir=folder).equals(fresh)
+
+
+def test_a_payload_from_another_write_is_a_miss(tmp_path: Path, folder: Path) -> None:
+    """Two runs on the same path but different contents, their writes interleaved: the header of
+    one beside the payload of the other must not serve either frame."""
+    bars = write_bars(tmp_path / "bars.csv", seed=3)
+    first, stamp = load_ohlcv(bars, cache_dir=folder), bars.stat().st_mtime_ns
+    entry = cache.entry_path(folder, bars)
+    header = entry.read_bytes()
+    write_bars(bars, seed=4)
+    second = load_ohlcv(bars, cache_dir=folder)
+    assert not second.equals(first)
+    entry.write_bytes(header)  # the first content's header, the second content's payload
+    write_bars(bars, seed=3)  # the first content again, with its mtime: the header's key matches it
+    os.utime(bars, ns=(stamp, stamp))
+    assert cache.mapped_key(bars) is not None and cache._read_header(entry)["key"] == asdict(cache.mapped_key(bars))
+    assert load_ohlcv(bars, cache_dir=folder).equals(first)  # not the second frame: a miss, parsed afresh
+
+
+def test_the_key_is_the_content_digest_of_the_bytes_read(bars: Path) -> None:
+    """An independent digest of the file (xxhash's streaming interface, in pieces) is the key."""
+    import xxhash
+
+    streamed = xxhash.xxh3_128()
+    with bars.open("rb") as handle:
+        for piece in iter(lambda: handle.read(65_536), b""):
+            streamed.update(piece)
+    key = cache.mapped_key(bars)
+    assert key is not None and key.digest == streamed.hexdigest()
+    assert key == cache.SourceKey.of(bars.read_bytes(), bars.stat())
 
 
 def test_small_files_and_invalid_files_are_not_cached(tmp_path: Path, folder: Path) -> None:
@@ -137,7 +180,7 @@ def test_concurrent_processes_share_one_valid_entry(bars: Path, folder: Path,
             for _ in range(4)]
     sums = {run.communicate(timeout=300)[0] for run in runs}
     assert all(run.returncode == 0 for run in runs) and len(sums) == 1
-    assert [p.name for p in folder.iterdir()] == [cache.entry_path(folder, bars).name]  # no temporaries
+    assert sorted(p.name for p in folder.iterdir()) == entry_files(folder, bars)  # no temporaries
     fresh = load_ohlcv(bars)
     no_parsing(monkeypatch)
     assert load_ohlcv(bars, cache_dir=folder).equals(fresh)
@@ -160,7 +203,21 @@ def test_old_entries_are_pruned(tmp_path: Path, folder: Path, monkeypatch: pytes
         os.utime(copy, ns=(0, 10**18 + i))
         load_ohlcv(copy, cache_dir=folder)
         os.utime(cache.entry_path(folder, copy), ns=(0, 10**18 + i))  # written in this order
-    assert sorted(folder.iterdir()) == sorted(cache.entry_path(folder, tmp_path / f"{i}.csv") for i in (2, 3))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        name for i in (2, 3) for name in entry_files(folder, tmp_path / f"{i}.csv"))
+
+
+def test_a_payload_left_without_its_header_is_pruned_once_old(tmp_path: Path, folder: Path) -> None:
+    bars = write_bars(tmp_path / "bars.csv")
+    load_ohlcv(bars, cache_dir=folder)
+    orphan, young = folder / ("0" * 32 + cache.PAYLOAD_SUFFIX), folder / ("1" * 32 + cache.PAYLOAD_SUFFIX)
+    orphan.write_bytes(b"left by a writer that died before its header")
+    young.write_bytes(b"a writer about to write its header")
+    os.utime(orphan, ns=(0, 10**18))  # 2001: long ago
+    other = write_bars(tmp_path / "other.csv", seed=5)
+    load_ohlcv(other, cache_dir=folder)  # a store prunes
+    assert not orphan.exists() and young.exists()
+    assert set(entry_files(folder, bars)) <= {p.name for p in folder.iterdir()}
 
 
 def test_configuration_turns_the_cache_off_or_moves_it(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def append_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
+def atomic_write(path: Path, data: bytes | memoryview, *, fsync: bool = True) -> None:
     """Write `data` to a temporary sibling, fsync it, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temporary(path)

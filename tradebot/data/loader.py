@@ -59,7 +59,9 @@ def load_ohlcv(path: str | Path, *, allow_empty: bool = False, min_rows: int = 1
     if frame.height == 0 and not allow_empty:
         raise DataError(path, "file has a header but no data rows")
     first_line = 1 + layout.has_header
-    frame = validate_ohlcv(frame, path, first_line=first_line)
+    # One chunk per column: a kernel or `to_numpy` reads it in place, where 46 chunks (what the CSV
+    # reader makes of a million rows) are joined into a copy at every read; the cache keeps it so.
+    frame = validate_ohlcv(frame, path, first_line=first_line).rechunk()
     if 0 < frame.height < min_rows:
         raise DataError(path, f"file has {frame.height} data row(s); at least {min_rows} are needed",
                         row=first_line + frame.height - 1,

@@ -244,6 +244,16 @@ def chain(n: int) -> str:
     return "\n".join(["a0 = close", *(f"a{i} = a{i - 1} + 1" for i in range(1, n + 1)), f"enter long when a{n} > 0", ""])
 
 
+def nested_conditions(n: int) -> str:
+    """`if` in the condition of `if`, n deep, each condition over arithmetic: each condition is
+    read twice by `if`'s lowering and once more by its NaN check, which Polars expanded into a
+    tree (14 levels took 2 s, 16 exhausted the memory) before they became columns."""
+    x = "close"
+    for _ in range(n):
+        x = f"(if {x} * 1 - open > 0 then close else open)"
+    return f"x = {x}\nenter long when x > 0\n"
+
+
 @pytest.mark.parametrize("source, ok", [
     ("x = " + "-" * 180 + "close\nenter long when x > 0\n", True),
     ("x = " + "-" * 400 + "close\nenter long when x > 0\n", False),
@@ -255,6 +265,9 @@ def chain(n: int) -> str:
     ("def f0(a) = a\n" + "".join(f"def f{i}(a) = f{i - 1}(a) + 1\n" for i in range(1, 300))
      + "enter long when f299(close) > 0\n", False),
     ("enter long when close > open\n" * 2000, True),  # 2,000 rules for one signal: a balanced `or`
+    (nested_conditions(40), True),
+    ("x = close" + " ^ close" * 60 + "\nenter long when x > 0\n", True),  # `^` reads its operands thrice
+    ("x = close" + " + close * 1" * 150 + "\nenter long when x > 0\n", True),
 ])
 def test_deep_nesting_compiles_or_is_refused_with_a_clear_error(source: str, ok: bool) -> None:
     # Was RecursionError in the transformer, the resolver or the compiler from ~200-330 levels.

@@ -367,14 +367,17 @@ def test_bars_since_the_extreme(x, n, highest) -> None:
 @SETTINGS
 @given(x=series(), n=st.integers(0, 90), missing_as_null=st.booleans())
 def test_difference_equals_the_bar_minus_the_bar_n_before(x, n, missing_as_null) -> None:
-    """support.difference (mom, change): a numpy subtraction when nothing is missing, Polars'
-    shift otherwise; a NaN value stays NaN, as Polars' arithmetic leaves it."""
+    """support.difference (mom, change): a kernel when nothing is missing, Polars' shift
+    otherwise; a result that is not a number (from a NaN value, or inf - inf) is missing, never
+    NaN."""
     column = pl.Series(x, nan_to_null=missing_as_null)
     got = pl.DataFrame({"x": column}).select(difference(pl.col("x"), n)).to_series()
     assert got.dtype == pl.Float64 and len(got) == len(x)
-    assert_same(got.fill_null(NAN).to_numpy(), np.asarray(x) - lag(x, n))
-    if not missing_as_null:  # the missing bars are exactly the first n
-        assert got.null_count() == min(n, len(x))
+    expected = np.asarray(x) - lag(x, n)
+    assert_same(got.fill_null(NAN).to_numpy(), expected)
+    assert not got.is_nan().fill_null(False).any()
+    # the missing bars are exactly the first n and those whose difference is not a number
+    assert got.null_count() == min(n, len(x)) + int(np.isnan(expected[n:]).sum())
 
 
 def test_trix_is_missing_after_a_missing_bar() -> None:

@@ -67,6 +67,12 @@ class OpSpec:
     counts_bars: bool = False
     # A crossing: the comparison that holds on this bar and the one that held on the bar before.
     crossing: tuple[str, str] | None = None
+    # The operands the compiler makes columns of their own when they are operations: those the
+    # lowering reads more than once (Polars expands a repeated expression into a tree, so a
+    # nesting of them grows exponentially: 14 nested `if` conditions took 2 s, 16 exhausted the
+    # memory) and those a NaN would fool (a comparison: Polars orders NaN above every number).
+    # A number's column has NaN made missing (compiler.py, `_Lowering.expr`).
+    columns: tuple[int, ...] = ()
     # For docs/builtins.md's operator table (the forms arithmetic does not explain): the operands'
     # names in `syntax`, what it means and an example.
     shown: tuple[str, ...] = ()
@@ -112,18 +118,27 @@ def _div(a: float, b: float) -> float:
 
 
 def _mod(a: float, b: float) -> float:
-    # The published definition, a - b * floor(a / b) (the sign of b), one rounding at a time.
-    return NAN if missing(a, b) or b == 0 else a - b * math.floor(a / b)
+    # The published definition, a - b * floor(a / b) (the sign of b), one rounding at a time; an
+    # infinite quotient stays infinite (floor of inf is inf, not an integer), so inf % 7 is
+    # inf - inf: missing.
+    if missing(a, b) or b == 0:
+        return NAN
+    quotient = float(a) / float(b)
+    return float(a) - float(b) * (math.floor(quotient) if math.isfinite(quotient) else quotient)
 
 
 def _pow(a: float, b: float) -> float:
-    if missing(a, b):
+    """a ^ b by IEEE's pow (as Polars and the VM compute it: an overflow is an infinity of the
+    right sign), missing where it is not a real number: 0 to a negative power, a negative base
+    to a power that is not whole (an infinite power counts as whole, as in the VM)."""
+    if missing(a, b) or _undefined_power(a, b):
         return NAN
-    try:
-        result = a ** b
-    except (ZeroDivisionError, OverflowError):
-        return NAN if a == 0 else math.inf
-    return NAN if isinstance(result, complex) else float(result)
+    with np.errstate(all="ignore"):
+        return float(np.power(float(a), float(b)))
+
+
+def _undefined_power(a, b):
+    return (a == 0 and b < 0) or (a < 0 and b != np.floor(b))
 
 
 def and3(a: float, b: float) -> float:  # three-valued: false wins over missing
@@ -164,8 +179,21 @@ def _held(every: bool):
 
 
 # ---------------------------------------------------------------- Polars lowerings
+def _real(result: pl.Expr) -> pl.Expr:
+    """`result` with NaN made missing (Polars expands it as a when/then reading `result` twice:
+    apply it to columns, not to a nesting of expressions)."""
+    return result.fill_nan(None)
+
+
 def _binary(fn: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> Callable[[list[pl.Expr], int | None], pl.Expr]:
     return lambda args, param: fn(*args)
+
+
+def _lower_pow(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """a ^ b, missing where `_pow` says it is not a real number (Polars' pow gives inf for 0 to a
+    negative power and for -inf to a fractional one, NaN for other negative bases)."""
+    undefined = ((a == 0) & (b < 0)) | ((a < 0) & (b != b.floor()))
+    return pl.when(undefined).then(None).otherwise(_real(a.pow(b)))
 
 
 def _lower_crosses(now: str, before: str) -> Callable[[list[pl.Expr], int | None], pl.Expr]:
@@ -202,14 +230,16 @@ def _lower_if(args: list[pl.Expr], param: int | None) -> pl.Expr:
 # ---------------------------------------------------------------- the operators
 def _arithmetic(name: str, level: str, operands: tuple[str, str], lower, reference, fold,
                 opcode: int | None) -> OpSpec:
+    # `^` reads its operands several times (`_lower_pow`), and pow(NaN, 0) is 1.
     return OpSpec(name, "{0} " + name + " {1}", "pow" if name == "^" else "binary", level, operands,
-                  Kind.NUMBER, Kind.NUMBER, _binary(lower), reference, fold, opcode=opcode)
+                  Kind.NUMBER, Kind.NUMBER, _binary(lower), reference, fold, opcode=opcode,
+                  columns=(0, 1) if name == "^" else ())
 
 
 def _comparison(name: str, mirror: str, test: Callable[[object, object], bool], opcode: int) -> OpSpec:
     return OpSpec(name, "{0} " + name + " {1}", "compare", "comparison", ("sum", "sum"), Kind.NUMBER,
                   Kind.BOOL, _binary(test), _compare(test), test,  # type: ignore[arg-type]
-                  equality=name in ("==", "!="), mirror=mirror, opcode=opcode)
+                  equality=name in ("==", "!="), mirror=mirror, opcode=opcode, columns=(0, 1))
 
 
 def _window_extra(bars: int) -> int:
@@ -219,6 +249,10 @@ def _window_extra(bars: int) -> int:
 _SUM, _PRODUCT = ("sum", "product"), ("product", "unary")
 
 _SPECS = (
+    # Infinities are numbers (an overflow gives one), but what they make that is not a number
+    # (inf - inf, 0 * inf, inf / inf) is missing, as in the reference and the VM. Inside a chain
+    # of arithmetic a NaN propagates as a missing value would; it becomes missing where the
+    # chain meets anything else (`columns` above), never reaching a comparison as a value.
     _arithmetic("+", "sum", _SUM, lambda a, b: a + b, _arith(lambda a, b: a + b), lambda a, b: a + b, oc.ADD),
     _arithmetic("-", "sum", _SUM, lambda a, b: a - b, _arith(lambda a, b: a - b), lambda a, b: a - b, oc.SUB),
     _arithmetic("*", "product", _PRODUCT, lambda a, b: a * b, _arith(lambda a, b: a * b), lambda a, b: a * b,
@@ -228,7 +262,7 @@ _SPECS = (
     # a - b * floor(a / b), as `modulo`; the VM has no instruction for it (a recursion reports it).
     _arithmetic("%", "product", _PRODUCT, lambda a, b: pl.when(b != 0).then(a % b), _mod, modulo, None),
     # Right-associative: its left side is a postfix, its right side a unary (`-2 ^ 2` is -(2 ^ 2)).
-    _arithmetic("^", "power", ("postfix", "unary"), lambda a, b: a.pow(b).fill_nan(None), _pow,
+    _arithmetic("^", "power", ("postfix", "unary"), _lower_pow, _pow,
                 lambda a, b: a ** b, oc.POW),
     _comparison("<", ">", lambda a, b: a < b, oc.LT),  # type: ignore[operator]
     _comparison("<=", ">=", lambda a, b: a <= b, oc.LE),  # type: ignore[operator]
@@ -247,7 +281,7 @@ _SPECS = (
            _binary(lambda a, b: a | b), _or3, np.logical_or, opcode=oc.OR),
     # Its branches are both numbers or both conditions (the resolver); `operand` is the condition.
     OpSpec("if", "if {0} then {1} else {2}", "if_else", "conditional", ("conditional",) * 3, Kind.BOOL,
-           None, _lower_if, _if, opcode=oc.IF, shown=("c", "a", "b"),
+           None, _lower_if, _if, opcode=oc.IF, shown=("c", "a", "b"), columns=(0,),
            meaning="a where c is true, b where false, missing where c is missing",
            example="if close > open then 1 else -1"),
     _crossing("crosses_above", ">", "<=", "ema(close, 12) crosses above ema(close, 26)"),

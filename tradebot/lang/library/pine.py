@@ -185,7 +185,9 @@ ICHIMOKU_FIELDS = ("conversion", "base", "span_a", "span_b")
 
 
 def _midpoint(high: pl.Expr, low: pl.Expr, n: int) -> pl.Expr:
-    return share((rolling_extreme(high, n, highest=True) + rolling_extreme(low, n, highest=False)) / 2.0)
+    # inf + -inf (an infinite high and low in one window) is not a number: missing, not NaN.
+    return share(((rolling_extreme(high, n, highest=True) + rolling_extreme(low, n, highest=False)) / 2.0)
+                 .fill_nan(None))
 
 
 def _ichimoku(conversion: int, base: int, span_b: int, high, low) -> dict[str, pl.Expr]:

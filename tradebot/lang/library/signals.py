@@ -33,7 +33,7 @@ def _bool(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
 
 def _pct_change(x: pl.Expr, n: int) -> pl.Expr:
     before = x.shift(int(n))
-    return divide(x - before, before)
+    return divide((x - before).fill_nan(None), before)  # inf - inf: missing, not NaN
 
 
 def _ref_pct_change(x, n):
@@ -52,7 +52,7 @@ def _ref_cum(x):
 
 
 def _zscore(x: pl.Expr, n: int) -> pl.Expr:
-    return divide(x - x.rolling_mean(n), x.rolling_std(n, ddof=0))
+    return divide((x - x.rolling_mean(n)).fill_nan(None), x.rolling_std(n, ddof=0).fill_nan(None))
 
 
 def _ref_zscore(x, n):
@@ -127,7 +127,7 @@ def _ref_between(x, lo, hi):
 
 
 def _cross(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    now = share(a - b)
+    now = share((a - b).fill_nan(None))  # inf - inf: missing, as `-` makes it
     before = now.shift(1)
     return pl.when(any_missing(now, before)).then(None).otherwise(
         ((now > 0) & (before <= 0)) | ((now < 0) & (before >= 0)))
@@ -208,7 +208,8 @@ BUILTINS = (
         "src[length], so it compares with percentages (`pct_change(close) > 1%`); missing when "
         "src[length] is 0.", "pct_change(close, 1) > 1%",
         warmup="length", source="pandas Series.pct_change"),
-    _fn("cum", (series(),), lambda x: x.cum_sum(), _ref_cum,
+    # cum_sum skips missing bars; inf then -inf makes NaN, which is missing, not a value.
+    _fn("cum", (series(),), lambda x: x.cum_sum().fill_nan(None), _ref_cum,
         "The running total of src since the first bar (missing bars are skipped).",
         "cum(volume) > 1000000",
         source="a running sum (TradingView ta.cum)"),

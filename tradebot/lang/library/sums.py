@@ -69,7 +69,9 @@ def ratio_of_sums(top: np.ndarray, bottom: np.ndarray, n: int, weigh: bool) -> t
     `weigh` (a volume-weighted mean); NaN where the bottom sum is 0. Also the sum of the
     results after the n - 1 leading NaN (`window_sums`' probe, for `support.window(...,
     summed=True)`)."""
-    return _ratio(np.multiply(top, bottom) if weigh else np.array(top), bottom, n)
+    with np.errstate(over="ignore"):  # a product past 1.8e308 is inf, as in the reference: no warning
+        weighted = np.multiply(top, bottom) if weigh else np.array(top)
+    return _ratio(weighted, bottom, n)
 
 
 def money_flow_ratio(high, low, close, volume, n: int) -> tuple[np.ndarray, float]:
@@ -84,9 +86,10 @@ def money_flow_ratio(high, low, close, volume, n: int) -> tuple[np.ndarray, floa
 def cci(high, low, close, n: int) -> np.ndarray:
     """TA-Lib CCI: (typical price - its mean) / (0.015 * its mean absolute deviation) over n
     bars; 0 when either is within 1e-14 of the mean's level (a flat window)."""
-    typical = np.add(high, low)
-    np.add(typical, close, out=typical)
-    np.divide(typical, 3.0, out=typical)  # ((high + low) + close) / 3, as hlc3
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow and inf - inf, as in the reference
+        typical = np.add(high, low)
+        np.add(typical, close, out=typical)
+        np.divide(typical, 3.0, out=typical)  # ((high + low) + close) / 3, as hlc3
     typical = _read_only(typical)
     out = rolling_sum(typical, n, float(n))  # the means, replaced by the results
     _cci(typical, n, out)

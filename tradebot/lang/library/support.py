@@ -88,8 +88,9 @@ def scratch_columns(prefix: str) -> Iterator[list[tuple[str, pl.Expr]]]:
 
 
 def divide(numerator: pl.Expr, denominator: pl.Expr, *, zero: float | None = None) -> pl.Expr:
-    """numerator / denominator; where the denominator is 0, `zero` (missing by default)."""
-    quotient = numerator / denominator
+    """numerator / denominator; where the denominator is 0, `zero` (missing by default); where
+    both are infinite, missing (inf / inf is not a number: never NaN as a value)."""
+    quotient = (numerator / denominator).fill_nan(None)
     if zero is None:
         return pl.when(denominator != 0).then(quotient)
     return pl.when(denominator != 0).then(quotient).when(denominator.is_not_null()).then(zero)
@@ -133,16 +134,20 @@ def volume_weighted(src: pl.Expr, volume: pl.Expr, n: int) -> pl.Expr:
 
 
 def difference(expr: pl.Expr, n: int) -> pl.Expr:
-    """expr - expr[n]: missing on the first n bars and where either bar is missing. Without a
-    missing value, one numpy subtraction behind a chunk of n nulls: Polars' `x - x.shift(n)`
-    builds the shifted column first (mom(close, 10) 0.65 ms for 1M bars that way, TA-Lib's MOM
-    0.26). A NaN value stays NaN either way, as in Polars' arithmetic."""
+    """expr - expr[n]: missing on the first n bars and where either bar is missing, and where
+    infinities of one sign meet (inf - inf is not a number: missing, never NaN). Without a
+    missing value, a kernel behind a chunk of n nulls (`windows.difference`, whose sum says
+    whether a value is NaN): Polars' `x - x.shift(n)` builds the shifted column first (mom(close,
+    10) 0.65 ms for 1M bars that way, TA-Lib's MOM 0.26)."""
+    resolve = _resolver("windows", "difference")
+
     def run(series: pl.Series, **_options: object) -> pl.Series:  # options: see `kernel`
         values = series.cast(pl.Float64)
         if values.null_count() or not 0 < n < len(values):
-            return values - values.shift(n)
-        array = values.to_numpy()
-        return _behind_nulls(n, _series(array[n:] - array[:-n]))
+            return (values - values.shift(n)).fill_nan(None)
+        result = np.empty(len(values) - n)
+        probe = resolve()(values.to_numpy(), n, result)
+        return _behind_nulls(n, _series(result, nan_to_null=isnan(probe)))
 
     return expr.map_batches(run, return_dtype=pl.Float64)
 

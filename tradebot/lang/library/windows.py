@@ -473,6 +473,23 @@ def rate_of_change(x, n):
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
+def difference(x, n, out):
+    """x[t] - x[t - n] for t from n on (TA-Lib MOM after its warm-up) into `out` (len(x) - n
+    values; numpy's array, on huge pages: see `support.window`'s `into`), and the sum of those
+    values: an infinity n bars after one of the same sign makes inf - inf, NaN from numbers that
+    are not missing, and only that sum says so (`support.difference`). Summed as `true_range`'s
+    (one loop over two views: 0.22 ms for 1M bars, numpy's subtraction alone 0.21; in chunks
+    with `total_of`, 0.25)."""
+    now, before = x[n:], x[:len(out)]
+    total = 0.0
+    for t in range(len(out)):
+        value = now[t] - before[t]
+        out[t] = value
+        total += value
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def balance_of_power(open_, high, low, close):
     """TA-Lib BOP: (close - open) / (high - low), 0 where high - low <= 0 (even if close or open
     is missing). Also the sum of the values, summed as `true_range`'s."""

@@ -228,3 +228,25 @@ def test_a_batch_compiles_each_trials_position_rules_once(small_csv, tmp_path, m
     assert len(compiled) == len(programs) == 12
     results = evaluator.backtests(programs, window)  # the frame path, program by program
     np.testing.assert_array_equal(rows[:, ALL_KEYS.index("trades")], [r.metrics["all"]["trades"] for r in results])
+
+
+@pytest.mark.parametrize("maximize", [True, False])
+def test_the_progress_lines_best_is_the_best_ok_trial_over_every_batch(maximize: bool) -> None:
+    """`Best` (the progress line's best so far) against the best of all batches at once: rows that
+    are not "ok" never count, whatever their objective, and an empty batch changes nothing."""
+    from tradebot.optimize.sweep import Best
+
+    rng = np.random.default_rng(7)
+    batches = []
+    for size in (3, 0, 5, 1, 4):
+        status = rng.choice(["ok", "few_trades", "error"], size=size, p=[0.6, 0.2, 0.2])
+        objective = [float(v) if s == "ok" else (100.0 if maximize else -100.0) for v, s in
+                     zip(rng.normal(0, 1, size), status)]
+        batches.append(pl.DataFrame({"status": status.tolist(), "objective": objective},
+                                    schema={"status": pl.String, "objective": pl.Float64}))
+    best = Best(Objective("sharpe", maximize=maximize))
+    seen = [best.add(frame) for frame in batches]
+    every = pl.concat(batches)
+    ok = every.filter(pl.col("status") == "ok")["objective"]
+    assert seen[-1] == (ok.max() if maximize else ok.min())
+    assert seen[1] == seen[0]  # the empty batch

@@ -79,8 +79,13 @@ class Best:
         self.objective, self.value = objective, None
 
     def add(self, frame: pl.DataFrame) -> float | None:
-        for value in frame.filter(pl.col("status") == "ok")["objective"].to_list() if frame.height else ():
-            if self.objective.better(value, self.value):
+        # Plain lists, not a Polars filter: a batch holds a few trials (3-7 on 100k-200k bars,
+        # the memory budget's), and a filter's query took 2 ms a batch: 0.9 s of a 10.8 s sweep
+        # on 2 workers, spent by the process that feeds them, on a 2-core machine.
+        if not frame.height:
+            return self.value
+        for status, value in zip(frame["status"].to_list(), frame["objective"].to_list()):
+            if status == "ok" and self.objective.better(value, self.value):
                 self.value = value
         return self.value
 

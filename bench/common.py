@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import platform
 import statistics
 import time
 from pathlib import Path
@@ -108,3 +110,20 @@ def median_process(argv: list[str], *, repeat: int = 3, env: dict[str, str] | No
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return statistics.median(walls), statistics.median(cpus) if cpus else float("nan")
+
+
+def machine_line() -> str:
+    """The machine and its load right now, for the head and foot of a run's output: docs/benchmarks.md
+    records both with each figure (the same VM has been an Intel Xeon one day, an AMD EPYC another)."""
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    load = "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "load n/a"
+    return f"{now}; {_cpu_model()}, {os.cpu_count()} CPUs; {load}"
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")  # Linux; elsewhere the platform's own name (may be empty)
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import synthetic_bars, write_csv  # noqa: E402
+from common import machine_line, synthetic_bars, write_csv  # noqa: E402
 
 BENCHES = ("bench_backtest.py", "bench_loader.py", "bench_indicators.py", "bench_risk.py", "bench_optimize.py",
            "bench_repl.py", "bench_hostile.py")
@@ -26,6 +26,7 @@ BIG_SWEEP = ("--bars", "2000", "10000", "100000")
 
 def main() -> int:
     failed = []
+    print(f"start: {machine_line()}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         bars = write_csv(synthetic_bars(JOBS_BARS), Path(folder) / "bars.csv")
         runs = [(name, ()) for name in BENCHES]
@@ -34,6 +35,7 @@ def main() -> int:
             print(f"\n=== {name} {' '.join(args)}".rstrip(), flush=True)
             if subprocess.run([sys.executable, str(HERE / name), *args]).returncode != 0:
                 failed.append(name)
+    print(f"\nend: {machine_line()}")
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

@@ -72,6 +72,9 @@ def main() -> None:
             print(f"{trials}: done", file=sys.stderr)
     print(f"{bars:,} bars")
     print(table(["trials", "wall s", "CPU s", "trials / CPU s", "peak MB"], rows))
+    if len(rows) > 1:  # bounded: about 1 or below, whatever the ratio of the trial counts
+        (few, few_mb), (most, most_mb) = (rows[0][0], rows[0][4]), (rows[-1][0], rows[-1][4])
+        print(f"peak at {most:,} trials / peak at {few:,}: {most_mb / few_mb:.2f}")
 
 
 if __name__ == "__main__":

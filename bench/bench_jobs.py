@@ -63,7 +63,8 @@ def main() -> None:
     space = Space(evaluator.base)
     window = Window(0, bars.height)
     sample = space.sample(trials, seed=1)
-    print(f"{bars.height:,} bars, {trials} trials, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    load = f", load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""  # not on Windows
+    print(f"{bars.height:,} bars, {trials} trials, {os.cpu_count()} CPUs{load}")
     first, _ = timed(lambda: evaluator.run(sample.take(0, 8), window))
     steady, _ = timed(lambda: evaluator.run(sample.take(8, 16), window))
     print(f"first batch of 8: {first:.2f} s (warm-up included); next 8: {steady:.3f} s, "
@@ -81,6 +82,8 @@ def main() -> None:
         one, _ = timed(lambda: run_search(evaluator, space, SearchOptions("random", trials, seed=1), window,
                                           workers=alone))
     print(f"sweep in one process: {one:.2f} s")
+    print(f"2 workers against one process: {one / (start + ready + swept + stop):.2f}x with their start "
+          f"and stop, {one / swept:.2f}x without (issue 18: at least 1.7x on a sweep of 30 s or more)")
     plan = parallel.plan_jobs(evaluator, sample.take(0, parallel.PROBE), window, trials=trials, jobs=2)
     print(f"the optimizer's choice: {plan.jobs} job(s){': ' + plan.why_fewer if plan.why_fewer else ''}")
     with tempfile.TemporaryDirectory() as folder:
